@@ -1,0 +1,34 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { DomainError } from '../domain/errors';
+
+/**
+ * The one mapping from domain errors to Temporal retry behaviour: a failure that cannot
+ * succeed on retry (validation, conflict, not found) is non-retryable and carries its
+ * class name as the failure type; anything else is left to the activity retry policy.
+ */
+export function toFailure(err: unknown): unknown {
+  if (err instanceof DomainError) {
+    return ApplicationFailure.create({
+      type: err.name,
+      message: err.message,
+      nonRetryable: !err.retryable,
+      details: err.details,
+    });
+  }
+  return err;
+}
+
+/** Wraps every activity so domain errors cross into Temporal with the right retry flag. */
+export function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(acts)) {
+    wrapped[name] = async (...args: never[]) => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        throw toFailure(err);
+      }
+    };
+  }
+  return wrapped as T;
+}

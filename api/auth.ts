@@ -1,0 +1,55 @@
+import type { Request } from 'express';
+import { findActiveApiKey } from '../db/partners';
+import type { Db } from '../db/pool';
+import { ForbiddenError, UnauthorizedError } from '../domain/errors';
+import { parseApiKey, secretMatches, tokenMatches } from '../platform/credentials';
+
+/**
+ * Who is calling. A partner's identity always comes from its credential, never from the
+ * request body; every partner-facing query is scoped by `partnerId` from here.
+ */
+export type Principal = { kind: 'anonymous' } | { kind: 'operator' } | { kind: 'partner'; partnerId: string };
+
+/** 'any' accepts an operator or a partner (handlers then scope by principal). */
+export type AuthRequirement = 'none' | 'operator' | 'partner' | 'any';
+
+export interface AuthDeps {
+  db: Db;
+  operatorToken: string;
+}
+
+function presentedCredential(req: Request): string | null {
+  const header = req.get('authorization');
+  if (header) {
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    return m ? m[1]! : null;
+  }
+  return req.get('x-api-key') ?? null;
+}
+
+export async function authenticate(deps: AuthDeps, req: Request, need: AuthRequirement): Promise<Principal> {
+  if (need === 'none') return { kind: 'anonymous' };
+  const credential = presentedCredential(req);
+  if (!credential) {
+    throw new UnauthorizedError('missing credentials: send Authorization: Bearer <token>', [
+      { path: 'headers.authorization', message: 'required' },
+    ]);
+  }
+  const principal = await resolve(deps, credential);
+  if (!principal) {
+    throw new UnauthorizedError('invalid credentials', [{ path: 'headers.authorization', message: 'not recognised' }]);
+  }
+  if (need !== 'any' && principal.kind !== need) {
+    throw new ForbiddenError(`this operation needs ${need} credentials`);
+  }
+  return principal;
+}
+
+async function resolve(deps: AuthDeps, credential: string): Promise<Principal | null> {
+  const key = parseApiKey(credential);
+  if (key) {
+    const stored = await findActiveApiKey(deps.db, key.keyId);
+    return stored && secretMatches(key.secret, stored.keyHash) ? { kind: 'partner', partnerId: stored.partnerId } : null;
+  }
+  return tokenMatches(credential, deps.operatorToken) ? { kind: 'operator' } : null;
+}

@@ -1,0 +1,68 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { z } from 'zod';
+import { DomainError, NotFoundError, type ErrorCode, type ErrorDetail } from '../domain/errors';
+import type { Logger } from '../platform/logger';
+
+/** The one error body every 4xx/5xx uses: { error: { code, message, details: [{ path, message }] } }. */
+export interface ErrorBody {
+  error: { code: string; message: string; details: ErrorDetail[] };
+}
+
+const statusByCode: Record<ErrorCode, number> = {
+  bad_request: 400,
+  validation_failed: 422,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+};
+
+export function errorBody(code: string, message: string, details: ErrorDetail[] = []): ErrorBody {
+  return { error: { code, message, details } };
+}
+
+/** zod issues → details naming each field by its dotted path (prefix: where it came from). */
+export function zodDetails(error: z.ZodError, prefix = ''): ErrorDetail[] {
+  return error.issues.map((i) => ({
+    path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || prefix || 'body',
+    message: i.message,
+  }));
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(`no route for ${req.method} ${req.path}`));
+};
+
+/** Maps every error to the one error format. Only an unexpected error is a 500, and it is logged. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    if (res.headersSent) return;
+    if (err instanceof DomainError) {
+      res.status(statusByCode[err.code]).json(errorBody(err.code, err.message, err.details));
+      return;
+    }
+    // Errors raised by express/body-parser carry `type` and `status`.
+    const e = err as { type?: string; status?: number; message?: string; limit?: number };
+    if (e.type === 'entity.parse.failed') {
+      res.status(400).json(errorBody('bad_request', 'request body is not valid JSON', [{ path: 'body', message: 'malformed JSON' }]));
+      return;
+    }
+    if (e.type === 'entity.too.large') {
+      res
+        .status(413)
+        .json(errorBody('payload_too_large', `request body exceeds ${e.limit ?? 'the'} bytes limit`, [{ path: 'body', message: 'too large' }]));
+      return;
+    }
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+      res.status(415).json(errorBody('unsupported_media_type', e.message ?? 'unsupported encoding'));
+      return;
+    }
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json(errorBody('bad_request', e.message ?? 'bad request'));
+      return;
+    }
+    logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    res.status(500).json(errorBody('internal', 'internal error'));
+  };
+}

@@ -1,0 +1,112 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Router } from 'express';
+import { z } from 'zod';
+import { getPartner } from '../../db/partners';
+import { ConflictError, NotFoundError } from '../../domain/errors';
+import { partnerIdSchema, samePartner, type Partner } from '../../domain/partner';
+import { issueApiKey } from '../../platform/credentials';
+import { taskQueue } from '../../platform/temporal';
+import { onboardingWorkflowId } from '../../workflows/ids';
+import type { partnerOnboarding } from '../../workflows/onboarding';
+import { PartnerId } from '../../workflows/search-attributes';
+import type { ApiDeps } from '../deps';
+import { mountRoute } from '../route';
+import { errorResponses, newPartnerBody, onboardingResultSchema, partnerSchema } from '../schemas';
+
+/** How long POST /v1/partners waits for onboarding before answering 202. */
+const ONBOARDING_WAIT_MS = 15_000;
+
+const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
+  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/partners',
+    summary: 'Onboard a partner (operator)',
+    description:
+      'Starts the `partnerOnboarding` workflow (id `onboarding:<partnerId>`) and waits for it. The response that ' +
+      'creates the partner carries its API key, once. Repeating the same request returns the partner without a key; ' +
+      'the same id with different details is a 409.',
+    tags: ['partners'],
+    auth: 'operator',
+    body: newPartnerBody,
+    bodyExample: { id: 'pragmatic-eu', name: 'Pragmatic EU', kind: 'provider', timezone: 'Europe/Malta', settlementCurrency: 'EUR' },
+    responses: {
+      201: json(onboardingResultSchema, 'Partner onboarded; `apiKey` is shown only now'),
+      200: json(onboardingResultSchema, 'Same partner already onboarded (idempotent repeat); no new key'),
+      202: json(onboardingResultSchema, 'Onboarding still running; poll GET /v1/partners/{id}'),
+      ...errorResponses(400, 401, 403, 409, 422),
+    },
+    handler: async ({ body }) => {
+      const workflowId = onboardingWorkflowId(body.id);
+      const existing = await getPartner(deps.db, body.id);
+      if (existing) {
+        if (!samePartner(existing, body)) throw conflict(body.id);
+        return { status: 200, body: { partner: existing, workflowId, apiKey: null } };
+      }
+      const key = issueApiKey();
+      let handle;
+      try {
+        handle = await deps.temporal.workflow.start<typeof partnerOnboarding>('partnerOnboarding', {
+          taskQueue: taskQueue(deps.config, 'onboarding'),
+          workflowId,
+          args: [{ partner: body, apiKey: { keyId: key.keyId, keyHashHex: key.hash.toString('hex') } }],
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+          workflowIdConflictPolicy: 'FAIL',
+          typedSearchAttributes: [{ key: PartnerId, value: body.id }],
+          staticSummary: `Onboard partner ${body.id} (${body.kind}, ${body.settlementCurrency})`,
+        });
+      } catch (err) {
+        // A concurrent identical request won the race: it owns the key.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) {
+          return { status: 202, body: { partner: null, workflowId, apiKey: null } };
+        }
+        throw err;
+      }
+      const outcome = await waitFor(handle.result(), ONBOARDING_WAIT_MS).catch((err: unknown) => {
+        if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'ConflictError') {
+          throw conflict(body.id);
+        }
+        throw err;
+      });
+      if (outcome === 'timeout') return { status: 202, body: { partner: null, workflowId, apiKey: key.plaintext } };
+      return { status: 201, body: { partner: outcome, workflowId, apiKey: key.plaintext }, headers: { Location: `/v1/partners/${body.id}` } };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/partners/{partnerId}',
+    summary: 'Read a partner (operator, or the partner itself)',
+    tags: ['partners'],
+    auth: 'any',
+    params: z.object({ partnerId: partnerIdSchema }),
+    responses: { 200: json(partnerSchema, 'The partner'), ...errorResponses(400, 401, 404) },
+    handler: async ({ params, principal }) => {
+      // A partner sees only itself; another partner's id is indistinguishable from an unknown one.
+      const visible = principal.kind === 'operator' || (principal.kind === 'partner' && principal.partnerId === params.partnerId);
+      const partner: Partner | null = visible ? await getPartner(deps.db, params.partnerId) : null;
+      if (!partner) throw new NotFoundError(`partner ${params.partnerId} not found`, [{ path: 'params.partnerId', message: 'not found' }]);
+      return { status: 200, body: partner };
+    },
+  });
+}
+
+function conflict(id: string): ConflictError {
+  return new ConflictError(`partner ${id} already exists with different details`, [
+    { path: 'id', message: 'already registered with different details' },
+  ]);
+}
+
+async function waitFor<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { newPartnerSchema, partnerKinds } from '../domain/partner';
+
+// Response and shared schemas, named for the OpenAPI components section.
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ example: 'validation_failed' }),
+      message: z.string(),
+      details: z.array(z.object({ path: z.string().meta({ example: 'settlementCurrency' }), message: z.string() })),
+    }),
+  })
+  .meta({ id: 'Error', description: 'The one error format of every 4xx and 5xx response.' });
+
+export const partnerSchema = z
+  .object({
+    id: z.string().meta({ example: 'pragmatic-eu' }),
+    name: z.string(),
+    kind: z.enum(partnerKinds),
+    timezone: z.string().meta({ example: 'Europe/Malta' }),
+    settlementCurrency: z.string().meta({ example: 'EUR' }),
+    status: z.enum(['onboarding', 'active', 'suspended']),
+    createdAt: z.string(),
+    activatedAt: z.string().nullable(),
+  })
+  .meta({ id: 'Partner' });
+
+export const newPartnerBody = newPartnerSchema.meta({ id: 'NewPartner' });
+
+export const onboardingResultSchema = z
+  .object({
+    partner: partnerSchema.nullable(),
+    workflowId: z.string().meta({ example: 'onboarding:pragmatic-eu' }),
+    apiKey: z
+      .string()
+      .nullable()
+      .meta({ description: 'The partner API key, shown only in the response that created it. Store it now.' }),
+  })
+  .meta({ id: 'OnboardingResult' });
+
+export function errorResponses(...statuses: number[]) {
+  const text: Record<number, string> = {
+    400: 'Malformed request (unreadable JSON, bad query parameter)',
+    401: 'Missing or invalid credentials',
+    403: 'Credentials lack the role this operation needs',
+    404: 'Not found (or not visible to this partner)',
+    409: 'Conflicts with what is already stored',
+    413: 'Body larger than the limit',
+    422: 'Content breaks a rule; details name each field',
+  };
+  return Object.fromEntries(
+    statuses.map((s) => [s, { description: text[s] ?? 'Error', content: { 'application/json': { schema: errorSchema } } }]),
+  );
+}

@@ -1,0 +1,86 @@
+import type pg from 'pg';
+import { ConflictError } from '../domain/errors';
+import { samePartner, type NewPartner, type Partner } from '../domain/partner';
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+interface PartnerRow {
+  id: string;
+  name: string;
+  kind: Partner['kind'];
+  timezone: string;
+  settlement_currency: string;
+  status: Partner['status'];
+  created_at: Date;
+  activated_at: Date | null;
+}
+
+function toPartner(r: PartnerRow): Partner {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    timezone: r.timezone,
+    settlementCurrency: r.settlement_currency,
+    status: r.status,
+    createdAt: r.created_at.toISOString(),
+    activatedAt: r.activated_at ? r.activated_at.toISOString() : null,
+  };
+}
+
+export async function getPartner(db: Queryable, id: string): Promise<Partner | null> {
+  const { rows } = await db.query<PartnerRow>('SELECT * FROM partners WHERE id = $1', [id]);
+  return rows[0] ? toPartner(rows[0]) : null;
+}
+
+/**
+ * Registers a partner. Running it again with the same content is a no-op that returns the
+ * stored partner; the same id with different content is a conflict.
+ */
+export async function registerPartner(db: Queryable, p: NewPartner): Promise<Partner> {
+  await db.query(
+    `INSERT INTO partners (id, name, kind, timezone, settlement_currency)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+    [p.id, p.name, p.kind, p.timezone, p.settlementCurrency],
+  );
+  const stored = await getPartner(db, p.id);
+  if (!stored) throw new Error(`partner ${p.id} vanished after insert`);
+  if (!samePartner(stored, p)) {
+    throw new ConflictError(`partner ${p.id} already exists with different details`, [
+      { path: 'id', message: 'already registered with different details' },
+    ]);
+  }
+  return stored;
+}
+
+/** Idempotent per key id. */
+export async function storeApiKeyHash(db: Queryable, partnerId: string, keyId: string, keyHash: Buffer): Promise<void> {
+  const { rows } = await db.query<{ partner_id: string }>(
+    `INSERT INTO partner_api_keys (key_id, partner_id, key_hash) VALUES ($1, $2, $3)
+     ON CONFLICT (key_id) DO UPDATE SET key_id = EXCLUDED.key_id RETURNING partner_id`,
+    [keyId, partnerId, keyHash],
+  );
+  if (rows[0]?.partner_id !== partnerId) throw new ConflictError(`api key ${keyId} belongs to another partner`);
+}
+
+export async function activatePartner(db: Queryable, id: string): Promise<Partner> {
+  await db.query(
+    `UPDATE partners SET status = 'active', activated_at = now() WHERE id = $1 AND status = 'onboarding'`,
+    [id],
+  );
+  const stored = await getPartner(db, id);
+  if (!stored) throw new Error(`partner ${id} not found`);
+  return stored;
+}
+
+export async function findActiveApiKey(
+  db: Queryable,
+  keyId: string,
+): Promise<{ partnerId: string; keyHash: Buffer } | null> {
+  const { rows } = await db.query<{ partner_id: string; key_hash: Buffer }>(
+    `SELECT k.partner_id, k.key_hash FROM partner_api_keys k JOIN partners p ON p.id = k.partner_id
+     WHERE k.key_id = $1 AND k.revoked_at IS NULL AND p.status = 'active'`,
+    [keyId],
+  );
+  return rows[0] ? { partnerId: rows[0].partner_id, keyHash: rows[0].key_hash } : null;
+}

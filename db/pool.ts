@@ -1,0 +1,33 @@
+import pg from 'pg';
+import type { Config } from '../platform/config';
+
+// Postgres bigint (int8) and numeric arrive as strings by default; money code parses them
+// exactly with BigInt, never through a float.
+export function createPool(config: Pick<Config, 'db'>, overrides: pg.PoolConfig = {}): pg.Pool {
+  return new pg.Pool({
+    connectionString: config.db.url,
+    max: config.db.poolMax,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'clearhouse',
+    ...overrides,
+  });
+}
+
+export type Db = pg.Pool;
+
+/** Runs fn in one transaction; rolls back on any error. */
+export async function inTransaction<T>(db: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The typed failures of Clearhouse. Each kind is mapped once to an HTTP status
+ * (api/errors.ts) and once to a Temporal retry decision (activities/failures.ts).
+ */
+export interface ErrorDetail {
+  /** JSON path of the offending field, e.g. "transactions.3.amount" or "body". */
+  path: string;
+  message: string;
+}
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'validation_failed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'unavailable';
+
+export abstract class DomainError extends Error {
+  abstract readonly code: ErrorCode;
+  /** Whether trying the same thing again later may succeed. */
+  abstract readonly retryable: boolean;
+  constructor(
+    message: string,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The request itself is unreadable (malformed JSON, bad query string): HTTP 400. */
+export class BadRequestError extends DomainError {
+  readonly code = 'bad_request';
+  readonly retryable = false;
+}
+/** The request is readable but its content breaks a rule: HTTP 422. */
+export class ValidationError extends DomainError {
+  readonly code = 'validation_failed';
+  readonly retryable = false;
+}
+export class UnauthorizedError extends DomainError {
+  readonly code = 'unauthorized';
+  readonly retryable = false;
+}
+export class ForbiddenError extends DomainError {
+  readonly code = 'forbidden';
+  readonly retryable = false;
+}
+export class NotFoundError extends DomainError {
+  readonly code = 'not_found';
+  readonly retryable = false;
+}
+export class ConflictError extends DomainError {
+  readonly code = 'conflict';
+  readonly retryable = false;
+}
+/** A dependency (database, provider, Temporal) is not reachable right now. */
+export class UnavailableError extends DomainError {
+  readonly code = 'unavailable';
+  readonly retryable = true;
+}

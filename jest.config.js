@@ -1,0 +1,16 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>'],
+  testMatch: ['**/test/**/*.test.ts', '**/domain/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/.data/', '/.tools/', '/dist/'],
+  modulePathIgnorePatterns: ['<rootDir>/.data/', '<rootDir>/.tools/', '<rootDir>/dist/'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
+  // One real Temporal dev server and one real Postgres for the whole run (test/global-setup.mjs).
+  globalSetup: '<rootDir>/test/global-setup.mjs',
+  globalTeardown: '<rootDir>/test/global-teardown.mjs',
+  // Two cores: Temporal and Postgres need one between them.
+  maxWorkers: 2,
+  testTimeout: 60_000,
+  watchman: false,
+};

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+
+/**
+ * The one place where Clearhouse reads its environment. Every process (API, worker,
+ * scripts) calls `loadConfig()` once at start-up; a missing or invalid variable stops the
+ * process with a message that names each offending variable.
+ *
+ * Temporal connection settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+ * TEMPORAL_TLS*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE) are read by @temporalio/envconfig
+ * in platform/temporal.ts, so the same build reaches a dev server, a self-hosted cluster or
+ * Temporal Cloud; they are listed here only so that they are validated and documented.
+ */
+
+/** Defaults that make `npm run dev` work with no environment at all. */
+export const DEV_DEFAULTS = {
+  DATABASE_URL: 'postgres://clearhouse:clearhouse@127.0.0.1:54329/clearhouse',
+  OPERATOR_TOKEN: 'dev-operator-token',
+} as const;
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .transform((v) => v === 'true' || v === '1');
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_PRETTY: bool.default(false),
+
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection URL')
+      .optional(),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+
+    API_HOST: z.string().min(1).default('0.0.0.0'),
+    API_PORT: port.default(3000),
+    API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
+    API_PUBLIC_URL: z.url().optional(),
+    OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+
+    TEMPORAL_ADDRESS: z
+      .string()
+      .regex(/^[^:\s]+:\d+$/, 'must be host:port')
+      .default('127.0.0.1:7233'),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_API_KEY: z.string().min(1).optional(),
+    TEMPORAL_TLS: bool.optional(),
+    TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
+    TASK_QUEUE_PREFIX: z
+      .string()
+      .regex(/^[a-z0-9-]*$/, 'only lowercase letters, digits and dashes')
+      .default(''),
+
+    WORKER_METRICS_PORT: port.default(9464),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV !== 'production') return;
+    // In production nothing may fall back to a development default.
+    for (const key of ['DATABASE_URL', 'OPERATOR_TOKEN'] as const) {
+      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  nodeEnv: Env['NODE_ENV'];
+  log: { level: Env['LOG_LEVEL']; pretty: boolean };
+  db: { url: string; poolMax: number };
+  api: { host: string; port: number; bodyLimitBytes: number; publicUrl: string; operatorToken: string };
+  temporal: { address: string; namespace: string; uiUrl: string; taskQueuePrefix: string };
+  worker: { metricsPort: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      'Invalid configuration:\n' + problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment (default: process.env) into a typed Config, or throws ConfigError. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" (a common shell and compose idiom).
+  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '(environment)'), message: i.message })),
+    );
+  }
+  const e = parsed.data;
+  return {
+    nodeEnv: e.NODE_ENV,
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    db: { url: e.DATABASE_URL ?? DEV_DEFAULTS.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    api: {
+      host: e.API_HOST,
+      port: e.API_PORT,
+      bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
+      publicUrl: e.API_PUBLIC_URL ?? `http://localhost:${e.API_PORT}`,
+      operatorToken: e.OPERATOR_TOKEN ?? DEV_DEFAULTS.OPERATOR_TOKEN,
+    },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      uiUrl: e.TEMPORAL_UI_URL,
+      taskQueuePrefix: e.TASK_QUEUE_PREFIX,
+    },
+    worker: { metricsPort: e.WORKER_METRICS_PORT },
+  };
+}
+
+/** For process entry points: print the problems and exit instead of a stack trace. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}

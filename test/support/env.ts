@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig, type Config } from '../../platform/config';
+
+/** Values the global setup (test/global-setup.mjs) exported for this run. */
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the tests with jest (npm test), which starts the services`);
+  return v;
+}
+
+export const uniqueId = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export interface TestDatabase {
+  url: string;
+  pool: pg.Pool;
+  drop: () => Promise<void>;
+}
+
+/** A fresh, migrated database for one test file: a clone of the template migrated in global setup. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const adminUrl = required('CLEARHOUSE_TEST_PG_ADMIN_URL');
+  const template = required('CLEARHOUSE_TEST_TEMPLATE_DB');
+  const name = `ch_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  return {
+    url,
+    pool,
+    drop: async () => {
+      await pool.end();
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+/** A validated Config as a process would load it, pointed at this test's database and task queues. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    TEMPORAL_ADDRESS: required('TEMPORAL_ADDRESS'),
+    TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    TASK_QUEUE_PREFIX: `${uniqueId('t')}-`,
+    OPERATOR_TOKEN: 'test-operator-token-0123456789',
+    ...overrides,
+  });
+}
+
+export const workflowBundlePath = (): string => required('CLEARHOUSE_TEST_WORKFLOW_BUNDLE');

@@ -1,0 +1,99 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { createApp } from '../../api/app';
+import type { Config } from '../../platform/config';
+import { createLogger } from '../../platform/logger';
+import { createWorkers } from '../../workers/create';
+import { createTestDatabase, testConfig, workflowBundlePath, type TestDatabase } from './env';
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  } catch {
+    // Already installed by an earlier test file in this jest worker process.
+  }
+}
+
+export interface Stack {
+  config: Config;
+  db: TestDatabase;
+  temporal: Client;
+  baseUrl: string;
+  operatorToken: string;
+  /** fetch against the API with JSON helpers. */
+  api: (path: string, init?: { method?: string; body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string> }) => Promise<{ status: number; body: any; headers: Headers }>;
+  close: () => Promise<void>;
+}
+
+/**
+ * The real product wired for one test file: a fresh database, a Temporal client, the
+ * workers on this file's own task queues, and the API on an ephemeral port.
+ */
+export async function startStack(opts: { workers?: boolean; overrides?: Record<string, string> } = {}): Promise<Stack> {
+  quietRuntime();
+  const db = await createTestDatabase();
+  const config = testConfig({ DATABASE_URL: db.url, ...opts.overrides });
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+
+  let workers: Worker[] = [];
+  let running: Promise<unknown> = Promise.resolve();
+  let nativeConnection: NativeConnection | undefined;
+  if (opts.workers !== false) {
+    nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+    workers = await createWorkers({ config, db: db.pool, connection: nativeConnection, workflowBundle: { codePath: workflowBundlePath() } });
+    running = Promise.all(workers.map((w) => w.run()));
+  }
+
+  const app = createApp({ config, db: db.pool, temporal, logger: createLogger(config, 'api-test') });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const operatorToken = config.api.operatorToken;
+
+  const api: Stack['api'] = async (path, init = {}) => {
+    const headers: Record<string, string> = { ...init.headers };
+    const token = init.token === undefined ? operatorToken : init.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined = init.rawBody;
+    if (init.body !== undefined) {
+      body = JSON.stringify(init.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${baseUrl}${path}`, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+
+  return {
+    config,
+    db,
+    temporal,
+    baseUrl,
+    operatorToken,
+    api,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      for (const w of workers) w.shutdown();
+      await running;
+      await nativeConnection?.close();
+      await connection.close();
+      await db.drop();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import type { Config } from '../platform/config';
+import { taskQueue } from '../platform/temporal';
+
+export interface WorkerDeps extends ActivityDeps {
+  config: Config;
+  connection: NativeConnection;
+  /** Pre-built workflow bundle (tests build one per run); otherwise workflows/ is bundled at start. */
+  workflowBundle?: { codePath: string } | { code: string };
+}
+
+/**
+ * One worker per business domain task queue. Today the onboarding queue; the settlement
+ * queue joins it when the settlement cycle lands.
+ */
+export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
+  // Bundled once and shared by every worker of the process.
+  const workflowBundle = deps.workflowBundle ?? (await bundleWorkflows());
+  const onboarding = await Worker.create({
+    connection: deps.connection,
+    namespace: deps.config.temporal.namespace,
+    taskQueue: taskQueue(deps.config, 'onboarding'),
+    activities: createActivities(deps),
+    workflowBundle,
+  });
+  return [onboarding];
+}
+
+export async function bundleWorkflows(): Promise<{ code: string }> {
+  return bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    // webpack's build statistics are noise in the logs; errors still throw.
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
+  });
+}

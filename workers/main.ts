@@ -1,0 +1,48 @@
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { createPool } from '../db/pool';
+import { loadConfigOrExit } from '../platform/config';
+import { createLogger } from '../platform/logger';
+import { temporalConnectOptions } from '../platform/temporal';
+import { createWorkers } from './create';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger(config, 'worker');
+
+  // SDK and workflow/activity logs go through pino; core metrics are exposed for Prometheus.
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => {
+      const level = entry.level.toLowerCase() as Lowercase<LogLevel>;
+      const method = level === 'trace' ? 'trace' : level === 'debug' ? 'debug' : level === 'warn' ? 'warn' : level === 'error' ? 'error' : 'info';
+      logger[method](entry.meta ?? {}, entry.message);
+    }),
+    telemetryOptions: {
+      metrics: { prometheus: { bindAddress: `0.0.0.0:${config.worker.metricsPort}` } },
+      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
+    },
+    // Graceful shutdown: on these signals the runtime stops polling, lets running
+    // activities finish (up to shutdownGraceTime) and resolves worker.run().
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+  });
+
+  const db = createPool(config);
+  const { connectionOptions } = temporalConnectOptions(config);
+  const connection = await NativeConnection.connect(connectionOptions);
+  const workers = await createWorkers({ config, db, connection });
+  logger.info(
+    { taskQueues: workers.map((w) => w.options.taskQueue), metrics: `http://localhost:${config.worker.metricsPort}/metrics` },
+    'worker started',
+  );
+  try {
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    await connection.close();
+    await db.end();
+    logger.info('worker stopped');
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`worker failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

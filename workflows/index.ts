@@ -1,0 +1,2 @@
+// Every workflow the workers register. Deterministic code only: see eslint.config.mjs.
+export { partnerOnboarding } from './onboarding';
