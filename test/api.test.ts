@@ -1,0 +1,136 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import { createApp } from '../api/app';
+import { createLogger } from '../platform/logger';
+import { testConfig, uniqueId } from './support/env';
+import { startStack, type Stack } from './support/stack';
+
+describe('API skeleton: one error format, limits, auth, docs and metrics', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ overrides: { API_BODY_LIMIT_BYTES: '4096' } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  const validPartner = () => ({ id: uniqueId('p'), name: 'Partner', kind: 'provider', timezone: 'Europe/Malta', settlementCurrency: 'EUR' });
+
+  it('answers /healthz and a /readyz that checks Postgres and Temporal', async () => {
+    expect(await stack.api('/healthz', { token: null })).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await stack.api('/readyz', { token: null })).toMatchObject({
+      status: 200,
+      body: { status: 'ready', checks: { postgres: 'ok', temporal: 'ok' } },
+    });
+  });
+
+  it('rejects malformed JSON with a 400 in the error format, never a stack trace', async () => {
+    const res = await stack.api('/v1/partners', { rawBody: '{"id": "x",', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: { code: 'bad_request', message: 'request body is not valid JSON', details: [{ path: 'body', message: 'malformed JSON' }] } });
+  });
+
+  it('rejects a body over the configured limit with 413', async () => {
+    const res = await stack.api('/v1/partners', { body: { ...validPartner(), name: 'x'.repeat(5000) } });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('payload_too_large');
+  });
+
+  it('rejects a non-JSON content type with 400', async () => {
+    const res = await stack.api('/v1/partners', { rawBody: 'id=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([{ path: 'body', message: 'not JSON' }]);
+  });
+
+  it('names every invalid field in a 422 and writes nothing', async () => {
+    const bad = { ...validPartner(), timezone: 'Mars/Olympus', settlementCurrency: 'eur', extra: 1 };
+    const res = await stack.api('/v1/partners', { body: bad });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('validation_failed');
+    const details = res.body.error.details as { path: string; message: string }[];
+    expect(details.map((d) => d.path)).toEqual(expect.arrayContaining(['settlementCurrency', 'timezone']));
+    // The unknown key is reported too (strict schema), so typos do not pass silently.
+    expect(details.some((d) => d.message.includes('extra'))).toBe(true);
+    const { rowCount } = await stack.db.pool.query('SELECT 1 FROM partners WHERE id = $1', [bad.id]);
+    expect(rowCount).toBe(0);
+  });
+
+  it('requires credentials, and the right role', async () => {
+    const anonymous = await stack.api('/v1/partners', { body: validPartner(), token: null });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error.details).toEqual([{ path: 'headers.authorization', message: 'required' }]);
+
+    const wrong = await stack.api('/v1/partners', { body: validPartner(), token: 'not-the-operator-token' });
+    expect(wrong.status).toBe(401);
+
+    const created = await stack.api('/v1/partners', { body: validPartner() });
+    expect(created.status).toBe(201);
+    const asPartner = await stack.api('/v1/partners', { body: validPartner(), token: created.body.apiKey });
+    expect(asPartner.status).toBe(403);
+  });
+
+  it('scopes partner reads to the partner behind the credential', async () => {
+    const a = await stack.api('/v1/partners', { body: validPartner() });
+    const b = await stack.api('/v1/partners', { body: validPartner() });
+    const own = await stack.api(`/v1/partners/${a.body.partner.id}`, { token: a.body.apiKey });
+    expect(own.status).toBe(200);
+    const other = await stack.api(`/v1/partners/${b.body.partner.id}`, { token: a.body.apiKey });
+    expect(other.status).toBe(404);
+    const badId = await stack.api('/v1/partners/NOT_AN_ID', { token: a.body.apiKey });
+    expect(badId.status).toBe(400);
+    expect(badId.body.error.details[0].path).toBe('params.partnerId');
+  });
+
+  it('answers unknown routes with 404 in the error format', async () => {
+    const res = await stack.api('/v1/nothing-here');
+    expect(res).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+  });
+
+  it('publishes an OpenAPI document generated from the route schemas, and a docs page', async () => {
+    const spec = await stack.api('/openapi.json', { token: null });
+    expect(spec.status).toBe(200);
+    expect(spec.body.openapi).toBe('3.1.0');
+    expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz', '/v1/partners', '/v1/partners/{partnerId}']));
+    expect(spec.body.components.schemas).toHaveProperty('Error');
+    expect(spec.body.components.schemas.NewPartner.required).toEqual(expect.arrayContaining(['id', 'timezone', 'settlementCurrency']));
+    expect(spec.body.paths['/v1/partners'].post.requestBody.content['application/json'].example).toHaveProperty('id');
+    const docs = await fetch(`${stack.baseUrl}/docs/`);
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain('swagger-ui');
+  });
+
+  it('exposes Prometheus metrics, including request durations by route', async () => {
+    await stack.api('/healthz', { token: null });
+    const res = await fetch(`${stack.baseUrl}/metrics`);
+    const text = await res.text();
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    expect(text).toMatch(/clearhouse_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/);
+    expect(text).toContain('clearhouse_api_process_resident_memory_bytes');
+  });
+});
+
+describe('readiness when a dependency is down', () => {
+  it('answers 503 naming Postgres when it is unreachable', async () => {
+    const config = testConfig({ DATABASE_URL: 'postgres://nobody:nothing@127.0.0.1:1/none' });
+    const db = new pg.Pool({ connectionString: config.db.url, connectionTimeoutMillis: 500 });
+    const connection = await Connection.connect({ address: config.temporal.address });
+    const app = createApp({ config, db, temporal: new Client({ connection }), logger: createLogger(config, 'test') });
+    const server: Server = await new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`);
+      const body = (await res.json()) as { status: string; checks: { postgres: string; temporal: string } };
+      expect(res.status).toBe(503);
+      expect(body.status).toBe('not_ready');
+      expect(body.checks.temporal).toBe('ok');
+      expect(body.checks.postgres).not.toBe('ok');
+    } finally {
+      await new Promise((r) => server.close(r));
+      await db.end();
+      await connection.close();
+    }
+  });
+});

@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { envSchema } from '../platform/config';
+import searchAttributes from '../platform/search-attributes.json';
+
+// No Docker engine runs here, so the production topology is validated statically: it
+// parses, its services are the ones Clearhouse needs, and the environment it hands the api
+// and worker is exactly what the config module understands.
+const root = path.join(__dirname, '..');
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
+}
+const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const services = compose.services;
+
+describe('docker-compose.yml: the production topology', () => {
+  it('has Postgres, a schema-set-up Temporal server, its UI, and the api and worker', () => {
+    expect(Object.keys(services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+    expect(services.temporal!.image).toMatch(/^temporalio\/server:/);
+    expect(services['temporal-schema']!.image).toMatch(/^temporalio\/admin-tools:/);
+    expect(services['temporal-ui']!.image).toMatch(/^temporalio\/ui:/);
+    for (const s of Object.values(services)) expect(s.image ?? '').not.toMatch(/auto-setup/);
+  });
+
+  it('starts things in a safe order', () => {
+    expect(services.temporal!.depends_on!['temporal-schema']!.condition).toBe('service_completed_successfully');
+    for (const app of ['api', 'worker']) {
+      expect(services[app]!.depends_on!.migrate!.condition).toBe('service_completed_successfully');
+      expect(services[app]!.depends_on!['temporal-setup']!.condition).toBe('service_completed_successfully');
+    }
+  });
+
+  it('gives api and worker only variables the config module knows, and what production requires', () => {
+    const known = new Set(Object.keys(envSchema.shape));
+    for (const app of ['api', 'worker', 'migrate']) {
+      const env = services[app]!.environment!;
+      for (const key of Object.keys(env)) expect({ app, key, known: known.has(key) }).toEqual({ app, key, known: true });
+      expect(env.NODE_ENV).toBe('production');
+      expect(env.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\/clearhouse$/);
+      expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
+      expect(env.OPERATOR_TOKEN).toBeDefined();
+    }
+  });
+
+  it('builds api and worker from a glibc (non-alpine) image and runs their compiled entry points', () => {
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    const bases = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]!);
+    expect(bases.length).toBeGreaterThan(0);
+    for (const base of bases) expect(base).not.toMatch(/alpine/);
+    expect(services.api!.command).toEqual(['node', 'dist/api/main.js']);
+    expect(services.worker!.command).toEqual(['node', 'dist/workers/main.js']);
+    expect(services.migrate!.command).toEqual(['node', 'dist/scripts/migrate.js']);
+  });
+
+  it('registers the same search attributes as the dev server and the tests', () => {
+    const setup = services['temporal-setup']!;
+    expect(setup.volumes).toContain('./platform/search-attributes.json:/search-attributes.json:ro');
+    expect(Object.keys(searchAttributes)).toEqual(expect.arrayContaining(['PartnerId', 'SettlementPeriod', 'SettlementStatus', 'OpenExceptions']));
+  });
+
+  it('commits no secret: credentials are required from the environment', () => {
+    const text = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
+    expect(text).toContain('${POSTGRES_PASSWORD:?');
+    expect(text).toContain('${OPERATOR_TOKEN:?');
+    expect(text).not.toMatch(/PASSWORD:\s*[a-z0-9]+\s*$/im);
+  });
+});
