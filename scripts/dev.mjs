@@ -43,8 +43,13 @@ function ensureNodeModules() {
   const lock = path.join(ROOT, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
   log('installing npm dependencies (npm ci) …');
-  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('npm ci failed');
+  let r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) {
+    // A lockfile made against a registry mirror may lack other platforms' optional binaries.
+    log('npm ci refused the lockfile; falling back to npm install …');
+    r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+  }
+  if (r.status !== 0) throw new Error('npm install failed');
 }
 
 // ---------------------------------------------------------------- child processes
