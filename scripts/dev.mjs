@@ -43,10 +43,11 @@ function ensureNodeModules() {
   const lock = path.join(ROOT, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
   log('installing npm dependencies (npm ci) …');
-  let r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+  // Quiet first try: a lockfile made against a registry mirror may lack other platforms'
+  // optional binaries, which `npm ci` refuses and `npm install` resolves.
+  let r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) {
-    // A lockfile made against a registry mirror may lack other platforms' optional binaries.
-    log('npm ci refused the lockfile; falling back to npm install …');
+    log('npm ci refused the lockfile; running npm install instead …');
     r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
   }
   if (r.status !== 0) throw new Error('npm install failed');
