@@ -1,0 +1,256 @@
+-- Up Migration
+
+-- The double-entry ledger. Its rules live here, in the schema, not only in application code:
+--  * a posting moves a positive amount from one account to another of the same currency, so
+--    every posting, hence every entry, is balanced by construction (Σ debits = Σ credits);
+--  * account balances are maintained by a trigger in the same statement as the postings, so
+--    no write path can leave balances and postings disagreeing;
+--  * entries, postings and blocks are append-only (corrections are reversing entries);
+--  * entries are hash-chained in blocks for tamper evidence (see ledger_post below).
+
+CREATE TABLE ledger_accounts (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  code          text NOT NULL UNIQUE CHECK (code ~ '^[a-z0-9:_.-]{3,200}$' OR code ~ '^[a-z0-9:_.-]+:[A-Z][A-Z0-9]{2,9}$'),
+  owner_kind    text NOT NULL CHECK (owner_kind IN ('house', 'partner')),
+  partner_id    text REFERENCES partners (id),
+  kind          text NOT NULL CHECK (kind IN ('asset', 'liability', 'equity', 'revenue', 'expense')),
+  currency      text NOT NULL CHECK (currency ~ '^[A-Z][A-Z0-9]{2,9}$'),
+  -- Running totals; balance (debit-positive) = debits_minor - credits_minor.
+  debits_minor  bigint NOT NULL DEFAULT 0 CHECK (debits_minor >= 0),
+  credits_minor bigint NOT NULL DEFAULT 0 CHECK (credits_minor >= 0),
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (id, currency),
+  CHECK ((owner_kind = 'partner') = (partner_id IS NOT NULL))
+);
+
+-- Tamper evidence. Entries are grouped in blocks (one block per posting call); each block's
+-- hash covers the content hashes of its entries and the previous block's hash on the same
+-- chain. There are several chains, so concurrent writers lock different chain heads instead
+-- of queueing on one.
+CREATE TABLE ledger_chains (
+  chain_id     smallint PRIMARY KEY CHECK (chain_id >= 0),
+  head_seq     bigint NOT NULL DEFAULT 0,
+  head_hash    bytea NOT NULL
+);
+INSERT INTO ledger_chains (chain_id, head_hash)
+SELECT c, sha256(convert_to('clearhouse-ledger-genesis-' || c, 'UTF8')) FROM generate_series(0, 15) AS c;
+
+CREATE TABLE ledger_blocks (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  chain_id      smallint NOT NULL REFERENCES ledger_chains (chain_id),
+  seq           bigint NOT NULL CHECK (seq > 0),
+  prev_hash     bytea NOT NULL,
+  entries_hash  bytea NOT NULL,
+  hash          bytea NOT NULL,
+  entry_count   integer NOT NULL CHECK (entry_count > 0),
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (chain_id, seq)
+);
+
+CREATE TABLE ledger_entries (
+  id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  idempotency_key   text NOT NULL UNIQUE CHECK (length(idempotency_key) BETWEEN 1 AND 256),
+  effective_date    date NOT NULL,
+  posted_at         timestamptz NOT NULL DEFAULT now(),
+  source_kind       text NOT NULL CHECK (source_kind IN ('ingest_batch', 'settlement', 'adjustment', 'reversal', 'transfer')),
+  source_ref        text NOT NULL,
+  metadata          jsonb NOT NULL DEFAULT '{}',
+  reverses_entry_id bigint UNIQUE REFERENCES ledger_entries (id),
+  block_id          bigint NOT NULL REFERENCES ledger_blocks (id),
+  content_hash      bytea NOT NULL,
+  CHECK ((source_kind = 'reversal') = (reverses_entry_id IS NOT NULL))
+);
+CREATE INDEX ledger_entries_block ON ledger_entries (block_id);
+CREATE INDEX ledger_entries_source ON ledger_entries (source_kind, source_ref);
+
+CREATE TABLE ledger_postings (
+  entry_id          bigint NOT NULL REFERENCES ledger_entries (id),
+  line              smallint NOT NULL CHECK (line >= 0),
+  debit_account_id  bigint NOT NULL,
+  credit_account_id bigint NOT NULL,
+  currency          text NOT NULL,
+  amount_minor      bigint NOT NULL CHECK (amount_minor > 0),
+  -- Copied from the entry so point-in-time balances are one index range per account.
+  effective_date    date NOT NULL,
+  posted_at         timestamptz NOT NULL,
+  PRIMARY KEY (entry_id, line),
+  CHECK (debit_account_id <> credit_account_id),
+  -- Both accounts must exist and be in the posting's currency.
+  FOREIGN KEY (debit_account_id, currency) REFERENCES ledger_accounts (id, currency),
+  FOREIGN KEY (credit_account_id, currency) REFERENCES ledger_accounts (id, currency)
+);
+CREATE INDEX ledger_postings_debit ON ledger_postings (debit_account_id, effective_date) INCLUDE (amount_minor, posted_at);
+CREATE INDEX ledger_postings_credit ON ledger_postings (credit_account_id, effective_date) INCLUDE (amount_minor, posted_at);
+
+-- Append-only: no UPDATE, DELETE or TRUNCATE of ledger history, whoever connects.
+CREATE FUNCTION ledger_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the ledger is append-only: % on % is not allowed (post a reversing entry instead)', TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'CH001';
+END $$;
+CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries FOR EACH ROW EXECUTE FUNCTION ledger_reject_change();
+CREATE TRIGGER ledger_postings_append_only BEFORE UPDATE OR DELETE ON ledger_postings FOR EACH ROW EXECUTE FUNCTION ledger_reject_change();
+CREATE TRIGGER ledger_blocks_append_only BEFORE UPDATE OR DELETE ON ledger_blocks FOR EACH ROW EXECUTE FUNCTION ledger_reject_change();
+CREATE TRIGGER ledger_entries_no_truncate BEFORE TRUNCATE ON ledger_entries FOR EACH STATEMENT EXECUTE FUNCTION ledger_reject_change();
+CREATE TRIGGER ledger_postings_no_truncate BEFORE TRUNCATE ON ledger_postings FOR EACH STATEMENT EXECUTE FUNCTION ledger_reject_change();
+
+-- Balances move in the same statement as the postings, for every insert path. Accounts are
+-- locked in id order so concurrent postings to the same hot accounts cannot deadlock on them.
+CREATE FUNCTION ledger_apply_postings() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM ledger_accounts
+   WHERE id IN (SELECT debit_account_id FROM new_postings UNION SELECT credit_account_id FROM new_postings)
+   ORDER BY id FOR UPDATE;
+  UPDATE ledger_accounts a
+     SET debits_minor = a.debits_minor + d.debits, credits_minor = a.credits_minor + d.credits
+    FROM (SELECT account_id, sum(debits)::bigint AS debits, sum(credits)::bigint AS credits
+            FROM (SELECT debit_account_id AS account_id, amount_minor AS debits, 0::bigint AS credits FROM new_postings
+                  UNION ALL
+                  SELECT credit_account_id, 0, amount_minor FROM new_postings) moves
+           GROUP BY account_id) d
+   WHERE a.id = d.account_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER ledger_postings_balances AFTER INSERT ON ledger_postings
+  REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION ledger_apply_postings();
+
+-- The canonical content of an entry, hashed. One definition, used to post and to verify.
+CREATE FUNCTION ledger_entry_content_hash(
+  p_key text, p_effective_date date, p_source_kind text, p_source_ref text, p_metadata jsonb,
+  p_reverses bigint, p_postings text
+) RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT sha256(convert_to(concat_ws(E'\x1f', p_key, p_effective_date::text, p_source_kind, p_source_ref,
+                                     p_metadata::text, coalesce(p_reverses::text, ''), p_postings), 'UTF8'))
+$$;
+
+-- The postings of an entry in canonical text form: line:debit>credit:currency:amount;...
+CREATE FUNCTION ledger_postings_text(p_entry_id bigint) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT string_agg(line || ':' || debit_account_id || '>' || credit_account_id || ':' || currency || ':' || amount_minor, ';' ORDER BY line)
+    FROM ledger_postings WHERE entry_id = p_entry_id
+$$;
+
+-- Posts a batch of entries in one call (one round trip, like TigerBeetle's batches).
+-- Entries are parallel arrays; postings are parallel arrays whose p_entry_idx (1-based)
+-- points at their entry. Idempotent per idempotency key: a key already posted with the same
+-- content is reported 'duplicate' and not posted again; the same key with different content
+-- raises CH409 and nothing of the batch is written.
+CREATE FUNCTION ledger_post(
+  p_chain_id       smallint,
+  e_keys           text[],
+  e_effective      date[],
+  e_source_kinds   text[],
+  e_source_refs    text[],
+  e_metadata       jsonb[],
+  e_reverses       bigint[],
+  p_entry_idx      integer[],
+  p_debit          bigint[],
+  p_credit         bigint[],
+  p_currency       text[],
+  p_amount         bigint[]
+) RETURNS TABLE (idempotency_key text, entry_id bigint, status text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  n_entries integer := coalesce(cardinality(e_keys), 0);
+  v_conflicts text[];
+  v_block_id bigint;
+  v_prev_hash bytea;
+  v_seq bigint;
+  v_entries_hash bytea;
+  v_hash bytea;
+  v_new_count integer;
+BEGIN
+  IF n_entries = 0 THEN RETURN; END IF;
+  IF cardinality(e_effective) <> n_entries OR cardinality(e_source_kinds) <> n_entries
+     OR cardinality(e_source_refs) <> n_entries OR cardinality(e_metadata) <> n_entries
+     OR cardinality(e_reverses) <> n_entries THEN
+    RAISE EXCEPTION 'ledger_post: entry arrays differ in length' USING ERRCODE = 'CH422';
+  END IF;
+  IF cardinality(p_entry_idx) <> cardinality(p_debit) OR cardinality(p_debit) <> cardinality(p_credit)
+     OR cardinality(p_credit) <> cardinality(p_currency) OR cardinality(p_currency) <> cardinality(p_amount) THEN
+    RAISE EXCEPTION 'ledger_post: posting arrays differ in length' USING ERRCODE = 'CH422';
+  END IF;
+
+  CREATE TEMP TABLE IF NOT EXISTS _ledger_in (
+    idx integer, key text, effective date, source_kind text, source_ref text, metadata jsonb,
+    reverses bigint, postings text, content_hash bytea, existing_id bigint, existing_hash bytea
+  ) ON COMMIT DELETE ROWS;
+  DELETE FROM _ledger_in;
+
+  INSERT INTO _ledger_in (idx, key, effective, source_kind, source_ref, metadata, reverses, postings)
+  SELECT e.idx, e.key, e.effective, e.source_kind, e.source_ref, coalesce(e.metadata, '{}'::jsonb), e.reverses, p.postings
+    FROM unnest(e_keys, e_effective, e_source_kinds, e_source_refs, e_metadata, e_reverses)
+         WITH ORDINALITY AS e(key, effective, source_kind, source_ref, metadata, reverses, idx)
+    LEFT JOIN (
+      SELECT q.entry_idx,
+             string_agg((q.line - 1) || ':' || q.debit || '>' || q.credit || ':' || q.currency || ':' || q.amount, ';' ORDER BY q.line) AS postings,
+             count(*) AS n
+        FROM (SELECT u.*, row_number() OVER (PARTITION BY u.entry_idx ORDER BY u.ord) AS line
+                FROM unnest(p_entry_idx, p_debit, p_credit, p_currency, p_amount) WITH ORDINALITY
+                     AS u(entry_idx, debit, credit, currency, amount, ord)) q
+       GROUP BY q.entry_idx
+    ) p ON p.entry_idx = e.idx;
+
+  IF EXISTS (SELECT 1 FROM _ledger_in WHERE postings IS NULL) THEN
+    RAISE EXCEPTION 'ledger_post: every entry needs at least one posting' USING ERRCODE = 'CH422';
+  END IF;
+  IF (SELECT count(DISTINCT key) FROM _ledger_in) <> n_entries THEN
+    RAISE EXCEPTION 'ledger_post: an idempotency key appears twice in one batch' USING ERRCODE = 'CH422';
+  END IF;
+
+  UPDATE _ledger_in SET content_hash = ledger_entry_content_hash(key, effective, source_kind, source_ref, metadata, reverses, postings);
+
+  -- Idempotency: compare with what is already posted under the same keys.
+  UPDATE _ledger_in i SET existing_id = le.id, existing_hash = le.content_hash
+    FROM ledger_entries le WHERE le.idempotency_key = i.key;
+  SELECT array_agg(key ORDER BY idx) INTO v_conflicts FROM _ledger_in WHERE existing_id IS NOT NULL AND existing_hash <> content_hash;
+  IF v_conflicts IS NOT NULL THEN
+    RAISE EXCEPTION 'ledger_post: idempotency keys reused with different content' USING ERRCODE = 'CH409', DETAIL = array_to_string(v_conflicts, ',');
+  END IF;
+
+  SELECT count(*) INTO v_new_count FROM _ledger_in WHERE existing_id IS NULL;
+  IF v_new_count > 0 THEN
+    SELECT sha256(string_agg(content_hash, ''::bytea ORDER BY idx)) INTO v_entries_hash FROM _ledger_in WHERE existing_id IS NULL;
+    -- The chain head is the only shared row a posting call locks besides its accounts.
+    SELECT c.head_seq + 1, c.head_hash INTO v_seq, v_prev_hash FROM ledger_chains c WHERE c.chain_id = p_chain_id FOR UPDATE;
+    IF v_seq IS NULL THEN
+      RAISE EXCEPTION 'ledger_post: unknown chain %', p_chain_id USING ERRCODE = 'CH422';
+    END IF;
+    v_hash := sha256(v_prev_hash || v_entries_hash);
+    UPDATE ledger_chains SET head_seq = v_seq, head_hash = v_hash WHERE chain_id = p_chain_id;
+    INSERT INTO ledger_blocks (chain_id, seq, prev_hash, entries_hash, hash, entry_count)
+    VALUES (p_chain_id, v_seq, v_prev_hash, v_entries_hash, v_hash, v_new_count)
+    RETURNING id INTO v_block_id;
+
+    WITH new_entries AS (
+      INSERT INTO ledger_entries (idempotency_key, effective_date, source_kind, source_ref, metadata, reverses_entry_id, block_id, content_hash)
+      SELECT key, effective, source_kind, source_ref, metadata, reverses, v_block_id, content_hash
+        FROM _ledger_in WHERE existing_id IS NULL ORDER BY idx
+      RETURNING id, idempotency_key AS key, effective_date, posted_at
+    )
+    INSERT INTO ledger_postings (entry_id, line, debit_account_id, credit_account_id, currency, amount_minor, effective_date, posted_at)
+    SELECT ne.id, (q.line - 1)::smallint, q.debit, q.credit, q.currency, q.amount, ne.effective_date, ne.posted_at
+      FROM (SELECT u.*, row_number() OVER (PARTITION BY u.entry_idx ORDER BY u.ord) AS line
+              FROM unnest(p_entry_idx, p_debit, p_credit, p_currency, p_amount) WITH ORDINALITY
+                   AS u(entry_idx, debit, credit, currency, amount, ord)) q
+      JOIN _ledger_in i ON i.idx = q.entry_idx AND i.existing_id IS NULL
+      JOIN new_entries ne ON ne.key = i.key;
+  END IF;
+
+  RETURN QUERY
+    SELECT i.key, coalesce(i.existing_id, le.id), CASE WHEN i.existing_id IS NULL THEN 'posted' ELSE 'duplicate' END
+      FROM _ledger_in i LEFT JOIN ledger_entries le ON le.idempotency_key = i.key AND i.existing_id IS NULL
+     ORDER BY i.idx;
+END $$;
+
+-- Down Migration
+DROP FUNCTION ledger_post;
+DROP FUNCTION ledger_postings_text;
+DROP FUNCTION ledger_entry_content_hash;
+DROP TABLE ledger_postings;
+DROP TABLE ledger_entries;
+DROP TABLE ledger_blocks;
+DROP TABLE ledger_chains;
+DROP TABLE ledger_accounts;
+DROP FUNCTION ledger_apply_postings;
+DROP FUNCTION ledger_reject_change;
