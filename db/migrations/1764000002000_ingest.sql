@@ -17,6 +17,7 @@ CREATE TABLE game_transactions (
   -- For a rollback: the type of the transaction it cancels, or NULL while that one has not
   -- arrived (an orphan rollback; reconciliation reports it if still orphaned at cut-off).
   ref_type       text,
+  reason         text CHECK (type <> 'adjustment' OR reason IS NOT NULL),
   batch_id       text NOT NULL,
   received_at    timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (partner_id, tx_id)
@@ -115,7 +116,8 @@ CREATE FUNCTION ingest_batch(
   t_amounts        bigint[],
   t_currencies     text[],
   t_occurred       timestamptz[],
-  t_refs           text[]
+  t_refs           text[],
+  t_reasons        text[]
 ) RETURNS jsonb LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -149,14 +151,14 @@ BEGIN
   END IF;
 
   WITH input AS (
-    SELECT * FROM unnest(t_ids, t_types, t_rounds, t_players, t_games, t_amounts, t_currencies, t_occurred, t_refs)
-             AS i(tx_id, type, round_id, player_id, game_id, amount_minor, currency, occurred_at, ref_id)
+    SELECT * FROM unnest(t_ids, t_types, t_rounds, t_players, t_games, t_amounts, t_currencies, t_occurred, t_refs, t_reasons)
+             AS i(tx_id, type, round_id, player_id, game_id, amount_minor, currency, occurred_at, ref_id, reason)
   ), ins AS (
     INSERT INTO game_transactions (partner_id, tx_id, type, round_id, player_id, game_id, amount_minor, currency,
-                                   occurred_at, business_date, ref_id, ref_type, batch_id)
+                                   occurred_at, business_date, ref_id, ref_type, reason, batch_id)
     SELECT p_partner_id, i.tx_id, i.type, i.round_id, i.player_id, i.game_id, i.amount_minor, i.currency,
            i.occurred_at, (i.occurred_at AT TIME ZONE v_tz)::date, i.ref_id,
-           CASE WHEN i.type = 'rollback' THEN coalesce(b.type, e.type) END, p_batch_id
+           CASE WHEN i.type = 'rollback' THEN coalesce(b.type, e.type) END, i.reason, p_batch_id
       FROM input i
       LEFT JOIN input b ON i.type = 'rollback' AND b.tx_id = i.ref_id
       LEFT JOIN game_transactions e ON i.type = 'rollback' AND b.tx_id IS NULL AND e.partner_id = p_partner_id AND e.tx_id = i.ref_id
@@ -209,12 +211,12 @@ BEGIN
   -- Ids that were not inserted already exist: identical content is a duplicate, anything
   -- else a conflict that a human must see, and the whole batch is refused.
   SELECT array_agg(i.tx_id ORDER BY i.tx_id) INTO v_conflicts
-    FROM unnest(t_ids, t_types, t_rounds, t_players, t_games, t_amounts, t_currencies, t_occurred, t_refs)
-         AS i(tx_id, type, round_id, player_id, game_id, amount_minor, currency, occurred_at, ref_id)
+    FROM unnest(t_ids, t_types, t_rounds, t_players, t_games, t_amounts, t_currencies, t_occurred, t_refs, t_reasons)
+         AS i(tx_id, type, round_id, player_id, game_id, amount_minor, currency, occurred_at, ref_id, reason)
     JOIN game_transactions g ON g.partner_id = p_partner_id AND g.tx_id = i.tx_id
    WHERE g.batch_id <> p_batch_id
-     AND (g.type, g.round_id, g.player_id, g.game_id, g.amount_minor, g.currency, g.occurred_at, coalesce(g.ref_id, ''))
-         IS DISTINCT FROM (i.type, i.round_id, i.player_id, i.game_id, i.amount_minor, i.currency, i.occurred_at, coalesce(i.ref_id, ''));
+     AND (g.type, g.round_id, g.player_id, g.game_id, g.amount_minor, g.currency, g.occurred_at, g.ref_id, g.reason)
+         IS DISTINCT FROM (i.type, i.round_id, i.player_id, i.game_id, i.amount_minor, i.currency, i.occurred_at, i.ref_id, i.reason);
   IF v_conflicts IS NOT NULL THEN
     RAISE EXCEPTION 'conflicting duplicates' USING ERRCODE = 'CH409', DETAIL = array_to_string(v_conflicts, ',');
   END IF;

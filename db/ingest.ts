@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { ConflictError, ForbiddenError } from '../domain/errors';
+import type { NormalizedBatch } from '../domain/transactions';
+import { sqlState, withTransaction } from './retry';
+
+export interface IngestResponse {
+  batchId: string;
+  received: number;
+  accepted: number;
+  duplicates: number;
+  orphanRollbacks: number;
+  resolvedOrphanRollbacks: number;
+  ledgerEntries: number;
+}
+
+export function batchRequestHash(batch: NormalizedBatch): Buffer {
+  const h = createHash('sha256').update(batch.batchId);
+  for (const line of batch.canonical) h.update('\n').update(line);
+  return h.digest();
+}
+
+/**
+ * Stores one batch atomically through the `ingest_batch` database function (one round trip).
+ * Returns the response to send; a replayed batchId returns the first response, a reused
+ * batchId with different content is a conflict.
+ */
+export async function ingestBatch(db: pg.Pool, partnerId: string, batch: NormalizedBatch): Promise<IngestResponse> {
+  const requestHash = batchRequestHash(batch);
+  let result: { replayOf?: IngestResponse | null; requestHash?: string } & Partial<IngestResponse>;
+  try {
+    result = await withTransaction(db, async (client) => {
+      const { rows } = await client.query<{ r: typeof result }>(
+        `SELECT ingest_batch($1, $2, $3, $4, $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[],
+                             $11::text[], $12::timestamptz[], $13::text[], $14::text[]) AS r`,
+        [
+          partnerId,
+          batch.batchId,
+          requestHash,
+          batch.received,
+          batch.ids,
+          batch.types,
+          batch.rounds,
+          batch.players,
+          batch.games,
+          batch.amountsMinor,
+          batch.currencies,
+          batch.occurredAt,
+          batch.refs,
+          batch.reasons,
+        ],
+      );
+      return rows[0]!.r;
+    });
+  } catch (err) {
+    const state = sqlState(err);
+    if (state === 'CH409') {
+      const ids = String((err as { detail?: string }).detail ?? '').split(',').filter(Boolean);
+      throw new ConflictError(
+        `${ids.length} transaction id(s) were already received with different content; nothing from this batch was stored`,
+        ids.map((id) => ({ path: `transactions[id=${id}]`, message: 'conflicting duplicate: same id, different content' })),
+      );
+    }
+    if (state === 'CH403') throw new ForbiddenError('partner is not active');
+    throw err;
+  }
+  if (result.replayOf !== undefined) {
+    if (result.requestHash !== requestHash.toString('hex') || !result.replayOf) {
+      throw new ConflictError(`batchId ${batch.batchId} was already used for a different batch`, [
+        { path: 'batchId', message: 'already used with different content' },
+      ]);
+    }
+    return result.replayOf;
+  }
+  return result as IngestResponse;
+}
