@@ -19,7 +19,6 @@ CREATE TABLE ledger_accounts (
   debits_minor  bigint NOT NULL DEFAULT 0 CHECK (debits_minor >= 0),
   credits_minor bigint NOT NULL DEFAULT 0 CHECK (credits_minor >= 0),
   created_at    timestamptz NOT NULL DEFAULT now(),
-  UNIQUE (id, currency),
   CHECK ((owner_kind = 'partner') = (partner_id IS NOT NULL))
 ) WITH (fillfactor = 50); -- room for HOT updates: balances change constantly, indexed columns never
 
@@ -48,7 +47,8 @@ CREATE TABLE ledger_blocks (
 );
 
 CREATE TABLE ledger_entries (
-  id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  -- Ids are allocated in ranges per connection (cache): cheap, increasing within a call.
+  id                bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000) PRIMARY KEY,
   idempotency_key   text NOT NULL UNIQUE CHECK (length(idempotency_key) BETWEEN 1 AND 256),
   effective_date    date NOT NULL,
   posted_at         timestamptz NOT NULL DEFAULT now(),
@@ -142,9 +142,11 @@ $$;
 
 -- Posts a batch of entries in one call (one round trip, like TigerBeetle's batches).
 -- Entries are parallel arrays; postings are parallel arrays whose p_entry_idx (1-based)
--- points at their entry. Idempotent per idempotency key: a key already posted with the same
--- content is reported 'duplicate' and not posted again; the same key with different content
--- raises CH409 and nothing of the batch is written.
+-- points at their entry, grouped by entry in ascending order. Idempotent per idempotency
+-- key: a key already posted with the same content is reported 'duplicate' and not posted
+-- again; the same key with different content raises CH409 and nothing of the call is written.
+-- Set-based and join-free on the hot path: entries and their postings are zipped by array
+-- position, and entry ids are allocated up front so postings can reference them directly.
 CREATE FUNCTION ledger_post(
   p_chain_id       smallint,
   e_keys           text[],
@@ -163,13 +165,21 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   n_entries integer := coalesce(cardinality(e_keys), 0);
+  v_ptext text[];
+  v_groups integer;
+  v_ordered boolean;
+  v_hashes bytea[];
+  v_dup_idx integer[];
+  v_dup_ids bigint[];
   v_conflicts text[];
+  v_ids bigint[];
   v_block_id bigint;
   v_prev_hash bytea;
   v_seq bigint;
   v_entries_hash bytea;
   v_hash bytea;
   v_new_count integer;
+  v_seq_name text := pg_get_serial_sequence('ledger_entries', 'id');
 BEGIN
   IF n_entries = 0 THEN RETURN; END IF;
   IF cardinality(e_effective) <> n_entries OR cardinality(e_source_kinds) <> n_entries
@@ -182,48 +192,45 @@ BEGIN
     RAISE EXCEPTION 'ledger_post: posting arrays differ in length' USING ERRCODE = 'CH422';
   END IF;
 
-  CREATE TEMP TABLE IF NOT EXISTS _ledger_in (
-    idx integer, key text, effective date, source_kind text, source_ref text, metadata jsonb,
-    reverses bigint, postings text, content_hash bytea, existing_id bigint, existing_hash bytea, new_id bigint
-  ) ON COMMIT DELETE ROWS;
-  DELETE FROM _ledger_in;
-
-  INSERT INTO _ledger_in (idx, key, effective, source_kind, source_ref, metadata, reverses, postings, content_hash)
-  SELECT e.idx, e.key, e.effective, e.source_kind, e.source_ref, coalesce(e.metadata, '{}'::jsonb), e.reverses, p.postings,
-         ledger_entry_content_hash(e.key, e.effective, e.source_kind, e.source_ref, coalesce(e.metadata, '{}'::jsonb), e.reverses, p.postings)
-    FROM unnest(e_keys, e_effective, e_source_kinds, e_source_refs, e_metadata, e_reverses)
-         WITH ORDINALITY AS e(key, effective, source_kind, source_ref, metadata, reverses, idx)
-    LEFT JOIN (
-      SELECT q.entry_idx,
-             string_agg((q.line - 1) || ':' || q.debit || '>' || q.credit || ':' || q.currency || ':' || q.amount, ';' ORDER BY q.line) AS postings,
-             count(*) AS n
-        FROM (SELECT u.*, row_number() OVER (PARTITION BY u.entry_idx ORDER BY u.ord) AS line
-                FROM unnest(p_entry_idx, p_debit, p_credit, p_currency, p_amount) WITH ORDINALITY
-                     AS u(entry_idx, debit, credit, currency, amount, ord)) q
-       GROUP BY q.entry_idx
-    ) p ON p.entry_idx = e.idx;
-
-  -- Fresh statistics, or the planner assumes a handful of rows and nests loops over 1000s.
-  ANALYZE _ledger_in;
-
-  IF EXISTS (SELECT 1 FROM _ledger_in WHERE postings IS NULL) THEN
-    RAISE EXCEPTION 'ledger_post: every entry needs at least one posting' USING ERRCODE = 'CH422';
+  -- Canonical postings text per entry, in entry order; every entry needs postings.
+  SELECT array_agg(t ORDER BY entry_idx), count(*), bool_and(entry_idx = rn)
+    INTO v_ptext, v_groups, v_ordered
+    FROM (SELECT entry_idx, row_number() OVER (ORDER BY entry_idx) AS rn,
+                 string_agg((line - 1) || ':' || debit || '>' || credit || ':' || currency || ':' || amount, ';' ORDER BY line) AS t
+            FROM (SELECT u.entry_idx, u.debit, u.credit, u.currency, u.amount,
+                         u.ord - min(u.ord) OVER (PARTITION BY u.entry_idx) + 1 AS line
+                    FROM unnest(p_entry_idx, p_debit, p_credit, p_currency, p_amount) WITH ORDINALITY
+                         AS u(entry_idx, debit, credit, currency, amount, ord)) q
+           GROUP BY entry_idx) g;
+  IF v_groups IS DISTINCT FROM n_entries OR NOT v_ordered THEN
+    RAISE EXCEPTION 'ledger_post: every entry needs at least one posting, and postings must reference entries 1..n' USING ERRCODE = 'CH422';
   END IF;
-  IF (SELECT count(DISTINCT key) FROM _ledger_in) <> n_entries THEN
+
+  SELECT array_agg(ledger_entry_content_hash(k, d, sk, sr, coalesce(m, '{}'::jsonb), rv, pt) ORDER BY idx)
+    INTO v_hashes
+    FROM unnest(e_keys, e_effective, e_source_kinds, e_source_refs, e_metadata, e_reverses, v_ptext) WITH ORDINALITY
+         AS u(k, d, sk, sr, m, rv, pt, idx);
+
+  -- Idempotency: compare with what is already posted under the same keys (index probes).
+  SELECT array_agg(u.idx ORDER BY u.idx) FILTER (WHERE le.content_hash = u.h),
+         array_agg(le.id ORDER BY u.idx) FILTER (WHERE le.content_hash = u.h),
+         array_agg(u.k ORDER BY u.idx) FILTER (WHERE le.content_hash <> u.h),
+         count(DISTINCT u.k) FILTER (WHERE true) - count(*) -- negative when a key repeats
+    INTO v_dup_idx, v_dup_ids, v_conflicts, v_groups
+    FROM unnest(e_keys, v_hashes) WITH ORDINALITY AS u(k, h, idx)
+    LEFT JOIN ledger_entries le ON le.idempotency_key = u.k;
+  IF v_groups <> 0 THEN
     RAISE EXCEPTION 'ledger_post: an idempotency key appears twice in one batch' USING ERRCODE = 'CH422';
   END IF;
-
-  -- Idempotency: compare with what is already posted under the same keys.
-  UPDATE _ledger_in i SET existing_id = le.id, existing_hash = le.content_hash
-    FROM ledger_entries le WHERE le.idempotency_key = i.key;
-  SELECT array_agg(key ORDER BY idx) INTO v_conflicts FROM _ledger_in WHERE existing_id IS NOT NULL AND existing_hash <> content_hash;
   IF v_conflicts IS NOT NULL THEN
     RAISE EXCEPTION 'ledger_post: idempotency keys reused with different content' USING ERRCODE = 'CH409', DETAIL = array_to_string(v_conflicts, ',');
   END IF;
+  v_dup_idx := coalesce(v_dup_idx, '{}');
+  v_new_count := n_entries - cardinality(v_dup_idx);
 
-  SELECT count(*) INTO v_new_count FROM _ledger_in WHERE existing_id IS NULL;
   IF v_new_count > 0 THEN
-    SELECT sha256(string_agg(content_hash, ''::bytea ORDER BY idx)) INTO v_entries_hash FROM _ledger_in WHERE existing_id IS NULL;
+    SELECT sha256(string_agg(h, ''::bytea ORDER BY idx)) INTO v_entries_hash
+      FROM unnest(v_hashes) WITH ORDINALITY AS u(h, idx) WHERE NOT (idx = ANY (v_dup_idx));
     -- The chain head is the only shared row a posting call locks besides its accounts.
     SELECT c.head_seq + 1, c.head_hash INTO v_seq, v_prev_hash FROM ledger_chains c WHERE c.chain_id = p_chain_id FOR UPDATE;
     IF v_seq IS NULL THEN
@@ -235,26 +242,29 @@ BEGIN
     VALUES (p_chain_id, v_seq, v_prev_hash, v_entries_hash, v_hash, v_new_count)
     RETURNING id INTO v_block_id;
 
-    WITH new_entries AS (
-      INSERT INTO ledger_entries (idempotency_key, effective_date, source_kind, source_ref, metadata, reverses_entry_id, block_id, content_hash)
-      SELECT key, effective, source_kind, source_ref, metadata, reverses, v_block_id, content_hash
-        FROM _ledger_in WHERE existing_id IS NULL ORDER BY idx
-      RETURNING id, idempotency_key AS key, effective_date, posted_at
-    ), new_postings AS (
-      INSERT INTO ledger_postings (entry_id, line, debit_account_id, credit_account_id, currency, amount_minor, effective_date, posted_at)
-      SELECT ne.id, (q.line - 1)::smallint, q.debit, q.credit, q.currency, q.amount, ne.effective_date, ne.posted_at
-        FROM (SELECT u.*, row_number() OVER (PARTITION BY u.entry_idx ORDER BY u.ord) AS line
-                FROM unnest(p_entry_idx, p_debit, p_credit, p_currency, p_amount) WITH ORDINALITY
-                     AS u(entry_idx, debit, credit, currency, amount, ord)) q
-        JOIN _ledger_in i ON i.idx = q.entry_idx AND i.existing_id IS NULL
-        JOIN new_entries ne ON ne.key = i.key
-    )
-    UPDATE _ledger_in i SET new_id = ne.id FROM new_entries ne WHERE ne.key = i.key;
+    -- One id per entry position (duplicates leave a harmless gap).
+    SELECT array_agg(nextval(v_seq_name::regclass)) INTO v_ids FROM generate_series(1, n_entries);
+
+    INSERT INTO ledger_entries (id, idempotency_key, effective_date, source_kind, source_ref, metadata, reverses_entry_id, block_id, content_hash)
+    OVERRIDING SYSTEM VALUE
+    SELECT id, k, d, sk, sr, coalesce(m, '{}'::jsonb), rv, v_block_id, h
+      FROM unnest(v_ids, e_keys, e_effective, e_source_kinds, e_source_refs, e_metadata, e_reverses, v_hashes) WITH ORDINALITY
+           AS u(id, k, d, sk, sr, m, rv, h, idx)
+     WHERE NOT (idx = ANY (v_dup_idx))
+     ORDER BY idx;
+
+    INSERT INTO ledger_postings (entry_id, line, debit_account_id, credit_account_id, currency, amount_minor, effective_date, posted_at)
+    SELECT v_ids[u.entry_idx], (u.ord - min(u.ord) OVER (PARTITION BY u.entry_idx))::smallint, u.debit, u.credit, u.currency, u.amount,
+           e_effective[u.entry_idx], now()
+      FROM unnest(p_entry_idx, p_debit, p_credit, p_currency, p_amount) WITH ORDINALITY
+           AS u(entry_idx, debit, credit, currency, amount, ord)
+     WHERE NOT (u.entry_idx = ANY (v_dup_idx));
   END IF;
 
   RETURN QUERY
-    SELECT i.key, coalesce(i.existing_id, i.new_id), CASE WHEN i.existing_id IS NULL THEN 'posted' ELSE 'duplicate' END
-      FROM _ledger_in i ORDER BY i.idx;
+    SELECT u.k, CASE WHEN u.idx = ANY (v_dup_idx) THEN v_dup_ids[array_position(v_dup_idx, u.idx::integer)] ELSE v_ids[u.idx] END,
+           CASE WHEN u.idx = ANY (v_dup_idx) THEN 'duplicate' ELSE 'posted' END
+      FROM unnest(e_keys) WITH ORDINALITY AS u(k, idx) ORDER BY u.idx;
 END $$;
 
 -- Down Migration
