@@ -7,6 +7,7 @@ import { createMetrics } from './metrics';
 import { createRegistry, generateOpenApi } from './openapi';
 import { healthRoutes } from './routes/health';
 import { partnerRoutes } from './routes/partners';
+import { transactionRoutes } from './routes/transactions';
 
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
@@ -33,6 +34,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const router = Router();
   healthRoutes(router, registry, deps);
   partnerRoutes(router, registry, deps);
+  transactionRoutes(router, registry, deps);
   app.use(router);
 
   const spec = generateOpenApi(registry, deps.config.api.publicUrl);

@@ -226,7 +226,7 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
   let blocks = 0;
   let entries = 0;
   for (const chain of chains) {
-    let prevHash = genesis(chain.chain_id);
+    let prevHash: Buffer = genesis(chain.chain_id);
     let lastSeq = 0n;
     let broken: VerifyReport['firstBroken'] = null;
     for (;;) {

@@ -8,7 +8,7 @@ const RETRYABLE_SQLSTATES = new Set([
 export const MAX_TX_ATTEMPTS = 5;
 
 export function sqlState(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err).code) : undefined;
 }
 
 /**

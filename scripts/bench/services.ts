@@ -57,7 +57,7 @@ export async function startServices(opts: { temporal: boolean }): Promise<BenchS
     });
     children.push(pg);
     databaseUrl = (await waitForLine(pg, /^ready (\S+)$/, 'Postgres'))[1]!;
-    pg.stdout!.resume();
+    pg.stdout.resume();
   }
   log(`Postgres ready; migrating`);
   await migrateUp(databaseUrl);
@@ -73,7 +73,7 @@ export async function startServices(opts: { temporal: boolean }): Promise<BenchS
     });
     children.push(t);
     await waitForLine(t, /Temporal Server:/, 'Temporal');
-    t.stdout!.resume();
+    t.stdout.resume();
     temporalAddress = `127.0.0.1:${port}`;
     log(`Temporal dev server at ${temporalAddress}`);
   }

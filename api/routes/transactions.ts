@@ -1,0 +1,190 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { Router } from 'express';
+import { z } from 'zod';
+import { ingestBatch } from '../../db/ingest';
+import { positionCounters, readPositions, readTransaction } from '../../db/positions';
+import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
+import { defaultCurrencies, formatAmount } from '../../domain/money';
+import { partnerIdSchema } from '../../domain/partner';
+import { MAX_BATCH_ITEMS, normalizeBatch, transactionBatchSchema } from '../../domain/transactions';
+import type { Principal } from '../auth';
+import type { ApiDeps } from '../deps';
+import { mountRoute } from '../route';
+import { errorResponses } from '../schemas';
+
+const MAX_POSITION_DAYS = 366;
+
+const ingestResultSchema = z
+  .object({
+    batchId: z.string(),
+    received: z.number().int().meta({ description: 'Items in the request.' }),
+    accepted: z.number().int().meta({ description: 'New transactions stored by this batch.' }),
+    duplicates: z.number().int().meta({ description: 'Exact duplicates (same id and content), in this batch or received earlier: acknowledged, not stored twice.' }),
+    orphanRollbacks: z.number().int().meta({ description: 'Rollbacks whose original has not arrived yet (kept and flagged).' }),
+    resolvedOrphanRollbacks: z.number().int().meta({ description: 'Earlier orphan rollbacks whose original arrived in this batch.' }),
+    ledgerEntries: z.number().int().meta({ description: 'Ledger entries accruing the batch\'s GGR (one per currency and business day).' }),
+  })
+  .meta({ id: 'IngestResult' });
+
+const transactionSchema = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    roundId: z.string(),
+    playerId: z.string(),
+    gameId: z.string(),
+    amount: z.string(),
+    currency: z.string(),
+    occurredAt: z.string(),
+    businessDate: z.string().meta({ description: 'In the partner\'s timezone.' }),
+    refId: z.string().nullable(),
+    orphan: z.boolean().meta({ description: 'A rollback whose original has not arrived.' }),
+    reason: z.string().nullable(),
+    batchId: z.string(),
+    receivedAt: z.string(),
+  })
+  .meta({ id: 'StoredTransaction' });
+
+const amountFields = Object.fromEntries(positionCounters.flatMap((c) => [[`${camel(c)}Count`, z.string()], [`${camel(c)}Amount`, z.string()]]));
+const positionSchema = z
+  .object({ businessDate: z.string(), currency: z.string(), gameId: z.string(), txCount: z.string(), ...amountFields, ggr: z.string() })
+  .meta({ id: 'Position', description: 'Counts and amounts (decimal strings) per type; GGR = bets − wins after rollbacks.' });
+
+const day = z.iso.date();
+const positionsQuery = z
+  .object({
+    from: day.meta({ example: '2026-11-01' }),
+    to: day.meta({ example: '2026-11-30' }),
+    currency: z.string().regex(/^[A-Z][A-Z0-9]{2,9}$/).optional(),
+    partnerId: partnerIdSchema.optional().meta({ description: 'Operators only: whose positions.' }),
+  })
+  .refine((q) => q.from <= q.to, { path: ['to'], message: 'must not be before from' })
+  .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / 86_400_000 < MAX_POSITION_DAYS, {
+    path: ['to'],
+    message: `range is limited to ${MAX_POSITION_DAYS} days`,
+  });
+
+function camel(s: string): string {
+  return s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** Partners act for themselves; operators name the partner. */
+function scopedPartner(principal: Principal, requested: string | undefined): string {
+  if (principal.kind === 'partner') {
+    if (requested && requested !== principal.partnerId) throw new NotFoundError(`partner ${requested} not found`);
+    return principal.partnerId;
+  }
+  if (!requested) throw new BadRequestError('operators must name the partner', [{ path: 'query.partnerId', message: 'required for operators' }]);
+  return requested;
+}
+
+const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+export function transactionRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
+  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/transactions',
+    summary: 'Push a batch of game transactions (partner)',
+    description:
+      `Atomic: the whole batch is stored or nothing is. At most ${MAX_BATCH_ITEMS} items and ` +
+      `${deps.config.api.bodyLimitBytes} bytes. The partner is the one behind the API key, never the body. ` +
+      'Exact duplicates (same id and content, here or earlier) are acknowledged and counted; conflicting ' +
+      'duplicates (same id, different content) → 409 listing the ids; invalid items → 422 naming each ' +
+      '`transactions.<index>.<field>`; a replayed `batchId` returns the first response. Business dates use the ' +
+      "partner's timezone.",
+    tags: ['transactions'],
+    auth: 'partner',
+    body: transactionBatchSchema,
+    bodyExample: {
+      batchId: 'batch-2026-11-23-0001',
+      transactions: [
+        { id: 'tx-1', type: 'bet', roundId: 'r-1', playerId: 'p-42', gameId: 'book-of-sun', amount: '10.00', currency: 'EUR', occurredAt: '2026-11-23T21:15:00Z' },
+        { id: 'tx-2', type: 'win', roundId: 'r-1', playerId: 'p-42', gameId: 'book-of-sun', amount: '25.50', currency: 'EUR', occurredAt: '2026-11-23T21:15:02Z' },
+        { id: 'tx-3', type: 'rollback', roundId: 'r-1', playerId: 'p-42', gameId: 'book-of-sun', amount: '25.50', currency: 'EUR', occurredAt: '2026-11-23T21:16:00Z', refId: 'tx-2' },
+      ],
+    },
+    responses: {
+      200: json(ingestResultSchema, 'Batch stored (or replayed)'),
+      ...errorResponses(400, 401, 403, 409, 413, 422),
+    },
+    handler: async ({ body, principal }) => {
+      if (principal.kind !== 'partner') throw new Error('unreachable: route requires a partner');
+      const normalized = normalizeBatch(body);
+      if (!normalized.ok) {
+        if (normalized.kind === 'invalid') throw new ValidationError(`${normalized.details.length} invalid field(s) in the batch`, normalized.details);
+        throw new ConflictError(
+          `${normalized.ids.length} transaction id(s) appear twice in this batch with different content; nothing was stored`,
+          normalized.ids.map((id) => ({ path: `transactions[id=${id}]`, message: 'conflicting duplicate within the batch' })),
+        );
+      }
+      return { status: 200, body: await ingestBatch(deps.db, principal.partnerId, normalized.batch) };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/transactions/{id}',
+    summary: 'Read one stored transaction',
+    tags: ['transactions'],
+    auth: 'any',
+    params: z.object({ id: z.string().min(1).max(128) }),
+    query: z.object({ partnerId: partnerIdSchema.optional().meta({ description: 'Operators only.' }) }),
+    responses: { 200: json(transactionSchema, 'The transaction'), ...errorResponses(400, 401, 404) },
+    handler: async ({ params, query, principal }) => {
+      const partnerId = scopedPartner(principal, query.partnerId);
+      const t = await readTransaction(deps.db, partnerId, params.id);
+      if (!t) throw new NotFoundError(`transaction ${params.id} not found`, [{ path: 'params.id', message: 'not found' }]);
+      const scale = defaultCurrencies.scaleOf(t.currency) ?? 0;
+      return {
+        status: 200,
+        body: {
+          id: t.tx_id,
+          type: t.type,
+          roundId: t.round_id,
+          playerId: t.player_id,
+          gameId: t.game_id,
+          amount: formatAmount(BigInt(t.amount_minor), scale),
+          currency: t.currency,
+          occurredAt: t.occurred_at.toISOString(),
+          businessDate: t.business_date,
+          refId: t.ref_id,
+          orphan: t.type === 'rollback' && t.ref_type === null,
+          reason: t.reason,
+          batchId: t.batch_id,
+          receivedAt: t.received_at.toISOString(),
+        },
+      };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/positions',
+    summary: 'Real-time position per business day, currency and game',
+    description: 'Maintained in the same database transaction as each batch, so it is current as soon as a batch is acknowledged.',
+    tags: ['transactions'],
+    auth: 'any',
+    query: positionsQuery,
+    responses: {
+      200: json(z.object({ partnerId: z.string(), from: z.string(), to: z.string(), positions: z.array(positionSchema) }).meta({ id: 'Positions' }), 'Positions'),
+      ...errorResponses(400, 401, 404),
+    },
+    handler: async ({ query, principal }) => {
+      const partnerId = scopedPartner(principal, query.partnerId);
+      const rows = await readPositions(deps.db, { partnerId, from: query.from, to: query.to, ...(query.currency ? { currency: query.currency } : {}) });
+      const positions = rows.map((r) => {
+        const scale = defaultCurrencies.scaleOf(r.currency) ?? 0;
+        const out: Record<string, string> = { businessDate: r.business_date, currency: r.currency, gameId: r.game_id, txCount: r.tx_count! };
+        for (const c of positionCounters) {
+          out[`${camel(c)}Count`] = r[`${c}_count`]!;
+          out[`${camel(c)}Amount`] = formatAmount(BigInt(r[`${c}_minor`]!), scale);
+        }
+        out.ggr = formatAmount(BigInt(r.ggr_minor!), scale);
+        return out;
+      });
+      return { status: 200, body: { partnerId, from: query.from, to: query.to, positions } };
+    },
+  });
+}

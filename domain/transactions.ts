@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import type { ErrorDetail } from './errors';
+import { defaultCurrencies, parseAmount, type CurrencyRegistry } from './money';
+import { currencyCodeSchema } from './partner';
+
+/** Limits of one ingest batch (named, documented in the OpenAPI spec). */
+export const MAX_BATCH_ITEMS = 10_000;
+export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+export const MAX_ID_LENGTH = 128;
+
+export const transactionTypes = [
+  'bet',
+  'win',
+  'rollback',
+  'jackpot_contribution',
+  'jackpot_win',
+  'bonus_bet',
+  'bonus_win',
+  'adjustment',
+] as const;
+export type TransactionType = (typeof transactionTypes)[number];
+
+const providerId = z
+  .string()
+  .min(1)
+  .max(MAX_ID_LENGTH)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+// RFC 3339 with an explicit offset (Z or ±hh:mm); a local time without offset is ambiguous.
+const rfc3339 = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 timestamp with offset, e.g. 2026-11-23T21:15:00Z' });
+
+export const transactionItemSchema = z
+  .object({
+    id: providerId.meta({ example: 'tx-000123' }),
+    type: z.enum(transactionTypes),
+    roundId: providerId.meta({ example: 'round-77' }),
+    playerId: providerId.meta({ example: 'player-42' }),
+    gameId: providerId.meta({ example: 'book-of-sun' }),
+    amount: z
+      .string()
+      .meta({ description: 'Decimal string in the currency\'s scale, e.g. "12.34" (JSON numbers are rejected). Negative only for adjustments.', example: '12.50' }),
+    currency: currencyCodeSchema.meta({ example: 'EUR' }),
+    occurredAt: rfc3339.meta({ example: '2026-11-23T21:15:00Z' }),
+    refId: providerId.optional().meta({ description: 'For a rollback: the id of the bet or win it cancels.' }),
+    reason: z.string().max(500).optional().meta({ description: 'For an adjustment: why.' }),
+  })
+  .strict()
+  .meta({ id: 'GameTransaction' });
+
+export const transactionBatchSchema = z
+  .object({
+    batchId: providerId.meta({ description: 'Unique per partner; a replay returns the first response.', example: 'batch-2026-11-23-0001' }),
+    transactions: z.array(transactionItemSchema).min(1).max(MAX_BATCH_ITEMS),
+  })
+  .strict()
+  .meta({ id: 'TransactionBatch' });
+
+export type TransactionItem = z.infer<typeof transactionItemSchema>;
+export type TransactionBatch = z.infer<typeof transactionBatchSchema>;
+
+/** A validated batch as the database receives it: parallel columns, amounts in minor units. */
+export interface NormalizedBatch {
+  batchId: string;
+  received: number;
+  /** One entry per distinct id (exact in-batch duplicates dropped). */
+  ids: string[];
+  types: TransactionType[];
+  rounds: string[];
+  players: string[];
+  games: string[];
+  amountsMinor: string[];
+  currencies: string[];
+  occurredAt: string[];
+  refs: (string | null)[];
+  reasons: (string | null)[];
+  /** Canonical lines of every item in order, for the batch's request hash. */
+  canonical: string[];
+}
+
+export type NormalizeResult =
+  | { ok: true; batch: NormalizedBatch }
+  | { ok: false; kind: 'invalid'; details: ErrorDetail[] }
+  | { ok: false; kind: 'conflict'; ids: string[] };
+
+const MAX_REPORTED_DETAILS = 1000;
+
+/**
+ * Second-stage validation that needs more than a schema: amounts against each currency's
+ * scale, the rollback ↔ refId rule, and duplicates inside the batch (identical → counted
+ * once; same id, different content → conflict).
+ */
+export function normalizeBatch(batch: TransactionBatch, currencies: CurrencyRegistry = defaultCurrencies): NormalizeResult {
+  const details: ErrorDetail[] = [];
+  const n = batch.transactions.length;
+  const out: NormalizedBatch = {
+    batchId: batch.batchId,
+    received: n,
+    ids: [],
+    types: [],
+    rounds: [],
+    players: [],
+    games: [],
+    amountsMinor: [],
+    currencies: [],
+    occurredAt: [],
+    refs: [],
+    reasons: [],
+    canonical: new Array<string>(n),
+  };
+  const seen = new Map<string, string>();
+  const conflicts = new Set<string>();
+
+  for (let i = 0; i < n; i++) {
+    const t = batch.transactions[i]!;
+    const at = (field: string) => `transactions.${i}.${field}`;
+    const scale = currencies.scaleOf(t.currency);
+    let minor: bigint | null = null;
+    if (scale === undefined) {
+      details.push({ path: at('currency'), message: `unknown currency ${t.currency}` });
+    } else {
+      const parsed = parseAmount(t.amount, scale, { allowNegative: t.type === 'adjustment' });
+      if (parsed.ok) minor = parsed.minor;
+      else details.push({ path: at('amount'), message: parsed.message });
+    }
+    if (t.type === 'rollback' && !t.refId) details.push({ path: at('refId'), message: 'is required for a rollback' });
+    if (t.type !== 'rollback' && t.refId) details.push({ path: at('refId'), message: 'is only allowed on a rollback' });
+    if (t.type === 'adjustment' && !t.reason) details.push({ path: at('reason'), message: 'is required for an adjustment' });
+    if (details.length >= MAX_REPORTED_DETAILS) break;
+    if (minor === null) continue;
+
+    // Instants are compared as instants: "…T21:00:00+01:00" and "…T20:00:00Z" are the same.
+    const occurredIso = new Date(t.occurredAt).toISOString();
+    const line = [t.id, t.type, t.roundId, t.playerId, t.gameId, minor.toString(), t.currency, occurredIso, t.refId ?? '', t.reason ?? ''].join('\u001f');
+    out.canonical[i] = line;
+    const previous = seen.get(t.id);
+    if (previous !== undefined) {
+      if (previous !== line) conflicts.add(t.id);
+      continue;
+    }
+    seen.set(t.id, line);
+    out.ids.push(t.id);
+    out.types.push(t.type);
+    out.rounds.push(t.roundId);
+    out.players.push(t.playerId);
+    out.games.push(t.gameId);
+    out.amountsMinor.push(minor.toString());
+    out.currencies.push(t.currency);
+    out.occurredAt.push(occurredIso);
+    out.refs.push(t.refId ?? null);
+    out.reasons.push(t.reason ?? null);
+  }
+  if (details.length) return { ok: false, kind: 'invalid', details };
+  if (conflicts.size) return { ok: false, kind: 'conflict', ids: [...conflicts].sort() };
+  return { ok: true, batch: out };
+}

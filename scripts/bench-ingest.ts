@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { activatePartner, registerPartner, storeApiKeyHash } from '../db/partners';
+import { issueApiKey } from '../platform/credentials';
+import { freePort, log, ROOT, startServices } from './bench/services';
+
+// `npm run bench:ingest`: the real API and Postgres under load from a separate process.
+// 1. API phase: realistic batches of BENCH_BATCH (1,000) at BENCH_CONCURRENCY, BENCH_SECONDS.
+// 2. Ceiling phase: the same kind of rows straight into game_transactions (UNNEST), no API.
+// Last line: one JSON object with the figures.
+const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 20) * 1000;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
+const PARTNERS = 4;
+
+interface LoadResult {
+  tx: number;
+  errors: number;
+  seconds: number;
+  txPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  batches: number;
+}
+
+function runLoad(mode: 'api' | 'raw', url: string, partners: unknown[], runId: string): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, 'bench', 'ingest-load.ts'), JSON.stringify({ mode, url, partners, durationMs: DURATION_MS, concurrency: CONCURRENCY, batchSize: BATCH, runId })],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) : reject(new Error(`load generator exited ${code}`))));
+  });
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+async function main(): Promise<void> {
+  log(`bench:ingest — ${CONCURRENCY} concurrent batches of ${BATCH}, ${DURATION_MS / 1000}s per phase`);
+  const services = await startServices({ temporal: true });
+  const db = new pg.Pool({ connectionString: services.databaseUrl, max: 4 });
+  const partners: { id: string; apiKey: string; timezone: string }[] = [];
+  const zones = ['Europe/Malta', 'Europe/London', 'America/Sao_Paulo', 'Asia/Manila'];
+  for (let i = 0; i < PARTNERS; i++) {
+    const id = `bench-partner-${i}`;
+    const key = issueApiKey();
+    await registerPartner(db, { id, name: `Bench ${i}`, kind: 'provider', timezone: zones[i]!, settlementCurrency: 'EUR' });
+    await storeApiKeyHash(db, id, key.keyId, key.hash);
+    await activatePartner(db, id);
+    partners.push({ id, apiKey: key.plaintext, timezone: zones[i]! });
+  }
+
+  const port = await freePort();
+  const api = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api', 'main.ts')], {
+    env: {
+      ...process.env,
+      DATABASE_URL: services.databaseUrl,
+      TEMPORAL_ADDRESS: services.temporalAddress,
+      API_PORT: String(port),
+      API_HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      DATABASE_POOL_MAX: String(CONCURRENCY + 2),
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 200) throw new Error('API did not become ready');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  try {
+    log('warm-up (3 s) …');
+    await runLoadShort(url, partners);
+    log('API phase …');
+    const viaApi = await runLoad('api', url, partners, 'api');
+    log(`API: ${viaApi.txPerSec} tx/s, p50 ${viaApi.p50Ms} ms, p99 ${viaApi.p99Ms} ms per batch, ${viaApi.errors} errors`);
+    const apiPeakRssMb = peakRssMb(api.pid!);
+
+    log('ceiling phase (UNNEST straight into game_transactions) …');
+    const raw = await runLoad('raw', services.databaseUrl, partners, 'raw');
+    log(`ceiling: ${raw.txPerSec} tx/s, p50 ${raw.p50Ms} ms, p99 ${raw.p99Ms} ms per batch`);
+
+    const check = await db.query<{ n: string; d: string; c: string }>(
+      `SELECT (SELECT count(*) FROM game_transactions WHERE batch_id LIKE 'api-%')::text AS n,
+              (SELECT sum(debits_minor) FROM ledger_accounts)::text AS d, (SELECT sum(credits_minor) FROM ledger_accounts)::text AS c`,
+    );
+    log(`stored by the API phase: ${check.rows[0]!.n} rows; ledger Σdebits=${check.rows[0]!.d} Σcredits=${check.rows[0]!.c}`);
+
+    const result = {
+      txPerSec: viaApi.txPerSec,
+      ceilingTxPerSec: raw.txPerSec,
+      ratio: Number((viaApi.txPerSec / raw.txPerSec).toFixed(2)),
+      p50Ms: viaApi.p50Ms,
+      p99Ms: viaApi.p99Ms,
+      apiPeakRssMb,
+      errors: viaApi.errors,
+      concurrency: CONCURRENCY,
+      batchSize: BATCH,
+      seconds: DURATION_MS / 1000,
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    api.kill('SIGTERM');
+    await new Promise((r) => api.once('exit', r));
+    await db.end();
+    await services.stop();
+  }
+
+  async function runLoadShort(u: string, p: typeof partners) {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(__dirname, 'bench', 'ingest-load.ts'), JSON.stringify({ mode: 'api', url: u, partners: p, durationMs: 3000, concurrency: CONCURRENCY, batchSize: BATCH, runId: 'warm' })],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`warm-up exited ${code}`))));
+    });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:ingest failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
