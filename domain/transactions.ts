@@ -83,6 +83,14 @@ export type NormalizeResult =
   | { ok: false; kind: 'conflict'; ids: string[] };
 
 const MAX_REPORTED_DETAILS = 1000;
+const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** RFC 3339 → the canonical UTC form, keeping sub-millisecond digits that Date would drop. */
+function canonicalInstant(value: string): string {
+  const iso = new Date(value).toISOString();
+  const fraction = /\.(\d{4,6})/.exec(value)?.[1];
+  return fraction ? `${iso.slice(0, 20)}${fraction}Z` : iso;
+}
 
 /**
  * Second-stage validation that needs more than a schema: amounts against each currency's
@@ -129,7 +137,8 @@ export function normalizeBatch(batch: TransactionBatch, currencies: CurrencyRegi
     if (minor === null) continue;
 
     // Instants are compared as instants: "…T21:00:00+01:00" and "…T20:00:00Z" are the same.
-    const occurredIso = new Date(t.occurredAt).toISOString();
+    // Already-canonical UTC strings (what most partners send) skip the Date round trip.
+    const occurredIso = CANONICAL_UTC.test(t.occurredAt) ? t.occurredAt : canonicalInstant(t.occurredAt);
     const line = [t.id, t.type, t.roundId, t.playerId, t.gameId, minor.toString(), t.currency, occurredIso, t.refId ?? '', t.reason ?? ''].join('\u001f');
     out.canonical[i] = line;
     const previous = seen.get(t.id);

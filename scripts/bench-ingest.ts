@@ -25,7 +25,7 @@ interface LoadResult {
   batches: number;
 }
 
-function runLoad(mode: 'api' | 'raw', url: string, partners: unknown[], runId: string): Promise<LoadResult> {
+function runLoad(mode: 'api' | 'raw' | 'fn', url: string, partners: unknown[], runId: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -60,7 +60,9 @@ async function main(): Promise<void> {
   }
 
   const port = await freePort();
-  const api = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api', 'main.ts')], {
+  // BENCH_API_PROFILE=dir writes a V8 CPU profile of the API process there (see BENCHMARKS.md).
+  const profile = process.env.BENCH_API_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_API_PROFILE}`] : [];
+  const api = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'api', 'main.ts')], {
     env: {
       ...process.env,
       DATABASE_URL: services.databaseUrl,
@@ -88,6 +90,10 @@ async function main(): Promise<void> {
     log(`API: ${viaApi.txPerSec} tx/s, p50 ${viaApi.p50Ms} ms, p99 ${viaApi.p99Ms} ms per batch, ${viaApi.errors} errors`);
     const apiPeakRssMb = peakRssMb(api.pid!);
 
+    log('database-function phase (ingest_batch called directly, no HTTP, no validation) …');
+    const fn = await runLoad('fn', services.databaseUrl, partners, 'fn');
+    log(`ingest_batch alone: ${fn.txPerSec} tx/s, p50 ${fn.p50Ms} ms, p99 ${fn.p99Ms} ms per batch`);
+
     log('ceiling phase (UNNEST straight into game_transactions) …');
     const raw = await runLoad('raw', services.databaseUrl, partners, 'raw');
     log(`ceiling: ${raw.txPerSec} tx/s, p50 ${raw.p50Ms} ms, p99 ${raw.p99Ms} ms per batch`);
@@ -101,6 +107,7 @@ async function main(): Promise<void> {
     const result = {
       txPerSec: viaApi.txPerSec,
       ceilingTxPerSec: raw.txPerSec,
+      dbFunctionTxPerSec: fn.txPerSec,
       ratio: Number((viaApi.txPerSec / raw.txPerSec).toFixed(2)),
       p50Ms: viaApi.p50Ms,
       p99Ms: viaApi.p99Ms,

@@ -125,6 +125,7 @@ DECLARE
   v_stripe smallint := (abs(hashtext(p_batch_id)) % 4)::smallint;
   v_prev ingest_batches%ROWTYPE;
   v_inserted text[];
+  v_skipped text[];
   v_conflicts text[];
   v_orphans integer;
   v_resolved integer := 0;
@@ -158,10 +159,12 @@ BEGIN
                                    occurred_at, business_date, ref_id, ref_type, reason, batch_id)
     SELECT p_partner_id, i.tx_id, i.type, i.round_id, i.player_id, i.game_id, i.amount_minor, i.currency,
            i.occurred_at, (i.occurred_at AT TIME ZONE v_tz)::date, i.ref_id,
-           CASE WHEN i.type = 'rollback' THEN coalesce(b.type, e.type) END, i.reason, p_batch_id
+           -- The cancelled transaction's type: from this batch, else one index probe (rollbacks only).
+           CASE WHEN i.type = 'rollback' THEN
+             coalesce(b.type, (SELECT e.type FROM game_transactions e WHERE e.partner_id = p_partner_id AND e.tx_id = i.ref_id))
+           END, i.reason, p_batch_id
       FROM input i
       LEFT JOIN input b ON i.type = 'rollback' AND b.tx_id = i.ref_id
-      LEFT JOIN game_transactions e ON i.type = 'rollback' AND b.tx_id IS NULL AND e.partner_id = p_partner_id AND e.tx_id = i.ref_id
     ON CONFLICT (partner_id, tx_id) DO NOTHING
     RETURNING *
   ), pos AS (
@@ -205,18 +208,21 @@ BEGIN
   )
   SELECT (SELECT array_agg(tx_id) FROM ins),
          (SELECT count(*) FROM ins WHERE type = 'rollback' AND ref_type IS NULL),
-         (SELECT jsonb_agg(jsonb_build_object('currency', currency, 'date', business_date, 'delta', delta::text)) FROM ggr WHERE delta <> 0)
-    INTO v_inserted, v_orphans, v_ledger;
+         (SELECT jsonb_agg(jsonb_build_object('currency', currency, 'date', business_date, 'delta', delta::text)) FROM ggr WHERE delta <> 0),
+         (SELECT array_agg(tx_id) FROM input WHERE tx_id NOT IN (SELECT tx_id FROM ins))
+    INTO v_inserted, v_orphans, v_ledger, v_skipped;
 
   -- Ids that were not inserted already exist: identical content is a duplicate, anything
   -- else a conflict that a human must see, and the whole batch is refused.
+  IF v_skipped IS NOT NULL THEN
   SELECT array_agg(i.tx_id ORDER BY i.tx_id) INTO v_conflicts
     FROM unnest(t_ids, t_types, t_rounds, t_players, t_games, t_amounts, t_currencies, t_occurred, t_refs, t_reasons)
          AS i(tx_id, type, round_id, player_id, game_id, amount_minor, currency, occurred_at, ref_id, reason)
     JOIN game_transactions g ON g.partner_id = p_partner_id AND g.tx_id = i.tx_id
-   WHERE g.batch_id <> p_batch_id
+   WHERE i.tx_id = ANY (v_skipped)
      AND (g.type, g.round_id, g.player_id, g.game_id, g.amount_minor, g.currency, g.occurred_at, g.ref_id, g.reason)
          IS DISTINCT FROM (i.type, i.round_id, i.player_id, i.game_id, i.amount_minor, i.currency, i.occurred_at, i.ref_id, i.reason);
+  END IF;
   IF v_conflicts IS NOT NULL THEN
     RAISE EXCEPTION 'conflicting duplicates' USING ERRCODE = 'CH409', DETAIL = array_to_string(v_conflicts, ',');
   END IF;

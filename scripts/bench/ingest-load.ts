@@ -6,7 +6,7 @@ import { percentile } from './services';
 // rows straight into game_transactions with one INSERT … SELECT FROM unnest per batch: the
 // Postgres ceiling the API is compared with. Prints one JSON line with its figures.
 interface Options {
-  mode: 'api' | 'raw';
+  mode: 'api' | 'raw' | 'fn';
   url: string; // API base URL or DATABASE_URL
   partners: { id: string; apiKey: string; timezone: string }[];
   durationMs: number;
@@ -109,6 +109,21 @@ async function runRaw(pool: pg.Pool, worker: number, deadline: number, latencies
     const items = makeBatch(worker, opts.batchSize, previous);
     const batchId = `${opts.runId}-raw-${worker}-${b++}`;
     const t0 = performance.now();
+    if (opts.mode === 'fn') {
+      // The ingest database function alone (what the API calls), without HTTP and validation.
+      const seen = new Set<string>();
+      const unique = items.filter((t) => !seen.has(t.id) && seen.add(t.id));
+      await pool.query(
+        `SELECT ingest_batch($1, $2, '\\x00'::bytea, $3, $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::timestamptz[], $12::text[], $13::text[])`,
+        [partner.id, batchId, items.length, unique.map((t) => t.id), unique.map((t) => t.type), unique.map((t) => t.roundId), unique.map((t) => t.playerId),
+          unique.map((t) => t.gameId), unique.map((t) => t.amount.replace('.', '')), unique.map((t) => t.currency), unique.map((t) => t.occurredAt),
+          unique.map((t) => t.refId ?? null), unique.map(() => null)],
+      );
+      latencies.push(performance.now() - t0);
+      counters.tx += items.length;
+      previous = items;
+      continue;
+    }
     await pool.query(
       `INSERT INTO game_transactions (partner_id, tx_id, type, round_id, player_id, game_id, amount_minor, currency, occurred_at, business_date, ref_id, batch_id)
        SELECT $1, i.id, i.type, i.round, i.player, i.game, i.amount, i.currency, i.at, (i.at AT TIME ZONE $2)::date, i.ref, $3
@@ -139,7 +154,7 @@ async function runRaw(pool: pg.Pool, worker: number, deadline: number, latencies
 async function main(): Promise<void> {
   const latencies: number[] = [];
   const counters = { tx: 0, errors: 0 };
-  const pool = opts.mode === 'raw' ? new pg.Pool({ connectionString: opts.url, max: opts.concurrency }) : null;
+  const pool = opts.mode !== 'api' ? new pg.Pool({ connectionString: opts.url, max: opts.concurrency }) : null;
   const started = Date.now();
   const deadline = started + opts.durationMs;
   await Promise.all(
