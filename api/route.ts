@@ -39,6 +39,8 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   params?: P;
   query?: Q;
   body?: B;
+  /** Optional hot-path validator: returns the body when it is plainly valid, else null (then the schema decides). */
+  fastBody?: (raw: unknown) => z.infer<B> | null;
   bodyExample?: unknown;
   responses: RouteConfig['responses'];
   handler: (ctx: RouteContext<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<RouteResult>;
@@ -90,7 +92,7 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
         if (!req.is('application/json')) {
           throw new BadRequestError('expected Content-Type: application/json', [{ path: 'body', message: 'not JSON' }]);
         }
-        body = parseOr(spec.body, req.body, '', ValidationError);
+        body = spec.fastBody?.(req.body) ?? parseOr(spec.body, req.body, '', ValidationError);
       }
       const result = await spec.handler({
         params: params as z.infer<P>,

@@ -14,6 +14,23 @@ export interface IngestResponse {
   ledgerEntries: number;
 }
 
+/**
+ * A Postgres array literal for a text[] parameter. Every element is quoted, so commas,
+ * braces, spaces and the word NULL are data; only quote and backslash need escaping, and
+ * most ids have neither. (node-postgres escapes every element with two regex passes.)
+ */
+export function pgTextArray(values: readonly (string | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i > 0) out += ',';
+    if (v === null || v === undefined) out += 'NULL';
+    else out += NEEDS_ESCAPE.test(v) ? `"${v.replace(/["\\]/g, '\\$&')}"` : `"${v}"`;
+  }
+  return `${out}}`;
+}
+const NEEDS_ESCAPE = /["\\]/;
+
 export function batchRequestHash(batch: NormalizedBatch): Buffer {
   const h = createHash('sha256').update(batch.batchId);
   for (const line of batch.canonical) h.update('\n').update(line);
@@ -32,22 +49,23 @@ export async function ingestBatch(db: pg.Pool, partnerId: string, batch: Normali
     result = await withTransaction(db, async (client) => {
       const { rows } = await client.query<{ r: typeof result }>(
         `SELECT ingest_batch($1, $2, $3, $4, $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[],
-                             $11::text[], $12::timestamptz[], $13::text[], $14::text[]) AS r`,
+                             $11::text[], $12::timestamptz[], $13::text[], $14::text[], $15::text[]) AS r`,
         [
           partnerId,
           batch.batchId,
           requestHash,
           batch.received,
-          batch.ids,
-          batch.types,
-          batch.rounds,
-          batch.players,
-          batch.games,
-          batch.amountsMinor,
-          batch.currencies,
-          batch.occurredAt,
-          batch.refs,
-          batch.reasons,
+          pgTextArray(batch.ids),
+          pgTextArray(batch.types),
+          pgTextArray(batch.rounds),
+          pgTextArray(batch.players),
+          pgTextArray(batch.games),
+          pgTextArray(batch.amountsMinor),
+          pgTextArray(batch.currencies),
+          pgTextArray(batch.occurredAt),
+          pgTextArray(batch.refs),
+          pgTextArray(batch.refTypes),
+          pgTextArray(batch.reasons),
         ],
       );
       return rows[0]!.r;

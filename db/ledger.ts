@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../domain/errors'
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-export const LEDGER_CHAINS = 16;
+export const LEDGER_CHAINS = 64;
 /** Entries per ledger_post call; larger batches are split (bounded statement size). */
 export const MAX_ENTRIES_PER_CALL = 10_000;
 

@@ -6,7 +6,7 @@ import { positionCounters, readPositions, readTransaction } from '../../db/posit
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { defaultCurrencies, formatAmount } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
-import { MAX_BATCH_ITEMS, normalizeBatch, transactionBatchSchema } from '../../domain/transactions';
+import { fastParseBatch, MAX_BATCH_ITEMS, normalizeBatch, transactionBatchSchema } from '../../domain/transactions';
 import type { Principal } from '../auth';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
@@ -97,6 +97,7 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
     tags: ['transactions'],
     auth: 'partner',
     body: transactionBatchSchema,
+    fastBody: fastParseBatch,
     bodyExample: {
       batchId: 'batch-2026-11-23-0001',
       transactions: [

@@ -32,7 +32,7 @@ CREATE TABLE ledger_chains (
   head_hash    bytea NOT NULL
 );
 INSERT INTO ledger_chains (chain_id, head_hash)
-SELECT c, sha256(convert_to('clearhouse-ledger-genesis-' || c, 'UTF8')) FROM generate_series(0, 15) AS c;
+SELECT c, sha256(convert_to('clearhouse-ledger-genesis-' || c, 'UTF8')) FROM generate_series(0, 63) AS c;
 
 CREATE TABLE ledger_blocks (
   id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -78,13 +78,26 @@ function makeBatch(worker: number, size: number, previous: Tx[]): Tx[] {
   return out;
 }
 
-async function runApi(worker: number, deadline: number, latencies: number[], counters: { tx: number; errors: number }) {
+/** Bodies are built before the clock starts, so the generator's JSON work does not compete with the API for CPU. */
+function prebuild(worker: number, count: number): { partner: Options['partners'][number]; body: string; n: number }[] {
   let previous: Tx[] = [];
-  let b = 0;
-  while (Date.now() < deadline) {
+  return Array.from({ length: count }, (_, b) => {
     const partner = opts.partners[(worker + b) % opts.partners.length]!;
     const items = makeBatch(worker, opts.batchSize, previous);
-    const body = JSON.stringify({ batchId: `${opts.runId}-${worker}-${b++}`, transactions: items });
+    previous = items;
+    return { partner, body: JSON.stringify({ batchId: `${opts.runId}-${worker}-${b}`, transactions: items }), n: items.length };
+  });
+}
+
+async function runApi(
+  worker: number,
+  bodies: ReturnType<typeof prebuild>,
+  deadline: () => number,
+  latencies: number[],
+  counters: { tx: number; errors: number },
+) {
+  for (const { partner, body, n } of bodies) {
+    if (Date.now() >= deadline()) break;
     const t0 = performance.now();
     const res = await fetch(`${opts.url}/v1/transactions`, {
       method: 'POST',
@@ -96,8 +109,7 @@ async function runApi(worker: number, deadline: number, latencies: number[], cou
     if (res.status !== 200) {
       counters.errors++;
       if (counters.errors < 5) process.stderr.write(`HTTP ${res.status}: ${text.slice(0, 300)}\n`);
-    } else counters.tx += items.length;
-    previous = items;
+    } else counters.tx += n;
   }
 }
 
@@ -113,11 +125,12 @@ async function runRaw(pool: pg.Pool, worker: number, deadline: number, latencies
       // The ingest database function alone (what the API calls), without HTTP and validation.
       const seen = new Set<string>();
       const unique = items.filter((t) => !seen.has(t.id) && seen.add(t.id));
+      const byId = new Map(unique.map((t) => [t.id, t.type]));
       await pool.query(
-        `SELECT ingest_batch($1, $2, '\\x00'::bytea, $3, $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::timestamptz[], $12::text[], $13::text[])`,
+        `SELECT ingest_batch($1, $2, '\\x00'::bytea, $3, $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[])`,
         [partner.id, batchId, items.length, unique.map((t) => t.id), unique.map((t) => t.type), unique.map((t) => t.roundId), unique.map((t) => t.playerId),
           unique.map((t) => t.gameId), unique.map((t) => t.amount.replace('.', '')), unique.map((t) => t.currency), unique.map((t) => t.occurredAt),
-          unique.map((t) => t.refId ?? null), unique.map(() => null)],
+          unique.map((t) => t.refId ?? null), unique.map((t) => (t.refId ? (byId.get(t.refId) ?? null) : null)), unique.map(() => null)],
       );
       latencies.push(performance.now() - t0);
       counters.tx += items.length;
@@ -155,10 +168,16 @@ async function main(): Promise<void> {
   const latencies: number[] = [];
   const counters = { tx: 0, errors: 0 };
   const pool = opts.mode !== 'api' ? new pg.Pool({ connectionString: opts.url, max: opts.concurrency }) : null;
+  // Enough bodies for 120,000 tx/s over the phase; the phase ends at the deadline either way.
+  const perWorker = Math.ceil((120_000 * (opts.durationMs / 1000)) / opts.batchSize / opts.concurrency);
+  const bodies = opts.mode === 'api' ? Array.from({ length: opts.concurrency }, (_, w) => prebuild(w, perWorker)) : [];
+  let deadlineAt = 0;
   const started = Date.now();
-  const deadline = started + opts.durationMs;
+  deadlineAt = started + opts.durationMs;
   await Promise.all(
-    Array.from({ length: opts.concurrency }, (_, w) => (pool ? runRaw(pool, w, deadline, latencies, counters) : runApi(w, deadline, latencies, counters))),
+    Array.from({ length: opts.concurrency }, (_, w) =>
+      pool ? runRaw(pool, w, deadlineAt, latencies, counters) : runApi(w, bodies[w]!, () => deadlineAt, latencies, counters),
+    ),
   );
   const seconds = (Date.now() - started) / 1000;
   await pool?.end();
