@@ -4,7 +4,7 @@ import type { Config } from '../platform/config';
 // Postgres bigint (int8) and numeric arrive as strings by default; money code parses them
 // exactly with BigInt, never through a float.
 export function createPool(config: Pick<Config, 'db'>, overrides: pg.PoolConfig = {}): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: config.db.url,
     max: config.db.poolMax,
     connectionTimeoutMillis: 5_000,
@@ -12,6 +12,12 @@ export function createPool(config: Pick<Config, 'db'>, overrides: pg.PoolConfig 
     application_name: 'clearhouse',
     ...overrides,
   });
+  // An idle connection dropped by the server (restart, failover) must not crash the
+  // process: the pool replaces it on next use, and /readyz reports the outage meanwhile.
+  pool.on('error', (err) => {
+    process.stderr.write(`postgres: idle connection lost (${err.message}); it will be replaced\n`);
+  });
+  return pool;
 }
 
 export type Db = pg.Pool;

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { activatePartner, registerPartner, storeApiKeyHash } from '../db/partners';
+import { createPool } from '../db/pool';
 import { issueApiKey } from '../platform/credentials';
 import { freePort, log, ROOT, startServices } from './bench/services';
 
@@ -59,7 +59,7 @@ function peakRssMb(pid: number): number {
 async function main(): Promise<void> {
   log(`bench:ingest — ${CONCURRENCY} concurrent batches of ${BATCH}, ${DURATION_MS / 1000}s per phase`);
   const services = await startServices({ temporal: true });
-  const db = new pg.Pool({ connectionString: services.databaseUrl, max: 4 });
+  const db = createPool({ db: { url: services.databaseUrl, poolMax: 4 } });
   const partners: { id: string; apiKey: string; timezone: string }[] = [];
   const zones = ['Europe/Malta', 'Europe/London', 'America/Sao_Paulo', 'Asia/Manila'];
   for (let i = 0; i < PARTNERS; i++) {

@@ -1,5 +1,5 @@
-import pg from 'pg';
 import { ensureAccounts, postEntries, verifyLedger, type EntryInput } from '../db/ledger';
+import { createPool } from '../db/pool';
 import { withTransaction } from '../db/retry';
 import { log, percentile, startServices } from './bench/services';
 
@@ -15,7 +15,7 @@ const COLD = 10_000;
 async function main(): Promise<void> {
   log(`bench:ledger — ${CONCURRENCY} writers, batches of ${BATCH} transfers, ${HOT} hot / ${COLD} cold accounts, ${DURATION_MS / 1000}s`);
   const services = await startServices({ temporal: false });
-  const db = new pg.Pool({ connectionString: services.databaseUrl, max: CONCURRENCY + 1 });
+  const db = createPool({ db: { url: services.databaseUrl, poolMax: CONCURRENCY + 1 } });
   try {
     const specs = [
       ...Array.from({ length: HOT }, (_, i) => ({ code: `house:hot-${i}:EUR`, ownerKind: 'house' as const, kind: 'liability' as const, currency: 'EUR' })),

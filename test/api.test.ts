@@ -83,6 +83,22 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     expect(badId.body.error.details[0].path).toBe('params.partnerId');
   });
 
+  it('survives Postgres dropping its connections, without a crash or a 5xx', async () => {
+    const admin = new pg.Client({ connectionString: process.env.CLEARHOUSE_TEST_PG_ADMIN_URL });
+    await admin.connect();
+    try {
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+        new URL(stack.db.url).pathname.slice(1),
+      ]);
+    } finally {
+      await admin.end();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await stack.api('/readyz', { token: null })).status).toBe(200);
+    const created = await stack.api('/v1/partners', { body: validPartner() });
+    expect(created.status).toBe(201);
+  });
+
   it('answers unknown routes with 404 in the error format', async () => {
     const res = await stack.api('/v1/nothing-here');
     expect(res).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });

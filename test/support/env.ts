@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createPool } from '../../db/pool';
 import { loadConfig, type Config } from '../../platform/config';
 
 /** Values the global setup (test/global-setup.mjs) exported for this run. */
@@ -32,7 +33,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   const url = u.toString();
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const pool = createPool({ db: { url, poolMax: 10 } });
   return {
     url,
     pool,
