@@ -1,4 +1,5 @@
 import express, { Router } from 'express';
+import { createCurrencyRegistry } from '../domain/money';
 import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import type { ApiDeps } from './deps';
@@ -6,6 +7,7 @@ import { errorHandler, notFoundHandler } from './errors';
 import { createMetrics } from './metrics';
 import { createRegistry, generateOpenApi } from './openapi';
 import { healthRoutes } from './routes/health';
+import { ledgerRoutes } from './routes/ledger';
 import { partnerRoutes } from './routes/partners';
 import { transactionRoutes } from './routes/transactions';
 
@@ -34,7 +36,9 @@ export function createApp(deps: ApiDeps): express.Express {
   const router = Router();
   healthRoutes(router, registry, deps);
   partnerRoutes(router, registry, deps);
-  transactionRoutes(router, registry, deps);
+  const currencies = createCurrencyRegistry(deps.config.currencies.extraAssets);
+  transactionRoutes(router, registry, deps, currencies);
+  ledgerRoutes(router, registry, deps, currencies);
   app.use(router);
 
   const spec = generateOpenApi(registry, deps.config.api.publicUrl);

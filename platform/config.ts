@@ -54,6 +54,11 @@ export const envSchema = z
       .default(''),
 
     WORKER_METRICS_PORT: port.default(9464),
+
+    CURRENCY_EXTRA_ASSETS: z
+      .string()
+      .regex(/^([A-Z][A-Z0-9]{2,9}:(1[0-8]|[0-9]))(,[A-Z][A-Z0-9]{2,9}:(1[0-8]|[0-9]))*$/, 'must look like USDC:6,USDT:6 (code:scale, scale 0 to 18)')
+      .default('USDC:6,USDT:6'),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
@@ -72,6 +77,8 @@ export interface Config {
   api: { host: string; port: number; bodyLimitBytes: number; publicUrl: string; operatorToken: string };
   temporal: { address: string; namespace: string; uiUrl: string; taskQueuePrefix: string };
   worker: { metricsPort: number };
+  /** Assets beyond ISO 4217 and their scales (minor-unit exponents), e.g. { USDC: 6 }. */
+  currencies: { extraAssets: Record<string, number> };
 }
 
 export class ConfigError extends Error {
@@ -112,6 +119,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       taskQueuePrefix: e.TASK_QUEUE_PREFIX,
     },
     worker: { metricsPort: e.WORKER_METRICS_PORT },
+    currencies: {
+      extraAssets: Object.fromEntries(e.CURRENCY_EXTRA_ASSETS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])),
+    },
   };
 }
 

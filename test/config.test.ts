@@ -30,6 +30,13 @@ describe('config: validated once at start-up, naming each bad variable', () => {
     expect(ok.api.operatorToken).toBe('x'.repeat(32));
   });
 
+  it('reads extra assets and their scales', () => {
+    expect(loadConfig({}).currencies.extraAssets).toEqual({ USDC: 6, USDT: 6 });
+    expect(loadConfig({ CURRENCY_EXTRA_ASSETS: 'GOLD:3,USDC:6' }).currencies.extraAssets).toEqual({ GOLD: 3, USDC: 6 });
+    expect(() => loadConfig({ CURRENCY_EXTRA_ASSETS: 'usdc:6' })).toThrow(/CURRENCY_EXTRA_ASSETS/);
+    expect(() => loadConfig({ CURRENCY_EXTRA_ASSETS: 'GOLD:19' })).toThrow(/CURRENCY_EXTRA_ASSETS/);
+  });
+
   it('treats empty strings as unset, as shells and compose files produce them', () => {
     expect(loadConfig({ API_PORT: '', DATABASE_URL: '' }).api.port).toBe(3000);
   });

@@ -47,6 +47,25 @@ describe('POST /v1/transactions: atomic, idempotent batches on real Postgres', (
     expect(one.body).toMatchObject({ id: win.id, type: 'win', amount: '30.25', businessDate: '2026-11-24', occurredAt: '2026-11-23T23:31:00.000Z' });
   });
 
+  it('serves ledger balances, now and as of a business date, to the partner that owns them', async () => {
+    const p = await onboardPartner(stack);
+    await push({ batchId: uniqueId('b'), transactions: [tx({ amount: '20.00', occurredAt: '2026-11-20T10:00:00Z' })] }, p);
+    await push({ batchId: uniqueId('b'), transactions: [tx({ amount: '5.00', occurredAt: '2026-11-22T10:00:00Z' }), tx({ currency: 'USDC', amount: '1.234567' })] }, p);
+    const code = `partner:${p.id}:game_activity:EUR`;
+    const list = await stack.api('/v1/ledger/accounts', { token: p.apiKey });
+    expect(list.body.accounts).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ code, kind: 'asset', balance: '25.00' }),
+        expect.objectContaining({ code: `partner:${p.id}:gaming_revenue:EUR`, kind: 'revenue', balance: '-25.00' }),
+        expect.objectContaining({ code: `partner:${p.id}:game_activity:USDC`, balance: '1.234567' }),
+      ]),
+    );
+    const asOf = await stack.api(`/v1/ledger/accounts/${encodeURIComponent(code)}/balance?asOfDate=2026-11-21`, { token: p.apiKey });
+    expect(asOf.body).toEqual({ code, currency: 'EUR', asOf: { date: '2026-11-21' }, balance: '20.00' });
+    expect((await stack.api(`/v1/ledger/accounts/${encodeURIComponent(code)}/balance`, { token: partner.apiKey })).status).toBe(404);
+    expect((await stack.api(`/v1/ledger/accounts/${encodeURIComponent(code)}/balance?asOfDate=2026-11-21&asOfTime=2026-11-21T00:00:00Z`)).status).toBe(400);
+  });
+
   it('acknowledges exact duplicates, in the batch and from earlier batches, without storing them twice', async () => {
     const a = tx();
     const b = tx();

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ingestBatch } from '../../db/ingest';
 import { positionCounters, readPositions, readTransaction } from '../../db/positions';
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
-import { defaultCurrencies, formatAmount } from '../../domain/money';
+import { formatAmount, type CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
 import { fastParseBatch, MAX_BATCH_ITEMS, normalizeBatch, transactionBatchSchema } from '../../domain/transactions';
 import type { Principal } from '../auth';
@@ -80,7 +80,7 @@ function scopedPartner(principal: Principal, requested: string | undefined): str
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
 
-export function transactionRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
+export function transactionRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps, currencies: CurrencyRegistry): void {
   const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
 
   mountRoute(router, registry, auth, {
@@ -112,7 +112,7 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
     },
     handler: async ({ body, principal }) => {
       if (principal.kind !== 'partner') throw new Error('unreachable: route requires a partner');
-      const normalized = normalizeBatch(body);
+      const normalized = normalizeBatch(body, currencies);
       if (!normalized.ok) {
         if (normalized.kind === 'invalid') throw new ValidationError(`${normalized.details.length} invalid field(s) in the batch`, normalized.details);
         throw new ConflictError(
@@ -137,7 +137,7 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
       const partnerId = scopedPartner(principal, query.partnerId);
       const t = await readTransaction(deps.db, partnerId, params.id);
       if (!t) throw new NotFoundError(`transaction ${params.id} not found`, [{ path: 'params.id', message: 'not found' }]);
-      const scale = defaultCurrencies.scaleOf(t.currency) ?? 0;
+      const scale = currencies.scaleOf(t.currency) ?? 0;
       return {
         status: 200,
         body: {
@@ -176,7 +176,7 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
       const partnerId = scopedPartner(principal, query.partnerId);
       const rows = await readPositions(deps.db, { partnerId, from: query.from, to: query.to, ...(query.currency ? { currency: query.currency } : {}) });
       const positions = rows.map((r) => {
-        const scale = defaultCurrencies.scaleOf(r.currency) ?? 0;
+        const scale = currencies.scaleOf(r.currency) ?? 0;
         const out: Record<string, string> = { businessDate: r.business_date, currency: r.currency, gameId: r.game_id, txCount: r.tx_count! };
         for (const c of positionCounters) {
           out[`${camel(c)}Count`] = r[`${c}_count`]!;

@@ -1,0 +1,102 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { Router } from 'express';
+import { z } from 'zod';
+import { balanceAsOf, getAccount, listAccounts, type Account } from '../../db/ledger';
+import { NotFoundError } from '../../domain/errors';
+import { formatAmount, type CurrencyRegistry } from '../../domain/money';
+import { partnerIdSchema } from '../../domain/partner';
+import type { ApiDeps } from '../deps';
+import { mountRoute } from '../route';
+import { errorResponses } from '../schemas';
+
+const accountSchema = z
+  .object({
+    code: z.string().meta({ example: 'partner:nova-slots:game_activity:EUR' }),
+    kind: z.enum(['asset', 'liability', 'equity', 'revenue', 'expense']),
+    currency: z.string(),
+    partnerId: z.string().nullable(),
+    debits: z.string().meta({ description: 'Σ debits, decimal string' }),
+    credits: z.string().meta({ description: 'Σ credits, decimal string' }),
+    balance: z.string().meta({ description: 'debits − credits (debit-positive), decimal string' }),
+  })
+  .meta({ id: 'LedgerAccount' });
+
+const balanceSchema = z
+  .object({
+    code: z.string(),
+    currency: z.string(),
+    asOf: z.object({ date: z.string().optional(), time: z.string().optional() }).meta({ description: 'Empty: the current balance.' }),
+    balance: z.string(),
+  })
+  .meta({ id: 'LedgerBalance' });
+
+const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+export function ledgerRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps, currencies: CurrencyRegistry): void {
+  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+  const fmt = (minor: bigint, currency: string) => formatAmount(minor, currencies.scaleOf(currency) ?? 0);
+  const view = (a: Account) => ({
+    code: a.code,
+    kind: a.kind,
+    currency: a.currency,
+    partnerId: a.partnerId,
+    debits: fmt(a.debitsMinor, a.currency),
+    credits: fmt(a.creditsMinor, a.currency),
+    balance: fmt(a.balanceMinor, a.currency),
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/ledger/accounts',
+    summary: 'Ledger accounts with real-time balances',
+    description: 'Partners see their own accounts; operators see all, or one partner\'s with `partnerId`.',
+    tags: ['ledger'],
+    auth: 'any',
+    query: z.object({ partnerId: partnerIdSchema.optional() }),
+    responses: { 200: json(z.object({ accounts: z.array(accountSchema) }), 'Accounts'), ...errorResponses(400, 401) },
+    handler: async ({ query, principal }) => {
+      const partnerId = principal.kind === 'partner' ? principal.partnerId : query.partnerId;
+      if (principal.kind === 'partner' && query.partnerId && query.partnerId !== principal.partnerId) return { status: 200, body: { accounts: [] } };
+      const accounts = await listAccounts(deps.db, partnerId ? { partnerId } : {});
+      return { status: 200, body: { accounts: accounts.map(view) } };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/ledger/accounts/{code}/balance',
+    summary: 'Balance of one account, now or as of a business date or an instant',
+    description:
+      '`asOfDate` sums postings whose effective (business) date is on or before it — for closing dates, including ' +
+      'backdated entries; `asOfTime` sums postings recorded at or before that instant.',
+    tags: ['ledger'],
+    auth: 'any',
+    params: z.object({ code: z.string().min(3).max(200) }),
+    query: z
+      .object({
+        asOfDate: z.iso.date().optional().meta({ example: '2026-11-30' }),
+        asOfTime: z.iso.datetime({ offset: true }).optional().meta({ example: '2026-11-30T23:59:59Z' }),
+      })
+      .refine((q) => !(q.asOfDate && q.asOfTime), { path: ['asOfTime'], message: 'give asOfDate or asOfTime, not both' }),
+    responses: { 200: json(balanceSchema, 'The balance'), ...errorResponses(400, 401, 404) },
+    handler: async ({ params, query, principal }) => {
+      const account = await getAccount(deps.db, params.code);
+      const visible = account && (principal.kind === 'operator' || (principal.kind === 'partner' && account.partnerId === principal.partnerId));
+      if (!account || !visible) throw new NotFoundError(`account ${params.code} not found`, [{ path: 'params.code', message: 'not found' }]);
+      const minor = query.asOfDate
+        ? await balanceAsOf(deps.db, account.id, { date: query.asOfDate })
+        : query.asOfTime
+          ? await balanceAsOf(deps.db, account.id, { instant: query.asOfTime })
+          : account.balanceMinor;
+      return {
+        status: 200,
+        body: {
+          code: account.code,
+          currency: account.currency,
+          asOf: { ...(query.asOfDate ? { date: query.asOfDate } : {}), ...(query.asOfTime ? { time: query.asOfTime } : {}) },
+          balance: fmt(minor, account.currency),
+        },
+      };
+    },
+  });
+}
