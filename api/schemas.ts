@@ -53,3 +53,8 @@ export function errorResponses(...statuses: number[]) {
     statuses.map((s) => [s, { description: text[s] ?? 'Error', content: { 'application/json': { schema: errorSchema } } }]),
   );
 }
+
+/** A JSON response entry for a route's OpenAPI `responses`. */
+export function jsonResponse(schema: z.ZodType, description: string) {
+  return { description, content: { 'application/json': { schema } } };
+}

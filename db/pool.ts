@@ -21,19 +21,3 @@ export function createPool(config: Pick<Config, 'db'>, overrides: pg.PoolConfig 
 }
 
 export type Db = pg.Pool;
-
-/** Runs fn in one transaction; rolls back on any error. */
-export async function inTransaction<T>(db: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}

@@ -7,7 +7,7 @@ import { formatAmount, type CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
-import { errorResponses } from '../schemas';
+import { errorResponses, jsonResponse } from '../schemas';
 
 const accountSchema = z
   .object({
@@ -30,8 +30,6 @@ const balanceSchema = z
   })
   .meta({ id: 'LedgerBalance' });
 
-const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
-
 export function ledgerRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps, currencies: CurrencyRegistry): void {
   const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
   const fmt = (minor: bigint, currency: string) => formatAmount(minor, currencies.scaleOf(currency) ?? 0);
@@ -53,7 +51,7 @@ export function ledgerRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
     tags: ['ledger'],
     auth: 'any',
     query: z.object({ partnerId: partnerIdSchema.optional() }),
-    responses: { 200: json(z.object({ accounts: z.array(accountSchema) }), 'Accounts'), ...errorResponses(400, 401) },
+    responses: { 200: jsonResponse(z.object({ accounts: z.array(accountSchema) }), 'Accounts'), ...errorResponses(400, 401) },
     handler: async ({ query, principal }) => {
       const partnerId = principal.kind === 'partner' ? principal.partnerId : query.partnerId;
       if (principal.kind === 'partner' && query.partnerId && query.partnerId !== principal.partnerId) return { status: 200, body: { accounts: [] } };
@@ -78,7 +76,7 @@ export function ledgerRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
         asOfTime: z.iso.datetime({ offset: true }).optional().meta({ example: '2026-11-30T23:59:59Z' }),
       })
       .refine((q) => !(q.asOfDate && q.asOfTime), { path: ['asOfTime'], message: 'give asOfDate or asOfTime, not both' }),
-    responses: { 200: json(balanceSchema, 'The balance'), ...errorResponses(400, 401, 404) },
+    responses: { 200: jsonResponse(balanceSchema, 'The balance'), ...errorResponses(400, 401, 404) },
     handler: async ({ params, query, principal }) => {
       const account = await getAccount(deps.db, params.code);
       const visible = account && (principal.kind === 'operator' || (principal.kind === 'partner' && account.partnerId === principal.partnerId));

@@ -13,12 +13,10 @@ import type { partnerOnboarding } from '../../workflows/onboarding';
 import { PartnerId } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
-import { errorResponses, newPartnerBody, onboardingResultSchema, partnerSchema } from '../schemas';
+import { errorResponses, jsonResponse, newPartnerBody, onboardingResultSchema, partnerSchema } from '../schemas';
 
 /** How long POST /v1/partners waits for onboarding before answering 202. */
 const ONBOARDING_WAIT_MS = 15_000;
-
-const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
   const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
@@ -36,9 +34,9 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
     body: newPartnerBody,
     bodyExample: { id: 'pragmatic-eu', name: 'Pragmatic EU', kind: 'provider', timezone: 'Europe/Malta', settlementCurrency: 'EUR' },
     responses: {
-      201: json(onboardingResultSchema, 'Partner onboarded; `apiKey` is shown only now'),
-      200: json(onboardingResultSchema, 'Same partner already onboarded (idempotent repeat); no new key'),
-      202: json(onboardingResultSchema, 'Onboarding still running; poll GET /v1/partners/{id}'),
+      201: jsonResponse(onboardingResultSchema, 'Partner onboarded; `apiKey` is shown only now'),
+      200: jsonResponse(onboardingResultSchema, 'Same partner already onboarded (idempotent repeat); no new key'),
+      202: jsonResponse(onboardingResultSchema, 'Onboarding still running; poll GET /v1/partners/{id}'),
       ...errorResponses(400, 401, 403, 409, 422),
     },
     handler: async ({ body }) => {
@@ -85,7 +83,7 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
     tags: ['partners'],
     auth: 'any',
     params: z.object({ partnerId: partnerIdSchema }),
-    responses: { 200: json(partnerSchema, 'The partner'), ...errorResponses(400, 401, 404) },
+    responses: { 200: jsonResponse(partnerSchema, 'The partner'), ...errorResponses(400, 401, 404) },
     handler: async ({ params, principal }) => {
       // A partner sees only itself; another partner's id is indistinguishable from an unknown one.
       const visible = principal.kind === 'operator' || (principal.kind === 'partner' && principal.partnerId === params.partnerId);

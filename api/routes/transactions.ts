@@ -10,7 +10,7 @@ import { fastParseBatch, MAX_BATCH_ITEMS, normalizeBatch, transactionBatchSchema
 import type { Principal } from '../auth';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
-import { errorResponses } from '../schemas';
+import { errorResponses, jsonResponse } from '../schemas';
 
 const MAX_POSITION_DAYS = 366;
 
@@ -78,8 +78,6 @@ function scopedPartner(principal: Principal, requested: string | undefined): str
   return requested;
 }
 
-const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
-
 export function transactionRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps, currencies: CurrencyRegistry): void {
   const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
 
@@ -107,7 +105,7 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
       ],
     },
     responses: {
-      200: json(ingestResultSchema, 'Batch stored (or replayed)'),
+      200: jsonResponse(ingestResultSchema, 'Batch stored (or replayed)'),
       ...errorResponses(400, 401, 403, 409, 413, 422),
     },
     handler: async ({ body, principal }) => {
@@ -132,7 +130,7 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
     auth: 'any',
     params: z.object({ id: z.string().min(1).max(128) }),
     query: z.object({ partnerId: partnerIdSchema.optional().meta({ description: 'Operators only.' }) }),
-    responses: { 200: json(transactionSchema, 'The transaction'), ...errorResponses(400, 401, 404) },
+    responses: { 200: jsonResponse(transactionSchema, 'The transaction'), ...errorResponses(400, 401, 404) },
     handler: async ({ params, query, principal }) => {
       const partnerId = scopedPartner(principal, query.partnerId);
       const t = await readTransaction(deps.db, partnerId, params.id);
@@ -169,7 +167,7 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
     auth: 'any',
     query: positionsQuery,
     responses: {
-      200: json(z.object({ partnerId: z.string(), from: z.string(), to: z.string(), positions: z.array(positionSchema) }).meta({ id: 'Positions' }), 'Positions'),
+      200: jsonResponse(z.object({ partnerId: z.string(), from: z.string(), to: z.string(), positions: z.array(positionSchema) }).meta({ id: 'Positions' }), 'Positions'),
       ...errorResponses(400, 401, 404),
     },
     handler: async ({ query, principal }) => {
