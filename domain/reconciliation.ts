@@ -1,0 +1,186 @@
+// Reconciliation: compare what we recorded with what the provider reports, first per
+// (business date, game, currency), then transaction by transaction where totals differ, and
+// name every discrepancy as DOMAIN.md does. Pure and deterministic: the same inputs give
+// the same discrepancies with the same ids, so a replayed workflow step finds its exceptions.
+
+export type DiscrepancyKind =
+  | 'missing_ours'
+  | 'missing_theirs'
+  | 'amount_mismatch'
+  | 'duplicate'
+  | 'conflicting_duplicate'
+  | 'currency_mismatch'
+  | 'fx_rounding'
+  | 'open_round'
+  | 'late_transaction'
+  | 'fee_variance'
+  | 'control_total_mismatch';
+
+export interface AggregateKey {
+  businessDate: string;
+  gameId: string;
+  currency: string;
+}
+
+export interface AggregateRow extends AggregateKey {
+  betCount: bigint;
+  betMinor: bigint;
+  winMinor: bigint;
+}
+
+export interface ReportedTx {
+  id: string;
+  type: string;
+  roundId: string;
+  gameId: string;
+  currency: string;
+  amountMinor: bigint;
+  occurredAt: string;
+  businessDate: string;
+  /** Providers that report round state: 'open' means not settled at the cut-off. */
+  roundStatus?: 'completed' | 'open' | 'cancelled';
+}
+
+export interface OurTx extends ReportedTx {
+  /** When we received it; after the period froze it is a late transaction. */
+  receivedAt: string;
+}
+
+export interface Discrepancy {
+  /** Deterministic: kind plus the transaction id or the aggregate key. */
+  id: string;
+  kind: DiscrepancyKind;
+  key: AggregateKey | null;
+  txId: string | null;
+  oursMinor: bigint | null;
+  theirsMinor: bigint | null;
+  /** theirs − ours, in minor units of the row's currency (0 when not an amount question). */
+  differenceMinor: bigint;
+  detail: string;
+}
+
+const keyOf = (k: AggregateKey) => `${k.businessDate}|${k.gameId}|${k.currency}`;
+
+/** Keys whose totals differ (bet count, bets or wins), and keys only one side has. */
+export function differingKeys(ours: AggregateRow[], theirs: AggregateRow[]): AggregateKey[] {
+  const mine = new Map(ours.map((r) => [keyOf(r), r]));
+  const their = new Map(theirs.map((r) => [keyOf(r), r]));
+  const out: AggregateKey[] = [];
+  for (const k of [...new Set([...mine.keys(), ...their.keys()])].sort()) {
+    const a = mine.get(k);
+    const b = their.get(k);
+    if (!a || !b || a.betCount !== b.betCount || a.betMinor !== b.betMinor || a.winMinor !== b.winMinor) {
+      const [businessDate, gameId, currency] = k.split('|') as [string, string, string];
+      out.push({ businessDate, gameId, currency });
+    }
+  }
+  return out;
+}
+
+const sameContent = (a: ReportedTx, b: ReportedTx) =>
+  a.type === b.type && a.roundId === b.roundId && a.gameId === b.gameId && a.currency === b.currency && a.amountMinor === b.amountMinor && a.occurredAt === b.occurredAt;
+
+export interface TxReconcileOptions {
+  /** When the period froze (ISO instant); ours received after it are late. */
+  frozenAt: string;
+  /** Amount differences up to this many minor units are FX/rounding differences, not mismatches. */
+  roundingToleranceMinor: bigint;
+}
+
+/** Transaction-level comparison for the keys whose totals differ (or everything, if asked). */
+export function reconcileTransactions(ours: OurTx[], theirs: ReportedTx[], opts: TxReconcileOptions): Discrepancy[] {
+  const out: Discrepancy[] = [];
+  const add = (d: Omit<Discrepancy, 'id'>) => out.push({ id: `${d.kind}:${d.txId ?? (d.key ? keyOf(d.key) : '')}`, ...d });
+  const keyFor = (t: ReportedTx): AggregateKey => ({ businessDate: t.businessDate, gameId: t.gameId, currency: t.currency });
+
+  const theirById = new Map<string, ReportedTx>();
+  for (const t of theirs) {
+    const seen = theirById.get(t.id);
+    if (!seen) {
+      theirById.set(t.id, t);
+      continue;
+    }
+    add({
+      kind: sameContent(seen, t) ? 'duplicate' : 'conflicting_duplicate',
+      key: keyFor(t),
+      txId: t.id,
+      oursMinor: null,
+      theirsMinor: t.amountMinor,
+      differenceMinor: 0n,
+      detail: sameContent(seen, t) ? 'reported twice with the same content' : 'reported twice with different content',
+    });
+  }
+  const ourById = new Map(ours.map((t) => [t.id, t]));
+
+  for (const o of ours) {
+    if (Date.parse(o.receivedAt) > Date.parse(opts.frozenAt)) {
+      add({ kind: 'late_transaction', key: keyFor(o), txId: o.id, oursMinor: o.amountMinor, theirsMinor: theirById.get(o.id)?.amountMinor ?? null, differenceMinor: 0n, detail: `received ${o.receivedAt}, after the period froze at ${opts.frozenAt}` });
+    }
+    const t = theirById.get(o.id);
+    if (!t) {
+      add({ kind: 'missing_theirs', key: keyFor(o), txId: o.id, oursMinor: o.amountMinor, theirsMinor: null, differenceMinor: -o.amountMinor, detail: 'we recorded it; the provider did not report it' });
+      continue;
+    }
+    if (t.currency !== o.currency) {
+      add({ kind: 'currency_mismatch', key: keyFor(o), txId: o.id, oursMinor: o.amountMinor, theirsMinor: t.amountMinor, differenceMinor: 0n, detail: `ours in ${o.currency}, theirs in ${t.currency}` });
+    } else if (t.amountMinor !== o.amountMinor) {
+      const diff = t.amountMinor - o.amountMinor;
+      const within = (diff < 0n ? -diff : diff) <= opts.roundingToleranceMinor;
+      add({
+        kind: within ? 'fx_rounding' : 'amount_mismatch',
+        key: keyFor(o),
+        txId: o.id,
+        oursMinor: o.amountMinor,
+        theirsMinor: t.amountMinor,
+        differenceMinor: diff,
+        detail: within ? `differs by ${diff} minor unit(s), within the rounding tolerance` : `ours ${o.amountMinor}, theirs ${t.amountMinor}`,
+      });
+    }
+  }
+  for (const t of theirById.values()) {
+    if (!ourById.has(t.id)) {
+      add({ kind: 'missing_ours', key: keyFor(t), txId: t.id, oursMinor: null, theirsMinor: t.amountMinor, differenceMinor: t.amountMinor, detail: 'the provider reported it; we never received it' });
+    }
+    if (t.roundStatus === 'open') {
+      add({ kind: 'open_round', key: keyFor(t), txId: t.id, oursMinor: ourById.get(t.id)?.amountMinor ?? null, theirsMinor: t.amountMinor, differenceMinor: 0n, detail: `round ${t.roundId} still open at the cut-off` });
+    }
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export interface ControlTotals {
+  recordCount: number;
+  sumMinor: bigint;
+}
+
+/** A report whose rows do not add up to its own trailer was truncated or altered in transit. */
+export function checkControlTotals(rows: { amountMinor: bigint }[], declared: ControlTotals): Discrepancy | null {
+  const sum = rows.reduce((s, r) => s + r.amountMinor, 0n);
+  if (rows.length === declared.recordCount && sum === declared.sumMinor) return null;
+  return {
+    id: 'control_total_mismatch:report',
+    kind: 'control_total_mismatch',
+    key: null,
+    txId: null,
+    oursMinor: sum,
+    theirsMinor: declared.sumMinor,
+    differenceMinor: declared.sumMinor - sum,
+    detail: `report declares ${declared.recordCount} records summing ${declared.sumMinor}; it contains ${rows.length} summing ${sum}`,
+  };
+}
+
+/** Their invoice against our computed fee. */
+export function feeVariance(ourFeeMinor: bigint, invoicedMinor: bigint, toleranceMinor: bigint): Discrepancy | null {
+  const diff = invoicedMinor - ourFeeMinor;
+  if ((diff < 0n ? -diff : diff) <= toleranceMinor) return null;
+  return {
+    id: 'fee_variance:invoice',
+    kind: 'fee_variance',
+    key: null,
+    txId: null,
+    oursMinor: ourFeeMinor,
+    theirsMinor: invoicedMinor,
+    differenceMinor: diff,
+    detail: `invoiced ${invoicedMinor}, computed ${ourFeeMinor}`,
+  };
+}
