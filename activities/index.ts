@@ -1,6 +1,7 @@
 import type { Db } from '../db/pool';
 import { withFailureMapping } from './failures';
 import { partnerActivities } from './partners';
+import { settlementActivities } from './settlement';
 
 export interface ActivityDeps {
   db: Db;
@@ -10,6 +11,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return withFailureMapping({
     ...partnerActivities(deps),
+    ...settlementActivities(deps),
   });
 }
 

@@ -14,7 +14,9 @@ export type DiscrepancyKind =
   | 'open_round'
   | 'late_transaction'
   | 'fee_variance'
-  | 'control_total_mismatch';
+  | 'control_total_mismatch'
+  /** The provider's report could not be fetched after every retry (a persistent fault). */
+  | 'report_unavailable';
 
 export interface AggregateKey {
   businessDate: string;
@@ -155,17 +157,20 @@ export interface ControlTotals {
 
 /** A report whose rows do not add up to its own trailer was truncated or altered in transit. */
 export function checkControlTotals(rows: { amountMinor: bigint }[], declared: ControlTotals): Discrepancy | null {
-  const sum = rows.reduce((s, r) => s + r.amountMinor, 0n);
-  if (rows.length === declared.recordCount && sum === declared.sumMinor) return null;
+  return controlTotalsDiscrepancy({ recordCount: rows.length, sumMinor: rows.reduce((s, r) => s + r.amountMinor, 0n) }, declared);
+}
+
+export function controlTotalsDiscrepancy(actual: ControlTotals, declared: ControlTotals): Discrepancy | null {
+  if (actual.recordCount === declared.recordCount && actual.sumMinor === declared.sumMinor) return null;
   return {
     id: 'control_total_mismatch:report',
     kind: 'control_total_mismatch',
     key: null,
     txId: null,
-    oursMinor: sum,
+    oursMinor: actual.sumMinor,
     theirsMinor: declared.sumMinor,
-    differenceMinor: declared.sumMinor - sum,
-    detail: `report declares ${declared.recordCount} records summing ${declared.sumMinor}; it contains ${rows.length} summing ${sum}`,
+    differenceMinor: declared.sumMinor - actual.sumMinor,
+    detail: `report declares ${declared.recordCount} records summing ${declared.sumMinor}; it contains ${actual.recordCount} summing ${actual.sumMinor}`,
   };
 }
 

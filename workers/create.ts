@@ -10,21 +10,22 @@ export interface WorkerDeps extends ActivityDeps {
   workflowBundle?: { codePath: string } | { code: string };
 }
 
-/**
- * One worker per business domain task queue. Today the onboarding queue; the settlement
- * queue joins it when the settlement cycle lands.
- */
+/** One worker per business domain task queue (onboarding, settlement), sharing one bundle. */
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   // Bundled once and shared by every worker of the process.
   const workflowBundle = deps.workflowBundle ?? (await bundleWorkflows());
-  const onboarding = await Worker.create({
-    connection: deps.connection,
-    namespace: deps.config.temporal.namespace,
-    taskQueue: taskQueue(deps.config, 'onboarding'),
-    activities: createActivities(deps),
-    workflowBundle,
-  });
-  return [onboarding];
+  const activities = createActivities(deps);
+  return Promise.all(
+    (['onboarding', 'settlement'] as const).map((domain) =>
+      Worker.create({
+        connection: deps.connection,
+        namespace: deps.config.temporal.namespace,
+        taskQueue: taskQueue(deps.config, domain),
+        activities,
+        workflowBundle,
+      }),
+    ),
+  );
 }
 
 export async function bundleWorkflows(): Promise<{ code: string }> {

@@ -1,2 +1,3 @@
 // Every workflow the workers register. Deterministic code only: see eslint.config.mjs.
 export { partnerOnboarding } from './onboarding';
+export { settlementCycle } from './settlement';

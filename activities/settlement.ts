@@ -1,0 +1,214 @@
+import { activityInfo, heartbeat } from '@temporalio/activity';
+import { ensureAccounts, postEntries, type EntryInput } from '../db/ledger';
+import type { Db } from '../db/pool';
+import { withTransaction } from '../db/retry';
+import * as q from '../db/settlement';
+import { ConflictError, NotFoundError, UnavailableError } from '../domain/errors';
+import { computeFees } from '../domain/fees';
+import { formatAmount, parseAmount } from '../domain/money';
+import { controlTotalsDiscrepancy, differingKeys, reconcileTransactions, type Discrepancy } from '../domain/reconciliation';
+import { resolutionBaseEffect, type ResolveExceptionInput, type SettlementException } from '../domain/settlement';
+import { adapters } from '../providers/registry';
+import { ProviderReportError, ProviderUnavailableError } from '../providers/types';
+
+// Activities of the settlement cycle. Each one may run more than once (Temporal retries,
+// worker crashes): every write is keyed by the cycle id, so a repeat changes nothing.
+// Values crossing into workflow history are strings, never bigint or float.
+
+export interface CycleArgs extends q.CycleRef {
+  currencyScale: number;
+  /** Amounts within this many minor units are FX/rounding differences. */
+  roundingToleranceMinor: string;
+}
+
+const toException = (d: Discrepancy): SettlementException => ({
+  exceptionId: d.id,
+  kind: d.kind,
+  txId: d.txId,
+  differenceMinor: d.differenceMinor.toString(),
+  detail: d.detail,
+});
+
+export function settlementActivities({ db }: { db: Db }) {
+  return {
+    async freezePeriod(c: CycleArgs): Promise<{ frozenAt: string }> {
+      return { frozenAt: await q.freezeCycle(db, c) };
+    },
+
+    /**
+     * Pages through the provider's report, storing each page and heartbeating the cursor, so
+     * a new worker resumes where a crashed one stopped. Transient provider faults throw
+     * (Temporal retries with backoff); a report that cannot be read is non-retryable.
+     */
+    async fetchProviderReport(c: CycleArgs): Promise<{ rows: number; control: 'ok' | 'absent' | 'mismatch'; exceptions: SettlementException[] }> {
+      const { rows: providerRows } = await db.query<{ format: string; base_url: string }>('SELECT format, base_url FROM partner_providers WHERE partner_id = $1', [c.partnerId]);
+      const provider = providerRows[0];
+      if (!provider) throw new NotFoundError(`no provider report configured for partner ${c.partnerId}`);
+      const adapter = adapters[provider.format];
+      if (!adapter) throw new NotFoundError(`no adapter for report format ${provider.format}`);
+      const window = await q.periodWindowMs(db, c);
+      const resume = activityInfo().heartbeatDetails as { cursor: string | null; ord: number } | undefined;
+      let cursor = resume?.cursor ?? null;
+      let ord = resume?.ord ?? 1;
+      let control: { recordCount: number; sumMinor: bigint } | undefined;
+      for (;;) {
+        let page;
+        try {
+          page = await adapter.fetchPage({ baseUrl: provider.base_url, fromMs: window.fromMs, toMs: window.toMs, cursor });
+        } catch (err) {
+          if (err instanceof ProviderUnavailableError) throw new UnavailableError(err.message);
+          if (err instanceof ProviderReportError) throw new ConflictError(err.message);
+          throw err;
+        }
+        await q.storeReportRows(db, c, ord, page.rows);
+        ord += page.rows.length;
+        control = page.control ?? control;
+        cursor = page.nextCursor;
+        heartbeat({ cursor, ord });
+        if (cursor === null) break;
+      }
+      const stored = await q.reportTotals(db, c.cycleId);
+      const mismatch = control ? controlTotalsDiscrepancy(stored, control) : null;
+      if (mismatch) await q.storeExceptions(db, c.cycleId, [mismatch]);
+      return { rows: stored.recordCount, control: !control ? 'absent' : mismatch ? 'mismatch' : 'ok', exceptions: mismatch ? [toException(mismatch)] : [] };
+    },
+
+    /** Records that the report could not be fetched at all, as an exception operators resolve. */
+    async recordReportUnavailable(c: CycleArgs, reason: string): Promise<SettlementException> {
+      const d: Discrepancy = { id: 'report_unavailable:report', kind: 'report_unavailable', key: null, txId: null, oursMinor: null, theirsMinor: null, differenceMinor: 0n, detail: `provider report unavailable: ${reason}` };
+      await q.storeExceptions(db, c.cycleId, [d]);
+      return toException(d);
+    },
+
+    /** Totals per (day, game, currency) first; transactions only where they differ. */
+    async reconcile(c: CycleArgs & { frozenAt: string }): Promise<{ keysCompared: number; keysDiffering: number; exceptions: SettlementException[] }> {
+      const [ours, theirs] = await Promise.all([q.ourAggregates(db, c), q.theirAggregates(db, c.cycleId)]);
+      const keys = differingKeys(ours, theirs);
+      let discrepancies: Discrepancy[] = [];
+      if (keys.length) {
+        const txs = await q.transactionsForKeys(db, c, keys);
+        discrepancies = reconcileTransactions(txs.ours, txs.theirs, { frozenAt: c.frozenAt, roundingToleranceMinor: BigInt(c.roundingToleranceMinor) });
+      }
+      await q.storeExceptions(db, c.cycleId, discrepancies);
+      await q.setCycleStatus(db, c.cycleId, discrepancies.length ? 'AwaitingApproval' : 'ComputingFees', {
+        report: { keysCompared: new Set([...ours, ...theirs].map((k) => `${k.businessDate}|${k.gameId}|${k.currency}`)).size, keysDiffering: keys.length },
+      });
+      return { keysCompared: ours.length, keysDiffering: keys.length, exceptions: discrepancies.map(toException) };
+    },
+
+    async recordResolution(c: CycleArgs, r: ResolveExceptionInput): Promise<void> {
+      const amount = r.amount === undefined ? null : parseAmount(r.amount, c.currencyScale, { allowNegative: true });
+      await q.storeResolution(db, c.cycleId, { ...r, amountMinor: amount && amount.ok ? amount.minor : null });
+    },
+
+    async computeSettlementFees(c: CycleArgs): Promise<{ contractVersion: number; grossFee: string; taxWithheld: string; netPayable: string; netPayableMinor: string; baseAdjustmentMinor: string; lines: { code: string; description: string; amount: string }[] }> {
+      const contract = await q.contractInForce(db, c.partnerId, c.periodStart);
+      if (!contract) throw new NotFoundError(`no contract in force for ${c.partnerId} on ${c.periodStart}`);
+      const totals = await q.periodTotals(db, c);
+      const resolved = await q.resolvedExceptions(db, c.cycleId);
+      const adjustment = resolved.reduce(
+        (sum, r) =>
+          sum +
+          resolutionBaseEffect(
+            { kind: r.kind, txType: r.tx_type, differenceMinor: BigInt(r.difference_minor) },
+            { resolution: r.resolution as ResolveExceptionInput['resolution'], ...(r.resolution_amount_minor ? { amountMinor: BigInt(r.resolution_amount_minor) } : {}) },
+          ),
+        0n,
+      );
+      // The adjustment moves the base: applied as extra bets (positive) or wins (negative).
+      const adjusted = adjustment >= 0n ? { ...totals, betMinor: totals.betMinor + adjustment } : { ...totals, winMinor: totals.winMinor - adjustment };
+      const fees = computeFees(contract.terms, adjusted);
+      const fmt = (m: bigint) => formatAmount(m, c.currencyScale);
+      const summary = {
+        contractVersion: contract.version,
+        grossFee: fmt(fees.grossFeeMinor),
+        taxWithheld: fmt(fees.taxWithheldMinor),
+        netPayable: fmt(fees.netPayableMinor),
+        netPayableMinor: fees.netPayableMinor.toString(),
+        baseAdjustmentMinor: adjustment.toString(),
+        ggr: fmt(fees.ggrMinor),
+        feeBase: fmt(fees.feeBaseMinor),
+        lines: fees.lines.map((l) => ({ code: l.code, description: l.description, amount: fmt(l.amountMinor) })),
+      };
+      await q.setCycleStatus(db, c.cycleId, 'Posting', { fees: summary });
+      return summary;
+    },
+
+    /** Posts the fee (expense → payable, and tax withheld) under keys derived from the cycle. */
+    async postSettlement(c: CycleArgs, fees: { grossFee: string; taxWithheld: string; netPayable: string }): Promise<{ entryIds: string[] }> {
+      const amount = (s: string) => {
+        const p = parseAmount(s, c.currencyScale);
+        if (!p.ok) throw new Error(`bad amount ${s}`);
+        return p.minor;
+      };
+      const net = amount(fees.netPayable);
+      const tax = amount(fees.taxWithheld);
+      if (net + tax === 0n) return { entryIds: [] };
+      return withTransaction(db, async (client) => {
+        const code = (name: string) => `partner:${c.partnerId}:${name}:${c.currency}`;
+        const ids = await ensureAccounts(client, [
+          { code: code('provider_fees'), ownerKind: 'partner', partnerId: c.partnerId, kind: 'expense', currency: c.currency },
+          { code: code('fees_payable'), ownerKind: 'partner', partnerId: c.partnerId, kind: 'liability', currency: c.currency },
+          { code: code('tax_withheld'), ownerKind: 'partner', partnerId: c.partnerId, kind: 'liability', currency: c.currency },
+        ]);
+        const postings = [
+          ...(net > 0n ? [{ debitAccountId: ids.get(code('provider_fees'))!, creditAccountId: ids.get(code('fees_payable'))!, currency: c.currency, amountMinor: net }] : []),
+          ...(tax > 0n ? [{ debitAccountId: ids.get(code('provider_fees'))!, creditAccountId: ids.get(code('tax_withheld'))!, currency: c.currency, amountMinor: tax }] : []),
+        ];
+        const entry: EntryInput = {
+          idempotencyKey: `${c.cycleId}:fees`,
+          effectiveDate: c.periodEnd,
+          sourceKind: 'settlement',
+          sourceRef: c.cycleId,
+          metadata: { partnerId: c.partnerId, periodStart: c.periodStart, periodEnd: c.periodEnd, ...fees },
+          postings,
+        };
+        const results = await postEntries(client, [entry]);
+        return { entryIds: results.map((r) => r.entryId) };
+      });
+    },
+
+    async buildStatement(c: CycleArgs, parts: { fees: unknown; entryIds: string[]; exceptions: SettlementException[] }): Promise<{ lines: number }> {
+      const statement = {
+        cycleId: c.cycleId,
+        partnerId: c.partnerId,
+        period: { start: c.periodStart, end: c.periodEnd },
+        currency: c.currency,
+        fees: parts.fees,
+        exceptions: parts.exceptions,
+        ledgerEntryIds: parts.entryIds,
+      };
+      await q.setCycleStatus(db, c.cycleId, 'Statement', { statement });
+      return { lines: parts.exceptions.length + 1 };
+    },
+
+    /** Pays the partner: fees payable → payouts clearing, once per cycle. */
+    async recordPayout(c: CycleArgs, p: { netPayableMinor: string; approvers: string[] }): Promise<{ entryId: string | null }> {
+      const amount = BigInt(p.netPayableMinor);
+      if (amount <= 0n) return { entryId: null };
+      return withTransaction(db, async (client) => {
+        const payable = `partner:${c.partnerId}:fees_payable:${c.currency}`;
+        const clearing = `house:payouts_clearing:${c.currency}`;
+        const ids = await ensureAccounts(client, [
+          { code: payable, ownerKind: 'partner', partnerId: c.partnerId, kind: 'liability', currency: c.currency },
+          { code: clearing, ownerKind: 'house', kind: 'asset', currency: c.currency },
+        ]);
+        const [r] = await postEntries(client, [
+          {
+            idempotencyKey: `${c.cycleId}:payout`,
+            effectiveDate: c.periodEnd,
+            sourceKind: 'settlement',
+            sourceRef: c.cycleId,
+            metadata: { approvers: p.approvers },
+            postings: [{ debitAccountId: ids.get(payable)!, creditAccountId: ids.get(clearing)!, currency: c.currency, amountMinor: amount }],
+          },
+        ]);
+        return { entryId: r!.entryId };
+      });
+    },
+
+    async setCycleStatus(cycleId: string, status: string): Promise<void> {
+      await q.setCycleStatus(db, cycleId, status);
+    },
+  };
+}

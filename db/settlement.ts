@@ -1,0 +1,215 @@
+import type pg from 'pg';
+import type { FeeTerms, PeriodTotals } from '../domain/fees';
+import type { AggregateRow, Discrepancy, OurTx, ReportedTx } from '../domain/reconciliation';
+import type { ReportRow } from '../providers/types';
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+export interface CycleRef {
+  cycleId: string;
+  partnerId: string;
+  periodStart: string;
+  periodEnd: string;
+  currency: string;
+}
+
+/** Creates the cycle row if needed and freezes it once; returns when it froze. */
+export async function freezeCycle(db: Queryable, c: CycleRef): Promise<string> {
+  const { rows } = await db.query<{ frozen_at: Date }>(
+    `INSERT INTO settlement_cycles (id, partner_id, period_start, period_end, status, frozen_at)
+     VALUES ($1, $2, $3, $4, 'Reconciling', now())
+     ON CONFLICT (id) DO UPDATE SET frozen_at = coalesce(settlement_cycles.frozen_at, now()), updated_at = now()
+     RETURNING frozen_at`,
+    [c.cycleId, c.partnerId, c.periodStart, c.periodEnd],
+  );
+  return rows[0]!.frozen_at.toISOString();
+}
+
+export async function setCycleStatus(db: Queryable, cycleId: string, status: string, extra: { report?: unknown; fees?: unknown; statement?: unknown } = {}): Promise<void> {
+  await db.query(
+    `UPDATE settlement_cycles SET status = $2, report = coalesce($3, report), fees = coalesce($4, fees), statement = coalesce($5, statement), updated_at = now() WHERE id = $1`,
+    [cycleId, status, extra.report ? JSON.stringify(extra.report) : null, extra.fees ? JSON.stringify(extra.fees) : null, extra.statement ? JSON.stringify(extra.statement) : null],
+  );
+}
+
+/** The period's report window [from, to) in epoch ms, from business days in the partner's timezone. */
+export async function periodWindowMs(db: Queryable, c: CycleRef): Promise<{ fromMs: number; toMs: number }> {
+  const { rows } = await db.query<{ from_ms: string; to_ms: string }>(
+    `SELECT (extract(epoch FROM ($2::date::timestamp AT TIME ZONE p.timezone)) * 1000)::bigint::text AS from_ms,
+            (extract(epoch FROM (($3::date + 1)::timestamp AT TIME ZONE p.timezone)) * 1000)::bigint::text AS to_ms
+       FROM partners p WHERE p.id = $1`,
+    [c.partnerId, c.periodStart, c.periodEnd],
+  );
+  return { fromMs: Number(rows[0]!.from_ms), toMs: Number(rows[0]!.to_ms) };
+}
+
+/** Stores a page of the report at its ordinals; idempotent, so a resumed fetch can repeat a page. */
+export async function storeReportRows(db: Queryable, c: CycleRef, firstOrd: number, rows: ReportRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO provider_report_rows (cycle_id, ord, tx_id, type, round_id, game_id, currency, amount_minor, occurred_at, business_date, round_status)
+     SELECT $1, $2 + r.i - 1, r.tx_id, r.type, r.round_id, r.game_id, r.currency, r.amount, r.at, (r.at AT TIME ZONE p.timezone)::date, r.status
+       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::text[]) WITH ORDINALITY
+            AS r(tx_id, type, round_id, game_id, currency, amount, at, status, i)
+       JOIN partners p ON p.id = $3
+     ON CONFLICT (cycle_id, ord) DO NOTHING`,
+    [
+      c.cycleId,
+      firstOrd,
+      c.partnerId,
+      rows.map((r) => r.txId),
+      rows.map((r) => r.type),
+      rows.map((r) => r.roundId),
+      rows.map((r) => r.gameId),
+      rows.map((r) => r.currency),
+      rows.map((r) => r.amountMinor.toString()),
+      rows.map((r) => r.occurredAt),
+      rows.map((r) => r.roundStatus ?? null),
+    ],
+  );
+}
+
+export async function reportTotals(db: Queryable, cycleId: string): Promise<{ recordCount: number; sumMinor: bigint }> {
+  const { rows } = await db.query<{ n: number; s: string }>(
+    'SELECT count(*)::int AS n, coalesce(sum(amount_minor), 0)::text AS s FROM provider_report_rows WHERE cycle_id = $1',
+    [cycleId],
+  );
+  return { recordCount: rows[0]!.n, sumMinor: BigInt(rows[0]!.s) };
+}
+
+export async function ourAggregates(db: Queryable, c: CycleRef): Promise<AggregateRow[]> {
+  const { rows } = await db.query<{ business_date: string; game_id: string; currency: string; bet_count: string; bet_minor: string; win_minor: string }>(
+    `SELECT business_date::text, game_id, currency, sum(bet_count)::text AS bet_count, sum(bet_minor)::text AS bet_minor, sum(win_minor)::text AS win_minor
+       FROM positions WHERE partner_id = $1 AND business_date BETWEEN $2 AND $3
+      GROUP BY 1, 2, 3`,
+    [c.partnerId, c.periodStart, c.periodEnd],
+  );
+  return rows.map((r) => ({ businessDate: r.business_date, gameId: r.game_id, currency: r.currency, betCount: BigInt(r.bet_count), betMinor: BigInt(r.bet_minor), winMinor: BigInt(r.win_minor) }));
+}
+
+export async function theirAggregates(db: Queryable, cycleId: string): Promise<AggregateRow[]> {
+  const { rows } = await db.query<{ business_date: string; game_id: string; currency: string; bet_count: string; bet_minor: string; win_minor: string }>(
+    `SELECT business_date::text, game_id, currency,
+            count(*) FILTER (WHERE type = 'bet')::text AS bet_count,
+            coalesce(sum(amount_minor) FILTER (WHERE type = 'bet'), 0)::text AS bet_minor,
+            coalesce(sum(amount_minor) FILTER (WHERE type = 'win'), 0)::text AS win_minor
+       FROM provider_report_rows WHERE cycle_id = $1 GROUP BY 1, 2, 3`,
+    [cycleId],
+  );
+  return rows.map((r) => ({ businessDate: r.business_date, gameId: r.game_id, currency: r.currency, betCount: BigInt(r.bet_count), betMinor: BigInt(r.bet_minor), winMinor: BigInt(r.win_minor) }));
+}
+
+/** Both sides' transactions for the (date, game, currency) keys whose totals differ. */
+export async function transactionsForKeys(
+  db: Queryable,
+  c: CycleRef,
+  keys: { businessDate: string; gameId: string; currency: string }[],
+): Promise<{ ours: OurTx[]; theirs: ReportedTx[] }> {
+  const params = [keys.map((k) => k.businessDate), keys.map((k) => k.gameId), keys.map((k) => k.currency)];
+  const ours = await db.query<{ tx_id: string; type: string; round_id: string; game_id: string; currency: string; amount_minor: string; occurred_at: Date; business_date: string; received_at: Date }>(
+    `SELECT g.tx_id, g.type, g.round_id, g.game_id, g.currency, g.amount_minor::text, g.occurred_at, g.business_date::text, g.received_at
+       FROM game_transactions g JOIN unnest($2::date[], $3::text[], $4::text[]) AS k(d, game, cur)
+         ON g.business_date = k.d AND g.game_id = k.game AND g.currency = k.cur
+      WHERE g.partner_id = $1 AND g.type IN ('bet', 'win')`,
+    [c.partnerId, ...params],
+  );
+  const theirs = await db.query<{ tx_id: string; type: string; round_id: string; game_id: string; currency: string; amount_minor: string; occurred_at: Date; business_date: string; round_status: ReportedTx['roundStatus'] | null }>(
+    `SELECT r.tx_id, r.type, r.round_id, r.game_id, r.currency, r.amount_minor::text, r.occurred_at, r.business_date::text, r.round_status
+       FROM provider_report_rows r JOIN unnest($2::date[], $3::text[], $4::text[]) AS k(d, game, cur)
+         ON r.business_date = k.d AND r.game_id = k.game AND r.currency = k.cur
+      WHERE r.cycle_id = $1 AND r.type IN ('bet', 'win') ORDER BY r.ord`,
+    [c.cycleId, ...params],
+  );
+  return {
+    ours: ours.rows.map((r) => ({ id: r.tx_id, type: r.type, roundId: r.round_id, gameId: r.game_id, currency: r.currency, amountMinor: BigInt(r.amount_minor), occurredAt: r.occurred_at.toISOString(), businessDate: r.business_date, receivedAt: r.received_at.toISOString() })),
+    theirs: theirs.rows.map((r) => ({ id: r.tx_id, type: r.type, roundId: r.round_id, gameId: r.game_id, currency: r.currency, amountMinor: BigInt(r.amount_minor), occurredAt: r.occurred_at.toISOString(), businessDate: r.business_date, ...(r.round_status ? { roundStatus: r.round_status } : {}) })),
+  };
+}
+
+export async function storeExceptions(db: Queryable, cycleId: string, ds: Discrepancy[]): Promise<void> {
+  if (ds.length === 0) return;
+  await db.query(
+    `INSERT INTO settlement_exceptions (cycle_id, exception_id, kind, tx_id, business_date, game_id, currency, ours_minor, theirs_minor, difference_minor, detail)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::date[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
+     ON CONFLICT (cycle_id, exception_id) DO NOTHING`,
+    [
+      cycleId,
+      ds.map((d) => d.id),
+      ds.map((d) => d.kind),
+      ds.map((d) => d.txId),
+      ds.map((d) => d.key?.businessDate ?? null),
+      ds.map((d) => d.key?.gameId ?? null),
+      ds.map((d) => d.key?.currency ?? null),
+      ds.map((d) => d.oursMinor?.toString() ?? null),
+      ds.map((d) => d.theirsMinor?.toString() ?? null),
+      ds.map((d) => d.differenceMinor.toString()),
+      ds.map((d) => d.detail),
+    ],
+  );
+}
+
+/** Records a resolution once; a retried activity finds it already there. */
+export async function storeResolution(
+  db: Queryable,
+  cycleId: string,
+  r: { exceptionId: string; resolution: string; amountMinor: bigint | null; reason: string; operator: string },
+): Promise<void> {
+  await db.query(
+    `UPDATE settlement_exceptions SET resolution = $3, resolution_amount_minor = $4, reason = $5, operator = $6, resolved_at = now()
+      WHERE cycle_id = $1 AND exception_id = $2 AND resolved_at IS NULL`,
+    [cycleId, r.exceptionId, r.resolution, r.amountMinor?.toString() ?? null, r.reason, r.operator],
+  );
+}
+
+export async function resolvedExceptions(db: Queryable, cycleId: string) {
+  const { rows } = await db.query<{ exception_id: string; kind: string; tx_id: string | null; tx_type: string | null; difference_minor: string; resolution: string; resolution_amount_minor: string | null; reason: string; operator: string }>(
+    `SELECT e.exception_id, e.kind, e.tx_id, coalesce(g.type, r.type) AS tx_type, e.difference_minor::text, e.resolution, e.resolution_amount_minor::text, e.reason, e.operator
+       FROM settlement_exceptions e
+       JOIN settlement_cycles c ON c.id = e.cycle_id
+       LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
+       LEFT JOIN LATERAL (SELECT type FROM provider_report_rows WHERE cycle_id = e.cycle_id AND tx_id = e.tx_id LIMIT 1) r ON true
+      WHERE e.cycle_id = $1 AND e.resolved_at IS NOT NULL ORDER BY e.exception_id`,
+    [cycleId],
+  );
+  return rows;
+}
+
+export async function contractInForce(db: Queryable, partnerId: string, periodStart: string): Promise<{ version: number; terms: FeeTerms } | null> {
+  const { rows } = await db.query<{ version: number; terms: Record<string, unknown> }>(
+    `SELECT version, terms FROM partner_contracts WHERE partner_id = $1 AND effective_from <= $2 ORDER BY effective_from DESC LIMIT 1`,
+    [partnerId, periodStart],
+  );
+  if (!rows[0]) return null;
+  const t = rows[0].terms;
+  const big = (v: unknown) => BigInt(typeof v === 'string' || typeof v === 'number' ? v : 0);
+  return {
+    version: rows[0].version,
+    terms: {
+      ...(t as unknown as FeeTerms),
+      minimumGuaranteeMinor: big(t.minimumGuaranteeMinor),
+      fixedFeeMinor: big(t.fixedFeeMinor),
+      tiers: (t.tiers as { upToMinor: string | null; rate: string }[]).map((x) => ({ upToMinor: x.upToMinor === null ? null : BigInt(x.upToMinor), rate: x.rate })),
+    },
+  };
+}
+
+/** The period's totals for the fee engine, from the real-time positions (rollbacks netted). */
+export async function periodTotals(db: Queryable, c: CycleRef): Promise<PeriodTotals> {
+  const { rows } = await db.query<Record<string, string>>(
+    `SELECT coalesce(sum(bet_minor - rollback_bet_minor), 0)::text AS bet, coalesce(sum(win_minor - rollback_win_minor), 0)::text AS win,
+            coalesce(sum(bonus_win_minor), 0)::text AS bonus, coalesce(sum(jackpot_contribution_minor), 0)::text AS jc,
+            coalesce(sum(jackpot_win_minor), 0)::text AS jw
+       FROM positions WHERE partner_id = $1 AND business_date BETWEEN $2 AND $3 AND currency = $4`,
+    [c.partnerId, c.periodStart, c.periodEnd, c.currency],
+  );
+  const r = rows[0]!;
+  return {
+    betMinor: BigInt(r.bet!),
+    winMinor: BigInt(r.win!),
+    bonusCostMinor: BigInt(r.bonus!),
+    jackpotContributionMinor: BigInt(r.jc!),
+    jackpotWinMinor: BigInt(r.jw!),
+    gamingTaxMinor: 0n,
+    baseByCategoryMinor: {},
+  };
+}

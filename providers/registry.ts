@@ -1,0 +1,7 @@
+import { jsonCursorAdapter } from './adapters/json-cursor';
+import type { ProviderAdapter } from './types';
+
+/** Every report format Clearhouse reads. Adding a provider format: one adapter, one line here. */
+export const adapters: Record<string, ProviderAdapter> = {
+  [jsonCursorAdapter.format]: jsonCursorAdapter,
+};

@@ -1,0 +1,130 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// A real HTTP server that plays a format-(a) provider: per-transaction JSON, cursor
+// pagination, minor units, UTC epoch milliseconds, control totals on the last page. It
+// serves the transactions it is given (the same generator drives ingest) and injects faults
+// on demand, so tests and the demo exercise the adapter over the wire.
+
+export interface SimulatedTx {
+  id: string;
+  type: string;
+  roundId: string;
+  gameId: string;
+  currency: string;
+  amountMinor: bigint;
+  occurredAtMs: number;
+  roundStatus?: 'completed' | 'open' | 'cancelled';
+}
+
+export interface Faults {
+  /** Added latency per request. */
+  latencyMs?: number;
+  /** The next N requests answer 503. */
+  failNext?: number;
+  /** The next N requests answer 429 with Retry-After: 1. */
+  rateLimitNext?: number;
+  /** Ids left out of the report (missing on theirs). */
+  missing?: string[];
+  /** Rows only the provider has (missing on ours). */
+  extra?: SimulatedTx[];
+  /** Ids reported with another amount. */
+  altered?: Record<string, bigint>;
+  /** Ids reported twice. */
+  duplicated?: string[];
+  /** Control totals that do not match the rows (a broken export). */
+  wrongControlTotals?: boolean;
+  /** Every request fails (a provider that is down for good). */
+  down?: boolean;
+}
+
+export interface SimulatedProvider {
+  url: string;
+  requests: number;
+  setTransactions(txs: SimulatedTx[]): void;
+  setFaults(f: Faults): void;
+  close(): Promise<void>;
+}
+
+const PAGE_SIZE = 500;
+
+export async function startJsonCursorProvider(opts: { transactions?: SimulatedTx[]; faults?: Faults; port?: number } = {}): Promise<SimulatedProvider> {
+  let txs = opts.transactions ?? [];
+  let faults: Faults = opts.faults ?? {};
+  const state = { requests: 0 };
+
+  const reportRows = (fromMs: number, toMs: number): SimulatedTx[] => {
+    const missing = new Set(faults.missing ?? []);
+    const rows: SimulatedTx[] = [];
+    for (const t of [...txs, ...(faults.extra ?? [])].sort((a, b) => a.occurredAtMs - b.occurredAtMs || (a.id < b.id ? -1 : 1))) {
+      if (t.occurredAtMs < fromMs || t.occurredAtMs >= toMs || missing.has(t.id)) continue;
+      const amountMinor = faults.altered?.[t.id] ?? t.amountMinor;
+      rows.push({ ...t, amountMinor });
+      if (faults.duplicated?.includes(t.id)) rows.push({ ...t, amountMinor });
+    }
+    return rows;
+  };
+
+  const server: Server = createServer((req, res) => {
+    state.requests++;
+    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      const send = () => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify(body));
+      };
+      if (faults.latencyMs) setTimeout(send, faults.latencyMs);
+      else send();
+    };
+    const url = new URL(req.url ?? '/', 'http://provider');
+    if (url.pathname !== '/report') return reply(404, { error: 'not found' });
+    if (faults.down) return reply(503, { error: 'down' });
+    if (faults.failNext && faults.failNext > 0) {
+      faults.failNext--;
+      return reply(503, { error: 'try again' });
+    }
+    if (faults.rateLimitNext && faults.rateLimitNext > 0) {
+      faults.rateLimitNext--;
+      return reply(429, { error: 'slow down' }, { 'retry-after': '1' });
+    }
+    const fromMs = Number(url.searchParams.get('from_ms'));
+    const toMs = Number(url.searchParams.get('to_ms'));
+    if (!Number.isSafeInteger(fromMs) || !Number.isSafeInteger(toMs)) return reply(400, { error: 'from_ms and to_ms required' });
+    const offset = Number(url.searchParams.get('cursor') ?? 0);
+    const rows = reportRows(fromMs, toMs);
+    const pageRows = rows.slice(offset, offset + PAGE_SIZE);
+    const last = offset + PAGE_SIZE >= rows.length;
+    const sum = rows.reduce((s, r) => s + r.amountMinor, 0n);
+    reply(200, {
+      items: pageRows.map((r) => ({
+        id: r.id,
+        type: r.type,
+        round_id: r.roundId,
+        game_id: r.gameId,
+        currency: r.currency,
+        amount_minor: r.amountMinor.toString(),
+        occurred_at_ms: r.occurredAtMs,
+        ...(r.roundStatus ? { round_status: r.roundStatus } : {}),
+      })),
+      next_cursor: last ? null : String(offset + PAGE_SIZE),
+      ...(last ? { control: { record_count: rows.length + (faults.wrongControlTotals ? 1 : 0), sum_minor: (faults.wrongControlTotals ? sum + 100n : sum).toString() } } : {}),
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get requests() {
+      return state.requests;
+    },
+    setTransactions: (t) => {
+      txs = t;
+    },
+    setFaults: (f) => {
+      faults = f;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,192 @@
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { SettlementInput } from '../domain/settlement';
+import { startJsonCursorProvider, type SimulatedProvider, type SimulatedTx } from '../providers/simulated/json-cursor-server';
+import { taskQueue } from '../platform/temporal';
+import { settlementWorkflowId } from '../workflows/ids';
+import { OpenExceptions, SettlementStatus } from '../workflows/search-attributes';
+import { approvePayout, resolveException, settlementStatus, type settlementCycle, type SettlementView } from '../workflows/settlement';
+import { uniqueId } from './support/env';
+import { onboardPartner, type TestPartner } from './support/partners';
+import { startStack, type Stack } from './support/stack';
+
+// The settlement cycle end to end: transactions pushed through the API, a real HTTP provider
+// (simulated, with injected faults) serving the same transactions, the workflow on a real
+// Temporal server, operators acting through Updates, money posted in the ledger.
+describe('settlementCycle workflow', () => {
+  let stack: Stack;
+  let provider: SimulatedProvider;
+  beforeAll(async () => {
+    stack = await startStack();
+    provider = await startJsonCursorProvider();
+  });
+  afterAll(async () => {
+    await provider.close();
+    await stack.close();
+  });
+
+  const DAY = '2026-11-23';
+  let seq = 0;
+  function generate(n: number): SimulatedTx[] {
+    return Array.from({ length: n }, (_, i) => ({
+      id: `s-${++seq}`,
+      type: i % 3 === 2 ? 'win' : 'bet',
+      roundId: `r-${seq >> 1}`,
+      gameId: `game-${i % 3}`,
+      currency: 'EUR',
+      amountMinor: BigInt(1000 + ((i * 37) % 900)) * 100n,
+      occurredAtMs: Date.parse(`${DAY}T10:00:00Z`) + i * 1000,
+    }));
+  }
+
+  async function setUpPartner(txs: SimulatedTx[], contract: { rate: string; threshold?: string } = { rate: '0.10' }): Promise<TestPartner> {
+    const p = await onboardPartner(stack, { timezone: 'UTC' });
+    const body = {
+      batchId: uniqueId('b'),
+      transactions: txs.map((t) => ({
+        id: t.id,
+        type: t.type,
+        roundId: t.roundId,
+        playerId: 'pl-1',
+        gameId: t.gameId,
+        amount: `${t.amountMinor / 100n}.${String(t.amountMinor % 100n).padStart(2, '0')}`,
+        currency: t.currency,
+        occurredAt: new Date(t.occurredAtMs).toISOString(),
+      })),
+    };
+    expect((await stack.api('/v1/transactions', { body, token: p.apiKey })).status).toBe(200);
+    await stack.db.pool.query(`INSERT INTO partner_providers (partner_id, format, base_url) VALUES ($1, 'json-cursor', $2)`, [p.id, provider.url]);
+    await stack.db.pool.query(`INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2)`, [
+      p.id,
+      JSON.stringify({
+        base: 'ggr',
+        tiers: [{ upToMinor: null, rate: contract.rate }],
+        tierMode: 'marginal',
+        minimumGuaranteeMinor: '0',
+        fixedFeeMinor: '0',
+        categoryRates: {},
+        negativeBase: 'carry_forward',
+        jackpots: 'exclude',
+        taxWithholdingRate: '0',
+      }),
+    ]);
+    return p;
+  }
+
+  async function start(p: TestPartner, over: Partial<SettlementInput> = {}): Promise<WorkflowHandle<typeof settlementCycle>> {
+    const input: SettlementInput = {
+      partnerId: p.id,
+      periodStart: DAY,
+      periodEnd: DAY,
+      currency: 'EUR',
+      currencyScale: 2,
+      cutoffAt: '2026-11-24T00:00:00Z',
+      graceMs: 0,
+      payoutApprovalThresholdMinor: '100000000',
+      reminderIntervalMs: 60_000,
+      ...over,
+    };
+    return stack.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
+      taskQueue: taskQueue(stack.config, 'settlement'),
+      workflowId: settlementWorkflowId(p.id, DAY),
+      args: [input],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  }
+
+  async function waitForStatus(h: WorkflowHandle, status: SettlementView['status']): Promise<SettlementView> {
+    for (let i = 0; i < 200; i++) {
+      const view = await h.query(settlementStatus);
+      if (view.status === status) return view;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`status never became ${status}`);
+  }
+
+  const ledgerEntries = async (cycleId: string) =>
+    (await stack.db.pool.query<{ idempotency_key: string }>('SELECT idempotency_key FROM ledger_entries WHERE source_ref = $1 ORDER BY idempotency_key', [cycleId])).rows.map(
+      (r) => r.idempotency_key,
+    );
+
+  it('settles a clean period without stopping, posting the fee and the payout once', async () => {
+    const txs = generate(30);
+    const p = await setUpPartner(txs);
+    provider.setTransactions(txs);
+    provider.setFaults({ failNext: 2 }); // transient: retried, then fine
+    const h = await start(p);
+    const result = await h.result();
+    expect(result.status).toBe('Completed');
+    expect(result.exceptions).toEqual([]);
+    const ggr = txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n);
+    const expectedFee = (ggr * 10n) / 100n; // 10 %, exact here (amounts are whole euros)
+    expect(result.fees?.netPayable).toBe(`${expectedFee / 100n}.${String(expectedFee % 100n).padStart(2, '0')}`);
+    expect(await ledgerEntries(h.workflowId)).toEqual([`${h.workflowId}:fees`, `${h.workflowId}:payout`]);
+    // A second start for the same partner and period is refused.
+    await expect(start(p)).rejects.toThrow(/already started/i);
+  });
+
+  it('names the discrepancies, waits for operators, validates their Updates, and needs two approvers above the threshold', async () => {
+    const txs = generate(30);
+    const p = await setUpPartner(txs);
+    const [missing, altered] = [txs[0]!, txs[2]!];
+    const extra: SimulatedTx = { ...txs[3]!, id: 'only-theirs' };
+    provider.setTransactions(txs);
+    provider.setFaults({ missing: [missing.id], altered: { [altered.id]: altered.amountMinor + 500n }, extra: [extra] });
+    const h = await start(p, { payoutApprovalThresholdMinor: '100' });
+
+    const waiting = await waitForStatus(h, 'AwaitingApproval');
+    const byKind = Object.fromEntries(waiting.exceptions.map((e) => [e.kind, e]));
+    expect(Object.keys(byKind).sort()).toEqual(['amount_mismatch', 'missing_ours', 'missing_theirs']);
+    expect(byKind.amount_mismatch!.txId).toBe(altered.id);
+    expect(byKind.missing_theirs!.txId).toBe(missing.id);
+    expect(byKind.missing_ours!.txId).toBe('only-theirs');
+    const desc = await h.describe();
+    expect(desc.typedSearchAttributes.get(OpenExceptions)).toBe(3);
+    expect(desc.typedSearchAttributes.get(SettlementStatus)).toBe('AwaitingApproval');
+
+    const reject = async (payload: unknown, message: RegExp) => {
+      const err = await h.executeUpdate(resolveException, { args: [payload as never] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(String((err as WorkflowUpdateFailedError).cause?.message)).toMatch(message);
+    };
+    await reject({ exceptionId: 'nope', resolution: 'write_off', reason: 'x', operator: 'ana' }, /unknown exceptionId/);
+    await reject({ exceptionId: byKind.missing_ours!.exceptionId, resolution: 'write_off', reason: ' ', operator: 'ana' }, /reason is required/);
+    await reject({ exceptionId: byKind.missing_ours!.exceptionId, resolution: 'adjust', amount: '1.234', reason: 'x', operator: 'ana' }, /amount has more than 2/);
+    await reject({ exceptionId: byKind.missing_ours!.exceptionId, resolution: 'split', reason: 'x', operator: 'ana' }, /resolution must be one of/);
+
+    await h.executeUpdate(resolveException, { args: [{ exceptionId: byKind.missing_theirs!.exceptionId, resolution: 'accept_ours', reason: 'in our logs', operator: 'ana' }] });
+    await reject({ exceptionId: byKind.missing_theirs!.exceptionId, resolution: 'write_off', reason: 'again', operator: 'bo' }, /already resolved/);
+    await h.executeUpdate(resolveException, { args: [{ exceptionId: byKind.amount_mismatch!.exceptionId, resolution: 'accept_theirs', reason: 'provider is right', operator: 'ana' }] });
+    const last = await h.executeUpdate(resolveException, { args: [{ exceptionId: byKind.missing_ours!.exceptionId, resolution: 'write_off', reason: 'test round', operator: 'bo' }] });
+    expect(last.open).toBe(0);
+
+    await waitForStatus(h, 'AwaitingPayoutApproval');
+    await h.executeUpdate(approvePayout, { args: [{ operator: 'ana' }] });
+    const same = await h.executeUpdate(approvePayout, { args: [{ operator: 'ana' }] }).catch((e: unknown) => e);
+    expect(String((same as WorkflowUpdateFailedError).cause?.message)).toMatch(/second, different operator/);
+    await h.executeUpdate(approvePayout, { args: [{ operator: 'carla' }] });
+
+    const result = await h.result();
+    expect(result.status).toBe('Completed');
+    expect(result.approvals).toEqual(['ana', 'carla']);
+    // accept_theirs on a win 5.00 higher lowers GGR by 5.00: the fee base includes it.
+    expect(altered.type).toBe('win');
+    const ggr = txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n) - 500n;
+    const fee = (ggr * 10n) / 100n;
+    expect(result.fees?.netPayable).toBe(`${fee / 100n}.${String(fee % 100n).padStart(2, '0')}`);
+    const stored = await stack.db.pool.query('SELECT count(*)::int AS n FROM settlement_exceptions WHERE cycle_id = $1 AND resolved_at IS NOT NULL', [h.workflowId]);
+    expect(stored.rows[0].n).toBe(3);
+  });
+
+  it('turns a provider that stays down into an exception instead of guessing', async () => {
+    const txs = generate(6);
+    const p = await setUpPartner(txs);
+    provider.setTransactions(txs);
+    provider.setFaults({ down: true });
+    const h = await start(p, { reportFetchAttempts: 2 });
+    const waiting = await waitForStatus(h, 'AwaitingApproval');
+    expect(waiting.exceptions.map((e) => e.kind)).toEqual(['report_unavailable']);
+    provider.setFaults({});
+    await h.executeUpdate(resolveException, { args: [{ exceptionId: waiting.exceptions[0]!.exceptionId, resolution: 'accept_ours', reason: 'settle on our figures', operator: 'ana' }] });
+    expect((await h.result()).status).toBe('Completed');
+  }, 120_000);
+});

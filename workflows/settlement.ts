@@ -1,0 +1,170 @@
+import {
+  ActivityFailure,
+  condition,
+  defineQuery,
+  defineUpdate,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  approvalProblem,
+  resolutionProblem,
+  type ApprovePayoutInput,
+  type ResolveExceptionInput,
+  type SettlementException,
+  type SettlementInput,
+  type SettlementStatus,
+} from '../domain/settlement';
+import { OpenExceptions, PartnerId, SettlementPeriod, SettlementStatus as SettlementStatusKey } from './search-attributes';
+
+// Messages, defined once and used by the workflow, the API and the Temporal UI.
+export const resolveException = defineUpdate<{ open: number }, [ResolveExceptionInput]>('resolveException');
+export const approvePayout = defineUpdate<{ approvals: number; needed: number }, [ApprovePayoutInput]>('approvePayout');
+
+export interface SettlementView {
+  status: SettlementStatus;
+  input: SettlementInput;
+  frozenAt: string | null;
+  reportRows: number | null;
+  exceptions: SettlementException[];
+  fees: { grossFee: string; taxWithheld: string; netPayable: string; contractVersion: number } | null;
+  approvals: string[];
+  remindersSent: number;
+}
+export const settlementStatus = defineQuery<SettlementView>('status');
+
+const ROUNDING_TOLERANCE_MINOR = '1';
+const PAYOUT_APPROVALS = 2;
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['ConflictError', 'ValidationError', 'NotFoundError'] },
+});
+// Fetching pages heartbeats its cursor: a crashed worker's replacement resumes there.
+const fetchingWith = (maximumAttempts: number) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts, nonRetryableErrorTypes: ['ConflictError', 'NotFoundError'] },
+  });
+const DEFAULT_REPORT_FETCH_ATTEMPTS = 8;
+
+/**
+ * One partner's settlement for one period: cut-off, freeze, fetch the provider's report,
+ * reconcile, wait for operators to resolve exceptions, compute fees from the contract in
+ * force, post, build the statement, get the payout approved, pay out.
+ */
+export async function settlementCycle(input: SettlementInput): Promise<SettlementView> {
+  const cycle = { cycleId: workflowInfo().workflowId, ...input, roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR };
+  const view: SettlementView = { status: 'WaitingForCutoff', input, frozenAt: null, reportRows: null, exceptions: [], fees: null, approvals: [], remindersSent: 0 };
+  const open = () => view.exceptions.filter((e) => !e.resolution).length;
+  const publish = (status: SettlementStatus, details: string) => {
+    view.status = status;
+    upsertSearchAttributes([
+      { key: SettlementStatusKey, value: status },
+      { key: OpenExceptions, value: open() },
+    ]);
+    setCurrentDetails(`**${status}** — ${details}`);
+  };
+
+  setHandler(settlementStatus, () => view);
+  setHandler(
+    resolveException,
+    async (r) => {
+      // Marked before awaiting, so a second Update for the same exception fails validation.
+      const e = view.exceptions.find((x) => x.exceptionId === r.exceptionId)!;
+      e.resolution = { resolution: r.resolution, reason: r.reason.trim(), operator: r.operator.trim(), ...(r.amount === undefined ? {} : { amount: r.amount }) };
+      await acts.recordResolution(cycle, r);
+      publish(view.status, `${open()} exception(s) open`);
+      return { open: open() };
+    },
+    {
+      validator: (r) => {
+        const problem = view.status === 'AwaitingApproval' ? resolutionProblem(view.exceptions, r, input.currencyScale) : `exceptions can be resolved once reconciliation is done (now ${view.status})`;
+        if (problem) throw new Error(problem);
+      },
+      description: 'Resolve one reconciliation exception: {"exceptionId","resolution":"accept_ours|accept_theirs|adjust|write_off|carry_forward","amount"?,"reason","operator"}',
+    },
+  );
+  setHandler(
+    approvePayout,
+    (a) => {
+      view.approvals.push(a.operator.trim());
+      return { approvals: view.approvals.length, needed: PAYOUT_APPROVALS };
+    },
+    {
+      validator: (a) => {
+        const problem = approvalProblem(view.approvals, a, view.status === 'AwaitingPayoutApproval');
+        if (problem) throw new Error(problem);
+      },
+      description: 'Approve the payout (maker-checker: two different operators): {"operator","comment"?}',
+    },
+  );
+
+  upsertSearchAttributes([
+    { key: PartnerId, value: input.partnerId },
+    { key: SettlementPeriod, value: `${input.periodStart}/${input.periodEnd}` },
+  ]);
+  publish('WaitingForCutoff', `until ${input.cutoffAt} + ${Math.round(input.graceMs / 1000)} s grace`);
+
+  // 1. Cut-off plus grace, on a durable timer, then freeze the period.
+  const waitMs = Date.parse(input.cutoffAt) + input.graceMs - workflowInfo().runStartTime.getTime();
+  if (waitMs > 0) await sleep(waitMs);
+  view.frozenAt = (await acts.freezePeriod(cycle)).frozenAt;
+  publish('Reconciling', 'fetching the provider report');
+
+  // 2. The provider's report; a provider that stays down becomes an exception, never a guess.
+  try {
+    const report = await fetchingWith(input.reportFetchAttempts ?? DEFAULT_REPORT_FETCH_ATTEMPTS).fetchProviderReport(cycle);
+    view.reportRows = report.rows;
+    view.exceptions.push(...report.exceptions);
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    view.exceptions.push(await acts.recordReportUnavailable(cycle, err.cause?.message ?? err.message));
+  }
+
+  // 3–4. Our totals against theirs; every difference named.
+  if (view.reportRows !== null) {
+    const rec = await acts.reconcile({ ...cycle, frozenAt: view.frozenAt });
+    view.exceptions.push(...rec.exceptions);
+  }
+
+  // 5. Operators resolve each exception (Temporal UI or API); reminders while any stays open.
+  if (open() > 0) {
+    publish('AwaitingApproval', `${open()} exception(s) open`);
+    while (!(await condition(() => open() === 0, input.reminderIntervalMs))) {
+      view.remindersSent++;
+      log.warn('settlement exceptions still open', { open: open(), reminders: view.remindersSent });
+      publish('AwaitingApproval', `${open()} exception(s) open — reminder ${view.remindersSent}`);
+    }
+  }
+
+  // 6. Fees from the contract version in force for the period.
+  publish('ComputingFees', 'applying the contract');
+  const fees = await acts.computeSettlementFees(cycle);
+  view.fees = fees;
+
+  // 7–8. Post the settlement entries (idempotent keys from the cycle id) and the statement.
+  publish('Posting', `net payable ${fees.netPayable} ${input.currency}`);
+  const posted = await acts.postSettlement(cycle, fees);
+  await acts.buildStatement(cycle, { fees, entryIds: posted.entryIds, exceptions: view.exceptions });
+
+  // 9. Above the contract's threshold, two different operators approve the payout.
+  if (BigInt(fees.netPayableMinor) > BigInt(input.payoutApprovalThresholdMinor)) {
+    publish('AwaitingPayoutApproval', `${fees.netPayable} ${input.currency} needs ${PAYOUT_APPROVALS} approvals`);
+    await acts.setCycleStatus(cycle.cycleId, 'AwaitingPayoutApproval');
+    await condition(() => view.approvals.length >= PAYOUT_APPROVALS);
+  }
+  publish('PayingOut', `${fees.netPayable} ${input.currency}`);
+  await acts.recordPayout(cycle, { netPayableMinor: fees.netPayableMinor, approvers: view.approvals });
+
+  await acts.setCycleStatus(cycle.cycleId, 'Completed');
+  publish('Completed', `paid ${fees.netPayable} ${input.currency}`);
+  return view;
+}
