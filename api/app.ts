@@ -9,6 +9,7 @@ import { createRegistry, generateOpenApi } from './openapi';
 import { healthRoutes } from './routes/health';
 import { ledgerRoutes } from './routes/ledger';
 import { partnerRoutes } from './routes/partners';
+import { settlementRoutes } from './routes/settlements';
 import { transactionRoutes } from './routes/transactions';
 
 export function createApp(deps: ApiDeps): express.Express {
@@ -39,6 +40,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const currencies = createCurrencyRegistry(deps.config.currencies.extraAssets);
   transactionRoutes(router, registry, deps, currencies);
   ledgerRoutes(router, registry, deps, currencies);
+  settlementRoutes(router, registry, deps, currencies);
   app.use(router);
 
   const spec = generateOpenApi(registry, deps.config.api.publicUrl);

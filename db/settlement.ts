@@ -18,7 +18,8 @@ export async function freezeCycle(db: Queryable, c: CycleRef): Promise<string> {
   const { rows } = await db.query<{ frozen_at: Date }>(
     `INSERT INTO settlement_cycles (id, partner_id, period_start, period_end, status, frozen_at)
      VALUES ($1, $2, $3, $4, 'Reconciling', now())
-     ON CONFLICT (id) DO UPDATE SET frozen_at = coalesce(settlement_cycles.frozen_at, now()), updated_at = now()
+     ON CONFLICT (id) DO UPDATE SET frozen_at = coalesce(settlement_cycles.frozen_at, now()),
+       status = CASE WHEN settlement_cycles.status = 'WaitingForCutoff' THEN 'Reconciling' ELSE settlement_cycles.status END, updated_at = now()
      RETURNING frozen_at`,
     [c.cycleId, c.partnerId, c.periodStart, c.periodEnd],
   );

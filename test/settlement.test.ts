@@ -5,7 +5,8 @@ import { taskQueue } from '../platform/temporal';
 import { settlementWorkflowId } from '../workflows/ids';
 import { OpenExceptions, SettlementStatus } from '../workflows/search-attributes';
 import { approvePayout, resolveException, settlementStatus, type settlementCycle, type SettlementView } from '../workflows/settlement';
-import { uniqueId } from './support/env';
+import { Worker } from '@temporalio/worker';
+import { uniqueId, workflowBundlePath } from './support/env';
 import { onboardPartner, type TestPartner } from './support/partners';
 import { startStack, type Stack } from './support/stack';
 
@@ -175,6 +176,51 @@ describe('settlementCycle workflow', () => {
     expect(result.fees?.netPayable).toBe(`${fee / 100n}.${String(fee % 100n).padStart(2, '0')}`);
     const stored = await stack.db.pool.query('SELECT count(*)::int AS n FROM settlement_exceptions WHERE cycle_id = $1 AND resolved_at IS NOT NULL', [h.workflowId]);
     expect(stored.rows[0].n).toBe(3);
+
+    // Determinism guard: the recorded history (timers, Updates, activities) replays against
+    // the current workflow code without a non-determinism error.
+    await Worker.runReplayHistory({ workflowBundle: { codePath: workflowBundlePath() } }, await h.fetchHistory(), h.workflowId);
+  });
+
+  it('is driven through the API: start, read, list exceptions, resolve, statement as JSON and CSV', async () => {
+    const txs = generate(9);
+    const p = await setUpPartner(txs);
+    const other = await onboardPartner(stack);
+    provider.setTransactions(txs);
+    provider.setFaults({ missing: [txs[0]!.id] });
+    const started = await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: DAY } });
+    expect(started.status).toBe(202);
+    const id = started.body.id as string;
+    expect(id).toBe(`settlement:${p.id}:${DAY}`);
+    expect((await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: DAY } })).status).toBe(409);
+
+    const h = stack.temporal.workflow.getHandle(id);
+    const waiting = await waitForStatus(h, 'AwaitingApproval');
+    const live = await stack.api(`/v1/settlements/${encodeURIComponent(id)}`, { token: p.apiKey });
+    expect(live.body).toMatchObject({ status: 'AwaitingApproval', input: { partnerId: p.id, currency: 'EUR' } });
+    expect((await stack.api(`/v1/settlements/${encodeURIComponent(id)}`, { token: other.apiKey })).status).toBe(404);
+    const open = await stack.api(`/v1/exceptions?status=open&partnerId=${p.id}`);
+    expect(open.body.exceptions).toEqual([expect.objectContaining({ settlementId: id, kind: 'missing_theirs', txId: txs[0]!.id })]);
+
+    const exceptionId = waiting.exceptions[0]!.exceptionId;
+    const path = `/v1/settlements/${encodeURIComponent(id)}/exceptions/${encodeURIComponent(exceptionId)}/resolution`;
+    const bad = await stack.api(path, { body: { resolution: 'adjust', amount: '1.001', reason: 'x', operator: 'ana' } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.message).toMatch(/amount has more than 2 decimal places/);
+    expect((await stack.api(path, { body: { resolution: 'accept_ours', reason: 'in our logs', operator: 'ana' }, token: p.apiKey })).status).toBe(403);
+    const ok = await stack.api(path, { body: { resolution: 'accept_ours', reason: 'in our logs', operator: 'ana' } });
+    expect(ok).toMatchObject({ status: 200, body: { open: 0 } });
+    expect((await h.result()).status).toBe('Completed');
+
+    const statement = await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`, { token: p.apiKey });
+    expect(statement.body).toMatchObject({ cycleId: id, currency: 'EUR', fees: { contractVersion: 1 } });
+    const csv = await fetch(`${stack.baseUrl}/v1/settlements/${encodeURIComponent(id)}/statement`, { headers: { accept: 'text/csv', authorization: `Bearer ${p.apiKey}` } });
+    const text = await csv.text();
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect(text.split('\n')[0]).toBe('line,description,amount,currency');
+    expect(text).toContain(`net_payable,`);
+    const list = await stack.api(`/v1/settlements?partnerId=${p.id}&status=Completed`);
+    expect(list.body.settlements).toEqual([expect.objectContaining({ id, status: 'Completed' })]);
   });
 
   it('turns a provider that stays down into an exception instead of guessing', async () => {

@@ -1,0 +1,239 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Router } from 'express';
+import { z } from 'zod';
+import { getPartner } from '../../db/partners';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
+import type { CurrencyRegistry } from '../../domain/money';
+import { partnerIdSchema } from '../../domain/partner';
+import { resolutions, type SettlementInput } from '../../domain/settlement';
+import { taskQueue } from '../../platform/temporal';
+import { settlementWorkflowId } from '../../workflows/ids';
+import { PartnerId, SettlementPeriod } from '../../workflows/search-attributes';
+import { resolveException, settlementStatus, type settlementCycle } from '../../workflows/settlement';
+import type { Principal } from '../auth';
+import type { ApiDeps } from '../deps';
+import { mountRoute } from '../route';
+import { errorResponses, jsonResponse } from '../schemas';
+
+const DEFAULT_GRACE_MINUTES = 60;
+const DEFAULT_PAYOUT_THRESHOLD_MINOR = '1000000';
+const REMINDER_INTERVAL_MS = 4 * 60 * 60 * 1000;
+
+const day = z.iso.date();
+const cycleId = z.string().regex(/^settlement:[a-z0-9][a-z0-9-]{1,62}:\d{4}-\d{2}-\d{2}$/, 'a settlement id: settlement:<partnerId>:<periodStart>');
+
+const cycleSchema = z
+  .object({
+    id: z.string(),
+    partnerId: z.string(),
+    periodStart: z.string(),
+    periodEnd: z.string(),
+    status: z.string(),
+    frozenAt: z.string().nullable(),
+    fees: z.unknown().nullable(),
+  })
+  .meta({ id: 'SettlementCycle' });
+
+const resolutionBody = z
+  .object({
+    resolution: z.enum(resolutions),
+    amount: z.string().optional().meta({ description: 'Decimal string, for "adjust" only' }),
+    reason: z.string().min(1).max(500),
+    operator: z.string().min(1).max(200),
+  })
+  .strict()
+  .meta({ id: 'ExceptionResolution' });
+
+/** A partner sees only its own cycles; another partner's is indistinguishable from none. */
+function visible(principal: Principal, id: string): boolean {
+  return principal.kind === 'operator' || (principal.kind === 'partner' && id.startsWith(`settlement:${principal.partnerId}:`));
+}
+
+export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps, currencies: CurrencyRegistry): void {
+  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/settlements',
+    summary: 'Run a settlement cycle now for a partner and period (operator)',
+    description: 'Starts `settlementCycle` with id `settlement:<partnerId>:<periodStart>`; a second start for the same partner and period is a 409.',
+    tags: ['settlements'],
+    auth: 'operator',
+    body: z.object({ partnerId: partnerIdSchema, periodStart: day, periodEnd: day.optional() }).strict().meta({ id: 'NewSettlement' }),
+    bodyExample: { partnerId: 'nova-slots', periodStart: '2026-11-23' },
+    responses: { 202: jsonResponse(z.object({ id: z.string(), status: z.string() }), 'Started'), ...errorResponses(401, 403, 404, 409, 422) },
+    handler: async ({ body }) => {
+      const partner = await getPartner(deps.db, body.partnerId);
+      if (!partner) throw new NotFoundError(`partner ${body.partnerId} not found`, [{ path: 'partnerId', message: 'not found' }]);
+      const periodEnd = body.periodEnd ?? body.periodStart;
+      if (periodEnd < body.periodStart) throw new ValidationError('periodEnd is before periodStart', [{ path: 'periodEnd', message: 'before periodStart' }]);
+      const { rows } = await deps.db.query<{ cutoff: Date; terms: { settlement?: { cutoffGraceMinutes?: number; payoutApprovalThresholdMinor?: string } } | null }>(
+        `SELECT (($2::date + 1)::timestamp AT TIME ZONE p.timezone) AS cutoff,
+                (SELECT terms FROM partner_contracts c WHERE c.partner_id = p.id AND c.effective_from <= $3 ORDER BY effective_from DESC LIMIT 1) AS terms
+           FROM partners p WHERE p.id = $1`,
+        [partner.id, periodEnd, body.periodStart],
+      );
+      if (!rows[0]?.terms) throw new ValidationError(`no contract in force for ${partner.id} on ${body.periodStart}`, [{ path: 'periodStart', message: 'no contract in force' }]);
+      const terms = rows[0].terms.settlement ?? {};
+      const input: SettlementInput = {
+        partnerId: partner.id,
+        periodStart: body.periodStart,
+        periodEnd,
+        currency: partner.settlementCurrency,
+        currencyScale: currencies.scaleOf(partner.settlementCurrency) ?? 2,
+        cutoffAt: rows[0].cutoff.toISOString(),
+        graceMs: (terms.cutoffGraceMinutes ?? DEFAULT_GRACE_MINUTES) * 60_000,
+        payoutApprovalThresholdMinor: terms.payoutApprovalThresholdMinor ?? DEFAULT_PAYOUT_THRESHOLD_MINOR,
+        reminderIntervalMs: REMINDER_INTERVAL_MS,
+      };
+      const id = settlementWorkflowId(partner.id, body.periodStart);
+      try {
+        await deps.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
+          taskQueue: taskQueue(deps.config, 'settlement'),
+          workflowId: id,
+          args: [input],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [
+            { key: PartnerId, value: partner.id },
+            { key: SettlementPeriod, value: `${body.periodStart}/${periodEnd}` },
+          ],
+          staticSummary: `Settle ${partner.name} (${partner.id}) for ${body.periodStart}${periodEnd === body.periodStart ? '' : ` to ${periodEnd}`} in ${partner.settlementCurrency}`,
+        });
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ConflictError(`${id} was already started`, [{ path: 'periodStart', message: 'already settled or settling' }]);
+        throw err;
+      }
+      await deps.db.query(
+        `INSERT INTO settlement_cycles (id, partner_id, period_start, period_end, status) VALUES ($1, $2, $3, $4, 'WaitingForCutoff') ON CONFLICT (id) DO NOTHING`,
+        [id, partner.id, body.periodStart, periodEnd],
+      );
+      return { status: 202, body: { id, status: 'WaitingForCutoff' }, headers: { Location: `/v1/settlements/${encodeURIComponent(id)}` } };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/settlements',
+    summary: 'List settlement cycles (a partner sees its own)',
+    tags: ['settlements'],
+    auth: 'any',
+    query: z.object({ partnerId: partnerIdSchema.optional(), status: z.string().max(40).optional() }),
+    responses: { 200: jsonResponse(z.object({ settlements: z.array(cycleSchema) }), 'Cycles'), ...errorResponses(400, 401) },
+    handler: async ({ query, principal }) => {
+      const partnerId = principal.kind === 'partner' ? principal.partnerId : (query.partnerId ?? null);
+      const { rows } = await deps.db.query<{ id: string; partner_id: string; period_start: string; period_end: string; status: string; frozen_at: Date | null; fees: unknown }>(
+        `SELECT id, partner_id, period_start::text, period_end::text, status, frozen_at, fees FROM settlement_cycles
+          WHERE ($1::text IS NULL OR partner_id = $1) AND ($2::text IS NULL OR status = $2) ORDER BY period_start DESC, partner_id LIMIT 500`,
+        [partnerId, query.status ?? null],
+      );
+      return {
+        status: 200,
+        body: {
+          settlements: rows.map((r) => ({ id: r.id, partnerId: r.partner_id, periodStart: r.period_start, periodEnd: r.period_end, status: r.status, frozenAt: r.frozen_at?.toISOString() ?? null, fees: r.fees ?? null })),
+        },
+      };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/settlements/{id}',
+    summary: 'Live state of a cycle (the workflow\'s status query)',
+    tags: ['settlements'],
+    auth: 'any',
+    params: z.object({ id: cycleId }),
+    responses: { 200: jsonResponse(z.unknown().meta({ id: 'SettlementView' }), 'Step, exceptions, fees, approvals'), ...errorResponses(400, 401, 404) },
+    handler: async ({ params, principal }) => {
+      if (!visible(principal, params.id)) throw new NotFoundError(`settlement ${params.id} not found`);
+      try {
+        return { status: 200, body: await deps.temporal.workflow.getHandle(params.id).query(settlementStatus) };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`settlement ${params.id} not found`);
+        throw err;
+      }
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/settlements/{id}/statement',
+    summary: 'The cycle\'s statement, JSON or CSV (Accept: text/csv)',
+    tags: ['settlements'],
+    auth: 'any',
+    params: z.object({ id: cycleId }),
+    responses: {
+      200: { description: 'The statement', content: { 'application/json': { schema: z.unknown() }, 'text/csv': { schema: z.string() } } },
+      ...errorResponses(400, 401, 404),
+    },
+    handler: async ({ params, principal, req }) => {
+      if (!visible(principal, params.id)) throw new NotFoundError(`settlement ${params.id} not found`);
+      const { rows } = await deps.db.query<{ statement: { fees?: { lines?: { code: string; description: string; amount: string }[]; grossFee?: string; taxWithheld?: string; netPayable?: string }; currency?: string; ledgerEntryIds?: string[] } | null }>(
+        'SELECT statement FROM settlement_cycles WHERE id = $1',
+        [params.id],
+      );
+      const statement = rows[0]?.statement;
+      if (!statement) throw new NotFoundError(`no statement yet for ${params.id}`);
+      if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+        const fees = statement.fees ?? {};
+        const csvLine = (cells: string[]) => cells.map((c) => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',');
+        const lines = [
+          csvLine(['line', 'description', 'amount', 'currency']),
+          ...(fees.lines ?? []).map((l) => csvLine([l.code, l.description, l.amount, statement.currency ?? ''])),
+          csvLine(['gross_fee', 'total fee', fees.grossFee ?? '', statement.currency ?? '']),
+          csvLine(['tax_withheld', 'withheld for tax', fees.taxWithheld ?? '', statement.currency ?? '']),
+          csvLine(['net_payable', `paid to the partner; ledger entries ${(statement.ledgerEntryIds ?? []).join(' ')}`, fees.netPayable ?? '', statement.currency ?? '']),
+        ];
+        return { status: 200, text: { contentType: 'text/csv', body: `${lines.join('\n')}\n` } };
+      }
+      return { status: 200, body: statement };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/exceptions',
+    summary: 'Reconciliation exceptions (a partner sees its own)',
+    tags: ['settlements'],
+    auth: 'any',
+    query: z.object({ status: z.enum(['open', 'resolved']).optional(), partnerId: partnerIdSchema.optional() }),
+    responses: { 200: jsonResponse(z.object({ exceptions: z.array(z.unknown()) }), 'Exceptions'), ...errorResponses(400, 401) },
+    handler: async ({ query, principal }) => {
+      const partnerId = principal.kind === 'partner' ? principal.partnerId : (query.partnerId ?? null);
+      const { rows } = await deps.db.query(
+        `SELECT e.cycle_id AS "settlementId", e.exception_id AS "exceptionId", e.kind, e.tx_id AS "txId", e.difference_minor::text AS "differenceMinor",
+                e.detail, e.resolution, e.reason, e.operator, e.resolved_at AS "resolvedAt"
+           FROM settlement_exceptions e JOIN settlement_cycles c ON c.id = e.cycle_id
+          WHERE ($1::text IS NULL OR c.partner_id = $1)
+            AND ($2::text IS NULL OR ($2 = 'open') = (e.resolved_at IS NULL))
+          ORDER BY e.cycle_id, e.exception_id LIMIT 1000`,
+        [partnerId, query.status ?? null],
+      );
+      return { status: 200, body: { exceptions: rows } };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/settlements/{id}/exceptions/{exceptionId}/resolution',
+    summary: 'Resolve an exception (operator): the same resolveException Update the Temporal UI sends',
+    tags: ['settlements'],
+    auth: 'operator',
+    params: z.object({ id: cycleId, exceptionId: z.string().min(1).max(300) }),
+    body: resolutionBody,
+    bodyExample: { resolution: 'accept_theirs', reason: 'provider log confirms the amount', operator: 'ana@operator.example' },
+    responses: { 200: jsonResponse(z.object({ open: z.number() }), 'Recorded; how many stay open'), ...errorResponses(400, 401, 403, 404, 422) },
+    handler: async ({ params, body }) => {
+      try {
+        const result = await deps.temporal.workflow.getHandle(params.id).executeUpdate(resolveException, { args: [{ exceptionId: params.exceptionId, ...body }] });
+        return { status: 200, body: result };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`settlement ${params.id} not found`);
+        if (err instanceof WorkflowUpdateFailedError) {
+          throw new ValidationError(err.cause?.message ?? 'resolution rejected', [{ path: 'body', message: err.cause?.message ?? 'rejected' }]);
+        }
+        throw err;
+      }
+    },
+  });
+}
