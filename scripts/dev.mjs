@@ -20,7 +20,7 @@ const TEMPORAL_UI_PORT = Number(env.TEMPORAL_UI_PORT || 8233);
 const PG_PORT = Number(env.EMBEDDED_PG_PORT || 54329);
 const STOP_GRACE_MS = 15_000;
 
-const colors = { dev: 36, postgres: 34, temporal: 35, migrate: 33, worker: 32, api: 92, seed: 33 };
+const colors = { dev: 36, postgres: 34, temporal: 35, migrate: 33, worker: 32, api: 92, seed: 33, providers: 94 };
 function say(component, line) {
   const tag = `[${component}]`.padEnd(11);
   const c = colors[component] ?? 37;
@@ -234,7 +234,10 @@ async function main() {
     LOG_PRETTY: env.LOG_PRETTY ?? 'true',
   });
   const tsx = ['--import', 'tsx'];
+  // The demo settles the day before yesterday (UTC): its cut-off and grace have passed everywhere.
+  env.DEMO_DAY = env.DEMO_DAY || new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
   await runToCompletion('migrate', process.execPath, [...tsx, 'scripts/migrate.ts']);
+  start('providers', process.execPath, [...tsx, 'scripts/providers-server.ts']);
   start('worker', process.execPath, [...tsx, 'workers/main.ts']);
   start('api', process.execPath, [...tsx, 'api/main.ts']);
   const apiUrl = `http://localhost:${API_PORT}`;
@@ -252,6 +255,7 @@ async function main() {
     `  Worker metrics http://localhost:${env.WORKER_METRICS_PORT || 9464}/metrics`,
     `  Operator token ${env.OPERATOR_TOKEN ? '(from OPERATOR_TOKEN)' : 'dev-operator-token (development default)'}`,
     `  Demo partner API keys: .data/demo-credentials.json`,
+    `  Demo settlement awaiting an operator: settlement:nova-slots:${env.DEMO_DAY} (see README, "Resolve the demo exceptions")`,
     'Press Ctrl-C to stop everything (data is kept in .data/).',
     '',
   ];

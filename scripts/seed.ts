@@ -1,7 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfigOrExit } from '../platform/config';
+import { createPool } from '../db/pool';
 import type { NewPartner } from '../domain/partner';
+import { loadConfigOrExit } from '../platform/config';
+import { generateDay } from '../providers/simulated/generator';
+import { DEMO_TX_PER_PARTNER, demoProviders } from './providers-server';
 
 /**
  * Seeds demo data through the public API (the same path a real operator takes), so it is
@@ -41,7 +44,74 @@ async function main(): Promise<void> {
   }
   mkdirSync(path.dirname(CREDENTIALS_FILE), { recursive: true });
   writeFileSync(CREDENTIALS_FILE, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+
+  const day = process.env.DEMO_DAY;
+  if (!day) return;
+  const db = createPool(config, { max: 2 });
+  try {
+    for (const provider of demoProviders) {
+      // Contract v1 and the provider's report endpoint (no contract API yet: written directly).
+      await db.query(
+        `INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2) ON CONFLICT DO NOTHING`,
+        [provider.partnerId, JSON.stringify(demoTerms)],
+      );
+      await db.query(
+        `INSERT INTO partner_providers (partner_id, format, base_url) VALUES ($1, 'json-cursor', $2) ON CONFLICT (partner_id) DO UPDATE SET base_url = EXCLUDED.base_url`,
+        [provider.partnerId, `http://127.0.0.1:${provider.port}`],
+      );
+      // The demo day, pushed through the API in deterministic batches (replays are no-ops).
+      const key = credentials[provider.partnerId];
+      if (!key) continue;
+      const txs = generateDay(provider.partnerId, day, DEMO_TX_PER_PARTNER, provider.currency);
+      for (let i = 0; i < txs.length; i += 200) {
+        const res = await fetch(`${apiUrl}/v1/transactions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({
+            batchId: `demo-${day}-${i / 200}`,
+            transactions: txs.slice(i, i + 200).map((t) => ({
+              id: t.id,
+              type: t.type,
+              roundId: t.roundId,
+              playerId: 'demo-player',
+              gameId: t.gameId,
+              amount: `${t.amountMinor / 100n}.${String(t.amountMinor % 100n).padStart(2, '0')}`,
+              currency: t.currency,
+              occurredAt: new Date(t.occurredAtMs).toISOString(),
+            })),
+          }),
+        });
+        if (res.status !== 200) throw new Error(`demo ingest for ${provider.partnerId} failed: ${res.status} ${await res.text()}`);
+      }
+      // Settle the day: nova-slots' provider disagrees, so that cycle waits for an operator.
+      const started = await fetch(`${apiUrl}/v1/settlements`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },
+        body: JSON.stringify({ partnerId: provider.partnerId, periodStart: day }),
+      });
+      if (started.status !== 202 && started.status !== 409) throw new Error(`starting settlement for ${provider.partnerId} failed: ${started.status}`);
+      process.stdout.write(`${provider.partnerId}: ${txs.length} transactions on ${day}, settlement:${provider.partnerId}:${day} ${started.status === 202 ? 'started' : 'already exists'}\n`);
+    }
+  } finally {
+    await db.end();
+  }
 }
+
+const demoTerms = {
+  base: 'ggr',
+  tiers: [
+    { upToMinor: '5000000', rate: '0.12' },
+    { upToMinor: null, rate: '0.10' },
+  ],
+  tierMode: 'marginal',
+  minimumGuaranteeMinor: '0',
+  fixedFeeMinor: '0',
+  categoryRates: {},
+  negativeBase: 'carry_forward',
+  jackpots: 'exclude',
+  taxWithholdingRate: '0',
+  settlement: { cutoffGraceMinutes: 60, payoutApprovalThresholdMinor: '10000' },
+};
 
 main().catch((err: unknown) => {
   process.stderr.write(`seed failed: ${err instanceof Error ? err.message : String(err)}\n`);
