@@ -223,6 +223,21 @@ describe('settlementCycle workflow', () => {
     expect(list.body.settlements).toEqual([expect.objectContaining({ id, status: 'Completed' })]);
   });
 
+  it('survives its worker going away mid-cycle: a new worker finishes it, with no duplicate posting', async () => {
+    const txs = generate(12);
+    const p = await setUpPartner(txs);
+    provider.setTransactions(txs);
+    provider.setFaults({ missing: [txs[1]!.id] });
+    const h = await start(p);
+    const waiting = await waitForStatus(h, 'AwaitingApproval');
+    await stack.restartWorkers(); // the old worker is gone; its state lives in Temporal
+    await h.executeUpdate(resolveException, { args: [{ exceptionId: waiting.exceptions[0]!.exceptionId, resolution: 'accept_ours', reason: 'ours is right', operator: 'ana' }] });
+    expect((await h.result()).status).toBe('Completed');
+    expect(await ledgerEntries(h.workflowId)).toEqual([`${h.workflowId}:fees`, `${h.workflowId}:payout`]);
+    const postings = await stack.db.pool.query('SELECT count(*)::int AS n FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id WHERE e.source_ref = $1', [h.workflowId]);
+    expect(postings.rows[0].n).toBe(2);
+  });
+
   it('turns a provider that stays down into an exception instead of guessing', async () => {
     const txs = generate(6);
     const p = await setUpPartner(txs);

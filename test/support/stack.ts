@@ -27,6 +27,8 @@ export interface Stack {
   operatorToken: string;
   /** fetch against the API with JSON helpers. */
   api: (path: string, init?: { method?: string; body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string> }) => Promise<{ status: number; body: any; headers: Headers }>;
+  /** Stops the workers (as a crash or a deploy would) and starts fresh ones on the same queues. */
+  restartWorkers: () => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -44,11 +46,17 @@ export async function startStack(opts: { workers?: boolean; overrides?: Record<s
   let workers: Worker[] = [];
   let running: Promise<unknown> = Promise.resolve();
   let nativeConnection: NativeConnection | undefined;
-  if (opts.workers !== false) {
-    nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const startWorkers = async () => {
+    nativeConnection ??= await NativeConnection.connect({ address: config.temporal.address });
     workers = await createWorkers({ config, db: db.pool, connection: nativeConnection, workflowBundle: { codePath: workflowBundlePath() } });
     running = Promise.all(workers.map((w) => w.run()));
-  }
+  };
+  const stopWorkers = async () => {
+    for (const w of workers) w.shutdown();
+    await running;
+    workers = [];
+  };
+  if (opts.workers !== false) await startWorkers();
 
   const app = createApp({ config, db: db.pool, temporal, logger: createLogger(config, 'api-test') });
   const server: Server = await new Promise((resolve) => {
@@ -84,13 +92,16 @@ export async function startStack(opts: { workers?: boolean; overrides?: Record<s
     baseUrl,
     operatorToken,
     api,
+    restartWorkers: async () => {
+      await stopWorkers();
+      await startWorkers();
+    },
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      for (const w of workers) w.shutdown();
-      await running;
+      await stopWorkers();
       await nativeConnection?.close();
       await connection.close();
       await db.drop();
