@@ -101,7 +101,7 @@ export function settlementActivities({ db }: { db: Db }) {
       await q.storeResolution(db, c.cycleId, { ...r, amountMinor: amount && amount.ok ? amount.minor : null });
     },
 
-    async computeSettlementFees(c: CycleArgs): Promise<{ contractVersion: number; grossFee: string; taxWithheld: string; netPayable: string; netPayableMinor: string; baseAdjustmentMinor: string; lines: { code: string; description: string; amount: string }[] }> {
+    async computeSettlementFees(c: CycleArgs): Promise<{ contractVersion: number; grossFee: string; taxWithheld: string; netPayable: string; netPayableMinor: string; baseAdjustmentMinor: string; lines: { code: string; description: string; base: string; rate: string | null; amount: string }[] }> {
       const contract = await q.contractInForce(db, c.partnerId, c.periodStart);
       if (!contract) throw new NotFoundError(`no contract in force for ${c.partnerId} on ${c.periodStart}`);
       const totals = await q.periodTotals(db, c);
@@ -128,7 +128,8 @@ export function settlementActivities({ db }: { db: Db }) {
         baseAdjustmentMinor: adjustment.toString(),
         ggr: fmt(fees.ggrMinor),
         feeBase: fmt(fees.feeBaseMinor),
-        lines: fees.lines.map((l) => ({ code: l.code, description: l.description, amount: fmt(l.amountMinor) })),
+        // Base and rate in the statement's own terms: "10596.49 at 0.12".
+        lines: fees.lines.map((l) => ({ code: l.code, description: l.rate === null ? l.description : `${fmt(l.baseMinor)} at ${l.rate}`, base: fmt(l.baseMinor), rate: l.rate, amount: fmt(l.amountMinor) })),
       };
       await q.setCycleStatus(db, c.cycleId, 'Posting', { fees: summary });
       return summary;

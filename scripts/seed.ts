@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createPool } from '../db/pool';
 import type { NewPartner } from '../domain/partner';
 import { loadConfigOrExit } from '../platform/config';
-import { generateDay } from '../providers/simulated/generator';
+import { generateDay, toIngestItem } from '../providers/simulated/generator';
 import { DEMO_TX_PER_PARTNER, demoProviders } from './providers-server';
 
 /**
@@ -69,16 +69,7 @@ async function main(): Promise<void> {
           headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
           body: JSON.stringify({
             batchId: `demo-${day}-${i / 200}`,
-            transactions: txs.slice(i, i + 200).map((t) => ({
-              id: t.id,
-              type: t.type,
-              roundId: t.roundId,
-              playerId: 'demo-player',
-              gameId: t.gameId,
-              amount: `${t.amountMinor / 100n}.${String(t.amountMinor % 100n).padStart(2, '0')}`,
-              currency: t.currency,
-              occurredAt: new Date(t.occurredAtMs).toISOString(),
-            })),
+            transactions: txs.slice(i, i + 200).map((t) => toIngestItem(t)),
           }),
         });
         if (res.status !== 200) throw new Error(`demo ingest for ${provider.partnerId} failed: ${res.status} ${await res.text()}`);

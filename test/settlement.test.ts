@@ -1,5 +1,6 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { SettlementInput } from '../domain/settlement';
+import { toIngestItem } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type SimulatedProvider, type SimulatedTx } from '../providers/simulated/json-cursor-server';
 import { taskQueue } from '../platform/temporal';
 import { settlementWorkflowId } from '../workflows/ids';
@@ -43,16 +44,7 @@ describe('settlementCycle workflow', () => {
     const p = await onboardPartner(stack, { timezone: 'UTC' });
     const body = {
       batchId: uniqueId('b'),
-      transactions: txs.map((t) => ({
-        id: t.id,
-        type: t.type,
-        roundId: t.roundId,
-        playerId: 'pl-1',
-        gameId: t.gameId,
-        amount: `${t.amountMinor / 100n}.${String(t.amountMinor % 100n).padStart(2, '0')}`,
-        currency: t.currency,
-        occurredAt: new Date(t.occurredAtMs).toISOString(),
-      })),
+      transactions: txs.map((t) => toIngestItem(t, 'pl-1')),
     };
     expect((await stack.api('/v1/transactions', { body, token: p.apiKey })).status).toBe(200);
     await stack.db.pool.query(`INSERT INTO partner_providers (partner_id, format, base_url) VALUES ($1, 'json-cursor', $2)`, [p.id, provider.url]);

@@ -1,4 +1,19 @@
+import { defaultCurrencies, formatAmount } from '../../domain/money';
 import type { SimulatedTx } from './json-cursor-server';
+
+/** The same transaction as a partner pushes it to POST /v1/transactions. */
+export function toIngestItem(t: SimulatedTx, playerId = 'demo-player') {
+  return {
+    id: t.id,
+    type: t.type,
+    roundId: t.roundId,
+    playerId,
+    gameId: t.gameId,
+    amount: formatAmount(t.amountMinor, defaultCurrencies.scaleOf(t.currency) ?? 2),
+    currency: t.currency,
+    occurredAt: new Date(t.occurredAtMs).toISOString(),
+  };
+}
 
 /**
  * The one generator behind the demo and the simulators: the same (partner, day, count)
