@@ -1,10 +1,13 @@
 import type { Db } from '../db/pool';
+import type { CurrencyRegistry } from '../domain/money';
 import { withFailureMapping } from './failures';
 import { partnerActivities } from './partners';
 import { settlementActivities } from './settlement';
 
 export interface ActivityDeps {
   db: Db;
+  /** ISO 4217 plus the configured extra assets (CURRENCY_EXTRA_ASSETS). */
+  currencies?: CurrencyRegistry;
 }
 
 /** Builds every activity from the resources it needs; workers wire this once, tests pass real ones. */

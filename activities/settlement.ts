@@ -5,9 +5,9 @@ import { withTransaction } from '../db/retry';
 import * as q from '../db/settlement';
 import { ConflictError, NotFoundError, UnavailableError } from '../domain/errors';
 import { computeFees } from '../domain/fees';
-import { formatAmount, parseAmount } from '../domain/money';
+import { defaultCurrencies, formatAmount, parseAmount, type CurrencyRegistry } from '../domain/money';
 import { controlTotalsDiscrepancy, differingKeys, reconcileTransactions, type Discrepancy } from '../domain/reconciliation';
-import { resolutionBaseEffect, type ResolveExceptionInput, type SettlementException } from '../domain/settlement';
+import { resolutionBaseEffect, type ResolveExceptionInput, type SettlementException, type SettlementInput } from '../domain/settlement';
 import { adapters } from '../providers/registry';
 import { ProviderReportError, ProviderUnavailableError } from '../providers/types';
 
@@ -29,7 +29,7 @@ const toException = (d: Discrepancy): SettlementException => ({
   detail: d.detail,
 });
 
-export function settlementActivities({ db }: { db: Db }) {
+export function settlementActivities({ db, currencies = defaultCurrencies }: { db: Db; currencies?: CurrencyRegistry }) {
   return {
     async freezePeriod(c: CycleArgs): Promise<{ frozenAt: string }> {
       return { frozenAt: await q.freezeCycle(db, c) };
@@ -206,6 +206,10 @@ export function settlementActivities({ db }: { db: Db }) {
         ]);
         return { entryId: r!.entryId };
       });
+    },
+
+    async planScheduledCycle(p: { partnerId: string; firedAt: string }): Promise<SettlementInput> {
+      return q.planCycle(db, currencies, { partnerId: p.partnerId, periodStart: null, firedAt: p.firedAt });
     },
 
     async setCycleStatus(cycleId: string, status: string): Promise<void> {

@@ -1,5 +1,8 @@
 import type pg from 'pg';
+import { NotFoundError, ValidationError } from '../domain/errors';
 import type { FeeTerms, PeriodTotals } from '../domain/fees';
+import type { CurrencyRegistry } from '../domain/money';
+import type { SettlementInput } from '../domain/settlement';
 import type { AggregateRow, Discrepancy, OurTx, ReportedTx } from '../domain/reconciliation';
 import type { ReportRow } from '../providers/types';
 
@@ -212,5 +215,47 @@ export async function periodTotals(db: Queryable, c: CycleRef): Promise<PeriodTo
     jackpotWinMinor: BigInt(r.jw!),
     gamingTaxMinor: 0n,
     baseByCategoryMinor: {},
+  };
+}
+
+const DEFAULT_GRACE_MINUTES = 60;
+const DEFAULT_PAYOUT_THRESHOLD_MINOR = '1000000';
+const REMINDER_INTERVAL_MS = 4 * 60 * 60 * 1000;
+
+/**
+ * Everything a cycle needs to run, from the partner (timezone, settlement currency) and the
+ * contract in force (grace, payout threshold): one place for the API and the schedules.
+ * periodStart null means "the business day before `firedAt` in the partner's timezone".
+ */
+export async function planCycle(
+  db: Queryable,
+  currencies: CurrencyRegistry,
+  p: { partnerId: string; periodStart: string | null; periodEnd?: string; firedAt?: string },
+): Promise<SettlementInput> {
+  const { rows } = await db.query<{ start: string; end_: string; cutoff: Date; currency: string; terms: { settlement?: { cutoffGraceMinutes?: number; payoutApprovalThresholdMinor?: string } } | null }>(
+    `WITH period AS (
+       SELECT coalesce($2::date, ((coalesce($4::timestamptz, now()) AT TIME ZONE p.timezone)::date - 1)) AS start_, p.*
+         FROM partners p WHERE p.id = $1)
+     SELECT start_::text AS start, coalesce($3::date, start_)::text AS end_,
+            ((coalesce($3::date, start_) + 1)::timestamp AT TIME ZONE timezone) AS cutoff, settlement_currency AS currency,
+            (SELECT terms FROM partner_contracts c WHERE c.partner_id = period.id AND c.effective_from <= period.start_ ORDER BY effective_from DESC LIMIT 1) AS terms
+       FROM period`,
+    [p.partnerId, p.periodStart, p.periodEnd ?? null, p.firedAt ?? null],
+  );
+  const row = rows[0];
+  if (!row) throw new NotFoundError(`partner ${p.partnerId} not found`, [{ path: 'partnerId', message: 'not found' }]);
+  if (row.end_ < row.start) throw new ValidationError('periodEnd is before periodStart', [{ path: 'periodEnd', message: 'before periodStart' }]);
+  if (!row.terms) throw new ValidationError(`no contract in force for ${p.partnerId} on ${row.start}`, [{ path: 'periodStart', message: 'no contract in force' }]);
+  const terms = row.terms.settlement ?? {};
+  return {
+    partnerId: p.partnerId,
+    periodStart: row.start,
+    periodEnd: row.end_,
+    currency: row.currency,
+    currencyScale: currencies.scaleOf(row.currency) ?? 2,
+    cutoffAt: row.cutoff.toISOString(),
+    graceMs: (terms.cutoffGraceMinutes ?? DEFAULT_GRACE_MINUTES) * 60_000,
+    payoutApprovalThresholdMinor: terms.payoutApprovalThresholdMinor ?? DEFAULT_PAYOUT_THRESHOLD_MINOR,
+    reminderIntervalMs: REMINDER_INTERVAL_MS,
   };
 }

@@ -74,7 +74,14 @@ async function main(): Promise<void> {
         });
         if (res.status !== 200) throw new Error(`demo ingest for ${provider.partnerId} failed: ${res.status} ${await res.text()}`);
       }
-      // Settle the day: nova-slots' provider disagrees, so that cycle waits for an operator.
+      // Its daily Schedule (02:00 local settles the day before), and the demo day settled now:
+      // nova-slots' provider disagrees, so that cycle waits for an operator.
+      const schedule = await fetch(`${apiUrl}/v1/partners/${provider.partnerId}/settlement-schedule`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },
+        body: JSON.stringify({ hourLocal: 2 }),
+      });
+      if (schedule.status !== 200) throw new Error(`schedule for ${provider.partnerId} failed: ${schedule.status}`);
       const started = await fetch(`${apiUrl}/v1/settlements`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },

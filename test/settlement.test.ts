@@ -230,6 +230,29 @@ describe('settlementCycle workflow', () => {
     expect(postings.rows[0].n).toBe(2);
   });
 
+  it("runs from the partner's Schedule: a backfill settles the missed business day", async () => {
+    const p = await setUpPartner(generate(3));
+    provider.setTransactions([]);
+    provider.setFaults({});
+    const put = await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: { hourLocal: 2 } });
+    expect(put.body).toMatchObject({ scheduleId: `settlement-schedule:${p.id}`, timezone: 'UTC', hourLocal: 2 });
+    const described = await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).describe();
+    expect(described.spec.timezone).toBe('UTC');
+    expect(described.policies.overlap).toBe('ALLOW_ALL');
+    expect((await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: { hourLocal: 3 } })).status).toBe(200); // an update
+
+    expect((await stack.api(`/v1/partners/${p.id}/settlement-schedule/backfill`, { body: { from: '2026-11-20', to: '2026-11-20' } })).status).toBe(202);
+    const h = stack.temporal.workflow.getHandle(settlementWorkflowId(p.id, '2026-11-20'));
+    for (let i = 0; ; i++) {
+      const found = await h.describe().then(() => true, () => false);
+      if (found) break;
+      if (i > 100) throw new Error('the backfill started no cycle for 2026-11-20');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await h.result()).input).toMatchObject({ periodStart: '2026-11-20', periodEnd: '2026-11-20', cutoffAt: '2026-11-21T00:00:00.000Z' });
+    await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
+  });
+
   it('turns a provider that stays down into an exception instead of guessing', async () => {
     const txs = generate(6);
     const p = await setUpPartner(txs);

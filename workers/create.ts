@@ -1,5 +1,6 @@
 import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { createCurrencyRegistry } from '../domain/money';
 import type { Config } from '../platform/config';
 import { taskQueue } from '../platform/temporal';
 
@@ -14,7 +15,7 @@ export interface WorkerDeps extends ActivityDeps {
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   // Bundled once and shared by every worker of the process.
   const workflowBundle = deps.workflowBundle ?? (await bundleWorkflows());
-  const activities = createActivities(deps);
+  const activities = createActivities({ ...deps, currencies: createCurrencyRegistry(deps.config.currencies.extraAssets) });
   return Promise.all(
     (['onboarding', 'settlement'] as const).map((domain) =>
       Worker.create({

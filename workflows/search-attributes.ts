@@ -8,3 +8,6 @@ export const SettlementStatus = defineSearchAttributeKey('SettlementStatus', Sea
 export const OpenExceptions = defineSearchAttributeKey('OpenExceptions', SearchAttributeType.INT);
 
 export const allSearchAttributes = [PartnerId, SettlementPeriod, SettlementStatus, OpenExceptions];
+
+/** Set by Temporal on runs a Schedule starts: the nominal time of the firing (also for backfills). */
+export const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);

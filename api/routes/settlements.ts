@@ -1,24 +1,22 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ScheduleNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Router } from 'express';
 import { z } from 'zod';
 import { getPartner } from '../../db/partners';
+import { planCycle } from '../../db/settlement';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
-import { resolutions, type SettlementInput } from '../../domain/settlement';
+import { resolutions } from '../../domain/settlement';
 import { taskQueue } from '../../platform/temporal';
 import { settlementWorkflowId } from '../../workflows/ids';
 import { PartnerId, SettlementPeriod } from '../../workflows/search-attributes';
 import { resolveException, settlementStatus, type settlementCycle } from '../../workflows/settlement';
 import type { Principal } from '../auth';
+import { settlementScheduleId, upsertSettlementSchedule } from '../schedules';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
-
-const DEFAULT_GRACE_MINUTES = 60;
-const DEFAULT_PAYOUT_THRESHOLD_MINOR = '1000000';
-const REMINDER_INTERVAL_MS = 4 * 60 * 60 * 1000;
 
 const day = z.iso.date();
 const cycleId = z.string().regex(/^settlement:[a-z0-9][a-z0-9-]{1,62}:\d{4}-\d{2}-\d{2}$/, 'a settlement id: settlement:<partnerId>:<periodStart>');
@@ -66,27 +64,8 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
     handler: async ({ body }) => {
       const partner = await getPartner(deps.db, body.partnerId);
       if (!partner) throw new NotFoundError(`partner ${body.partnerId} not found`, [{ path: 'partnerId', message: 'not found' }]);
-      const periodEnd = body.periodEnd ?? body.periodStart;
-      if (periodEnd < body.periodStart) throw new ValidationError('periodEnd is before periodStart', [{ path: 'periodEnd', message: 'before periodStart' }]);
-      const { rows } = await deps.db.query<{ cutoff: Date; terms: { settlement?: { cutoffGraceMinutes?: number; payoutApprovalThresholdMinor?: string } } | null }>(
-        `SELECT (($2::date + 1)::timestamp AT TIME ZONE p.timezone) AS cutoff,
-                (SELECT terms FROM partner_contracts c WHERE c.partner_id = p.id AND c.effective_from <= $3 ORDER BY effective_from DESC LIMIT 1) AS terms
-           FROM partners p WHERE p.id = $1`,
-        [partner.id, periodEnd, body.periodStart],
-      );
-      if (!rows[0]?.terms) throw new ValidationError(`no contract in force for ${partner.id} on ${body.periodStart}`, [{ path: 'periodStart', message: 'no contract in force' }]);
-      const terms = rows[0].terms.settlement ?? {};
-      const input: SettlementInput = {
-        partnerId: partner.id,
-        periodStart: body.periodStart,
-        periodEnd,
-        currency: partner.settlementCurrency,
-        currencyScale: currencies.scaleOf(partner.settlementCurrency) ?? 2,
-        cutoffAt: rows[0].cutoff.toISOString(),
-        graceMs: (terms.cutoffGraceMinutes ?? DEFAULT_GRACE_MINUTES) * 60_000,
-        payoutApprovalThresholdMinor: terms.payoutApprovalThresholdMinor ?? DEFAULT_PAYOUT_THRESHOLD_MINOR,
-        reminderIntervalMs: REMINDER_INTERVAL_MS,
-      };
+      const input = await planCycle(deps.db, currencies, { partnerId: partner.id, periodStart: body.periodStart, ...(body.periodEnd ? { periodEnd: body.periodEnd } : {}) });
+      const periodEnd = input.periodEnd;
       const id = settlementWorkflowId(partner.id, body.periodStart);
       try {
         await deps.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
@@ -109,6 +88,53 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
         [id, partner.id, body.periodStart, periodEnd],
       );
       return { status: 202, body: { id, status: 'WaitingForCutoff' }, headers: { Location: `/v1/settlements/${encodeURIComponent(id)}` } };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'put',
+    path: '/v1/partners/{partnerId}/settlement-schedule',
+    summary: "Create or update the partner's daily settlement Schedule (operator)",
+    description: "Fires daily at `hourLocal` in the partner's timezone and settles the previous business day; missed days within 7 days are caught up.",
+    tags: ['settlements'],
+    auth: 'operator',
+    params: z.object({ partnerId: partnerIdSchema }),
+    body: z.object({ hourLocal: z.number().int().min(0).max(23).default(1), paused: z.boolean().default(false) }).strict().meta({ id: 'SettlementSchedule' }),
+    bodyExample: { hourLocal: 2, paused: false },
+    responses: { 200: jsonResponse(z.object({ scheduleId: z.string(), timezone: z.string(), hourLocal: z.number(), paused: z.boolean() }), 'The schedule'), ...errorResponses(401, 403, 404, 422) },
+    handler: async ({ params, body }) => {
+      const partner = await getPartner(deps.db, params.partnerId);
+      if (!partner) throw new NotFoundError(`partner ${params.partnerId} not found`);
+      await upsertSettlementSchedule(deps.temporal, deps.config, { partnerId: partner.id, timezone: partner.timezone, hourLocal: body.hourLocal, paused: body.paused });
+      return { status: 200, body: { scheduleId: settlementScheduleId(partner.id), timezone: partner.timezone, hourLocal: body.hourLocal, paused: body.paused } };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/partners/{partnerId}/settlement-schedule/backfill',
+    summary: 'Settle missed business days through the Schedule (operator)',
+    tags: ['settlements'],
+    auth: 'operator',
+    params: z.object({ partnerId: partnerIdSchema }),
+    body: z.object({ from: day, to: day }).strict().meta({ id: 'SettlementBackfill' }),
+    bodyExample: { from: '2026-11-01', to: '2026-11-07' },
+    responses: { 202: jsonResponse(z.object({ scheduleId: z.string(), from: z.string(), to: z.string() }), 'Backfill requested'), ...errorResponses(401, 403, 404, 422) },
+    handler: async ({ params, body }) => {
+      if (body.to < body.from) throw new ValidationError('to is before from', [{ path: 'to', message: 'before from' }]);
+      // Firings on the days after `from`..`to` (local) settle exactly those business days.
+      const { rows } = await deps.db.query<{ start: Date; end: Date }>(
+        `SELECT (($2::date + 1)::timestamp AT TIME ZONE timezone) AS start, (($3::date + 2)::timestamp AT TIME ZONE timezone) AS end FROM partners WHERE id = $1`,
+        [params.partnerId, body.from, body.to],
+      );
+      if (!rows[0]) throw new NotFoundError(`partner ${params.partnerId} not found`);
+      try {
+        await deps.temporal.schedule.getHandle(settlementScheduleId(params.partnerId)).backfill([{ start: rows[0].start, end: rows[0].end, overlap: 'ALLOW_ALL' }]);
+      } catch (err) {
+        if (err instanceof ScheduleNotFoundError) throw new NotFoundError(`no settlement schedule for ${params.partnerId}: PUT one first`);
+        throw err;
+      }
+      return { status: 202, body: { scheduleId: settlementScheduleId(params.partnerId), from: body.from, to: body.to } };
     },
   });
 

@@ -1,0 +1,38 @@
+import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
+import type { Config } from '../platform/config';
+import { taskQueue } from '../platform/temporal';
+import type { scheduledSettlement } from '../workflows/scheduled-settlement';
+
+export const settlementScheduleId = (partnerId: string): string => `settlement-schedule:${partnerId}`;
+
+/**
+ * One Temporal Schedule per partner, firing daily at `hourLocal` in the partner's timezone;
+ * each firing settles the previous business day (workflows/scheduled-settlement.ts).
+ * Overlap ALLOW_ALL: a firing only plans and starts that day's cycle, and yesterday's cycle
+ * still waiting for an approval must not hold back today's. Catch-up window 7 days: after an
+ * outage the missed days are settled; older gaps are closed with an explicit backfill.
+ */
+export async function upsertSettlementSchedule(
+  client: Client,
+  config: Config,
+  p: { partnerId: string; timezone: string; hourLocal: number; paused: boolean },
+): Promise<void> {
+  const options = {
+    spec: { calendars: [{ hour: p.hourLocal, minute: 0, comment: 'settle the previous business day' }], timezone: p.timezone },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'scheduledSettlement',
+      taskQueue: taskQueue(config, 'settlement'),
+      workflowId: `scheduled-settlement:${p.partnerId}`,
+      args: [{ partnerId: p.partnerId }] as Parameters<typeof scheduledSettlement>,
+    },
+    policies: { overlap: 'ALLOW_ALL' as const, catchupWindow: '7 days' },
+    state: { paused: p.paused, note: p.paused ? 'paused by an operator' : 'active' },
+  };
+  try {
+    await client.schedule.create({ scheduleId: settlementScheduleId(p.partnerId), ...options });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    await client.schedule.getHandle(settlementScheduleId(p.partnerId)).update((prev) => ({ ...prev, ...options, state: { ...prev.state, ...options.state } }));
+  }
+}

@@ -1,0 +1,35 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ApplicationFailure, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { settlementWorkflowId } from './ids';
+import { TemporalScheduledStartTime } from './search-attributes';
+import { settlementCycle } from './settlement';
+
+const { planScheduledCycle } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['NotFoundError', 'ValidationError'] },
+});
+
+/**
+ * What a partner's Schedule starts: works out which business day the firing (or backfill)
+ * stands for and starts that day's settlementCycle as an independent child. Starting the
+ * same day twice is refused by the cycle's workflow id, so catch-ups and backfills are safe.
+ */
+export async function scheduledSettlement(args: { partnerId: string }): Promise<{ cycleId: string; started: boolean }> {
+  // The nominal time of this firing: for a backfill, the past moment it stands for.
+  const firedAt = workflowInfo().typedSearchAttributes.get(TemporalScheduledStartTime) ?? workflowInfo().runStartTime;
+  const input = await planScheduledCycle({ partnerId: args.partnerId, firedAt: firedAt.toISOString() });
+  const cycleId = settlementWorkflowId(args.partnerId, input.periodStart);
+  try {
+    await startChild(settlementCycle, {
+      workflowId: cycleId,
+      args: [input],
+      parentClosePolicy: 'ABANDON',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+    return { cycleId, started: true };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { cycleId, started: false };
+    throw ApplicationFailure.fromError(err);
+  }
+}
