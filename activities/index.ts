@@ -1,5 +1,6 @@
 import type { Db } from '../db/pool';
 import type { CurrencyRegistry } from '../domain/money';
+import type { SecretBox } from '../platform/secrets';
 import { withFailureMapping } from './failures';
 import { partnerActivities } from './partners';
 import { settlementActivities } from './settlement';
@@ -8,6 +9,8 @@ export interface ActivityDeps {
   db: Db;
   /** ISO 4217 plus the configured extra assets (CURRENCY_EXTRA_ASSETS). */
   currencies?: CurrencyRegistry;
+  /** Opens stored secrets (webhook signing keys). */
+  secrets?: SecretBox;
 }
 
 /** Builds every activity from the resources it needs; workers wire this once, tests pass real ones. */

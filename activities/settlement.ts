@@ -8,6 +8,8 @@ import { computeFees } from '../domain/fees';
 import { defaultCurrencies, formatAmount, parseAmount, type CurrencyRegistry } from '../domain/money';
 import { controlTotalsDiscrepancy, differingKeys, reconcileTransactions, type Discrepancy } from '../domain/reconciliation';
 import { resolutionBaseEffect, type ResolveExceptionInput, type SettlementException, type SettlementInput } from '../domain/settlement';
+import type { SecretBox } from '../platform/secrets';
+import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
 import { adapters } from '../providers/registry';
 import { ProviderReportError, ProviderUnavailableError } from '../providers/types';
 
@@ -29,7 +31,7 @@ const toException = (d: Discrepancy): SettlementException => ({
   detail: d.detail,
 });
 
-export function settlementActivities({ db, currencies = defaultCurrencies }: { db: Db; currencies?: CurrencyRegistry }) {
+export function settlementActivities({ db, currencies = defaultCurrencies, secrets }: { db: Db; currencies?: CurrencyRegistry; secrets?: SecretBox }) {
   return {
     async freezePeriod(c: CycleArgs): Promise<{ frozenAt: string }> {
       return { frozenAt: await q.freezeCycle(db, c) };
@@ -210,6 +212,33 @@ export function settlementActivities({ db, currencies = defaultCurrencies }: { d
 
     async planScheduledCycle(p: { partnerId: string; firedAt: string }): Promise<SettlementInput> {
       return q.planCycle(db, currencies, { partnerId: p.partnerId, periodStart: null, firedAt: p.firedAt });
+    },
+
+    /**
+     * Tells the partner its cycle is done: a signed webhook (HMAC-SHA256 over timestamp and
+     * body). A refused or failed delivery throws, and Temporal retries it with backoff; every
+     * attempt is signed afresh with its own timestamp.
+     */
+    async notifyPartner(c: CycleArgs, event: Record<string, unknown>): Promise<'sent' | 'no-webhook'> {
+      const { rows } = await db.query<{ url: string; secret_sealed: string }>('SELECT url, secret_sealed FROM partner_webhooks WHERE partner_id = $1', [c.partnerId]);
+      const hook = rows[0];
+      if (!hook) return 'no-webhook';
+      if (!secrets) throw new Error('no SecretBox configured for webhook signing');
+      const body = JSON.stringify({ type: 'settlement.completed', id: `${c.cycleId}:completed`, ...event });
+      const ts = Math.floor(Date.now() / 1000);
+      let res: Response;
+      try {
+        res = await fetch(hook.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: String(ts), [SIGNATURE_HEADER]: signWebhook(secrets.open(hook.secret_sealed), ts, body) },
+          body,
+          signal: AbortSignal.timeout(10_000),
+        });
+      } catch (err) {
+        throw new UnavailableError(`webhook unreachable: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (!res.ok) throw new UnavailableError(`webhook answered ${res.status}`);
+      return 'sent';
     },
 
     async setCycleStatus(cycleId: string, status: string): Promise<void> {

@@ -15,6 +15,7 @@ import { z } from 'zod';
 export const DEV_DEFAULTS = {
   DATABASE_URL: 'postgres://clearhouse:clearhouse@127.0.0.1:54329/clearhouse',
   OPERATOR_TOKEN: 'dev-operator-token',
+  SECRETS_KEY: 'dev-secrets-key-do-not-use-in-production',
 } as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -39,6 +40,7 @@ export const envSchema = z
     API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
     API_PUBLIC_URL: z.url().optional(),
     OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    SECRETS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
 
     TEMPORAL_ADDRESS: z
       .string()
@@ -63,7 +65,7 @@ export const envSchema = z
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
     // In production nothing may fall back to a development default.
-    for (const key of ['DATABASE_URL', 'OPERATOR_TOKEN'] as const) {
+    for (const key of ['DATABASE_URL', 'OPERATOR_TOKEN', 'SECRETS_KEY'] as const) {
       if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
     }
   });
@@ -79,6 +81,8 @@ export interface Config {
   worker: { metricsPort: number };
   /** Assets beyond ISO 4217 and their scales (minor-unit exponents), e.g. { USDC: 6 }. */
   currencies: { extraAssets: Record<string, number> };
+  /** Key material that encrypts stored secrets (webhook signing keys). */
+  secretsKey: string;
 }
 
 export class ConfigError extends Error {
@@ -119,6 +123,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       taskQueuePrefix: e.TASK_QUEUE_PREFIX,
     },
     worker: { metricsPort: e.WORKER_METRICS_PORT },
+    secretsKey: e.SECRETS_KEY ?? DEV_DEFAULTS.SECRETS_KEY,
     currencies: {
       extraAssets: Object.fromEntries(e.CURRENCY_EXTRA_ASSETS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])),
     },

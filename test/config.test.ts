@@ -26,7 +26,8 @@ describe('config: validated once at start-up, naming each bad variable', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://a@b/c', OPERATOR_TOKEN: 'short' })).toThrow(
       /OPERATOR_TOKEN: must be at least 16 characters/,
     );
-    const ok = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://a@b/c', OPERATOR_TOKEN: 'x'.repeat(32) });
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://a@b/c', OPERATOR_TOKEN: 'x'.repeat(32) })).toThrow(/SECRETS_KEY: is required/);
+    const ok = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://a@b/c', OPERATOR_TOKEN: 'x'.repeat(32), SECRETS_KEY: 'k'.repeat(32) });
     expect(ok.api.operatorToken).toBe('x'.repeat(32));
   });
 

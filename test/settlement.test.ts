@@ -1,4 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from '../platform/webhooks';
 import type { SettlementInput } from '../domain/settlement';
 import { toIngestItem } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type SimulatedProvider, type SimulatedTx } from '../providers/simulated/json-cursor-server';
@@ -100,9 +103,29 @@ describe('settlementCycle workflow', () => {
       (r) => r.idempotency_key,
     );
 
-  it('settles a clean period without stopping, posting the fee and the payout once', async () => {
+  it('settles a clean period without stopping, posting the fee and the payout once, and notifies the partner with a signed webhook', async () => {
     const txs = generate(30);
     const p = await setUpPartner(txs);
+    // The partner's receiver: refuses the first delivery, then verifies the signature.
+    const received: { verified: boolean; body: any }[] = [];
+    let calls = 0;
+    const receiver = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString()));
+      req.on('end', () => {
+        calls++;
+        if (calls === 1) return void res.writeHead(500).end();
+        const verified = verifyWebhook(secret, { timestamp: req.headers[TIMESTAMP_HEADER] as string, signature: req.headers[SIGNATURE_HEADER] as string }, raw, Math.floor(Date.now() / 1000));
+        received.push({ verified, body: JSON.parse(raw) });
+        res.writeHead(verified ? 204 : 401).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const hook = await stack.api(`/v1/partners/${p.id}/webhook`, { method: 'PUT', body: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` } });
+    expect(hook.status).toBe(200);
+    const secret = hook.body.secret as string;
+    const stored = await stack.db.pool.query<{ secret_sealed: string }>('SELECT secret_sealed FROM partner_webhooks WHERE partner_id = $1', [p.id]);
+    expect(stored.rows[0]!.secret_sealed).not.toContain(secret.slice(6));
     provider.setTransactions(txs);
     provider.setFaults({ failNext: 2 }); // transient: retried, then fine
     const h = await start(p);
@@ -113,6 +136,10 @@ describe('settlementCycle workflow', () => {
     const expectedFee = (ggr * 10n) / 100n; // 10 %, exact here (amounts are whole euros)
     expect(result.fees?.netPayable).toBe(`${expectedFee / 100n}.${String(expectedFee % 100n).padStart(2, '0')}`);
     expect(await ledgerEntries(h.workflowId)).toEqual([`${h.workflowId}:fees`, `${h.workflowId}:payout`]);
+    expect(result.notification).toBe('sent');
+    expect(calls).toBe(2); // refused once, retried with backoff
+    expect(received).toEqual([{ verified: true, body: expect.objectContaining({ type: 'settlement.completed', settlementId: h.workflowId, netPayable: result.fees?.netPayable }) }]);
+    await new Promise((r) => receiver.close(r));
     // A second start for the same partner and period is refused.
     await expect(start(p)).rejects.toThrow(/already started/i);
   });

@@ -1,6 +1,7 @@
 import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { createCurrencyRegistry } from '../domain/money';
+import { SecretBox } from '../platform/secrets';
 import type { Config } from '../platform/config';
 import { taskQueue } from '../platform/temporal';
 
@@ -15,7 +16,11 @@ export interface WorkerDeps extends ActivityDeps {
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   // Bundled once and shared by every worker of the process.
   const workflowBundle = deps.workflowBundle ?? (await bundleWorkflows());
-  const activities = createActivities({ ...deps, currencies: createCurrencyRegistry(deps.config.currencies.extraAssets) });
+  const activities = createActivities({
+    ...deps,
+    currencies: createCurrencyRegistry(deps.config.currencies.extraAssets),
+    secrets: new SecretBox(deps.config.secretsKey),
+  });
   return Promise.all(
     (['onboarding', 'settlement'] as const).map((domain) =>
       Worker.create({

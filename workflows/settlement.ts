@@ -36,6 +36,7 @@ export interface SettlementView {
   fees: { grossFee: string; taxWithheld: string; netPayable: string; contractVersion: number } | null;
   approvals: string[];
   remindersSent: number;
+  notification: 'pending' | 'sent' | 'no-webhook' | 'failed';
 }
 export const settlementStatus = defineQuery<SettlementView>('status');
 
@@ -54,6 +55,10 @@ const fetchingWith = (maximumAttempts: number) =>
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts, nonRetryableErrorTypes: ['ConflictError', 'NotFoundError'] },
   });
 const DEFAULT_REPORT_FETCH_ATTEMPTS = 8;
+const notifying = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 12 },
+});
 
 /**
  * One partner's settlement for one period: cut-off, freeze, fetch the provider's report,
@@ -62,7 +67,7 @@ const DEFAULT_REPORT_FETCH_ATTEMPTS = 8;
  */
 export async function settlementCycle(input: SettlementInput): Promise<SettlementView> {
   const cycle = { cycleId: workflowInfo().workflowId, ...input, roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR };
-  const view: SettlementView = { status: 'WaitingForCutoff', input, frozenAt: null, reportRows: null, exceptions: [], fees: null, approvals: [], remindersSent: 0 };
+  const view: SettlementView = { status: 'WaitingForCutoff', input, frozenAt: null, reportRows: null, exceptions: [], fees: null, approvals: [], remindersSent: 0, notification: 'pending' };
   const open = () => view.exceptions.filter((e) => !e.resolution).length;
   const publish = (status: SettlementStatus, details: string) => {
     view.status = status;
@@ -163,6 +168,16 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
   }
   publish('PayingOut', `${fees.netPayable} ${input.currency}`);
   await acts.recordPayout(cycle, { netPayableMinor: fees.netPayableMinor, approvers: view.approvals });
+
+  // 10. Tell the partner (signed webhook, retried with backoff; a partner that never answers
+  // does not undo the settlement).
+  try {
+    view.notification = await notifying.notifyPartner(cycle, { settlementId: cycle.cycleId, partnerId: input.partnerId, periodStart: input.periodStart, periodEnd: input.periodEnd, currency: input.currency, netPayable: fees.netPayable });
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    view.notification = 'failed';
+    log.warn('partner notification failed after retries', { error: err.message });
+  }
 
   await acts.setCycleStatus(cycle.cycleId, 'Completed');
   publish('Completed', `paid ${fees.netPayable} ${input.currency}`);

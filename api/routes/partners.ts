@@ -7,6 +7,8 @@ import { getPartner } from '../../db/partners';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { partnerIdSchema, samePartner, type Partner } from '../../domain/partner';
 import { issueApiKey } from '../../platform/credentials';
+import { SecretBox } from '../../platform/secrets';
+import { newWebhookSecret } from '../../platform/webhooks';
 import { taskQueue } from '../../platform/temporal';
 import { onboardingWorkflowId } from '../../workflows/ids';
 import type { partnerOnboarding } from '../../workflows/onboarding';
@@ -73,6 +75,32 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
       });
       if (outcome === 'timeout') return { status: 202, body: { partner: null, workflowId, apiKey: key.plaintext } };
       return { status: 201, body: { partner: outcome, workflowId, apiKey: key.plaintext }, headers: { Location: `/v1/partners/${body.id}` } };
+    },
+  });
+
+  const secrets = new SecretBox(deps.config.secretsKey);
+  mountRoute(router, registry, auth, {
+    method: 'put',
+    path: '/v1/partners/{partnerId}/webhook',
+    summary: "Set the partner's notification webhook (operator); returns a new signing secret, once",
+    description:
+      'Notifications are POSTed as JSON with `Clearhouse-Timestamp` (unix seconds) and `Clearhouse-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`. ' +
+      'Every call rotates the secret. It is stored encrypted, never in clear.',
+    tags: ['partners'],
+    auth: 'operator',
+    params: z.object({ partnerId: partnerIdSchema }),
+    body: z.object({ url: z.url({ protocol: /^https?$/ }).max(2000) }).strict().meta({ id: 'WebhookConfig' }),
+    bodyExample: { url: 'https://partner.example/clearhouse/notifications' },
+    responses: { 200: jsonResponse(z.object({ url: z.string(), secret: z.string().meta({ description: 'Shown only now' }) }), 'Webhook set'), ...errorResponses(401, 403, 404, 422) },
+    handler: async ({ params, body }) => {
+      if (!(await getPartner(deps.db, params.partnerId))) throw new NotFoundError(`partner ${params.partnerId} not found`);
+      const secret = newWebhookSecret();
+      await deps.db.query(
+        `INSERT INTO partner_webhooks (partner_id, url, secret_sealed) VALUES ($1, $2, $3)
+         ON CONFLICT (partner_id) DO UPDATE SET url = EXCLUDED.url, secret_sealed = EXCLUDED.secret_sealed, updated_at = now()`,
+        [params.partnerId, body.url, secrets.seal(secret)],
+      );
+      return { status: 200, body: { url: body.url, secret } };
     },
   });
 
