@@ -11,6 +11,8 @@ export interface ActivityDeps {
   currencies?: CurrencyRegistry;
   /** Opens stored secrets (webhook signing keys). */
   secrets?: SecretBox;
+  /** FX reference-rates service (FX_RATES_URL). */
+  fxRatesUrl?: string;
 }
 
 /** Builds every activity from the resources it needs; workers wire this once, tests pass real ones. */

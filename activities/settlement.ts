@@ -4,8 +4,8 @@ import type { Db } from '../db/pool';
 import { withTransaction } from '../db/retry';
 import * as q from '../db/settlement';
 import { ConflictError, NotFoundError, UnavailableError } from '../domain/errors';
-import { computeFees } from '../domain/fees';
-import { defaultCurrencies, formatAmount, parseAmount, type CurrencyRegistry } from '../domain/money';
+import { computeFees, type PeriodTotals } from '../domain/fees';
+import { convert, defaultCurrencies, formatAmount, parseAmount, parseDecimal, type CurrencyRegistry } from '../domain/money';
 import { controlTotalsDiscrepancy, differingKeys, reconcileTransactions, type Discrepancy } from '../domain/reconciliation';
 import { resolutionBaseEffect, type ResolveExceptionInput, type SettlementException, type SettlementInput } from '../domain/settlement';
 import type { SecretBox } from '../platform/secrets';
@@ -31,8 +31,46 @@ const toException = (d: Discrepancy): SettlementException => ({
   detail: d.detail,
 });
 
-export function settlementActivities({ db, currencies = defaultCurrencies, secrets }: { db: Db; currencies?: CurrencyRegistry; secrets?: SecretBox }) {
+export function settlementActivities({
+  db,
+  currencies = defaultCurrencies,
+  secrets,
+  fxRatesUrl,
+}: {
+  db: Db;
+  currencies?: CurrencyRegistry;
+  secrets?: SecretBox;
+  fxRatesUrl?: string;
+}) {
   return {
+    /**
+     * Locks, once per cycle, the rate of every transaction currency into the settlement
+     * currency, with its source and time. A repeat finds the locked rates and reuses them.
+     */
+    async lockFxRates(c: CycleArgs): Promise<q.LockedRate[]> {
+      const totals = await q.periodTotalsByCurrency(db, c);
+      const locked = new Map((await q.lockedRates(db, c.cycleId)).map((r) => [r.from, r]));
+      for (const from of totals.keys()) {
+        if (from === c.currency || locked.has(from)) continue;
+        if (!fxRatesUrl) throw new NotFoundError('no FX rates service configured (FX_RATES_URL)');
+        let res: Response;
+        try {
+          res = await fetch(`${fxRatesUrl}/rates?base=${encodeURIComponent(from)}&quote=${encodeURIComponent(c.currency)}`, { signal: AbortSignal.timeout(10_000) });
+        } catch (err) {
+          throw new UnavailableError(`FX rates service unreachable: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        if (res.status >= 500 || res.status === 429) throw new UnavailableError(`FX rates service answered ${res.status}`);
+        if (!res.ok) throw new NotFoundError(`no FX rate ${from}/${c.currency}: ${res.status}`);
+        const body = (await res.json()) as { rate?: unknown; source?: unknown; asOf?: unknown };
+        const rate = parseDecimal(body.rate, { maxScale: 12 });
+        if (!rate.ok || rate.value.units === 0n || typeof body.source !== 'string' || typeof body.asOf !== 'string') {
+          throw new ConflictError(`malformed FX rate for ${from}/${c.currency}`);
+        }
+        await q.lockRate(db, c.cycleId, { from, to: c.currency, rate: body.rate as string, source: body.source, asOf: body.asOf });
+      }
+      return q.lockedRates(db, c.cycleId);
+    },
+
     async freezePeriod(c: CycleArgs): Promise<{ frozenAt: string }> {
       return { frozenAt: await q.freezeCycle(db, c) };
     },
@@ -106,7 +144,25 @@ export function settlementActivities({ db, currencies = defaultCurrencies, secre
     async computeSettlementFees(c: CycleArgs): Promise<{ contractVersion: number; grossFee: string; taxWithheld: string; netPayable: string; netPayableMinor: string; baseAdjustmentMinor: string; lines: { code: string; description: string; base: string; rate: string | null; amount: string }[] }> {
       const contract = await q.contractInForce(db, c.partnerId, c.periodStart);
       if (!contract) throw new NotFoundError(`no contract in force for ${c.partnerId} on ${c.periodStart}`);
-      const totals = await q.periodTotals(db, c);
+      // Every currency's totals in the settlement currency, at the rates locked for this cycle.
+      const rates = new Map((await q.lockedRates(db, c.cycleId)).map((r) => [r.from, r]));
+      const residues: string[] = [];
+      const fields = ['betMinor', 'winMinor', 'bonusCostMinor', 'jackpotContributionMinor', 'jackpotWinMinor', 'gamingTaxMinor'] as const;
+      const totals: PeriodTotals = { betMinor: 0n, winMinor: 0n, bonusCostMinor: 0n, jackpotContributionMinor: 0n, jackpotWinMinor: 0n, gamingTaxMinor: 0n, baseByCategoryMinor: {} };
+      for (const [currency, t] of await q.periodTotalsByCurrency(db, c)) {
+        if (currency === c.currency) {
+          for (const f of fields) totals[f] += t[f];
+          continue;
+        }
+        const locked = rates.get(currency);
+        const rate = locked ? parseDecimal(locked.rate, { maxScale: 20 }) : null;
+        if (!rate?.ok) throw new NotFoundError(`no FX rate locked for ${currency}/${c.currency}`);
+        for (const f of fields) {
+          const r = convert(t[f], currencies.scaleOf(currency) ?? 2, rate.value, c.currencyScale);
+          totals[f] += r.rounded;
+          if (r.residue.num !== 0n) residues.push(`${currency} ${f}: ${r.residue.num}/${r.residue.den}`);
+        }
+      }
       const resolved = await q.resolvedExceptions(db, c.cycleId);
       const adjustment = resolved.reduce(
         (sum, r) =>
@@ -128,6 +184,8 @@ export function settlementActivities({ db, currencies = defaultCurrencies, secre
         netPayable: fmt(fees.netPayableMinor),
         netPayableMinor: fees.netPayableMinor.toString(),
         baseAdjustmentMinor: adjustment.toString(),
+        fxRates: [...rates.values()],
+        fxRoundingResidues: residues,
         ggr: fmt(fees.ggrMinor),
         feeBase: fmt(fees.feeBaseMinor),
         // Base and rate in the statement's own terms: "10596.49 at 0.12".

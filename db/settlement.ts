@@ -197,25 +197,51 @@ export async function contractInForce(db: Queryable, partnerId: string, periodSt
   };
 }
 
-/** The period's totals for the fee engine, from the real-time positions (rollbacks netted). */
-export async function periodTotals(db: Queryable, c: CycleRef): Promise<PeriodTotals> {
+/** The period's totals per transaction currency, from the real-time positions (rollbacks netted). */
+export async function periodTotalsByCurrency(db: Queryable, c: CycleRef): Promise<Map<string, PeriodTotals>> {
   const { rows } = await db.query<Record<string, string>>(
-    `SELECT coalesce(sum(bet_minor - rollback_bet_minor), 0)::text AS bet, coalesce(sum(win_minor - rollback_win_minor), 0)::text AS win,
-            coalesce(sum(bonus_win_minor), 0)::text AS bonus, coalesce(sum(jackpot_contribution_minor), 0)::text AS jc,
-            coalesce(sum(jackpot_win_minor), 0)::text AS jw
-       FROM positions WHERE partner_id = $1 AND business_date BETWEEN $2 AND $3 AND currency = $4`,
-    [c.partnerId, c.periodStart, c.periodEnd, c.currency],
+    `SELECT currency, sum(bet_minor - rollback_bet_minor)::text AS bet, sum(win_minor - rollback_win_minor)::text AS win,
+            sum(bonus_win_minor)::text AS bonus, sum(jackpot_contribution_minor)::text AS jc, sum(jackpot_win_minor)::text AS jw
+       FROM positions WHERE partner_id = $1 AND business_date BETWEEN $2 AND $3 GROUP BY currency ORDER BY currency`,
+    [c.partnerId, c.periodStart, c.periodEnd],
   );
-  const r = rows[0]!;
-  return {
-    betMinor: BigInt(r.bet!),
-    winMinor: BigInt(r.win!),
-    bonusCostMinor: BigInt(r.bonus!),
-    jackpotContributionMinor: BigInt(r.jc!),
-    jackpotWinMinor: BigInt(r.jw!),
-    gamingTaxMinor: 0n,
-    baseByCategoryMinor: {},
-  };
+  return new Map(
+    rows.map((r) => [
+      r.currency!,
+      {
+        betMinor: BigInt(r.bet!),
+        winMinor: BigInt(r.win!),
+        bonusCostMinor: BigInt(r.bonus!),
+        jackpotContributionMinor: BigInt(r.jc!),
+        jackpotWinMinor: BigInt(r.jw!),
+        gamingTaxMinor: 0n,
+        baseByCategoryMinor: {},
+      },
+    ]),
+  );
+}
+
+export interface LockedRate {
+  from: string;
+  to: string;
+  rate: string;
+  source: string;
+  asOf: string;
+}
+
+export async function lockRate(db: Queryable, cycleId: string, r: LockedRate): Promise<void> {
+  await db.query(
+    `INSERT INTO settlement_fx_rates (cycle_id, from_ccy, to_ccy, rate, source, as_of) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+    [cycleId, r.from, r.to, r.rate, r.source, r.asOf],
+  );
+}
+
+export async function lockedRates(db: Queryable, cycleId: string): Promise<LockedRate[]> {
+  const { rows } = await db.query<{ from_ccy: string; to_ccy: string; rate: string; source: string; as_of: Date }>(
+    'SELECT from_ccy, to_ccy, rate::text, source, as_of FROM settlement_fx_rates WHERE cycle_id = $1 ORDER BY from_ccy',
+    [cycleId],
+  );
+  return rows.map((r) => ({ from: r.from_ccy, to: r.to_ccy, rate: r.rate, source: r.source, asOf: r.as_of.toISOString() }));
 }
 
 const DEFAULT_GRACE_MINUTES = 60;

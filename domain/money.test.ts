@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   allocate,
+  convert,
   createCurrencyRegistry,
   defaultCurrencies,
   divideHalfEven,
@@ -118,6 +119,14 @@ describe('rounding returns its residue', () => {
   it('rescales a 6-decimal stablecoin amount to cents with the residue in micro-units', () => {
     expect(rescale(1_234_567n, 6, 2)).toEqual({ rounded: 123n, residue: { num: 4567n, den: 10000n } });
     expect(rescale(125n, 2, 6)).toEqual({ rounded: 1_250_000n, residue: { num: 0n, den: 1n } });
+  });
+});
+
+describe('convert', () => {
+  it('converts across scales at an exact rate with the residue', () => {
+    // 12,345 JPY at 0.006123 EUR/JPY = 75.588435 EUR → 75.59, residue −0.001565 (in cents: −0.1565)
+    expect(convert(12345n, 0, { units: 6123n, scale: 6 }, 2)).toEqual({ rounded: 7559n, residue: { num: -156500n, den: 1000000n } }); // −0.1565 cent
+    expect(convert(10000n, 2, { units: 11625n, scale: 4 }, 2)).toEqual({ rounded: 11625n, residue: { num: 0n, den: 1000000n } });
   });
 });
 

@@ -163,3 +163,11 @@ export function allocate(total: bigint, weights: bigint[]): bigint[] {
   }
   return negative ? parts.map((p) => -p) : parts;
 }
+
+/**
+ * Converts minor units of one currency into another at an exact rate (quote per base),
+ * across scales (e.g. JPY 0 → EUR 2), rounded half-even with the exact residue.
+ */
+export function convert(minor: bigint, fromScale: number, rate: Decimal, toScale: number): RoundResult {
+  return divideHalfEven(minor * rate.units * 10n ** BigInt(toScale), 10n ** BigInt(rate.scale + fromScale));
+}

@@ -56,6 +56,7 @@ export const envSchema = z
       .default(''),
 
     WORKER_METRICS_PORT: port.default(9464),
+    FX_RATES_URL: z.url().default('http://127.0.0.1:4200'),
 
     CURRENCY_EXTRA_ASSETS: z
       .string()
@@ -83,6 +84,8 @@ export interface Config {
   currencies: { extraAssets: Record<string, number> };
   /** Key material that encrypts stored secrets (webhook signing keys). */
   secretsKey: string;
+  /** The FX reference-rates service cycles lock their rates from. */
+  fxRatesUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -124,6 +127,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     worker: { metricsPort: e.WORKER_METRICS_PORT },
     secretsKey: e.SECRETS_KEY ?? DEV_DEFAULTS.SECRETS_KEY,
+    fxRatesUrl: e.FX_RATES_URL,
     currencies: {
       extraAssets: Object.fromEntries(e.CURRENCY_EXTRA_ASSETS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])),
     },

@@ -1,7 +1,9 @@
+import { startFxServer } from '../providers/simulated/fx-server';
 import { generateDay } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type Faults } from '../providers/simulated/json-cursor-server';
 
-// The simulated provider report servers of `npm run dev`: one per demo partner, serving the
+// The simulated provider report servers of `npm run dev` (and the FX reference-rates service):
+// one report server per demo partner, serving the
 // same generated day the seed pushes through the API. nova-slots' provider disagrees on
 // purpose (one amount altered, one transaction missing), so the demo cycle needs an operator.
 export const DEMO_TX_PER_PARTNER = 400;
@@ -27,7 +29,10 @@ async function main(): Promise<void> {
       return server;
     }),
   );
-  const stop = () => void Promise.all(servers.map((s) => s.close())).then(() => process.exit(0));
+  const fxPort = Number(new URL(process.env.FX_RATES_URL ?? 'http://127.0.0.1:4200').port || 4200);
+  const fx = await startFxServer({ port: fxPort });
+  process.stdout.write(`FX reference rates at ${fx.url}/rates\n`);
+  const stop = () => void Promise.all([...servers.map((s) => s.close()), fx.close()]).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

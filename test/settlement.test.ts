@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from '../platform/webhooks';
 import type { SettlementInput } from '../domain/settlement';
+import { convert, divideHalfEven, formatAmount } from '../domain/money';
+import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
 import { toIngestItem } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type SimulatedProvider, type SimulatedTx } from '../providers/simulated/json-cursor-server';
 import { taskQueue } from '../platform/temporal';
@@ -20,12 +22,15 @@ import { startStack, type Stack } from './support/stack';
 describe('settlementCycle workflow', () => {
   let stack: Stack;
   let provider: SimulatedProvider;
+  let fx: SimulatedFx;
   beforeAll(async () => {
-    stack = await startStack();
+    fx = await startFxServer();
+    stack = await startStack({ overrides: { FX_RATES_URL: fx.url } });
     provider = await startJsonCursorProvider();
   });
   afterAll(async () => {
     await provider.close();
+    await fx.close();
     await stack.close();
   });
 
@@ -278,6 +283,26 @@ describe('settlementCycle workflow', () => {
     }
     expect((await h.result()).input).toMatchObject({ periodStart: '2026-11-20', periodEnd: '2026-11-20', cutoffAt: '2026-11-21T00:00:00.000Z' });
     await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
+  });
+
+  it('locks the FX rate of every other currency once, with source and time, and settles in the partner currency', async () => {
+    const txs = generate(12).map((t, i) => (i % 2 ? { ...t, currency: 'GBP' } : t));
+    const p = await setUpPartner(txs);
+    provider.setTransactions(txs);
+    provider.setFaults({});
+    fx.setRate('GBP', 'EUR', '1.1625');
+    const result = await (await start(p)).result();
+    expect(result.fxRates).toEqual([expect.objectContaining({ from: 'GBP', to: 'EUR', rate: '1.1625', source: 'clearhouse-simulated-reference-rates' })]);
+    const ggr = (ccy: string) => txs.filter((t) => t.currency === ccy).reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n);
+    const bets = (ccy: string, type: string) => txs.filter((t) => t.currency === ccy && t.type === type).reduce((s, t) => s + t.amountMinor, 0n);
+    // Bets and wins are converted separately, each rounded half-even, as the statement shows.
+    const gbpInEur = convert(bets('GBP', 'bet'), 2, { units: 11625n, scale: 4 }, 2).rounded - convert(bets('GBP', 'win'), 2, { units: 11625n, scale: 4 }, 2).rounded;
+    const fee = divideHalfEven((ggr('EUR') + gbpInEur) * 10n, 100n).rounded;
+    expect(result.fees?.netPayable).toBe(formatAmount(fee, 2));
+    // The rate stays locked: a later change at the source does not alter this cycle.
+    fx.setRate('GBP', 'EUR', '2.0000');
+    const locked = await stack.db.pool.query('SELECT rate::text FROM settlement_fx_rates WHERE cycle_id = $1', [settlementWorkflowId(p.id, DAY)]);
+    expect(locked.rows).toEqual([{ rate: '1.1625' }]);
   });
 
   it('turns a provider that stays down into an exception instead of guessing', async () => {

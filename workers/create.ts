@@ -20,6 +20,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
     ...deps,
     currencies: createCurrencyRegistry(deps.config.currencies.extraAssets),
     secrets: new SecretBox(deps.config.secretsKey),
+    fxRatesUrl: deps.config.fxRatesUrl,
   });
   return Promise.all(
     (['onboarding', 'settlement'] as const).map((domain) =>

@@ -37,6 +37,7 @@ export interface SettlementView {
   approvals: string[];
   remindersSent: number;
   notification: 'pending' | 'sent' | 'no-webhook' | 'failed';
+  fxRates: { from: string; to: string; rate: string; source: string; asOf: string }[];
 }
 export const settlementStatus = defineQuery<SettlementView>('status');
 
@@ -67,7 +68,7 @@ const notifying = proxyActivities<Activities>({
  */
 export async function settlementCycle(input: SettlementInput): Promise<SettlementView> {
   const cycle = { cycleId: workflowInfo().workflowId, ...input, roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR };
-  const view: SettlementView = { status: 'WaitingForCutoff', input, frozenAt: null, reportRows: null, exceptions: [], fees: null, approvals: [], remindersSent: 0, notification: 'pending' };
+  const view: SettlementView = { status: 'WaitingForCutoff', input, frozenAt: null, reportRows: null, exceptions: [], fees: null, approvals: [], remindersSent: 0, notification: 'pending', fxRates: [] };
   const open = () => view.exceptions.filter((e) => !e.resolution).length;
   const publish = (status: SettlementStatus, details: string) => {
     view.status = status;
@@ -150,8 +151,10 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     }
   }
 
-  // 6. Fees from the contract version in force for the period.
-  publish('ComputingFees', 'applying the contract');
+  // 6. Lock FX for every transaction currency (source and time recorded), then the fees
+  // from the contract version in force, in the settlement currency.
+  publish('ComputingFees', 'locking FX rates and applying the contract');
+  view.fxRates = await acts.lockFxRates(cycle);
   const fees = await acts.computeSettlementFees(cycle);
   view.fees = fees;
 
