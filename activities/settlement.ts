@@ -81,7 +81,10 @@ export function settlementActivities({
      * (Temporal retries with backoff); a report that cannot be read is non-retryable.
      */
     async fetchProviderReport(c: CycleArgs): Promise<{ rows: number; control: 'ok' | 'absent' | 'mismatch'; exceptions: SettlementException[] }> {
-      const { rows: providerRows } = await db.query<{ format: string; base_url: string }>('SELECT format, base_url FROM partner_providers WHERE partner_id = $1', [c.partnerId]);
+      const { rows: providerRows } = await db.query<{ format: string; base_url: string; options: Record<string, unknown> }>(
+        'SELECT format, base_url, options FROM partner_providers WHERE partner_id = $1',
+        [c.partnerId],
+      );
       const provider = providerRows[0];
       if (!provider) throw new NotFoundError(`no provider report configured for partner ${c.partnerId}`);
       const adapter = adapters[provider.format];
@@ -91,10 +94,12 @@ export function settlementActivities({
       let cursor = resume?.cursor ?? null;
       let ord = resume?.ord ?? 1;
       let control: { recordCount: number; sumMinor: bigint } | undefined;
+      let fileMismatch: Discrepancy | null = null;
+      let fileChecked = false;
       for (;;) {
         let page;
         try {
-          page = await adapter.fetchPage({ baseUrl: provider.base_url, fromMs: window.fromMs, toMs: window.toMs, cursor });
+          page = await adapter.fetchPage({ baseUrl: provider.base_url, options: provider.options, fromMs: window.fromMs, toMs: window.toMs, cursor });
         } catch (err) {
           if (err instanceof ProviderUnavailableError) throw new UnavailableError(err.message);
           if (err instanceof ProviderReportError) throw new ConflictError(err.message);
@@ -103,14 +108,19 @@ export function settlementActivities({
         await q.storeReportRows(db, c, ord, page.rows);
         ord += page.rows.length;
         control = page.control ?? control;
+        if (page.fileCheck) {
+          fileChecked = true;
+          fileMismatch ??= controlTotalsDiscrepancy(page.fileCheck.actual, page.fileCheck.declared);
+        }
         cursor = page.nextCursor;
         heartbeat({ cursor, ord });
         if (cursor === null) break;
       }
       const stored = await q.reportTotals(db, c.cycleId);
-      const mismatch = control ? controlTotalsDiscrepancy(stored, control) : null;
+      const mismatch = fileMismatch ?? (control ? controlTotalsDiscrepancy(stored, control) : null);
       if (mismatch) await q.storeExceptions(db, c.cycleId, [mismatch]);
-      return { rows: stored.recordCount, control: !control ? 'absent' : mismatch ? 'mismatch' : 'ok', exceptions: mismatch ? [toException(mismatch)] : [] };
+      const checked = control !== undefined || fileChecked;
+      return { rows: stored.recordCount, control: !checked ? 'absent' : mismatch ? 'mismatch' : 'ok', exceptions: mismatch ? [toException(mismatch)] : [] };
     },
 
     /** Records that the report could not be fetched at all, as an exception operators resolve. */

@@ -19,10 +19,14 @@ export interface ReportPage {
   nextCursor: string | null;
   /** The report's own control totals, when the format carries them (on the last page). */
   control?: { recordCount: number; sumMinor: bigint };
+  /** For formats with a trailer per file: what the file declares and what it contains. */
+  fileCheck?: { declared: { recordCount: number; sumMinor: bigint }; actual: { recordCount: number; sumMinor: bigint } };
 }
 
 export interface FetchPageParams {
   baseUrl: string;
+  /** Format options from the partner's provider configuration (e.g. the report's timezone). */
+  options: Record<string, unknown>;
   /** Report window [fromMs, toMs) in UTC epoch milliseconds. */
   fromMs: number;
   toMs: number;

@@ -4,6 +4,7 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from '../platform/webhooks';
 import type { SettlementInput } from '../domain/settlement';
 import { convert, divideHalfEven, formatAmount } from '../domain/money';
+import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
 import { toIngestItem } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type SimulatedProvider, type SimulatedTx } from '../providers/simulated/json-cursor-server';
@@ -303,6 +304,35 @@ describe('settlementCycle workflow', () => {
     fx.setRate('GBP', 'EUR', '2.0000');
     const locked = await stack.db.pool.query('SELECT rate::text FROM settlement_fx_rates WHERE cycle_id = $1', [settlementWorkflowId(p.id, DAY)]);
     expect(locked.rows).toEqual([{ rate: '1.1625' }]);
+  });
+
+  it('reads a daily CSV report in the provider timezone (format b), checks each file against its trailer', async () => {
+    const csv = await startCsvDailyProvider({ timezone: 'Asia/Manila' });
+    try {
+      const useCsv = async (p: TestPartner) =>
+        stack.db.pool.query(`UPDATE partner_providers SET format = 'csv-daily', base_url = $2, options = '{"timezone": "Asia/Manila"}' WHERE partner_id = $1`, [p.id, csv.url]);
+      // Our UTC day spans two Manila files (23rd 08:00 – 24th 08:00 local); both are read.
+      const txs = generate(20).map((t, i) => ({ ...t, occurredAtMs: Date.parse(`${DAY}T00:00:00Z`) + i * 3_600_000 }));
+      const clean = await setUpPartner(txs);
+      await useCsv(clean);
+      csv.setTransactions(txs);
+      csv.setFaults({});
+      const ok = await (await start(clean)).result();
+      expect(ok).toMatchObject({ status: 'Completed', exceptions: [], reportRows: 20 });
+      expect(csv.requests).toBe(2);
+
+      const txs2 = generate(20).map((t, i) => ({ ...t, occurredAtMs: Date.parse(`${DAY}T00:00:00Z`) + i * 3_600_000 }));
+      const broken = await setUpPartner(txs2);
+      await useCsv(broken);
+      csv.setTransactions(txs2);
+      csv.setFaults({ wrongControlTotals: true, missing: [txs2[4]!.id] });
+      const h = await start(broken);
+      const waiting = await waitForStatus(h, 'AwaitingApproval');
+      expect(waiting.exceptions.map((e) => e.kind).sort()).toEqual(['control_total_mismatch', 'missing_theirs']);
+      await h.terminate('test done');
+    } finally {
+      await csv.close();
+    }
   });
 
   it('turns a provider that stays down into an exception instead of guessing', async () => {

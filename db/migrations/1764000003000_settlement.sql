@@ -15,8 +15,10 @@ CREATE TABLE partner_contracts (
 -- Where and how a partner's provider report is fetched (adapter format and base URL).
 CREATE TABLE partner_providers (
   partner_id  text PRIMARY KEY REFERENCES partners (id),
-  format      text NOT NULL CHECK (format IN ('json-cursor')),
-  base_url    text NOT NULL
+  format      text NOT NULL CHECK (format IN ('json-cursor', 'csv-daily')),
+  base_url    text NOT NULL,
+  -- Format options, e.g. {"timezone": "Europe/Malta"} for reports in provider-local time.
+  options     jsonb NOT NULL DEFAULT '{}'
 );
 
 -- One row per settlement cycle (its id is the workflow id), mirroring the workflow's state

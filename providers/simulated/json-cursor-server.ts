@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { reportedRows, transportFault } from './faults';
 
 // A real HTTP server that plays a format-(a) provider: per-transaction JSON, cursor
 // pagination, minor units, UTC epoch milliseconds, control totals on the last page. It
@@ -53,17 +54,7 @@ export async function startJsonCursorProvider(opts: { transactions?: SimulatedTx
   let faults: Faults = opts.faults ?? {};
   const state = { requests: 0 };
 
-  const reportRows = (fromMs: number, toMs: number): SimulatedTx[] => {
-    const missing = new Set(faults.missing ?? []);
-    const rows: SimulatedTx[] = [];
-    for (const t of [...txs, ...(faults.extra ?? [])].sort((a, b) => a.occurredAtMs - b.occurredAtMs || (a.id < b.id ? -1 : 1))) {
-      if (t.occurredAtMs < fromMs || t.occurredAtMs >= toMs || missing.has(t.id)) continue;
-      const amountMinor = faults.altered?.[t.id] ?? t.amountMinor;
-      rows.push({ ...t, amountMinor });
-      if (faults.duplicated?.includes(t.id)) rows.push({ ...t, amountMinor });
-    }
-    return rows;
-  };
+  const reportRows = (fromMs: number, toMs: number) => reportedRows(txs, faults, (t) => t.occurredAtMs >= fromMs && t.occurredAtMs < toMs);
 
   const server: Server = createServer((req, res) => {
     state.requests++;
@@ -77,15 +68,8 @@ export async function startJsonCursorProvider(opts: { transactions?: SimulatedTx
     };
     const url = new URL(req.url ?? '/', 'http://provider');
     if (url.pathname !== '/report') return reply(404, { error: 'not found' });
-    if (faults.down) return reply(503, { error: 'down' });
-    if (faults.failNext && faults.failNext > 0) {
-      faults.failNext--;
-      return reply(503, { error: 'try again' });
-    }
-    if (faults.rateLimitNext && faults.rateLimitNext > 0) {
-      faults.rateLimitNext--;
-      return reply(429, { error: 'slow down' }, { 'retry-after': '1' });
-    }
+    const fault = transportFault(faults);
+    if (fault) return reply(fault.status, { error: 'try again later' }, fault.headers);
     const fromMs = Number(url.searchParams.get('from_ms'));
     const toMs = Number(url.searchParams.get('to_ms'));
     if (!Number.isSafeInteger(fromMs) || !Number.isSafeInteger(toMs)) return reply(400, { error: 'from_ms and to_ms required' });
