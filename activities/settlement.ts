@@ -6,7 +6,7 @@ import * as q from '../db/settlement';
 import { ConflictError, NotFoundError, UnavailableError } from '../domain/errors';
 import { computeFees, type PeriodTotals } from '../domain/fees';
 import { convert, defaultCurrencies, formatAmount, parseAmount, parseDecimal, type CurrencyRegistry } from '../domain/money';
-import { controlTotalsDiscrepancy, differingKeys, reconcileTransactions, type Discrepancy } from '../domain/reconciliation';
+import { aggregateDiscrepancies, controlTotalsDiscrepancy, differingKeys, reconcileTransactions, type Discrepancy } from '../domain/reconciliation';
 import { resolutionBaseEffect, type ResolveExceptionInput, type SettlementException, type SettlementInput } from '../domain/settlement';
 import type { SecretBox } from '../platform/secrets';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
@@ -96,6 +96,7 @@ export function settlementActivities({
       let control: { recordCount: number; sumMinor: bigint } | undefined;
       let fileMismatch: Discrepancy | null = null;
       let fileChecked = false;
+      let aggregateKeys = 0;
       for (;;) {
         let page;
         try {
@@ -106,7 +107,9 @@ export function settlementActivities({
           throw err;
         }
         await q.storeReportRows(db, c, ord, page.rows);
+        await q.storeReportAggregates(db, c.cycleId, page.aggregates ?? []);
         ord += page.rows.length;
+        aggregateKeys += page.aggregates?.length ?? 0;
         control = page.control ?? control;
         if (page.fileCheck) {
           fileChecked = true;
@@ -120,7 +123,7 @@ export function settlementActivities({
       const mismatch = fileMismatch ?? (control ? controlTotalsDiscrepancy(stored, control) : null);
       if (mismatch) await q.storeExceptions(db, c.cycleId, [mismatch]);
       const checked = control !== undefined || fileChecked;
-      return { rows: stored.recordCount, control: !checked ? 'absent' : mismatch ? 'mismatch' : 'ok', exceptions: mismatch ? [toException(mismatch)] : [] };
+      return { rows: stored.recordCount + aggregateKeys, control: !checked ? 'absent' : mismatch ? 'mismatch' : 'ok', exceptions: mismatch ? [toException(mismatch)] : [] };
     },
 
     /** Records that the report could not be fetched at all, as an exception operators resolve. */
@@ -136,8 +139,14 @@ export function settlementActivities({
       const keys = differingKeys(ours, theirs);
       let discrepancies: Discrepancy[] = [];
       if (keys.length) {
-        const txs = await q.transactionsForKeys(db, c, keys);
-        discrepancies = reconcileTransactions(txs.ours, txs.theirs, { frozenAt: c.frozenAt, roundingToleranceMinor: BigInt(c.roundingToleranceMinor) });
+        const aggregateOnly = (await db.query('SELECT 1 FROM provider_report_aggregates WHERE cycle_id = $1 LIMIT 1', [c.cycleId])).rowCount === 1;
+        if (aggregateOnly) {
+          // An aggregator reports no transactions: the difference is named per key.
+          discrepancies = aggregateDiscrepancies(ours, theirs, keys);
+        } else {
+          const txs = await q.transactionsForKeys(db, c, keys);
+          discrepancies = reconcileTransactions(txs.ours, txs.theirs, { frozenAt: c.frozenAt, roundingToleranceMinor: BigInt(c.roundingToleranceMinor) });
+        }
       }
       await q.storeExceptions(db, c.cycleId, discrepancies);
       await q.setCycleStatus(db, c.cycleId, discrepancies.length ? 'AwaitingApproval' : 'ComputingFees', {
@@ -178,7 +187,7 @@ export function settlementActivities({
         (sum, r) =>
           sum +
           resolutionBaseEffect(
-            { kind: r.kind, txType: r.tx_type, differenceMinor: BigInt(r.difference_minor) },
+            { kind: r.kind, txType: r.tx_type, differenceMinor: BigInt(r.difference_minor), isAggregate: r.is_aggregate },
             { resolution: r.resolution as ResolveExceptionInput['resolution'], ...(r.resolution_amount_minor ? { amountMinor: BigInt(r.resolution_amount_minor) } : {}) },
           ),
         0n,

@@ -73,6 +73,18 @@ export async function storeReportRows(db: Queryable, c: CycleRef, firstOrd: numb
   );
 }
 
+/** Stores aggregator totals; a repeated page overwrites itself with the same values. */
+export async function storeReportAggregates(db: Queryable, cycleId: string, rows: { businessDate: string; gameId: string; currency: string; betCount: bigint; betMinor: bigint; winMinor: bigint }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO provider_report_aggregates (cycle_id, business_date, game_id, currency, bet_count, bet_minor, win_minor)
+     SELECT $1, * FROM unnest($2::date[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
+     ON CONFLICT (cycle_id, business_date, game_id, currency) DO UPDATE
+       SET bet_count = EXCLUDED.bet_count, bet_minor = EXCLUDED.bet_minor, win_minor = EXCLUDED.win_minor`,
+    [cycleId, rows.map((r) => r.businessDate), rows.map((r) => r.gameId), rows.map((r) => r.currency), rows.map((r) => r.betCount.toString()), rows.map((r) => r.betMinor.toString()), rows.map((r) => r.winMinor.toString())],
+  );
+}
+
 export async function reportTotals(db: Queryable, cycleId: string): Promise<{ recordCount: number; sumMinor: bigint }> {
   const { rows } = await db.query<{ n: number; s: string }>(
     'SELECT count(*)::int AS n, coalesce(sum(amount_minor), 0)::text AS s FROM provider_report_rows WHERE cycle_id = $1',
@@ -91,13 +103,17 @@ export async function ourAggregates(db: Queryable, c: CycleRef): Promise<Aggrega
   return rows.map((r) => ({ businessDate: r.business_date, gameId: r.game_id, currency: r.currency, betCount: BigInt(r.bet_count), betMinor: BigInt(r.bet_minor), winMinor: BigInt(r.win_minor) }));
 }
 
+/** Their totals: from the transaction rows they reported, or, for aggregators, as reported. */
 export async function theirAggregates(db: Queryable, cycleId: string): Promise<AggregateRow[]> {
   const { rows } = await db.query<{ business_date: string; game_id: string; currency: string; bet_count: string; bet_minor: string; win_minor: string }>(
     `SELECT business_date::text, game_id, currency,
             count(*) FILTER (WHERE type = 'bet')::text AS bet_count,
             coalesce(sum(amount_minor) FILTER (WHERE type = 'bet'), 0)::text AS bet_minor,
             coalesce(sum(amount_minor) FILTER (WHERE type = 'win'), 0)::text AS win_minor
-       FROM provider_report_rows WHERE cycle_id = $1 GROUP BY 1, 2, 3`,
+       FROM provider_report_rows WHERE cycle_id = $1 GROUP BY 1, 2, 3
+     UNION ALL
+     SELECT business_date::text, game_id, currency, bet_count::text, bet_minor::text, win_minor::text
+       FROM provider_report_aggregates WHERE cycle_id = $1`,
     [cycleId],
   );
   return rows.map((r) => ({ businessDate: r.business_date, gameId: r.game_id, currency: r.currency, betCount: BigInt(r.bet_count), betMinor: BigInt(r.bet_minor), winMinor: BigInt(r.win_minor) }));
@@ -166,8 +182,8 @@ export async function storeResolution(
 }
 
 export async function resolvedExceptions(db: Queryable, cycleId: string) {
-  const { rows } = await db.query<{ exception_id: string; kind: string; tx_id: string | null; tx_type: string | null; difference_minor: string; resolution: string; resolution_amount_minor: string | null; reason: string; operator: string }>(
-    `SELECT e.exception_id, e.kind, e.tx_id, coalesce(g.type, r.type) AS tx_type, e.difference_minor::text, e.resolution, e.resolution_amount_minor::text, e.reason, e.operator
+  const { rows } = await db.query<{ exception_id: string; kind: string; tx_id: string | null; tx_type: string | null; is_aggregate: boolean; difference_minor: string; resolution: string; resolution_amount_minor: string | null; reason: string; operator: string }>(
+    `SELECT e.exception_id, e.kind, e.tx_id, coalesce(g.type, r.type) AS tx_type, (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate, e.difference_minor::text, e.resolution, e.resolution_amount_minor::text, e.reason, e.operator
        FROM settlement_exceptions e
        JOIN settlement_cycles c ON c.id = e.cycle_id
        LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id

@@ -79,6 +79,31 @@ export function differingKeys(ours: AggregateRow[], theirs: AggregateRow[]): Agg
   return out;
 }
 
+/**
+ * For aggregate-only reports: one discrepancy per differing key, named by what differs
+ * (missing on one side, or the GGR of the key), with theirs − ours as the difference.
+ */
+export function aggregateDiscrepancies(ours: AggregateRow[], theirs: AggregateRow[], keys: AggregateKey[]): Discrepancy[] {
+  const mine = new Map(ours.map((r) => [keyOf(r), r]));
+  const their = new Map(theirs.map((r) => [keyOf(r), r]));
+  return keys.map((k) => {
+    const a = mine.get(keyOf(k));
+    const b = their.get(keyOf(k));
+    const ggr = (r: AggregateRow | undefined) => (r ? r.betMinor - r.winMinor : 0n);
+    const kind: DiscrepancyKind = !a ? 'missing_ours' : !b ? 'missing_theirs' : 'amount_mismatch';
+    return {
+      id: `${kind}:${keyOf(k)}`,
+      kind,
+      key: k,
+      txId: null,
+      oursMinor: a ? ggr(a) : null,
+      theirsMinor: b ? ggr(b) : null,
+      differenceMinor: ggr(b) - ggr(a),
+      detail: `totals for ${k.gameId} on ${k.businessDate} in ${k.currency}: ours ${a ? `${a.betCount} bets, ${a.betMinor} bet, ${a.winMinor} won` : 'none'}; theirs ${b ? `${b.betCount} bets, ${b.betMinor} bet, ${b.winMinor} won` : 'none'}`,
+    };
+  });
+}
+
 const sameContent = (a: ReportedTx, b: ReportedTx) =>
   a.type === b.type && a.roundId === b.roundId && a.gameId === b.gameId && a.currency === b.currency && a.amountMinor === b.amountMinor && a.occurredAt === b.occurredAt;
 

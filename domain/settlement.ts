@@ -92,11 +92,13 @@ export function approvalProblem(approvers: string[], input: unknown, awaitingApp
 }
 
 /** A resolution's effect on the period's GGR, in minor units: what the fees are computed on. */
-export function resolutionBaseEffect(e: { kind: string; txType: string | null; differenceMinor: bigint }, r: { resolution: Resolution; amountMinor?: bigint }): bigint {
+export function resolutionBaseEffect(e: { kind: string; txType: string | null; differenceMinor: bigint; isAggregate?: boolean }, r: { resolution: Resolution; amountMinor?: bigint }): bigint {
   if (r.resolution === 'adjust') return r.amountMinor ?? 0n;
   if (r.resolution !== 'accept_theirs') return 0n;
   // Accepting the provider's figure moves GGR by the difference: more bets raise it, more wins lower it.
   if (e.txType === 'bet') return e.differenceMinor;
   if (e.txType === 'win') return -e.differenceMinor;
+  // Aggregate-level differences (aggregator reports) are already GGR differences.
+  if (e.txType === null && e.isAggregate === true) return e.differenceMinor;
   return 0n;
 }

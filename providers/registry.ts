@@ -1,3 +1,4 @@
+import { aggregatorTotalsAdapter } from './adapters/aggregator-totals';
 import { csvDailyAdapter } from './adapters/csv-daily';
 import { jsonCursorAdapter } from './adapters/json-cursor';
 import type { ProviderAdapter } from './types';
@@ -6,4 +7,5 @@ import type { ProviderAdapter } from './types';
 export const adapters: Record<string, ProviderAdapter> = {
   [jsonCursorAdapter.format]: jsonCursorAdapter,
   [csvDailyAdapter.format]: csvDailyAdapter,
+  [aggregatorTotalsAdapter.format]: aggregatorTotalsAdapter,
 };

@@ -13,8 +13,20 @@ export interface ReportRow {
   roundStatus?: 'completed' | 'open' | 'cancelled';
 }
 
+/** Totals per (business day in the provider's report, game, currency), for aggregate-only formats. */
+export interface ReportAggregate {
+  businessDate: string;
+  gameId: string;
+  currency: string;
+  betCount: bigint;
+  betMinor: bigint;
+  winMinor: bigint;
+}
+
 export interface ReportPage {
   rows: ReportRow[];
+  /** Aggregate-only formats fill this instead of rows. */
+  aggregates?: ReportAggregate[];
   /** Opaque position to resume from; null when this was the last page. */
   nextCursor: string | null;
   /** The report's own control totals, when the format carries them (on the last page). */

@@ -4,6 +4,7 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from '../platform/webhooks';
 import type { SettlementInput } from '../domain/settlement';
 import { convert, divideHalfEven, formatAmount } from '../domain/money';
+import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
 import { toIngestItem } from '../providers/simulated/generator';
@@ -332,6 +333,29 @@ describe('settlementCycle workflow', () => {
       await h.terminate('test done');
     } finally {
       await csv.close();
+    }
+  });
+
+  it('reconciles an aggregator (format c) by totals, through page numbers and a rate limit', async () => {
+    const agg = await startAggregatorProvider({ timezone: 'UTC' });
+    try {
+      const txs = generate(40).map((t, i) => ({ ...t, gameId: `game-${i % 12}` })); // 12 keys → 2 pages
+      const p = await setUpPartner(txs);
+      await stack.db.pool.query(`UPDATE partner_providers SET format = 'aggregator-totals', base_url = $2 WHERE partner_id = $1`, [p.id, agg.url]);
+      agg.setTransactions(txs);
+      agg.setFaults({ rateLimitNext: 1, altered: { [txs[0]!.id]: txs[0]!.amountMinor + 700n } });
+      const h = await start(p);
+      const waiting = await waitForStatus(h, 'AwaitingApproval');
+      expect(waiting.exceptions).toEqual([
+        expect.objectContaining({ kind: 'amount_mismatch', txId: null, exceptionId: `amount_mismatch:${DAY}|${txs[0]!.gameId}|EUR`, differenceMinor: txs[0]!.type === 'bet' ? '700' : '-700' }),
+      ]);
+      expect(agg.requests).toBe(3); // 429, then pages 1 and 2
+      await h.executeUpdate(resolveException, { args: [{ exceptionId: waiting.exceptions[0]!.exceptionId, resolution: 'accept_theirs', reason: 'aggregator statement is binding', operator: 'ana' }] });
+      const result = await h.result();
+      const ggr = txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n) + (txs[0]!.type === 'bet' ? 700n : -700n);
+      expect(result.fees?.netPayable).toBe(formatAmount(divideHalfEven(ggr * 10n, 100n).rounded, 2));
+    } finally {
+      await agg.close();
     }
   });
 

@@ -15,7 +15,7 @@ CREATE TABLE partner_contracts (
 -- Where and how a partner's provider report is fetched (adapter format and base URL).
 CREATE TABLE partner_providers (
   partner_id  text PRIMARY KEY REFERENCES partners (id),
-  format      text NOT NULL CHECK (format IN ('json-cursor', 'csv-daily')),
+  format      text NOT NULL CHECK (format IN ('json-cursor', 'csv-daily', 'aggregator-totals')),
   base_url    text NOT NULL,
   -- Format options, e.g. {"timezone": "Europe/Malta"} for reports in provider-local time.
   options     jsonb NOT NULL DEFAULT '{}'
@@ -52,6 +52,18 @@ CREATE TABLE provider_report_rows (
   PRIMARY KEY (cycle_id, ord)
 );
 
+-- Aggregator reports carry only totals per day, game and currency.
+CREATE TABLE provider_report_aggregates (
+  cycle_id       text NOT NULL REFERENCES settlement_cycles (id),
+  business_date  date NOT NULL,
+  game_id        text NOT NULL,
+  currency       text NOT NULL,
+  bet_count      bigint NOT NULL,
+  bet_minor      bigint NOT NULL,
+  win_minor      bigint NOT NULL,
+  PRIMARY KEY (cycle_id, business_date, game_id, currency)
+);
+
 CREATE TABLE settlement_exceptions (
   cycle_id                 text NOT NULL REFERENCES settlement_cycles (id),
   exception_id             text NOT NULL,
@@ -75,6 +87,7 @@ CREATE TABLE settlement_exceptions (
 
 -- Down Migration
 DROP TABLE settlement_exceptions;
+DROP TABLE provider_report_aggregates;
 DROP TABLE provider_report_rows;
 DROP TABLE settlement_cycles;
 DROP TABLE partner_providers;

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { parseAmount } from '../../domain/money';
+import { ProviderReportError, ProviderUnavailableError, type FetchPageParams, type ProviderAdapter, type ReportPage } from '../types';
+
+// Format (c): an aggregator's API with totals per day, game and currency (no transactions),
+// page-number pagination, and rate limits (429 + Retry-After, honoured by Temporal's retry).
+//   GET /v2/totals?from=YYYY-MM-DD&to=YYYY-MM-DD&page=1
+const REQUEST_TIMEOUT_MS = 10_000;
+const SCALE = 2;
+
+const page = z.object({
+  page: z.number().int().min(1),
+  total_pages: z.number().int().min(0),
+  totals: z.array(
+    z.object({
+      date: z.iso.date(),
+      game: z.string().min(1),
+      currency: z.string().regex(/^[A-Z][A-Z0-9]{2,9}$/),
+      bet_count: z.number().int().nonnegative(),
+      bets: z.string(),
+      wins: z.string(),
+    }),
+  ),
+});
+
+export const aggregatorTotalsAdapter: ProviderAdapter = {
+  format: 'aggregator-totals',
+  async fetchPage({ baseUrl, fromMs, toMs, cursor }: FetchPageParams): Promise<ReportPage> {
+    const pageNo = Number(cursor ?? 1);
+    const url = new URL('/v2/totals', baseUrl);
+    // The aggregator's days are our business days (it is configured in the partner's timezone).
+    url.searchParams.set('from', new Date(fromMs).toISOString().slice(0, 10));
+    url.searchParams.set('to', new Date(toMs - 1).toISOString().slice(0, 10));
+    url.searchParams.set('page', String(pageNo));
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    } catch (err) {
+      throw new ProviderUnavailableError(`aggregator unreachable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (res.status === 429 || res.status >= 500) {
+      const retryAfter = Number(res.headers.get('retry-after'));
+      throw new ProviderUnavailableError(`aggregator answered ${res.status}`, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
+    }
+    if (!res.ok) throw new ProviderReportError(`aggregator answered ${res.status}`);
+    const parsed = page.safeParse(await res.json().catch(() => null));
+    if (!parsed.success) throw new ProviderReportError(`malformed totals page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    const amount = (v: string) => {
+      const a = parseAmount(v, SCALE, { allowNegative: true });
+      if (!a.ok) throw new ProviderReportError(`malformed amount ${v}: ${a.message}`);
+      return a.minor;
+    };
+    return {
+      rows: [],
+      aggregates: parsed.data.totals.map((t) => ({ businessDate: t.date, gameId: t.game, currency: t.currency, betCount: BigInt(t.bet_count), betMinor: amount(t.bets), winMinor: amount(t.wins) })),
+      nextCursor: pageNo < parsed.data.total_pages ? String(pageNo + 1) : null,
+    };
+  },
+};
