@@ -1,3 +1,5 @@
+import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
+import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startFxServer } from '../providers/simulated/fx-server';
 import { generateDay } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type Faults } from '../providers/simulated/json-cursor-server';
@@ -7,16 +9,25 @@ import { startJsonCursorProvider, type Faults } from '../providers/simulated/jso
 // same generated day the seed pushes through the API. nova-slots' provider disagrees on
 // purpose (one amount altered, one transaction missing), so the demo cycle needs an operator.
 export const DEMO_TX_PER_PARTNER = 400;
-export const demoProviders: { partnerId: string; currency: string; port: number; faults: (day: string) => Faults }[] = [
+export const demoProviders: {
+  partnerId: string;
+  currency: string;
+  port: number;
+  format: 'json-cursor' | 'csv-daily' | 'aggregator-totals';
+  options: { timezone?: string };
+  faults: (day: string) => Faults;
+}[] = [
   {
     partnerId: 'nova-slots',
     currency: 'EUR',
     port: 4101,
+    format: 'json-cursor',
+    options: {},
     faults: (day) => ({ altered: { [`nova-slots-${day}-7`]: 99_999n }, missing: [`nova-slots-${day}-11`] }),
   },
-  // Each demo partner plays in its settlement currency until FX locking lands.
-  { partnerId: 'aurora-live', currency: 'GBP', port: 4102, faults: () => ({}) },
-  { partnerId: 'orbit-hub', currency: 'USD', port: 4103, faults: () => ({}) },
+  // One partner per report format: a daily CSV in London time, an aggregator's totals.
+  { partnerId: 'aurora-live', currency: 'GBP', port: 4102, format: 'csv-daily', options: { timezone: 'Europe/London' }, faults: () => ({}) },
+  { partnerId: 'orbit-hub', currency: 'USD', port: 4103, format: 'aggregator-totals', options: { timezone: 'America/Sao_Paulo' }, faults: () => ({}) },
 ];
 
 async function main(): Promise<void> {
@@ -24,8 +35,14 @@ async function main(): Promise<void> {
   if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error('DEMO_DAY=YYYY-MM-DD is required');
   const servers = await Promise.all(
     demoProviders.map(async (p) => {
-      const server = await startJsonCursorProvider({ transactions: generateDay(p.partnerId, day, DEMO_TX_PER_PARTNER, p.currency), faults: p.faults(day), port: p.port });
-      process.stdout.write(`${p.partnerId}: report (json-cursor) at ${server.url}/report\n`);
+      const common = { transactions: generateDay(p.partnerId, day, DEMO_TX_PER_PARTNER, p.currency), faults: p.faults(day), port: p.port };
+      const server =
+        p.format === 'csv-daily'
+          ? await startCsvDailyProvider({ ...common, timezone: p.options.timezone ?? 'UTC' })
+          : p.format === 'aggregator-totals'
+            ? await startAggregatorProvider({ ...common, timezone: p.options.timezone ?? 'UTC' })
+            : await startJsonCursorProvider(common);
+      process.stdout.write(`${p.partnerId}: ${p.format} report at ${server.url}\n`);
       return server;
     }),
   );

@@ -56,8 +56,9 @@ async function main(): Promise<void> {
         [provider.partnerId, JSON.stringify(demoTerms)],
       );
       await db.query(
-        `INSERT INTO partner_providers (partner_id, format, base_url) VALUES ($1, 'json-cursor', $2) ON CONFLICT (partner_id) DO UPDATE SET base_url = EXCLUDED.base_url`,
-        [provider.partnerId, `http://127.0.0.1:${provider.port}`],
+        `INSERT INTO partner_providers (partner_id, format, base_url, options) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (partner_id) DO UPDATE SET format = EXCLUDED.format, base_url = EXCLUDED.base_url, options = EXCLUDED.options`,
+        [provider.partnerId, provider.format, `http://127.0.0.1:${provider.port}`, JSON.stringify(provider.options)],
       );
       // The demo day, pushed through the API in deterministic batches (replays are no-ops).
       const key = credentials[provider.partnerId];

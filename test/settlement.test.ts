@@ -341,7 +341,7 @@ describe('settlementCycle workflow', () => {
     try {
       const txs = generate(40).map((t, i) => ({ ...t, gameId: `game-${i % 12}` })); // 12 keys → 2 pages
       const p = await setUpPartner(txs);
-      await stack.db.pool.query(`UPDATE partner_providers SET format = 'aggregator-totals', base_url = $2 WHERE partner_id = $1`, [p.id, agg.url]);
+      await stack.db.pool.query(`UPDATE partner_providers SET format = 'aggregator-totals', base_url = $2, options = '{"timezone": "UTC"}' WHERE partner_id = $1`, [p.id, agg.url]);
       agg.setTransactions(txs);
       agg.setFaults({ rateLimitNext: 1, altered: { [txs[0]!.id]: txs[0]!.amountMinor + 700n } });
       const h = await start(p);

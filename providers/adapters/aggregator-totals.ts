@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseAmount } from '../../domain/money';
+import { localDay } from '../timezone';
 import { ProviderReportError, ProviderUnavailableError, type FetchPageParams, type ProviderAdapter, type ReportPage } from '../types';
 
 // Format (c): an aggregator's API with totals per day, game and currency (no transactions),
@@ -25,12 +26,14 @@ const page = z.object({
 
 export const aggregatorTotalsAdapter: ProviderAdapter = {
   format: 'aggregator-totals',
-  async fetchPage({ baseUrl, fromMs, toMs, cursor }: FetchPageParams): Promise<ReportPage> {
+  async fetchPage({ baseUrl, options, fromMs, toMs, cursor }: FetchPageParams): Promise<ReportPage> {
     const pageNo = Number(cursor ?? 1);
     const url = new URL('/v2/totals', baseUrl);
-    // The aggregator's days are our business days (it is configured in the partner's timezone).
-    url.searchParams.set('from', new Date(fromMs).toISOString().slice(0, 10));
-    url.searchParams.set('to', new Date(toMs - 1).toISOString().slice(0, 10));
+    // Totals come per aggregator day; it must be configured in the partner's timezone
+    // (options.timezone) for its days to be our business days.
+    const timeZone = typeof options.timezone === 'string' ? options.timezone : 'UTC';
+    url.searchParams.set('from', localDay(fromMs, timeZone));
+    url.searchParams.set('to', localDay(toMs - 1, timeZone));
     url.searchParams.set('page', String(pageNo));
     let res: Response;
     try {
