@@ -359,6 +359,26 @@ describe('settlementCycle workflow', () => {
     }
   });
 
+  it('waits for the cut-off plus grace on a durable timer, and reminds operators while exceptions stay open', async () => {
+    const txs = generate(6);
+    const p = await setUpPartner(txs);
+    provider.setTransactions(txs);
+    provider.setFaults({ missing: [txs[0]!.id] });
+    // Short configured durations stand in for hours: cut-off in 1.5 s, grace 0.5 s, reminders every 0.3 s.
+    const h = await start(p, { cutoffAt: new Date(Date.now() + 1500).toISOString(), graceMs: 500, reminderIntervalMs: 300 });
+    expect((await h.query(settlementStatus)).status).toBe('WaitingForCutoff');
+    const waiting = await waitForStatus(h, 'AwaitingApproval');
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(waiting.input.cutoffAt) + 500);
+    let reminded = await h.query(settlementStatus);
+    for (let i = 0; i < 50 && reminded.remindersSent < 2; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      reminded = await h.query(settlementStatus);
+    }
+    expect(reminded.remindersSent).toBeGreaterThanOrEqual(2);
+    await h.executeUpdate(resolveException, { args: [{ exceptionId: waiting.exceptions[0]!.exceptionId, resolution: 'carry_forward', reason: 'next period', operator: 'ana' }] });
+    expect((await h.result()).status).toBe('Completed');
+  });
+
   it('turns a provider that stays down into an exception instead of guessing', async () => {
     const txs = generate(6);
     const p = await setUpPartner(txs);
