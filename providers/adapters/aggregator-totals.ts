@@ -1,3 +1,4 @@
+import { under } from '../url';
 import { z } from 'zod';
 import { parseAmount } from '../../domain/money';
 import { localDay } from '../timezone';
@@ -28,7 +29,7 @@ export const aggregatorTotalsAdapter: ProviderAdapter = {
   format: 'aggregator-totals',
   async fetchPage({ baseUrl, options, fromMs, toMs, cursor }: FetchPageParams): Promise<ReportPage> {
     const pageNo = Number(cursor ?? 1);
-    const url = new URL('/v2/totals', baseUrl);
+    const url = under(baseUrl, 'v2/totals');
     // Totals come per aggregator day; it must be configured in the partner's timezone
     // (options.timezone) for its days to be our business days.
     const timeZone = typeof options.timezone === 'string' ? options.timezone : 'UTC';

@@ -1,3 +1,4 @@
+import { under } from '../url';
 import { parseAmount } from '../../domain/money';
 import { localDay, localToUtcMs } from '../timezone';
 import { ProviderReportError, ProviderUnavailableError, type FetchPageParams, type ProviderAdapter, type ReportPage, type ReportRow } from '../types';
@@ -41,7 +42,7 @@ export const csvDailyAdapter: ProviderAdapter = {
     const lastDay = localDay(toMs - 1, timeZone);
     let res: Response;
     try {
-      res = await fetch(new URL(`/reports/${day}.csv`, baseUrl), { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      res = await fetch(under(baseUrl, `reports/${day}.csv`), { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (err) {
       throw new ProviderUnavailableError(`provider unreachable: ${err instanceof Error ? err.message : String(err)}`);
     }

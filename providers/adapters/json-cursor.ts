@@ -1,3 +1,4 @@
+import { under } from '../url';
 import { z } from 'zod';
 import { ProviderReportError, ProviderUnavailableError, type FetchPageParams, type ProviderAdapter, type ReportPage } from '../types';
 
@@ -25,7 +26,7 @@ const page = z.object({
 export const jsonCursorAdapter: ProviderAdapter = {
   format: 'json-cursor',
   async fetchPage({ baseUrl, fromMs, toMs, cursor }: FetchPageParams): Promise<ReportPage> {
-    const url = new URL('/report', baseUrl);
+    const url = under(baseUrl, 'report');
     url.searchParams.set('from_ms', String(fromMs));
     url.searchParams.set('to_ms', String(toMs));
     if (cursor) url.searchParams.set('cursor', cursor);

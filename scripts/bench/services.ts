@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { migrateUp } from '../../db/migrate';
+import searchAttributes from '../../platform/search-attributes.json';
 
 // Real services for the benchmark scripts: a fresh embedded Postgres (or DATABASE_URL) and,
 // when asked, a Temporal dev server. Everything started here is stopped by stop().
@@ -68,7 +69,8 @@ export async function startServices(opts: { temporal: boolean }): Promise<BenchS
     const cli = ensureTemporalCli();
     if (!cli) throw new Error('no Temporal CLI available (see scripts/lib/temporal-cli.mjs)');
     const port = await freePort();
-    const t = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'], {
+    const attributes = Object.entries(searchAttributes).flatMap(([k, type]) => ['--search-attribute', `${k}=${type}`]);
+    const t = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...attributes], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.push(t);
