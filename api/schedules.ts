@@ -6,8 +6,8 @@ import type { scheduledSettlement } from '../workflows/scheduled-settlement';
 export const settlementScheduleId = (partnerId: string): string => `settlement-schedule:${partnerId}`;
 
 /**
- * One Temporal Schedule per partner, firing daily at `hourLocal` in the partner's timezone;
- * each firing settles the previous business day (workflows/scheduled-settlement.ts).
+ * One Temporal Schedule per partner, firing at `hourLocal` in the partner's timezone at the
+ * contract's cadence; each firing settles the period that just ended (workflows/scheduled-settlement.ts).
  * Overlap ALLOW_ALL: a firing only plans and starts that day's cycle, and yesterday's cycle
  * still waiting for an approval must not hold back today's. Catch-up window 7 days: after an
  * outage the missed days are settled; older gaps are closed with an explicit backfill.
@@ -15,10 +15,17 @@ export const settlementScheduleId = (partnerId: string): string => `settlement-s
 export async function upsertSettlementSchedule(
   client: Client,
   config: Config,
-  p: { partnerId: string; timezone: string; hourLocal: number; paused: boolean },
+  p: { partnerId: string; timezone: string; hourLocal: number; paused: boolean; cadence: 'daily' | 'weekly' | 'monthly' },
 ): Promise<void> {
+  // The contract's cadence decides when: every day, every Monday, or the 1st of the month.
+  const calendar =
+    p.cadence === 'weekly'
+      ? { dayOfWeek: 'MONDAY' as const, hour: p.hourLocal, minute: 0, comment: 'settle the previous ISO week' }
+      : p.cadence === 'monthly'
+        ? { dayOfMonth: 1, hour: p.hourLocal, minute: 0, comment: 'settle the previous month' }
+        : { hour: p.hourLocal, minute: 0, comment: 'settle the previous business day' };
   const options = {
-    spec: { calendars: [{ hour: p.hourLocal, minute: 0, comment: 'settle the previous business day' }], timezone: p.timezone },
+    spec: { calendars: [calendar], timezone: p.timezone },
     action: {
       type: 'startWorkflow' as const,
       workflowType: 'scheduledSettlement',

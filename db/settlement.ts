@@ -269,19 +269,58 @@ const REMINDER_INTERVAL_MS = 4 * 60 * 60 * 1000;
  * contract in force (grace, payout threshold): one place for the API and the schedules.
  * periodStart null means "the business day before `firedAt` in the partner's timezone".
  */
+export type SettlementCadence = 'daily' | 'weekly' | 'monthly';
+interface ContractSettlementTerms {
+  period?: SettlementCadence;
+  cutoffGraceMinutes?: number;
+  payoutApprovalThresholdMinor?: string;
+}
+
+/** The contract's settlement cadence (daily unless it says weekly or monthly). */
+export async function contractCadence(db: Queryable, partnerId: string): Promise<SettlementCadence> {
+  const { rows } = await db.query<{ period: string | null }>(
+    `SELECT terms->'settlement'->>'period' AS period FROM partner_contracts c JOIN partners p ON p.id = c.partner_id
+      WHERE c.partner_id = $1 AND c.effective_from <= (now() AT TIME ZONE p.timezone)::date ORDER BY effective_from DESC LIMIT 1`,
+    [partnerId],
+  );
+  const period = rows[0]?.period;
+  return period === 'weekly' || period === 'monthly' ? period : 'daily';
+}
+
+/**
+ * Everything a cycle needs to run, from the partner (timezone, settlement currency) and the
+ * contract in force (cadence, grace, payout threshold): one place for the API and schedules.
+ * periodStart null means "the period that ended before `firedAt`" in the partner's timezone:
+ * the previous day, ISO week (Monday–Sunday) or calendar month, as the contract's cadence says.
+ */
 export async function planCycle(
   db: Queryable,
   currencies: CurrencyRegistry,
   p: { partnerId: string; periodStart: string | null; periodEnd?: string; firedAt?: string },
 ): Promise<SettlementInput> {
-  const { rows } = await db.query<{ start: string; end_: string; cutoff: Date; currency: string; terms: { settlement?: { cutoffGraceMinutes?: number; payoutApprovalThresholdMinor?: string } } | null }>(
-    `WITH period AS (
-       SELECT coalesce($2::date, ((coalesce($4::timestamptz, now()) AT TIME ZONE p.timezone)::date - 1)) AS start_, p.*
-         FROM partners p WHERE p.id = $1)
-     SELECT start_::text AS start, coalesce($3::date, start_)::text AS end_,
-            ((coalesce($3::date, start_) + 1)::timestamp AT TIME ZONE timezone) AS cutoff, settlement_currency AS currency,
-            (SELECT terms FROM partner_contracts c WHERE c.partner_id = period.id AND c.effective_from <= period.start_ ORDER BY effective_from DESC LIMIT 1) AS terms
-       FROM period`,
+  const { rows } = await db.query<{ start: string; end_: string; cutoff: Date; currency: string; terms: { settlement?: ContractSettlementTerms } | null }>(
+    `WITH anchor AS (
+       SELECT p.*, coalesce($2::date, (coalesce($4::timestamptz, now()) AT TIME ZONE p.timezone)::date - 1) AS day_
+         FROM partners p WHERE p.id = $1),
+     contract AS (
+       SELECT a.*, (SELECT terms FROM partner_contracts c WHERE c.partner_id = a.id AND c.effective_from <= a.day_ ORDER BY effective_from DESC LIMIT 1) AS terms
+         FROM anchor a),
+     period AS (
+       SELECT c.*, CASE WHEN $2::date IS NOT NULL THEN day_
+                        WHEN terms->'settlement'->>'period' = 'weekly' THEN date_trunc('week', day_)::date
+                        WHEN terms->'settlement'->>'period' = 'monthly' THEN date_trunc('month', day_)::date
+                        ELSE day_ END AS start_
+         FROM contract c),
+     bounds AS (
+       SELECT pr.*, CASE WHEN $3::date IS NOT NULL THEN $3::date
+                         WHEN $2::date IS NOT NULL THEN start_
+                         WHEN terms->'settlement'->>'period' = 'weekly' THEN start_ + 6
+                         WHEN terms->'settlement'->>'period' = 'monthly' THEN (start_ + interval '1 month')::date - 1
+                         ELSE start_ END AS end_
+         FROM period pr)
+     SELECT start_::text AS start, end_::text AS end_, ((end_ + 1)::timestamp AT TIME ZONE timezone) AS cutoff,
+            settlement_currency AS currency, terms
+       FROM bounds`,
     [p.partnerId, p.periodStart, p.periodEnd ?? null, p.firedAt ?? null],
   );
   const row = rows[0];

@@ -359,6 +359,25 @@ describe('settlementCycle workflow', () => {
     }
   });
 
+  it('follows a weekly contract: the schedule fires on Mondays and settles the ISO week that ended', async () => {
+    const p = await setUpPartner(generate(2));
+    await stack.db.pool.query(`UPDATE partner_contracts SET terms = jsonb_set(terms, '{settlement}', '{"period": "weekly"}') WHERE partner_id = $1`, [p.id]);
+    provider.setTransactions([]);
+    provider.setFaults({});
+    const put = await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: { hourLocal: 4 } });
+    expect(put.body).toMatchObject({ cadence: 'weekly' });
+    const described = await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).describe();
+    expect(described.spec.calendars?.[0]).toMatchObject({ dayOfWeek: [expect.objectContaining({ start: 'MONDAY' })] });
+    expect((await stack.api(`/v1/partners/${p.id}/settlement-schedule/backfill`, { body: { from: '2026-11-16', to: '2026-11-22' } })).status).toBe(202);
+    const h = stack.temporal.workflow.getHandle(settlementWorkflowId(p.id, '2026-11-16'));
+    for (let i = 0; !(await h.describe().then(() => true, () => false)); i++) {
+      if (i > 100) throw new Error('no weekly cycle started');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await h.result()).input).toMatchObject({ periodStart: '2026-11-16', periodEnd: '2026-11-22', cutoffAt: '2026-11-23T00:00:00.000Z' });
+    await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
+  });
+
   it('waits for the cut-off plus grace on a durable timer, and reminds operators while exceptions stay open', async () => {
     const txs = generate(6);
     const p = await setUpPartner(txs);
@@ -375,6 +394,11 @@ describe('settlementCycle workflow', () => {
       reminded = await h.query(settlementStatus);
     }
     expect(reminded.remindersSent).toBeGreaterThanOrEqual(2);
+    for (let i = 0; i < 50 && !reminded.escalated; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      reminded = await h.query(settlementStatus);
+    }
+    expect(reminded.escalated).toBe(true); // after 3 reminders
     await h.executeUpdate(resolveException, { args: [{ exceptionId: waiting.exceptions[0]!.exceptionId, resolution: 'carry_forward', reason: 'next period', operator: 'ana' }] });
     expect((await h.result()).status).toBe('Completed');
   });

@@ -36,12 +36,15 @@ export interface SettlementView {
   fees: { grossFee: string; taxWithheld: string; netPayable: string; contractVersion: number } | null;
   approvals: string[];
   remindersSent: number;
+  escalated: boolean;
   notification: 'pending' | 'sent' | 'no-webhook' | 'failed';
   fxRates: { from: string; to: string; rate: string; source: string; asOf: string }[];
 }
 export const settlementStatus = defineQuery<SettlementView>('status');
 
 const ROUNDING_TOLERANCE_MINOR = '1';
+/** After this many reminders the cycle is escalated (status detail, error log, `escalated`). */
+const ESCALATE_AFTER_REMINDERS = 3;
 const PAYOUT_APPROVALS = 2;
 
 const acts = proxyActivities<Activities>({
@@ -68,7 +71,7 @@ const notifying = proxyActivities<Activities>({
  */
 export async function settlementCycle(input: SettlementInput): Promise<SettlementView> {
   const cycle = { cycleId: workflowInfo().workflowId, ...input, roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR };
-  const view: SettlementView = { status: 'WaitingForCutoff', input, frozenAt: null, reportRows: null, exceptions: [], fees: null, approvals: [], remindersSent: 0, notification: 'pending', fxRates: [] };
+  const view: SettlementView = { status: 'WaitingForCutoff', input, frozenAt: null, reportRows: null, exceptions: [], fees: null, approvals: [], remindersSent: 0, escalated: false, notification: 'pending', fxRates: [] };
   const open = () => view.exceptions.filter((e) => !e.resolution).length;
   const publish = (status: SettlementStatus, details: string) => {
     view.status = status;
@@ -146,8 +149,13 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     publish('AwaitingApproval', `${open()} exception(s) open`);
     while (!(await condition(() => open() === 0, input.reminderIntervalMs))) {
       view.remindersSent++;
-      log.warn('settlement exceptions still open', { open: open(), reminders: view.remindersSent });
-      publish('AwaitingApproval', `${open()} exception(s) open — reminder ${view.remindersSent}`);
+      if (view.remindersSent >= ESCALATE_AFTER_REMINDERS && !view.escalated) {
+        view.escalated = true;
+        log.error('settlement escalated: exceptions still open after reminders', { open: open(), reminders: view.remindersSent });
+      } else {
+        log.warn('settlement exceptions still open', { open: open(), reminders: view.remindersSent });
+      }
+      publish('AwaitingApproval', `${open()} exception(s) open — reminder ${view.remindersSent}${view.escalated ? ' — ESCALATED' : ''}`);
     }
   }
 

@@ -3,7 +3,7 @@ import { ScheduleNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowNo
 import type { Router } from 'express';
 import { z } from 'zod';
 import { getPartner } from '../../db/partners';
-import { planCycle } from '../../db/settlement';
+import { contractCadence, planCycle } from '../../db/settlement';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
@@ -94,19 +94,22 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
   mountRoute(router, registry, auth, {
     method: 'put',
     path: '/v1/partners/{partnerId}/settlement-schedule',
-    summary: "Create or update the partner's daily settlement Schedule (operator)",
-    description: "Fires daily at `hourLocal` in the partner's timezone and settles the previous business day; missed days within 7 days are caught up.",
+    summary: "Create or update the partner's settlement Schedule from its contract (operator)",
+    description:
+      "The contract's cadence (settlement.period: daily, weekly or monthly) decides when it fires, at `hourLocal` in the partner's timezone; " +
+      'each firing settles the period that just ended; missed firings within 7 days are caught up. Call again after a contract change.',
     tags: ['settlements'],
     auth: 'operator',
     params: z.object({ partnerId: partnerIdSchema }),
     body: z.object({ hourLocal: z.number().int().min(0).max(23).default(1), paused: z.boolean().default(false) }).strict().meta({ id: 'SettlementSchedule' }),
     bodyExample: { hourLocal: 2, paused: false },
-    responses: { 200: jsonResponse(z.object({ scheduleId: z.string(), timezone: z.string(), hourLocal: z.number(), paused: z.boolean() }), 'The schedule'), ...errorResponses(401, 403, 404, 422) },
+    responses: { 200: jsonResponse(z.object({ scheduleId: z.string(), timezone: z.string(), cadence: z.enum(['daily', 'weekly', 'monthly']), hourLocal: z.number(), paused: z.boolean() }), 'The schedule'), ...errorResponses(401, 403, 404, 422) },
     handler: async ({ params, body }) => {
       const partner = await getPartner(deps.db, params.partnerId);
       if (!partner) throw new NotFoundError(`partner ${params.partnerId} not found`);
-      await upsertSettlementSchedule(deps.temporal, deps.config, { partnerId: partner.id, timezone: partner.timezone, hourLocal: body.hourLocal, paused: body.paused });
-      return { status: 200, body: { scheduleId: settlementScheduleId(partner.id), timezone: partner.timezone, hourLocal: body.hourLocal, paused: body.paused } };
+      const cadence = await contractCadence(deps.db, partner.id);
+      await upsertSettlementSchedule(deps.temporal, deps.config, { partnerId: partner.id, timezone: partner.timezone, hourLocal: body.hourLocal, paused: body.paused, cadence });
+      return { status: 200, body: { scheduleId: settlementScheduleId(partner.id), timezone: partner.timezone, cadence, hourLocal: body.hourLocal, paused: body.paused } };
     },
   });
 
