@@ -7,6 +7,7 @@ import { errorHandler, notFoundHandler } from './errors';
 import { createMetrics } from './metrics';
 import { createRegistry, generateOpenApi } from './openapi';
 import { healthRoutes } from './routes/health';
+import { contractRoutes } from './routes/contracts';
 import { ledgerRoutes } from './routes/ledger';
 import { partnerRoutes } from './routes/partners';
 import { settlementRoutes } from './routes/settlements';
@@ -37,6 +38,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const router = Router();
   healthRoutes(router, registry, deps);
   partnerRoutes(router, registry, deps);
+  contractRoutes(router, registry, deps);
   const currencies = createCurrencyRegistry(deps.config.currencies.extraAssets);
   transactionRoutes(router, registry, deps, currencies);
   ledgerRoutes(router, registry, deps, currencies);

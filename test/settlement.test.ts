@@ -359,6 +359,24 @@ describe('settlementCycle workflow', () => {
     }
   });
 
+  it('records contract versions through the API: validated, immutable, the latest in force applies', async () => {
+    const p = await onboardPartner(stack, { timezone: 'UTC' });
+    const terms = { base: 'ggr', tiers: [{ upToMinor: null, rate: '0.08' }], tierMode: 'marginal', negativeBase: 'floor', jackpots: 'exclude', settlement: { period: 'weekly' } };
+    const put = (version: number, body: unknown) => stack.api(`/v1/partners/${p.id}/contracts/${version}`, { method: 'PUT', body });
+    expect((await put(1, { effectiveFrom: '2026-01-01', terms })).status).toBe(200);
+    expect((await put(1, { effectiveFrom: '2026-01-01', terms })).status).toBe(200); // same content: idempotent
+    expect((await put(1, { effectiveFrom: '2026-01-01', terms: { ...terms, tiers: [{ upToMinor: null, rate: '0.09' }] } })).status).toBe(409);
+    const bad = await put(2, { effectiveFrom: '2026-06-01', terms: { ...terms, tiers: [{ upToMinor: '100', rate: '0.1' }] } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details[0].path).toBe('terms.tiers.0.upToMinor');
+    const badRate = await put(2, { effectiveFrom: '2026-06-01', terms: { ...terms, tiers: [{ upToMinor: null, rate: 0.1 }] } });
+    expect(badRate.status).toBe(422);
+    expect(badRate.body.error.details.map((d: { path: string }) => d.path)).toContain('terms.tiers.0.rate');
+    expect((await put(2, { effectiveFrom: '2026-06-01', terms: { ...terms, settlement: { period: 'monthly' } } })).status).toBe(200);
+    expect((await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: {} })).body.cadence).toBe('monthly');
+    await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
+  });
+
   it('follows a weekly contract: the schedule fires on Mondays and settles the ISO week that ended', async () => {
     const p = await setUpPartner(generate(2));
     await stack.db.pool.query(`UPDATE partner_contracts SET terms = jsonb_set(terms, '{settlement}', '{"period": "weekly"}') WHERE partner_id = $1`, [p.id]);
