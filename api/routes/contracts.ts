@@ -3,7 +3,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { getPartner } from '../../db/partners';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
-import { InvalidTermsError, validateTerms, type FeeTerms } from '../../domain/fees';
+import { InvalidTermsError, validateTerms } from '../../domain/fees';
 import { partnerIdSchema } from '../../domain/partner';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
