@@ -249,12 +249,23 @@ export function settlementActivities({
     },
 
     async buildStatement(c: CycleArgs, parts: { fees: unknown; entryIds: string[]; exceptions: SettlementException[] }): Promise<{ lines: number }> {
+      // Every figure traceable: the positions (source aggregates) the fee base came from,
+      // the exceptions and how they were resolved, and the ledger entries posted.
+      const sources = (await q.ourAggregates(db, c)).map((a) => ({
+        businessDate: a.businessDate,
+        gameId: a.gameId,
+        currency: a.currency,
+        betCount: a.betCount.toString(),
+        bets: formatAmount(a.betMinor, currencies.scaleOf(a.currency) ?? 2),
+        wins: formatAmount(a.winMinor, currencies.scaleOf(a.currency) ?? 2),
+      }));
       const statement = {
         cycleId: c.cycleId,
         partnerId: c.partnerId,
         period: { start: c.periodStart, end: c.periodEnd },
         currency: c.currency,
         fees: parts.fees,
+        sources,
         exceptions: parts.exceptions,
         ledgerEntryIds: parts.entryIds,
       };

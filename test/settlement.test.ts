@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from '../platform/webhooks';
 import type { SettlementInput } from '../domain/settlement';
-import { convert, divideHalfEven, formatAmount } from '../domain/money';
+import { convert, divideHalfEven, formatAmount, parseAmount } from '../domain/money';
 import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
@@ -240,6 +240,16 @@ describe('settlementCycle workflow', () => {
 
     const statement = await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`, { token: p.apiKey });
     expect(statement.body).toMatchObject({ cycleId: id, currency: 'EUR', fees: { contractVersion: 1 } });
+    // Traceable: the source aggregates add up to the GGR the fee was computed on, and the entries exist.
+    const minor = (v: string) => {
+      const r = parseAmount(v, 2);
+      if (!r.ok) throw new Error(r.message);
+      return r.minor;
+    };
+    const sourceGgr = (statement.body.sources as { bets: string; wins: string }[]).reduce((s, a) => s + minor(a.bets) - minor(a.wins), 0n);
+    expect(formatAmount(sourceGgr, 2)).toBe(statement.body.fees.ggr);
+    const entries = await stack.db.pool.query('SELECT id::text FROM ledger_entries WHERE id = ANY($1::bigint[])', [statement.body.ledgerEntryIds]);
+    expect(entries.rowCount).toBe(statement.body.ledgerEntryIds.length);
     const csv = await fetch(`${stack.baseUrl}/v1/settlements/${encodeURIComponent(id)}/statement`, { headers: { accept: 'text/csv', authorization: `Bearer ${p.apiKey}` } });
     const text = await csv.text();
     expect(csv.headers.get('content-type')).toContain('text/csv');
