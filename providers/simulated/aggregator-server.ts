@@ -1,8 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { formatAmount } from '../../domain/money';
 import { localDay } from '../timezone';
-import { reportedRows, transportFault } from './faults';
+import { listenSimulated, reportedRows, transportFault } from './faults';
 import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-server';
 
 // Format (c): an aggregator API with totals per day, game and currency, page-number
@@ -48,22 +47,13 @@ export async function startAggregatorProvider(opts: { timezone: string; transact
       totals: all.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE).map((a) => ({ ...a, bets: formatAmount(a.bets, 2), wins: formatAmount(a.wins, 2) })),
     });
   });
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get requests() {
-      return state.requests;
-    },
+  return listenSimulated(server, opts.port, {
+    requests: () => state.requests,
     setTransactions: (t) => {
       txs = t;
     },
     setFaults: (f) => {
       faults = f;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  });
 }

@@ -1,8 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { formatAmount } from '../../domain/money';
 import { localDay, utcMsToLocal } from '../timezone';
-import { reportedRows, transportFault } from './faults';
+import { listenSimulated, reportedRows, transportFault } from './faults';
 import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-server';
 
 // Format (b): one CSV file per day in the provider's own timezone, decimal amounts, local
@@ -39,22 +38,13 @@ export async function startCsvDailyProvider(opts: { timezone: string; transactio
     ];
     send(200, `${lines.join('\n')}\n`);
   });
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get requests() {
-      return state.requests;
-    },
+  return listenSimulated(server, opts.port, {
+    requests: () => state.requests,
     setTransactions: (t) => {
       txs = t;
     },
     setFaults: (f) => {
       faults = f;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  });
 }

@@ -1,4 +1,6 @@
-import type { Faults, SimulatedTx } from './json-cursor-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-server';
 
 /** The rows a simulated provider reports for a window, after the injected data faults. */
 export function reportedRows(txs: SimulatedTx[], faults: Faults, include: (t: SimulatedTx) => boolean): SimulatedTx[] {
@@ -25,4 +27,26 @@ export function transportFault(faults: Faults): { status: number; headers?: Reco
     return { status: 429, headers: { 'retry-after': '1' } };
   }
   return null;
+}
+
+/** Starts a simulator's server on loopback and hands back its control surface. */
+export async function listenSimulated(
+  server: Server,
+  port: number | undefined,
+  control: { requests: () => number; setTransactions: (t: SimulatedTx[]) => void; setFaults: (f: Faults) => void },
+): Promise<SimulatedProvider> {
+  await new Promise<void>((resolve) => server.listen(port ?? 0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get requests() {
+      return control.requests();
+    },
+    setTransactions: control.setTransactions,
+    setFaults: control.setFaults,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

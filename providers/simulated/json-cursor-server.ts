@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { reportedRows, transportFault } from './faults';
+import { listenSimulated, reportedRows, transportFault } from './faults';
 
 // A real HTTP server that plays a format-(a) provider: per-transaction JSON, cursor
 // pagination, minor units, UTC epoch milliseconds, control totals on the last page. It
@@ -93,22 +92,13 @@ export async function startJsonCursorProvider(opts: { transactions?: SimulatedTx
       ...(last ? { control: { record_count: rows.length + (faults.wrongControlTotals ? 1 : 0), sum_minor: (faults.wrongControlTotals ? sum + 100n : sum).toString() } } : {}),
     });
   });
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get requests() {
-      return state.requests;
-    },
+  return listenSimulated(server, opts.port, {
+    requests: () => state.requests,
     setTransactions: (t) => {
       txs = t;
     },
     setFaults: (f) => {
       faults = f;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  });
 }
