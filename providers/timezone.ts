@@ -17,13 +17,20 @@ function offsetMs(utcMs: number, timeZone: string): number {
   return asUtc - Math.floor(utcMs / 1000) * 1000;
 }
 
-/** "2026-11-23 21:15:02" in `timeZone` → epoch ms (the first occurrence when DST repeats an hour). */
+/**
+ * "2026-11-23 21:15:02" in `timeZone` → epoch ms. When daylight saving repeats an hour the
+ * first occurrence is chosen; a time skipped by the spring change maps forward.
+ */
 export function localToUtcMs(local: string, timeZone: string): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/.exec(local);
   if (!m) throw new Error(`not a local date-time: ${local}`);
   const naive = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-  const first = naive - offsetMs(naive, timeZone);
-  return naive - offsetMs(first, timeZone);
+  // The offsets in force half a day either side bracket any transition near this time.
+  const candidates = [offsetMs(naive - 43_200_000, timeZone), offsetMs(naive + 43_200_000, timeZone)]
+    .map((offset) => naive - offset)
+    .filter((utc) => utc + offsetMs(utc, timeZone) === naive)
+    .sort((a, b) => a - b);
+  return candidates[0] ?? naive - offsetMs(naive - 43_200_000, timeZone);
 }
 
 /** Epoch ms → "2026-11-23 21:15:02" in `timeZone`. */
