@@ -12,7 +12,12 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.mjs', '*.js', 'scripts/*.mjs', 'scripts/lib/*.mjs', 'test/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: ['*.mjs', '*.js', 'scripts/*.mjs', 'scripts/lib/*.mjs', 'test/*.mjs'],
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -27,7 +32,21 @@ export default tseslint.config(
     // Plain-JS launch scripts run before TypeScript is installed; lint them without types.
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: { module: 'writable', require: 'readonly', __dirname: 'readonly', process: 'readonly', console: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly', Buffer: 'readonly' } },
+    languageOptions: {
+      globals: {
+        module: 'writable',
+        require: 'readonly',
+        __dirname: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        fetch: 'readonly',
+        AbortSignal: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        URL: 'readonly',
+        Buffer: 'readonly',
+      },
+    },
   },
   {
     // Tests read JSON response bodies; typing each one would add noise, not safety.
@@ -47,29 +66,72 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code is replayed: no Node built-ins (do I/O in an activity).' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code is replayed: no Node built-ins (do I/O in an activity).',
+          })),
           patterns: [
             {
-              group: ['**/activities', '**/activities/**', '**/db/**', '**/platform/**', '**/api/**', 'pg', 'express', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'],
+              group: [
+                '**/activities',
+                '**/activities/**',
+                '**/db/**',
+                '**/platform/**',
+                '**/api/**',
+                'pg',
+                'express',
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+              ],
               allowTypeImports: true,
-              message: 'Workflow code may import activity and infrastructure modules as types only (use proxyActivities).',
+              message:
+                'Workflow code may import activity and infrastructure modules as types only (use proxyActivities).',
             },
           ],
         },
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: 'Non-deterministic: take time from the workflow (timers, activity results, workflowInfo()).' },
-        { object: 'Math', property: 'random', message: 'Non-deterministic: derive ids from the workflow id, or use uuid4() from @temporalio/workflow.' },
-        { object: 'crypto', property: 'randomUUID', message: 'Non-deterministic: use uuid4() from @temporalio/workflow.' },
+        {
+          object: 'Date',
+          property: 'now',
+          message:
+            'Non-deterministic: take time from the workflow (timers, activity results, workflowInfo()).',
+        },
+        {
+          object: 'Math',
+          property: 'random',
+          message:
+            'Non-deterministic: derive ids from the workflow id, or use uuid4() from @temporalio/workflow.',
+        },
+        {
+          object: 'crypto',
+          property: 'randomUUID',
+          message: 'Non-deterministic: use uuid4() from @temporalio/workflow.',
+        },
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Non-deterministic: new Date() without an argument reads the clock.' },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Non-deterministic: new Date() without an argument reads the clock.',
+        },
       ],
       'no-restricted-globals': [
         'error',
-        ...['process', 'require', 'fetch', 'crypto', 'performance', 'setInterval', 'setImmediate', 'Buffer', 'XMLHttpRequest', 'WebSocket'].map((name) => ({
+        ...[
+          'process',
+          'require',
+          'fetch',
+          'crypto',
+          'performance',
+          'setInterval',
+          'setImmediate',
+          'Buffer',
+          'XMLHttpRequest',
+          'WebSocket',
+        ].map((name) => ({
           name,
           message: `Workflow code is replayed: ${name} is not allowed (do it in an activity).`,
         })),

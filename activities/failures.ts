@@ -19,7 +19,9 @@ export function toFailure(err: unknown): unknown {
 }
 
 /** Wraps every activity so domain errors cross into Temporal with the right retry flag. */
-export function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T): T {
+export function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  acts: T,
+): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(acts)) {
     wrapped[name] = async (...args: never[]) => {

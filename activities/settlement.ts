@@ -5,9 +5,27 @@ import { withTransaction } from '../db/retry';
 import * as q from '../db/settlement';
 import { ConflictError, NotFoundError, UnavailableError } from '../domain/errors';
 import { computeFees, type PeriodTotals } from '../domain/fees';
-import { convert, defaultCurrencies, formatAmount, parseAmount, parseDecimal, type CurrencyRegistry } from '../domain/money';
-import { aggregateDiscrepancies, controlTotalsDiscrepancy, differingKeys, reconcileTransactions, type Discrepancy } from '../domain/reconciliation';
-import { resolutionBaseEffect, type ResolveExceptionInput, type SettlementException, type SettlementInput } from '../domain/settlement';
+import {
+  convert,
+  defaultCurrencies,
+  formatAmount,
+  parseAmount,
+  parseDecimal,
+  type CurrencyRegistry,
+} from '../domain/money';
+import {
+  aggregateDiscrepancies,
+  controlTotalsDiscrepancy,
+  differingKeys,
+  reconcileTransactions,
+  type Discrepancy,
+} from '../domain/reconciliation';
+import {
+  resolutionBaseEffect,
+  type ResolveExceptionInput,
+  type SettlementException,
+  type SettlementInput,
+} from '../domain/settlement';
 import type { SecretBox } from '../platform/secrets';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
 import { adapters } from '../providers/registry';
@@ -55,18 +73,35 @@ export function settlementActivities({
         if (!fxRatesUrl) throw new NotFoundError('no FX rates service configured (FX_RATES_URL)');
         let res: Response;
         try {
-          res = await fetch(`${fxRatesUrl}/rates?base=${encodeURIComponent(from)}&quote=${encodeURIComponent(c.currency)}`, { signal: AbortSignal.timeout(10_000) });
+          res = await fetch(
+            `${fxRatesUrl}/rates?base=${encodeURIComponent(from)}&quote=${encodeURIComponent(c.currency)}`,
+            { signal: AbortSignal.timeout(10_000) },
+          );
         } catch (err) {
-          throw new UnavailableError(`FX rates service unreachable: ${err instanceof Error ? err.message : String(err)}`);
+          throw new UnavailableError(
+            `FX rates service unreachable: ${err instanceof Error ? err.message : String(err)}`,
+          );
         }
-        if (res.status >= 500 || res.status === 429) throw new UnavailableError(`FX rates service answered ${res.status}`);
+        if (res.status >= 500 || res.status === 429)
+          throw new UnavailableError(`FX rates service answered ${res.status}`);
         if (!res.ok) throw new NotFoundError(`no FX rate ${from}/${c.currency}: ${res.status}`);
         const body = (await res.json()) as { rate?: unknown; source?: unknown; asOf?: unknown };
         const rate = parseDecimal(body.rate, { maxScale: 12 });
-        if (!rate.ok || rate.value.units === 0n || typeof body.source !== 'string' || typeof body.asOf !== 'string') {
+        if (
+          !rate.ok ||
+          rate.value.units === 0n ||
+          typeof body.source !== 'string' ||
+          typeof body.asOf !== 'string'
+        ) {
           throw new ConflictError(`malformed FX rate for ${from}/${c.currency}`);
         }
-        await q.lockRate(db, c.cycleId, { from, to: c.currency, rate: body.rate as string, source: body.source, asOf: body.asOf });
+        await q.lockRate(db, c.cycleId, {
+          from,
+          to: c.currency,
+          rate: body.rate as string,
+          source: body.source,
+          asOf: body.asOf,
+        });
       }
       return q.lockedRates(db, c.cycleId);
     },
@@ -80,11 +115,14 @@ export function settlementActivities({
      * a new worker resumes where a crashed one stopped. Transient provider faults throw
      * (Temporal retries with backoff); a report that cannot be read is non-retryable.
      */
-    async fetchProviderReport(c: CycleArgs): Promise<{ rows: number; control: 'ok' | 'absent' | 'mismatch'; exceptions: SettlementException[] }> {
-      const { rows: providerRows } = await db.query<{ format: string; base_url: string; options: Record<string, unknown> }>(
-        'SELECT format, base_url, options FROM partner_providers WHERE partner_id = $1',
-        [c.partnerId],
-      );
+    async fetchProviderReport(
+      c: CycleArgs,
+    ): Promise<{ rows: number; control: 'ok' | 'absent' | 'mismatch'; exceptions: SettlementException[] }> {
+      const { rows: providerRows } = await db.query<{
+        format: string;
+        base_url: string;
+        options: Record<string, unknown>;
+      }>('SELECT format, base_url, options FROM partner_providers WHERE partner_id = $1', [c.partnerId]);
       const provider = providerRows[0];
       if (!provider) throw new NotFoundError(`no provider report configured for partner ${c.partnerId}`);
       const adapter = adapters[provider.format];
@@ -100,7 +138,13 @@ export function settlementActivities({
       for (;;) {
         let page;
         try {
-          page = await adapter.fetchPage({ baseUrl: provider.base_url, options: provider.options, fromMs: window.fromMs, toMs: window.toMs, cursor });
+          page = await adapter.fetchPage({
+            baseUrl: provider.base_url,
+            options: provider.options,
+            fromMs: window.fromMs,
+            toMs: window.toMs,
+            cursor,
+          });
         } catch (err) {
           if (err instanceof ProviderUnavailableError) throw new UnavailableError(err.message);
           if (err instanceof ProviderReportError) throw new ConflictError(err.message);
@@ -123,51 +167,110 @@ export function settlementActivities({
       const mismatch = fileMismatch ?? (control ? controlTotalsDiscrepancy(stored, control) : null);
       if (mismatch) await q.storeExceptions(db, c.cycleId, [mismatch]);
       const checked = control !== undefined || fileChecked;
-      return { rows: stored.recordCount + aggregateKeys, control: !checked ? 'absent' : mismatch ? 'mismatch' : 'ok', exceptions: mismatch ? [toException(mismatch)] : [] };
+      return {
+        rows: stored.recordCount + aggregateKeys,
+        control: !checked ? 'absent' : mismatch ? 'mismatch' : 'ok',
+        exceptions: mismatch ? [toException(mismatch)] : [],
+      };
     },
 
     /** Records that the report could not be fetched at all, as an exception operators resolve. */
     async recordReportUnavailable(c: CycleArgs, reason: string): Promise<SettlementException> {
-      const d: Discrepancy = { id: 'report_unavailable:report', kind: 'report_unavailable', key: null, txId: null, oursMinor: null, theirsMinor: null, differenceMinor: 0n, detail: `provider report unavailable: ${reason}` };
+      const d: Discrepancy = {
+        id: 'report_unavailable:report',
+        kind: 'report_unavailable',
+        key: null,
+        txId: null,
+        oursMinor: null,
+        theirsMinor: null,
+        differenceMinor: 0n,
+        detail: `provider report unavailable: ${reason}`,
+      };
       await q.storeExceptions(db, c.cycleId, [d]);
       return toException(d);
     },
 
     /** Totals per (day, game, currency) first; transactions only where they differ. */
-    async reconcile(c: CycleArgs & { frozenAt: string }): Promise<{ keysCompared: number; keysDiffering: number; exceptions: SettlementException[] }> {
+    async reconcile(
+      c: CycleArgs & { frozenAt: string },
+    ): Promise<{ keysCompared: number; keysDiffering: number; exceptions: SettlementException[] }> {
       const [ours, theirs] = await Promise.all([q.ourAggregates(db, c), q.theirAggregates(db, c.cycleId)]);
       const keys = differingKeys(ours, theirs);
       let discrepancies: Discrepancy[] = [];
       if (keys.length) {
-        const aggregateOnly = (await db.query('SELECT 1 FROM provider_report_aggregates WHERE cycle_id = $1 LIMIT 1', [c.cycleId])).rowCount === 1;
+        const aggregateOnly =
+          (
+            await db.query('SELECT 1 FROM provider_report_aggregates WHERE cycle_id = $1 LIMIT 1', [
+              c.cycleId,
+            ])
+          ).rowCount === 1;
         if (aggregateOnly) {
           // An aggregator reports no transactions: the difference is named per key.
           discrepancies = aggregateDiscrepancies(ours, theirs, keys);
         } else {
           const txs = await q.transactionsForKeys(db, c, keys);
-          discrepancies = reconcileTransactions(txs.ours, txs.theirs, { frozenAt: c.frozenAt, roundingToleranceMinor: BigInt(c.roundingToleranceMinor) });
+          discrepancies = reconcileTransactions(txs.ours, txs.theirs, {
+            frozenAt: c.frozenAt,
+            roundingToleranceMinor: BigInt(c.roundingToleranceMinor),
+          });
         }
       }
       await q.storeExceptions(db, c.cycleId, discrepancies);
       await q.setCycleStatus(db, c.cycleId, discrepancies.length ? 'AwaitingApproval' : 'ComputingFees', {
-        report: { keysCompared: new Set([...ours, ...theirs].map((k) => `${k.businessDate}|${k.gameId}|${k.currency}`)).size, keysDiffering: keys.length },
+        report: {
+          keysCompared: new Set(
+            [...ours, ...theirs].map((k) => `${k.businessDate}|${k.gameId}|${k.currency}`),
+          ).size,
+          keysDiffering: keys.length,
+        },
       });
-      return { keysCompared: ours.length, keysDiffering: keys.length, exceptions: discrepancies.map(toException) };
+      return {
+        keysCompared: ours.length,
+        keysDiffering: keys.length,
+        exceptions: discrepancies.map(toException),
+      };
     },
 
     async recordResolution(c: CycleArgs, r: ResolveExceptionInput): Promise<void> {
-      const amount = r.amount === undefined ? null : parseAmount(r.amount, c.currencyScale, { allowNegative: true });
-      await q.storeResolution(db, c.cycleId, { ...r, amountMinor: amount && amount.ok ? amount.minor : null });
+      const amount =
+        r.amount === undefined ? null : parseAmount(r.amount, c.currencyScale, { allowNegative: true });
+      await q.storeResolution(db, c.cycleId, {
+        ...r,
+        amountMinor: amount && amount.ok ? amount.minor : null,
+      });
     },
 
-    async computeSettlementFees(c: CycleArgs): Promise<{ contractVersion: number; grossFee: string; taxWithheld: string; netPayable: string; netPayableMinor: string; baseAdjustmentMinor: string; lines: { code: string; description: string; base: string; rate: string | null; amount: string }[] }> {
+    async computeSettlementFees(c: CycleArgs): Promise<{
+      contractVersion: number;
+      grossFee: string;
+      taxWithheld: string;
+      netPayable: string;
+      netPayableMinor: string;
+      baseAdjustmentMinor: string;
+      lines: { code: string; description: string; base: string; rate: string | null; amount: string }[];
+    }> {
       const contract = await q.contractInForce(db, c.partnerId, c.periodStart);
       if (!contract) throw new NotFoundError(`no contract in force for ${c.partnerId} on ${c.periodStart}`);
       // Every currency's totals in the settlement currency, at the rates locked for this cycle.
       const rates = new Map((await q.lockedRates(db, c.cycleId)).map((r) => [r.from, r]));
       const residues: string[] = [];
-      const fields = ['betMinor', 'winMinor', 'bonusCostMinor', 'jackpotContributionMinor', 'jackpotWinMinor', 'gamingTaxMinor'] as const;
-      const totals: PeriodTotals = { betMinor: 0n, winMinor: 0n, bonusCostMinor: 0n, jackpotContributionMinor: 0n, jackpotWinMinor: 0n, gamingTaxMinor: 0n, baseByCategoryMinor: {} };
+      const fields = [
+        'betMinor',
+        'winMinor',
+        'bonusCostMinor',
+        'jackpotContributionMinor',
+        'jackpotWinMinor',
+        'gamingTaxMinor',
+      ] as const;
+      const totals: PeriodTotals = {
+        betMinor: 0n,
+        winMinor: 0n,
+        bonusCostMinor: 0n,
+        jackpotContributionMinor: 0n,
+        jackpotWinMinor: 0n,
+        gamingTaxMinor: 0n,
+        baseByCategoryMinor: {},
+      };
       for (const [currency, t] of await q.periodTotalsByCurrency(db, c)) {
         if (currency === c.currency) {
           for (const f of fields) totals[f] += t[f];
@@ -187,13 +290,24 @@ export function settlementActivities({
         (sum, r) =>
           sum +
           resolutionBaseEffect(
-            { kind: r.kind, txType: r.tx_type, differenceMinor: BigInt(r.difference_minor), isAggregate: r.is_aggregate },
-            { resolution: r.resolution as ResolveExceptionInput['resolution'], ...(r.resolution_amount_minor ? { amountMinor: BigInt(r.resolution_amount_minor) } : {}) },
+            {
+              kind: r.kind,
+              txType: r.tx_type,
+              differenceMinor: BigInt(r.difference_minor),
+              isAggregate: r.is_aggregate,
+            },
+            {
+              resolution: r.resolution as ResolveExceptionInput['resolution'],
+              ...(r.resolution_amount_minor ? { amountMinor: BigInt(r.resolution_amount_minor) } : {}),
+            },
           ),
         0n,
       );
       // The adjustment moves the base: applied as extra bets (positive) or wins (negative).
-      const adjusted = adjustment >= 0n ? { ...totals, betMinor: totals.betMinor + adjustment } : { ...totals, winMinor: totals.winMinor - adjustment };
+      const adjusted =
+        adjustment >= 0n
+          ? { ...totals, betMinor: totals.betMinor + adjustment }
+          : { ...totals, winMinor: totals.winMinor - adjustment };
       const fees = computeFees(contract.terms, adjusted);
       const fmt = (m: bigint) => formatAmount(m, c.currencyScale);
       const summary = {
@@ -208,14 +322,23 @@ export function settlementActivities({
         ggr: fmt(fees.ggrMinor),
         feeBase: fmt(fees.feeBaseMinor),
         // Base and rate in the statement's own terms: "10596.49 at 0.12".
-        lines: fees.lines.map((l) => ({ code: l.code, description: l.rate === null ? l.description : `${fmt(l.baseMinor)} at ${l.rate}`, base: fmt(l.baseMinor), rate: l.rate, amount: fmt(l.amountMinor) })),
+        lines: fees.lines.map((l) => ({
+          code: l.code,
+          description: l.rate === null ? l.description : `${fmt(l.baseMinor)} at ${l.rate}`,
+          base: fmt(l.baseMinor),
+          rate: l.rate,
+          amount: fmt(l.amountMinor),
+        })),
       };
       await q.setCycleStatus(db, c.cycleId, 'Posting', { fees: summary });
       return summary;
     },
 
     /** Posts the fee (expense → payable, and tax withheld) under keys derived from the cycle. */
-    async postSettlement(c: CycleArgs, fees: { grossFee: string; taxWithheld: string; netPayable: string }): Promise<{ entryIds: string[] }> {
+    async postSettlement(
+      c: CycleArgs,
+      fees: { grossFee: string; taxWithheld: string; netPayable: string },
+    ): Promise<{ entryIds: string[] }> {
       const amount = (s: string) => {
         const p = parseAmount(s, c.currencyScale);
         if (!p.ok) throw new Error(`bad amount ${s}`);
@@ -227,13 +350,49 @@ export function settlementActivities({
       return withTransaction(db, async (client) => {
         const code = (name: string) => `partner:${c.partnerId}:${name}:${c.currency}`;
         const ids = await ensureAccounts(client, [
-          { code: code('provider_fees'), ownerKind: 'partner', partnerId: c.partnerId, kind: 'expense', currency: c.currency },
-          { code: code('fees_payable'), ownerKind: 'partner', partnerId: c.partnerId, kind: 'liability', currency: c.currency },
-          { code: code('tax_withheld'), ownerKind: 'partner', partnerId: c.partnerId, kind: 'liability', currency: c.currency },
+          {
+            code: code('provider_fees'),
+            ownerKind: 'partner',
+            partnerId: c.partnerId,
+            kind: 'expense',
+            currency: c.currency,
+          },
+          {
+            code: code('fees_payable'),
+            ownerKind: 'partner',
+            partnerId: c.partnerId,
+            kind: 'liability',
+            currency: c.currency,
+          },
+          {
+            code: code('tax_withheld'),
+            ownerKind: 'partner',
+            partnerId: c.partnerId,
+            kind: 'liability',
+            currency: c.currency,
+          },
         ]);
         const postings = [
-          ...(net > 0n ? [{ debitAccountId: ids.get(code('provider_fees'))!, creditAccountId: ids.get(code('fees_payable'))!, currency: c.currency, amountMinor: net }] : []),
-          ...(tax > 0n ? [{ debitAccountId: ids.get(code('provider_fees'))!, creditAccountId: ids.get(code('tax_withheld'))!, currency: c.currency, amountMinor: tax }] : []),
+          ...(net > 0n
+            ? [
+                {
+                  debitAccountId: ids.get(code('provider_fees'))!,
+                  creditAccountId: ids.get(code('fees_payable'))!,
+                  currency: c.currency,
+                  amountMinor: net,
+                },
+              ]
+            : []),
+          ...(tax > 0n
+            ? [
+                {
+                  debitAccountId: ids.get(code('provider_fees'))!,
+                  creditAccountId: ids.get(code('tax_withheld'))!,
+                  currency: c.currency,
+                  amountMinor: tax,
+                },
+              ]
+            : []),
         ];
         const entry: EntryInput = {
           idempotencyKey: `${c.cycleId}:fees`,
@@ -248,7 +407,10 @@ export function settlementActivities({
       });
     },
 
-    async buildStatement(c: CycleArgs, parts: { fees: unknown; entryIds: string[]; exceptions: SettlementException[] }): Promise<{ lines: number }> {
+    async buildStatement(
+      c: CycleArgs,
+      parts: { fees: unknown; entryIds: string[]; exceptions: SettlementException[] },
+    ): Promise<{ lines: number }> {
       // Every figure traceable: the positions (source aggregates) the fee base came from,
       // the exceptions and how they were resolved, and the ledger entries posted.
       const sources = (await q.ourAggregates(db, c)).map((a) => ({
@@ -274,14 +436,23 @@ export function settlementActivities({
     },
 
     /** Pays the partner: fees payable → payouts clearing, once per cycle. */
-    async recordPayout(c: CycleArgs, p: { netPayableMinor: string; approvers: string[] }): Promise<{ entryId: string | null }> {
+    async recordPayout(
+      c: CycleArgs,
+      p: { netPayableMinor: string; approvers: string[] },
+    ): Promise<{ entryId: string | null }> {
       const amount = BigInt(p.netPayableMinor);
       if (amount <= 0n) return { entryId: null };
       return withTransaction(db, async (client) => {
         const payable = `partner:${c.partnerId}:fees_payable:${c.currency}`;
         const clearing = `house:payouts_clearing:${c.currency}`;
         const ids = await ensureAccounts(client, [
-          { code: payable, ownerKind: 'partner', partnerId: c.partnerId, kind: 'liability', currency: c.currency },
+          {
+            code: payable,
+            ownerKind: 'partner',
+            partnerId: c.partnerId,
+            kind: 'liability',
+            currency: c.currency,
+          },
           { code: clearing, ownerKind: 'house', kind: 'asset', currency: c.currency },
         ]);
         const [r] = await postEntries(client, [
@@ -291,7 +462,14 @@ export function settlementActivities({
             sourceKind: 'settlement',
             sourceRef: c.cycleId,
             metadata: { approvers: p.approvers },
-            postings: [{ debitAccountId: ids.get(payable)!, creditAccountId: ids.get(clearing)!, currency: c.currency, amountMinor: amount }],
+            postings: [
+              {
+                debitAccountId: ids.get(payable)!,
+                creditAccountId: ids.get(clearing)!,
+                currency: c.currency,
+                amountMinor: amount,
+              },
+            ],
           },
         ]);
         return { entryId: r!.entryId };
@@ -308,7 +486,10 @@ export function settlementActivities({
      * attempt is signed afresh with its own timestamp.
      */
     async notifyPartner(c: CycleArgs, event: Record<string, unknown>): Promise<'sent' | 'no-webhook'> {
-      const { rows } = await db.query<{ url: string; secret_sealed: string }>('SELECT url, secret_sealed FROM partner_webhooks WHERE partner_id = $1', [c.partnerId]);
+      const { rows } = await db.query<{ url: string; secret_sealed: string }>(
+        'SELECT url, secret_sealed FROM partner_webhooks WHERE partner_id = $1',
+        [c.partnerId],
+      );
       const hook = rows[0];
       if (!hook) return 'no-webhook';
       if (!secrets) throw new Error('no SecretBox configured for webhook signing');
@@ -318,12 +499,18 @@ export function settlementActivities({
       try {
         res = await fetch(hook.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: String(ts), [SIGNATURE_HEADER]: signWebhook(secrets.open(hook.secret_sealed), ts, body) },
+          headers: {
+            'content-type': 'application/json',
+            [TIMESTAMP_HEADER]: String(ts),
+            [SIGNATURE_HEADER]: signWebhook(secrets.open(hook.secret_sealed), ts, body),
+          },
           body,
           signal: AbortSignal.timeout(10_000),
         });
       } catch (err) {
-        throw new UnavailableError(`webhook unreachable: ${err instanceof Error ? err.message : String(err)}`);
+        throw new UnavailableError(
+          `webhook unreachable: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
       if (!res.ok) throw new UnavailableError(`webhook answered ${res.status}`);
       return 'sent';

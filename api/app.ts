@@ -26,13 +26,20 @@ export function createApp(deps: ApiDeps): express.Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
       // One short line per request; headers (and so credentials) are never logged.
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     }),
   );
-  app.use(express.json({ limit: deps.config.api.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    express.json({ limit: deps.config.api.bodyLimitBytes, type: ['application/json', 'application/*+json'] }),
+  );
 
   const registry = createRegistry();
   const router = Router();

@@ -37,7 +37,9 @@ export async function authenticate(deps: AuthDeps, req: Request, need: AuthRequi
   }
   const principal = await resolve(deps, credential);
   if (!principal) {
-    throw new UnauthorizedError('invalid credentials', [{ path: 'headers.authorization', message: 'not recognised' }]);
+    throw new UnauthorizedError('invalid credentials', [
+      { path: 'headers.authorization', message: 'not recognised' },
+    ]);
   }
   if (need !== 'any' && principal.kind !== need) {
     throw new ForbiddenError(`this operation needs ${need} credentials`);
@@ -49,7 +51,9 @@ async function resolve(deps: AuthDeps, credential: string): Promise<Principal | 
   const key = parseApiKey(credential);
   if (key) {
     const stored = await findActiveApiKey(deps.db, key.keyId);
-    return stored && secretMatches(key.secret, stored.keyHash) ? { kind: 'partner', partnerId: stored.partnerId } : null;
+    return stored && secretMatches(key.secret, stored.keyHash)
+      ? { kind: 'partner', partnerId: stored.partnerId }
+      : null;
   }
   return tokenMatches(credential, deps.operatorToken) ? { kind: 'operator' } : null;
 }

@@ -45,13 +45,23 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // Errors raised by express/body-parser carry `type` and `status`.
     const e = err as { type?: string; status?: number; message?: string; limit?: number };
     if (e.type === 'entity.parse.failed') {
-      res.status(400).json(errorBody('bad_request', 'request body is not valid JSON', [{ path: 'body', message: 'malformed JSON' }]));
+      res
+        .status(400)
+        .json(
+          errorBody('bad_request', 'request body is not valid JSON', [
+            { path: 'body', message: 'malformed JSON' },
+          ]),
+        );
       return;
     }
     if (e.type === 'entity.too.large') {
       res
         .status(413)
-        .json(errorBody('payload_too_large', `request body exceeds ${e.limit ?? 'the'} bytes limit`, [{ path: 'body', message: 'too large' }]));
+        .json(
+          errorBody('payload_too_large', `request body exceeds ${e.limit ?? 'the'} bytes limit`, [
+            { path: 'body', message: 'too large' },
+          ]),
+        );
       return;
     }
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {

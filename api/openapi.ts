@@ -10,7 +10,8 @@ export function createRegistry(): OpenAPIRegistry {
   registry.registerComponent('securitySchemes', 'partnerApiKey', {
     type: 'http',
     scheme: 'bearer',
-    description: 'Partner API key `chk_<keyId>_<secret>`, issued once at onboarding (also accepted as X-Api-Key).',
+    description:
+      'Partner API key `chk_<keyId>_<secret>`, issued once at onboarding (also accepted as X-Api-Key).',
   });
   return registry;
 }

@@ -60,7 +60,12 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
     summary: spec.summary,
     ...(spec.description ? { description: spec.description } : {}),
     tags: spec.tags,
-    security: spec.auth === 'none' ? [] : spec.auth === 'operator' ? [{ operatorToken: [] }] : [{ partnerApiKey: [] }],
+    security:
+      spec.auth === 'none'
+        ? []
+        : spec.auth === 'operator'
+          ? [{ operatorToken: [] }]
+          : [{ partnerApiKey: [] }],
     request: {
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { query: spec.query } : {}),
@@ -90,7 +95,9 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
       let body: unknown = undefined;
       if (spec.body) {
         if (!req.is('application/json')) {
-          throw new BadRequestError('expected Content-Type: application/json', [{ path: 'body', message: 'not JSON' }]);
+          throw new BadRequestError('expected Content-Type: application/json', [
+            { path: 'body', message: 'not JSON' },
+          ]);
         }
         body = spec.fastBody?.(req.body) ?? parseOr(spec.body, req.body, '', ValidationError);
       }
@@ -121,5 +128,8 @@ function parseOr(
   const parsed = schema.safeParse(value ?? {});
   if (parsed.success) return parsed.data;
   const details = zodDetails(parsed.error, where);
-  throw new ErrorType(`invalid ${where || 'request body'}: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`, details);
+  throw new ErrorType(
+    `invalid ${where || 'request body'}: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`,
+    details,
+  );
 }

@@ -15,12 +15,23 @@ export const settlementScheduleId = (partnerId: string): string => `settlement-s
 export async function upsertSettlementSchedule(
   client: Client,
   config: Config,
-  p: { partnerId: string; timezone: string; hourLocal: number; paused: boolean; cadence: 'daily' | 'weekly' | 'monthly' },
+  p: {
+    partnerId: string;
+    timezone: string;
+    hourLocal: number;
+    paused: boolean;
+    cadence: 'daily' | 'weekly' | 'monthly';
+  },
 ): Promise<void> {
   // The contract's cadence decides when: every day, every Monday, or the 1st of the month.
   const calendar =
     p.cadence === 'weekly'
-      ? { dayOfWeek: 'MONDAY' as const, hour: p.hourLocal, minute: 0, comment: 'settle the previous ISO week' }
+      ? {
+          dayOfWeek: 'MONDAY' as const,
+          hour: p.hourLocal,
+          minute: 0,
+          comment: 'settle the previous ISO week',
+        }
       : p.cadence === 'monthly'
         ? { dayOfMonth: 1, hour: p.hourLocal, minute: 0, comment: 'settle the previous month' }
         : { hour: p.hourLocal, minute: 0, comment: 'settle the previous business day' };
@@ -40,6 +51,8 @@ export async function upsertSettlementSchedule(
     await client.schedule.create({ scheduleId: settlementScheduleId(p.partnerId), ...options });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(settlementScheduleId(p.partnerId)).update((prev) => ({ ...prev, ...options, state: { ...prev.state, ...options.state } }));
+    await client.schedule
+      .getHandle(settlementScheduleId(p.partnerId))
+      .update((prev) => ({ ...prev, ...options, state: { ...prev.state, ...options.state } }));
   }
 }

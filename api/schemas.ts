@@ -8,7 +8,9 @@ export const errorSchema = z
     error: z.object({
       code: z.string().meta({ example: 'validation_failed' }),
       message: z.string(),
-      details: z.array(z.object({ path: z.string().meta({ example: 'settlementCurrency' }), message: z.string() })),
+      details: z.array(
+        z.object({ path: z.string().meta({ example: 'settlementCurrency' }), message: z.string() }),
+      ),
     }),
   })
   .meta({ id: 'Error', description: 'The one error format of every 4xx and 5xx response.' });
@@ -32,10 +34,9 @@ export const onboardingResultSchema = z
   .object({
     partner: partnerSchema.nullable(),
     workflowId: z.string().meta({ example: 'onboarding:pragmatic-eu' }),
-    apiKey: z
-      .string()
-      .nullable()
-      .meta({ description: 'The partner API key, shown only in the response that created it. Store it now.' }),
+    apiKey: z.string().nullable().meta({
+      description: 'The partner API key, shown only in the response that created it. Store it now.',
+    }),
   })
   .meta({ id: 'OnboardingResult' });
 
@@ -50,7 +51,10 @@ export function errorResponses(...statuses: number[]) {
     422: 'Content breaks a rule; details name each field',
   };
   return Object.fromEntries(
-    statuses.map((s) => [s, { description: text[s] ?? 'Error', content: { 'application/json': { schema: errorSchema } } }]),
+    statuses.map((s) => [
+      s,
+      { description: text[s] ?? 'Error', content: { 'application/json': { schema: errorSchema } } },
+    ]),
   );
 }
 

@@ -42,7 +42,11 @@ export function batchRequestHash(batch: NormalizedBatch): Buffer {
  * Returns the response to send; a replayed batchId returns the first response, a reused
  * batchId with different content is a conflict.
  */
-export async function ingestBatch(db: pg.Pool, partnerId: string, batch: NormalizedBatch): Promise<IngestResponse> {
+export async function ingestBatch(
+  db: pg.Pool,
+  partnerId: string,
+  batch: NormalizedBatch,
+): Promise<IngestResponse> {
   const requestHash = batchRequestHash(batch);
   let result: { replayOf?: IngestResponse | null; requestHash?: string } & Partial<IngestResponse>;
   try {
@@ -73,10 +77,15 @@ export async function ingestBatch(db: pg.Pool, partnerId: string, batch: Normali
   } catch (err) {
     const state = sqlState(err);
     if (state === 'CH409') {
-      const ids = String((err as { detail?: string }).detail ?? '').split(',').filter(Boolean);
+      const ids = String((err as { detail?: string }).detail ?? '')
+        .split(',')
+        .filter(Boolean);
       throw new ConflictError(
         `${ids.length} transaction id(s) were already received with different content; nothing from this batch was stored`,
-        ids.map((id) => ({ path: `transactions[id=${id}]`, message: 'conflicting duplicate: same id, different content' })),
+        ids.map((id) => ({
+          path: `transactions[id=${id}]`,
+          message: 'conflicting duplicate: same id, different content',
+        })),
       );
     }
     if (state === 'CH403') throw new ForbiddenError('partner is not active');

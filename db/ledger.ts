@@ -60,11 +60,18 @@ export async function ensureAccounts(db: Queryable, specs: AccountSpec[]): Promi
     `INSERT INTO ledger_accounts (code, owner_kind, partner_id, kind, currency)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
      ON CONFLICT (code) DO NOTHING`,
-    [specs.map((s) => s.code), specs.map((s) => s.ownerKind), specs.map((s) => s.partnerId ?? null), specs.map((s) => s.kind), specs.map((s) => s.currency)],
+    [
+      specs.map((s) => s.code),
+      specs.map((s) => s.ownerKind),
+      specs.map((s) => s.partnerId ?? null),
+      specs.map((s) => s.kind),
+      specs.map((s) => s.currency),
+    ],
   );
-  const { rows } = await db.query<{ id: string; code: string }>('SELECT id::text, code FROM ledger_accounts WHERE code = ANY($1::text[])', [
-    specs.map((s) => s.code),
-  ]);
+  const { rows } = await db.query<{ id: string; code: string }>(
+    'SELECT id::text, code FROM ledger_accounts WHERE code = ANY($1::text[])',
+    [specs.map((s) => s.code)],
+  );
   return new Map(rows.map((r) => [r.code, r.id]));
 }
 
@@ -90,7 +97,8 @@ export async function postEntries(db: Queryable, entries: EntryInput[]): Promise
     chunk.forEach((e, i) => {
       if (e.postings.length === 0) throw new ValidationError(`entry ${e.idempotencyKey} has no postings`);
       for (const p of e.postings) {
-        if (p.amountMinor <= 0n) throw new ValidationError(`entry ${e.idempotencyKey}: posting amounts must be positive`);
+        if (p.amountMinor <= 0n)
+          throw new ValidationError(`entry ${e.idempotencyKey}: posting amounts must be positive`);
         idx.push(i + 1);
         debit.push(p.debitAccountId);
         credit.push(p.creditAccountId);
@@ -99,7 +107,11 @@ export async function postEntries(db: Queryable, entries: EntryInput[]): Promise
       }
     });
     try {
-      const { rows } = await db.query<{ idempotency_key: string; entry_id: string; status: PostResult['status'] }>(
+      const { rows } = await db.query<{
+        idempotency_key: string;
+        entry_id: string;
+        status: PostResult['status'];
+      }>(
         `SELECT idempotency_key, entry_id::text, status FROM ledger_post($1::smallint, $2::text[], $3::date[], $4::text[], $5::text[],
                 $6::jsonb[], $7::bigint[], $8::int[], $9::bigint[], $10::bigint[], $11::text[], $12::bigint[])`,
         [
@@ -117,11 +129,18 @@ export async function postEntries(db: Queryable, entries: EntryInput[]): Promise
           amount,
         ],
       );
-      results.push(...rows.map((r) => ({ idempotencyKey: r.idempotency_key, entryId: r.entry_id, status: r.status })));
+      results.push(
+        ...rows.map((r) => ({ idempotencyKey: r.idempotency_key, entryId: r.entry_id, status: r.status })),
+      );
     } catch (err) {
       const e = err as { code?: string; detail?: string; message?: string };
       if (e.code === 'CH409') {
-        throw new ConflictError('idempotency keys reused with different content', (e.detail ?? '').split(',').map((k) => ({ path: `entries[key=${k}]`, message: 'different content' })));
+        throw new ConflictError(
+          'idempotency keys reused with different content',
+          (e.detail ?? '')
+            .split(',')
+            .map((k) => ({ path: `entries[key=${k}]`, message: 'different content' })),
+        );
       }
       if (e.code === 'CH422') throw new ValidationError(e.message ?? 'invalid entries');
       throw err;
@@ -131,8 +150,20 @@ export async function postEntries(db: Queryable, entries: EntryInput[]): Promise
 }
 
 /** Corrections are reversing entries: the same postings with debit and credit swapped. */
-export async function reverseEntry(db: Queryable, entryId: string, idempotencyKey: string, reason: string): Promise<PostResult> {
-  const { rows } = await db.query<{ debit_account_id: string; credit_account_id: string; currency: string; amount_minor: string; effective_date: string; source_ref: string }>(
+export async function reverseEntry(
+  db: Queryable,
+  entryId: string,
+  idempotencyKey: string,
+  reason: string,
+): Promise<PostResult> {
+  const { rows } = await db.query<{
+    debit_account_id: string;
+    credit_account_id: string;
+    currency: string;
+    amount_minor: string;
+    effective_date: string;
+    source_ref: string;
+  }>(
     `SELECT p.debit_account_id::text, p.credit_account_id::text, p.currency, p.amount_minor::text, e.effective_date::text, e.source_ref
        FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id WHERE p.entry_id = $1 ORDER BY p.line`,
     [entryId],
@@ -146,7 +177,12 @@ export async function reverseEntry(db: Queryable, entryId: string, idempotencyKe
       sourceRef: rows[0]!.source_ref,
       metadata: { reason },
       reversesEntryId: entryId,
-      postings: rows.map((r) => ({ debitAccountId: r.credit_account_id, creditAccountId: r.debit_account_id, currency: r.currency, amountMinor: BigInt(r.amount_minor) })),
+      postings: rows.map((r) => ({
+        debitAccountId: r.credit_account_id,
+        creditAccountId: r.debit_account_id,
+        currency: r.currency,
+        amountMinor: BigInt(r.amount_minor),
+      })),
     },
   ]);
   return result!;
@@ -174,7 +210,10 @@ const toAccount = (r: AccountRow): Account => ({
 const ACCOUNT_COLUMNS = 'id::text, code, kind, currency, partner_id, debits_minor::text, credits_minor::text';
 
 export async function getAccount(db: Queryable, code: string): Promise<Account | null> {
-  const { rows } = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = $1`, [code]);
+  const { rows } = await db.query<AccountRow>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = $1`,
+    [code],
+  );
   return rows[0] ? toAccount(rows[0]) : null;
 }
 
@@ -190,7 +229,11 @@ export async function listAccounts(db: Queryable, filter: { partnerId?: string }
  * Balance of an account as of a business date (effective_date ≤ date) or an instant
  * (posted_at ≤ instant): the sum of its postings, read from the two per-side indexes.
  */
-export async function balanceAsOf(db: Queryable, accountId: string, asOf: { date: string } | { instant: string }): Promise<bigint> {
+export async function balanceAsOf(
+  db: Queryable,
+  accountId: string,
+  asOf: { date: string } | { instant: string },
+): Promise<bigint> {
   const [column, value] = 'date' in asOf ? ['effective_date', asOf.date] : ['posted_at', asOf.instant];
   const { rows } = await db.query<{ debits: string; credits: string }>(
     `SELECT (SELECT coalesce(sum(amount_minor), 0) FROM ledger_postings WHERE debit_account_id = $1 AND ${column} <= $2)::text AS debits,
@@ -258,13 +301,25 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
         blocks++;
         entries += Number(b.n);
         const seq = Number(b.seq);
-        const fail = (entryId: string | null, reason: string) => (broken ??= { chainId: chain.chain_id, blockSeq: seq, entryId, reason });
-        if (BigInt(b.seq) !== lastSeq + 1n) fail(b.first_entry, `block sequence jumps from ${lastSeq} to ${b.seq}`);
-        else if (b.first_bad_entry) fail(b.first_bad_entry, 'entry content does not match its hash (entry or postings altered)');
-        else if (Number(b.n) !== b.entry_count) fail(b.first_entry, `block lists ${b.entry_count} entries, ${b.n} found`);
-        else if (!b.stored_entries_hash?.equals(b.entries_hash)) fail(b.first_entry, "entries' hashes do not match the block");
-        else if (!b.prev_hash.equals(prevHash)) fail(b.first_entry, 'block does not link to the previous block');
-        else if (!createHash('sha256').update(Buffer.concat([b.prev_hash, b.entries_hash])).digest().equals(b.hash)) fail(b.first_entry, 'block hash is wrong');
+        const fail = (entryId: string | null, reason: string) =>
+          (broken ??= { chainId: chain.chain_id, blockSeq: seq, entryId, reason });
+        if (BigInt(b.seq) !== lastSeq + 1n)
+          fail(b.first_entry, `block sequence jumps from ${lastSeq} to ${b.seq}`);
+        else if (b.first_bad_entry)
+          fail(b.first_bad_entry, 'entry content does not match its hash (entry or postings altered)');
+        else if (Number(b.n) !== b.entry_count)
+          fail(b.first_entry, `block lists ${b.entry_count} entries, ${b.n} found`);
+        else if (!b.stored_entries_hash?.equals(b.entries_hash))
+          fail(b.first_entry, "entries' hashes do not match the block");
+        else if (!b.prev_hash.equals(prevHash))
+          fail(b.first_entry, 'block does not link to the previous block');
+        else if (
+          !createHash('sha256')
+            .update(Buffer.concat([b.prev_hash, b.entries_hash]))
+            .digest()
+            .equals(b.hash)
+        )
+          fail(b.first_entry, 'block hash is wrong');
         if (broken) break;
         prevHash = b.hash;
         lastSeq = BigInt(b.seq);
@@ -272,11 +327,18 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
       if (broken || rows.length < BLOCK_PAGE) break;
     }
     if (!broken && (BigInt(chain.head_seq) !== lastSeq || !chain.head_hash.equals(prevHash))) {
-      broken = { chainId: chain.chain_id, blockSeq: Number(lastSeq), entryId: null, reason: 'chain head does not match its last block' };
+      broken = {
+        chainId: chain.chain_id,
+        blockSeq: Number(lastSeq),
+        entryId: null,
+        reason: 'chain head does not match its last block',
+      };
     }
     if (broken) breaks.push(broken);
   }
-  breaks.sort((a, b) => (a.entryId === null ? 1 : b.entryId === null ? -1 : Number(BigInt(a.entryId) - BigInt(b.entryId))));
+  breaks.sort((a, b) =>
+    a.entryId === null ? 1 : b.entryId === null ? -1 : Number(BigInt(a.entryId) - BigInt(b.entryId)),
+  );
   return {
     ok: breaks.length === 0,
     chains: chains.length,

@@ -54,13 +54,19 @@ export async function registerPartner(db: Queryable, p: NewPartner): Promise<Par
 }
 
 /** Idempotent per key id. */
-export async function storeApiKeyHash(db: Queryable, partnerId: string, keyId: string, keyHash: Buffer): Promise<void> {
+export async function storeApiKeyHash(
+  db: Queryable,
+  partnerId: string,
+  keyId: string,
+  keyHash: Buffer,
+): Promise<void> {
   const { rows } = await db.query<{ partner_id: string }>(
     `INSERT INTO partner_api_keys (key_id, partner_id, key_hash) VALUES ($1, $2, $3)
      ON CONFLICT (key_id) DO UPDATE SET key_id = EXCLUDED.key_id RETURNING partner_id`,
     [keyId, partnerId, keyHash],
   );
-  if (rows[0]?.partner_id !== partnerId) throw new ConflictError(`api key ${keyId} belongs to another partner`);
+  if (rows[0]?.partner_id !== partnerId)
+    throw new ConflictError(`api key ${keyId} belongs to another partner`);
 }
 
 export async function activatePartner(db: Queryable, id: string): Promise<Partner> {

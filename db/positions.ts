@@ -27,7 +27,9 @@ export async function readPositions(
   db: Pick<pg.Pool, 'query'>,
   q: { partnerId: string; from: string; to: string; currency?: string },
 ): Promise<PositionRow[]> {
-  const sums = positionCounters.map((c) => `sum(${c}_count)::text AS ${c}_count, sum(${c}_minor)::text AS ${c}_minor`).join(', ');
+  const sums = positionCounters
+    .map((c) => `sum(${c}_count)::text AS ${c}_count, sum(${c}_minor)::text AS ${c}_minor`)
+    .join(', ');
   const { rows } = await db.query<PositionRow>(
     `SELECT business_date::text, currency, game_id, sum(tx_count)::text AS tx_count, ${sums}, sum(ggr_minor)::text AS ggr_minor
        FROM positions
@@ -57,7 +59,11 @@ export interface StoredTransaction {
   received_at: Date;
 }
 
-export async function readTransaction(db: Pick<pg.Pool, 'query'>, partnerId: string, txId: string): Promise<StoredTransaction | null> {
+export async function readTransaction(
+  db: Pick<pg.Pool, 'query'>,
+  partnerId: string,
+  txId: string,
+): Promise<StoredTransaction | null> {
   const { rows } = await db.query<StoredTransaction>(
     `SELECT partner_id, tx_id, type, round_id, player_id, game_id, amount_minor::text, currency, occurred_at,
             business_date::text, ref_id, ref_type, reason, batch_id, received_at

@@ -8,7 +8,7 @@ const RETRYABLE_SQLSTATES = new Set([
 export const MAX_TX_ATTEMPTS = 5;
 
 export function sqlState(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err).code) : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
 }
 
 /**
@@ -31,7 +31,9 @@ export async function withTransaction<T>(
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       const state = sqlState(err);
-      const retryable = (state !== undefined && RETRYABLE_SQLSTATES.has(state)) || (opts.retryUniqueViolation === true && state === '23505');
+      const retryable =
+        (state !== undefined && RETRYABLE_SQLSTATES.has(state)) ||
+        (opts.retryUniqueViolation === true && state === '23505');
       if (!retryable || attempt >= MAX_TX_ATTEMPTS) throw err;
       await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
     } finally {

@@ -29,10 +29,21 @@ export async function freezeCycle(db: Queryable, c: CycleRef): Promise<string> {
   return rows[0]!.frozen_at.toISOString();
 }
 
-export async function setCycleStatus(db: Queryable, cycleId: string, status: string, extra: { report?: unknown; fees?: unknown; statement?: unknown } = {}): Promise<void> {
+export async function setCycleStatus(
+  db: Queryable,
+  cycleId: string,
+  status: string,
+  extra: { report?: unknown; fees?: unknown; statement?: unknown } = {},
+): Promise<void> {
   await db.query(
     `UPDATE settlement_cycles SET status = $2, report = coalesce($3, report), fees = coalesce($4, fees), statement = coalesce($5, statement), updated_at = now() WHERE id = $1`,
-    [cycleId, status, extra.report ? JSON.stringify(extra.report) : null, extra.fees ? JSON.stringify(extra.fees) : null, extra.statement ? JSON.stringify(extra.statement) : null],
+    [
+      cycleId,
+      status,
+      extra.report ? JSON.stringify(extra.report) : null,
+      extra.fees ? JSON.stringify(extra.fees) : null,
+      extra.statement ? JSON.stringify(extra.statement) : null,
+    ],
   );
 }
 
@@ -48,7 +59,12 @@ export async function periodWindowMs(db: Queryable, c: CycleRef): Promise<{ from
 }
 
 /** Stores a page of the report at its ordinals; idempotent, so a resumed fetch can repeat a page. */
-export async function storeReportRows(db: Queryable, c: CycleRef, firstOrd: number, rows: ReportRow[]): Promise<void> {
+export async function storeReportRows(
+  db: Queryable,
+  c: CycleRef,
+  firstOrd: number,
+  rows: ReportRow[],
+): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
     `INSERT INTO provider_report_rows (cycle_id, ord, tx_id, type, round_id, game_id, currency, amount_minor, occurred_at, business_date, round_status)
@@ -74,18 +90,40 @@ export async function storeReportRows(db: Queryable, c: CycleRef, firstOrd: numb
 }
 
 /** Stores aggregator totals; a repeated page overwrites itself with the same values. */
-export async function storeReportAggregates(db: Queryable, cycleId: string, rows: { businessDate: string; gameId: string; currency: string; betCount: bigint; betMinor: bigint; winMinor: bigint }[]): Promise<void> {
+export async function storeReportAggregates(
+  db: Queryable,
+  cycleId: string,
+  rows: {
+    businessDate: string;
+    gameId: string;
+    currency: string;
+    betCount: bigint;
+    betMinor: bigint;
+    winMinor: bigint;
+  }[],
+): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
     `INSERT INTO provider_report_aggregates (cycle_id, business_date, game_id, currency, bet_count, bet_minor, win_minor)
      SELECT $1, * FROM unnest($2::date[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
      ON CONFLICT (cycle_id, business_date, game_id, currency) DO UPDATE
        SET bet_count = EXCLUDED.bet_count, bet_minor = EXCLUDED.bet_minor, win_minor = EXCLUDED.win_minor`,
-    [cycleId, rows.map((r) => r.businessDate), rows.map((r) => r.gameId), rows.map((r) => r.currency), rows.map((r) => r.betCount.toString()), rows.map((r) => r.betMinor.toString()), rows.map((r) => r.winMinor.toString())],
+    [
+      cycleId,
+      rows.map((r) => r.businessDate),
+      rows.map((r) => r.gameId),
+      rows.map((r) => r.currency),
+      rows.map((r) => r.betCount.toString()),
+      rows.map((r) => r.betMinor.toString()),
+      rows.map((r) => r.winMinor.toString()),
+    ],
   );
 }
 
-export async function reportTotals(db: Queryable, cycleId: string): Promise<{ recordCount: number; sumMinor: bigint }> {
+export async function reportTotals(
+  db: Queryable,
+  cycleId: string,
+): Promise<{ recordCount: number; sumMinor: bigint }> {
   const { rows } = await db.query<{ n: number; s: string }>(
     'SELECT count(*)::int AS n, coalesce(sum(amount_minor), 0)::text AS s FROM provider_report_rows WHERE cycle_id = $1',
     [cycleId],
@@ -94,18 +132,39 @@ export async function reportTotals(db: Queryable, cycleId: string): Promise<{ re
 }
 
 export async function ourAggregates(db: Queryable, c: CycleRef): Promise<AggregateRow[]> {
-  const { rows } = await db.query<{ business_date: string; game_id: string; currency: string; bet_count: string; bet_minor: string; win_minor: string }>(
+  const { rows } = await db.query<{
+    business_date: string;
+    game_id: string;
+    currency: string;
+    bet_count: string;
+    bet_minor: string;
+    win_minor: string;
+  }>(
     `SELECT business_date::text, game_id, currency, sum(bet_count)::text AS bet_count, sum(bet_minor)::text AS bet_minor, sum(win_minor)::text AS win_minor
        FROM positions WHERE partner_id = $1 AND business_date BETWEEN $2 AND $3
       GROUP BY 1, 2, 3`,
     [c.partnerId, c.periodStart, c.periodEnd],
   );
-  return rows.map((r) => ({ businessDate: r.business_date, gameId: r.game_id, currency: r.currency, betCount: BigInt(r.bet_count), betMinor: BigInt(r.bet_minor), winMinor: BigInt(r.win_minor) }));
+  return rows.map((r) => ({
+    businessDate: r.business_date,
+    gameId: r.game_id,
+    currency: r.currency,
+    betCount: BigInt(r.bet_count),
+    betMinor: BigInt(r.bet_minor),
+    winMinor: BigInt(r.win_minor),
+  }));
 }
 
 /** Their totals: from the transaction rows they reported, or, for aggregators, as reported. */
 export async function theirAggregates(db: Queryable, cycleId: string): Promise<AggregateRow[]> {
-  const { rows } = await db.query<{ business_date: string; game_id: string; currency: string; bet_count: string; bet_minor: string; win_minor: string }>(
+  const { rows } = await db.query<{
+    business_date: string;
+    game_id: string;
+    currency: string;
+    bet_count: string;
+    bet_minor: string;
+    win_minor: string;
+  }>(
     `SELECT business_date::text, game_id, currency,
             count(*) FILTER (WHERE type = 'bet')::text AS bet_count,
             coalesce(sum(amount_minor) FILTER (WHERE type = 'bet'), 0)::text AS bet_minor,
@@ -116,7 +175,14 @@ export async function theirAggregates(db: Queryable, cycleId: string): Promise<A
        FROM provider_report_aggregates WHERE cycle_id = $1`,
     [cycleId],
   );
-  return rows.map((r) => ({ businessDate: r.business_date, gameId: r.game_id, currency: r.currency, betCount: BigInt(r.bet_count), betMinor: BigInt(r.bet_minor), winMinor: BigInt(r.win_minor) }));
+  return rows.map((r) => ({
+    businessDate: r.business_date,
+    gameId: r.game_id,
+    currency: r.currency,
+    betCount: BigInt(r.bet_count),
+    betMinor: BigInt(r.bet_minor),
+    winMinor: BigInt(r.win_minor),
+  }));
 }
 
 /** Both sides' transactions for the (date, game, currency) keys whose totals differ. */
@@ -126,14 +192,34 @@ export async function transactionsForKeys(
   keys: { businessDate: string; gameId: string; currency: string }[],
 ): Promise<{ ours: OurTx[]; theirs: ReportedTx[] }> {
   const params = [keys.map((k) => k.businessDate), keys.map((k) => k.gameId), keys.map((k) => k.currency)];
-  const ours = await db.query<{ tx_id: string; type: string; round_id: string; game_id: string; currency: string; amount_minor: string; occurred_at: Date; business_date: string; received_at: Date }>(
+  const ours = await db.query<{
+    tx_id: string;
+    type: string;
+    round_id: string;
+    game_id: string;
+    currency: string;
+    amount_minor: string;
+    occurred_at: Date;
+    business_date: string;
+    received_at: Date;
+  }>(
     `SELECT g.tx_id, g.type, g.round_id, g.game_id, g.currency, g.amount_minor::text, g.occurred_at, g.business_date::text, g.received_at
        FROM game_transactions g JOIN unnest($2::date[], $3::text[], $4::text[]) AS k(d, game, cur)
          ON g.business_date = k.d AND g.game_id = k.game AND g.currency = k.cur
       WHERE g.partner_id = $1 AND g.type IN ('bet', 'win')`,
     [c.partnerId, ...params],
   );
-  const theirs = await db.query<{ tx_id: string; type: string; round_id: string; game_id: string; currency: string; amount_minor: string; occurred_at: Date; business_date: string; round_status: ReportedTx['roundStatus'] | null }>(
+  const theirs = await db.query<{
+    tx_id: string;
+    type: string;
+    round_id: string;
+    game_id: string;
+    currency: string;
+    amount_minor: string;
+    occurred_at: Date;
+    business_date: string;
+    round_status: ReportedTx['roundStatus'] | null;
+  }>(
     `SELECT r.tx_id, r.type, r.round_id, r.game_id, r.currency, r.amount_minor::text, r.occurred_at, r.business_date::text, r.round_status
        FROM provider_report_rows r JOIN unnest($2::date[], $3::text[], $4::text[]) AS k(d, game, cur)
          ON r.business_date = k.d AND r.game_id = k.game AND r.currency = k.cur
@@ -141,8 +227,28 @@ export async function transactionsForKeys(
     [c.cycleId, ...params],
   );
   return {
-    ours: ours.rows.map((r) => ({ id: r.tx_id, type: r.type, roundId: r.round_id, gameId: r.game_id, currency: r.currency, amountMinor: BigInt(r.amount_minor), occurredAt: r.occurred_at.toISOString(), businessDate: r.business_date, receivedAt: r.received_at.toISOString() })),
-    theirs: theirs.rows.map((r) => ({ id: r.tx_id, type: r.type, roundId: r.round_id, gameId: r.game_id, currency: r.currency, amountMinor: BigInt(r.amount_minor), occurredAt: r.occurred_at.toISOString(), businessDate: r.business_date, ...(r.round_status ? { roundStatus: r.round_status } : {}) })),
+    ours: ours.rows.map((r) => ({
+      id: r.tx_id,
+      type: r.type,
+      roundId: r.round_id,
+      gameId: r.game_id,
+      currency: r.currency,
+      amountMinor: BigInt(r.amount_minor),
+      occurredAt: r.occurred_at.toISOString(),
+      businessDate: r.business_date,
+      receivedAt: r.received_at.toISOString(),
+    })),
+    theirs: theirs.rows.map((r) => ({
+      id: r.tx_id,
+      type: r.type,
+      roundId: r.round_id,
+      gameId: r.game_id,
+      currency: r.currency,
+      amountMinor: BigInt(r.amount_minor),
+      occurredAt: r.occurred_at.toISOString(),
+      businessDate: r.business_date,
+      ...(r.round_status ? { roundStatus: r.round_status } : {}),
+    })),
   };
 }
 
@@ -172,7 +278,13 @@ export async function storeExceptions(db: Queryable, cycleId: string, ds: Discre
 export async function storeResolution(
   db: Queryable,
   cycleId: string,
-  r: { exceptionId: string; resolution: string; amountMinor: bigint | null; reason: string; operator: string },
+  r: {
+    exceptionId: string;
+    resolution: string;
+    amountMinor: bigint | null;
+    reason: string;
+    operator: string;
+  },
 ): Promise<void> {
   await db.query(
     `UPDATE settlement_exceptions SET resolution = $3, resolution_amount_minor = $4, reason = $5, operator = $6, resolved_at = now()
@@ -182,7 +294,18 @@ export async function storeResolution(
 }
 
 export async function resolvedExceptions(db: Queryable, cycleId: string) {
-  const { rows } = await db.query<{ exception_id: string; kind: string; tx_id: string | null; tx_type: string | null; is_aggregate: boolean; difference_minor: string; resolution: string; resolution_amount_minor: string | null; reason: string; operator: string }>(
+  const { rows } = await db.query<{
+    exception_id: string;
+    kind: string;
+    tx_id: string | null;
+    tx_type: string | null;
+    is_aggregate: boolean;
+    difference_minor: string;
+    resolution: string;
+    resolution_amount_minor: string | null;
+    reason: string;
+    operator: string;
+  }>(
     `SELECT e.exception_id, e.kind, e.tx_id, coalesce(g.type, r.type) AS tx_type, (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate, e.difference_minor::text, e.resolution, e.resolution_amount_minor::text, e.reason, e.operator
        FROM settlement_exceptions e
        JOIN settlement_cycles c ON c.id = e.cycle_id
@@ -194,7 +317,11 @@ export async function resolvedExceptions(db: Queryable, cycleId: string) {
   return rows;
 }
 
-export async function contractInForce(db: Queryable, partnerId: string, periodStart: string): Promise<{ version: number; terms: FeeTerms } | null> {
+export async function contractInForce(
+  db: Queryable,
+  partnerId: string,
+  periodStart: string,
+): Promise<{ version: number; terms: FeeTerms } | null> {
   const { rows } = await db.query<{ version: number; terms: Record<string, unknown> }>(
     `SELECT version, terms FROM partner_contracts WHERE partner_id = $1 AND effective_from <= $2 ORDER BY effective_from DESC LIMIT 1`,
     [partnerId, periodStart],
@@ -208,7 +335,10 @@ export async function contractInForce(db: Queryable, partnerId: string, periodSt
       ...(t as unknown as FeeTerms),
       minimumGuaranteeMinor: big(t.minimumGuaranteeMinor),
       fixedFeeMinor: big(t.fixedFeeMinor),
-      tiers: (t.tiers as { upToMinor: string | null; rate: string }[]).map((x) => ({ upToMinor: x.upToMinor === null ? null : BigInt(x.upToMinor), rate: x.rate })),
+      tiers: (t.tiers as { upToMinor: string | null; rate: string }[]).map((x) => ({
+        upToMinor: x.upToMinor === null ? null : BigInt(x.upToMinor),
+        rate: x.rate,
+      })),
     },
   };
 }
@@ -253,11 +383,23 @@ export async function lockRate(db: Queryable, cycleId: string, r: LockedRate): P
 }
 
 export async function lockedRates(db: Queryable, cycleId: string): Promise<LockedRate[]> {
-  const { rows } = await db.query<{ from_ccy: string; to_ccy: string; rate: string; source: string; as_of: Date }>(
+  const { rows } = await db.query<{
+    from_ccy: string;
+    to_ccy: string;
+    rate: string;
+    source: string;
+    as_of: Date;
+  }>(
     'SELECT from_ccy, to_ccy, rate::text, source, as_of FROM settlement_fx_rates WHERE cycle_id = $1 ORDER BY from_ccy',
     [cycleId],
   );
-  return rows.map((r) => ({ from: r.from_ccy, to: r.to_ccy, rate: r.rate, source: r.source, asOf: r.as_of.toISOString() }));
+  return rows.map((r) => ({
+    from: r.from_ccy,
+    to: r.to_ccy,
+    rate: r.rate,
+    source: r.source,
+    asOf: r.as_of.toISOString(),
+  }));
 }
 
 const DEFAULT_GRACE_MINUTES = 60;
@@ -298,7 +440,13 @@ export async function planCycle(
   currencies: CurrencyRegistry,
   p: { partnerId: string; periodStart: string | null; periodEnd?: string; firedAt?: string },
 ): Promise<SettlementInput> {
-  const { rows } = await db.query<{ start: string; end_: string; cutoff: Date; currency: string; terms: { settlement?: ContractSettlementTerms } | null }>(
+  const { rows } = await db.query<{
+    start: string;
+    end_: string;
+    cutoff: Date;
+    currency: string;
+    terms: { settlement?: ContractSettlementTerms } | null;
+  }>(
     `WITH anchor AS (
        SELECT p.*, coalesce($2::date, (coalesce($4::timestamptz, now()) AT TIME ZONE p.timezone)::date - 1) AS day_
          FROM partners p WHERE p.id = $1),
@@ -324,9 +472,18 @@ export async function planCycle(
     [p.partnerId, p.periodStart, p.periodEnd ?? null, p.firedAt ?? null],
   );
   const row = rows[0];
-  if (!row) throw new NotFoundError(`partner ${p.partnerId} not found`, [{ path: 'partnerId', message: 'not found' }]);
-  if (row.end_ < row.start) throw new ValidationError('periodEnd is before periodStart', [{ path: 'periodEnd', message: 'before periodStart' }]);
-  if (!row.terms) throw new ValidationError(`no contract in force for ${p.partnerId} on ${row.start}`, [{ path: 'periodStart', message: 'no contract in force' }]);
+  if (!row)
+    throw new NotFoundError(`partner ${p.partnerId} not found`, [
+      { path: 'partnerId', message: 'not found' },
+    ]);
+  if (row.end_ < row.start)
+    throw new ValidationError('periodEnd is before periodStart', [
+      { path: 'periodEnd', message: 'before periodStart' },
+    ]);
+  if (!row.terms)
+    throw new ValidationError(`no contract in force for ${p.partnerId} on ${row.start}`, [
+      { path: 'periodStart', message: 'no contract in force' },
+    ]);
   const terms = row.terms.settlement ?? {};
   return {
     partnerId: p.partnerId,

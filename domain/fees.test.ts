@@ -42,12 +42,18 @@ describe('fee engine: worked examples', () => {
   });
 
   it('whole-volume tiers: the same GGR all at the 10 % tier → 15,000', () => {
-    const r = computeFees({ ...slotTerms, tierMode: 'whole_volume' }, totals({ betMinor: EUR(1_000_000), winMinor: EUR(850_000) }));
+    const r = computeFees(
+      { ...slotTerms, tierMode: 'whole_volume' },
+      totals({ betMinor: EUR(1_000_000), winMinor: EUR(850_000) }),
+    );
     expect(r.grossFeeMinor).toBe(EUR(15_000));
   });
 
   it('minimum guarantee: a 1,200 fee is topped up to the 5,000 minimum', () => {
-    const r = computeFees({ ...slotTerms, minimumGuaranteeMinor: EUR(5_000) }, totals({ betMinor: EUR(50_000), winMinor: EUR(40_000) }));
+    const r = computeFees(
+      { ...slotTerms, minimumGuaranteeMinor: EUR(5_000) },
+      totals({ betMinor: EUR(50_000), winMinor: EUR(40_000) }),
+    );
     expect(r.lines.map((l) => [l.code, l.amountMinor])).toEqual([
       ['tier', EUR(1_200)],
       ['minimum_guarantee_top_up', EUR(3_800)],
@@ -58,12 +64,24 @@ describe('fee engine: worked examples', () => {
   it('negative GGR is carried forward and offsets the next period', () => {
     const first = computeFees(slotTerms, totals({ betMinor: EUR(10_000), winMinor: EUR(12_000) }));
     expect(first).toMatchObject({ feeBaseMinor: 0n, carriedOutMinor: EUR(-2_000), grossFeeMinor: 0n });
-    const second = computeFees(slotTerms, totals({ betMinor: EUR(10_000), winMinor: EUR(5_000) }), first.carriedOutMinor);
-    expect(second).toMatchObject({ periodBaseMinor: EUR(5_000), feeBaseMinor: EUR(3_000), carriedOutMinor: 0n, grossFeeMinor: EUR(360) });
+    const second = computeFees(
+      slotTerms,
+      totals({ betMinor: EUR(10_000), winMinor: EUR(5_000) }),
+      first.carriedOutMinor,
+    );
+    expect(second).toMatchObject({
+      periodBaseMinor: EUR(5_000),
+      feeBaseMinor: EUR(3_000),
+      carriedOutMinor: 0n,
+      grossFeeMinor: EUR(360),
+    });
   });
 
   it('negative GGR floored at zero is not carried', () => {
-    const r = computeFees({ ...slotTerms, negativeBase: 'floor' }, totals({ betMinor: EUR(10_000), winMinor: EUR(12_000) }));
+    const r = computeFees(
+      { ...slotTerms, negativeBase: 'floor' },
+      totals({ betMinor: EUR(10_000), winMinor: EUR(12_000) }),
+    );
     expect(r).toMatchObject({ feeBaseMinor: 0n, carriedOutMinor: 0n, grossFeeMinor: 0n });
   });
 
@@ -97,45 +115,76 @@ describe('fee engine: worked examples', () => {
   });
 
   it('jackpots passed through enter the base', () => {
-    const t = totals({ betMinor: EUR(1_000), winMinor: EUR(800), jackpotContributionMinor: EUR(50), jackpotWinMinor: EUR(20) });
+    const t = totals({
+      betMinor: EUR(1_000),
+      winMinor: EUR(800),
+      jackpotContributionMinor: EUR(50),
+      jackpotWinMinor: EUR(20),
+    });
     expect(computeFees(slotTerms, t).ggrMinor).toBe(EUR(200));
     expect(computeFees({ ...slotTerms, jackpots: 'pass_through' }, t).ggrMinor).toBe(EUR(230));
   });
 
   it('rounds half-even and reports the residue: 12.5 % of 100.01 → 12.50, residue 0.125 cent', () => {
-    const r = computeFees({ ...slotTerms, tiers: [{ upToMinor: null, rate: '0.125' }] }, totals({ betMinor: 10001n }));
+    const r = computeFees(
+      { ...slotTerms, tiers: [{ upToMinor: null, rate: '0.125' }] },
+      totals({ betMinor: 10001n }),
+    );
     expect(r.lines[0]).toMatchObject({ amountMinor: 1250n, residue: { num: 125n, den: 1000n } });
   });
 
   it('refuses inconsistent terms with the field named', () => {
-    expect(() => computeFees({ ...slotTerms, tiers: [{ upToMinor: null, rate: '1.5' }] }, totals({}))).toThrow(/tiers.0.rate: must not exceed 1/);
-    expect(() => computeFees({ ...slotTerms, tiers: [{ upToMinor: EUR(10), rate: '0.1' }] }, totals({}))).toThrow(InvalidTermsError);
     expect(() =>
-      computeFees({ ...slotTerms, tiers: [{ upToMinor: EUR(10), rate: '0.1' }, { upToMinor: EUR(5), rate: '0.1' }, { upToMinor: null, rate: '0.1' }] }, totals({})),
+      computeFees({ ...slotTerms, tiers: [{ upToMinor: null, rate: '1.5' }] }, totals({})),
+    ).toThrow(/tiers.0.rate: must not exceed 1/);
+    expect(() =>
+      computeFees({ ...slotTerms, tiers: [{ upToMinor: EUR(10), rate: '0.1' }] }, totals({})),
+    ).toThrow(InvalidTermsError);
+    expect(() =>
+      computeFees(
+        {
+          ...slotTerms,
+          tiers: [
+            { upToMinor: EUR(10), rate: '0.1' },
+            { upToMinor: EUR(5), rate: '0.1' },
+            { upToMinor: null, rate: '0.1' },
+          ],
+        },
+        totals({}),
+      ),
     ).toThrow(/tiers.1.upToMinor: must rise/);
   });
 });
 
 describe('fee engine: properties', () => {
-  const terms = fc.record({
-    tierMode: fc.constantFrom<FeeTerms['tierMode']>('marginal', 'whole_volume'),
-    negativeBase: fc.constantFrom<FeeTerms['negativeBase']>('carry_forward', 'floor'),
-    rates: fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 4 }),
-    bounds: fc.uniqueArray(fc.bigInt({ min: 1n, max: 10n ** 9n }), { minLength: 3, maxLength: 3 }),
-    mmrg: fc.bigInt({ min: 0n, max: 10n ** 6n }),
-    tax: fc.integer({ min: 0, max: 5_000 }),
-  }).map(({ tierMode, negativeBase, rates, bounds, mmrg, tax }): FeeTerms => {
-    const sorted = [...bounds].sort((a, b) => (a < b ? -1 : 1));
-    return {
-      ...slotTerms,
-      tierMode,
-      negativeBase,
-      minimumGuaranteeMinor: mmrg,
-      taxWithholdingRate: (tax / 10_000).toFixed(4),
-      tiers: rates.map((r, i) => ({ upToMinor: i === rates.length - 1 ? null : sorted[i]!, rate: (r / 10_000).toFixed(4) })),
-    };
+  const terms = fc
+    .record({
+      tierMode: fc.constantFrom<FeeTerms['tierMode']>('marginal', 'whole_volume'),
+      negativeBase: fc.constantFrom<FeeTerms['negativeBase']>('carry_forward', 'floor'),
+      rates: fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 4 }),
+      bounds: fc.uniqueArray(fc.bigInt({ min: 1n, max: 10n ** 9n }), { minLength: 3, maxLength: 3 }),
+      mmrg: fc.bigInt({ min: 0n, max: 10n ** 6n }),
+      tax: fc.integer({ min: 0, max: 5_000 }),
+    })
+    .map(({ tierMode, negativeBase, rates, bounds, mmrg, tax }): FeeTerms => {
+      const sorted = [...bounds].sort((a, b) => (a < b ? -1 : 1));
+      return {
+        ...slotTerms,
+        tierMode,
+        negativeBase,
+        minimumGuaranteeMinor: mmrg,
+        taxWithholdingRate: (tax / 10_000).toFixed(4),
+        tiers: rates.map((r, i) => ({
+          upToMinor: i === rates.length - 1 ? null : sorted[i]!,
+          rate: (r / 10_000).toFixed(4),
+        })),
+      };
+    });
+  const period = fc.record({
+    bet: fc.bigInt({ min: 0n, max: 10n ** 11n }),
+    win: fc.bigInt({ min: 0n, max: 10n ** 11n }),
+    carry: fc.bigInt({ min: -(10n ** 9n), max: 0n }),
   });
-  const period = fc.record({ bet: fc.bigInt({ min: 0n, max: 10n ** 11n }), win: fc.bigInt({ min: 0n, max: 10n ** 11n }), carry: fc.bigInt({ min: -(10n ** 9n), max: 0n }) });
 
   it('accounts for every minor unit: lines add up, net + tax = gross, carry balances the base, residues are exact', () => {
     fc.assert(
@@ -144,12 +193,18 @@ describe('fee engine: properties', () => {
         expect(r.lines.reduce((s, l) => s + l.amountMinor, 0n)).toBe(r.grossFeeMinor);
         expect(r.netPayableMinor + r.taxWithheldMinor).toBe(r.grossFeeMinor);
         expect(r.feeBaseMinor >= 0n && r.carriedOutMinor <= 0n).toBe(true);
-        if (t.negativeBase === 'carry_forward') expect(r.feeBaseMinor + r.carriedOutMinor).toBe(r.periodBaseMinor + p.carry);
+        if (t.negativeBase === 'carry_forward')
+          expect(r.feeBaseMinor + r.carriedOutMinor).toBe(r.periodBaseMinor + p.carry);
         for (const l of r.lines.filter((x) => x.rate !== null)) {
           const [units, scale] = [BigInt(l.rate!.replace('.', '')), l.rate!.split('.')[1]?.length ?? 0];
-          expect(l.amountMinor * l.residue.den + l.residue.num).toBe(l.baseMinor * units * (l.residue.den / 10n ** BigInt(scale)));
+          expect(l.amountMinor * l.residue.den + l.residue.num).toBe(
+            l.baseMinor * units * (l.residue.den / 10n ** BigInt(scale)),
+          );
         }
-        if (t.tierMode === 'marginal') expect(r.lines.filter((l) => l.code === 'tier').reduce((s, l) => s + l.baseMinor, 0n)).toBe(r.feeBaseMinor);
+        if (t.tierMode === 'marginal')
+          expect(r.lines.filter((l) => l.code === 'tier').reduce((s, l) => s + l.baseMinor, 0n)).toBe(
+            r.feeBaseMinor,
+          );
         expect(r.grossFeeMinor >= t.minimumGuaranteeMinor).toBe(true);
       }),
       { numRuns: 500 },
@@ -158,12 +213,17 @@ describe('fee engine: properties', () => {
 
   it('marginal fees never fall when the base grows', () => {
     fc.assert(
-      fc.property(terms, fc.bigInt({ min: 0n, max: 10n ** 10n }), fc.bigInt({ min: 0n, max: 10n ** 9n }), (t, base, extra) => {
-        const marginal = { ...t, tierMode: 'marginal' as const, minimumGuaranteeMinor: 0n };
-        const a = computeFees(marginal, totals({ betMinor: base })).grossFeeMinor;
-        const b = computeFees(marginal, totals({ betMinor: base + extra })).grossFeeMinor;
-        expect(b >= a).toBe(true);
-      }),
+      fc.property(
+        terms,
+        fc.bigInt({ min: 0n, max: 10n ** 10n }),
+        fc.bigInt({ min: 0n, max: 10n ** 9n }),
+        (t, base, extra) => {
+          const marginal = { ...t, tierMode: 'marginal' as const, minimumGuaranteeMinor: 0n };
+          const a = computeFees(marginal, totals({ betMinor: base })).grossFeeMinor;
+          const b = computeFees(marginal, totals({ betMinor: base + extra })).grossFeeMinor;
+          expect(b >= a).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -77,7 +77,8 @@ export class InvalidTermsError extends Error {}
 function rate(value: string, what: string): Decimal {
   const parsed = parseDecimal(value, { maxScale: 12 });
   if (!parsed.ok) throw new InvalidTermsError(`${what}: ${parsed.message}`);
-  if (parsed.value.units > 10n ** BigInt(parsed.value.scale)) throw new InvalidTermsError(`${what}: must not exceed 1 (100 %)`);
+  if (parsed.value.units > 10n ** BigInt(parsed.value.scale))
+    throw new InvalidTermsError(`${what}: must not exceed 1 (100 %)`);
   return parsed.value;
 }
 
@@ -87,15 +88,18 @@ export function validateTerms(terms: FeeTerms): void {
   terms.tiers.forEach((t, i) => {
     rate(t.rate, `tiers.${i}.rate`);
     const last = i === terms.tiers.length - 1;
-    if (last !== (t.upToMinor === null)) throw new InvalidTermsError(`tiers.${i}.upToMinor: only the last tier is open-ended`);
+    if (last !== (t.upToMinor === null))
+      throw new InvalidTermsError(`tiers.${i}.upToMinor: only the last tier is open-ended`);
     if (t.upToMinor !== null) {
-      if (t.upToMinor <= previous) throw new InvalidTermsError(`tiers.${i}.upToMinor: must rise from tier to tier`);
+      if (t.upToMinor <= previous)
+        throw new InvalidTermsError(`tiers.${i}.upToMinor: must rise from tier to tier`);
       previous = t.upToMinor;
     }
   });
   for (const [category, r] of Object.entries(terms.categoryRates)) rate(r, `categoryRates.${category}`);
   rate(terms.taxWithholdingRate, 'taxWithholdingRate');
-  if (terms.minimumGuaranteeMinor < 0n) throw new InvalidTermsError('minimumGuaranteeMinor: must not be negative');
+  if (terms.minimumGuaranteeMinor < 0n)
+    throw new InvalidTermsError('minimumGuaranteeMinor: must not be negative');
   if (terms.fixedFeeMinor < 0n) throw new InvalidTermsError('fixedFeeMinor: must not be negative');
 }
 
@@ -115,7 +119,16 @@ function tierLines(terms: FeeTerms, base: bigint): FeeLine[] {
   if (terms.tierMode === 'whole_volume') {
     const tier = terms.tiers.find((t) => t.upToMinor === null || base <= t.upToMinor)!;
     const r = multiplyHalfEven(base, rate(tier.rate, 'tier'));
-    return [{ code: 'tier', description: `whole volume at ${tier.rate}`, baseMinor: base, rate: tier.rate, amountMinor: r.rounded, residue: r.residue }];
+    return [
+      {
+        code: 'tier',
+        description: `whole volume at ${tier.rate}`,
+        baseMinor: base,
+        rate: tier.rate,
+        amountMinor: r.rounded,
+        residue: r.residue,
+      },
+    ];
   }
   const lines: FeeLine[] = [];
   let lower = 0n;
@@ -124,7 +137,14 @@ function tierLines(terms: FeeTerms, base: bigint): FeeLine[] {
     if (upper > lower) {
       const slice = upper - lower;
       const r = multiplyHalfEven(slice, rate(tier.rate, 'tier'));
-      lines.push({ code: 'tier', description: `slice ${lower}–${upper} at ${tier.rate}`, baseMinor: slice, rate: tier.rate, amountMinor: r.rounded, residue: r.residue });
+      lines.push({
+        code: 'tier',
+        description: `slice ${lower}–${upper} at ${tier.rate}`,
+        baseMinor: slice,
+        rate: tier.rate,
+        amountMinor: r.rounded,
+        residue: r.residue,
+      });
     }
     if (upper === base) break;
     lower = upper;
@@ -154,11 +174,20 @@ export function computeFees(terms: FeeTerms, totals: PeriodTotals, carriedInMino
   }
 
   const lines = tierLines(terms, feeBaseMinor);
-  for (const [category, categoryRate] of Object.entries(terms.categoryRates).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [category, categoryRate] of Object.entries(terms.categoryRates).sort(([a], [b]) =>
+    a.localeCompare(b),
+  )) {
     const categoryBase = totals.baseByCategoryMinor[category] ?? 0n;
     if (categoryBase <= 0n) continue;
     const r = multiplyHalfEven(categoryBase, rate(categoryRate, `categoryRates.${category}`));
-    lines.push({ code: 'category', description: `${category} at ${categoryRate}`, baseMinor: categoryBase, rate: categoryRate, amountMinor: r.rounded, residue: r.residue });
+    lines.push({
+      code: 'category',
+      description: `${category} at ${categoryRate}`,
+      baseMinor: categoryBase,
+      rate: categoryRate,
+      amountMinor: r.rounded,
+      residue: r.residue,
+    });
   }
   const variable = lines.reduce((sum, l) => sum + l.amountMinor, 0n);
   if (variable < terms.minimumGuaranteeMinor) {
@@ -172,7 +201,14 @@ export function computeFees(terms: FeeTerms, totals: PeriodTotals, carriedInMino
     });
   }
   if (terms.fixedFeeMinor > 0n) {
-    lines.push({ code: 'fixed_fee', description: 'fixed fee', baseMinor: 0n, rate: null, amountMinor: terms.fixedFeeMinor, residue: { num: 0n, den: 1n } });
+    lines.push({
+      code: 'fixed_fee',
+      description: 'fixed fee',
+      baseMinor: 0n,
+      rate: null,
+      amountMinor: terms.fixedFeeMinor,
+      residue: { num: 0n, den: 1n },
+    });
   }
   const grossFeeMinor = lines.reduce((sum, l) => sum + l.amountMinor, 0n);
   const tax = multiplyHalfEven(grossFeeMinor, rate(terms.taxWithholdingRate, 'taxWithholdingRate'));

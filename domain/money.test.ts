@@ -84,26 +84,35 @@ describe('rounding returns its residue', () => {
 
   it('property: rounded × den + residue = numerator, and |residue| ≤ den/2', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }).filter((d) => d !== 0n), (n, d) => {
-        const { rounded, residue } = divideHalfEven(n, d);
-        expect(residue.den > 0n).toBe(true);
-        expect(rounded * residue.den + residue.num).toBe(d < 0n ? -n : n);
-        const abs = residue.num < 0n ? -residue.num : residue.num;
-        expect(2n * abs <= residue.den).toBe(true);
-        if (2n * abs === residue.den) expect(rounded % 2n).toBe(0n); // a tie went to even
-      }),
+      fc.property(
+        fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }),
+        fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }).filter((d) => d !== 0n),
+        (n, d) => {
+          const { rounded, residue } = divideHalfEven(n, d);
+          expect(residue.den > 0n).toBe(true);
+          expect(rounded * residue.den + residue.num).toBe(d < 0n ? -n : n);
+          const abs = residue.num < 0n ? -residue.num : residue.num;
+          expect(2n * abs <= residue.den).toBe(true);
+          if (2n * abs === residue.den) expect(rounded % 2n).toBe(0n); // a tie went to even
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   });
 
   it('property: multiplyHalfEven is exact against rational arithmetic', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }), fc.bigInt({ min: 0n, max: 10n ** 8n }), fc.integer({ min: 0, max: 8 }), (minor, units, s) => {
-        const { rounded, residue } = multiplyHalfEven(minor, { units, scale: s });
-        const den = 10n ** BigInt(s);
-        expect(rounded * den + residue.num).toBe(minor * units);
-        expect(residue.den).toBe(den);
-      }),
+      fc.property(
+        fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }),
+        fc.bigInt({ min: 0n, max: 10n ** 8n }),
+        fc.integer({ min: 0, max: 8 }),
+        (minor, units, s) => {
+          const { rounded, residue } = multiplyHalfEven(minor, { units, scale: s });
+          const den = 10n ** BigInt(s);
+          expect(rounded * den + residue.num).toBe(minor * units);
+          expect(residue.den).toBe(den);
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   });
@@ -125,24 +134,36 @@ describe('rounding returns its residue', () => {
 describe('convert', () => {
   it('converts across scales at an exact rate with the residue', () => {
     // 12,345 JPY at 0.006123 EUR/JPY = 75.588435 EUR → 75.59, residue −0.001565 (in cents: −0.1565)
-    expect(convert(12345n, 0, { units: 6123n, scale: 6 }, 2)).toEqual({ rounded: 7559n, residue: { num: -156500n, den: 1000000n } }); // −0.1565 cent
-    expect(convert(10000n, 2, { units: 11625n, scale: 4 }, 2)).toEqual({ rounded: 11625n, residue: { num: 0n, den: 1000000n } });
+    expect(convert(12345n, 0, { units: 6123n, scale: 6 }, 2)).toEqual({
+      rounded: 7559n,
+      residue: { num: -156500n, den: 1000000n },
+    }); // −0.1565 cent
+    expect(convert(10000n, 2, { units: 11625n, scale: 4 }, 2)).toEqual({
+      rounded: 11625n,
+      residue: { num: 0n, den: 1000000n },
+    });
   });
 });
 
 describe('allocate', () => {
   it('property: parts add up exactly and stay within one unit of the exact share', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }), fc.array(fc.bigInt({ min: 0n, max: 10n ** 6n }), { minLength: 1, maxLength: 20 }).filter((w) => w.some((x) => x > 0n)), (total, weights) => {
-        const parts = allocate(total, weights);
-        expect(parts.reduce((a, b) => a + b, 0n)).toBe(total);
-        const sum = weights.reduce((a, b) => a + b, 0n);
-        parts.forEach((p, i) => {
-          const exactTimesSum = total * weights[i]!;
-          const diff = p * sum - exactTimesSum;
-          expect((diff < 0n ? -diff : diff) < sum).toBe(true);
-        });
-      }),
+      fc.property(
+        fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }),
+        fc
+          .array(fc.bigInt({ min: 0n, max: 10n ** 6n }), { minLength: 1, maxLength: 20 })
+          .filter((w) => w.some((x) => x > 0n)),
+        (total, weights) => {
+          const parts = allocate(total, weights);
+          expect(parts.reduce((a, b) => a + b, 0n)).toBe(total);
+          const sum = weights.reduce((a, b) => a + b, 0n);
+          parts.forEach((p, i) => {
+            const exactTimesSum = total * weights[i]!;
+            const diff = p * sum - exactTimesSum;
+            expect((diff < 0n ? -diff : diff) < sum).toBe(true);
+          });
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   });

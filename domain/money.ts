@@ -35,8 +35,10 @@ export interface CurrencyRegistry {
 /** ISO 4217 plus configured extra assets (e.g. { USDC: 6 }). */
 export function createCurrencyRegistry(extra: Record<string, number> = {}): CurrencyRegistry {
   for (const [code, scale] of Object.entries(extra)) {
-    if (!/^[A-Z][A-Z0-9]{2,9}$/.test(code)) throw new Error(`asset code ${code} must be 3 to 10 uppercase letters or digits`);
-    if (!Number.isInteger(scale) || scale < 0 || scale > 18) throw new Error(`asset ${code}: scale must be an integer from 0 to 18`);
+    if (!/^[A-Z][A-Z0-9]{2,9}$/.test(code))
+      throw new Error(`asset code ${code} must be 3 to 10 uppercase letters or digits`);
+    if (!Number.isInteger(scale) || scale < 0 || scale > 18)
+      throw new Error(`asset ${code}: scale must be an integer from 0 to 18`);
   }
   const scales = new Map<string, number>([...Object.entries(ISO_4217_SCALES), ...Object.entries(extra)]);
   return { scaleOf: (code) => scales.get(code), codes: () => [...scales.keys()].sort() };
@@ -54,14 +56,23 @@ const SHAPE_HINT = 'must be a decimal string such as "12.34"';
  * exponents, signs, spaces, leading zeros or more fractional digits than the scale (even
  * zeros: "1.230" for a 2-decimal currency is refused rather than silently reinterpreted).
  */
-export function parseAmount(input: unknown, scale: number, opts: { allowNegative?: boolean; allowZero?: boolean } = {}): ParseResult {
-  if (typeof input !== 'string') return { ok: false, message: `${SHAPE_HINT}, not a JSON ${input === null ? 'null' : typeof input}` };
+export function parseAmount(
+  input: unknown,
+  scale: number,
+  opts: { allowNegative?: boolean; allowZero?: boolean } = {},
+): ParseResult {
+  if (typeof input !== 'string')
+    return { ok: false, message: `${SHAPE_HINT}, not a JSON ${input === null ? 'null' : typeof input}` };
   if (input.length === 0 || input.length > MAX_INPUT_LENGTH) return { ok: false, message: SHAPE_HINT };
   const m = DECIMAL.exec(input);
   if (!m) return { ok: false, message: SHAPE_HINT };
   const [, sign, whole, fraction = ''] = m;
   if (fraction.length > scale) {
-    return { ok: false, message: scale === 0 ? 'must be a whole number in this currency' : `has more than ${scale} decimal places` };
+    return {
+      ok: false,
+      message:
+        scale === 0 ? 'must be a whole number in this currency' : `has more than ${scale} decimal places`,
+    };
   }
   let minor = BigInt(whole! + fraction.padEnd(scale, '0'));
   if (sign) minor = -minor;
@@ -120,7 +131,8 @@ export function parseDecimal(
 ): { ok: true; value: Decimal } | { ok: false; message: string } {
   const maxScale = opts.maxScale ?? 12;
   if (typeof input !== 'string') return { ok: false, message: 'must be a decimal string such as "0.125"' };
-  if (input.length === 0 || input.length > MAX_INPUT_LENGTH) return { ok: false, message: 'must be a decimal string such as "0.125"' };
+  if (input.length === 0 || input.length > MAX_INPUT_LENGTH)
+    return { ok: false, message: 'must be a decimal string such as "0.125"' };
   const m = DECIMAL.exec(input);
   if (!m) return { ok: false, message: 'must be a decimal string such as "0.125"' };
   const [, sign, whole, fraction = ''] = m;
@@ -137,7 +149,8 @@ export function multiplyHalfEven(minor: bigint, rate: Decimal): RoundResult {
 
 /** Moves an amount between scales (e.g. a 6-decimal stablecoin to 2 decimals), half-even. */
 export function rescale(minor: bigint, fromScale: number, toScale: number): RoundResult {
-  if (toScale >= fromScale) return { rounded: minor * 10n ** BigInt(toScale - fromScale), residue: { num: 0n, den: 1n } };
+  if (toScale >= fromScale)
+    return { rounded: minor * 10n ** BigInt(toScale - fromScale), residue: { num: 0n, den: 1n } };
   return divideHalfEven(minor, 10n ** BigInt(fromScale - toScale));
 }
 

@@ -5,7 +5,9 @@ export const partnerIdSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercase letters, digits and dashes, 2 to 63 characters');
 
-export const timezoneSchema = z.string().refine(isIanaTimezone, 'must be an IANA timezone such as Europe/Malta');
+export const timezoneSchema = z
+  .string()
+  .refine(isIanaTimezone, 'must be an IANA timezone such as Europe/Malta');
 
 export const currencyCodeSchema = z
   .string()

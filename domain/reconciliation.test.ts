@@ -1,5 +1,12 @@
 import fc from 'fast-check';
-import { checkControlTotals, differingKeys, feeVariance, reconcileTransactions, type OurTx, type ReportedTx } from './reconciliation';
+import {
+  checkControlTotals,
+  differingKeys,
+  feeVariance,
+  reconcileTransactions,
+  type OurTx,
+  type ReportedTx,
+} from './reconciliation';
 
 const theirs = (id: string, over: Partial<ReportedTx> = {}): ReportedTx => ({
   id,
@@ -12,7 +19,11 @@ const theirs = (id: string, over: Partial<ReportedTx> = {}): ReportedTx => ({
   businessDate: '2026-11-23',
   ...over,
 });
-const ours = (id: string, over: Partial<OurTx> = {}): OurTx => ({ ...theirs(id), receivedAt: '2026-11-23T10:00:01.000Z', ...over });
+const ours = (id: string, over: Partial<OurTx> = {}): OurTx => ({
+  ...theirs(id),
+  receivedAt: '2026-11-23T10:00:01.000Z',
+  ...over,
+});
 const opts = { frozenAt: '2026-11-24T01:00:00.000Z', roundingToleranceMinor: 1n };
 
 describe('reconciliation names every discrepancy', () => {
@@ -32,23 +43,40 @@ describe('reconciliation names every discrepancy', () => {
     ['late_transaction', [ours('a', { receivedAt: '2026-11-24T02:00:00.000Z' })], [theirs('a')], 0n],
   ] as const)('%s', (kind, mine, their, difference) => {
     const found = reconcileTransactions([...mine], [...their], opts);
-    expect(found).toEqual([expect.objectContaining({ id: `${kind}:a`, kind, txId: 'a', differenceMinor: difference })]);
+    expect(found).toEqual([
+      expect.objectContaining({ id: `${kind}:a`, kind, txId: 'a', differenceMinor: difference }),
+    ]);
   });
 
   it('control totals: a truncated report is caught', () => {
     const rows = [{ amountMinor: 100n }, { amountMinor: 250n }];
     expect(checkControlTotals(rows, { recordCount: 2, sumMinor: 350n })).toBeNull();
-    expect(checkControlTotals(rows, { recordCount: 3, sumMinor: 400n })).toMatchObject({ kind: 'control_total_mismatch', differenceMinor: 50n });
+    expect(checkControlTotals(rows, { recordCount: 3, sumMinor: 400n })).toMatchObject({
+      kind: 'control_total_mismatch',
+      differenceMinor: 50n,
+    });
   });
 
   it('fee variance: their invoice against our computed fee, beyond a tolerance', () => {
     expect(feeVariance(17_000_00n, 17_000_01n, 1n)).toBeNull();
-    expect(feeVariance(17_000_00n, 17_500_00n, 1n)).toMatchObject({ kind: 'fee_variance', differenceMinor: 500_00n });
+    expect(feeVariance(17_000_00n, 17_500_00n, 1n)).toMatchObject({
+      kind: 'fee_variance',
+      differenceMinor: 500_00n,
+    });
   });
 
   it('narrows the drill-down to the keys whose totals differ', () => {
-    const row = (gameId: string, betMinor: bigint) => ({ businessDate: '2026-11-23', gameId, currency: 'EUR', betCount: 1n, betMinor, winMinor: 0n });
-    expect(differingKeys([row('g1', 10n), row('g2', 10n)], [row('g1', 10n), row('g2', 11n), row('g3', 1n)])).toEqual([
+    const row = (gameId: string, betMinor: bigint) => ({
+      businessDate: '2026-11-23',
+      gameId,
+      currency: 'EUR',
+      betCount: 1n,
+      betMinor,
+      winMinor: 0n,
+    });
+    expect(
+      differingKeys([row('g1', 10n), row('g2', 10n)], [row('g1', 10n), row('g2', 11n), row('g3', 1n)]),
+    ).toEqual([
       { businessDate: '2026-11-23', gameId: 'g2', currency: 'EUR' },
       { businessDate: '2026-11-23', gameId: 'g3', currency: 'EUR' },
     ]);
@@ -57,7 +85,10 @@ describe('reconciliation names every discrepancy', () => {
 
 describe('reconciliation properties', () => {
   const side = fc.uniqueArray(
-    fc.record({ id: fc.integer({ min: 0, max: 40 }).map((n) => `t${n}`), amount: fc.bigInt({ min: 1n, max: 10_000n }) }),
+    fc.record({
+      id: fc.integer({ min: 0, max: 40 }).map((n) => `t${n}`),
+      amount: fc.bigInt({ min: 1n, max: 10_000n }),
+    }),
     { selector: (x) => x.id, maxLength: 30 },
   );
 
@@ -66,8 +97,14 @@ describe('reconciliation properties', () => {
       fc.property(side, side, fc.integer(), (a, b, seed) => {
         const mine = a.map((x) => ours(x.id, { amountMinor: x.amount }));
         const their = b.map((x) => theirs(x.id, { amountMinor: x.amount }));
-        const shuffled = <T>(xs: T[]) => xs.map((x, i) => ({ x, k: (i * 7919 + seed) % 101 })).sort((p, q) => p.k - q.k).map((p) => p.x);
-        expect(reconcileTransactions(shuffled(mine), shuffled(their), opts)).toEqual(reconcileTransactions(mine, their, opts));
+        const shuffled = <T>(xs: T[]) =>
+          xs
+            .map((x, i) => ({ x, k: (i * 7919 + seed) % 101 }))
+            .sort((p, q) => p.k - q.k)
+            .map((p) => p.x);
+        expect(reconcileTransactions(shuffled(mine), shuffled(their), opts)).toEqual(
+          reconcileTransactions(mine, their, opts),
+        );
       }),
       { numRuns: 300 },
     );
@@ -78,7 +115,10 @@ describe('reconciliation properties', () => {
       fc.property(side, side, (a, b) => {
         const mine = a.map((x) => ours(x.id, { amountMinor: x.amount }));
         const their = b.map((x) => theirs(x.id, { amountMinor: x.amount }));
-        const explained = reconcileTransactions(mine, their, { ...opts, roundingToleranceMinor: 0n }).reduce((s, d) => s + d.differenceMinor, 0n);
+        const explained = reconcileTransactions(mine, their, { ...opts, roundingToleranceMinor: 0n }).reduce(
+          (s, d) => s + d.differenceMinor,
+          0n,
+        );
         const total = (xs: { amount: bigint }[]) => xs.reduce((s, x) => s + x.amount, 0n);
         expect(explained).toBe(total(b) - total(a));
       }),

@@ -83,7 +83,11 @@ export function differingKeys(ours: AggregateRow[], theirs: AggregateRow[]): Agg
  * For aggregate-only reports: one discrepancy per differing key, named by what differs
  * (missing on one side, or the GGR of the key), with theirs − ours as the difference.
  */
-export function aggregateDiscrepancies(ours: AggregateRow[], theirs: AggregateRow[], keys: AggregateKey[]): Discrepancy[] {
+export function aggregateDiscrepancies(
+  ours: AggregateRow[],
+  theirs: AggregateRow[],
+  keys: AggregateKey[],
+): Discrepancy[] {
   const mine = new Map(ours.map((r) => [keyOf(r), r]));
   const their = new Map(theirs.map((r) => [keyOf(r), r]));
   return keys.map((k) => {
@@ -99,13 +103,18 @@ export function aggregateDiscrepancies(ours: AggregateRow[], theirs: AggregateRo
       oursMinor: a ? ggr(a) : null,
       theirsMinor: b ? ggr(b) : null,
       differenceMinor: ggr(b) - ggr(a),
-      detail: `totals for ${k.gameId} on ${k.businessDate} in ${k.currency}: ours ${a ? `${a.betCount} bets, ${a.betMinor} bet, ${a.winMinor} won` : 'none'}; theirs ${b ? `${b.betCount} bets, ${b.betMinor} bet, ${b.winMinor} won` : 'none'}`,
+      detail: `totals for ${k.gameId} on ${k.businessDate} in ${k.currency}: ours ${describeTotals(a)}; theirs ${describeTotals(b)}`,
     };
   });
 }
 
 const sameContent = (a: ReportedTx, b: ReportedTx) =>
-  a.type === b.type && a.roundId === b.roundId && a.gameId === b.gameId && a.currency === b.currency && a.amountMinor === b.amountMinor && a.occurredAt === b.occurredAt;
+  a.type === b.type &&
+  a.roundId === b.roundId &&
+  a.gameId === b.gameId &&
+  a.currency === b.currency &&
+  a.amountMinor === b.amountMinor &&
+  a.occurredAt === b.occurredAt;
 
 export interface TxReconcileOptions {
   /** When the period froze (ISO instant); ours received after it are late. */
@@ -115,10 +124,19 @@ export interface TxReconcileOptions {
 }
 
 /** Transaction-level comparison for the keys whose totals differ (or everything, if asked). */
-export function reconcileTransactions(ours: OurTx[], theirs: ReportedTx[], opts: TxReconcileOptions): Discrepancy[] {
+export function reconcileTransactions(
+  ours: OurTx[],
+  theirs: ReportedTx[],
+  opts: TxReconcileOptions,
+): Discrepancy[] {
   const out: Discrepancy[] = [];
-  const add = (d: Omit<Discrepancy, 'id'>) => out.push({ id: `${d.kind}:${d.txId ?? (d.key ? keyOf(d.key) : '')}`, ...d });
-  const keyFor = (t: ReportedTx): AggregateKey => ({ businessDate: t.businessDate, gameId: t.gameId, currency: t.currency });
+  const add = (d: Omit<Discrepancy, 'id'>) =>
+    out.push({ id: `${d.kind}:${d.txId ?? (d.key ? keyOf(d.key) : '')}`, ...d });
+  const keyFor = (t: ReportedTx): AggregateKey => ({
+    businessDate: t.businessDate,
+    gameId: t.gameId,
+    currency: t.currency,
+  });
 
   const theirById = new Map<string, ReportedTx>();
   for (const t of theirs) {
@@ -134,22 +152,48 @@ export function reconcileTransactions(ours: OurTx[], theirs: ReportedTx[], opts:
       oursMinor: null,
       theirsMinor: t.amountMinor,
       differenceMinor: 0n,
-      detail: sameContent(seen, t) ? 'reported twice with the same content' : 'reported twice with different content',
+      detail: sameContent(seen, t)
+        ? 'reported twice with the same content'
+        : 'reported twice with different content',
     });
   }
   const ourById = new Map(ours.map((t) => [t.id, t]));
 
   for (const o of ours) {
     if (Date.parse(o.receivedAt) > Date.parse(opts.frozenAt)) {
-      add({ kind: 'late_transaction', key: keyFor(o), txId: o.id, oursMinor: o.amountMinor, theirsMinor: theirById.get(o.id)?.amountMinor ?? null, differenceMinor: 0n, detail: `received ${o.receivedAt}, after the period froze at ${opts.frozenAt}` });
+      add({
+        kind: 'late_transaction',
+        key: keyFor(o),
+        txId: o.id,
+        oursMinor: o.amountMinor,
+        theirsMinor: theirById.get(o.id)?.amountMinor ?? null,
+        differenceMinor: 0n,
+        detail: `received ${o.receivedAt}, after the period froze at ${opts.frozenAt}`,
+      });
     }
     const t = theirById.get(o.id);
     if (!t) {
-      add({ kind: 'missing_theirs', key: keyFor(o), txId: o.id, oursMinor: o.amountMinor, theirsMinor: null, differenceMinor: -o.amountMinor, detail: 'we recorded it; the provider did not report it' });
+      add({
+        kind: 'missing_theirs',
+        key: keyFor(o),
+        txId: o.id,
+        oursMinor: o.amountMinor,
+        theirsMinor: null,
+        differenceMinor: -o.amountMinor,
+        detail: 'we recorded it; the provider did not report it',
+      });
       continue;
     }
     if (t.currency !== o.currency) {
-      add({ kind: 'currency_mismatch', key: keyFor(o), txId: o.id, oursMinor: o.amountMinor, theirsMinor: t.amountMinor, differenceMinor: 0n, detail: `ours in ${o.currency}, theirs in ${t.currency}` });
+      add({
+        kind: 'currency_mismatch',
+        key: keyFor(o),
+        txId: o.id,
+        oursMinor: o.amountMinor,
+        theirsMinor: t.amountMinor,
+        differenceMinor: 0n,
+        detail: `ours in ${o.currency}, theirs in ${t.currency}`,
+      });
     } else if (t.amountMinor !== o.amountMinor) {
       const diff = t.amountMinor - o.amountMinor;
       const within = (diff < 0n ? -diff : diff) <= opts.roundingToleranceMinor;
@@ -160,16 +204,34 @@ export function reconcileTransactions(ours: OurTx[], theirs: ReportedTx[], opts:
         oursMinor: o.amountMinor,
         theirsMinor: t.amountMinor,
         differenceMinor: diff,
-        detail: within ? `differs by ${diff} minor unit(s), within the rounding tolerance` : `ours ${o.amountMinor}, theirs ${t.amountMinor}`,
+        detail: within
+          ? `differs by ${diff} minor unit(s), within the rounding tolerance`
+          : `ours ${o.amountMinor}, theirs ${t.amountMinor}`,
       });
     }
   }
   for (const t of theirById.values()) {
     if (!ourById.has(t.id)) {
-      add({ kind: 'missing_ours', key: keyFor(t), txId: t.id, oursMinor: null, theirsMinor: t.amountMinor, differenceMinor: t.amountMinor, detail: 'the provider reported it; we never received it' });
+      add({
+        kind: 'missing_ours',
+        key: keyFor(t),
+        txId: t.id,
+        oursMinor: null,
+        theirsMinor: t.amountMinor,
+        differenceMinor: t.amountMinor,
+        detail: 'the provider reported it; we never received it',
+      });
     }
     if (t.roundStatus === 'open') {
-      add({ kind: 'open_round', key: keyFor(t), txId: t.id, oursMinor: ourById.get(t.id)?.amountMinor ?? null, theirsMinor: t.amountMinor, differenceMinor: 0n, detail: `round ${t.roundId} still open at the cut-off` });
+      add({
+        kind: 'open_round',
+        key: keyFor(t),
+        txId: t.id,
+        oursMinor: ourById.get(t.id)?.amountMinor ?? null,
+        theirsMinor: t.amountMinor,
+        differenceMinor: 0n,
+        detail: `round ${t.roundId} still open at the cut-off`,
+      });
     }
   }
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -181,8 +243,14 @@ export interface ControlTotals {
 }
 
 /** A report whose rows do not add up to its own trailer was truncated or altered in transit. */
-export function checkControlTotals(rows: { amountMinor: bigint }[], declared: ControlTotals): Discrepancy | null {
-  return controlTotalsDiscrepancy({ recordCount: rows.length, sumMinor: rows.reduce((s, r) => s + r.amountMinor, 0n) }, declared);
+export function checkControlTotals(
+  rows: { amountMinor: bigint }[],
+  declared: ControlTotals,
+): Discrepancy | null {
+  return controlTotalsDiscrepancy(
+    { recordCount: rows.length, sumMinor: rows.reduce((s, r) => s + r.amountMinor, 0n) },
+    declared,
+  );
 }
 
 export function controlTotalsDiscrepancy(actual: ControlTotals, declared: ControlTotals): Discrepancy | null {
@@ -200,7 +268,11 @@ export function controlTotalsDiscrepancy(actual: ControlTotals, declared: Contro
 }
 
 /** Their invoice against our computed fee. */
-export function feeVariance(ourFeeMinor: bigint, invoicedMinor: bigint, toleranceMinor: bigint): Discrepancy | null {
+export function feeVariance(
+  ourFeeMinor: bigint,
+  invoicedMinor: bigint,
+  toleranceMinor: bigint,
+): Discrepancy | null {
   const diff = invoicedMinor - ourFeeMinor;
   if ((diff < 0n ? -diff : diff) <= toleranceMinor) return null;
   return {
@@ -213,4 +285,8 @@ export function feeVariance(ourFeeMinor: bigint, invoicedMinor: bigint, toleranc
     differenceMinor: diff,
     detail: `invoiced ${invoicedMinor}, computed ${ourFeeMinor}`,
   };
+}
+
+function describeTotals(t: AggregateRow | undefined): string {
+  return t ? `${t.betCount} bets, ${t.betMinor} bet, ${t.winMinor} won` : 'none';
 }

@@ -59,20 +59,35 @@ export interface ApprovePayoutInput {
 }
 
 const MAX_TEXT = 500;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Why a resolveException Update must be rejected, or null to accept it. Messages show in the Temporal UI. */
-export function resolutionProblem(exceptions: SettlementException[], input: unknown, currencyScale: number): string | null {
-  if (!isObject(input)) return 'send one JSON object: {"exceptionId", "resolution", "amount"?, "reason", "operator"}';
+export function resolutionProblem(
+  exceptions: SettlementException[],
+  input: unknown,
+  currencyScale: number,
+): string | null {
+  if (!isObject(input))
+    return 'send one JSON object: {"exceptionId", "resolution", "amount"?, "reason", "operator"}';
   const { exceptionId, resolution, amount, reason, operator } = input;
   if (typeof exceptionId !== 'string') return 'exceptionId is required';
   const exception = exceptions.find((e) => e.exceptionId === exceptionId);
-  if (!exception) return `unknown exceptionId ${exceptionId}; open ones: ${exceptions.filter((e) => !e.resolution).map((e) => e.exceptionId).join(', ') || 'none'}`;
-  if (exception.resolution) return `exception ${exceptionId} was already resolved (${exception.resolution.resolution}) by ${exception.resolution.operator}`;
-  if (typeof resolution !== 'string' || !(resolutions as readonly string[]).includes(resolution)) return `resolution must be one of ${resolutions.join(', ')}`;
+  if (!exception)
+    return `unknown exceptionId ${exceptionId}; open ones: ${
+      exceptions
+        .filter((e) => !e.resolution)
+        .map((e) => e.exceptionId)
+        .join(', ') || 'none'
+    }`;
+  if (exception.resolution)
+    return `exception ${exceptionId} was already resolved (${exception.resolution.resolution}) by ${exception.resolution.operator}`;
+  if (typeof resolution !== 'string' || !(resolutions as readonly string[]).includes(resolution))
+    return `resolution must be one of ${resolutions.join(', ')}`;
   if (typeof reason !== 'string' || reason.trim().length === 0) return 'reason is required: say why';
   if (reason.length > MAX_TEXT) return `reason is limited to ${MAX_TEXT} characters`;
-  if (typeof operator !== 'string' || operator.trim().length === 0) return 'operator is required: who resolves it';
+  if (typeof operator !== 'string' || operator.trim().length === 0)
+    return 'operator is required: who resolves it';
   if (resolution === 'adjust') {
     const parsed = parseAmount(amount, currencyScale, { allowNegative: true, allowZero: false });
     if (!parsed.ok) return `amount ${parsed.message}`;
@@ -83,16 +98,26 @@ export function resolutionProblem(exceptions: SettlementException[], input: unkn
 }
 
 /** Why an approvePayout Update must be rejected (maker-checker: two different operators). */
-export function approvalProblem(approvers: string[], input: unknown, awaitingApproval: boolean): string | null {
+export function approvalProblem(
+  approvers: string[],
+  input: unknown,
+  awaitingApproval: boolean,
+): string | null {
   if (!awaitingApproval) return 'this cycle is not waiting for a payout approval';
-  if (!isObject(input) || typeof input.operator !== 'string' || input.operator.trim().length === 0) return 'operator is required';
-  if (approvers.includes(input.operator.trim())) return `${input.operator} already approved: a second, different operator must approve`;
-  if (input.comment !== undefined && (typeof input.comment !== 'string' || input.comment.length > MAX_TEXT)) return 'comment must be a string of at most 500 characters';
+  if (!isObject(input) || typeof input.operator !== 'string' || input.operator.trim().length === 0)
+    return 'operator is required';
+  if (approvers.includes(input.operator.trim()))
+    return `${input.operator} already approved: a second, different operator must approve`;
+  if (input.comment !== undefined && (typeof input.comment !== 'string' || input.comment.length > MAX_TEXT))
+    return 'comment must be a string of at most 500 characters';
   return null;
 }
 
 /** A resolution's effect on the period's GGR, in minor units: what the fees are computed on. */
-export function resolutionBaseEffect(e: { kind: string; txType: string | null; differenceMinor: bigint; isAggregate?: boolean }, r: { resolution: Resolution; amountMinor?: bigint }): bigint {
+export function resolutionBaseEffect(
+  e: { kind: string; txType: string | null; differenceMinor: bigint; isAggregate?: boolean },
+  r: { resolution: Resolution; amountMinor?: bigint },
+): bigint {
   if (r.resolution === 'adjust') return r.amountMinor ?? 0n;
   if (r.resolution !== 'accept_theirs') return 0n;
   // Accepting the provider's figure moves GGR by the difference: more bets raise it, more wins lower it.

@@ -43,12 +43,16 @@ export const transactionItemSchema = z
     roundId: providerId.meta({ example: 'round-77' }),
     playerId: providerId.meta({ example: 'player-42' }),
     gameId: providerId.meta({ example: 'book-of-sun' }),
-    amount: z
-      .string()
-      .meta({ description: 'Decimal string in the currency\'s scale, e.g. "12.34" (JSON numbers are rejected). Negative only for adjustments.', example: '12.50' }),
+    amount: z.string().meta({
+      description:
+        'Decimal string in the currency\'s scale, e.g. "12.34" (JSON numbers are rejected). Negative only for adjustments.',
+      example: '12.50',
+    }),
     currency: currencyCodeSchema.meta({ example: 'EUR' }),
     occurredAt: rfc3339.meta({ example: '2026-11-23T21:15:00Z' }),
-    refId: providerId.optional().meta({ description: 'For a rollback: the id of the bet or win it cancels.' }),
+    refId: providerId
+      .optional()
+      .meta({ description: 'For a rollback: the id of the bet or win it cancels.' }),
     reason: z.string().max(500).optional().meta({ description: 'For an adjustment: why.' }),
   })
   .strict()
@@ -56,7 +60,10 @@ export const transactionItemSchema = z
 
 export const transactionBatchSchema = z
   .object({
-    batchId: providerId.meta({ description: 'Unique per partner; a replay returns the first response.', example: 'batch-2026-11-23-0001' }),
+    batchId: providerId.meta({
+      description: 'Unique per partner; a replay returns the first response.',
+      example: 'batch-2026-11-23-0001',
+    }),
     transactions: z.array(transactionItemSchema).min(1).max(MAX_BATCH_ITEMS),
   })
   .strict()
@@ -91,12 +98,24 @@ export type NormalizeResult =
   | { ok: false; kind: 'invalid'; details: ErrorDetail[] }
   | { ok: false; kind: 'conflict'; ids: string[] };
 
-const ITEM_KEYS = new Set(['id', 'type', 'roundId', 'playerId', 'gameId', 'amount', 'currency', 'occurredAt', 'refId', 'reason']);
+const ITEM_KEYS = new Set([
+  'id',
+  'type',
+  'roundId',
+  'playerId',
+  'gameId',
+  'amount',
+  'currency',
+  'occurredAt',
+  'refId',
+  'reason',
+]);
 const TYPES = new Set<string>(transactionTypes);
 const PROVIDER_ID = /^[\x21-\x7e]{1,128}$/;
 const CURRENCY = /^[A-Z][A-Z0-9]{2,9}$/;
 // Canonical UTC with calendar-valid ranges checked below, years 1970–2999.
-const FAST_INSTANT = /^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+const FAST_INSTANT =
+  /^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 
 /**
  * The hot path of ingest: accepts a batch that is plainly valid without building zod's
@@ -117,14 +136,21 @@ export function fastParseBatch(body: unknown): TransactionBatch | null {
     const o = t as Record<string, unknown>;
     for (const k in o) if (!ITEM_KEYS.has(k) || o[k] === undefined) return null;
     if (
-      typeof o.id !== 'string' || !PROVIDER_ID.test(o.id) ||
-      typeof o.type !== 'string' || !TYPES.has(o.type) ||
-      typeof o.roundId !== 'string' || !PROVIDER_ID.test(o.roundId) ||
-      typeof o.playerId !== 'string' || !PROVIDER_ID.test(o.playerId) ||
-      typeof o.gameId !== 'string' || !PROVIDER_ID.test(o.gameId) ||
+      typeof o.id !== 'string' ||
+      !PROVIDER_ID.test(o.id) ||
+      typeof o.type !== 'string' ||
+      !TYPES.has(o.type) ||
+      typeof o.roundId !== 'string' ||
+      !PROVIDER_ID.test(o.roundId) ||
+      typeof o.playerId !== 'string' ||
+      !PROVIDER_ID.test(o.playerId) ||
+      typeof o.gameId !== 'string' ||
+      !PROVIDER_ID.test(o.gameId) ||
       typeof o.amount !== 'string' ||
-      typeof o.currency !== 'string' || !CURRENCY.test(o.currency) ||
-      typeof o.occurredAt !== 'string' || !FAST_INSTANT.test(o.occurredAt) ||
+      typeof o.currency !== 'string' ||
+      !CURRENCY.test(o.currency) ||
+      typeof o.occurredAt !== 'string' ||
+      !FAST_INSTANT.test(o.occurredAt) ||
       (o.refId !== undefined && (typeof o.refId !== 'string' || !PROVIDER_ID.test(o.refId))) ||
       (o.reason !== undefined && (typeof o.reason !== 'string' || o.reason.length > 500))
     ) {
@@ -152,7 +178,10 @@ function canonicalInstant(value: string): string {
  * scale, the rollback ↔ refId rule, and duplicates inside the batch (identical → counted
  * once; same id, different content → conflict).
  */
-export function normalizeBatch(batch: TransactionBatch, currencies: CurrencyRegistry = defaultCurrencies): NormalizeResult {
+export function normalizeBatch(
+  batch: TransactionBatch,
+  currencies: CurrencyRegistry = defaultCurrencies,
+): NormalizeResult {
   const details: ErrorDetail[] = [];
   const n = batch.transactions.length;
   const out: NormalizedBatch = {
@@ -186,16 +215,30 @@ export function normalizeBatch(batch: TransactionBatch, currencies: CurrencyRegi
       if (parsed.ok) minor = parsed.minor;
       else details.push({ path: at('amount'), message: parsed.message });
     }
-    if (t.type === 'rollback' && !t.refId) details.push({ path: at('refId'), message: 'is required for a rollback' });
-    if (t.type !== 'rollback' && t.refId) details.push({ path: at('refId'), message: 'is only allowed on a rollback' });
-    if (t.type === 'adjustment' && !t.reason) details.push({ path: at('reason'), message: 'is required for an adjustment' });
+    if (t.type === 'rollback' && !t.refId)
+      details.push({ path: at('refId'), message: 'is required for a rollback' });
+    if (t.type !== 'rollback' && t.refId)
+      details.push({ path: at('refId'), message: 'is only allowed on a rollback' });
+    if (t.type === 'adjustment' && !t.reason)
+      details.push({ path: at('reason'), message: 'is required for an adjustment' });
     if (details.length >= MAX_REPORTED_DETAILS) break;
     if (minor === null) continue;
 
     // Instants are compared as instants: "…T21:00:00+01:00" and "…T20:00:00Z" are the same.
     // Already-canonical UTC strings (what most partners send) skip the Date round trip.
     const occurredIso = CANONICAL_UTC.test(t.occurredAt) ? t.occurredAt : canonicalInstant(t.occurredAt);
-    const line = [t.id, t.type, t.roundId, t.playerId, t.gameId, minor.toString(), t.currency, occurredIso, t.refId ?? '', t.reason ?? ''].join('\u001f');
+    const line = [
+      t.id,
+      t.type,
+      t.roundId,
+      t.playerId,
+      t.gameId,
+      minor.toString(),
+      t.currency,
+      occurredIso,
+      t.refId ?? '',
+      t.reason ?? '',
+    ].join('\u001f');
     out.canonical[i] = line;
     const previous = seen.get(t.id);
     if (previous !== undefined) {

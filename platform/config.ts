@@ -19,9 +19,7 @@ export const DEV_DEFAULTS = {
 } as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
-const bool = z
-  .enum(['true', 'false', '1', '0', ''])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1');
 
 export const envSchema = z
   .object({
@@ -37,7 +35,12 @@ export const envSchema = z
 
     API_HOST: z.string().min(1).default('0.0.0.0'),
     API_PORT: port.default(3000),
-    API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
+    API_BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(8 * 1024 * 1024),
     API_PUBLIC_URL: z.url().optional(),
     OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SECRETS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -60,14 +63,18 @@ export const envSchema = z
 
     CURRENCY_EXTRA_ASSETS: z
       .string()
-      .regex(/^([A-Z][A-Z0-9]{2,9}:(1[0-8]|[0-9]))(,[A-Z][A-Z0-9]{2,9}:(1[0-8]|[0-9]))*$/, 'must look like USDC:6,USDT:6 (code:scale, scale 0 to 18)')
+      .regex(
+        /^([A-Z][A-Z0-9]{2,9}:(1[0-8]|[0-9]))(,[A-Z][A-Z0-9]{2,9}:(1[0-8]|[0-9]))*$/,
+        'must look like USDC:6,USDT:6 (code:scale, scale 0 to 18)',
+      )
       .default('USDC:6,USDT:6'),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
     // In production nothing may fall back to a development default.
     for (const key of ['DATABASE_URL', 'OPERATOR_TOKEN', 'SECRETS_KEY'] as const) {
-      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
+      if (!env[key])
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
     }
   });
 
@@ -90,9 +97,7 @@ export interface Config {
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
-    super(
-      'Invalid configuration:\n' + problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n'),
-    );
+    super('Invalid configuration:\n' + problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n'));
     this.name = 'ConfigError';
   }
 }
@@ -104,7 +109,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '(environment)'), message: i.message })),
+      parsed.error.issues.map((i) => ({
+        variable: String(i.path[0] ?? '(environment)'),
+        message: i.message,
+      })),
     );
   }
   const e = parsed.data;
@@ -129,7 +137,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     secretsKey: e.SECRETS_KEY ?? DEV_DEFAULTS.SECRETS_KEY,
     fxRatesUrl: e.FX_RATES_URL,
     currencies: {
-      extraAssets: Object.fromEntries(e.CURRENCY_EXTRA_ASSETS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])),
+      extraAssets: Object.fromEntries(
+        e.CURRENCY_EXTRA_ASSETS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])]),
+      ),
     },
   };
 }

@@ -26,7 +26,12 @@ export function createLogger(config: Pick<Config, 'log'>, component: string): Lo
       ? {
           transport: {
             target: 'pino-pretty',
-            options: { colorize: process.stdout.isTTY, ignore: 'pid,hostname,name', translateTime: 'HH:MM:ss.l', singleLine: true },
+            options: {
+              colorize: process.stdout.isTTY,
+              ignore: 'pid,hostname,name',
+              translateTime: 'HH:MM:ss.l',
+              singleLine: true,
+            },
           },
         }
       : {}),

@@ -22,7 +22,10 @@ export function temporalConnectOptions(config: Config): {
 } {
   const loaded = loadClientConnectConfig();
   return {
-    connectionOptions: { ...loaded.connectionOptions, address: loaded.connectionOptions.address ?? config.temporal.address },
+    connectionOptions: {
+      ...loaded.connectionOptions,
+      address: loaded.connectionOptions.address ?? config.temporal.address,
+    },
     namespace: loaded.namespace ?? config.temporal.namespace,
   };
 }

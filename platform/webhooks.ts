@@ -26,7 +26,8 @@ export function verifyWebhook(
   toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
 ): boolean {
   const ts = Number(headers.timestamp);
-  if (!Number.isInteger(ts) || Math.abs(nowSeconds - ts) > toleranceSeconds || !headers.signature) return false;
+  if (!Number.isInteger(ts) || Math.abs(nowSeconds - ts) > toleranceSeconds || !headers.signature)
+    return false;
   const expected = Buffer.from(signWebhook(secret, ts, body));
   const given = Buffer.from(headers.signature);
   return expected.length === given.length && timingSafeEqual(expected, given);

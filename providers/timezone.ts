@@ -13,7 +13,14 @@ function offsetMs(utcMs: number, timeZone: string): number {
     second: '2-digit',
   }).formatToParts(new Date(utcMs));
   const get = (t: string) => Number(parts.find((p) => p.type === t)?.value);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  const asUtc = Date.UTC(
+    get('year'),
+    get('month') - 1,
+    get('day'),
+    get('hour'),
+    get('minute'),
+    get('second'),
+  );
   return asUtc - Math.floor(utcMs / 1000) * 1000;
 }
 
@@ -24,7 +31,14 @@ function offsetMs(utcMs: number, timeZone: string): number {
 export function localToUtcMs(local: string, timeZone: string): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/.exec(local);
   if (!m) throw new Error(`not a local date-time: ${local}`);
-  const naive = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  const naive = Date.UTC(
+    Number(m[1]),
+    Number(m[2]) - 1,
+    Number(m[3]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6]),
+  );
   // The offsets in force half a day either side bracket any transition near this time.
   const candidates = [offsetMs(naive - 43_200_000, timeZone), offsetMs(naive + 43_200_000, timeZone)]
     .map((offset) => naive - offset)
@@ -40,4 +54,5 @@ export function utcMsToLocal(utcMs: number, timeZone: string): string {
 }
 
 /** The local calendar day of an instant. */
-export const localDay = (utcMs: number, timeZone: string): string => utcMsToLocal(utcMs, timeZone).slice(0, 10);
+export const localDay = (utcMs: number, timeZone: string): string =>
+  utcMsToLocal(utcMs, timeZone).slice(0, 10);

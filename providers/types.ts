@@ -32,7 +32,10 @@ export interface ReportPage {
   /** The report's own control totals, when the format carries them (on the last page). */
   control?: { recordCount: number; sumMinor: bigint };
   /** For formats with a trailer per file: what the file declares and what it contains. */
-  fileCheck?: { declared: { recordCount: number; sumMinor: bigint }; actual: { recordCount: number; sumMinor: bigint } };
+  fileCheck?: {
+    declared: { recordCount: number; sumMinor: bigint };
+    actual: { recordCount: number; sumMinor: bigint };
+  };
 }
 
 export interface FetchPageParams {

@@ -28,16 +28,38 @@ interface LoadResult {
   batches: number;
 }
 
-function runLoad(mode: 'api' | 'raw' | 'fn', url: string, partners: unknown[], runId: string): Promise<LoadResult> {
+function runLoad(
+  mode: 'api' | 'raw' | 'fn',
+  url: string,
+  partners: unknown[],
+  runId: string,
+): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(__dirname, 'bench', 'ingest-load.ts'), JSON.stringify({ mode, url, partners, durationMs: DURATION_MS, concurrency: CONCURRENCY, batchSize: BATCH, runId })],
+      [
+        '--import',
+        'tsx',
+        path.join(__dirname, 'bench', 'ingest-load.ts'),
+        JSON.stringify({
+          mode,
+          url,
+          partners,
+          durationMs: DURATION_MS,
+          concurrency: CONCURRENCY,
+          batchSize: BATCH,
+          runId,
+        }),
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) : reject(new Error(`load generator exited ${code}`))));
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult)
+        : reject(new Error(`load generator exited ${code}`)),
+    );
   });
 }
 
@@ -48,7 +70,8 @@ function cpuTimes(): { busy: number; total: number } {
   const total = f.reduce((a, b) => a + b, 0);
   return { busy: total - idle, total };
 }
-const busyPct = (a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>) => Math.round((100 * (b.busy - a.busy)) / (b.total - a.total));
+const busyPct = (a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>) =>
+  Math.round((100 * (b.busy - a.busy)) / (b.total - a.total));
 
 function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -65,7 +88,13 @@ async function main(): Promise<void> {
   for (let i = 0; i < PARTNERS; i++) {
     const id = `bench-partner-${i}`;
     const key = issueApiKey();
-    await registerPartner(db, { id, name: `Bench ${i}`, kind: 'provider', timezone: zones[i % zones.length]!, settlementCurrency: 'EUR' });
+    await registerPartner(db, {
+      id,
+      name: `Bench ${i}`,
+      kind: 'provider',
+      timezone: zones[i % zones.length]!,
+      settlementCurrency: 'EUR',
+    });
     await storeApiKeyHash(db, id, key.keyId, key.hash);
     await activatePartner(db, id);
     partners.push({ id, apiKey: key.plaintext, timezone: zones[i % zones.length]! });
@@ -73,22 +102,37 @@ async function main(): Promise<void> {
 
   const port = await freePort();
   // BENCH_API_PROFILE=dir writes a V8 CPU profile of the API process there (see BENCHMARKS.md).
-  const profile = process.env.BENCH_API_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_API_PROFILE}`] : [];
-  const api = spawn(process.execPath, [...profile, ...(process.env.BENCH_API_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', path.join(ROOT, 'api', 'main.ts')], {
-    env: {
-      ...process.env,
-      DATABASE_URL: services.databaseUrl,
-      TEMPORAL_ADDRESS: services.temporalAddress,
-      API_PORT: String(port),
-      API_HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      DATABASE_POOL_MAX: String(CONCURRENCY + 2),
+  const profile = process.env.BENCH_API_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_API_PROFILE}`]
+    : [];
+  const api = spawn(
+    process.execPath,
+    [
+      ...profile,
+      ...(process.env.BENCH_API_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      '--import',
+      'tsx',
+      path.join(ROOT, 'api', 'main.ts'),
+    ],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: services.databaseUrl,
+        TEMPORAL_ADDRESS: services.temporalAddress,
+        API_PORT: String(port),
+        API_HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        DATABASE_POOL_MAX: String(CONCURRENCY + 2),
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  );
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
-    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (i > 200) throw new Error('API did not become ready');
     await new Promise((r) => setTimeout(r, 200));
@@ -105,7 +149,9 @@ async function main(): Promise<void> {
     let cpu0 = cpuTimes();
     const viaApi = await runLoad('api', url, partners, 'api');
     const apiCpuPct = busyPct(cpu0, cpuTimes());
-    log(`API: ${viaApi.txPerSec} tx/s, p50 ${viaApi.p50Ms} ms, p99 ${viaApi.p99Ms} ms per batch, ${viaApi.errors} errors, CPU ${apiCpuPct}% busy`);
+    log(
+      `API: ${viaApi.txPerSec} tx/s, p50 ${viaApi.p50Ms} ms, p99 ${viaApi.p99Ms} ms per batch, ${viaApi.errors} errors, CPU ${apiCpuPct}% busy`,
+    );
     const stored = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM game_transactions');
     log(`stored by the API phase: ${stored.rows[0]!.n} rows`);
     const apiPeakRssMb = peakRssMb(api.pid!);
@@ -119,7 +165,9 @@ async function main(): Promise<void> {
     log('ceiling phase (UNNEST straight into game_transactions) …');
     cpu0 = cpuTimes();
     const raw = await runLoad('raw', services.databaseUrl, partners, 'raw');
-    log(`ceiling: ${raw.txPerSec} tx/s, p50 ${raw.p50Ms} ms, p99 ${raw.p99Ms} ms per batch, CPU ${busyPct(cpu0, cpuTimes())}% busy`);
+    log(
+      `ceiling: ${raw.txPerSec} tx/s, p50 ${raw.p50Ms} ms, p99 ${raw.p99Ms} ms per batch, CPU ${busyPct(cpu0, cpuTimes())}% busy`,
+    );
 
     const check = await db.query<{ d: string; c: string }>(
       'SELECT sum(debits_minor)::text AS d, sum(credits_minor)::text AS c FROM ledger_accounts',
@@ -152,7 +200,20 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', path.join(__dirname, 'bench', 'ingest-load.ts'), JSON.stringify({ mode: 'api', url: u, partners: p, durationMs: 3000, concurrency: CONCURRENCY, batchSize: BATCH, runId: 'warm' })],
+        [
+          '--import',
+          'tsx',
+          path.join(__dirname, 'bench', 'ingest-load.ts'),
+          JSON.stringify({
+            mode: 'api',
+            url: u,
+            partners: p,
+            durationMs: 3000,
+            concurrency: CONCURRENCY,
+            batchSize: BATCH,
+            runId: 'warm',
+          }),
+        ],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       );
       child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`warm-up exited ${code}`))));

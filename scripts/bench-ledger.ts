@@ -13,13 +13,25 @@ const HOT = 4;
 const COLD = 10_000;
 
 async function main(): Promise<void> {
-  log(`bench:ledger — ${CONCURRENCY} writers, batches of ${BATCH} transfers, ${HOT} hot / ${COLD} cold accounts, ${DURATION_MS / 1000}s`);
+  log(
+    `bench:ledger — ${CONCURRENCY} writers, batches of ${BATCH} transfers, ${HOT} hot / ${COLD} cold accounts, ${DURATION_MS / 1000}s`,
+  );
   const services = await startServices({ temporal: false });
   const db = createPool({ db: { url: services.databaseUrl, poolMax: CONCURRENCY + 1 } });
   try {
     const specs = [
-      ...Array.from({ length: HOT }, (_, i) => ({ code: `house:hot-${i}:EUR`, ownerKind: 'house' as const, kind: 'liability' as const, currency: 'EUR' })),
-      ...Array.from({ length: COLD }, (_, i) => ({ code: `house:cold-${i}:EUR`, ownerKind: 'house' as const, kind: 'asset' as const, currency: 'EUR' })),
+      ...Array.from({ length: HOT }, (_, i) => ({
+        code: `house:hot-${i}:EUR`,
+        ownerKind: 'house' as const,
+        kind: 'liability' as const,
+        currency: 'EUR',
+      })),
+      ...Array.from({ length: COLD }, (_, i) => ({
+        code: `house:cold-${i}:EUR`,
+        ownerKind: 'house' as const,
+        kind: 'asset' as const,
+        currency: 'EUR',
+      })),
     ];
     const ids = await ensureAccounts(db, specs);
     const hot = specs.slice(0, HOT).map((s) => ids.get(s.code)!);
@@ -37,7 +49,14 @@ async function main(): Promise<void> {
           effectiveDate: '2026-11-23',
           sourceKind: 'transfer' as const,
           sourceRef: 'bench',
-          postings: [{ debitAccountId: toHot ? c : h, creditAccountId: toHot ? h : c, currency: 'EUR', amountMinor: BigInt(1 + (n % 10_000)) }],
+          postings: [
+            {
+              debitAccountId: toHot ? c : h,
+              creditAccountId: toHot ? h : c,
+              currency: 'EUR',
+              amountMinor: BigInt(1 + (n % 10_000)),
+            },
+          ],
         };
       });
 
@@ -61,7 +80,9 @@ async function main(): Promise<void> {
     const seconds = (Date.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
     const transfersPerSec = Math.round(transfers / seconds);
-    log(`${transfers} transfers in ${seconds.toFixed(1)}s: ${transfersPerSec}/s; batch p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`);
+    log(
+      `${transfers} transfers in ${seconds.toFixed(1)}s: ${transfersPerSec}/s; batch p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+    );
 
     const { rows } = await db.query<{ d: string; c: string; drift: string }>(
       `SELECT sum(debits_minor)::text AS d, sum(credits_minor)::text AS c,
@@ -71,10 +92,14 @@ async function main(): Promise<void> {
          FROM ledger_accounts`,
       [hot],
     );
-    log(`check: Σdebits=${rows[0]!.d} Σcredits=${rows[0]!.c}; hot accounts whose balance ≠ Σpostings: ${rows[0]!.drift}`);
+    log(
+      `check: Σdebits=${rows[0]!.d} Σcredits=${rows[0]!.c}; hot accounts whose balance ≠ Σpostings: ${rows[0]!.drift}`,
+    );
     const t0 = Date.now();
     const verify = await verifyLedger(db);
-    log(`ledger:verify ${verify.ok ? 'intact' : 'BROKEN'}: ${verify.entries} entries, ${verify.blocks} blocks in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    log(
+      `ledger:verify ${verify.ok ? 'intact' : 'BROKEN'}: ${verify.entries} entries, ${verify.blocks} blocks in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+    );
     process.stdout.write(
       `${JSON.stringify({
         transfersPerSec,

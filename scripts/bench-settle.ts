@@ -26,7 +26,14 @@ const INGEST_CONCURRENCY = 8;
 const BATCH = 1000;
 
 interface Totals {
-  [key: string]: { date: string; game: string; currency: string; bet_count: number; bets: bigint; wins: bigint };
+  [key: string]: {
+    date: string;
+    game: string;
+    currency: string;
+    bet_count: number;
+    bets: bigint;
+    wins: bigint;
+  };
 }
 
 async function main(): Promise<void> {
@@ -43,7 +50,15 @@ async function main(): Promise<void> {
     res.end(
       JSON.stringify(
         totals
-          ? { page: 1, total_pages: 1, totals: Object.values(totals).map((t) => ({ ...t, bets: formatAmount(t.bets, 2), wins: formatAmount(t.wins, 2) })) }
+          ? {
+              page: 1,
+              total_pages: 1,
+              totals: Object.values(totals).map((t) => ({
+                ...t,
+                bets: formatAmount(t.bets, 2),
+                wins: formatAmount(t.wins, 2),
+              })),
+            }
           : { error: 'unknown partner' },
       ),
     );
@@ -51,12 +66,35 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => aggregator.listen(0, '127.0.0.1', r));
   const aggregatorUrl = `http://127.0.0.1:${(aggregator.address() as AddressInfo).port}`;
 
-  const env = { ...process.env, DATABASE_URL: services.databaseUrl, TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '12' };
+  const env = {
+    ...process.env,
+    DATABASE_URL: services.databaseUrl,
+    TEMPORAL_ADDRESS: services.temporalAddress,
+    LOG_LEVEL: 'warn',
+    DATABASE_POOL_MAX: '12',
+  };
   const apiPort = await freePort();
-  children.push(spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api/main.ts')], { env: { ...env, API_PORT: String(apiPort), API_HOST: '127.0.0.1' }, stdio: 'inherit' }));
-  children.push(spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], { env: { ...env, WORKER_METRICS_PORT: String(await freePort()) }, stdio: 'inherit' }));
+  children.push(
+    spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api/main.ts')], {
+      env: { ...env, API_PORT: String(apiPort), API_HOST: '127.0.0.1' },
+      stdio: 'inherit',
+    }),
+  );
+  children.push(
+    spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
+      env: { ...env, WORKER_METRICS_PORT: String(await freePort()) },
+      stdio: 'inherit',
+    }),
+  );
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  for (let i = 0; !(await fetch(`${apiUrl}/readyz`).then((r) => r.ok, () => false)); i++) {
+  for (
+    let i = 0;
+    !(await fetch(`${apiUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    i++
+  ) {
     if (i > 300) throw new Error('API not ready');
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -68,14 +106,36 @@ async function main(): Promise<void> {
     for (let i = 0; i < n; i++) {
       const id = `${prefix}-${i}`;
       const key = issueApiKey();
-      await registerPartner(db, { id, name: id, kind: 'provider', timezone: 'UTC', settlementCurrency: 'EUR' });
+      await registerPartner(db, {
+        id,
+        name: id,
+        kind: 'provider',
+        timezone: 'UTC',
+        settlementCurrency: 'EUR',
+      });
       await storeApiKeyHash(db, id, key.keyId, key.hash);
       await activatePartner(db, id);
-      await db.query(`INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2)`, [
-        id,
-        JSON.stringify({ base: 'ggr', tiers: [{ upToMinor: null, rate: '0.10' }], tierMode: 'marginal', minimumGuaranteeMinor: '0', fixedFeeMinor: '0', categoryRates: {}, negativeBase: 'carry_forward', jackpots: 'exclude', taxWithholdingRate: '0' }),
-      ]);
-      await db.query(`INSERT INTO partner_providers (partner_id, format, base_url, options) VALUES ($1, 'aggregator-totals', $2, '{"timezone": "UTC"}')`, [id, `${aggregatorUrl}/p/${id}`]);
+      await db.query(
+        `INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2)`,
+        [
+          id,
+          JSON.stringify({
+            base: 'ggr',
+            tiers: [{ upToMinor: null, rate: '0.10' }],
+            tierMode: 'marginal',
+            minimumGuaranteeMinor: '0',
+            fixedFeeMinor: '0',
+            categoryRates: {},
+            negativeBase: 'carry_forward',
+            jackpots: 'exclude',
+            taxWithholdingRate: '0',
+          }),
+        ],
+      );
+      await db.query(
+        `INSERT INTO partner_providers (partner_id, format, base_url, options) VALUES ($1, 'aggregator-totals', $2, '{"timezone": "UTC"}')`,
+        [id, `${aggregatorUrl}/p/${id}`],
+      );
       out.push({ id, key: key.plaintext });
     }
     return out;
@@ -91,7 +151,14 @@ async function main(): Promise<void> {
           const totals: Totals = {};
           for (const t of txs) {
             const k = `${t.gameId}|${t.currency}`;
-            const agg = (totals[k] ??= { date: DAY, game: t.gameId, currency: t.currency, bet_count: 0, bets: 0n, wins: 0n });
+            const agg = (totals[k] ??= {
+              date: DAY,
+              game: t.gameId,
+              currency: t.currency,
+              bet_count: 0,
+              bets: 0n,
+              wins: 0n,
+            });
             if (t.type === 'bet') {
               agg.bet_count++;
               agg.bets += t.amountMinor;
@@ -102,7 +169,10 @@ async function main(): Promise<void> {
             const res = await fetch(`${apiUrl}/v1/transactions`, {
               method: 'POST',
               headers: { 'content-type': 'application/json', authorization: `Bearer ${p.key}` },
-              body: JSON.stringify({ batchId: `bench-${i / BATCH}`, transactions: txs.slice(i, i + BATCH).map((t) => toIngestItem(t)) }),
+              body: JSON.stringify({
+                batchId: `bench-${i / BATCH}`,
+                transactions: txs.slice(i, i + BATCH).map((t) => toIngestItem(t)),
+              }),
             });
             if (res.status !== 200) throw new Error(`ingest ${p.id}: ${res.status} ${await res.text()}`);
             sent += Math.min(BATCH, txs.length - i);
@@ -128,7 +198,11 @@ async function main(): Promise<void> {
           payoutApprovalThresholdMinor: '100000000000000',
           reminderIntervalMs: 3_600_000,
         };
-        return client.workflow.start<typeof settlementCycle>('settlementCycle', { taskQueue: 'settlement', workflowId: settlementWorkflowId(p.id, DAY), args: [input] });
+        return client.workflow.start<typeof settlementCycle>('settlementCycle', {
+          taskQueue: 'settlement',
+          workflowId: settlementWorkflowId(p.id, DAY),
+          args: [input],
+        });
       }),
     );
     const results = await Promise.all(handles.map((h) => h.result()));
@@ -143,7 +217,9 @@ async function main(): Promise<void> {
     let t = Date.now();
     const transactions = await ingest(big, TX_PER_PARTNER);
     const ingestSeconds = (Date.now() - t) / 1000;
-    log(`ingested ${transactions} transactions in ${ingestSeconds.toFixed(1)} s (${Math.round(transactions / ingestSeconds)} tx/s)`);
+    log(
+      `ingested ${transactions} transactions in ${ingestSeconds.toFixed(1)} s (${Math.round(transactions / ingestSeconds)} tx/s)`,
+    );
     const settleSeconds = await settle(big);
     log(`settled ${PARTNERS} cycles in ${settleSeconds.toFixed(1)} s`);
 
@@ -155,10 +231,19 @@ async function main(): Promise<void> {
     const cycles1000Seconds = await settle(small);
     log(`settled ${SMALL_PARTNERS} cycles in ${cycles1000Seconds.toFixed(1)} s`);
 
-    const ledger = await db.query<{ d: string; c: string }>('SELECT sum(debits_minor)::text AS d, sum(credits_minor)::text AS c FROM ledger_accounts');
+    const ledger = await db.query<{ d: string; c: string }>(
+      'SELECT sum(debits_minor)::text AS d, sum(credits_minor)::text AS c FROM ledger_accounts',
+    );
     log(`ledger Σdebits=${ledger.rows[0]!.d} Σcredits=${ledger.rows[0]!.c}`);
     process.stdout.write(
-      `${JSON.stringify({ settleSeconds: Number(settleSeconds.toFixed(1)), partners: PARTNERS, transactions, ingestSeconds: Number(ingestSeconds.toFixed(1)), cycles1000Seconds: Number(cycles1000Seconds.toFixed(1)), smallPartners: SMALL_PARTNERS })}\n`,
+      `${JSON.stringify({
+        settleSeconds: Number(settleSeconds.toFixed(1)),
+        partners: PARTNERS,
+        transactions,
+        ingestSeconds: Number(ingestSeconds.toFixed(1)),
+        cycles1000Seconds: Number(cycles1000Seconds.toFixed(1)),
+        smallPartners: SMALL_PARTNERS,
+      })}\n`,
     );
   } finally {
     await connection.close();

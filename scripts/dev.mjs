@@ -20,7 +20,16 @@ const TEMPORAL_UI_PORT = Number(env.TEMPORAL_UI_PORT || 8233);
 const PG_PORT = Number(env.EMBEDDED_PG_PORT || 54329);
 const STOP_GRACE_MS = 15_000;
 
-const colors = { dev: 36, postgres: 34, temporal: 35, migrate: 33, worker: 32, api: 92, seed: 33, providers: 94 };
+const colors = {
+  dev: 36,
+  postgres: 34,
+  temporal: 35,
+  migrate: 33,
+  worker: 32,
+  api: 92,
+  seed: 33,
+  providers: 94,
+};
 function say(component, line) {
   const tag = `[${component}]`.padEnd(11);
   const c = colors[component] ?? 37;
@@ -45,7 +54,11 @@ function ensureNodeModules() {
   log('installing npm dependencies (npm ci) …');
   // Quiet first try: a lockfile made against a registry mirror may lack other platforms'
   // optional binaries, which `npm ci` refuses and `npm install` resolves.
-  let r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  let r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+  });
   if (r.status !== 0) {
     log('npm ci refused the lockfile; running npm install instead …');
     r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
@@ -83,7 +96,9 @@ function runToCompletion(component, command, args, extraEnv = {}) {
   children.splice(children.indexOf(entry), 1);
   entry.child.removeAllListeners('exit');
   return new Promise((resolve, reject) =>
-    entry.child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${component} failed (exit ${code})`)))),
+    entry.child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${component} failed (exit ${code})`)),
+    ),
   );
 }
 
@@ -160,14 +175,21 @@ async function startPostgres() {
     log('DATABASE_URL is set: using that Postgres');
     return env.DATABASE_URL;
   }
-  if (await portOpen(PG_PORT)) throw new Error(`port ${PG_PORT} is taken: stop what uses it or set EMBEDDED_PG_PORT`);
+  if (await portOpen(PG_PORT))
+    throw new Error(`port ${PG_PORT} is taken: stop what uses it or set EMBEDDED_PG_PORT`);
   mkdirSync(DATA, { recursive: true });
   say('postgres', `starting embedded Postgres on 127.0.0.1:${PG_PORT} (data in .data/postgres)`);
   let url = null;
-  start('postgres', process.execPath, ['scripts/postgres-server.mjs', path.join(DATA, 'postgres'), String(PG_PORT), 'true', 'clearhouse'], {}, (line) => {
-    const m = /^ready (\S+)$/.exec(line);
-    if (m) url = m[1];
-  });
+  start(
+    'postgres',
+    process.execPath,
+    ['scripts/postgres-server.mjs', path.join(DATA, 'postgres'), String(PG_PORT), 'true', 'clearhouse'],
+    {},
+    (line) => {
+      const m = /^ready (\S+)$/.exec(line);
+      if (m) url = m[1];
+    },
+  );
   await waitUntil('Postgres', async () => url !== null, 120_000);
   return url;
 }
@@ -178,23 +200,36 @@ async function startTemporal() {
     return { address: env.TEMPORAL_ADDRESS, uiUrl: env.TEMPORAL_UI_URL || '(your Temporal UI)' };
   }
   if (await portOpen(TEMPORAL_PORT)) {
-    throw new Error(`port ${TEMPORAL_PORT} is taken: stop what uses it, or set TEMPORAL_ADDRESS to use that server`);
+    throw new Error(
+      `port ${TEMPORAL_PORT} is taken: stop what uses it, or set TEMPORAL_ADDRESS to use that server`,
+    );
   }
-  const searchAttributes = JSON.parse(readFileSync(path.join(ROOT, 'platform', 'search-attributes.json'), 'utf8'));
+  const searchAttributes = JSON.parse(
+    readFileSync(path.join(ROOT, 'platform', 'search-attributes.json'), 'utf8'),
+  );
   const dbFile = path.join(DATA, 'temporal', 'temporal.db');
   mkdirSync(path.dirname(dbFile), { recursive: true });
   const address = `127.0.0.1:${TEMPORAL_PORT}`;
   const uiUrl = `http://localhost:${TEMPORAL_UI_PORT}`;
   const cli = ensureTemporalCli((m) => say('temporal', m));
   if (cli) {
-    say('temporal', `starting the Temporal dev server (${path.relative(ROOT, cli) || cli}); history in .data/temporal`);
+    say(
+      'temporal',
+      `starting the Temporal dev server (${path.relative(ROOT, cli) || cli}); history in .data/temporal`,
+    );
     start('temporal', cli, [
-      'server', 'start-dev',
-      '--ip', '127.0.0.1',
-      '--port', String(TEMPORAL_PORT),
-      '--ui-port', String(TEMPORAL_UI_PORT),
-      '--db-filename', dbFile,
-      '--log-level', 'error',
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(TEMPORAL_PORT),
+      '--ui-port',
+      String(TEMPORAL_UI_PORT),
+      '--db-filename',
+      dbFile,
+      '--log-level',
+      'error',
       ...Object.entries(searchAttributes).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
     ]);
   } else {
@@ -210,7 +245,9 @@ async function startTemporal() {
         uiPort: TEMPORAL_UI_PORT,
         ui: true,
         dbFilename: dbFile,
-        searchAttributes: Object.entries(searchAttributes).map(([k, t]) => defineSearchAttributeKey(k, t.toUpperCase())),
+        searchAttributes: Object.entries(searchAttributes).map(([k, t]) =>
+          defineSearchAttributeKey(k, t.toUpperCase()),
+        ),
       },
     });
   }
@@ -223,7 +260,8 @@ async function startTemporal() {
 async function main() {
   const t0 = Date.now();
   ensureNodeModules();
-  if (await portOpen(API_PORT)) throw new Error(`port ${API_PORT} is taken: stop what uses it or set API_PORT`);
+  if (await portOpen(API_PORT))
+    throw new Error(`port ${API_PORT} is taken: stop what uses it or set API_PORT`);
   const [databaseUrl, temporal] = await Promise.all([startPostgres(), startTemporal()]);
 
   Object.assign(env, {

@@ -11,7 +11,9 @@ async function main(): Promise<void> {
   try {
     const report = await verifyLedger(db);
     if (report.ok) {
-      process.stdout.write(`ledger intact: ${report.entries} entries in ${report.blocks} blocks on ${report.chains} chains\n`);
+      process.stdout.write(
+        `ledger intact: ${report.entries} entries in ${report.blocks} blocks on ${report.chains} chains\n`,
+      );
     } else {
       const b = report.firstBroken!;
       process.stdout.write(

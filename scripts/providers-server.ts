@@ -26,8 +26,22 @@ export const demoProviders: {
     faults: (day) => ({ altered: { [`nova-slots-${day}-7`]: 99_999n }, missing: [`nova-slots-${day}-11`] }),
   },
   // One partner per report format: a daily CSV in London time, an aggregator's totals.
-  { partnerId: 'aurora-live', currency: 'GBP', port: 4102, format: 'csv-daily', options: { timezone: 'Europe/London' }, faults: () => ({}) },
-  { partnerId: 'orbit-hub', currency: 'USD', port: 4103, format: 'aggregator-totals', options: { timezone: 'America/Sao_Paulo' }, faults: () => ({}) },
+  {
+    partnerId: 'aurora-live',
+    currency: 'GBP',
+    port: 4102,
+    format: 'csv-daily',
+    options: { timezone: 'Europe/London' },
+    faults: () => ({}),
+  },
+  {
+    partnerId: 'orbit-hub',
+    currency: 'USD',
+    port: 4103,
+    format: 'aggregator-totals',
+    options: { timezone: 'America/Sao_Paulo' },
+    faults: () => ({}),
+  },
 ];
 
 async function main(): Promise<void> {
@@ -35,7 +49,11 @@ async function main(): Promise<void> {
   if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error('DEMO_DAY=YYYY-MM-DD is required');
   const servers = await Promise.all(
     demoProviders.map(async (p) => {
-      const common = { transactions: generateDay(p.partnerId, day, DEMO_TX_PER_PARTNER, p.currency), faults: p.faults(day), port: p.port };
+      const common = {
+        transactions: generateDay(p.partnerId, day, DEMO_TX_PER_PARTNER, p.currency),
+        faults: p.faults(day),
+        port: p.port,
+      };
       const server =
         p.format === 'csv-daily'
           ? await startCsvDailyProvider({ ...common, timezone: p.options.timezone ?? 'UTC' })
@@ -49,7 +67,8 @@ async function main(): Promise<void> {
   const fxPort = Number(new URL(process.env.FX_RATES_URL ?? 'http://127.0.0.1:4200').port || 4200);
   const fx = await startFxServer({ port: fxPort });
   process.stdout.write(`FX reference rates at ${fx.url}/rates\n`);
-  const stop = () => void Promise.all([...servers.map((s) => s.close()), fx.close()]).then(() => process.exit(0));
+  const stop = () =>
+    void Promise.all([...servers.map((s) => s.close()), fx.close()]).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

@@ -13,9 +13,27 @@ import { DEMO_TX_PER_PARTNER, demoProviders } from './providers-server';
  * (git-ignored) so a newcomer can call the partner endpoints.
  */
 export const demoPartners: NewPartner[] = [
-  { id: 'nova-slots', name: 'Nova Slots', kind: 'provider', timezone: 'Europe/Malta', settlementCurrency: 'EUR' },
-  { id: 'aurora-live', name: 'Aurora Live Casino', kind: 'provider', timezone: 'Europe/London', settlementCurrency: 'GBP' },
-  { id: 'orbit-hub', name: 'Orbit Aggregation Hub', kind: 'aggregator', timezone: 'America/Sao_Paulo', settlementCurrency: 'USD' },
+  {
+    id: 'nova-slots',
+    name: 'Nova Slots',
+    kind: 'provider',
+    timezone: 'Europe/Malta',
+    settlementCurrency: 'EUR',
+  },
+  {
+    id: 'aurora-live',
+    name: 'Aurora Live Casino',
+    kind: 'provider',
+    timezone: 'Europe/London',
+    settlementCurrency: 'GBP',
+  },
+  {
+    id: 'orbit-hub',
+    name: 'Orbit Aggregation Hub',
+    kind: 'aggregator',
+    timezone: 'America/Sao_Paulo',
+    settlementCurrency: 'USD',
+  },
 ];
 
 const CREDENTIALS_FILE = path.join(__dirname, '..', '.data', 'demo-credentials.json');
@@ -58,7 +76,12 @@ async function main(): Promise<void> {
       await db.query(
         `INSERT INTO partner_providers (partner_id, format, base_url, options) VALUES ($1, $2, $3, $4)
          ON CONFLICT (partner_id) DO UPDATE SET format = EXCLUDED.format, base_url = EXCLUDED.base_url, options = EXCLUDED.options`,
-        [provider.partnerId, provider.format, `http://127.0.0.1:${provider.port}`, JSON.stringify(provider.options)],
+        [
+          provider.partnerId,
+          provider.format,
+          `http://127.0.0.1:${provider.port}`,
+          JSON.stringify(provider.options),
+        ],
       );
       // The demo day, pushed through the API in deterministic batches (replays are no-ops).
       const key = credentials[provider.partnerId];
@@ -73,7 +96,8 @@ async function main(): Promise<void> {
             transactions: txs.slice(i, i + 200).map((t) => toIngestItem(t)),
           }),
         });
-        if (res.status !== 200) throw new Error(`demo ingest for ${provider.partnerId} failed: ${res.status} ${await res.text()}`);
+        if (res.status !== 200)
+          throw new Error(`demo ingest for ${provider.partnerId} failed: ${res.status} ${await res.text()}`);
       }
       // Its daily Schedule (02:00 local settles the day before), and the demo day settled now:
       // nova-slots' provider disagrees, so that cycle waits for an operator.
@@ -82,14 +106,18 @@ async function main(): Promise<void> {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },
         body: JSON.stringify({ hourLocal: 2 }),
       });
-      if (schedule.status !== 200) throw new Error(`schedule for ${provider.partnerId} failed: ${schedule.status}`);
+      if (schedule.status !== 200)
+        throw new Error(`schedule for ${provider.partnerId} failed: ${schedule.status}`);
       const started = await fetch(`${apiUrl}/v1/settlements`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },
         body: JSON.stringify({ partnerId: provider.partnerId, periodStart: day }),
       });
-      if (started.status !== 202 && started.status !== 409) throw new Error(`starting settlement for ${provider.partnerId} failed: ${started.status}`);
-      process.stdout.write(`${provider.partnerId}: ${txs.length} transactions on ${day}, settlement:${provider.partnerId}:${day} ${started.status === 202 ? 'started' : 'already exists'}\n`);
+      if (started.status !== 202 && started.status !== 409)
+        throw new Error(`starting settlement for ${provider.partnerId} failed: ${started.status}`);
+      process.stdout.write(
+        `${provider.partnerId}: ${txs.length} transactions on ${day}, settlement:${provider.partnerId}:${day} ${started.status === 202 ? 'started' : 'already exists'}\n`,
+      );
     }
   } finally {
     await db.end();

@@ -16,10 +16,19 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     await stack.close();
   });
 
-  const validPartner = () => ({ id: uniqueId('p'), name: 'Partner', kind: 'provider', timezone: 'Europe/Malta', settlementCurrency: 'EUR' });
+  const validPartner = () => ({
+    id: uniqueId('p'),
+    name: 'Partner',
+    kind: 'provider',
+    timezone: 'Europe/Malta',
+    settlementCurrency: 'EUR',
+  });
 
   it('answers /healthz and a /readyz that checks Postgres and Temporal', async () => {
-    expect(await stack.api('/healthz', { token: null })).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await stack.api('/healthz', { token: null })).toMatchObject({
+      status: 200,
+      body: { status: 'ok' },
+    });
     expect(await stack.api('/readyz', { token: null })).toMatchObject({
       status: 200,
       body: { status: 'ready', checks: { postgres: 'ok', temporal: 'ok' } },
@@ -27,9 +36,18 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
   });
 
   it('rejects malformed JSON with a 400 in the error format, never a stack trace', async () => {
-    const res = await stack.api('/v1/partners', { rawBody: '{"id": "x",', headers: { 'content-type': 'application/json' } });
+    const res = await stack.api('/v1/partners', {
+      rawBody: '{"id": "x",',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: { code: 'bad_request', message: 'request body is not valid JSON', details: [{ path: 'body', message: 'malformed JSON' }] } });
+    expect(res.body).toEqual({
+      error: {
+        code: 'bad_request',
+        message: 'request body is not valid JSON',
+        details: [{ path: 'body', message: 'malformed JSON' }],
+      },
+    });
   });
 
   it('rejects a body over the configured limit with 413', async () => {
@@ -39,7 +57,10 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
   });
 
   it('rejects a non-JSON content type with 400', async () => {
-    const res = await stack.api('/v1/partners', { rawBody: 'id=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await stack.api('/v1/partners', {
+      rawBody: 'id=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.details).toEqual([{ path: 'body', message: 'not JSON' }]);
   });
@@ -87,9 +108,10 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     const admin = new pg.Client({ connectionString: process.env.CLEARHOUSE_TEST_PG_ADMIN_URL });
     await admin.connect();
     try {
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
-        new URL(stack.db.url).pathname.slice(1),
-      ]);
+      await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [new URL(stack.db.url).pathname.slice(1)],
+      );
     } finally {
       await admin.end();
     }
@@ -108,10 +130,16 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     const spec = await stack.api('/openapi.json', { token: null });
     expect(spec.status).toBe(200);
     expect(spec.body.openapi).toBe('3.1.0');
-    expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz', '/v1/partners', '/v1/partners/{partnerId}']));
+    expect(Object.keys(spec.body.paths)).toEqual(
+      expect.arrayContaining(['/healthz', '/readyz', '/v1/partners', '/v1/partners/{partnerId}']),
+    );
     expect(spec.body.components.schemas).toHaveProperty('Error');
-    expect(spec.body.components.schemas.NewPartner.required).toEqual(expect.arrayContaining(['id', 'timezone', 'settlementCurrency']));
-    expect(spec.body.paths['/v1/partners'].post.requestBody.content['application/json'].example).toHaveProperty('id');
+    expect(spec.body.components.schemas.NewPartner.required).toEqual(
+      expect.arrayContaining(['id', 'timezone', 'settlementCurrency']),
+    );
+    expect(
+      spec.body.paths['/v1/partners'].post.requestBody.content['application/json'].example,
+    ).toHaveProperty('id');
     const docs = await fetch(`${stack.baseUrl}/docs/`);
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain('swagger-ui');
@@ -122,7 +150,9 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     const res = await fetch(`${stack.baseUrl}/metrics`);
     const text = await res.text();
     expect(res.headers.get('content-type')).toContain('text/plain');
-    expect(text).toMatch(/clearhouse_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/);
+    expect(text).toMatch(
+      /clearhouse_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/,
+    );
     expect(text).toContain('clearhouse_api_process_resident_memory_bytes');
   });
 });
@@ -132,7 +162,12 @@ describe('readiness when a dependency is down', () => {
     const config = testConfig({ DATABASE_URL: 'postgres://nobody:nothing@127.0.0.1:1/none' });
     const db = new pg.Pool({ connectionString: config.db.url, connectionTimeoutMillis: 500 });
     const connection = await Connection.connect({ address: config.temporal.address });
-    const app = createApp({ config, db, temporal: new Client({ connection }), logger: createLogger(config, 'test') });
+    const app = createApp({
+      config,
+      db,
+      temporal: new Client({ connection }),
+      logger: createLogger(config, 'test'),
+    });
     const server: Server = await new Promise((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

@@ -16,12 +16,23 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   volumes?: string[];
 }
-const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
 const services = compose.services;
 
 describe('docker-compose.yml: the production topology', () => {
   it('has Postgres, a schema-set-up Temporal server, its UI, and the api and worker', () => {
-    expect(Object.keys(services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual([
+      'api',
+      'migrate',
+      'postgres',
+      'temporal',
+      'temporal-schema',
+      'temporal-setup',
+      'temporal-ui',
+      'worker',
+    ]);
     expect(services.temporal!.image).toMatch(/^temporalio\/server:/);
     expect(services['temporal-schema']!.image).toMatch(/^temporalio\/admin-tools:/);
     expect(services['temporal-ui']!.image).toMatch(/^temporalio\/ui:/);
@@ -29,7 +40,9 @@ describe('docker-compose.yml: the production topology', () => {
   });
 
   it('starts things in a safe order', () => {
-    expect(services.temporal!.depends_on!['temporal-schema']!.condition).toBe('service_completed_successfully');
+    expect(services.temporal!.depends_on!['temporal-schema']!.condition).toBe(
+      'service_completed_successfully',
+    );
     for (const app of ['api', 'worker']) {
       expect(services[app]!.depends_on!.migrate!.condition).toBe('service_completed_successfully');
       expect(services[app]!.depends_on!['temporal-setup']!.condition).toBe('service_completed_successfully');
@@ -40,7 +53,8 @@ describe('docker-compose.yml: the production topology', () => {
     const known = new Set(Object.keys(envSchema.shape));
     for (const app of ['api', 'worker', 'migrate']) {
       const env = services[app]!.environment!;
-      for (const key of Object.keys(env)) expect({ app, key, known: known.has(key) }).toEqual({ app, key, known: true });
+      for (const key of Object.keys(env))
+        expect({ app, key, known: known.has(key) }).toEqual({ app, key, known: true });
       expect(env.NODE_ENV).toBe('production');
       expect(env.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\/clearhouse$/);
       expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
@@ -61,7 +75,9 @@ describe('docker-compose.yml: the production topology', () => {
   it('registers the same search attributes as the dev server and the tests', () => {
     const setup = services['temporal-setup']!;
     expect(setup.volumes).toContain('./platform/search-attributes.json:/search-attributes.json:ro');
-    expect(Object.keys(searchAttributes)).toEqual(expect.arrayContaining(['PartnerId', 'SettlementPeriod', 'SettlementStatus', 'OpenExceptions']));
+    expect(Object.keys(searchAttributes)).toEqual(
+      expect.arrayContaining(['PartnerId', 'SettlementPeriod', 'SettlementStatus', 'OpenExceptions']),
+    );
   });
 
   it('commits no secret: credentials are required from the environment', () => {

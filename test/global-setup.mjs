@@ -26,9 +26,19 @@ function freePort() {
 async function startPostgres(workDir) {
   if (process.env.DATABASE_URL) return { adminUrl: process.env.DATABASE_URL, child: null };
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/postgres-server.mjs'), path.join(workDir, 'pg'), String(port), 'false', 'postgres'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'scripts/postgres-server.mjs'),
+      path.join(workDir, 'pg'),
+      String(port),
+      'false',
+      'postgres',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const adminUrl = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('embedded Postgres did not start within 120s')), 120_000);
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
@@ -46,8 +56,14 @@ async function startPostgres(workDir) {
 
 function run(command, args, env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`))));
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`)),
+    );
   });
 }
 
@@ -61,14 +77,18 @@ export default async function globalSetup() {
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const { defineSearchAttributeKey } = await import('@temporalio/common');
   const { bundleWorkflowCode } = await import('@temporalio/worker');
-  const searchAttributes = JSON.parse(readFileSync(path.join(ROOT, 'platform/search-attributes.json'), 'utf8'));
+  const searchAttributes = JSON.parse(
+    readFileSync(path.join(ROOT, 'platform/search-attributes.json'), 'utf8'),
+  );
 
   const [temporal, postgres, bundle] = await Promise.all([
     TestWorkflowEnvironment.createLocal({
       server: {
         executable: { type: 'existing-path', path: cli },
         ip: '127.0.0.1',
-        searchAttributes: Object.entries(searchAttributes).map(([k, t]) => defineSearchAttributeKey(k, t.toUpperCase())),
+        searchAttributes: Object.entries(searchAttributes).map(([k, t]) =>
+          defineSearchAttributeKey(k, t.toUpperCase()),
+        ),
         log: { format: 'pretty', level: 'error' },
       },
     }),
@@ -84,7 +104,9 @@ export default async function globalSetup() {
   // Migrate a template once with the real `npm run migrate` entry point; each test file
   // clones it (fast, and perfectly isolated).
   await ensureDatabase(withDatabase(postgres.adminUrl, 'postgres'), TEMPLATE_DB);
-  await run(process.execPath, ['--import', 'tsx', 'scripts/migrate.ts'], { DATABASE_URL: withDatabase(postgres.adminUrl, TEMPLATE_DB) });
+  await run(process.execPath, ['--import', 'tsx', 'scripts/migrate.ts'], {
+    DATABASE_URL: withDatabase(postgres.adminUrl, TEMPLATE_DB),
+  });
 
   Object.assign(process.env, {
     TEMPORAL_ADDRESS: temporal.address,
@@ -94,7 +116,7 @@ export default async function globalSetup() {
     CLEARHOUSE_TEST_WORKFLOW_BUNDLE: bundlePath,
   });
   globalThis.__clearhouse = { temporal, postgres, workDir };
-  process.stdout.write(`\ntest services ready in ${((Date.now() - t0) / 1000).toFixed(1)}s (Temporal ${temporal.address})\n`);
+  process.stdout.write(
+    `\ntest services ready in ${((Date.now() - t0) / 1000).toFixed(1)}s (Temporal ${temporal.address})\n`,
+  );
 }
-
-

@@ -1,7 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import fc from 'fast-check';
-import { balanceAsOf, ensureAccounts, getAccount, postEntries, reverseEntry, verifyLedger, type EntryInput } from '../db/ledger';
+import {
+  balanceAsOf,
+  ensureAccounts,
+  getAccount,
+  postEntries,
+  reverseEntry,
+  verifyLedger,
+  type EntryInput,
+} from '../db/ledger';
 import { withTransaction } from '../db/retry';
 import { createTestDatabase, type TestDatabase } from './support/env';
 
@@ -14,7 +22,12 @@ describe('ledger on real Postgres', () => {
       { code: 'house:cash:EUR', ownerKind: 'house', kind: 'asset', currency: 'EUR' },
       { code: 'house:revenue:EUR', ownerKind: 'house', kind: 'revenue', currency: 'EUR' },
       { code: 'house:cash:USD', ownerKind: 'house', kind: 'asset', currency: 'USD' },
-      ...Array.from({ length: 8 }, (_, i) => ({ code: `house:cold-${i}:EUR`, ownerKind: 'house' as const, kind: 'asset' as const, currency: 'EUR' })),
+      ...Array.from({ length: 8 }, (_, i) => ({
+        code: `house:cold-${i}:EUR`,
+        ownerKind: 'house' as const,
+        kind: 'asset' as const,
+        currency: 'EUR',
+      })),
     ]);
   });
   afterAll(async () => {
@@ -22,7 +35,13 @@ describe('ledger on real Postgres', () => {
   });
 
   const id = (code: string) => ids.get(code)!;
-  const transfer = (key: string, from: string, to: string, amount: bigint, effectiveDate = '2026-11-23'): EntryInput => ({
+  const transfer = (
+    key: string,
+    from: string,
+    to: string,
+    amount: bigint,
+    effectiveDate = '2026-11-23',
+  ): EntryInput => ({
     idempotencyKey: key,
     effectiveDate,
     sourceKind: 'transfer',
@@ -30,12 +49,20 @@ describe('ledger on real Postgres', () => {
     postings: [{ debitAccountId: id(from), creditAccountId: id(to), currency: 'EUR', amountMinor: amount }],
   });
   const totals = async () =>
-    (await db.pool.query<{ d: string; c: string }>('SELECT sum(debits_minor)::text AS d, sum(credits_minor)::text AS c FROM ledger_accounts')).rows[0]!;
+    (
+      await db.pool.query<{ d: string; c: string }>(
+        'SELECT sum(debits_minor)::text AS d, sum(credits_minor)::text AS c FROM ledger_accounts',
+      )
+    ).rows[0]!;
 
   it('posts balanced entries and is idempotent per key', async () => {
-    const [first] = await postEntries(db.pool, [transfer('t-1', 'house:cash:EUR', 'house:revenue:EUR', 1234n)]);
+    const [first] = await postEntries(db.pool, [
+      transfer('t-1', 'house:cash:EUR', 'house:revenue:EUR', 1234n),
+    ]);
     expect(first!.status).toBe('posted');
-    const [again] = await postEntries(db.pool, [transfer('t-1', 'house:cash:EUR', 'house:revenue:EUR', 1234n)]);
+    const [again] = await postEntries(db.pool, [
+      transfer('t-1', 'house:cash:EUR', 'house:revenue:EUR', 1234n),
+    ]);
     expect(again).toEqual({ ...first, status: 'duplicate' });
     expect((await getAccount(db.pool, 'house:cash:EUR'))!.balanceMinor).toBe(1234n);
     const t = await totals();
@@ -45,16 +72,23 @@ describe('ledger on real Postgres', () => {
   it('refuses a reused key with different content, writing nothing of the call', async () => {
     const before = await totals();
     await expect(
-      postEntries(db.pool, [transfer('t-new', 'house:cash:EUR', 'house:revenue:EUR', 5n), transfer('t-1', 'house:cash:EUR', 'house:revenue:EUR', 999n)]),
+      postEntries(db.pool, [
+        transfer('t-new', 'house:cash:EUR', 'house:revenue:EUR', 5n),
+        transfer('t-1', 'house:cash:EUR', 'house:revenue:EUR', 999n),
+      ]),
     ).rejects.toMatchObject({ code: 'conflict' });
     expect(await totals()).toEqual(before);
-    expect((await db.pool.query("SELECT 1 FROM ledger_entries WHERE idempotency_key = 't-new'")).rowCount).toBe(0);
+    expect(
+      (await db.pool.query("SELECT 1 FROM ledger_entries WHERE idempotency_key = 't-new'")).rowCount,
+    ).toBe(0);
   });
 
   it('makes wrong states unrepresentable in the database itself', async () => {
     const cash = id('house:cash:EUR');
     const usd = id('house:cash:USD');
-    const entry = (await db.pool.query<{ id: string }>("SELECT id::text FROM ledger_entries WHERE idempotency_key = 't-1'")).rows[0]!.id;
+    const entry = (
+      await db.pool.query<{ id: string }>("SELECT id::text FROM ledger_entries WHERE idempotency_key = 't-1'")
+    ).rows[0]!.id;
     const insert = (debit: string, credit: string, currency: string, amount: string) =>
       db.pool.query(
         `INSERT INTO ledger_postings (entry_id, line, debit_account_id, credit_account_id, currency, amount_minor, effective_date, posted_at)
@@ -70,12 +104,21 @@ describe('ledger on real Postgres', () => {
   });
 
   it('corrects only by reversing entries', async () => {
-    const [posted] = await postEntries(db.pool, [transfer('t-rev', 'house:cold-0:EUR', 'house:revenue:EUR', 700n)]);
-    const reversal = await reverseEntry(db.pool, posted!.entryId, 't-rev:reversal', 'posted to the wrong account');
+    const [posted] = await postEntries(db.pool, [
+      transfer('t-rev', 'house:cold-0:EUR', 'house:revenue:EUR', 700n),
+    ]);
+    const reversal = await reverseEntry(
+      db.pool,
+      posted!.entryId,
+      't-rev:reversal',
+      'posted to the wrong account',
+    );
     expect(reversal.status).toBe('posted');
     expect((await getAccount(db.pool, 'house:cold-0:EUR'))!.balanceMinor).toBe(0n);
     // One reversal per entry.
-    await expect(reverseEntry(db.pool, posted!.entryId, 't-rev:reversal-2', 'again')).rejects.toThrow(/duplicate key|unique/i);
+    await expect(reverseEntry(db.pool, posted!.entryId, 't-rev:reversal-2', 'again')).rejects.toThrow(
+      /duplicate key|unique/i,
+    );
   });
 
   it('answers point-in-time balances by business date and by instant', async () => {
@@ -83,7 +126,10 @@ describe('ledger on real Postgres', () => {
     await postEntries(db.pool, [transfer('pit-1', acct, 'house:revenue:EUR', 100n, '2026-10-31')]);
     const between = (await db.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
     await new Promise((r) => setTimeout(r, 20));
-    await postEntries(db.pool, [transfer('pit-2', acct, 'house:revenue:EUR', 40n, '2026-11-01'), transfer('pit-3', 'house:revenue:EUR', acct, 15n, '2026-11-02')]);
+    await postEntries(db.pool, [
+      transfer('pit-2', acct, 'house:revenue:EUR', 40n, '2026-11-01'),
+      transfer('pit-3', 'house:revenue:EUR', acct, 15n, '2026-11-02'),
+    ]);
     expect(await balanceAsOf(db.pool, id(acct), { date: '2026-10-30' })).toBe(0n);
     expect(await balanceAsOf(db.pool, id(acct), { date: '2026-10-31' })).toBe(100n);
     expect(await balanceAsOf(db.pool, id(acct), { date: '2026-11-01' })).toBe(140n);
@@ -99,7 +145,9 @@ describe('ledger on real Postgres', () => {
       withTransaction(db.pool, (client) =>
         postEntries(
           client,
-          Array.from({ length: 50 }, (_, i) => transfer(`hot-${w}-${i}`, hot, `house:cold-${(w + i) % 8}:EUR`, BigInt(1 + ((w * 50 + i) % 97)))),
+          Array.from({ length: 50 }, (_, i) =>
+            transfer(`hot-${w}-${i}`, hot, `house:cold-${(w + i) % 8}:EUR`, BigInt(1 + ((w * 50 + i) % 97))),
+          ),
         ),
       ),
     );
@@ -115,11 +163,22 @@ describe('ledger on real Postgres', () => {
   });
 
   it('property: any sequence of postings keeps Σdebits = Σcredits and balances = Σpostings', async () => {
-    const codes = ['house:cash:EUR', 'house:revenue:EUR', ...Array.from({ length: 8 }, (_, i) => `house:cold-${i}:EUR`)];
+    const codes = [
+      'house:cash:EUR',
+      'house:revenue:EUR',
+      ...Array.from({ length: 8 }, (_, i) => `house:cold-${i}:EUR`),
+    ];
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 9 }), fc.bigInt({ min: 1n, max: 10n ** 12n })), { minLength: 1, maxLength: 30 }),
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 9 }),
+            fc.integer({ min: 0, max: 9 }),
+            fc.bigInt({ min: 1n, max: 10n ** 12n }),
+          ),
+          { minLength: 1, maxLength: 30 },
+        ),
         async (moves) => {
           run++;
           const entries = moves
@@ -142,7 +201,9 @@ describe('ledger on real Postgres', () => {
 
   it('detects tampering with a hash chain and names the first broken entry', async () => {
     expect((await verifyLedger(db.pool)).ok).toBe(true);
-    const [victim] = await postEntries(db.pool, [transfer('tamper-me', 'house:cold-2:EUR', 'house:revenue:EUR', 500n)]);
+    const [victim] = await postEntries(db.pool, [
+      transfer('tamper-me', 'house:cold-2:EUR', 'house:revenue:EUR', 500n),
+    ]);
     await postEntries(db.pool, [transfer('after-victim', 'house:cold-2:EUR', 'house:revenue:EUR', 1n)]);
     const intact = await verifyLedger(db.pool);
     expect(intact).toMatchObject({ ok: true, firstBroken: null });
@@ -152,20 +213,29 @@ describe('ledger on real Postgres', () => {
     const client = await db.pool.connect();
     try {
       await client.query('SET session_replication_role = replica');
-      await client.query('UPDATE ledger_postings SET amount_minor = 50 WHERE entry_id = $1', [victim!.entryId]);
+      await client.query('UPDATE ledger_postings SET amount_minor = 50 WHERE entry_id = $1', [
+        victim!.entryId,
+      ]);
       await client.query('SET session_replication_role = origin');
     } finally {
       client.release();
     }
     const report = await verifyLedger(db.pool);
     expect(report.ok).toBe(false);
-    expect(report.firstBroken).toMatchObject({ entryId: victim!.entryId, reason: expect.stringContaining('content') });
+    expect(report.firstBroken).toMatchObject({
+      entryId: victim!.entryId,
+      reason: expect.stringContaining('content'),
+    });
 
     // The command-line check reports it too, with a failing exit code.
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'ledger-verify.ts')], {
-      env: { ...process.env, DATABASE_URL: db.url },
-      encoding: 'utf8',
-    });
+    const cli = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'ledger-verify.ts')],
+      {
+        env: { ...process.env, DATABASE_URL: db.url },
+        encoding: 'utf8',
+      },
+    );
     expect(cli.status).toBe(2);
     expect(cli.stdout).toContain(`first broken entry ${victim!.entryId}`);
   });

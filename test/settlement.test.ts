@@ -8,11 +8,21 @@ import { startAggregatorProvider } from '../providers/simulated/aggregator-serve
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
 import { toIngestItem } from '../providers/simulated/generator';
-import { startJsonCursorProvider, type SimulatedProvider, type SimulatedTx } from '../providers/simulated/json-cursor-server';
+import {
+  startJsonCursorProvider,
+  type SimulatedProvider,
+  type SimulatedTx,
+} from '../providers/simulated/json-cursor-server';
 import { taskQueue } from '../platform/temporal';
 import { settlementWorkflowId } from '../workflows/ids';
 import { OpenExceptions, SettlementStatus } from '../workflows/search-attributes';
-import { approvePayout, resolveException, settlementStatus, type settlementCycle, type SettlementView } from '../workflows/settlement';
+import {
+  approvePayout,
+  resolveException,
+  settlementStatus,
+  type settlementCycle,
+  type SettlementView,
+} from '../workflows/settlement';
 import { Worker } from '@temporalio/worker';
 import { uniqueId, workflowBundlePath } from './support/env';
 import { onboardPartner, type TestPartner } from './support/partners';
@@ -50,32 +60,44 @@ describe('settlementCycle workflow', () => {
     }));
   }
 
-  async function setUpPartner(txs: SimulatedTx[], contract: { rate: string; threshold?: string } = { rate: '0.10' }): Promise<TestPartner> {
+  async function setUpPartner(
+    txs: SimulatedTx[],
+    contract: { rate: string; threshold?: string } = { rate: '0.10' },
+  ): Promise<TestPartner> {
     const p = await onboardPartner(stack, { timezone: 'UTC' });
     const body = {
       batchId: uniqueId('b'),
       transactions: txs.map((t) => toIngestItem(t, 'pl-1')),
     };
     expect((await stack.api('/v1/transactions', { body, token: p.apiKey })).status).toBe(200);
-    await stack.db.pool.query(`INSERT INTO partner_providers (partner_id, format, base_url) VALUES ($1, 'json-cursor', $2)`, [p.id, provider.url]);
-    await stack.db.pool.query(`INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2)`, [
-      p.id,
-      JSON.stringify({
-        base: 'ggr',
-        tiers: [{ upToMinor: null, rate: contract.rate }],
-        tierMode: 'marginal',
-        minimumGuaranteeMinor: '0',
-        fixedFeeMinor: '0',
-        categoryRates: {},
-        negativeBase: 'carry_forward',
-        jackpots: 'exclude',
-        taxWithholdingRate: '0',
-      }),
-    ]);
+    await stack.db.pool.query(
+      `INSERT INTO partner_providers (partner_id, format, base_url) VALUES ($1, 'json-cursor', $2)`,
+      [p.id, provider.url],
+    );
+    await stack.db.pool.query(
+      `INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2)`,
+      [
+        p.id,
+        JSON.stringify({
+          base: 'ggr',
+          tiers: [{ upToMinor: null, rate: contract.rate }],
+          tierMode: 'marginal',
+          minimumGuaranteeMinor: '0',
+          fixedFeeMinor: '0',
+          categoryRates: {},
+          negativeBase: 'carry_forward',
+          jackpots: 'exclude',
+          taxWithholdingRate: '0',
+        }),
+      ],
+    );
     return p;
   }
 
-  async function start(p: TestPartner, over: Partial<SettlementInput> = {}): Promise<WorkflowHandle<typeof settlementCycle>> {
+  async function start(
+    p: TestPartner,
+    over: Partial<SettlementInput> = {},
+  ): Promise<WorkflowHandle<typeof settlementCycle>> {
     const input: SettlementInput = {
       partnerId: p.id,
       periodStart: DAY,
@@ -106,9 +128,12 @@ describe('settlementCycle workflow', () => {
   }
 
   const ledgerEntries = async (cycleId: string) =>
-    (await stack.db.pool.query<{ idempotency_key: string }>('SELECT idempotency_key FROM ledger_entries WHERE source_ref = $1 ORDER BY idempotency_key', [cycleId])).rows.map(
-      (r) => r.idempotency_key,
-    );
+    (
+      await stack.db.pool.query<{ idempotency_key: string }>(
+        'SELECT idempotency_key FROM ledger_entries WHERE source_ref = $1 ORDER BY idempotency_key',
+        [cycleId],
+      )
+    ).rows.map((r) => r.idempotency_key);
 
   it('settles a clean period without stopping, posting the fee and the payout once, and notifies the partner with a signed webhook', async () => {
     const txs = generate(30);
@@ -122,16 +147,30 @@ describe('settlementCycle workflow', () => {
       req.on('end', () => {
         calls++;
         if (calls === 1) return void res.writeHead(500).end();
-        const verified = verifyWebhook(secret, { timestamp: req.headers[TIMESTAMP_HEADER] as string, signature: req.headers[SIGNATURE_HEADER] as string }, raw, Math.floor(Date.now() / 1000));
+        const verified = verifyWebhook(
+          secret,
+          {
+            timestamp: req.headers[TIMESTAMP_HEADER] as string,
+            signature: req.headers[SIGNATURE_HEADER] as string,
+          },
+          raw,
+          Math.floor(Date.now() / 1000),
+        );
         received.push({ verified, body: JSON.parse(raw) });
         res.writeHead(verified ? 204 : 401).end();
       });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    const hook = await stack.api(`/v1/partners/${p.id}/webhook`, { method: 'PUT', body: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` } });
+    const hook = await stack.api(`/v1/partners/${p.id}/webhook`, {
+      method: 'PUT',
+      body: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` },
+    });
     expect(hook.status).toBe(200);
     const secret = hook.body.secret as string;
-    const stored = await stack.db.pool.query<{ secret_sealed: string }>('SELECT secret_sealed FROM partner_webhooks WHERE partner_id = $1', [p.id]);
+    const stored = await stack.db.pool.query<{ secret_sealed: string }>(
+      'SELECT secret_sealed FROM partner_webhooks WHERE partner_id = $1',
+      [p.id],
+    );
     expect(stored.rows[0]!.secret_sealed).not.toContain(secret.slice(6));
     provider.setTransactions(txs);
     provider.setFaults({ failNext: 2 }); // transient: retried, then fine
@@ -141,11 +180,22 @@ describe('settlementCycle workflow', () => {
     expect(result.exceptions).toEqual([]);
     const ggr = txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n);
     const expectedFee = (ggr * 10n) / 100n; // 10 %, exact here (amounts are whole euros)
-    expect(result.fees?.netPayable).toBe(`${expectedFee / 100n}.${String(expectedFee % 100n).padStart(2, '0')}`);
+    expect(result.fees?.netPayable).toBe(
+      `${expectedFee / 100n}.${String(expectedFee % 100n).padStart(2, '0')}`,
+    );
     expect(await ledgerEntries(h.workflowId)).toEqual([`${h.workflowId}:fees`, `${h.workflowId}:payout`]);
     expect(result.notification).toBe('sent');
     expect(calls).toBe(2); // refused once, retried with backoff
-    expect(received).toEqual([{ verified: true, body: expect.objectContaining({ type: 'settlement.completed', settlementId: h.workflowId, netPayable: result.fees?.netPayable }) }]);
+    expect(received).toEqual([
+      {
+        verified: true,
+        body: expect.objectContaining({
+          type: 'settlement.completed',
+          settlementId: h.workflowId,
+          netPayable: result.fees?.netPayable,
+        }),
+      },
+    ]);
     await new Promise((r) => receiver.close(r));
     // A second start for the same partner and period is refused.
     await expect(start(p)).rejects.toThrow(/already started/i);
@@ -157,7 +207,11 @@ describe('settlementCycle workflow', () => {
     const [missing, altered] = [txs[0]!, txs[2]!];
     const extra: SimulatedTx = { ...txs[3]!, id: 'only-theirs' };
     provider.setTransactions(txs);
-    provider.setFaults({ missing: [missing.id], altered: { [altered.id]: altered.amountMinor + 500n }, extra: [extra] });
+    provider.setFaults({
+      missing: [missing.id],
+      altered: { [altered.id]: altered.amountMinor + 500n },
+      extra: [extra],
+    });
     const h = await start(p, { payoutApprovalThresholdMinor: '100' });
 
     const waiting = await waitForStatus(h, 'AwaitingApproval');
@@ -171,24 +225,86 @@ describe('settlementCycle workflow', () => {
     expect(desc.typedSearchAttributes.get(SettlementStatus)).toBe('AwaitingApproval');
 
     const reject = async (payload: unknown, message: RegExp) => {
-      const err = await h.executeUpdate(resolveException, { args: [payload as never] }).catch((e: unknown) => e);
+      const err = await h
+        .executeUpdate(resolveException, { args: [payload as never] })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
       expect(String((err as WorkflowUpdateFailedError).cause?.message)).toMatch(message);
     };
-    await reject({ exceptionId: 'nope', resolution: 'write_off', reason: 'x', operator: 'ana' }, /unknown exceptionId/);
-    await reject({ exceptionId: byKind.missing_ours!.exceptionId, resolution: 'write_off', reason: ' ', operator: 'ana' }, /reason is required/);
-    await reject({ exceptionId: byKind.missing_ours!.exceptionId, resolution: 'adjust', amount: '1.234', reason: 'x', operator: 'ana' }, /amount has more than 2/);
-    await reject({ exceptionId: byKind.missing_ours!.exceptionId, resolution: 'split', reason: 'x', operator: 'ana' }, /resolution must be one of/);
+    await reject(
+      { exceptionId: 'nope', resolution: 'write_off', reason: 'x', operator: 'ana' },
+      /unknown exceptionId/,
+    );
+    await reject(
+      {
+        exceptionId: byKind.missing_ours!.exceptionId,
+        resolution: 'write_off',
+        reason: ' ',
+        operator: 'ana',
+      },
+      /reason is required/,
+    );
+    await reject(
+      {
+        exceptionId: byKind.missing_ours!.exceptionId,
+        resolution: 'adjust',
+        amount: '1.234',
+        reason: 'x',
+        operator: 'ana',
+      },
+      /amount has more than 2/,
+    );
+    await reject(
+      { exceptionId: byKind.missing_ours!.exceptionId, resolution: 'split', reason: 'x', operator: 'ana' },
+      /resolution must be one of/,
+    );
 
-    await h.executeUpdate(resolveException, { args: [{ exceptionId: byKind.missing_theirs!.exceptionId, resolution: 'accept_ours', reason: 'in our logs', operator: 'ana' }] });
-    await reject({ exceptionId: byKind.missing_theirs!.exceptionId, resolution: 'write_off', reason: 'again', operator: 'bo' }, /already resolved/);
-    await h.executeUpdate(resolveException, { args: [{ exceptionId: byKind.amount_mismatch!.exceptionId, resolution: 'accept_theirs', reason: 'provider is right', operator: 'ana' }] });
-    const last = await h.executeUpdate(resolveException, { args: [{ exceptionId: byKind.missing_ours!.exceptionId, resolution: 'write_off', reason: 'test round', operator: 'bo' }] });
+    await h.executeUpdate(resolveException, {
+      args: [
+        {
+          exceptionId: byKind.missing_theirs!.exceptionId,
+          resolution: 'accept_ours',
+          reason: 'in our logs',
+          operator: 'ana',
+        },
+      ],
+    });
+    await reject(
+      {
+        exceptionId: byKind.missing_theirs!.exceptionId,
+        resolution: 'write_off',
+        reason: 'again',
+        operator: 'bo',
+      },
+      /already resolved/,
+    );
+    await h.executeUpdate(resolveException, {
+      args: [
+        {
+          exceptionId: byKind.amount_mismatch!.exceptionId,
+          resolution: 'accept_theirs',
+          reason: 'provider is right',
+          operator: 'ana',
+        },
+      ],
+    });
+    const last = await h.executeUpdate(resolveException, {
+      args: [
+        {
+          exceptionId: byKind.missing_ours!.exceptionId,
+          resolution: 'write_off',
+          reason: 'test round',
+          operator: 'bo',
+        },
+      ],
+    });
     expect(last.open).toBe(0);
 
     await waitForStatus(h, 'AwaitingPayoutApproval');
     await h.executeUpdate(approvePayout, { args: [{ operator: 'ana' }] });
-    const same = await h.executeUpdate(approvePayout, { args: [{ operator: 'ana' }] }).catch((e: unknown) => e);
+    const same = await h
+      .executeUpdate(approvePayout, { args: [{ operator: 'ana' }] })
+      .catch((e: unknown) => e);
     expect(String((same as WorkflowUpdateFailedError).cause?.message)).toMatch(/second, different operator/);
     await h.executeUpdate(approvePayout, { args: [{ operator: 'carla' }] });
 
@@ -200,12 +316,19 @@ describe('settlementCycle workflow', () => {
     const ggr = txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n) - 500n;
     const fee = (ggr * 10n) / 100n;
     expect(result.fees?.netPayable).toBe(`${fee / 100n}.${String(fee % 100n).padStart(2, '0')}`);
-    const stored = await stack.db.pool.query('SELECT count(*)::int AS n FROM settlement_exceptions WHERE cycle_id = $1 AND resolved_at IS NOT NULL', [h.workflowId]);
+    const stored = await stack.db.pool.query(
+      'SELECT count(*)::int AS n FROM settlement_exceptions WHERE cycle_id = $1 AND resolved_at IS NOT NULL',
+      [h.workflowId],
+    );
     expect(stored.rows[0].n).toBe(3);
 
     // Determinism guard: the recorded history (timers, Updates, activities) replays against
     // the current workflow code without a non-determinism error.
-    await Worker.runReplayHistory({ workflowBundle: { codePath: workflowBundlePath() } }, await h.fetchHistory(), h.workflowId);
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: workflowBundlePath() } },
+      await h.fetchHistory(),
+      h.workflowId,
+    );
   });
 
   it('is driven through the API: start, read, list exceptions, resolve, statement as JSON and CSV', async () => {
@@ -218,27 +341,49 @@ describe('settlementCycle workflow', () => {
     expect(started.status).toBe(202);
     const id = started.body.id as string;
     expect(id).toBe(`settlement:${p.id}:${DAY}`);
-    expect((await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: DAY } })).status).toBe(409);
+    expect((await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: DAY } })).status).toBe(
+      409,
+    );
 
     const h = stack.temporal.workflow.getHandle(id);
     const waiting = await waitForStatus(h, 'AwaitingApproval');
     const live = await stack.api(`/v1/settlements/${encodeURIComponent(id)}`, { token: p.apiKey });
-    expect(live.body).toMatchObject({ status: 'AwaitingApproval', input: { partnerId: p.id, currency: 'EUR' } });
-    expect((await stack.api(`/v1/settlements/${encodeURIComponent(id)}`, { token: other.apiKey })).status).toBe(404);
+    expect(live.body).toMatchObject({
+      status: 'AwaitingApproval',
+      input: { partnerId: p.id, currency: 'EUR' },
+    });
+    expect(
+      (await stack.api(`/v1/settlements/${encodeURIComponent(id)}`, { token: other.apiKey })).status,
+    ).toBe(404);
     const open = await stack.api(`/v1/exceptions?status=open&partnerId=${p.id}`);
-    expect(open.body.exceptions).toEqual([expect.objectContaining({ settlementId: id, kind: 'missing_theirs', txId: txs[0]!.id })]);
+    expect(open.body.exceptions).toEqual([
+      expect.objectContaining({ settlementId: id, kind: 'missing_theirs', txId: txs[0]!.id }),
+    ]);
 
     const exceptionId = waiting.exceptions[0]!.exceptionId;
     const path = `/v1/settlements/${encodeURIComponent(id)}/exceptions/${encodeURIComponent(exceptionId)}/resolution`;
-    const bad = await stack.api(path, { body: { resolution: 'adjust', amount: '1.001', reason: 'x', operator: 'ana' } });
+    const bad = await stack.api(path, {
+      body: { resolution: 'adjust', amount: '1.001', reason: 'x', operator: 'ana' },
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.error.message).toMatch(/amount has more than 2 decimal places/);
-    expect((await stack.api(path, { body: { resolution: 'accept_ours', reason: 'in our logs', operator: 'ana' }, token: p.apiKey })).status).toBe(403);
-    const ok = await stack.api(path, { body: { resolution: 'accept_ours', reason: 'in our logs', operator: 'ana' } });
+    expect(
+      (
+        await stack.api(path, {
+          body: { resolution: 'accept_ours', reason: 'in our logs', operator: 'ana' },
+          token: p.apiKey,
+        })
+      ).status,
+    ).toBe(403);
+    const ok = await stack.api(path, {
+      body: { resolution: 'accept_ours', reason: 'in our logs', operator: 'ana' },
+    });
     expect(ok).toMatchObject({ status: 200, body: { open: 0 } });
     expect((await h.result()).status).toBe('Completed');
 
-    const statement = await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`, { token: p.apiKey });
+    const statement = await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`, {
+      token: p.apiKey,
+    });
     expect(statement.body).toMatchObject({ cycleId: id, currency: 'EUR', fees: { contractVersion: 1 } });
     // Traceable: the source aggregates add up to the GGR the fee was computed on, and the entries exist.
     const minor = (v: string) => {
@@ -246,11 +391,19 @@ describe('settlementCycle workflow', () => {
       if (!r.ok) throw new Error(r.message);
       return r.minor;
     };
-    const sourceGgr = (statement.body.sources as { bets: string; wins: string }[]).reduce((s, a) => s + minor(a.bets) - minor(a.wins), 0n);
+    const sourceGgr = (statement.body.sources as { bets: string; wins: string }[]).reduce(
+      (s, a) => s + minor(a.bets) - minor(a.wins),
+      0n,
+    );
     expect(formatAmount(sourceGgr, 2)).toBe(statement.body.fees.ggr);
-    const entries = await stack.db.pool.query('SELECT id::text FROM ledger_entries WHERE id = ANY($1::bigint[])', [statement.body.ledgerEntryIds]);
+    const entries = await stack.db.pool.query(
+      'SELECT id::text FROM ledger_entries WHERE id = ANY($1::bigint[])',
+      [statement.body.ledgerEntryIds],
+    );
     expect(entries.rowCount).toBe(statement.body.ledgerEntryIds.length);
-    const csv = await fetch(`${stack.baseUrl}/v1/settlements/${encodeURIComponent(id)}/statement`, { headers: { accept: 'text/csv', authorization: `Bearer ${p.apiKey}` } });
+    const csv = await fetch(`${stack.baseUrl}/v1/settlements/${encodeURIComponent(id)}/statement`, {
+      headers: { accept: 'text/csv', authorization: `Bearer ${p.apiKey}` },
+    });
     const text = await csv.text();
     expect(csv.headers.get('content-type')).toContain('text/csv');
     expect(text.split('\n')[0]).toBe('line,description,amount,currency');
@@ -267,10 +420,22 @@ describe('settlementCycle workflow', () => {
     const h = await start(p);
     const waiting = await waitForStatus(h, 'AwaitingApproval');
     await stack.restartWorkers(); // the old worker is gone; its state lives in Temporal
-    await h.executeUpdate(resolveException, { args: [{ exceptionId: waiting.exceptions[0]!.exceptionId, resolution: 'accept_ours', reason: 'ours is right', operator: 'ana' }] });
+    await h.executeUpdate(resolveException, {
+      args: [
+        {
+          exceptionId: waiting.exceptions[0]!.exceptionId,
+          resolution: 'accept_ours',
+          reason: 'ours is right',
+          operator: 'ana',
+        },
+      ],
+    });
     expect((await h.result()).status).toBe('Completed');
     expect(await ledgerEntries(h.workflowId)).toEqual([`${h.workflowId}:fees`, `${h.workflowId}:payout`]);
-    const postings = await stack.db.pool.query('SELECT count(*)::int AS n FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id WHERE e.source_ref = $1', [h.workflowId]);
+    const postings = await stack.db.pool.query(
+      'SELECT count(*)::int AS n FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id WHERE e.source_ref = $1',
+      [h.workflowId],
+    );
     expect(postings.rows[0].n).toBe(2);
   });
 
@@ -278,22 +443,45 @@ describe('settlementCycle workflow', () => {
     const p = await setUpPartner(generate(3));
     provider.setTransactions([]);
     provider.setFaults({});
-    const put = await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: { hourLocal: 2 } });
-    expect(put.body).toMatchObject({ scheduleId: `settlement-schedule:${p.id}`, timezone: 'UTC', hourLocal: 2 });
+    const put = await stack.api(`/v1/partners/${p.id}/settlement-schedule`, {
+      method: 'PUT',
+      body: { hourLocal: 2 },
+    });
+    expect(put.body).toMatchObject({
+      scheduleId: `settlement-schedule:${p.id}`,
+      timezone: 'UTC',
+      hourLocal: 2,
+    });
     const described = await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).describe();
     expect(described.spec.timezone).toBe('UTC');
     expect(described.policies.overlap).toBe('ALLOW_ALL');
-    expect((await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: { hourLocal: 3 } })).status).toBe(200); // an update
+    expect(
+      (await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: { hourLocal: 3 } }))
+        .status,
+    ).toBe(200); // an update
 
-    expect((await stack.api(`/v1/partners/${p.id}/settlement-schedule/backfill`, { body: { from: '2026-11-20', to: '2026-11-20' } })).status).toBe(202);
+    expect(
+      (
+        await stack.api(`/v1/partners/${p.id}/settlement-schedule/backfill`, {
+          body: { from: '2026-11-20', to: '2026-11-20' },
+        })
+      ).status,
+    ).toBe(202);
     const h = stack.temporal.workflow.getHandle(settlementWorkflowId(p.id, '2026-11-20'));
     for (let i = 0; ; i++) {
-      const found = await h.describe().then(() => true, () => false);
+      const found = await h.describe().then(
+        () => true,
+        () => false,
+      );
       if (found) break;
       if (i > 100) throw new Error('the backfill started no cycle for 2026-11-20');
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect((await h.result()).input).toMatchObject({ periodStart: '2026-11-20', periodEnd: '2026-11-20', cutoffAt: '2026-11-21T00:00:00.000Z' });
+    expect((await h.result()).input).toMatchObject({
+      periodStart: '2026-11-20',
+      periodEnd: '2026-11-20',
+      cutoffAt: '2026-11-21T00:00:00.000Z',
+    });
     await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
   });
 
@@ -304,16 +492,32 @@ describe('settlementCycle workflow', () => {
     provider.setFaults({});
     fx.setRate('GBP', 'EUR', '1.1625');
     const result = await (await start(p)).result();
-    expect(result.fxRates).toEqual([expect.objectContaining({ from: 'GBP', to: 'EUR', rate: '1.1625', source: 'clearhouse-simulated-reference-rates' })]);
-    const ggr = (ccy: string) => txs.filter((t) => t.currency === ccy).reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n);
-    const bets = (ccy: string, type: string) => txs.filter((t) => t.currency === ccy && t.type === type).reduce((s, t) => s + t.amountMinor, 0n);
+    expect(result.fxRates).toEqual([
+      expect.objectContaining({
+        from: 'GBP',
+        to: 'EUR',
+        rate: '1.1625',
+        source: 'clearhouse-simulated-reference-rates',
+      }),
+    ]);
+    const ggr = (ccy: string) =>
+      txs
+        .filter((t) => t.currency === ccy)
+        .reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n);
+    const bets = (ccy: string, type: string) =>
+      txs.filter((t) => t.currency === ccy && t.type === type).reduce((s, t) => s + t.amountMinor, 0n);
     // Bets and wins are converted separately, each rounded half-even, as the statement shows.
-    const gbpInEur = convert(bets('GBP', 'bet'), 2, { units: 11625n, scale: 4 }, 2).rounded - convert(bets('GBP', 'win'), 2, { units: 11625n, scale: 4 }, 2).rounded;
+    const gbpInEur =
+      convert(bets('GBP', 'bet'), 2, { units: 11625n, scale: 4 }, 2).rounded -
+      convert(bets('GBP', 'win'), 2, { units: 11625n, scale: 4 }, 2).rounded;
     const fee = divideHalfEven((ggr('EUR') + gbpInEur) * 10n, 100n).rounded;
     expect(result.fees?.netPayable).toBe(formatAmount(fee, 2));
     // The rate stays locked: a later change at the source does not alter this cycle.
     fx.setRate('GBP', 'EUR', '2.0000');
-    const locked = await stack.db.pool.query('SELECT rate::text FROM settlement_fx_rates WHERE cycle_id = $1', [settlementWorkflowId(p.id, DAY)]);
+    const locked = await stack.db.pool.query(
+      'SELECT rate::text FROM settlement_fx_rates WHERE cycle_id = $1',
+      [settlementWorkflowId(p.id, DAY)],
+    );
     expect(locked.rows).toEqual([{ rate: '1.1625' }]);
   });
 
@@ -321,9 +525,15 @@ describe('settlementCycle workflow', () => {
     const csv = await startCsvDailyProvider({ timezone: 'Asia/Manila' });
     try {
       const useCsv = async (p: TestPartner) =>
-        stack.db.pool.query(`UPDATE partner_providers SET format = 'csv-daily', base_url = $2, options = '{"timezone": "Asia/Manila"}' WHERE partner_id = $1`, [p.id, csv.url]);
+        stack.db.pool.query(
+          `UPDATE partner_providers SET format = 'csv-daily', base_url = $2, options = '{"timezone": "Asia/Manila"}' WHERE partner_id = $1`,
+          [p.id, csv.url],
+        );
       // Our UTC day spans two Manila files (23rd 08:00 – 24th 08:00 local); both are read.
-      const txs = generate(20).map((t, i) => ({ ...t, occurredAtMs: Date.parse(`${DAY}T00:00:00Z`) + i * 3_600_000 }));
+      const txs = generate(20).map((t, i) => ({
+        ...t,
+        occurredAtMs: Date.parse(`${DAY}T00:00:00Z`) + i * 3_600_000,
+      }));
       const clean = await setUpPartner(txs);
       await useCsv(clean);
       csv.setTransactions(txs);
@@ -332,14 +542,20 @@ describe('settlementCycle workflow', () => {
       expect(ok).toMatchObject({ status: 'Completed', exceptions: [], reportRows: 20 });
       expect(csv.requests).toBe(2);
 
-      const txs2 = generate(20).map((t, i) => ({ ...t, occurredAtMs: Date.parse(`${DAY}T00:00:00Z`) + i * 3_600_000 }));
+      const txs2 = generate(20).map((t, i) => ({
+        ...t,
+        occurredAtMs: Date.parse(`${DAY}T00:00:00Z`) + i * 3_600_000,
+      }));
       const broken = await setUpPartner(txs2);
       await useCsv(broken);
       csv.setTransactions(txs2);
       csv.setFaults({ wrongControlTotals: true, missing: [txs2[4]!.id] });
       const h = await start(broken);
       const waiting = await waitForStatus(h, 'AwaitingApproval');
-      expect(waiting.exceptions.map((e) => e.kind).sort()).toEqual(['control_total_mismatch', 'missing_theirs']);
+      expect(waiting.exceptions.map((e) => e.kind).sort()).toEqual([
+        'control_total_mismatch',
+        'missing_theirs',
+      ]);
       await h.terminate('test done');
     } finally {
       await csv.close();
@@ -351,18 +567,37 @@ describe('settlementCycle workflow', () => {
     try {
       const txs = generate(40).map((t, i) => ({ ...t, gameId: `game-${i % 12}` })); // 12 keys → 2 pages
       const p = await setUpPartner(txs);
-      await stack.db.pool.query(`UPDATE partner_providers SET format = 'aggregator-totals', base_url = $2, options = '{"timezone": "UTC"}' WHERE partner_id = $1`, [p.id, agg.url]);
+      await stack.db.pool.query(
+        `UPDATE partner_providers SET format = 'aggregator-totals', base_url = $2, options = '{"timezone": "UTC"}' WHERE partner_id = $1`,
+        [p.id, agg.url],
+      );
       agg.setTransactions(txs);
       agg.setFaults({ rateLimitNext: 1, altered: { [txs[0]!.id]: txs[0]!.amountMinor + 700n } });
       const h = await start(p);
       const waiting = await waitForStatus(h, 'AwaitingApproval');
       expect(waiting.exceptions).toEqual([
-        expect.objectContaining({ kind: 'amount_mismatch', txId: null, exceptionId: `amount_mismatch:${DAY}|${txs[0]!.gameId}|EUR`, differenceMinor: txs[0]!.type === 'bet' ? '700' : '-700' }),
+        expect.objectContaining({
+          kind: 'amount_mismatch',
+          txId: null,
+          exceptionId: `amount_mismatch:${DAY}|${txs[0]!.gameId}|EUR`,
+          differenceMinor: txs[0]!.type === 'bet' ? '700' : '-700',
+        }),
       ]);
       expect(agg.requests).toBe(3); // 429, then pages 1 and 2
-      await h.executeUpdate(resolveException, { args: [{ exceptionId: waiting.exceptions[0]!.exceptionId, resolution: 'accept_theirs', reason: 'aggregator statement is binding', operator: 'ana' }] });
+      await h.executeUpdate(resolveException, {
+        args: [
+          {
+            exceptionId: waiting.exceptions[0]!.exceptionId,
+            resolution: 'accept_theirs',
+            reason: 'aggregator statement is binding',
+            operator: 'ana',
+          },
+        ],
+      });
       const result = await h.result();
-      const ggr = txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n) + (txs[0]!.type === 'bet' ? 700n : -700n);
+      const ggr =
+        txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n) +
+        (txs[0]!.type === 'bet' ? 700n : -700n);
       expect(result.fees?.netPayable).toBe(formatAmount(divideHalfEven(ggr * 10n, 100n).rounded, 2));
     } finally {
       await agg.close();
@@ -371,38 +606,89 @@ describe('settlementCycle workflow', () => {
 
   it('records contract versions through the API: validated, immutable, the latest in force applies', async () => {
     const p = await onboardPartner(stack, { timezone: 'UTC' });
-    const terms = { base: 'ggr', tiers: [{ upToMinor: null, rate: '0.08' }], tierMode: 'marginal', negativeBase: 'floor', jackpots: 'exclude', settlement: { period: 'weekly' } };
-    const put = (version: number, body: unknown) => stack.api(`/v1/partners/${p.id}/contracts/${version}`, { method: 'PUT', body });
+    const terms = {
+      base: 'ggr',
+      tiers: [{ upToMinor: null, rate: '0.08' }],
+      tierMode: 'marginal',
+      negativeBase: 'floor',
+      jackpots: 'exclude',
+      settlement: { period: 'weekly' },
+    };
+    const put = (version: number, body: unknown) =>
+      stack.api(`/v1/partners/${p.id}/contracts/${version}`, { method: 'PUT', body });
     expect((await put(1, { effectiveFrom: '2026-01-01', terms })).status).toBe(200);
     expect((await put(1, { effectiveFrom: '2026-01-01', terms })).status).toBe(200); // same content: idempotent
-    expect((await put(1, { effectiveFrom: '2026-01-01', terms: { ...terms, tiers: [{ upToMinor: null, rate: '0.09' }] } })).status).toBe(409);
-    const bad = await put(2, { effectiveFrom: '2026-06-01', terms: { ...terms, tiers: [{ upToMinor: '100', rate: '0.1' }] } });
+    expect(
+      (
+        await put(1, {
+          effectiveFrom: '2026-01-01',
+          terms: { ...terms, tiers: [{ upToMinor: null, rate: '0.09' }] },
+        })
+      ).status,
+    ).toBe(409);
+    const bad = await put(2, {
+      effectiveFrom: '2026-06-01',
+      terms: { ...terms, tiers: [{ upToMinor: '100', rate: '0.1' }] },
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details[0].path).toBe('terms.tiers.0.upToMinor');
-    const badRate = await put(2, { effectiveFrom: '2026-06-01', terms: { ...terms, tiers: [{ upToMinor: null, rate: 0.1 }] } });
+    const badRate = await put(2, {
+      effectiveFrom: '2026-06-01',
+      terms: { ...terms, tiers: [{ upToMinor: null, rate: 0.1 }] },
+    });
     expect(badRate.status).toBe(422);
     expect(badRate.body.error.details.map((d: { path: string }) => d.path)).toContain('terms.tiers.0.rate');
-    expect((await put(2, { effectiveFrom: '2026-06-01', terms: { ...terms, settlement: { period: 'monthly' } } })).status).toBe(200);
-    expect((await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: {} })).body.cadence).toBe('monthly');
+    expect(
+      (await put(2, { effectiveFrom: '2026-06-01', terms: { ...terms, settlement: { period: 'monthly' } } }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: {} })).body.cadence,
+    ).toBe('monthly');
     await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
   });
 
   it('follows a weekly contract: the schedule fires on Mondays and settles the ISO week that ended', async () => {
     const p = await setUpPartner(generate(2));
-    await stack.db.pool.query(`UPDATE partner_contracts SET terms = jsonb_set(terms, '{settlement}', '{"period": "weekly"}') WHERE partner_id = $1`, [p.id]);
+    await stack.db.pool.query(
+      `UPDATE partner_contracts SET terms = jsonb_set(terms, '{settlement}', '{"period": "weekly"}') WHERE partner_id = $1`,
+      [p.id],
+    );
     provider.setTransactions([]);
     provider.setFaults({});
-    const put = await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: { hourLocal: 4 } });
+    const put = await stack.api(`/v1/partners/${p.id}/settlement-schedule`, {
+      method: 'PUT',
+      body: { hourLocal: 4 },
+    });
     expect(put.body).toMatchObject({ cadence: 'weekly' });
     const described = await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).describe();
-    expect(described.spec.calendars?.[0]).toMatchObject({ dayOfWeek: [expect.objectContaining({ start: 'MONDAY' })] });
-    expect((await stack.api(`/v1/partners/${p.id}/settlement-schedule/backfill`, { body: { from: '2026-11-16', to: '2026-11-22' } })).status).toBe(202);
+    expect(described.spec.calendars?.[0]).toMatchObject({
+      dayOfWeek: [expect.objectContaining({ start: 'MONDAY' })],
+    });
+    expect(
+      (
+        await stack.api(`/v1/partners/${p.id}/settlement-schedule/backfill`, {
+          body: { from: '2026-11-16', to: '2026-11-22' },
+        })
+      ).status,
+    ).toBe(202);
     const h = stack.temporal.workflow.getHandle(settlementWorkflowId(p.id, '2026-11-16'));
-    for (let i = 0; !(await h.describe().then(() => true, () => false)); i++) {
+    for (
+      let i = 0;
+      !(await h.describe().then(
+        () => true,
+        () => false,
+      ));
+      i++
+    ) {
       if (i > 100) throw new Error('no weekly cycle started');
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect((await h.result()).input).toMatchObject({ periodStart: '2026-11-16', periodEnd: '2026-11-22', cutoffAt: '2026-11-23T00:00:00.000Z' });
+    expect((await h.result()).input).toMatchObject({
+      periodStart: '2026-11-16',
+      periodEnd: '2026-11-22',
+      cutoffAt: '2026-11-23T00:00:00.000Z',
+    });
     await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
   });
 
@@ -412,7 +698,11 @@ describe('settlementCycle workflow', () => {
     provider.setTransactions(txs);
     provider.setFaults({ missing: [txs[0]!.id] });
     // Short configured durations stand in for hours: cut-off in 1.5 s, grace 0.5 s, reminders every 0.3 s.
-    const h = await start(p, { cutoffAt: new Date(Date.now() + 1500).toISOString(), graceMs: 500, reminderIntervalMs: 300 });
+    const h = await start(p, {
+      cutoffAt: new Date(Date.now() + 1500).toISOString(),
+      graceMs: 500,
+      reminderIntervalMs: 300,
+    });
     expect((await h.query(settlementStatus)).status).toBe('WaitingForCutoff');
     const waiting = await waitForStatus(h, 'AwaitingApproval');
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(waiting.input.cutoffAt) + 500);
@@ -427,7 +717,16 @@ describe('settlementCycle workflow', () => {
       reminded = await h.query(settlementStatus);
     }
     expect(reminded.escalated).toBe(true); // after 3 reminders
-    await h.executeUpdate(resolveException, { args: [{ exceptionId: waiting.exceptions[0]!.exceptionId, resolution: 'carry_forward', reason: 'next period', operator: 'ana' }] });
+    await h.executeUpdate(resolveException, {
+      args: [
+        {
+          exceptionId: waiting.exceptions[0]!.exceptionId,
+          resolution: 'carry_forward',
+          reason: 'next period',
+          operator: 'ana',
+        },
+      ],
+    });
     expect((await h.result()).status).toBe('Completed');
   });
 
@@ -440,7 +739,16 @@ describe('settlementCycle workflow', () => {
     const waiting = await waitForStatus(h, 'AwaitingApproval');
     expect(waiting.exceptions.map((e) => e.kind)).toEqual(['report_unavailable']);
     provider.setFaults({});
-    await h.executeUpdate(resolveException, { args: [{ exceptionId: waiting.exceptions[0]!.exceptionId, resolution: 'accept_ours', reason: 'settle on our figures', operator: 'ana' }] });
+    await h.executeUpdate(resolveException, {
+      args: [
+        {
+          exceptionId: waiting.exceptions[0]!.exceptionId,
+          resolution: 'accept_ours',
+          reason: 'settle on our figures',
+          operator: 'ana',
+        },
+      ],
+    });
     expect((await h.result()).status).toBe('Completed');
   }, 120_000);
 });

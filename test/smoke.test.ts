@@ -15,7 +15,13 @@ describe('smoke: API → Temporal workflow → activities → Postgres → API',
   });
 
   it('onboards a partner through the partnerOnboarding workflow and serves it back', async () => {
-    const partner = { id: uniqueId('smoke'), name: 'Smoke Slots', kind: 'provider', timezone: 'Europe/Malta', settlementCurrency: 'EUR' };
+    const partner = {
+      id: uniqueId('smoke'),
+      name: 'Smoke Slots',
+      kind: 'provider',
+      timezone: 'Europe/Malta',
+      settlementCurrency: 'EUR',
+    };
 
     const created = await stack.api('/v1/partners', { body: partner });
     expect(created.status).toBe(201);
@@ -49,7 +55,13 @@ describe('smoke: API → Temporal workflow → activities → Postgres → API',
   });
 
   it('treats a repeated onboarding as idempotent and a changed one as a conflict', async () => {
-    const partner = { id: uniqueId('repeat'), name: 'Repeat Live', kind: 'provider', timezone: 'Europe/London', settlementCurrency: 'GBP' };
+    const partner = {
+      id: uniqueId('repeat'),
+      name: 'Repeat Live',
+      kind: 'provider',
+      timezone: 'Europe/London',
+      settlementCurrency: 'GBP',
+    };
     expect((await stack.api('/v1/partners', { body: partner })).status).toBe(201);
 
     const again = await stack.api('/v1/partners', { body: partner });
@@ -60,9 +72,13 @@ describe('smoke: API → Temporal workflow → activities → Postgres → API',
     expect(changed.status).toBe(409);
     expect(changed.body.error).toMatchObject({ code: 'conflict', details: [{ path: 'id' }] });
 
-    const { rows } = await stack.db.pool.query('SELECT settlement_currency FROM partners WHERE id = $1', [partner.id]);
+    const { rows } = await stack.db.pool.query('SELECT settlement_currency FROM partners WHERE id = $1', [
+      partner.id,
+    ]);
     expect(rows).toEqual([{ settlement_currency: 'GBP' }]);
-    const keys = await stack.db.pool.query('SELECT 1 FROM partner_api_keys WHERE partner_id = $1', [partner.id]);
+    const keys = await stack.db.pool.query('SELECT 1 FROM partner_api_keys WHERE partner_id = $1', [
+      partner.id,
+    ]);
     expect(keys.rowCount).toBe(1);
   });
 });

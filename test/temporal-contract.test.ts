@@ -5,7 +5,9 @@ import { allSearchAttributes } from '../workflows/search-attributes';
 
 describe('contracts shared by the server set-up, the workflows and the API', () => {
   it('registers on the server exactly the search attributes the workflows use', () => {
-    const fromJson = Object.entries(searchAttributes).map(([name, type]) => `${name}:${type.toUpperCase()}`).sort();
+    const fromJson = Object.entries(searchAttributes)
+      .map(([name, type]) => `${name}:${type.toUpperCase()}`)
+      .sort();
     const fromCode = allSearchAttributes.map((k) => `${k.name}:${k.type}`).sort();
     expect(fromCode).toEqual(fromJson);
   });

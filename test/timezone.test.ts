@@ -17,12 +17,19 @@ describe('provider-local time ↔ UTC', () => {
 
   it('property: local time of an instant converts back to the same instant (outside the repeated autumn hour)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: Date.parse('2020-01-01T00:00:00Z') / 1000, max: Date.parse('2030-01-01T00:00:00Z') / 1000 }), fc.constantFrom('Europe/Malta', 'Asia/Manila', 'America/Sao_Paulo', 'UTC'), (seconds, tz) => {
-        const ms = seconds * 1000;
-        const back = localToUtcMs(utcMsToLocal(ms, tz), tz);
-        // In a repeated hour the first occurrence is chosen: the same instant, or one hour earlier.
-        expect(back === ms || back === ms - 3_600_000).toBe(true);
-      }),
+      fc.property(
+        fc.integer({
+          min: Date.parse('2020-01-01T00:00:00Z') / 1000,
+          max: Date.parse('2030-01-01T00:00:00Z') / 1000,
+        }),
+        fc.constantFrom('Europe/Malta', 'Asia/Manila', 'America/Sao_Paulo', 'UTC'),
+        (seconds, tz) => {
+          const ms = seconds * 1000;
+          const back = localToUtcMs(utcMsToLocal(ms, tz), tz);
+          // In a repeated hour the first occurrence is chosen: the same instant, or one hour earlier.
+          expect(back === ms || back === ms - 3_600_000).toBe(true);
+        },
+      ),
       { numRuns: 3000 },
     );
   });

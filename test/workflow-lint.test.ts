@@ -11,15 +11,27 @@ const probeDir = path.join(root, 'workflows', `__lint_probe_${process.pid}__`);
 
 const cases: Record<string, { code: string; rule: string | null }> = {
   'date-now': { code: 'export const t = (): number => Date.now();\n', rule: 'no-restricted-properties' },
-  'math-random': { code: 'export const r = (): number => Math.random();\n', rule: 'no-restricted-properties' },
+  'math-random': {
+    code: 'export const r = (): number => Math.random();\n',
+    rule: 'no-restricted-properties',
+  },
   'new-date': { code: 'export const d = (): Date => new Date();\n', rule: 'no-restricted-syntax' },
-  'node-builtin': { code: "import { readFileSync } from 'node:fs';\nexport const f = readFileSync;\n", rule: '@typescript-eslint/no-restricted-imports' },
+  'node-builtin': {
+    code: "import { readFileSync } from 'node:fs';\nexport const f = readFileSync;\n",
+    rule: '@typescript-eslint/no-restricted-imports',
+  },
   'activity-implementation': {
     code: "import { createActivities } from '../../activities';\nexport const a = createActivities;\n",
     rule: '@typescript-eslint/no-restricted-imports',
   },
-  'process-global': { code: 'export const e = (): string | undefined => process.env.X;\n', rule: 'no-restricted-globals' },
-  'activity-types-only': { code: "import type { Activities } from '../../activities';\nexport type A = Activities;\n", rule: null },
+  'process-global': {
+    code: 'export const e = (): string | undefined => process.env.X;\n',
+    rule: 'no-restricted-globals',
+  },
+  'activity-types-only': {
+    code: "import type { Activities } from '../../activities';\nexport type A = Activities;\n",
+    rule: null,
+  },
 };
 
 const byCase: Record<string, string[]> = {};
@@ -29,12 +41,19 @@ beforeAll(() => {
   mkdirSync(probeDir, { recursive: true });
   try {
     for (const [name, c] of Object.entries(cases)) writeFileSync(path.join(probeDir, `${name}.ts`), c.code);
-    const r = spawnSync(process.execPath, [path.join(root, 'node_modules/eslint/bin/eslint.js'), '--format', 'json', 'workflows'], {
-      cwd: root,
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(root, 'node_modules/eslint/bin/eslint.js'), '--format', 'json', 'workflows'],
+      {
+        cwd: root,
+        encoding: 'utf8',
+      },
+    );
     if (!r.stdout) throw new Error(`eslint produced no output: ${r.stderr}`);
-    const results = JSON.parse(r.stdout) as { filePath: string; messages: { ruleId: string | null; message: string }[] }[];
+    const results = JSON.parse(r.stdout) as {
+      filePath: string;
+      messages: { ruleId: string | null; message: string }[];
+    }[];
     for (const result of results) {
       const messages = result.messages.map((m) => `${m.ruleId}: ${m.message}`);
       if (result.filePath.startsWith(probeDir)) byCase[path.basename(result.filePath, '.ts')] = messages;

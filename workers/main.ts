@@ -13,7 +13,16 @@ async function main(): Promise<void> {
   Runtime.install({
     logger: new DefaultLogger('INFO', (entry) => {
       const level = entry.level.toLowerCase() as Lowercase<LogLevel>;
-      const method = level === 'trace' ? 'trace' : level === 'debug' ? 'debug' : level === 'warn' ? 'warn' : level === 'error' ? 'error' : 'info';
+      const method =
+        level === 'trace'
+          ? 'trace'
+          : level === 'debug'
+            ? 'debug'
+            : level === 'warn'
+              ? 'warn'
+              : level === 'error'
+                ? 'error'
+                : 'info';
       logger[method](entry.meta ?? {}, entry.message);
     }),
     telemetryOptions: {
@@ -30,7 +39,10 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect(connectionOptions);
   const workers = await createWorkers({ config, db, connection });
   logger.info(
-    { taskQueues: workers.map((w) => w.options.taskQueue), metrics: `http://localhost:${config.worker.metricsPort}/metrics` },
+    {
+      taskQueues: workers.map((w) => w.options.taskQueue),
+      metrics: `http://localhost:${config.worker.metricsPort}/metrics`,
+    },
     'worker started',
   );
   try {

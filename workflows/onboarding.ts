@@ -14,7 +14,11 @@ export const onboardingStatus = defineQuery<{ step: OnboardingStep }>('status');
 
 const { registerPartner, storePartnerApiKey, activatePartner } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['ConflictError', 'ValidationError'] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: ['ConflictError', 'ValidationError'],
+  },
 });
 
 /** Brings a new partner from registration to an active account that can push transactions. */

@@ -15,9 +15,12 @@ const { planScheduledCycle } = proxyActivities<Activities>({
  * stands for and starts that day's settlementCycle as an independent child. Starting the
  * same day twice is refused by the cycle's workflow id, so catch-ups and backfills are safe.
  */
-export async function scheduledSettlement(args: { partnerId: string }): Promise<{ cycleId: string; started: boolean }> {
+export async function scheduledSettlement(args: {
+  partnerId: string;
+}): Promise<{ cycleId: string; started: boolean }> {
   // The nominal time of this firing: for a backfill, the past moment it stands for.
-  const firedAt = workflowInfo().typedSearchAttributes.get(TemporalScheduledStartTime) ?? workflowInfo().runStartTime;
+  const firedAt =
+    workflowInfo().typedSearchAttributes.get(TemporalScheduledStartTime) ?? workflowInfo().runStartTime;
   const input = await planScheduledCycle({ partnerId: args.partnerId, firedAt: firedAt.toISOString() });
   const cycleId = settlementWorkflowId(args.partnerId, input.periodStart);
   try {

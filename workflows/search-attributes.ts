@@ -10,4 +10,7 @@ export const OpenExceptions = defineSearchAttributeKey('OpenExceptions', SearchA
 export const allSearchAttributes = [PartnerId, SettlementPeriod, SettlementStatus, OpenExceptions];
 
 /** Set by Temporal on runs a Schedule starts: the nominal time of the firing (also for backfills). */
-export const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+export const TemporalScheduledStartTime = defineSearchAttributeKey(
+  'TemporalScheduledStartTime',
+  SearchAttributeType.DATETIME,
+);

@@ -21,11 +21,18 @@ import {
   type SettlementInput,
   type SettlementStatus,
 } from '../domain/settlement';
-import { OpenExceptions, PartnerId, SettlementPeriod, SettlementStatus as SettlementStatusKey } from './search-attributes';
+import {
+  OpenExceptions,
+  PartnerId,
+  SettlementPeriod,
+  SettlementStatus as SettlementStatusKey,
+} from './search-attributes';
 
 // Messages, defined once and used by the workflow, the API and the Temporal UI.
 export const resolveException = defineUpdate<{ open: number }, [ResolveExceptionInput]>('resolveException');
-export const approvePayout = defineUpdate<{ approvals: number; needed: number }, [ApprovePayoutInput]>('approvePayout');
+export const approvePayout = defineUpdate<{ approvals: number; needed: number }, [ApprovePayoutInput]>(
+  'approvePayout',
+);
 
 export interface SettlementView {
   status: SettlementStatus;
@@ -49,19 +56,33 @@ const PAYOUT_APPROVALS = 2;
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['ConflictError', 'ValidationError', 'NotFoundError'] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: ['ConflictError', 'ValidationError', 'NotFoundError'],
+  },
 });
 // Fetching pages heartbeats its cursor: a crashed worker's replacement resumes there.
 const fetchingWith = (maximumAttempts: number) =>
   proxyActivities<Activities>({
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts, nonRetryableErrorTypes: ['ConflictError', 'NotFoundError'] },
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '30 seconds',
+      maximumAttempts,
+      nonRetryableErrorTypes: ['ConflictError', 'NotFoundError'],
+    },
   });
 const DEFAULT_REPORT_FETCH_ATTEMPTS = 8;
 const notifying = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 12 },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    maximumAttempts: 12,
+  },
 });
 
 /**
@@ -70,8 +91,24 @@ const notifying = proxyActivities<Activities>({
  * force, post, build the statement, get the payout approved, pay out.
  */
 export async function settlementCycle(input: SettlementInput): Promise<SettlementView> {
-  const cycle = { cycleId: workflowInfo().workflowId, ...input, roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR };
-  const view: SettlementView = { status: 'WaitingForCutoff', input, frozenAt: null, reportRows: null, exceptions: [], fees: null, approvals: [], remindersSent: 0, escalated: false, notification: 'pending', fxRates: [] };
+  const cycle = {
+    cycleId: workflowInfo().workflowId,
+    ...input,
+    roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR,
+  };
+  const view: SettlementView = {
+    status: 'WaitingForCutoff',
+    input,
+    frozenAt: null,
+    reportRows: null,
+    exceptions: [],
+    fees: null,
+    approvals: [],
+    remindersSent: 0,
+    escalated: false,
+    notification: 'pending',
+    fxRates: [],
+  };
   const open = () => view.exceptions.filter((e) => !e.resolution).length;
   const publish = (status: SettlementStatus, details: string) => {
     view.status = status;
@@ -88,17 +125,26 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     async (r) => {
       // Marked before awaiting, so a second Update for the same exception fails validation.
       const e = view.exceptions.find((x) => x.exceptionId === r.exceptionId)!;
-      e.resolution = { resolution: r.resolution, reason: r.reason.trim(), operator: r.operator.trim(), ...(r.amount === undefined ? {} : { amount: r.amount }) };
+      e.resolution = {
+        resolution: r.resolution,
+        reason: r.reason.trim(),
+        operator: r.operator.trim(),
+        ...(r.amount === undefined ? {} : { amount: r.amount }),
+      };
       await acts.recordResolution(cycle, r);
       publish(view.status, `${open()} exception(s) open`);
       return { open: open() };
     },
     {
       validator: (r) => {
-        const problem = view.status === 'AwaitingApproval' ? resolutionProblem(view.exceptions, r, input.currencyScale) : `exceptions can be resolved once reconciliation is done (now ${view.status})`;
+        const problem =
+          view.status === 'AwaitingApproval'
+            ? resolutionProblem(view.exceptions, r, input.currencyScale)
+            : `exceptions can be resolved once reconciliation is done (now ${view.status})`;
         if (problem) throw new Error(problem);
       },
-      description: 'Resolve one reconciliation exception: {"exceptionId","resolution":"accept_ours|accept_theirs|adjust|write_off|carry_forward","amount"?,"reason","operator"}',
+      description:
+        'Resolve one reconciliation exception: {"exceptionId","resolution":"accept_ours|accept_theirs|adjust|write_off|carry_forward","amount"?,"reason","operator"}',
     },
   );
   setHandler(
@@ -130,7 +176,9 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
 
   // 2. The provider's report; a provider that stays down becomes an exception, never a guess.
   try {
-    const report = await fetchingWith(input.reportFetchAttempts ?? DEFAULT_REPORT_FETCH_ATTEMPTS).fetchProviderReport(cycle);
+    const report = await fetchingWith(
+      input.reportFetchAttempts ?? DEFAULT_REPORT_FETCH_ATTEMPTS,
+    ).fetchProviderReport(cycle);
     view.reportRows = report.rows;
     view.exceptions.push(...report.exceptions);
   } catch (err) {
@@ -151,11 +199,17 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
       view.remindersSent++;
       if (view.remindersSent >= ESCALATE_AFTER_REMINDERS && !view.escalated) {
         view.escalated = true;
-        log.error('settlement escalated: exceptions still open after reminders', { open: open(), reminders: view.remindersSent });
+        log.error('settlement escalated: exceptions still open after reminders', {
+          open: open(),
+          reminders: view.remindersSent,
+        });
       } else {
         log.warn('settlement exceptions still open', { open: open(), reminders: view.remindersSent });
       }
-      publish('AwaitingApproval', `${open()} exception(s) open — reminder ${view.remindersSent}${view.escalated ? ' — ESCALATED' : ''}`);
+      publish(
+        'AwaitingApproval',
+        `${open()} exception(s) open — reminder ${view.remindersSent}${view.escalated ? ' — ESCALATED' : ''}`,
+      );
     }
   }
 
@@ -173,7 +227,10 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
 
   // 9. Above the contract's threshold, two different operators approve the payout.
   if (BigInt(fees.netPayableMinor) > BigInt(input.payoutApprovalThresholdMinor)) {
-    publish('AwaitingPayoutApproval', `${fees.netPayable} ${input.currency} needs ${PAYOUT_APPROVALS} approvals`);
+    publish(
+      'AwaitingPayoutApproval',
+      `${fees.netPayable} ${input.currency} needs ${PAYOUT_APPROVALS} approvals`,
+    );
     await acts.setCycleStatus(cycle.cycleId, 'AwaitingPayoutApproval');
     await condition(() => view.approvals.length >= PAYOUT_APPROVALS);
   }
@@ -183,7 +240,14 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
   // 10. Tell the partner (signed webhook, retried with backoff; a partner that never answers
   // does not undo the settlement).
   try {
-    view.notification = await notifying.notifyPartner(cycle, { settlementId: cycle.cycleId, partnerId: input.partnerId, periodStart: input.periodStart, periodEnd: input.periodEnd, currency: input.currency, netPayable: fees.netPayable });
+    view.notification = await notifying.notifyPartner(cycle, {
+      settlementId: cycle.cycleId,
+      partnerId: input.partnerId,
+      periodStart: input.periodStart,
+      periodEnd: input.periodEnd,
+      currency: input.currency,
+      netPayable: fees.netPayable,
+    });
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     view.notification = 'failed';

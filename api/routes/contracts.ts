@@ -15,7 +15,10 @@ const rate = z.string().regex(/^(0|[1-9]\d*)(\.\d{1,12})?$/, 'an exact decimal r
 const termsSchema = z
   .object({
     base: z.enum(['ggr', 'ngr']),
-    tiers: z.array(z.object({ upToMinor: minor.nullable(), rate })).min(1).max(20),
+    tiers: z
+      .array(z.object({ upToMinor: minor.nullable(), rate }))
+      .min(1)
+      .max(20),
     tierMode: z.enum(['marginal', 'whole_volume']),
     minimumGuaranteeMinor: minor.default('0'),
     fixedFeeMinor: minor.default('0'),
@@ -26,7 +29,12 @@ const termsSchema = z
     settlement: z
       .object({
         period: z.enum(['daily', 'weekly', 'monthly']).default('daily'),
-        cutoffGraceMinutes: z.number().int().min(0).max(7 * 24 * 60).default(60),
+        cutoffGraceMinutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 24 * 60)
+          .default(60),
         payoutApprovalThresholdMinor: minor.default('1000000'),
       })
       .strict()
@@ -41,11 +49,15 @@ export function contractRoutes(router: Router, registry: OpenAPIRegistry, deps: 
     method: 'put',
     path: '/v1/partners/{partnerId}/contracts/{version}',
     summary: 'Record a contract version (operator); versions are immutable once stored',
-    description: 'The version in force for a period is the latest `effectiveFrom` on or before its start. Re-sending the same version with the same content is a no-op; different content is a 409.',
+    description:
+      'The version in force for a period is the latest `effectiveFrom` on or before its start. Re-sending the same version with the same content is a no-op; different content is a 409.',
     tags: ['partners'],
     auth: 'operator',
     params: z.object({ partnerId: partnerIdSchema, version: z.coerce.number().int().min(1).max(100_000) }),
-    body: z.object({ effectiveFrom: z.iso.date(), terms: termsSchema }).strict().meta({ id: 'ContractVersion' }),
+    body: z
+      .object({ effectiveFrom: z.iso.date(), terms: termsSchema })
+      .strict()
+      .meta({ id: 'ContractVersion' }),
     bodyExample: {
       effectiveFrom: '2026-12-01',
       terms: {
@@ -60,18 +72,34 @@ export function contractRoutes(router: Router, registry: OpenAPIRegistry, deps: 
         settlement: { period: 'monthly', cutoffGraceMinutes: 120, payoutApprovalThresholdMinor: '5000000' },
       },
     },
-    responses: { 200: jsonResponse(z.object({ partnerId: z.string(), version: z.number(), effectiveFrom: z.string() }), 'Stored'), ...errorResponses(400, 401, 403, 404, 409, 422) },
+    responses: {
+      200: jsonResponse(
+        z.object({ partnerId: z.string(), version: z.number(), effectiveFrom: z.string() }),
+        'Stored',
+      ),
+      ...errorResponses(400, 401, 403, 404, 409, 422),
+    },
     handler: async ({ params, body }) => {
-      if (!(await getPartner(deps.db, params.partnerId))) throw new NotFoundError(`partner ${params.partnerId} not found`);
+      if (!(await getPartner(deps.db, params.partnerId)))
+        throw new NotFoundError(`partner ${params.partnerId} not found`);
       try {
         validateTerms({
           ...body.terms,
           minimumGuaranteeMinor: BigInt(body.terms.minimumGuaranteeMinor),
           fixedFeeMinor: BigInt(body.terms.fixedFeeMinor),
-          tiers: body.terms.tiers.map((t) => ({ upToMinor: t.upToMinor === null ? null : BigInt(t.upToMinor), rate: t.rate })),
+          tiers: body.terms.tiers.map((t) => ({
+            upToMinor: t.upToMinor === null ? null : BigInt(t.upToMinor),
+            rate: t.rate,
+          })),
         });
       } catch (err) {
-        if (err instanceof InvalidTermsError) throw new ValidationError(err.message, [{ path: `terms.${err.message.split(':')[0]}`, message: err.message.split(': ').slice(1).join(': ') }]);
+        if (err instanceof InvalidTermsError)
+          throw new ValidationError(err.message, [
+            {
+              path: `terms.${err.message.split(':')[0]}`,
+              message: err.message.split(': ').slice(1).join(': '),
+            },
+          ]);
         throw err;
       }
       const { rows } = await deps.db.query<{ same: boolean }>(
@@ -83,8 +111,15 @@ export function contractRoutes(router: Router, registry: OpenAPIRegistry, deps: 
          SELECT effective_from = $3 AND terms = $4::jsonb FROM partner_contracts WHERE partner_id = $1 AND version = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
         [params.partnerId, params.version, body.effectiveFrom, JSON.stringify(body.terms)],
       );
-      if (!rows[0]?.same) throw new ConflictError(`version ${params.version} (or effective date ${body.effectiveFrom}) is already recorded with other content`, [{ path: 'params.version', message: 'versions are immutable' }]);
-      return { status: 200, body: { partnerId: params.partnerId, version: params.version, effectiveFrom: body.effectiveFrom } };
+      if (!rows[0]?.same)
+        throw new ConflictError(
+          `version ${params.version} (or effective date ${body.effectiveFrom}) is already recorded with other content`,
+          [{ path: 'params.version', message: 'versions are immutable' }],
+        );
+      return {
+        status: 200,
+        body: { partnerId: params.partnerId, version: params.version, effectiveFrom: body.effectiveFrom },
+      };
     },
   });
 }

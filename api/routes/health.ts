@@ -19,7 +19,10 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
     await Promise.race([
       fn(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
     return 'ok';
@@ -38,7 +41,12 @@ export function healthRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
     summary: 'Liveness: the process is up',
     tags: ['health'],
     auth: 'none',
-    responses: { 200: { description: 'Up', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
+    responses: {
+      200: {
+        description: 'Up',
+        content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } },
+      },
+    },
     handler: async () => ({ status: 200, body: { status: 'ok' } }),
   });
   mountRoute(router, registry, auth, {
@@ -49,7 +57,10 @@ export function healthRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
     auth: 'none',
     responses: {
       200: { description: 'Ready', content: { 'application/json': { schema: readinessSchema } } },
-      503: { description: 'A dependency is unreachable', content: { 'application/json': { schema: readinessSchema } } },
+      503: {
+        description: 'A dependency is unreachable',
+        content: { 'application/json': { schema: readinessSchema } },
+      },
     },
     handler: async () => {
       const [postgres, temporal] = await Promise.all([
@@ -57,7 +68,10 @@ export function healthRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
         check(() => deps.temporal.workflowService.getSystemInfo({})),
       ]);
       const ready = postgres === 'ok' && temporal === 'ok';
-      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', checks: { postgres, temporal } } };
+      return {
+        status: ready ? 200 : 503,
+        body: { status: ready ? 'ready' : 'not_ready', checks: { postgres, temporal } },
+      };
     },
   });
 }

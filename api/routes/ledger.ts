@@ -25,12 +25,19 @@ const balanceSchema = z
   .object({
     code: z.string(),
     currency: z.string(),
-    asOf: z.object({ date: z.string().optional(), time: z.string().optional() }).meta({ description: 'Empty: the current balance.' }),
+    asOf: z
+      .object({ date: z.string().optional(), time: z.string().optional() })
+      .meta({ description: 'Empty: the current balance.' }),
     balance: z.string(),
   })
   .meta({ id: 'LedgerBalance' });
 
-export function ledgerRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps, currencies: CurrencyRegistry): void {
+export function ledgerRoutes(
+  router: Router,
+  registry: OpenAPIRegistry,
+  deps: ApiDeps,
+  currencies: CurrencyRegistry,
+): void {
   const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
   const fmt = (minor: bigint, currency: string) => formatAmount(minor, currencies.scaleOf(currency) ?? 0);
   const view = (a: Account) => ({
@@ -47,14 +54,18 @@ export function ledgerRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
     method: 'get',
     path: '/v1/ledger/accounts',
     summary: 'Ledger accounts with real-time balances',
-    description: 'Partners see their own accounts; operators see all, or one partner\'s with `partnerId`.',
+    description: "Partners see their own accounts; operators see all, or one partner's with `partnerId`.",
     tags: ['ledger'],
     auth: 'any',
     query: z.object({ partnerId: partnerIdSchema.optional() }),
-    responses: { 200: jsonResponse(z.object({ accounts: z.array(accountSchema) }), 'Accounts'), ...errorResponses(400, 401) },
+    responses: {
+      200: jsonResponse(z.object({ accounts: z.array(accountSchema) }), 'Accounts'),
+      ...errorResponses(400, 401),
+    },
     handler: async ({ query, principal }) => {
       const partnerId = principal.kind === 'partner' ? principal.partnerId : query.partnerId;
-      if (principal.kind === 'partner' && query.partnerId && query.partnerId !== principal.partnerId) return { status: 200, body: { accounts: [] } };
+      if (principal.kind === 'partner' && query.partnerId && query.partnerId !== principal.partnerId)
+        return { status: 200, body: { accounts: [] } };
       const accounts = await listAccounts(deps.db, partnerId ? { partnerId } : {});
       return { status: 200, body: { accounts: accounts.map(view) } };
     },
@@ -75,12 +86,21 @@ export function ledgerRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
         asOfDate: z.iso.date().optional().meta({ example: '2026-11-30' }),
         asOfTime: z.iso.datetime({ offset: true }).optional().meta({ example: '2026-11-30T23:59:59Z' }),
       })
-      .refine((q) => !(q.asOfDate && q.asOfTime), { path: ['asOfTime'], message: 'give asOfDate or asOfTime, not both' }),
+      .refine((q) => !(q.asOfDate && q.asOfTime), {
+        path: ['asOfTime'],
+        message: 'give asOfDate or asOfTime, not both',
+      }),
     responses: { 200: jsonResponse(balanceSchema, 'The balance'), ...errorResponses(400, 401, 404) },
     handler: async ({ params, query, principal }) => {
       const account = await getAccount(deps.db, params.code);
-      const visible = account && (principal.kind === 'operator' || (principal.kind === 'partner' && account.partnerId === principal.partnerId));
-      if (!account || !visible) throw new NotFoundError(`account ${params.code} not found`, [{ path: 'params.code', message: 'not found' }]);
+      const visible =
+        account &&
+        (principal.kind === 'operator' ||
+          (principal.kind === 'partner' && account.partnerId === principal.partnerId));
+      if (!account || !visible)
+        throw new NotFoundError(`account ${params.code} not found`, [
+          { path: 'params.code', message: 'not found' },
+        ]);
       const minor = query.asOfDate
         ? await balanceAsOf(deps.db, account.id, { date: query.asOfDate })
         : query.asOfTime
@@ -91,7 +111,10 @@ export function ledgerRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
         body: {
           code: account.code,
           currency: account.currency,
-          asOf: { ...(query.asOfDate ? { date: query.asOfDate } : {}), ...(query.asOfTime ? { time: query.asOfTime } : {}) },
+          asOf: {
+            ...(query.asOfDate ? { date: query.asOfDate } : {}),
+            ...(query.asOfTime ? { time: query.asOfTime } : {}),
+          },
           balance: fmt(minor, account.currency),
         },
       };

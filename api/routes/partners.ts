@@ -15,7 +15,13 @@ import type { partnerOnboarding } from '../../workflows/onboarding';
 import { PartnerId } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
-import { errorResponses, jsonResponse, newPartnerBody, onboardingResultSchema, partnerSchema } from '../schemas';
+import {
+  errorResponses,
+  jsonResponse,
+  newPartnerBody,
+  onboardingResultSchema,
+  partnerSchema,
+} from '../schemas';
 
 /** How long POST /v1/partners waits for onboarding before answering 202. */
 const ONBOARDING_WAIT_MS = 15_000;
@@ -34,10 +40,19 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
     tags: ['partners'],
     auth: 'operator',
     body: newPartnerBody,
-    bodyExample: { id: 'pragmatic-eu', name: 'Pragmatic EU', kind: 'provider', timezone: 'Europe/Malta', settlementCurrency: 'EUR' },
+    bodyExample: {
+      id: 'pragmatic-eu',
+      name: 'Pragmatic EU',
+      kind: 'provider',
+      timezone: 'Europe/Malta',
+      settlementCurrency: 'EUR',
+    },
     responses: {
       201: jsonResponse(onboardingResultSchema, 'Partner onboarded; `apiKey` is shown only now'),
-      200: jsonResponse(onboardingResultSchema, 'Same partner already onboarded (idempotent repeat); no new key'),
+      200: jsonResponse(
+        onboardingResultSchema,
+        'Same partner already onboarded (idempotent repeat); no new key',
+      ),
       202: jsonResponse(onboardingResultSchema, 'Onboarding still running; poll GET /v1/partners/{id}'),
       ...errorResponses(400, 401, 403, 409, 422),
     },
@@ -68,13 +83,22 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
         throw err;
       }
       const outcome = await waitFor(handle.result(), ONBOARDING_WAIT_MS).catch((err: unknown) => {
-        if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'ConflictError') {
+        if (
+          err instanceof WorkflowFailedError &&
+          err.cause instanceof ApplicationFailure &&
+          err.cause.type === 'ConflictError'
+        ) {
           throw conflict(body.id);
         }
         throw err;
       });
-      if (outcome === 'timeout') return { status: 202, body: { partner: null, workflowId, apiKey: key.plaintext } };
-      return { status: 201, body: { partner: outcome, workflowId, apiKey: key.plaintext }, headers: { Location: `/v1/partners/${body.id}` } };
+      if (outcome === 'timeout')
+        return { status: 202, body: { partner: null, workflowId, apiKey: key.plaintext } };
+      return {
+        status: 201,
+        body: { partner: outcome, workflowId, apiKey: key.plaintext },
+        headers: { Location: `/v1/partners/${body.id}` },
+      };
     },
   });
 
@@ -89,11 +113,21 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
     tags: ['partners'],
     auth: 'operator',
     params: z.object({ partnerId: partnerIdSchema }),
-    body: z.object({ url: z.url({ protocol: /^https?$/ }).max(2000) }).strict().meta({ id: 'WebhookConfig' }),
+    body: z
+      .object({ url: z.url({ protocol: /^https?$/ }).max(2000) })
+      .strict()
+      .meta({ id: 'WebhookConfig' }),
     bodyExample: { url: 'https://partner.example/clearhouse/notifications' },
-    responses: { 200: jsonResponse(z.object({ url: z.string(), secret: z.string().meta({ description: 'Shown only now' }) }), 'Webhook set'), ...errorResponses(401, 403, 404, 422) },
+    responses: {
+      200: jsonResponse(
+        z.object({ url: z.string(), secret: z.string().meta({ description: 'Shown only now' }) }),
+        'Webhook set',
+      ),
+      ...errorResponses(401, 403, 404, 422),
+    },
     handler: async ({ params, body }) => {
-      if (!(await getPartner(deps.db, params.partnerId))) throw new NotFoundError(`partner ${params.partnerId} not found`);
+      if (!(await getPartner(deps.db, params.partnerId)))
+        throw new NotFoundError(`partner ${params.partnerId} not found`);
       const secret = newWebhookSecret();
       await deps.db.query(
         `INSERT INTO partner_webhooks (partner_id, url, secret_sealed) VALUES ($1, $2, $3)
@@ -114,9 +148,14 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
     responses: { 200: jsonResponse(partnerSchema, 'The partner'), ...errorResponses(400, 401, 404) },
     handler: async ({ params, principal }) => {
       // A partner sees only itself; another partner's id is indistinguishable from an unknown one.
-      const visible = principal.kind === 'operator' || (principal.kind === 'partner' && principal.partnerId === params.partnerId);
+      const visible =
+        principal.kind === 'operator' ||
+        (principal.kind === 'partner' && principal.partnerId === params.partnerId);
       const partner: Partner | null = visible ? await getPartner(deps.db, params.partnerId) : null;
-      if (!partner) throw new NotFoundError(`partner ${params.partnerId} not found`, [{ path: 'params.partnerId', message: 'not found' }]);
+      if (!partner)
+        throw new NotFoundError(`partner ${params.partnerId} not found`, [
+          { path: 'params.partnerId', message: 'not found' },
+        ]);
       return { status: 200, body: partner };
     },
   });
@@ -131,7 +170,10 @@ function conflict(id: string): ConflictError {
 async function waitFor<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -1,5 +1,10 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import { ScheduleNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  ScheduleNotFoundError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import type { Router } from 'express';
 import { z } from 'zod';
 import { getPartner } from '../../db/partners';
@@ -19,7 +24,12 @@ import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
 
 const day = z.iso.date();
-const cycleId = z.string().regex(/^settlement:[a-z0-9][a-z0-9-]{1,62}:\d{4}-\d{2}-\d{2}$/, 'a settlement id: settlement:<partnerId>:<periodStart>');
+const cycleId = z
+  .string()
+  .regex(
+    /^settlement:[a-z0-9][a-z0-9-]{1,62}:\d{4}-\d{2}-\d{2}$/,
+    'a settlement id: settlement:<partnerId>:<periodStart>',
+  );
 
 const cycleSchema = z
   .object({
@@ -45,26 +55,48 @@ const resolutionBody = z
 
 /** A partner sees only its own cycles; another partner's is indistinguishable from none. */
 function visible(principal: Principal, id: string): boolean {
-  return principal.kind === 'operator' || (principal.kind === 'partner' && id.startsWith(`settlement:${principal.partnerId}:`));
+  return (
+    principal.kind === 'operator' ||
+    (principal.kind === 'partner' && id.startsWith(`settlement:${principal.partnerId}:`))
+  );
 }
 
-export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps, currencies: CurrencyRegistry): void {
+export function settlementRoutes(
+  router: Router,
+  registry: OpenAPIRegistry,
+  deps: ApiDeps,
+  currencies: CurrencyRegistry,
+): void {
   const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
 
   mountRoute(router, registry, auth, {
     method: 'post',
     path: '/v1/settlements',
     summary: 'Run a settlement cycle now for a partner and period (operator)',
-    description: 'Starts `settlementCycle` with id `settlement:<partnerId>:<periodStart>`; a second start for the same partner and period is a 409.',
+    description:
+      'Starts `settlementCycle` with id `settlement:<partnerId>:<periodStart>`; a second start for the same partner and period is a 409.',
     tags: ['settlements'],
     auth: 'operator',
-    body: z.object({ partnerId: partnerIdSchema, periodStart: day, periodEnd: day.optional() }).strict().meta({ id: 'NewSettlement' }),
+    body: z
+      .object({ partnerId: partnerIdSchema, periodStart: day, periodEnd: day.optional() })
+      .strict()
+      .meta({ id: 'NewSettlement' }),
     bodyExample: { partnerId: 'nova-slots', periodStart: '2026-11-23' },
-    responses: { 202: jsonResponse(z.object({ id: z.string(), status: z.string() }), 'Started'), ...errorResponses(401, 403, 404, 409, 422) },
+    responses: {
+      202: jsonResponse(z.object({ id: z.string(), status: z.string() }), 'Started'),
+      ...errorResponses(401, 403, 404, 409, 422),
+    },
     handler: async ({ body }) => {
       const partner = await getPartner(deps.db, body.partnerId);
-      if (!partner) throw new NotFoundError(`partner ${body.partnerId} not found`, [{ path: 'partnerId', message: 'not found' }]);
-      const input = await planCycle(deps.db, currencies, { partnerId: partner.id, periodStart: body.periodStart, ...(body.periodEnd ? { periodEnd: body.periodEnd } : {}) });
+      if (!partner)
+        throw new NotFoundError(`partner ${body.partnerId} not found`, [
+          { path: 'partnerId', message: 'not found' },
+        ]);
+      const input = await planCycle(deps.db, currencies, {
+        partnerId: partner.id,
+        periodStart: body.periodStart,
+        ...(body.periodEnd ? { periodEnd: body.periodEnd } : {}),
+      });
       const periodEnd = input.periodEnd;
       const id = settlementWorkflowId(partner.id, body.periodStart);
       try {
@@ -80,14 +112,21 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
           staticSummary: `Settle ${partner.name} (${partner.id}) for ${body.periodStart}${periodEnd === body.periodStart ? '' : ` to ${periodEnd}`} in ${partner.settlementCurrency}`,
         });
       } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ConflictError(`${id} was already started`, [{ path: 'periodStart', message: 'already settled or settling' }]);
+        if (err instanceof WorkflowExecutionAlreadyStartedError)
+          throw new ConflictError(`${id} was already started`, [
+            { path: 'periodStart', message: 'already settled or settling' },
+          ]);
         throw err;
       }
       await deps.db.query(
         `INSERT INTO settlement_cycles (id, partner_id, period_start, period_end, status) VALUES ($1, $2, $3, $4, 'WaitingForCutoff') ON CONFLICT (id) DO NOTHING`,
         [id, partner.id, body.periodStart, periodEnd],
       );
-      return { status: 202, body: { id, status: 'WaitingForCutoff' }, headers: { Location: `/v1/settlements/${encodeURIComponent(id)}` } };
+      return {
+        status: 202,
+        body: { id, status: 'WaitingForCutoff' },
+        headers: { Location: `/v1/settlements/${encodeURIComponent(id)}` },
+      };
     },
   });
 
@@ -101,15 +140,45 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
     tags: ['settlements'],
     auth: 'operator',
     params: z.object({ partnerId: partnerIdSchema }),
-    body: z.object({ hourLocal: z.number().int().min(0).max(23).default(1), paused: z.boolean().default(false) }).strict().meta({ id: 'SettlementSchedule' }),
+    body: z
+      .object({ hourLocal: z.number().int().min(0).max(23).default(1), paused: z.boolean().default(false) })
+      .strict()
+      .meta({ id: 'SettlementSchedule' }),
     bodyExample: { hourLocal: 2, paused: false },
-    responses: { 200: jsonResponse(z.object({ scheduleId: z.string(), timezone: z.string(), cadence: z.enum(['daily', 'weekly', 'monthly']), hourLocal: z.number(), paused: z.boolean() }), 'The schedule'), ...errorResponses(401, 403, 404, 422) },
+    responses: {
+      200: jsonResponse(
+        z.object({
+          scheduleId: z.string(),
+          timezone: z.string(),
+          cadence: z.enum(['daily', 'weekly', 'monthly']),
+          hourLocal: z.number(),
+          paused: z.boolean(),
+        }),
+        'The schedule',
+      ),
+      ...errorResponses(401, 403, 404, 422),
+    },
     handler: async ({ params, body }) => {
       const partner = await getPartner(deps.db, params.partnerId);
       if (!partner) throw new NotFoundError(`partner ${params.partnerId} not found`);
       const cadence = await contractCadence(deps.db, partner.id);
-      await upsertSettlementSchedule(deps.temporal, deps.config, { partnerId: partner.id, timezone: partner.timezone, hourLocal: body.hourLocal, paused: body.paused, cadence });
-      return { status: 200, body: { scheduleId: settlementScheduleId(partner.id), timezone: partner.timezone, cadence, hourLocal: body.hourLocal, paused: body.paused } };
+      await upsertSettlementSchedule(deps.temporal, deps.config, {
+        partnerId: partner.id,
+        timezone: partner.timezone,
+        hourLocal: body.hourLocal,
+        paused: body.paused,
+        cadence,
+      });
+      return {
+        status: 200,
+        body: {
+          scheduleId: settlementScheduleId(partner.id),
+          timezone: partner.timezone,
+          cadence,
+          hourLocal: body.hourLocal,
+          paused: body.paused,
+        },
+      };
     },
   });
 
@@ -122,9 +191,16 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
     params: z.object({ partnerId: partnerIdSchema }),
     body: z.object({ from: day, to: day }).strict().meta({ id: 'SettlementBackfill' }),
     bodyExample: { from: '2026-11-01', to: '2026-11-07' },
-    responses: { 202: jsonResponse(z.object({ scheduleId: z.string(), from: z.string(), to: z.string() }), 'Backfill requested'), ...errorResponses(401, 403, 404, 422) },
+    responses: {
+      202: jsonResponse(
+        z.object({ scheduleId: z.string(), from: z.string(), to: z.string() }),
+        'Backfill requested',
+      ),
+      ...errorResponses(401, 403, 404, 422),
+    },
     handler: async ({ params, body }) => {
-      if (body.to < body.from) throw new ValidationError('to is before from', [{ path: 'to', message: 'before from' }]);
+      if (body.to < body.from)
+        throw new ValidationError('to is before from', [{ path: 'to', message: 'before from' }]);
       // Firings on the days after `from`..`to` (local) settle exactly those business days.
       const { rows } = await deps.db.query<{ start: Date; end: Date }>(
         `SELECT (($2::date + 1)::timestamp AT TIME ZONE timezone) AS start, (($3::date + 2)::timestamp AT TIME ZONE timezone) AS end FROM partners WHERE id = $1`,
@@ -132,12 +208,18 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
       );
       if (!rows[0]) throw new NotFoundError(`partner ${params.partnerId} not found`);
       try {
-        await deps.temporal.schedule.getHandle(settlementScheduleId(params.partnerId)).backfill([{ start: rows[0].start, end: rows[0].end, overlap: 'ALLOW_ALL' }]);
+        await deps.temporal.schedule
+          .getHandle(settlementScheduleId(params.partnerId))
+          .backfill([{ start: rows[0].start, end: rows[0].end, overlap: 'ALLOW_ALL' }]);
       } catch (err) {
-        if (err instanceof ScheduleNotFoundError) throw new NotFoundError(`no settlement schedule for ${params.partnerId}: PUT one first`);
+        if (err instanceof ScheduleNotFoundError)
+          throw new NotFoundError(`no settlement schedule for ${params.partnerId}: PUT one first`);
         throw err;
       }
-      return { status: 202, body: { scheduleId: settlementScheduleId(params.partnerId), from: body.from, to: body.to } };
+      return {
+        status: 202,
+        body: { scheduleId: settlementScheduleId(params.partnerId), from: body.from, to: body.to },
+      };
     },
   });
 
@@ -148,10 +230,21 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
     tags: ['settlements'],
     auth: 'any',
     query: z.object({ partnerId: partnerIdSchema.optional(), status: z.string().max(40).optional() }),
-    responses: { 200: jsonResponse(z.object({ settlements: z.array(cycleSchema) }), 'Cycles'), ...errorResponses(400, 401) },
+    responses: {
+      200: jsonResponse(z.object({ settlements: z.array(cycleSchema) }), 'Cycles'),
+      ...errorResponses(400, 401),
+    },
     handler: async ({ query, principal }) => {
       const partnerId = principal.kind === 'partner' ? principal.partnerId : (query.partnerId ?? null);
-      const { rows } = await deps.db.query<{ id: string; partner_id: string; period_start: string; period_end: string; status: string; frozen_at: Date | null; fees: unknown }>(
+      const { rows } = await deps.db.query<{
+        id: string;
+        partner_id: string;
+        period_start: string;
+        period_end: string;
+        status: string;
+        frozen_at: Date | null;
+        fees: unknown;
+      }>(
         `SELECT id, partner_id, period_start::text, period_end::text, status, frozen_at, fees FROM settlement_cycles
           WHERE ($1::text IS NULL OR partner_id = $1) AND ($2::text IS NULL OR status = $2) ORDER BY period_start DESC, partner_id LIMIT 500`,
         [partnerId, query.status ?? null],
@@ -159,7 +252,15 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
       return {
         status: 200,
         body: {
-          settlements: rows.map((r) => ({ id: r.id, partnerId: r.partner_id, periodStart: r.period_start, periodEnd: r.period_end, status: r.status, frozenAt: r.frozen_at?.toISOString() ?? null, fees: r.fees ?? null })),
+          settlements: rows.map((r) => ({
+            id: r.id,
+            partnerId: r.partner_id,
+            periodStart: r.period_start,
+            periodEnd: r.period_end,
+            status: r.status,
+            frozenAt: r.frozen_at?.toISOString() ?? null,
+            fees: r.fees ?? null,
+          })),
         },
       };
     },
@@ -168,17 +269,24 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
   mountRoute(router, registry, auth, {
     method: 'get',
     path: '/v1/settlements/{id}',
-    summary: 'Live state of a cycle (the workflow\'s status query)',
+    summary: "Live state of a cycle (the workflow's status query)",
     tags: ['settlements'],
     auth: 'any',
     params: z.object({ id: cycleId }),
-    responses: { 200: jsonResponse(z.unknown().meta({ id: 'SettlementView' }), 'Step, exceptions, fees, approvals'), ...errorResponses(400, 401, 404) },
+    responses: {
+      200: jsonResponse(z.unknown().meta({ id: 'SettlementView' }), 'Step, exceptions, fees, approvals'),
+      ...errorResponses(400, 401, 404),
+    },
     handler: async ({ params, principal }) => {
       if (!visible(principal, params.id)) throw new NotFoundError(`settlement ${params.id} not found`);
       try {
-        return { status: 200, body: await deps.temporal.workflow.getHandle(params.id).query(settlementStatus) };
+        return {
+          status: 200,
+          body: await deps.temporal.workflow.getHandle(params.id).query(settlementStatus),
+        };
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`settlement ${params.id} not found`);
+        if (err instanceof WorkflowNotFoundError)
+          throw new NotFoundError(`settlement ${params.id} not found`);
         throw err;
       }
     },
@@ -187,31 +295,50 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
   mountRoute(router, registry, auth, {
     method: 'get',
     path: '/v1/settlements/{id}/statement',
-    summary: 'The cycle\'s statement, JSON or CSV (Accept: text/csv)',
+    summary: "The cycle's statement, JSON or CSV (Accept: text/csv)",
     tags: ['settlements'],
     auth: 'any',
     params: z.object({ id: cycleId }),
     responses: {
-      200: { description: 'The statement', content: { 'application/json': { schema: z.unknown() }, 'text/csv': { schema: z.string() } } },
+      200: {
+        description: 'The statement',
+        content: { 'application/json': { schema: z.unknown() }, 'text/csv': { schema: z.string() } },
+      },
       ...errorResponses(400, 401, 404),
     },
     handler: async ({ params, principal, req }) => {
       if (!visible(principal, params.id)) throw new NotFoundError(`settlement ${params.id} not found`);
-      const { rows } = await deps.db.query<{ statement: { fees?: { lines?: { code: string; description: string; amount: string }[]; grossFee?: string; taxWithheld?: string; netPayable?: string }; currency?: string; ledgerEntryIds?: string[] } | null }>(
-        'SELECT statement FROM settlement_cycles WHERE id = $1',
-        [params.id],
-      );
+      const { rows } = await deps.db.query<{
+        statement: {
+          fees?: {
+            lines?: { code: string; description: string; amount: string }[];
+            grossFee?: string;
+            taxWithheld?: string;
+            netPayable?: string;
+          };
+          currency?: string;
+          ledgerEntryIds?: string[];
+        } | null;
+      }>('SELECT statement FROM settlement_cycles WHERE id = $1', [params.id]);
       const statement = rows[0]?.statement;
       if (!statement) throw new NotFoundError(`no statement yet for ${params.id}`);
       if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
         const fees = statement.fees ?? {};
-        const csvLine = (cells: string[]) => cells.map((c) => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',');
+        const csvLine = (cells: string[]) =>
+          cells.map((c) => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',');
         const lines = [
           csvLine(['line', 'description', 'amount', 'currency']),
-          ...(fees.lines ?? []).map((l) => csvLine([l.code, l.description, l.amount, statement.currency ?? ''])),
+          ...(fees.lines ?? []).map((l) =>
+            csvLine([l.code, l.description, l.amount, statement.currency ?? '']),
+          ),
           csvLine(['gross_fee', 'total fee', fees.grossFee ?? '', statement.currency ?? '']),
           csvLine(['tax_withheld', 'withheld for tax', fees.taxWithheld ?? '', statement.currency ?? '']),
-          csvLine(['net_payable', `paid to the partner; ledger entries ${(statement.ledgerEntryIds ?? []).join(' ')}`, fees.netPayable ?? '', statement.currency ?? '']),
+          csvLine([
+            'net_payable',
+            `paid to the partner; ledger entries ${(statement.ledgerEntryIds ?? []).join(' ')}`,
+            fees.netPayable ?? '',
+            statement.currency ?? '',
+          ]),
         ];
         return { status: 200, text: { contentType: 'text/csv', body: `${lines.join('\n')}\n` } };
       }
@@ -225,8 +352,14 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
     summary: 'Reconciliation exceptions (a partner sees its own)',
     tags: ['settlements'],
     auth: 'any',
-    query: z.object({ status: z.enum(['open', 'resolved']).optional(), partnerId: partnerIdSchema.optional() }),
-    responses: { 200: jsonResponse(z.object({ exceptions: z.array(z.unknown()) }), 'Exceptions'), ...errorResponses(400, 401) },
+    query: z.object({
+      status: z.enum(['open', 'resolved']).optional(),
+      partnerId: partnerIdSchema.optional(),
+    }),
+    responses: {
+      200: jsonResponse(z.object({ exceptions: z.array(z.unknown()) }), 'Exceptions'),
+      ...errorResponses(400, 401),
+    },
     handler: async ({ query, principal }) => {
       const partnerId = principal.kind === 'partner' ? principal.partnerId : (query.partnerId ?? null);
       const { rows } = await deps.db.query(
@@ -250,16 +383,28 @@ export function settlementRoutes(router: Router, registry: OpenAPIRegistry, deps
     auth: 'operator',
     params: z.object({ id: cycleId, exceptionId: z.string().min(1).max(300) }),
     body: resolutionBody,
-    bodyExample: { resolution: 'accept_theirs', reason: 'provider log confirms the amount', operator: 'ana@operator.example' },
-    responses: { 200: jsonResponse(z.object({ open: z.number() }), 'Recorded; how many stay open'), ...errorResponses(400, 401, 403, 404, 422) },
+    bodyExample: {
+      resolution: 'accept_theirs',
+      reason: 'provider log confirms the amount',
+      operator: 'ana@operator.example',
+    },
+    responses: {
+      200: jsonResponse(z.object({ open: z.number() }), 'Recorded; how many stay open'),
+      ...errorResponses(400, 401, 403, 404, 422),
+    },
     handler: async ({ params, body }) => {
       try {
-        const result = await deps.temporal.workflow.getHandle(params.id).executeUpdate(resolveException, { args: [{ exceptionId: params.exceptionId, ...body }] });
+        const result = await deps.temporal.workflow
+          .getHandle(params.id)
+          .executeUpdate(resolveException, { args: [{ exceptionId: params.exceptionId, ...body }] });
         return { status: 200, body: result };
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`settlement ${params.id} not found`);
+        if (err instanceof WorkflowNotFoundError)
+          throw new NotFoundError(`settlement ${params.id} not found`);
         if (err instanceof WorkflowUpdateFailedError) {
-          throw new ValidationError(err.cause?.message ?? 'resolution rejected', [{ path: 'body', message: err.cause?.message ?? 'rejected' }]);
+          throw new ValidationError(err.cause?.message ?? 'resolution rejected', [
+            { path: 'body', message: err.cause?.message ?? 'rejected' },
+          ]);
         }
         throw err;
       }

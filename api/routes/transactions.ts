@@ -6,7 +6,12 @@ import { positionCounters, readPositions, readTransaction } from '../../db/posit
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { formatAmount, type CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
-import { fastParseBatch, MAX_BATCH_ITEMS, normalizeBatch, transactionBatchSchema } from '../../domain/transactions';
+import {
+  fastParseBatch,
+  MAX_BATCH_ITEMS,
+  normalizeBatch,
+  transactionBatchSchema,
+} from '../../domain/transactions';
 import type { Principal } from '../auth';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
@@ -19,10 +24,22 @@ const ingestResultSchema = z
     batchId: z.string(),
     received: z.number().int().meta({ description: 'Items in the request.' }),
     accepted: z.number().int().meta({ description: 'New transactions stored by this batch.' }),
-    duplicates: z.number().int().meta({ description: 'Exact duplicates (same id and content), in this batch or received earlier: acknowledged, not stored twice.' }),
-    orphanRollbacks: z.number().int().meta({ description: 'Rollbacks whose original has not arrived yet (kept and flagged).' }),
-    resolvedOrphanRollbacks: z.number().int().meta({ description: 'Earlier orphan rollbacks whose original arrived in this batch.' }),
-    ledgerEntries: z.number().int().meta({ description: 'Ledger entries accruing the batch\'s GGR (one per currency and business day).' }),
+    duplicates: z.number().int().meta({
+      description:
+        'Exact duplicates (same id and content), in this batch or received earlier: acknowledged, not stored twice.',
+    }),
+    orphanRollbacks: z
+      .number()
+      .int()
+      .meta({ description: 'Rollbacks whose original has not arrived yet (kept and flagged).' }),
+    resolvedOrphanRollbacks: z
+      .number()
+      .int()
+      .meta({ description: 'Earlier orphan rollbacks whose original arrived in this batch.' }),
+    ledgerEntries: z
+      .number()
+      .int()
+      .meta({ description: "Ledger entries accruing the batch's GGR (one per currency and business day)." }),
   })
   .meta({ id: 'IngestResult' });
 
@@ -36,7 +53,7 @@ const transactionSchema = z
     amount: z.string(),
     currency: z.string(),
     occurredAt: z.string(),
-    businessDate: z.string().meta({ description: 'In the partner\'s timezone.' }),
+    businessDate: z.string().meta({ description: "In the partner's timezone." }),
     refId: z.string().nullable(),
     orphan: z.boolean().meta({ description: 'A rollback whose original has not arrived.' }),
     reason: z.string().nullable(),
@@ -45,17 +62,35 @@ const transactionSchema = z
   })
   .meta({ id: 'StoredTransaction' });
 
-const amountFields = Object.fromEntries(positionCounters.flatMap((c) => [[`${camel(c)}Count`, z.string()], [`${camel(c)}Amount`, z.string()]]));
+const amountFields = Object.fromEntries(
+  positionCounters.flatMap((c) => [
+    [`${camel(c)}Count`, z.string()],
+    [`${camel(c)}Amount`, z.string()],
+  ]),
+);
 const positionSchema = z
-  .object({ businessDate: z.string(), currency: z.string(), gameId: z.string(), txCount: z.string(), ...amountFields, ggr: z.string() })
-  .meta({ id: 'Position', description: 'Counts and amounts (decimal strings) per type; GGR = bets − wins after rollbacks.' });
+  .object({
+    businessDate: z.string(),
+    currency: z.string(),
+    gameId: z.string(),
+    txCount: z.string(),
+    ...amountFields,
+    ggr: z.string(),
+  })
+  .meta({
+    id: 'Position',
+    description: 'Counts and amounts (decimal strings) per type; GGR = bets − wins after rollbacks.',
+  });
 
 const day = z.iso.date();
 const positionsQuery = z
   .object({
     from: day.meta({ example: '2026-11-01' }),
     to: day.meta({ example: '2026-11-30' }),
-    currency: z.string().regex(/^[A-Z][A-Z0-9]{2,9}$/).optional(),
+    currency: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9]{2,9}$/)
+      .optional(),
     partnerId: partnerIdSchema.optional().meta({ description: 'Operators only: whose positions.' }),
   })
   .refine((q) => q.from <= q.to, { path: ['to'], message: 'must not be before from' })
@@ -71,14 +106,23 @@ function camel(s: string): string {
 /** Partners act for themselves; operators name the partner. */
 function scopedPartner(principal: Principal, requested: string | undefined): string {
   if (principal.kind === 'partner') {
-    if (requested && requested !== principal.partnerId) throw new NotFoundError(`partner ${requested} not found`);
+    if (requested && requested !== principal.partnerId)
+      throw new NotFoundError(`partner ${requested} not found`);
     return principal.partnerId;
   }
-  if (!requested) throw new BadRequestError('operators must name the partner', [{ path: 'query.partnerId', message: 'required for operators' }]);
+  if (!requested)
+    throw new BadRequestError('operators must name the partner', [
+      { path: 'query.partnerId', message: 'required for operators' },
+    ]);
   return requested;
 }
 
-export function transactionRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps, currencies: CurrencyRegistry): void {
+export function transactionRoutes(
+  router: Router,
+  registry: OpenAPIRegistry,
+  deps: ApiDeps,
+  currencies: CurrencyRegistry,
+): void {
   const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
 
   mountRoute(router, registry, auth, {
@@ -99,9 +143,37 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
     bodyExample: {
       batchId: 'batch-2026-11-23-0001',
       transactions: [
-        { id: 'tx-1', type: 'bet', roundId: 'r-1', playerId: 'p-42', gameId: 'book-of-sun', amount: '10.00', currency: 'EUR', occurredAt: '2026-11-23T21:15:00Z' },
-        { id: 'tx-2', type: 'win', roundId: 'r-1', playerId: 'p-42', gameId: 'book-of-sun', amount: '25.50', currency: 'EUR', occurredAt: '2026-11-23T21:15:02Z' },
-        { id: 'tx-3', type: 'rollback', roundId: 'r-1', playerId: 'p-42', gameId: 'book-of-sun', amount: '25.50', currency: 'EUR', occurredAt: '2026-11-23T21:16:00Z', refId: 'tx-2' },
+        {
+          id: 'tx-1',
+          type: 'bet',
+          roundId: 'r-1',
+          playerId: 'p-42',
+          gameId: 'book-of-sun',
+          amount: '10.00',
+          currency: 'EUR',
+          occurredAt: '2026-11-23T21:15:00Z',
+        },
+        {
+          id: 'tx-2',
+          type: 'win',
+          roundId: 'r-1',
+          playerId: 'p-42',
+          gameId: 'book-of-sun',
+          amount: '25.50',
+          currency: 'EUR',
+          occurredAt: '2026-11-23T21:15:02Z',
+        },
+        {
+          id: 'tx-3',
+          type: 'rollback',
+          roundId: 'r-1',
+          playerId: 'p-42',
+          gameId: 'book-of-sun',
+          amount: '25.50',
+          currency: 'EUR',
+          occurredAt: '2026-11-23T21:16:00Z',
+          refId: 'tx-2',
+        },
       ],
     },
     responses: {
@@ -112,10 +184,17 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
       if (principal.kind !== 'partner') throw new Error('unreachable: route requires a partner');
       const normalized = normalizeBatch(body, currencies);
       if (!normalized.ok) {
-        if (normalized.kind === 'invalid') throw new ValidationError(`${normalized.details.length} invalid field(s) in the batch`, normalized.details);
+        if (normalized.kind === 'invalid')
+          throw new ValidationError(
+            `${normalized.details.length} invalid field(s) in the batch`,
+            normalized.details,
+          );
         throw new ConflictError(
           `${normalized.ids.length} transaction id(s) appear twice in this batch with different content; nothing was stored`,
-          normalized.ids.map((id) => ({ path: `transactions[id=${id}]`, message: 'conflicting duplicate within the batch' })),
+          normalized.ids.map((id) => ({
+            path: `transactions[id=${id}]`,
+            message: 'conflicting duplicate within the batch',
+          })),
         );
       }
       return { status: 200, body: await ingestBatch(deps.db, principal.partnerId, normalized.batch) };
@@ -134,7 +213,10 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
     handler: async ({ params, query, principal }) => {
       const partnerId = scopedPartner(principal, query.partnerId);
       const t = await readTransaction(deps.db, partnerId, params.id);
-      if (!t) throw new NotFoundError(`transaction ${params.id} not found`, [{ path: 'params.id', message: 'not found' }]);
+      if (!t)
+        throw new NotFoundError(`transaction ${params.id} not found`, [
+          { path: 'params.id', message: 'not found' },
+        ]);
       const scale = currencies.scaleOf(t.currency) ?? 0;
       return {
         status: 200,
@@ -162,20 +244,41 @@ export function transactionRoutes(router: Router, registry: OpenAPIRegistry, dep
     method: 'get',
     path: '/v1/positions',
     summary: 'Real-time position per business day, currency and game',
-    description: 'Maintained in the same database transaction as each batch, so it is current as soon as a batch is acknowledged.',
+    description:
+      'Maintained in the same database transaction as each batch, so it is current as soon as a batch is acknowledged.',
     tags: ['transactions'],
     auth: 'any',
     query: positionsQuery,
     responses: {
-      200: jsonResponse(z.object({ partnerId: z.string(), from: z.string(), to: z.string(), positions: z.array(positionSchema) }).meta({ id: 'Positions' }), 'Positions'),
+      200: jsonResponse(
+        z
+          .object({
+            partnerId: z.string(),
+            from: z.string(),
+            to: z.string(),
+            positions: z.array(positionSchema),
+          })
+          .meta({ id: 'Positions' }),
+        'Positions',
+      ),
       ...errorResponses(400, 401, 404),
     },
     handler: async ({ query, principal }) => {
       const partnerId = scopedPartner(principal, query.partnerId);
-      const rows = await readPositions(deps.db, { partnerId, from: query.from, to: query.to, ...(query.currency ? { currency: query.currency } : {}) });
+      const rows = await readPositions(deps.db, {
+        partnerId,
+        from: query.from,
+        to: query.to,
+        ...(query.currency ? { currency: query.currency } : {}),
+      });
       const positions = rows.map((r) => {
         const scale = currencies.scaleOf(r.currency) ?? 0;
-        const out: Record<string, string> = { businessDate: r.business_date, currency: r.currency, gameId: r.game_id, txCount: r.tx_count! };
+        const out: Record<string, string> = {
+          businessDate: r.business_date,
+          currency: r.currency,
+          gameId: r.game_id,
+          txCount: r.tx_count!,
+        };
         for (const c of positionCounters) {
           out[`${camel(c)}Count`] = r[`${c}_count`]!;
           out[`${camel(c)}Amount`] = formatAmount(BigInt(r[`${c}_minor`]!), scale);

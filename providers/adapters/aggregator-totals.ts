@@ -2,7 +2,13 @@ import { under } from '../url';
 import { z } from 'zod';
 import { parseAmount } from '../../domain/money';
 import { localDay } from '../timezone';
-import { ProviderReportError, ProviderUnavailableError, type FetchPageParams, type ProviderAdapter, type ReportPage } from '../types';
+import {
+  ProviderReportError,
+  ProviderUnavailableError,
+  type FetchPageParams,
+  type ProviderAdapter,
+  type ReportPage,
+} from '../types';
 
 // Format (c): an aggregator's API with totals per day, game and currency (no transactions),
 // page-number pagination, and rate limits (429 + Retry-After, honoured by Temporal's retry).
@@ -40,15 +46,21 @@ export const aggregatorTotalsAdapter: ProviderAdapter = {
     try {
       res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (err) {
-      throw new ProviderUnavailableError(`aggregator unreachable: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ProviderUnavailableError(
+        `aggregator unreachable: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     if (res.status === 429 || res.status >= 500) {
       const retryAfter = Number(res.headers.get('retry-after'));
-      throw new ProviderUnavailableError(`aggregator answered ${res.status}`, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
+      throw new ProviderUnavailableError(
+        `aggregator answered ${res.status}`,
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+      );
     }
     if (!res.ok) throw new ProviderReportError(`aggregator answered ${res.status}`);
     const parsed = page.safeParse(await res.json().catch(() => null));
-    if (!parsed.success) throw new ProviderReportError(`malformed totals page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    if (!parsed.success)
+      throw new ProviderReportError(`malformed totals page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     const amount = (v: string) => {
       const a = parseAmount(v, SCALE, { allowNegative: true });
       if (!a.ok) throw new ProviderReportError(`malformed amount ${v}: ${a.message}`);
@@ -56,7 +68,14 @@ export const aggregatorTotalsAdapter: ProviderAdapter = {
     };
     return {
       rows: [],
-      aggregates: parsed.data.totals.map((t) => ({ businessDate: t.date, gameId: t.game, currency: t.currency, betCount: BigInt(t.bet_count), betMinor: amount(t.bets), winMinor: amount(t.wins) })),
+      aggregates: parsed.data.totals.map((t) => ({
+        businessDate: t.date,
+        gameId: t.game,
+        currency: t.currency,
+        betCount: BigInt(t.bet_count),
+        betMinor: amount(t.bets),
+        winMinor: amount(t.wins),
+      })),
       nextCursor: pageNo < parsed.data.total_pages ? String(pageNo + 1) : null,
     };
   },

@@ -1,7 +1,14 @@
 import { under } from '../url';
 import { parseAmount } from '../../domain/money';
 import { localDay, localToUtcMs } from '../timezone';
-import { ProviderReportError, ProviderUnavailableError, type FetchPageParams, type ProviderAdapter, type ReportPage, type ReportRow } from '../types';
+import {
+  ProviderReportError,
+  ProviderUnavailableError,
+  type FetchPageParams,
+  type ProviderAdapter,
+  type ReportPage,
+  type ReportRow,
+} from '../types';
 
 // Format (b): a CSV file per day in the provider's timezone (options.timezone), decimal
 // amounts (2 decimals), local times, and a trailer TOTAL,<count>,<sum>. One page per day; the
@@ -32,7 +39,8 @@ function splitCsvLine(line: string): string[] {
   return cells;
 }
 
-const nextDay = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+const nextDay = (day: string) =>
+  new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
 export const csvDailyAdapter: ProviderAdapter = {
   format: 'csv-daily',
@@ -42,11 +50,16 @@ export const csvDailyAdapter: ProviderAdapter = {
     const lastDay = localDay(toMs - 1, timeZone);
     let res: Response;
     try {
-      res = await fetch(under(baseUrl, `reports/${day}.csv`), { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      res = await fetch(under(baseUrl, `reports/${day}.csv`), {
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
     } catch (err) {
-      throw new ProviderUnavailableError(`provider unreachable: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ProviderUnavailableError(
+        `provider unreachable: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
-    if (res.status === 429 || res.status >= 500) throw new ProviderUnavailableError(`provider answered ${res.status}`);
+    if (res.status === 429 || res.status >= 500)
+      throw new ProviderUnavailableError(`provider answered ${res.status}`);
     if (!res.ok) throw new ProviderReportError(`provider answered ${res.status} for ${day}`);
     const lines = (await res.text()).split(/\r?\n/).filter((l) => l.length > 0);
     if (lines[0] !== HEADER) throw new ProviderReportError(`unexpected CSV header in ${day}.csv`);
@@ -60,7 +73,8 @@ export const csvDailyAdapter: ProviderAdapter = {
     for (const line of lines.slice(1, -1)) {
       const [txId, type, roundId, gameId, currency, amount, localTime, roundStatus] = splitCsvLine(line);
       const parsed = parseAmount(amount, SCALE, { allowNegative: true });
-      if (!txId || !type || !roundId || !gameId || !currency || !localTime || !parsed.ok) throw new ProviderReportError(`malformed row in ${day}.csv: ${line.slice(0, 120)}`);
+      if (!txId || !type || !roundId || !gameId || !currency || !localTime || !parsed.ok)
+        throw new ProviderReportError(`malformed row in ${day}.csv: ${line.slice(0, 120)}`);
       fileSum += parsed.minor;
       const at = localToUtcMs(localTime, timeZone);
       if (at < fromMs || at >= toMs) continue; // the file's day may straddle the period in our timezone
@@ -72,13 +86,18 @@ export const csvDailyAdapter: ProviderAdapter = {
         currency,
         amountMinor: parsed.minor,
         occurredAt: new Date(at).toISOString(),
-        ...(roundStatus === 'open' || roundStatus === 'completed' || roundStatus === 'cancelled' ? { roundStatus } : {}),
+        ...(roundStatus === 'open' || roundStatus === 'completed' || roundStatus === 'cancelled'
+          ? { roundStatus }
+          : {}),
       });
     }
     return {
       rows,
       nextCursor: day >= lastDay ? null : nextDay(day),
-      fileCheck: { declared: { recordCount: Number(trailer[1]), sumMinor: declaredSum.minor }, actual: { recordCount: lines.length - 2, sumMinor: fileSum } },
+      fileCheck: {
+        declared: { recordCount: Number(trailer[1]), sumMinor: declaredSum.minor },
+        actual: { recordCount: lines.length - 2, sumMinor: fileSum },
+      },
     };
   },
 };

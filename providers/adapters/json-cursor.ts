@@ -1,6 +1,12 @@
 import { under } from '../url';
 import { z } from 'zod';
-import { ProviderReportError, ProviderUnavailableError, type FetchPageParams, type ProviderAdapter, type ReportPage } from '../types';
+import {
+  ProviderReportError,
+  ProviderUnavailableError,
+  type FetchPageParams,
+  type ProviderAdapter,
+  type ReportPage,
+} from '../types';
 
 // Format (a): per-transaction JSON, cursor pagination, amounts in minor units (integer
 // strings), times in UTC epoch milliseconds, control totals on the last page.
@@ -20,7 +26,9 @@ const page = z.object({
     }),
   ),
   next_cursor: z.string().nullable(),
-  control: z.object({ record_count: z.number().int().nonnegative(), sum_minor: z.string().regex(/^-?\d{1,19}$/) }).optional(),
+  control: z
+    .object({ record_count: z.number().int().nonnegative(), sum_minor: z.string().regex(/^-?\d{1,19}$/) })
+    .optional(),
 });
 
 export const jsonCursorAdapter: ProviderAdapter = {
@@ -34,15 +42,21 @@ export const jsonCursorAdapter: ProviderAdapter = {
     try {
       res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (err) {
-      throw new ProviderUnavailableError(`provider unreachable: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ProviderUnavailableError(
+        `provider unreachable: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     if (res.status === 429 || res.status >= 500) {
       const retryAfter = Number(res.headers.get('retry-after'));
-      throw new ProviderUnavailableError(`provider answered ${res.status}`, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
+      throw new ProviderUnavailableError(
+        `provider answered ${res.status}`,
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+      );
     }
     if (!res.ok) throw new ProviderReportError(`provider answered ${res.status}`);
     const parsed = page.safeParse(await res.json().catch(() => null));
-    if (!parsed.success) throw new ProviderReportError(`malformed report page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    if (!parsed.success)
+      throw new ProviderReportError(`malformed report page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     return {
       rows: parsed.data.items.map((i) => ({
         txId: i.id,
@@ -55,7 +69,14 @@ export const jsonCursorAdapter: ProviderAdapter = {
         ...(i.round_status ? { roundStatus: i.round_status } : {}),
       })),
       nextCursor: parsed.data.next_cursor,
-      ...(parsed.data.control ? { control: { recordCount: parsed.data.control.record_count, sumMinor: BigInt(parsed.data.control.sum_minor) } } : {}),
+      ...(parsed.data.control
+        ? {
+            control: {
+              recordCount: parsed.data.control.record_count,
+              sumMinor: BigInt(parsed.data.control.sum_minor),
+            },
+          }
+        : {}),
     };
   },
 };

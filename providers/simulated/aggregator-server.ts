@@ -9,7 +9,12 @@ import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-serve
 //   GET /v2/totals?from=YYYY-MM-DD&to=YYYY-MM-DD&page=N
 const PAGE_SIZE = 10;
 
-export async function startAggregatorProvider(opts: { timezone: string; transactions?: SimulatedTx[]; faults?: Faults; port?: number }): Promise<SimulatedProvider> {
+export async function startAggregatorProvider(opts: {
+  timezone: string;
+  transactions?: SimulatedTx[];
+  faults?: Faults;
+  port?: number;
+}): Promise<SimulatedProvider> {
   let txs = opts.transactions ?? [];
   let faults: Faults = opts.faults ?? {};
   const state = { requests: 0 };
@@ -22,29 +27,48 @@ export async function startAggregatorProvider(opts: { timezone: string; transact
     };
     if (url.pathname !== '/v2/totals') return send(404, { error: 'not found' });
     const fault = transportFault(faults);
-    if (fault) return send(fault.status, { error: fault.status === 429 ? 'rate limited' : 'unavailable' }, fault.headers);
+    if (fault)
+      return send(
+        fault.status,
+        { error: fault.status === 429 ? 'rate limited' : 'unavailable' },
+        fault.headers,
+      );
     const from = url.searchParams.get('from') ?? '';
     const to = url.searchParams.get('to') ?? '';
     const page = Math.max(1, Number(url.searchParams.get('page') ?? 1));
-    const totals = new Map<string, { date: string; game: string; currency: string; bet_count: number; bets: bigint; wins: bigint }>();
+    const totals = new Map<
+      string,
+      { date: string; game: string; currency: string; bet_count: number; bets: bigint; wins: bigint }
+    >();
     for (const t of reportedRows(txs, faults, (x) => {
       const d = localDay(x.occurredAtMs, opts.timezone);
       return d >= from && d <= to;
     })) {
       const date = localDay(t.occurredAtMs, opts.timezone);
       const key = `${date}|${t.gameId}|${t.currency}`;
-      const agg = totals.get(key) ?? { date, game: t.gameId, currency: t.currency, bet_count: 0, bets: 0n, wins: 0n };
+      const agg = totals.get(key) ?? {
+        date,
+        game: t.gameId,
+        currency: t.currency,
+        bet_count: 0,
+        bets: 0n,
+        wins: 0n,
+      };
       if (t.type === 'bet') {
         agg.bet_count++;
         agg.bets += t.amountMinor;
       } else if (t.type === 'win') agg.wins += t.amountMinor;
       totals.set(key, agg);
     }
-    const all = [...totals.values()].sort((a, b) => (`${a.date}${a.game}${a.currency}` < `${b.date}${b.game}${b.currency}` ? -1 : 1));
+    const all = [...totals.values()].sort((a, b) =>
+      `${a.date}${a.game}${a.currency}` < `${b.date}${b.game}${b.currency}` ? -1 : 1,
+    );
     send(200, {
       page,
       total_pages: Math.ceil(all.length / PAGE_SIZE),
-      totals: all.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE).map((a) => ({ ...a, bets: formatAmount(a.bets, 2), wins: formatAmount(a.wins, 2) })),
+      totals: all
+        .slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE)
+        .map((a) => ({ ...a, bets: formatAmount(a.bets, 2), wins: formatAmount(a.wins, 2) })),
     });
   });
   return listenSimulated(server, opts.port, {

@@ -7,7 +7,12 @@ import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-serve
 // Format (b): one CSV file per day in the provider's own timezone, decimal amounts, local
 // times, and a control-total trailer: TOTAL,<record count>,<sum of amounts>.
 //   GET /reports/2026-11-23.csv
-export async function startCsvDailyProvider(opts: { timezone: string; transactions?: SimulatedTx[]; faults?: Faults; port?: number }): Promise<SimulatedProvider> {
+export async function startCsvDailyProvider(opts: {
+  timezone: string;
+  transactions?: SimulatedTx[];
+  faults?: Faults;
+  port?: number;
+}): Promise<SimulatedProvider> {
   let txs = opts.transactions ?? [];
   let faults: Faults = opts.faults ?? {};
   const state = { requests: 0 };
@@ -15,7 +20,9 @@ export async function startCsvDailyProvider(opts: { timezone: string; transactio
 
   const server: Server = createServer((req, res) => {
     state.requests++;
-    const m = /^\/reports\/(\d{4}-\d{2}-\d{2})\.csv$/.exec(new URL(req.url ?? '/', 'http://provider').pathname);
+    const m = /^\/reports\/(\d{4}-\d{2}-\d{2})\.csv$/.exec(
+      new URL(req.url ?? '/', 'http://provider').pathname,
+    );
     const send = (status: number, body: string, headers: Record<string, string> = {}) => {
       const go = () => {
         res.writeHead(status, { 'content-type': 'text/csv; charset=utf-8', ...headers });
@@ -32,7 +39,18 @@ export async function startCsvDailyProvider(opts: { timezone: string; transactio
     const lines = [
       'transaction_id,type,round_id,game_id,currency,amount,local_time,round_status',
       ...rows.map((r) =>
-        [r.id, r.type, r.roundId, r.gameId, r.currency, formatAmount(r.amountMinor, 2), utcMsToLocal(r.occurredAtMs, opts.timezone), r.roundStatus ?? ''].map(csvCell).join(','),
+        [
+          r.id,
+          r.type,
+          r.roundId,
+          r.gameId,
+          r.currency,
+          formatAmount(r.amountMinor, 2),
+          utcMsToLocal(r.occurredAtMs, opts.timezone),
+          r.roundStatus ?? '',
+        ]
+          .map(csvCell)
+          .join(','),
       ),
       `TOTAL,${rows.length + (faults.wrongControlTotals ? 1 : 0)},${formatAmount(sum, 2)}`,
     ];

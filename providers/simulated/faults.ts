@@ -3,10 +3,16 @@ import type { AddressInfo } from 'node:net';
 import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-server';
 
 /** The rows a simulated provider reports for a window, after the injected data faults. */
-export function reportedRows(txs: SimulatedTx[], faults: Faults, include: (t: SimulatedTx) => boolean): SimulatedTx[] {
+export function reportedRows(
+  txs: SimulatedTx[],
+  faults: Faults,
+  include: (t: SimulatedTx) => boolean,
+): SimulatedTx[] {
   const missing = new Set(faults.missing ?? []);
   const rows: SimulatedTx[] = [];
-  for (const t of [...txs, ...(faults.extra ?? [])].sort((a, b) => a.occurredAtMs - b.occurredAtMs || (a.id < b.id ? -1 : 1))) {
+  for (const t of [...txs, ...(faults.extra ?? [])].sort(
+    (a, b) => a.occurredAtMs - b.occurredAtMs || (a.id < b.id ? -1 : 1),
+  )) {
     if (!include(t) || missing.has(t.id)) continue;
     const amountMinor = faults.altered?.[t.id] ?? t.amountMinor;
     rows.push({ ...t, amountMinor });
@@ -33,7 +39,11 @@ export function transportFault(faults: Faults): { status: number; headers?: Reco
 export async function listenSimulated(
   server: Server,
   port: number | undefined,
-  control: { requests: () => number; setTransactions: (t: SimulatedTx[]) => void; setFaults: (f: Faults) => void },
+  control: {
+    requests: () => number;
+    setTransactions: (t: SimulatedTx[]) => void;
+    setFaults: (f: Faults) => void;
+  },
 ): Promise<SimulatedProvider> {
   await new Promise<void>((resolve) => server.listen(port ?? 0, '127.0.0.1', resolve));
   return {

@@ -10,9 +10,18 @@ export interface SimulatedFx {
   close(): Promise<void>;
 }
 
-export const DEMO_RATES: Record<string, string> = { 'GBP/EUR': '1.1625', 'USD/EUR': '0.9210', 'EUR/GBP': '0.8602', 'EUR/USD': '1.0858', 'USD/GBP': '0.7923', 'GBP/USD': '1.2621' };
+export const DEMO_RATES: Record<string, string> = {
+  'GBP/EUR': '1.1625',
+  'USD/EUR': '0.9210',
+  'EUR/GBP': '0.8602',
+  'EUR/USD': '1.0858',
+  'USD/GBP': '0.7923',
+  'GBP/USD': '1.2621',
+};
 
-export async function startFxServer(opts: { rates?: Record<string, string>; port?: number } = {}): Promise<SimulatedFx> {
+export async function startFxServer(
+  opts: { rates?: Record<string, string>; port?: number } = {},
+): Promise<SimulatedFx> {
   const rates = new Map(Object.entries(opts.rates ?? DEMO_RATES));
   let down = false;
   const server: Server = createServer((req, res) => {
@@ -26,7 +35,13 @@ export async function startFxServer(opts: { rates?: Record<string, string>; port
     const pair = `${url.searchParams.get('base')}/${url.searchParams.get('quote')}`;
     const rate = rates.get(pair);
     if (!rate) return send(404, { error: `no rate for ${pair}` });
-    send(200, { base: url.searchParams.get('base'), quote: url.searchParams.get('quote'), rate, asOf: new Date().toISOString(), source: 'clearhouse-simulated-reference-rates' });
+    send(200, {
+      base: url.searchParams.get('base'),
+      quote: url.searchParams.get('quote'),
+      rate,
+      asOf: new Date().toISOString(),
+      source: 'clearhouse-simulated-reference-rates',
+    });
   });
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   return {

@@ -21,7 +21,9 @@ export function toIngestItem(t: SimulatedTx, playerId = 'demo-player') {
  * its provider reports are the same data until a fault is injected.
  */
 export function generateDay(partnerId: string, day: string, count: number, currency = 'EUR'): SimulatedTx[] {
-  let state = [...partnerId].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 2166136261) ^ Date.parse(`${day}T00:00:00Z`) / 86_400_000;
+  let state =
+    [...partnerId].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 2166136261) ^
+    (Date.parse(`${day}T00:00:00Z`) / 86_400_000);
   const rnd = () => {
     state ^= state << 13;
     state ^= state >>> 17;

@@ -48,12 +48,15 @@ export interface SimulatedProvider {
 
 const PAGE_SIZE = 500;
 
-export async function startJsonCursorProvider(opts: { transactions?: SimulatedTx[]; faults?: Faults; port?: number } = {}): Promise<SimulatedProvider> {
+export async function startJsonCursorProvider(
+  opts: { transactions?: SimulatedTx[]; faults?: Faults; port?: number } = {},
+): Promise<SimulatedProvider> {
   let txs = opts.transactions ?? [];
   let faults: Faults = opts.faults ?? {};
   const state = { requests: 0 };
 
-  const reportRows = (fromMs: number, toMs: number) => reportedRows(txs, faults, (t) => t.occurredAtMs >= fromMs && t.occurredAtMs < toMs);
+  const reportRows = (fromMs: number, toMs: number) =>
+    reportedRows(txs, faults, (t) => t.occurredAtMs >= fromMs && t.occurredAtMs < toMs);
 
   const server: Server = createServer((req, res) => {
     state.requests++;
@@ -71,7 +74,8 @@ export async function startJsonCursorProvider(opts: { transactions?: SimulatedTx
     if (fault) return reply(fault.status, { error: 'try again later' }, fault.headers);
     const fromMs = Number(url.searchParams.get('from_ms'));
     const toMs = Number(url.searchParams.get('to_ms'));
-    if (!Number.isSafeInteger(fromMs) || !Number.isSafeInteger(toMs)) return reply(400, { error: 'from_ms and to_ms required' });
+    if (!Number.isSafeInteger(fromMs) || !Number.isSafeInteger(toMs))
+      return reply(400, { error: 'from_ms and to_ms required' });
     const offset = Number(url.searchParams.get('cursor') ?? 0);
     const rows = reportRows(fromMs, toMs);
     const pageRows = rows.slice(offset, offset + PAGE_SIZE);
@@ -89,7 +93,14 @@ export async function startJsonCursorProvider(opts: { transactions?: SimulatedTx
         ...(r.roundStatus ? { round_status: r.roundStatus } : {}),
       })),
       next_cursor: last ? null : String(offset + PAGE_SIZE),
-      ...(last ? { control: { record_count: rows.length + (faults.wrongControlTotals ? 1 : 0), sum_minor: (faults.wrongControlTotals ? sum + 100n : sum).toString() } } : {}),
+      ...(last
+        ? {
+            control: {
+              record_count: rows.length + (faults.wrongControlTotals ? 1 : 0),
+              sum_minor: (faults.wrongControlTotals ? sum + 100n : sum).toString(),
+            },
+          }
+        : {}),
     });
   });
   return listenSimulated(server, opts.port, {

@@ -69,7 +69,13 @@ function makeBatch(worker: number, size: number, previous: Tx[]): Tx[] {
     } else if (r < 0.88) base.type = 'win';
     else if (r < 0.93 && bets.length) {
       const target = bets[Math.floor(rnd() * bets.length)]!;
-      Object.assign(base, { type: 'rollback', refId: target.id, amount: target.amount, currency: target.currency, gameId: target.gameId });
+      Object.assign(base, {
+        type: 'rollback',
+        refId: target.id,
+        amount: target.amount,
+        currency: target.currency,
+        gameId: target.gameId,
+      });
     } else if (r < 0.95) base.type = 'jackpot_contribution';
     else if (r < 0.98) base.type = 'bonus_bet';
     else base.type = 'bonus_win';
@@ -79,13 +85,20 @@ function makeBatch(worker: number, size: number, previous: Tx[]): Tx[] {
 }
 
 /** Bodies are built before the clock starts, so the generator's JSON work does not compete with the API for CPU. */
-function prebuild(worker: number, count: number): { partner: Options['partners'][number]; body: string; n: number }[] {
+function prebuild(
+  worker: number,
+  count: number,
+): { partner: Options['partners'][number]; body: string; n: number }[] {
   let previous: Tx[] = [];
   return Array.from({ length: count }, (_, b) => {
     const partner = opts.partners[(worker + b) % opts.partners.length]!;
     const items = makeBatch(worker, opts.batchSize, previous);
     previous = items;
-    return { partner, body: JSON.stringify({ batchId: `${opts.runId}-${worker}-${b}`, transactions: items }), n: items.length };
+    return {
+      partner,
+      body: JSON.stringify({ batchId: `${opts.runId}-${worker}-${b}`, transactions: items }),
+      n: items.length,
+    };
   });
 }
 
@@ -113,7 +126,13 @@ async function runApi(
   }
 }
 
-async function runRaw(pool: pg.Pool, worker: number, deadline: number, latencies: number[], counters: { tx: number; errors: number }) {
+async function runRaw(
+  pool: pg.Pool,
+  worker: number,
+  deadline: number,
+  latencies: number[],
+  counters: { tx: number; errors: number },
+) {
   let previous: Tx[] = [];
   let b = 0;
   while (Date.now() < deadline) {
@@ -128,9 +147,22 @@ async function runRaw(pool: pg.Pool, worker: number, deadline: number, latencies
       const byId = new Map(unique.map((t) => [t.id, t.type]));
       await pool.query(
         `SELECT ingest_batch($1, $2, '\\x00'::bytea, $3, $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[])`,
-        [partner.id, batchId, items.length, unique.map((t) => t.id), unique.map((t) => t.type), unique.map((t) => t.roundId), unique.map((t) => t.playerId),
-          unique.map((t) => t.gameId), unique.map((t) => t.amount.replace('.', '')), unique.map((t) => t.currency), unique.map((t) => t.occurredAt),
-          unique.map((t) => t.refId ?? null), unique.map((t) => (t.refId ? (byId.get(t.refId) ?? null) : null)), unique.map(() => null)],
+        [
+          partner.id,
+          batchId,
+          items.length,
+          unique.map((t) => t.id),
+          unique.map((t) => t.type),
+          unique.map((t) => t.roundId),
+          unique.map((t) => t.playerId),
+          unique.map((t) => t.gameId),
+          unique.map((t) => t.amount.replace('.', '')),
+          unique.map((t) => t.currency),
+          unique.map((t) => t.occurredAt),
+          unique.map((t) => t.refId ?? null),
+          unique.map((t) => (t.refId ? (byId.get(t.refId) ?? null) : null)),
+          unique.map(() => null),
+        ],
       );
       latencies.push(performance.now() - t0);
       counters.tx += items.length;
@@ -167,16 +199,20 @@ async function runRaw(pool: pg.Pool, worker: number, deadline: number, latencies
 async function main(): Promise<void> {
   const latencies: number[] = [];
   const counters = { tx: 0, errors: 0 };
-  const pool = opts.mode !== 'api' ? new pg.Pool({ connectionString: opts.url, max: opts.concurrency }) : null;
+  const pool =
+    opts.mode !== 'api' ? new pg.Pool({ connectionString: opts.url, max: opts.concurrency }) : null;
   // Enough bodies for 120,000 tx/s over the phase; the phase ends at the deadline either way.
   const perWorker = Math.ceil((120_000 * (opts.durationMs / 1000)) / opts.batchSize / opts.concurrency);
-  const bodies = opts.mode === 'api' ? Array.from({ length: opts.concurrency }, (_, w) => prebuild(w, perWorker)) : [];
+  const bodies =
+    opts.mode === 'api' ? Array.from({ length: opts.concurrency }, (_, w) => prebuild(w, perWorker)) : [];
   let deadlineAt = 0;
   const started = Date.now();
   deadlineAt = started + opts.durationMs;
   await Promise.all(
     Array.from({ length: opts.concurrency }, (_, w) =>
-      pool ? runRaw(pool, w, deadlineAt, latencies, counters) : runApi(w, bodies[w]!, () => deadlineAt, latencies, counters),
+      pool
+        ? runRaw(pool, w, deadlineAt, latencies, counters)
+        : runApi(w, bodies[w]!, () => deadlineAt, latencies, counters),
     ),
   );
   const seconds = (Date.now() - started) / 1000;

@@ -26,9 +26,17 @@ export function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 }
 
-function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 120_000): Promise<RegExpMatchArray> {
+function waitForLine(
+  child: ChildProcess,
+  pattern: RegExp,
+  what: string,
+  timeoutMs = 120_000,
+): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs / 1000}s`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${what} did not start within ${timeoutMs / 1000}s`)),
+      timeoutMs,
+    );
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       const m = pattern.exec(line);
       if (m) {
@@ -53,9 +61,19 @@ export async function startServices(opts: { temporal: boolean }): Promise<BenchS
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
     const port = await freePort();
-    const pg = spawn(process.execPath, [path.join(ROOT, 'scripts/postgres-server.mjs'), path.join(workDir, 'pg'), String(port), 'false', 'bench'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const pg = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'scripts/postgres-server.mjs'),
+        path.join(workDir, 'pg'),
+        String(port),
+        'false',
+        'bench',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     children.push(pg);
     databaseUrl = (await waitForLine(pg, /^ready (\S+)$/, 'Postgres'))[1]!;
     pg.stdout.resume();
@@ -69,10 +87,28 @@ export async function startServices(opts: { temporal: boolean }): Promise<BenchS
     const cli = ensureTemporalCli();
     if (!cli) throw new Error('no Temporal CLI available (see scripts/lib/temporal-cli.mjs)');
     const port = await freePort();
-    const attributes = Object.entries(searchAttributes).flatMap(([k, type]) => ['--search-attribute', `${k}=${type}`]);
-    const t = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...attributes], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const attributes = Object.entries(searchAttributes).flatMap(([k, type]) => [
+      '--search-attribute',
+      `${k}=${type}`,
+    ]);
+    const t = spawn(
+      cli,
+      [
+        'server',
+        'start-dev',
+        '--headless',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--log-level',
+        'error',
+        ...attributes,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     children.push(t);
     await waitForLine(t, /Temporal Server:/, 'Temporal');
     t.stdout.resume();

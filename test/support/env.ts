@@ -6,7 +6,8 @@ import { loadConfig, type Config } from '../../platform/config';
 /** Values the global setup (test/global-setup.mjs) exported for this run. */
 function required(name: string): string {
   const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run the tests with jest (npm test), which starts the services`);
+  if (!v)
+    throw new Error(`${name} is not set: run the tests with jest (npm test), which starts the services`);
   return v;
 }
 

@@ -8,7 +8,10 @@ export interface TestPartner {
 }
 
 /** Onboards a partner through the real API (and so the real onboarding workflow). */
-export async function onboardPartner(stack: Stack, overrides: { timezone?: string; settlementCurrency?: string } = {}): Promise<TestPartner> {
+export async function onboardPartner(
+  stack: Stack,
+  overrides: { timezone?: string; settlementCurrency?: string } = {},
+): Promise<TestPartner> {
   const body = {
     id: uniqueId('partner'),
     name: 'Test Partner',

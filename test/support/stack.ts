@@ -26,7 +26,16 @@ export interface Stack {
   baseUrl: string;
   operatorToken: string;
   /** fetch against the API with JSON helpers. */
-  api: (path: string, init?: { method?: string; body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string> }) => Promise<{ status: number; body: any; headers: Headers }>;
+  api: (
+    path: string,
+    init?: {
+      method?: string;
+      body?: unknown;
+      rawBody?: string;
+      token?: string | null;
+      headers?: Record<string, string>;
+    },
+  ) => Promise<{ status: number; body: any; headers: Headers }>;
   /** Stops the workers (as a crash or a deploy would) and starts fresh ones on the same queues. */
   restartWorkers: () => Promise<void>;
   close: () => Promise<void>;
@@ -36,7 +45,9 @@ export interface Stack {
  * The real product wired for one test file: a fresh database, a Temporal client, the
  * workers on this file's own task queues, and the API on an ephemeral port.
  */
-export async function startStack(opts: { workers?: boolean; overrides?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { workers?: boolean; overrides?: Record<string, string> } = {},
+): Promise<Stack> {
   quietRuntime();
   const db = await createTestDatabase();
   const config = testConfig({ DATABASE_URL: db.url, ...opts.overrides });
@@ -48,7 +59,12 @@ export async function startStack(opts: { workers?: boolean; overrides?: Record<s
   let nativeConnection: NativeConnection | undefined;
   const startWorkers = async () => {
     nativeConnection ??= await NativeConnection.connect({ address: config.temporal.address });
-    workers = await createWorkers({ config, db: db.pool, connection: nativeConnection, workflowBundle: { codePath: workflowBundlePath() } });
+    workers = await createWorkers({
+      config,
+      db: db.pool,
+      connection: nativeConnection,
+      workflowBundle: { codePath: workflowBundlePath() },
+    });
     running = Promise.all(workers.map((w) => w.run()));
   };
   const stopWorkers = async () => {
@@ -74,7 +90,11 @@ export async function startStack(opts: { workers?: boolean; overrides?: Record<s
       body = JSON.stringify(init.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await fetch(`${baseUrl}${path}`, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
+    const res = await fetch(`${baseUrl}${path}`, {
+      method: init.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      body,
+    });
     const text = await res.text();
     let parsed: unknown = text;
     try {
