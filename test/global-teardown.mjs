@@ -1,14 +1,9 @@
 import { rmSync } from 'node:fs';
 
+/** Stops what test/global-setup.mjs started, last started first. */
 export default async function globalTeardown() {
   const state = globalThis.__clearhouse;
   if (!state) return;
-  await state.temporal.teardown();
-  const child = state.postgres.child;
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  for (const stop of [...state.stops].reverse()) await stop().catch(() => {});
   rmSync(state.workDir, { recursive: true, force: true });
 }

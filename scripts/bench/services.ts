@@ -56,27 +56,20 @@ export interface BenchServices {
 
 export async function startServices(opts: { temporal: boolean }): Promise<BenchServices> {
   const children: ChildProcess[] = [];
+  const stops: (() => Promise<void>)[] = [];
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'clearhouse-bench-'));
   chmodSync(workDir, 0o755);
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
-    const port = await freePort();
-    const pg = spawn(
-      process.execPath,
-      [
-        path.join(ROOT, 'scripts/postgres-server.mjs'),
-        path.join(workDir, 'pg'),
-        String(port),
-        'false',
-        'bench',
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    children.push(pg);
-    databaseUrl = (await waitForLine(pg, /^ready (\S+)$/, 'Postgres'))[1]!;
-    pg.stdout.resume();
+    const { spawnPostgresServer } = await import('../lib/postgres.mjs');
+    const pg = await spawnPostgresServer({
+      dataDir: path.join(workDir, 'pg'),
+      port: await freePort(),
+      persistent: false,
+      database: 'bench',
+    });
+    stops.push(pg.stop);
+    databaseUrl = pg.url;
   }
   log(`Postgres ready; migrating`);
   await migrateUp(databaseUrl);
@@ -125,6 +118,7 @@ export async function startServices(opts: { temporal: boolean }): Promise<BenchS
         c.kill('SIGTERM');
         await exited;
       }
+      for (const stop of stops) await stop();
       rmSync(workDir, { recursive: true, force: true });
     },
   };
