@@ -106,6 +106,11 @@ export function settlementActivities({
       return q.lockedRates(db, c.cycleId);
     },
 
+    /** The time, recorded in history: how the workflow learns "now" for the deadlines it shows. */
+    async now(): Promise<string> {
+      return new Date().toISOString();
+    },
+
     async freezePeriod(c: CycleArgs): Promise<{ frozenAt: string }> {
       return { frozenAt: await q.freezeCycle(db, c) };
     },

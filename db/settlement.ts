@@ -445,6 +445,7 @@ export async function planCycle(
     end_: string;
     cutoff: Date;
     currency: string;
+    timezone: string;
     terms: { settlement?: ContractSettlementTerms } | null;
   }>(
     `WITH anchor AS (
@@ -467,7 +468,7 @@ export async function planCycle(
                          ELSE start_ END AS end_
          FROM period pr)
      SELECT start_::text AS start, end_::text AS end_, ((end_ + 1)::timestamp AT TIME ZONE timezone) AS cutoff,
-            settlement_currency AS currency, terms
+            settlement_currency AS currency, timezone, terms
        FROM bounds`,
     [p.partnerId, p.periodStart, p.periodEnd ?? null, p.firedAt ?? null],
   );
@@ -492,6 +493,7 @@ export async function planCycle(
     currency: row.currency,
     currencyScale: currencies.scaleOf(row.currency) ?? 2,
     cutoffAt: row.cutoff.toISOString(),
+    timezone: row.timezone,
     graceMs: (terms.cutoffGraceMinutes ?? DEFAULT_GRACE_MINUTES) * 60_000,
     payoutApprovalThresholdMinor: terms.payoutApprovalThresholdMinor ?? DEFAULT_PAYOUT_THRESHOLD_MINOR,
     reminderIntervalMs: REMINDER_INTERVAL_MS,

@@ -25,6 +25,8 @@ export interface SettlementInput {
   currencyScale: number;
   /** The period's cut-off instant and the grace for late transactions before it freezes. */
   cutoffAt: string;
+  /** The partner's timezone (IANA), for the times an operator reads in the Temporal UI. */
+  timezone?: string;
   graceMs: number;
   /** Above this net payout (minor units, as a string) two different operators must approve. */
   payoutApprovalThresholdMinor: string;
@@ -126,4 +128,29 @@ export function resolutionBaseEffect(
   // Aggregate-level differences (aggregator reports) are already GGR differences.
   if (e.txType === null && e.isAggregate === true) return e.differenceMinor;
   return 0n;
+}
+
+/**
+ * An instant as an operator reads it in the Temporal UI: `2026-11-30 01:00 Europe/London`
+ * (or UTC when no timezone is known). Pure: Intl with a fixed locale and zone.
+ */
+export function operatorTime(instant: string | number, timezone = 'UTC'): string {
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone: timezone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(new Date(instant));
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')} ${timezone}`;
+}
+
+/** A duration as an operator reads it: `4h`, `90 min`, `45 s`. */
+export function operatorDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${Math.round(ms / 1000)} s`;
 }

@@ -1,9 +1,11 @@
 import {
   ActivityFailure,
+  ApplicationFailure,
   condition,
   defineQuery,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -14,6 +16,8 @@ import {
 import type { Activities } from '../activities';
 import {
   approvalProblem,
+  operatorDuration,
+  operatorTime,
   resolutionProblem,
   type ApprovePayoutInput,
   type ResolveExceptionInput,
@@ -86,6 +90,16 @@ const notifying = proxyActivities<Activities>({
 });
 
 /**
+ * A refused Update carries only what the operator needs (field and reason): the Temporal UI
+ * and CLI show a failure's stack trace, which would print our source paths.
+ */
+function refuse(problem: string): never {
+  const failure = ApplicationFailure.create({ type: 'InvalidUpdate', message: problem, nonRetryable: true });
+  failure.stack = '';
+  throw failure;
+}
+
+/**
  * One partner's settlement for one period: cut-off, freeze, fetch the provider's report,
  * reconcile, wait for operators to resolve exceptions, compute fees from the contract in
  * force, post, build the statement, get the payout approved, pay out.
@@ -110,6 +124,8 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     fxRates: [],
   };
   const open = () => view.exceptions.filter((e) => !e.resolution).length;
+  const period =
+    input.periodStart === input.periodEnd ? input.periodStart : `${input.periodStart} to ${input.periodEnd}`;
   const publish = (status: SettlementStatus, details: string) => {
     view.status = status;
     upsertSearchAttributes([
@@ -132,7 +148,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
         ...(r.amount === undefined ? {} : { amount: r.amount }),
       };
       await acts.recordResolution(cycle, r);
-      publish(view.status, `${open()} exception(s) open`);
+      if (view.status === 'AwaitingApproval') publish(view.status, `${open()} exception(s) open`);
       return { open: open() };
     },
     {
@@ -141,7 +157,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
           view.status === 'AwaitingApproval'
             ? resolutionProblem(view.exceptions, r, input.currencyScale)
             : `exceptions can be resolved once reconciliation is done (now ${view.status})`;
-        if (problem) throw new Error(problem);
+        if (problem) refuse(problem);
       },
       description:
         'Resolve one reconciliation exception: {"exceptionId","resolution":"accept_ours|accept_theirs|adjust|write_off|carry_forward","amount"?,"reason","operator"}',
@@ -156,7 +172,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     {
       validator: (a) => {
         const problem = approvalProblem(view.approvals, a, view.status === 'AwaitingPayoutApproval');
-        if (problem) throw new Error(problem);
+        if (problem) refuse(problem);
       },
       description: 'Approve the payout (maker-checker: two different operators): {"operator","comment"?}',
     },
@@ -166,19 +182,29 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     { key: PartnerId, value: input.partnerId },
     { key: SettlementPeriod, value: `${input.periodStart}/${input.periodEnd}` },
   ]);
-  publish('WaitingForCutoff', `until ${input.cutoffAt} + ${Math.round(input.graceMs / 1000)} s grace`);
+  // Times and durations as the operator reads them in the UI (partner's timezone).
+  const at = (instant: string | number) => operatorTime(instant, input.timezone);
+  const every = operatorDuration(input.reminderIntervalMs);
+  const freezeAt = Date.parse(input.cutoffAt) + input.graceMs;
+  const cutoffLabel = `cut-off ${at(input.cutoffAt)} + ${operatorDuration(input.graceMs)} grace, until ${at(freezeAt)}`;
+  publish('WaitingForCutoff', `waiting for the ${cutoffLabel}; then the period freezes`);
 
   // 1. Cut-off plus grace, on a durable timer, then freeze the period.
-  const waitMs = Date.parse(input.cutoffAt) + input.graceMs - workflowInfo().runStartTime.getTime();
-  if (waitMs > 0) await sleep(waitMs);
-  view.frozenAt = (await acts.freezePeriod(cycle)).frozenAt;
-  publish('Reconciling', 'fetching the provider report');
+  const waitMs = freezeAt - workflowInfo().runStartTime.getTime();
+  if (waitMs > 0) await sleep(waitMs, { summary: cutoffLabel });
+  view.frozenAt = (
+    await acts.freezePeriod.executeWithOptions({ summary: `period ${period}` }, [cycle])
+  ).frozenAt;
+  publish('Reconciling', `fetching the provider report for ${period}`);
 
   // 2. The provider's report; a provider that stays down becomes an exception, never a guess.
   try {
     const report = await fetchingWith(
       input.reportFetchAttempts ?? DEFAULT_REPORT_FETCH_ATTEMPTS,
-    ).fetchProviderReport(cycle);
+    ).fetchProviderReport.executeWithOptions(
+      { summary: `${period}, page by page (cursor heartbeated: a new worker resumes)` },
+      [cycle],
+    );
     view.reportRows = report.rows;
     view.exceptions.push(...report.exceptions);
   } catch (err) {
@@ -188,14 +214,31 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
 
   // 3–4. Our totals against theirs; every difference named.
   if (view.reportRows !== null) {
-    const rec = await acts.reconcile({ ...cycle, frozenAt: view.frozenAt });
+    const rec = await acts.reconcile.executeWithOptions(
+      { summary: 'totals per day/game/currency, then transactions' },
+      [{ ...cycle, frozenAt: view.frozenAt }],
+    );
     view.exceptions.push(...rec.exceptions);
   }
 
   // 5. Operators resolve each exception (Temporal UI or API); reminders while any stays open.
   if (open() > 0) {
-    publish('AwaitingApproval', `${open()} exception(s) open`);
-    while (!(await condition(() => open() === 0, input.reminderIntervalMs))) {
+    // Learn "now" from an activity (recorded in history), to say until when each wait lasts.
+    let waitingSince = patched('operator-labels')
+      ? Date.parse(await acts.now.executeWithOptions({ summary: "the time the operators' wait starts" }, []))
+      : null;
+    const awaiting = () => {
+      const next = waitingSince === null ? '' : ` at ${at(waitingSince + input.reminderIntervalMs)}`;
+      const escalated = view.escalated ? ' — ESCALATED' : '';
+      return `waiting for operators to resolve ${open()} exception(s) (Update resolveException)${escalated}; next reminder${next}, every ${every}`;
+    };
+    publish('AwaitingApproval', awaiting());
+    while (
+      !(await condition(() => open() === 0, input.reminderIntervalMs, {
+        summary: `reminder ${view.remindersSent + 1} (every ${every}; escalated after ${ESCALATE_AFTER_REMINDERS})`,
+      }))
+    ) {
+      if (waitingSince !== null) waitingSince += input.reminderIntervalMs;
       view.remindersSent++;
       if (view.remindersSent >= ESCALATE_AFTER_REMINDERS && !view.escalated) {
         view.escalated = true;
@@ -206,55 +249,81 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
       } else {
         log.warn('settlement exceptions still open', { open: open(), reminders: view.remindersSent });
       }
-      publish(
-        'AwaitingApproval',
-        `${open()} exception(s) open — reminder ${view.remindersSent}${view.escalated ? ' — ESCALATED' : ''}`,
-      );
+      publish('AwaitingApproval', awaiting());
     }
   }
 
   // 6. Lock FX for every transaction currency (source and time recorded), then the fees
   // from the contract version in force, in the settlement currency.
   publish('ComputingFees', 'locking FX rates and applying the contract');
-  view.fxRates = await acts.lockFxRates(cycle);
-  const fees = await acts.computeSettlementFees(cycle);
+  view.fxRates = await acts.lockFxRates.executeWithOptions(
+    { summary: 'one rate per currency pair, source and time recorded' },
+    [cycle],
+  );
+  const fees = await acts.computeSettlementFees.executeWithOptions(
+    { summary: 'the contract version in force, in the settlement currency' },
+    [cycle],
+  );
   view.fees = fees;
 
   // 7–8. Post the settlement entries (idempotent keys from the cycle id) and the statement.
   publish('Posting', `net payable ${fees.netPayable} ${input.currency}`);
-  const posted = await acts.postSettlement(cycle, fees);
-  await acts.buildStatement(cycle, { fees, entryIds: posted.entryIds, exceptions: view.exceptions });
+  const posted = await acts.postSettlement.executeWithOptions(
+    { summary: `ledger entries for net payable ${fees.netPayable} ${input.currency}` },
+    [cycle, fees],
+  );
+  await acts.buildStatement.executeWithOptions(
+    { summary: 'JSON and CSV, from the figures this cycle decided' },
+    [cycle, { fees, entryIds: posted.entryIds, exceptions: view.exceptions }],
+  );
 
   // 9. Above the contract's threshold, two different operators approve the payout.
   if (BigInt(fees.netPayableMinor) > BigInt(input.payoutApprovalThresholdMinor)) {
     publish(
       'AwaitingPayoutApproval',
-      `${fees.netPayable} ${input.currency} needs ${PAYOUT_APPROVALS} approvals`,
+      `waiting for ${PAYOUT_APPROVALS} different operators to approve the payout of ${fees.netPayable} ${input.currency} (Update approvePayout)`,
     );
-    await acts.setCycleStatus(cycle.cycleId, 'AwaitingPayoutApproval');
+    await acts.setCycleStatus.executeWithOptions(
+      { summary: 'status AwaitingPayoutApproval to the database' },
+      [cycle.cycleId, 'AwaitingPayoutApproval'],
+    );
     await condition(() => view.approvals.length >= PAYOUT_APPROVALS);
   }
   publish('PayingOut', `${fees.netPayable} ${input.currency}`);
-  await acts.recordPayout(cycle, { netPayableMinor: fees.netPayableMinor, approvers: view.approvals });
+  await acts.recordPayout.executeWithOptions(
+    {
+      summary: `${fees.netPayable} ${input.currency} (approved by ${view.approvals.join(', ') || 'no one: below threshold'})`,
+    },
+    [cycle, { netPayableMinor: fees.netPayableMinor, approvers: view.approvals }],
+  );
 
   // 10. Tell the partner (signed webhook, retried with backoff; a partner that never answers
   // does not undo the settlement).
   try {
-    view.notification = await notifying.notifyPartner(cycle, {
-      settlementId: cycle.cycleId,
-      partnerId: input.partnerId,
-      periodStart: input.periodStart,
-      periodEnd: input.periodEnd,
-      currency: input.currency,
-      netPayable: fees.netPayable,
-    });
+    view.notification = await notifying.notifyPartner.executeWithOptions(
+      { summary: 'signed webhook to the partner' },
+      [
+        cycle,
+        {
+          settlementId: cycle.cycleId,
+          partnerId: input.partnerId,
+          periodStart: input.periodStart,
+          periodEnd: input.periodEnd,
+          currency: input.currency,
+          netPayable: fees.netPayable,
+        },
+      ],
+    );
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     view.notification = 'failed';
     log.warn('partner notification failed after retries', { error: err.message });
   }
 
-  await acts.setCycleStatus(cycle.cycleId, 'Completed');
+  await acts.setCycleStatus.executeWithOptions({ summary: 'status Completed to the database' }, [
+    cycle.cycleId,
+    'Completed',
+  ]);
   publish('Completed', `paid ${fees.netPayable} ${input.currency}`);
   return view;
 }
