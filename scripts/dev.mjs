@@ -13,7 +13,10 @@ import readline from 'node:readline';
 import { devPostgresDataDir, spawnPostgresServer } from './lib/postgres.mjs';
 import { ensureTemporalCli, ROOT } from './lib/temporal-cli.mjs';
 
-const DATA = path.join(ROOT, '.data');
+// Dev data (Temporal history, demo credentials); CLEARHOUSE_DEV_DATA moves it (the start-up tests do).
+const DATA = process.env.CLEARHOUSE_DEV_DATA
+  ? path.resolve(process.env.CLEARHOUSE_DEV_DATA)
+  : path.join(ROOT, '.data');
 const env = { ...process.env };
 const API_PORT = Number(env.API_PORT || 3000);
 const TEMPORAL_PORT = Number(env.TEMPORAL_PORT || 7233);
