@@ -114,7 +114,7 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
   }
 
   /**
-   * More Actions → Send an Update → pick the Update → type the one JSON object → click the
+   * More Actions → Send an Update → pick the Update → type over the one JSON object → click the
    * "Data" label (the README's tip: the editor reformats the JSON when it loses focus, and the
    * dialog grows; clicking Submit while that happens is swallowed) → click Submit once.
    */
@@ -126,6 +126,7 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
     await dialog.getByRole('option', { name: new RegExp(`^\\s*${name}`) }).click();
     const editor = dialog.locator('.cm-content');
     await editor.click();
+    // The dialog keeps the last payload sent: select it all and type over it (README tip).
     await page.keyboard.press('ControlOrMeta+A');
     await page.keyboard.press('Backspace');
     await page.keyboard.type(JSON.stringify(payload));
