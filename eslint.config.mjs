@@ -14,7 +14,8 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.mjs', '*.js', 'scripts/*.mjs', 'scripts/lib/*.mjs', 'test/*.mjs'],
+          // Plain JS is linted without types (below).
+          allowDefaultProject: [],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -33,6 +34,7 @@ export default tseslint.config(
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
       globals: {
         module: 'writable',
         require: 'readonly',

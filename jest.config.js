@@ -5,7 +5,10 @@ module.exports = {
   testMatch: ['**/test/**/*.test.ts', '**/domain/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/.data/', '/.tools/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/.data/', '<rootDir>/.tools/', '<rootDir>/dist/'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
+  // .mjs too: tests import the plain-JS launch helpers (scripts/lib/net.mjs).
+  transform: {
+    '^.+\\.(ts|mjs)$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
   // One real Temporal dev server and one real Postgres for the whole run (test/global-setup.mjs).
   globalSetup: '<rootDir>/test/global-setup.mjs',
   globalTeardown: '<rootDir>/test/global-teardown.mjs',

@@ -7,9 +7,9 @@
 // Plain JavaScript: it must run before `npm install` has brought TypeScript tooling.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
+import { portOpen } from './lib/net.mjs';
 import { devPostgresDataDir, spawnPostgresServer } from './lib/postgres.mjs';
 import { ensureTemporalCli, ROOT } from './lib/temporal-cli.mjs';
 
@@ -59,6 +59,8 @@ function ensureNodeModules() {
   if (major < 20 || (major === 20 && minor < 11)) {
     throw new Error(`Node ${process.versions.node} is too old: Clearhouse needs Node 20.11 or newer`);
   }
+  // --no-install: the start-up tests run dev while jest itself runs from node_modules.
+  if (process.argv.includes('--no-install')) return;
   const marker = path.join(ROOT, 'node_modules', '.package-lock.json');
   const lock = path.join(ROOT, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
@@ -159,14 +161,6 @@ process.on('exit', () => {
 });
 
 // ---------------------------------------------------------------- readiness helpers
-function portOpen(port, host = '127.0.0.1') {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host }, () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-    s.setTimeout(1000, () => (s.destroy(), resolve(false)));
-  });
-}
-
 async function waitUntil(what, fn, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -7,24 +7,13 @@
 // not run the global teardown after a failed setup), and the error is one line saying what to do.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureTemporalCli, ROOT } from '../scripts/lib/temporal-cli.mjs';
+import { freePort } from '../scripts/lib/net.mjs';
 import { ensureDatabase, spawnPostgresServer, withDatabase } from '../scripts/lib/postgres.mjs';
 
 const TEMPLATE_DB = 'clearhouse_test_template';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 function run(command, args, env) {
   return new Promise((resolve, reject) => {

@@ -13,23 +13,13 @@ import {
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../scripts/lib/net.mjs';
 
 // How the stack fails to start, as a user meets it: `npm run dev` and jest's global setup each
 // end with one line saying what and what to do, a non-zero exit code, and no process left
 // behind. Every process of a run carries a marker in its environment, so "left behind" is
 // checked by looking for the marker in /proc after the run (Linux).
 const ROOT = path.join(__dirname, '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** Holds a port, as another program would. */
 async function occupy(): Promise<{ port: number; close: () => Promise<void> }> {
@@ -103,7 +93,7 @@ describe('a stack that cannot start', () => {
   it('npm run dev with the Postgres port taken: one line naming the port and the variable, exit 1, nothing started', async () => {
     const taken = await occupy();
     try {
-      const r = await run(['scripts/dev.mjs'], {
+      const r = await run(['scripts/dev.mjs', '--no-install'], {
         ...(await devPorts()),
         EMBEDDED_PG_PORT: String(taken.port),
         CLEARHOUSE_DEV_DATA: tmp(),
@@ -124,7 +114,7 @@ describe('a stack that cannot start', () => {
     mkdirSync(pgData, { recursive: true, mode: 0o700 });
     writeFileSync(path.join(pgData, 'PG_VERSION'), '9\n');
     if (process.getuid?.() === 0) chownSync(pgData, ...postgresIds());
-    const r = await run(['scripts/dev.mjs'], {
+    const r = await run(['scripts/dev.mjs', '--no-install'], {
       ...(await devPorts()),
       EMBEDDED_PG_DATA: pgData,
       CLEARHOUSE_DEV_DATA: tmp(),

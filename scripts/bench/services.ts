@@ -1,26 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { migrateUp } from '../../db/migrate';
+import { freePort } from '../lib/net.mjs';
 import searchAttributes from '../../platform/search-attributes.json';
 
 // Real services for the benchmark scripts: a fresh embedded Postgres (or DATABASE_URL) and,
 // when asked, a Temporal dev server. Everything started here is stopped by stop().
 export const ROOT = path.join(__dirname, '..', '..');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+export { freePort };
 
 export function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
