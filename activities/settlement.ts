@@ -3,7 +3,7 @@ import { ensureAccounts, postEntries, type EntryInput } from '../db/ledger';
 import type { Db } from '../db/pool';
 import { withTransaction } from '../db/retry';
 import * as q from '../db/settlement';
-import { ConflictError, NotFoundError, UnavailableError } from '../domain/errors';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../domain/errors';
 import { computeFees, type PeriodTotals } from '../domain/fees';
 import {
   convert,
@@ -24,6 +24,7 @@ import {
   resolutionBaseEffect,
   type ResolveExceptionInput,
   type SettlementException,
+  type SettlementResolution,
   type SettlementInput,
 } from '../domain/settlement';
 import type { SecretBox } from '../platform/secrets';
@@ -245,7 +246,15 @@ export function settlementActivities({
       });
     },
 
-    async computeSettlementFees(c: CycleArgs): Promise<{
+    /**
+     * The fee from the contract in force. `resolutions` come from the workflow's state (what
+     * the operators decided), never re-read from the database, where the last one may still
+     * be being written by its Update handler.
+     */
+    async computeSettlementFees(
+      c: CycleArgs,
+      resolutions: SettlementResolution[],
+    ): Promise<{
       contractVersion: number;
       grossFee: string;
       taxWithheld: string;
@@ -290,24 +299,19 @@ export function settlementActivities({
           if (r.residue.num !== 0n) residues.push(`${currency} ${f}: ${r.residue.num}/${r.residue.den}`);
         }
       }
-      const resolved = await q.resolvedExceptions(db, c.cycleId);
-      const adjustment = resolved.reduce(
-        (sum, r) =>
-          sum +
-          resolutionBaseEffect(
-            {
-              kind: r.kind,
-              txType: r.tx_type,
-              differenceMinor: BigInt(r.difference_minor),
-              isAggregate: r.is_aggregate,
-            },
-            {
-              resolution: r.resolution as ResolveExceptionInput['resolution'],
-              ...(r.resolution_amount_minor ? { amountMinor: BigInt(r.resolution_amount_minor) } : {}),
-            },
-          ),
-        0n,
-      );
+      const facts = await q.exceptionFacts(db, c.cycleId);
+      let adjustment = 0n;
+      for (const r of resolutions) {
+        const fact = facts.get(r.exceptionId);
+        if (!fact) throw new NotFoundError(`exception ${r.exceptionId} is not one of ${c.cycleId}'s`);
+        const amount =
+          r.amount === undefined ? null : parseAmount(r.amount, c.currencyScale, { allowNegative: true });
+        if (amount && !amount.ok) throw new ValidationError(`amount of ${r.exceptionId}: ${amount.message}`);
+        adjustment += resolutionBaseEffect(fact, {
+          resolution: r.resolution,
+          ...(amount?.ok ? { amountMinor: amount.minor } : {}),
+        });
+      }
       // The adjustment moves the base: applied as extra bets (positive) or wins (negative).
       const adjusted =
         adjustment >= 0n

@@ -293,28 +293,46 @@ export async function storeResolution(
   );
 }
 
-export async function resolvedExceptions(db: Queryable, cycleId: string) {
+/**
+ * What reconciliation established about each exception of a cycle (kind, the transaction's
+ * type on either side, difference): written before operators can resolve anything and never
+ * changed after, so the fee step may read it. Resolutions are not read here: the workflow
+ * passes them from its own state (a resolution's row may still be being written).
+ */
+export async function exceptionFacts(
+  db: Queryable,
+  cycleId: string,
+): Promise<
+  Map<string, { kind: string; txType: string | null; isAggregate: boolean; differenceMinor: bigint }>
+> {
   const { rows } = await db.query<{
     exception_id: string;
     kind: string;
-    tx_id: string | null;
     tx_type: string | null;
     is_aggregate: boolean;
     difference_minor: string;
-    resolution: string;
-    resolution_amount_minor: string | null;
-    reason: string;
-    operator: string;
   }>(
-    `SELECT e.exception_id, e.kind, e.tx_id, coalesce(g.type, r.type) AS tx_type, (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate, e.difference_minor::text, e.resolution, e.resolution_amount_minor::text, e.reason, e.operator
+    `SELECT e.exception_id, e.kind, coalesce(g.type, r.type) AS tx_type,
+            (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate, e.difference_minor::text
        FROM settlement_exceptions e
        JOIN settlement_cycles c ON c.id = e.cycle_id
        LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
-       LEFT JOIN LATERAL (SELECT type FROM provider_report_rows WHERE cycle_id = e.cycle_id AND tx_id = e.tx_id LIMIT 1) r ON true
-      WHERE e.cycle_id = $1 AND e.resolved_at IS NOT NULL ORDER BY e.exception_id`,
+       LEFT JOIN LATERAL (SELECT type FROM provider_report_rows
+                           WHERE cycle_id = e.cycle_id AND tx_id = e.tx_id LIMIT 1) r ON true
+      WHERE e.cycle_id = $1`,
     [cycleId],
   );
-  return rows;
+  return new Map(
+    rows.map((r) => [
+      r.exception_id,
+      {
+        kind: r.kind,
+        txType: r.tx_type,
+        isAggregate: r.is_aggregate,
+        differenceMinor: BigInt(r.difference_minor),
+      },
+    ]),
+  );
 }
 
 export async function contractInForce(

@@ -45,6 +45,29 @@ export interface SettlementException {
   resolution?: { resolution: Resolution; amount?: string; reason: string; operator: string };
 }
 
+/** What the fee step needs of one decided exception, handed over from the workflow's state. */
+export interface SettlementResolution {
+  exceptionId: string;
+  resolution: Resolution;
+  /** Decimal string in the settlement currency (`adjust` only). */
+  amount?: string;
+}
+
+/** The resolutions decided so far, in exception order: the fee step's input. */
+export function decidedResolutions(exceptions: SettlementException[]): SettlementResolution[] {
+  return exceptions.flatMap((e) =>
+    e.resolution
+      ? [
+          {
+            exceptionId: e.exceptionId,
+            resolution: e.resolution.resolution,
+            ...(e.resolution.amount === undefined ? {} : { amount: e.resolution.amount }),
+          },
+        ]
+      : [],
+  );
+}
+
 /** The one JSON object the Temporal UI (or the API) sends to resolve an exception. */
 export interface ResolveExceptionInput {
   exceptionId: string;

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from '../platform/webhooks';
 import type { SettlementInput } from '../domain/settlement';
-import { convert, divideHalfEven, formatAmount, parseAmount } from '../domain/money';
+import { convert, createCurrencyRegistry, divideHalfEven, formatAmount, parseAmount } from '../domain/money';
 import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
@@ -23,7 +23,9 @@ import {
   type settlementCycle,
   type SettlementView,
 } from '../workflows/settlement';
-import { Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { SecretBox } from '../platform/secrets';
 import { uniqueId, workflowBundlePath } from './support/env';
 import { onboardPartner, type TestPartner } from './support/partners';
 import { startStack, type Stack } from './support/stack';
@@ -410,6 +412,80 @@ describe('settlementCycle workflow', () => {
     expect(text).toContain(`net_payable,`);
     const list = await stack.api(`/v1/settlements?partnerId=${p.id}&status=Completed`);
     expect(list.body.settlements).toEqual([expect.objectContaining({ id, status: 'Completed' })]);
+  });
+
+  it('computes the fee from what operators decided, even while the last resolution is still being recorded', async () => {
+    // A worker of this test's own whose recordResolution (the real one) takes 2 s, as a slow
+    // database would: the cycle must not compute its fee before the last resolution counts.
+    const queue = `${taskQueue(stack.config, 'settlement')}-slow-resolution`;
+    const real = createActivities({
+      db: stack.db.pool,
+      currencies: createCurrencyRegistry(stack.config.currencies.extraAssets),
+      secrets: new SecretBox(stack.config.secretsKey),
+      fxRatesUrl: stack.config.fxRatesUrl,
+    });
+    const connection = await NativeConnection.connect({ address: stack.config.temporal.address });
+    const worker = await Worker.create({
+      connection,
+      namespace: stack.config.temporal.namespace,
+      taskQueue: queue,
+      workflowBundle: { codePath: workflowBundlePath() },
+      activities: {
+        ...real,
+        recordResolution: async (...args: Parameters<typeof real.recordResolution>) => {
+          await new Promise((r) => setTimeout(r, 2000));
+          return real.recordResolution(...args);
+        },
+      },
+    });
+    await worker.runUntil(async () => {
+      const txs = generate(12);
+      const p = await setUpPartner(txs);
+      provider.setTransactions(txs);
+      const bet = txs.find((t) => t.type === 'bet')!;
+      provider.setFaults({ altered: { [bet.id]: bet.amountMinor + 700n } });
+      const h = await stack.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
+        taskQueue: queue,
+        workflowId: settlementWorkflowId(p.id, DAY),
+        args: [
+          {
+            partnerId: p.id,
+            periodStart: DAY,
+            periodEnd: DAY,
+            currency: 'EUR',
+            currencyScale: 2,
+            cutoffAt: '2026-11-24T00:00:00Z',
+            graceMs: 0,
+            payoutApprovalThresholdMinor: '100000000',
+            reminderIntervalMs: 60_000,
+          },
+        ],
+      });
+      const waiting = await waitForStatus(h, 'AwaitingApproval');
+      expect(waiting.exceptions.map((e) => e.kind)).toEqual(['amount_mismatch']);
+      await h.executeUpdate(resolveException, {
+        args: [
+          {
+            exceptionId: waiting.exceptions[0]!.exceptionId,
+            resolution: 'adjust',
+            amount: '-50.00',
+            reason: 'goodwill credit agreed with the provider',
+            operator: 'ana',
+          },
+        ],
+      });
+      const result = await h.result();
+      const ggr = txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n) - 5000n;
+      const fee = (ggr * 10n) / 100n; // 10 % of GGR less the 50.00 adjustment
+      expect(result.fees?.netPayable).toBe(`${fee / 100n}.${String(fee % 100n).padStart(2, '0')}`);
+      // And the resolution is on record, with who and why, before the cycle completed.
+      const stored = await stack.db.pool.query(
+        'SELECT resolution, operator FROM settlement_exceptions WHERE cycle_id = $1 AND resolved_at IS NOT NULL',
+        [h.workflowId],
+      );
+      expect(stored.rows).toEqual([{ resolution: 'adjust', operator: 'ana' }]);
+    });
+    await connection.close();
   });
 
   it('survives its worker going away mid-cycle: a new worker finishes it, with no duplicate posting', async () => {

@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   condition,
   defineQuery,
@@ -16,6 +17,7 @@ import {
 import type { Activities } from '../activities';
 import {
   approvalProblem,
+  decidedResolutions,
   operatorDuration,
   operatorTime,
   resolutionProblem,
@@ -253,6 +255,10 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     }
   }
 
+  // Every resolution's handler has finished recording it before the money is computed: the
+  // fee and the statement are built from what the operators decided, and it is all on record.
+  await condition(allHandlersFinished);
+
   // 6. Lock FX for every transaction currency (source and time recorded), then the fees
   // from the contract version in force, in the settlement currency.
   publish('ComputingFees', 'locking FX rates and applying the contract');
@@ -262,7 +268,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
   );
   const fees = await acts.computeSettlementFees.executeWithOptions(
     { summary: 'the contract version in force, in the settlement currency' },
-    [cycle],
+    [cycle, decidedResolutions(view.exceptions)],
   );
   view.fees = fees;
 
@@ -325,5 +331,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     'Completed',
   ]);
   publish('Completed', `paid ${fees.netPayable} ${input.currency}`);
+  // No Update handler may be cut off by the workflow completing.
+  await condition(allHandlersFinished);
   return view;
 }
