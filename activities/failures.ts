@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { DomainError } from '../domain/errors';
+import { DomainError, UnavailableError } from '../domain/errors';
 
 /**
  * The one mapping from domain errors to Temporal retry behaviour: a failure that cannot
@@ -13,6 +13,8 @@ export function toFailure(err: unknown): unknown {
       message: err.message,
       nonRetryable: !err.retryable,
       details: err.details,
+      // A dependency that said when to come back (Retry-After) is retried then, not on our backoff.
+      ...(err instanceof UnavailableError && err.retryAfterMs ? { nextRetryDelay: err.retryAfterMs } : {}),
     });
   }
   return err;

@@ -152,7 +152,8 @@ export function settlementActivities({
             cursor,
           });
         } catch (err) {
-          if (err instanceof ProviderUnavailableError) throw new UnavailableError(err.message);
+          if (err instanceof ProviderUnavailableError)
+            throw new UnavailableError(err.message, [], err.retryAfterMs);
           if (err instanceof ProviderReportError) throw new ConflictError(err.message);
           throw err;
         }

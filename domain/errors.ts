@@ -60,4 +60,12 @@ export class ConflictError extends DomainError {
 export class UnavailableError extends DomainError {
   readonly code = 'unavailable';
   readonly retryable = true;
+  constructor(
+    message: string,
+    details: ErrorDetail[] = [],
+    /** How long the dependency asked us to wait (Retry-After), if it said. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message, details);
+  }
 }

@@ -64,6 +64,33 @@ export class ProviderUnavailableError extends Error {
   }
 }
 
+/** The longest wait a provider's Retry-After can impose on one retry (a hostile value is capped). */
+export const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/**
+ * Retry-After (RFC 9110: delay-seconds or an HTTP-date) in milliseconds from `nowMs`, capped
+ * at MAX_RETRY_AFTER_MS; undefined when absent, unreadable or already past.
+ */
+export function retryAfterMs(header: string | null, nowMs: number): number | undefined {
+  if (header === null) return undefined;
+  const value = header.trim();
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - nowMs;
+  if (!Number.isFinite(ms) || ms <= 0) return undefined;
+  return Math.min(ms, MAX_RETRY_AFTER_MS);
+}
+
+/**
+ * The one classification of a provider's HTTP answer that is worth retrying (429 and 5xx), with
+ * the wait it asks for; null for any other status.
+ */
+export function transientAnswer(res: Response, who: string, nowMs: number): ProviderUnavailableError | null {
+  if (res.status !== 429 && res.status < 500) return null;
+  return new ProviderUnavailableError(
+    `${who} answered ${res.status}`,
+    retryAfterMs(res.headers.get('retry-after'), nowMs),
+  );
+}
+
 /** A report that cannot be read (malformed page): retrying will not help. */
 export class ProviderReportError extends Error {
   constructor(message: string) {

@@ -203,6 +203,23 @@ describe('settlementCycle workflow', () => {
     await expect(start(p)).rejects.toThrow(/already started/i);
   });
 
+  it("waits as long as the provider's Retry-After asks before fetching its report again", async () => {
+    const txs = generate(6);
+    const p = await setUpPartner(txs);
+    provider.setTransactions(txs);
+    // Our own backoff would retry after 1 s; the provider asks for 3.
+    provider.setFaults({ rateLimitNext: 1, retryAfter: '3' });
+    const startedAt = Date.now();
+    const h = await start(p);
+    const result = await h.result();
+    expect(result.status).toBe('Completed');
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(3000);
+    const failures = (await h.fetchHistory()).events!.filter(
+      (e) => e.activityTaskStartedEventAttributes?.attempt === 2,
+    );
+    expect(failures).toHaveLength(1); // one 429, one retry: honoured, not hammered
+  });
+
   it('names the discrepancies, waits for operators, validates their Updates, and needs two approvers above the threshold', async () => {
     const txs = generate(30);
     const p = await setUpPartner(txs);

@@ -5,6 +5,7 @@ import { localDay } from '../timezone';
 import {
   ProviderReportError,
   ProviderUnavailableError,
+  transientAnswer,
   type FetchPageParams,
   type ProviderAdapter,
   type ReportPage,
@@ -50,13 +51,8 @@ export const aggregatorTotalsAdapter: ProviderAdapter = {
         `aggregator unreachable: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
-    if (res.status === 429 || res.status >= 500) {
-      const retryAfter = Number(res.headers.get('retry-after'));
-      throw new ProviderUnavailableError(
-        `aggregator answered ${res.status}`,
-        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
-      );
-    }
+    const transient = transientAnswer(res, 'aggregator', Date.now());
+    if (transient) throw transient;
     if (!res.ok) throw new ProviderReportError(`aggregator answered ${res.status}`);
     const parsed = page.safeParse(await res.json().catch(() => null));
     if (!parsed.success)

@@ -4,6 +4,7 @@ import { localDay, localToUtcMs } from '../timezone';
 import {
   ProviderReportError,
   ProviderUnavailableError,
+  transientAnswer,
   type FetchPageParams,
   type ProviderAdapter,
   type ReportPage,
@@ -58,8 +59,8 @@ export const csvDailyAdapter: ProviderAdapter = {
         `provider unreachable: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
-    if (res.status === 429 || res.status >= 500)
-      throw new ProviderUnavailableError(`provider answered ${res.status}`);
+    const transient = transientAnswer(res, 'provider', Date.now());
+    if (transient) throw transient;
     if (!res.ok) throw new ProviderReportError(`provider answered ${res.status} for ${day}`);
     const lines = (await res.text()).split(/\r?\n/).filter((l) => l.length > 0);
     if (lines[0] !== HEADER) throw new ProviderReportError(`unexpected CSV header in ${day}.csv`);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ProviderReportError,
   ProviderUnavailableError,
+  transientAnswer,
   type FetchPageParams,
   type ProviderAdapter,
   type ReportPage,
@@ -46,13 +47,8 @@ export const jsonCursorAdapter: ProviderAdapter = {
         `provider unreachable: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
-    if (res.status === 429 || res.status >= 500) {
-      const retryAfter = Number(res.headers.get('retry-after'));
-      throw new ProviderUnavailableError(
-        `provider answered ${res.status}`,
-        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
-      );
-    }
+    const transient = transientAnswer(res, 'provider', Date.now());
+    if (transient) throw transient;
     if (!res.ok) throw new ProviderReportError(`provider answered ${res.status}`);
     const parsed = page.safeParse(await res.json().catch(() => null));
     if (!parsed.success)

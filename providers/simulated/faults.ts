@@ -30,7 +30,7 @@ export function transportFault(faults: Faults): { status: number; headers?: Reco
   }
   if (faults.rateLimitNext && faults.rateLimitNext > 0) {
     faults.rateLimitNext--;
-    return { status: 429, headers: { 'retry-after': '1' } };
+    return { status: 429, headers: { 'retry-after': faults.retryAfter ?? '1' } };
   }
   return null;
 }

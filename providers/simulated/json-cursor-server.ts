@@ -22,8 +22,10 @@ export interface Faults {
   latencyMs?: number;
   /** The next N requests answer 503. */
   failNext?: number;
-  /** The next N requests answer 429 with Retry-After: 1. */
+  /** The next N requests answer 429 with Retry-After (`retryAfter`, default 1 second). */
   rateLimitNext?: number;
+  /** The Retry-After those 429s carry: delay-seconds or an HTTP-date. */
+  retryAfter?: string;
   /** Ids left out of the report (missing on theirs). */
   missing?: string[];
   /** Rows only the provider has (missing on ours). */
