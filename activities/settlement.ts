@@ -146,6 +146,7 @@ export function settlementActivities({
         try {
           page = await adapter.fetchPage({
             baseUrl: provider.base_url,
+            currencies,
             options: provider.options,
             fromMs: window.fromMs,
             toMs: window.toMs,
@@ -295,7 +296,7 @@ export function settlementActivities({
         const rate = locked ? parseDecimal(locked.rate, { maxScale: 20 }) : null;
         if (!rate?.ok) throw new NotFoundError(`no FX rate locked for ${currency}/${c.currency}`);
         for (const f of fields) {
-          const r = convert(t[f], currencies.scaleOf(currency) ?? 2, rate.value, c.currencyScale);
+          const r = convert(t[f], currencies.requireScale(currency), rate.value, c.currencyScale);
           totals[f] += r.rounded;
           if (r.residue.num !== 0n) residues.push(`${currency} ${f}: ${r.residue.num}/${r.residue.den}`);
         }
@@ -428,8 +429,8 @@ export function settlementActivities({
         gameId: a.gameId,
         currency: a.currency,
         betCount: a.betCount.toString(),
-        bets: formatAmount(a.betMinor, currencies.scaleOf(a.currency) ?? 2),
-        wins: formatAmount(a.winMinor, currencies.scaleOf(a.currency) ?? 2),
+        bets: formatAmount(a.betMinor, currencies.requireScale(a.currency)),
+        wins: formatAmount(a.winMinor, currencies.requireScale(a.currency)),
       }));
       const statement = {
         cycleId: c.cycleId,

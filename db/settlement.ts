@@ -509,7 +509,7 @@ export async function planCycle(
     periodStart: row.start,
     periodEnd: row.end_,
     currency: row.currency,
-    currencyScale: currencies.scaleOf(row.currency) ?? 2,
+    currencyScale: currencies.requireScale(row.currency),
     cutoffAt: row.cutoff.toISOString(),
     timezone: row.timezone,
     graceMs: (terms.cutoffGraceMinutes ?? DEFAULT_GRACE_MINUTES) * 60_000,

@@ -183,6 +183,13 @@ describe('currency registry', () => {
     expect(defaultCurrencies.scaleOf('XYZ')).toBeUndefined();
   });
 
+  it('never guesses the scale of a currency that must be known', () => {
+    expect(defaultCurrencies.requireScale('KWD')).toBe(3);
+    expect(() => defaultCurrencies.requireScale('XYZ')).toThrow(
+      /^unknown currency XYZ: not an ISO 4217 code nor an asset configured in CURRENCY_EXTRA_ASSETS$/,
+    );
+  });
+
   it('refuses a malformed extra asset', () => {
     expect(() => createCurrencyRegistry({ usdc: 6 })).toThrow(/usdc/);
     expect(() => createCurrencyRegistry({ GOLD: 19 })).toThrow(/GOLD/);

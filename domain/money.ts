@@ -2,11 +2,13 @@
 // amount: decimal strings are parsed digit by digit, and every rounding is explicit and
 // returns its residue so the caller can post it.
 
+import { ValidationError } from './errors';
+
 /** Postgres bigint range: the largest amount (in minor units) the ledger can hold. */
 export const MAX_MINOR = 2n ** 63n - 1n;
 const MAX_INPUT_LENGTH = 64;
 
-/** ISO 4217 minor-unit exponents of active currencies (those not listed here use 2). */
+/** ISO 4217 minor-unit exponents of active currencies; a code not listed (nor configured) is unknown. */
 export const ISO_4217_SCALES: Readonly<Record<string, number>> = Object.freeze({
   ...Object.fromEntries(
     (
@@ -29,7 +31,19 @@ export const ISO_4217_SCALES: Readonly<Record<string, number>> = Object.freeze({
 
 export interface CurrencyRegistry {
   scaleOf(code: string): number | undefined;
+  /** The scale of a currency that must be known; an unknown one is an error naming it, never a guess. */
+  requireScale(code: string): number;
   codes(): string[];
+}
+
+/** A currency neither in ISO 4217 nor configured as an extra asset. */
+export class UnknownCurrencyError extends ValidationError {
+  constructor(readonly currency: string) {
+    super(
+      `unknown currency ${currency}: not an ISO 4217 code nor an asset configured in CURRENCY_EXTRA_ASSETS`,
+      [{ path: 'currency', message: `unknown currency ${currency}` }],
+    );
+  }
 }
 
 /** ISO 4217 plus configured extra assets (e.g. { USDC: 6 }). */
@@ -41,7 +55,15 @@ export function createCurrencyRegistry(extra: Record<string, number> = {}): Curr
       throw new Error(`asset ${code}: scale must be an integer from 0 to 18`);
   }
   const scales = new Map<string, number>([...Object.entries(ISO_4217_SCALES), ...Object.entries(extra)]);
-  return { scaleOf: (code) => scales.get(code), codes: () => [...scales.keys()].sort() };
+  return {
+    scaleOf: (code) => scales.get(code),
+    requireScale: (code) => {
+      const scale = scales.get(code);
+      if (scale === undefined) throw new UnknownCurrencyError(code);
+      return scale;
+    },
+    codes: () => [...scales.keys()].sort(),
+  };
 }
 
 export const defaultCurrencies: CurrencyRegistry = createCurrencyRegistry({ USDC: 6, USDT: 6 });

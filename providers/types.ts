@@ -1,3 +1,5 @@
+import { type CurrencyRegistry, UnknownCurrencyError } from '../domain/money';
+
 // One interface for every provider report format: an adapter turns a page of the provider's
 // own report into normalised rows. Adding a provider = one adapter + one line in registry.ts.
 
@@ -40,6 +42,8 @@ export interface ReportPage {
 
 export interface FetchPageParams {
   baseUrl: string;
+  /** Each currency's scale: a report's amounts are read in their own currency's decimals. */
+  currencies: CurrencyRegistry;
   /** Format options from the partner's provider configuration (e.g. the report's timezone). */
   options: Record<string, unknown>;
   /** Report window [fromMs, toMs) in UTC epoch milliseconds. */
@@ -61,6 +65,16 @@ export class ProviderUnavailableError extends Error {
   ) {
     super(message);
     this.name = 'ProviderUnavailableError';
+  }
+}
+
+/** The scale of a currency a report uses; an unknown one makes the report unreadable, never guessed. */
+export function reportScale(currencies: CurrencyRegistry, currency: string, where: string): number {
+  try {
+    return currencies.requireScale(currency);
+  } catch (err) {
+    if (err instanceof UnknownCurrencyError) throw new ProviderReportError(`${where}: ${err.message}`);
+    throw err;
   }
 }
 

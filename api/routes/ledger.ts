@@ -39,7 +39,7 @@ export function ledgerRoutes(
   currencies: CurrencyRegistry,
 ): void {
   const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
-  const fmt = (minor: bigint, currency: string) => formatAmount(minor, currencies.scaleOf(currency) ?? 0);
+  const fmt = (minor: bigint, currency: string) => formatAmount(minor, currencies.requireScale(currency));
   const view = (a: Account) => ({
     code: a.code,
     kind: a.kind,

@@ -1,3 +1,4 @@
+import { stringify } from 'csv-stringify/sync';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import {
   ScheduleNotFoundError,
@@ -324,23 +325,20 @@ export function settlementRoutes(
       if (!statement) throw new NotFoundError(`no statement yet for ${params.id}`);
       if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
         const fees = statement.fees ?? {};
-        const csvLine = (cells: string[]) =>
-          cells.map((c) => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',');
-        const lines = [
-          csvLine(['line', 'description', 'amount', 'currency']),
-          ...(fees.lines ?? []).map((l) =>
-            csvLine([l.code, l.description, l.amount, statement.currency ?? '']),
-          ),
-          csvLine(['gross_fee', 'total fee', fees.grossFee ?? '', statement.currency ?? '']),
-          csvLine(['tax_withheld', 'withheld for tax', fees.taxWithheld ?? '', statement.currency ?? '']),
-          csvLine([
+        const currency = statement.currency ?? '';
+        const body = stringify([
+          ['line', 'description', 'amount', 'currency'],
+          ...(fees.lines ?? []).map((l) => [l.code, l.description, l.amount, currency]),
+          ['gross_fee', 'total fee', fees.grossFee ?? '', currency],
+          ['tax_withheld', 'withheld for tax', fees.taxWithheld ?? '', currency],
+          [
             'net_payable',
             `paid to the partner; ledger entries ${(statement.ledgerEntryIds ?? []).join(' ')}`,
             fees.netPayable ?? '',
-            statement.currency ?? '',
-          ]),
-        ];
-        return { status: 200, text: { contentType: 'text/csv', body: `${lines.join('\n')}\n` } };
+            currency,
+          ],
+        ]);
+        return { status: 200, text: { contentType: 'text/csv', body } };
       }
       return { status: 200, body: statement };
     },

@@ -217,7 +217,7 @@ export function transactionRoutes(
         throw new NotFoundError(`transaction ${params.id} not found`, [
           { path: 'params.id', message: 'not found' },
         ]);
-      const scale = currencies.scaleOf(t.currency) ?? 0;
+      const scale = currencies.requireScale(t.currency);
       return {
         status: 200,
         body: {
@@ -272,7 +272,7 @@ export function transactionRoutes(
         ...(query.currency ? { currency: query.currency } : {}),
       });
       const positions = rows.map((r) => {
-        const scale = currencies.scaleOf(r.currency) ?? 0;
+        const scale = currencies.requireScale(r.currency);
         const out: Record<string, string> = {
           businessDate: r.business_date,
           currency: r.currency,

@@ -5,6 +5,7 @@ import { localDay } from '../timezone';
 import {
   ProviderReportError,
   ProviderUnavailableError,
+  reportScale,
   transientAnswer,
   type FetchPageParams,
   type ProviderAdapter,
@@ -15,7 +16,6 @@ import {
 // page-number pagination, and rate limits (429 + Retry-After, honoured by Temporal's retry).
 //   GET /v2/totals?from=YYYY-MM-DD&to=YYYY-MM-DD&page=1
 const REQUEST_TIMEOUT_MS = 10_000;
-const SCALE = 2;
 
 const page = z.object({
   page: z.number().int().min(1),
@@ -34,7 +34,14 @@ const page = z.object({
 
 export const aggregatorTotalsAdapter: ProviderAdapter = {
   format: 'aggregator-totals',
-  async fetchPage({ baseUrl, options, fromMs, toMs, cursor }: FetchPageParams): Promise<ReportPage> {
+  async fetchPage({
+    baseUrl,
+    currencies,
+    options,
+    fromMs,
+    toMs,
+    cursor,
+  }: FetchPageParams): Promise<ReportPage> {
     const pageNo = Number(cursor ?? 1);
     const url = under(baseUrl, 'v2/totals');
     // Totals come per aggregator day; it must be configured in the partner's timezone
@@ -57,21 +64,25 @@ export const aggregatorTotalsAdapter: ProviderAdapter = {
     const parsed = page.safeParse(await res.json().catch(() => null));
     if (!parsed.success)
       throw new ProviderReportError(`malformed totals page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-    const amount = (v: string) => {
-      const a = parseAmount(v, SCALE, { allowNegative: true });
-      if (!a.ok) throw new ProviderReportError(`malformed amount ${v}: ${a.message}`);
+    // Amounts are decimals in each total's own currency (JPY 0 decimals, KWD 3).
+    const amount = (v: string, currency: string, where: string) => {
+      const a = parseAmount(v, reportScale(currencies, currency, where), { allowNegative: true });
+      if (!a.ok) throw new ProviderReportError(`${where}: amount ${v} ${a.message}`);
       return a.minor;
     };
     return {
       rows: [],
-      aggregates: parsed.data.totals.map((t) => ({
-        businessDate: t.date,
-        gameId: t.game,
-        currency: t.currency,
-        betCount: BigInt(t.bet_count),
-        betMinor: amount(t.bets),
-        winMinor: amount(t.wins),
-      })),
+      aggregates: parsed.data.totals.map((t, i) => {
+        const where = `totals page ${pageNo} item ${i}`;
+        return {
+          businessDate: t.date,
+          gameId: t.game,
+          currency: t.currency,
+          betCount: BigInt(t.bet_count),
+          betMinor: amount(t.bets, t.currency, where),
+          winMinor: amount(t.wins, t.currency, where),
+        };
+      }),
       nextCursor: pageNo < parsed.data.total_pages ? String(pageNo + 1) : null,
     };
   },

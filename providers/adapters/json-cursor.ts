@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ProviderReportError,
   ProviderUnavailableError,
+  reportScale,
   transientAnswer,
   type FetchPageParams,
   type ProviderAdapter,
@@ -34,7 +35,7 @@ const page = z.object({
 
 export const jsonCursorAdapter: ProviderAdapter = {
   format: 'json-cursor',
-  async fetchPage({ baseUrl, fromMs, toMs, cursor }: FetchPageParams): Promise<ReportPage> {
+  async fetchPage({ baseUrl, currencies, fromMs, toMs, cursor }: FetchPageParams): Promise<ReportPage> {
     const url = under(baseUrl, 'report');
     url.searchParams.set('from_ms', String(fromMs));
     url.searchParams.set('to_ms', String(toMs));
@@ -53,6 +54,9 @@ export const jsonCursorAdapter: ProviderAdapter = {
     const parsed = page.safeParse(await res.json().catch(() => null));
     if (!parsed.success)
       throw new ProviderReportError(`malformed report page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    // Amounts are minor units already; the currency must still be one we know.
+    for (const [n, i] of parsed.data.items.entries())
+      reportScale(currencies, i.currency, `report item ${n} (${i.id})`);
     return {
       rows: parsed.data.items.map((i) => ({
         txId: i.id,

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { formatAmount } from '../../domain/money';
+import { defaultCurrencies, formatAmount } from '../../domain/money';
 import { localDay } from '../timezone';
 import { listenSimulated, reportedRows, transportFault } from './faults';
 import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-server';
@@ -66,9 +66,10 @@ export async function startAggregatorProvider(opts: {
     send(200, {
       page,
       total_pages: Math.ceil(all.length / PAGE_SIZE),
-      totals: all
-        .slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE)
-        .map((a) => ({ ...a, bets: formatAmount(a.bets, 2), wins: formatAmount(a.wins, 2) })),
+      totals: all.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE).map((a) => {
+        const scale = defaultCurrencies.requireScale(a.currency);
+        return { ...a, bets: formatAmount(a.bets, scale), wins: formatAmount(a.wins, scale) };
+      }),
     });
   });
   return listenSimulated(server, opts.port, {

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { formatAmount } from '../../domain/money';
+import { stringify } from 'csv-stringify/sync';
+import { defaultCurrencies, formatAmount } from '../../domain/money';
 import { localDay, utcMsToLocal } from '../timezone';
 import { listenSimulated, reportedRows, transportFault } from './faults';
 import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-server';
@@ -16,7 +17,6 @@ export async function startCsvDailyProvider(opts: {
   let txs = opts.transactions ?? [];
   let faults: Faults = opts.faults ?? {};
   const state = { requests: 0 };
-  const csvCell = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
   const server: Server = createServer((req, res) => {
     state.requests++;
@@ -35,26 +35,27 @@ export async function startCsvDailyProvider(opts: {
     const fault = transportFault(faults);
     if (fault) return send(fault.status, 'try again later\n', fault.headers);
     const rows = reportedRows(txs, faults, (t) => localDay(t.occurredAtMs, opts.timezone) === m[1]);
-    const sum = rows.reduce((s, r) => s + r.amountMinor, 0n) + (faults.wrongControlTotals ? 100n : 0n);
-    const lines = [
-      'transaction_id,type,round_id,game_id,currency,amount,local_time,round_status',
-      ...rows.map((r) =>
-        [
-          r.id,
-          r.type,
-          r.roundId,
-          r.gameId,
-          r.currency,
-          formatAmount(r.amountMinor, 2),
-          utcMsToLocal(r.occurredAtMs, opts.timezone),
-          r.roundStatus ?? '',
-        ]
-          .map(csvCell)
-          .join(','),
-      ),
-      `TOTAL,${rows.length + (faults.wrongControlTotals ? 1 : 0)},${formatAmount(sum, 2)}`,
-    ];
-    send(200, `${lines.join('\n')}\n`);
+    // Amounts in each currency's decimals; the trailer's sum in the file's largest scale.
+    const scaleOf = (c: string) => defaultCurrencies.requireScale(c);
+    const fileScale = Math.max(0, ...rows.map((r) => scaleOf(r.currency)));
+    const sum =
+      rows.reduce((s, r) => s + r.amountMinor * 10n ** BigInt(fileScale - scaleOf(r.currency)), 0n) +
+      (faults.wrongControlTotals ? 100n : 0n);
+    const csv = stringify([
+      ['transaction_id', 'type', 'round_id', 'game_id', 'currency', 'amount', 'local_time', 'round_status'],
+      ...rows.map((r) => [
+        r.id,
+        r.type,
+        r.roundId,
+        r.gameId,
+        r.currency,
+        formatAmount(r.amountMinor, scaleOf(r.currency)),
+        utcMsToLocal(r.occurredAtMs, opts.timezone),
+        r.roundStatus ?? '',
+      ]),
+      ['TOTAL', String(rows.length + (faults.wrongControlTotals ? 1 : 0)), formatAmount(sum, fileScale)],
+    ]);
+    send(200, csv);
   });
   return listenSimulated(server, opts.port, {
     requests: () => state.requests,

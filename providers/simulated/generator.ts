@@ -9,7 +9,7 @@ export function toIngestItem(t: SimulatedTx, playerId = 'demo-player') {
     roundId: t.roundId,
     playerId,
     gameId: t.gameId,
-    amount: formatAmount(t.amountMinor, defaultCurrencies.scaleOf(t.currency) ?? 2),
+    amount: formatAmount(t.amountMinor, defaultCurrencies.requireScale(t.currency)),
     currency: t.currency,
     occurredAt: new Date(t.occurredAtMs).toISOString(),
   };

@@ -1,0 +1,128 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { defaultCurrencies } from '../domain/money';
+import { aggregatorTotalsAdapter } from '../providers/adapters/aggregator-totals';
+import { csvDailyAdapter } from '../providers/adapters/csv-daily';
+import { jsonCursorAdapter } from '../providers/adapters/json-cursor';
+import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
+import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
+import type { SimulatedTx } from '../providers/simulated/json-cursor-server';
+import { ProviderReportError, type FetchPageParams } from '../providers/types';
+
+// The report adapters against real HTTP servers: amounts read in each currency's own decimals
+// (JPY 0, EUR 2, KWD 3), CSV fields that hold commas, quotes and newlines, and a currency no
+// one configured refused with a message naming it — never read at a guessed scale.
+const DAY = '2026-11-23';
+const window = { fromMs: Date.parse(`${DAY}T00:00:00Z`), toMs: Date.parse(`${DAY}T00:00:00Z`) + 86_400_000 };
+const params = (baseUrl: string, options: Record<string, unknown> = {}): FetchPageParams => ({
+  baseUrl,
+  currencies: defaultCurrencies,
+  options,
+  ...window,
+  cursor: null,
+});
+
+const tx = (id: string, currency: string, amountMinor: bigint, gameId = 'book-of-sun'): SimulatedTx => ({
+  id,
+  type: 'bet',
+  roundId: `r-${id}`,
+  gameId,
+  currency,
+  amountMinor,
+  occurredAtMs: window.fromMs + 3_600_000,
+});
+
+/** A provider of our own making that serves exactly `body`. */
+async function serve(contentType: string, body: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': contentType }).end(body));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('provider report adapters', () => {
+  it('csv-daily reads JPY, EUR and KWD amounts at their own scales and quoted fields intact', async () => {
+    const tricky = 'Book, of "Sun"\nDeluxe';
+    const txs = [tx('j1', 'JPY', 1500n), tx('e1', 'EUR', 1234n, tricky), tx('k1', 'KWD', 12345n)];
+    const provider = await startCsvDailyProvider({ timezone: 'UTC', transactions: txs });
+    try {
+      const page = await csvDailyAdapter.fetchPage(params(provider.url, { timezone: 'UTC' }));
+      expect(page.rows.map((r) => [r.txId, r.currency, r.amountMinor, r.gameId])).toEqual([
+        ['e1', 'EUR', 1234n, tricky],
+        ['j1', 'JPY', 1500n, 'book-of-sun'],
+        ['k1', 'KWD', 12345n, 'book-of-sun'],
+      ]);
+      // The trailer (in the file's largest scale, 3) agrees with the rows.
+      expect(page.fileCheck).toEqual({
+        declared: { recordCount: 3, sumMinor: 12340n + 1500000n + 12345n },
+        actual: { recordCount: 3, sumMinor: 12340n + 1500000n + 12345n },
+      });
+    } finally {
+      await provider.close();
+    }
+  });
+
+  it('aggregator-totals reads each currency at its own scale', async () => {
+    const provider = await startAggregatorProvider({
+      timezone: 'UTC',
+      transactions: [tx('j1', 'JPY', 1500n), tx('k1', 'KWD', 12345n)],
+    });
+    try {
+      const page = await aggregatorTotalsAdapter.fetchPage(params(provider.url, { timezone: 'UTC' }));
+      expect(page.aggregates?.map((a) => [a.currency, a.betMinor])).toEqual([
+        ['JPY', 1500n],
+        ['KWD', 12345n],
+      ]);
+    } finally {
+      await provider.close();
+    }
+  });
+
+  it('refuses a currency no one configured, naming it and where it is, in every format', async () => {
+    const csv = await serve(
+      'text/csv',
+      'transaction_id,type,round_id,game_id,currency,amount,local_time,round_status\n' +
+        `x1,bet,r1,g1,XYZ,10.00,${DAY}T01:00:00,completed\nTOTAL,1,10.00\n`,
+    );
+    const totals = await serve(
+      'application/json',
+      JSON.stringify({
+        page: 1,
+        total_pages: 1,
+        totals: [{ date: DAY, game: 'g1', currency: 'XYZ', bet_count: 1, bets: '10', wins: '0' }],
+      }),
+    );
+    const cursor = await serve(
+      'application/json',
+      JSON.stringify({
+        items: [
+          {
+            id: 'x1',
+            type: 'bet',
+            round_id: 'r1',
+            game_id: 'g1',
+            currency: 'XYZ',
+            amount_minor: '1000',
+            occurred_at_ms: window.fromMs,
+          },
+        ],
+        next_cursor: null,
+      }),
+    );
+    try {
+      for (const [adapter, url] of [
+        [csvDailyAdapter, csv.url],
+        [aggregatorTotalsAdapter, totals.url],
+        [jsonCursorAdapter, cursor.url],
+      ] as const) {
+        const err = await adapter.fetchPage(params(url, { timezone: 'UTC' })).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ProviderReportError);
+        expect((err as Error).message).toMatch(/unknown currency XYZ: not an ISO 4217 code/);
+      }
+      await expect(csvDailyAdapter.fetchPage(params(csv.url, { timezone: 'UTC' }))).rejects.toThrow(
+        /2026-11-23\.csv row 2/,
+      );
+    } finally {
+      for (const s of [csv, totals, cursor]) await new Promise((r) => s.server.close(r));
+    }
+  });
+});
