@@ -112,6 +112,11 @@ export function settlementActivities({
       return new Date().toISOString();
     },
 
+    /** The cycle's row, so that it is listed from its start whoever started it. */
+    async registerCycle(c: CycleArgs): Promise<void> {
+      await q.registerCycle(db, c);
+    },
+
     async freezePeriod(c: CycleArgs): Promise<{ frozenAt: string }> {
       return { frozenAt: await q.freezeCycle(db, c) };
     },

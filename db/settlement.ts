@@ -16,6 +16,15 @@ export interface CycleRef {
   currency: string;
 }
 
+/** Lists the cycle (GET /v1/settlements) from its start, however it was started; idempotent. */
+export async function registerCycle(db: Queryable, c: CycleRef): Promise<void> {
+  await db.query(
+    `INSERT INTO settlement_cycles (id, partner_id, period_start, period_end, status)
+     VALUES ($1, $2, $3, $4, 'WaitingForCutoff') ON CONFLICT (id) DO NOTHING`,
+    [c.cycleId, c.partnerId, c.periodStart, c.periodEnd],
+  );
+}
+
 /** Creates the cycle row if needed and freezes it once; returns when it froze. */
 export async function freezeCycle(db: Queryable, c: CycleRef): Promise<string> {
   const { rows } = await db.query<{ frozen_at: Date }>(
@@ -464,6 +473,7 @@ export async function planCycle(
     cutoff: Date;
     currency: string;
     timezone: string;
+    name: string;
     terms: { settlement?: ContractSettlementTerms } | null;
   }>(
     `WITH anchor AS (
@@ -486,7 +496,7 @@ export async function planCycle(
                          ELSE start_ END AS end_
          FROM period pr)
      SELECT start_::text AS start, end_::text AS end_, ((end_ + 1)::timestamp AT TIME ZONE timezone) AS cutoff,
-            settlement_currency AS currency, timezone, terms
+            settlement_currency AS currency, timezone, name, terms
        FROM bounds`,
     [p.partnerId, p.periodStart, p.periodEnd ?? null, p.firedAt ?? null],
   );
@@ -506,6 +516,7 @@ export async function planCycle(
   const terms = row.terms.settlement ?? {};
   return {
     partnerId: p.partnerId,
+    partnerName: row.name,
     periodStart: row.start,
     periodEnd: row.end_,
     currency: row.currency,

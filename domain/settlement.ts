@@ -17,6 +17,8 @@ export type Resolution = (typeof resolutions)[number];
 
 export interface SettlementInput {
   partnerId: string;
+  /** The partner's name, for the summary an operator reads in the UI. */
+  partnerName?: string;
   /** First and last business day of the period (partner timezone), YYYY-MM-DD. */
   periodStart: string;
   periodEnd: string;

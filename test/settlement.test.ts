@@ -578,6 +578,50 @@ describe('settlementCycle workflow', () => {
     await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
   });
 
+  it('lists a cycle its Schedule started before the period freezes, with the same summary as the API path', async () => {
+    const p = await setUpPartner(generate(1));
+    // A week of grace: yesterday's cycle waits for its cut-off well past this test.
+    const contract = await stack.api(`/v1/partners/${p.id}/contracts/2`, {
+      method: 'PUT',
+      body: {
+        effectiveFrom: '2026-01-02',
+        terms: {
+          base: 'ggr',
+          tiers: [{ upToMinor: null, rate: '0.10' }],
+          tierMode: 'marginal',
+          negativeBase: 'carry_forward',
+          jackpots: 'exclude',
+          settlement: { period: 'daily', cutoffGraceMinutes: 7 * 24 * 60, payoutApprovalThresholdMinor: '0' },
+        },
+      },
+    });
+    expect(contract.status).toBe(200);
+    expect(
+      (await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: { hourLocal: 2 } }))
+        .status,
+    ).toBe(200);
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const backfill = await stack.api(`/v1/partners/${p.id}/settlement-schedule/backfill`, {
+      body: { from: yesterday, to: yesterday },
+    });
+    expect(backfill.status).toBe(202);
+    let listed: any[] = [];
+    for (let i = 0; i < 100 && listed.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      listed = (await stack.api(`/v1/settlements?partnerId=${p.id}`)).body.settlements;
+    }
+    const id = settlementWorkflowId(p.id, yesterday);
+    expect(listed).toEqual([
+      expect.objectContaining({ id, periodStart: yesterday, status: 'WaitingForCutoff', frozenAt: null }),
+    ]);
+    const h = stack.temporal.workflow.getHandle(id);
+    expect(await (await h.describe()).staticSummary()).toBe(
+      `Settle Test Partner (${p.id}) for ${yesterday} in EUR`,
+    );
+    await h.terminate('test done');
+    await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
+  });
+
   it('locks the FX rate of every other currency once, with source and time, and settles in the partner currency', async () => {
     const txs = generate(12).map((t, i) => (i % 2 ? { ...t, currency: 'GBP' } : t));
     const p = await setUpPartner(txs);

@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ApplicationFailure, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { settlementWorkflowId } from './ids';
+import { settlementCycleStart } from './cycle-start';
 import { TemporalScheduledStartTime } from './search-attributes';
 import { settlementCycle } from './settlement';
 
@@ -22,14 +22,10 @@ export async function scheduledSettlement(args: {
   const firedAt =
     workflowInfo().typedSearchAttributes.get(TemporalScheduledStartTime) ?? workflowInfo().runStartTime;
   const input = await planScheduledCycle({ partnerId: args.partnerId, firedAt: firedAt.toISOString() });
-  const cycleId = settlementWorkflowId(args.partnerId, input.periodStart);
+  const start = settlementCycleStart(input);
+  const cycleId = start.workflowId;
   try {
-    await startChild(settlementCycle, {
-      workflowId: cycleId,
-      args: [input],
-      parentClosePolicy: 'ABANDON',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    });
+    await startChild(settlementCycle, { ...start, parentClosePolicy: 'ABANDON' });
     return { cycleId, started: true };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { cycleId, started: false };

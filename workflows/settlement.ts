@@ -184,6 +184,11 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     { key: PartnerId, value: input.partnerId },
     { key: SettlementPeriod, value: `${input.periodStart}/${input.periodEnd}` },
   ]);
+  // Listed in GET /v1/settlements from now on, whoever started the cycle.
+  if (patched('self-registration')) {
+    await acts.registerCycle.executeWithOptions({ summary: `list the cycle for ${period}` }, [cycle]);
+  }
+
   // Times and durations as the operator reads them in the UI (partner's timezone).
   const at = (instant: string | number) => operatorTime(instant, input.timezone);
   const every = operatorDuration(input.reminderIntervalMs);

@@ -15,8 +15,7 @@ import type { CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
 import { resolutions } from '../../domain/settlement';
 import { taskQueue } from '../../platform/temporal';
-import { settlementWorkflowId } from '../../workflows/ids';
-import { PartnerId, SettlementPeriod } from '../../workflows/search-attributes';
+import { settlementCycleStart } from '../../workflows/cycle-start';
 import { resolveException, settlementStatus, type settlementCycle } from '../../workflows/settlement';
 import type { Principal } from '../auth';
 import { settlementScheduleId, upsertSettlementSchedule } from '../schedules';
@@ -98,19 +97,12 @@ export function settlementRoutes(
         periodStart: body.periodStart,
         ...(body.periodEnd ? { periodEnd: body.periodEnd } : {}),
       });
-      const periodEnd = input.periodEnd;
-      const id = settlementWorkflowId(partner.id, body.periodStart);
+      const start = settlementCycleStart(input);
+      const id = start.workflowId;
       try {
         await deps.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
+          ...start,
           taskQueue: taskQueue(deps.config, 'settlement'),
-          workflowId: id,
-          args: [input],
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: PartnerId, value: partner.id },
-            { key: SettlementPeriod, value: `${body.periodStart}/${periodEnd}` },
-          ],
-          staticSummary: `Settle ${partner.name} (${partner.id}) for ${body.periodStart}${periodEnd === body.periodStart ? '' : ` to ${periodEnd}`} in ${partner.settlementCurrency}`,
         });
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError)
@@ -119,10 +111,6 @@ export function settlementRoutes(
           ]);
         throw err;
       }
-      await deps.db.query(
-        `INSERT INTO settlement_cycles (id, partner_id, period_start, period_end, status) VALUES ($1, $2, $3, $4, 'WaitingForCutoff') ON CONFLICT (id) DO NOTHING`,
-        [id, partner.id, body.periodStart, periodEnd],
-      );
       return {
         status: 202,
         body: { id, status: 'WaitingForCutoff' },
