@@ -25,6 +25,7 @@ import {
   type ResolveExceptionInput,
   type SettlementException,
   type SettlementResolution,
+  type SettlementStatus,
   type SettlementInput,
 } from '../domain/settlement';
 import type { SecretBox } from '../platform/secrets';
@@ -229,7 +230,7 @@ export function settlementActivities({
         }
       }
       await q.storeExceptions(db, c.cycleId, discrepancies);
-      await q.setCycleStatus(db, c.cycleId, discrepancies.length ? 'AwaitingApproval' : 'ComputingFees', {
+      await q.storeCycleOutputs(db, c.cycleId, {
         report: {
           keysCompared: new Set(
             [...ours, ...theirs].map((k) => `${k.businessDate}|${k.gameId}|${k.currency}`),
@@ -346,7 +347,7 @@ export function settlementActivities({
           amount: fmt(l.amountMinor),
         })),
       };
-      await q.setCycleStatus(db, c.cycleId, 'Posting', { fees: summary });
+      await q.storeCycleOutputs(db, c.cycleId, { fees: summary });
       return summary;
     },
 
@@ -447,7 +448,7 @@ export function settlementActivities({
         exceptions: parts.exceptions,
         ledgerEntryIds: parts.entryIds,
       };
-      await q.setCycleStatus(db, c.cycleId, 'Statement', { statement });
+      await q.storeCycleOutputs(db, c.cycleId, { statement });
       return { lines: parts.exceptions.length + 1 };
     },
 
@@ -532,7 +533,8 @@ export function settlementActivities({
       return 'sent';
     },
 
-    async setCycleStatus(cycleId: string, status: string): Promise<void> {
+    /** Mirrors the status the workflow published (its publish() is the only caller). */
+    async setCycleStatus(cycleId: string, status: SettlementStatus): Promise<void> {
       await q.setCycleStatus(db, cycleId, status);
     },
   };

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { NotFoundError, ValidationError } from '../domain/errors';
 import type { FeeTerms, PeriodTotals } from '../domain/fees';
 import type { CurrencyRegistry } from '../domain/money';
-import type { SettlementInput } from '../domain/settlement';
+import type { SettlementInput, SettlementStatus } from '../domain/settlement';
 import type { AggregateRow, Discrepancy, OurTx, ReportedTx } from '../domain/reconciliation';
 import type { ReportRow } from '../providers/types';
 
@@ -25,33 +25,44 @@ export async function registerCycle(db: Queryable, c: CycleRef): Promise<void> {
   );
 }
 
-/** Creates the cycle row if needed and freezes it once; returns when it froze. */
+/** Freezes the cycle once (creating its row if an older cycle never listed itself); returns when. */
 export async function freezeCycle(db: Queryable, c: CycleRef): Promise<string> {
   const { rows } = await db.query<{ frozen_at: Date }>(
     `INSERT INTO settlement_cycles (id, partner_id, period_start, period_end, status, frozen_at)
-     VALUES ($1, $2, $3, $4, 'Reconciling', now())
-     ON CONFLICT (id) DO UPDATE SET frozen_at = coalesce(settlement_cycles.frozen_at, now()),
-       status = CASE WHEN settlement_cycles.status = 'WaitingForCutoff' THEN 'Reconciling' ELSE settlement_cycles.status END, updated_at = now()
+     VALUES ($1, $2, $3, $4, 'WaitingForCutoff', now())
+     ON CONFLICT (id) DO UPDATE SET frozen_at = coalesce(settlement_cycles.frozen_at, now()), updated_at = now()
      RETURNING frozen_at`,
     [c.cycleId, c.partnerId, c.periodStart, c.periodEnd],
   );
   return rows[0]!.frozen_at.toISOString();
 }
 
+/** The cycle's status, as its workflow published it (the workflow is its only writer). */
 export async function setCycleStatus(
   db: Queryable,
   cycleId: string,
-  status: string,
-  extra: { report?: unknown; fees?: unknown; statement?: unknown } = {},
+  status: SettlementStatus,
+): Promise<void> {
+  await db.query(`UPDATE settlement_cycles SET status = $2, updated_at = now() WHERE id = $1`, [
+    cycleId,
+    status,
+  ]);
+}
+
+/** What a cycle's steps produced (reconciliation summary, fees, statement); never its status. */
+export async function storeCycleOutputs(
+  db: Queryable,
+  cycleId: string,
+  outputs: { report?: unknown; fees?: unknown; statement?: unknown },
 ): Promise<void> {
   await db.query(
-    `UPDATE settlement_cycles SET status = $2, report = coalesce($3, report), fees = coalesce($4, fees), statement = coalesce($5, statement), updated_at = now() WHERE id = $1`,
+    `UPDATE settlement_cycles SET report = coalesce($2, report), fees = coalesce($3, fees),
+            statement = coalesce($4, statement), updated_at = now() WHERE id = $1`,
     [
       cycleId,
-      status,
-      extra.report ? JSON.stringify(extra.report) : null,
-      extra.fees ? JSON.stringify(extra.fees) : null,
-      extra.statement ? JSON.stringify(extra.statement) : null,
+      outputs.report ? JSON.stringify(outputs.report) : null,
+      outputs.fees ? JSON.stringify(outputs.fees) : null,
+      outputs.statement ? JSON.stringify(outputs.statement) : null,
     ],
   );
 }

@@ -2,15 +2,18 @@
 // Update validators apply. Pure and synchronous, because validators run inside workflow code.
 import { parseAmount } from './money';
 
-export type SettlementStatus =
-  | 'WaitingForCutoff'
-  | 'Reconciling'
-  | 'AwaitingApproval'
-  | 'ComputingFees'
-  | 'Posting'
-  | 'AwaitingPayoutApproval'
-  | 'PayingOut'
-  | 'Completed';
+/** A cycle's steps, in order; the database's CHECK on settlement_cycles.status lists the same. */
+export const settlementStatuses = [
+  'WaitingForCutoff',
+  'Reconciling',
+  'AwaitingResolution',
+  'ComputingFees',
+  'Posting',
+  'AwaitingPayoutApproval',
+  'PayingOut',
+  'Completed',
+] as const;
+export type SettlementStatus = (typeof settlementStatuses)[number];
 
 export const resolutions = ['accept_ours', 'accept_theirs', 'adjust', 'write_off', 'carry_forward'] as const;
 export type Resolution = (typeof resolutions)[number];

@@ -93,10 +93,10 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
     const workflowId = started.body.id as string;
     const handle = stack.temporal.workflow.getHandle(workflowId);
     for (let i = 0; i < 300; i++) {
-      if ((await handle.query(settlementStatus)).status === 'AwaitingApproval') break;
+      if ((await handle.query(settlementStatus)).status === 'AwaitingResolution') break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    expect((await handle.query(settlementStatus)).status).toBe('AwaitingApproval');
+    expect((await handle.query(settlementStatus)).status).toBe('AwaitingResolution');
     return { partnerId: p.id, workflowId };
   }
 
@@ -142,7 +142,7 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     try {
       // 1. The saved filter: cycles of this partner waiting for a resolution.
-      const query = `PartnerId = "${partnerId}" AND SettlementStatus = "AwaitingApproval"`;
+      const query = `PartnerId = "${partnerId}" AND SettlementStatus = "AwaitingResolution"`;
       await page.goto(`${UI}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
       const link = page.getByRole('link', { name: workflowId, exact: true });
       await refreshUntilVisible(page, link);

@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from '../platform/webhooks';
-import type { SettlementInput } from '../domain/settlement';
+import { settlementStatuses, type SettlementInput } from '../domain/settlement';
+import { registerCycle, setCycleStatus } from '../db/settlement';
 import { convert, createCurrencyRegistry, divideHalfEven, formatAmount, parseAmount } from '../domain/money';
 import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
@@ -233,7 +234,7 @@ describe('settlementCycle workflow', () => {
     });
     const h = await start(p, { payoutApprovalThresholdMinor: '100' });
 
-    const waiting = await waitForStatus(h, 'AwaitingApproval');
+    const waiting = await waitForStatus(h, 'AwaitingResolution');
     const byKind = Object.fromEntries(waiting.exceptions.map((e) => [e.kind, e]));
     expect(Object.keys(byKind).sort()).toEqual(['amount_mismatch', 'missing_ours', 'missing_theirs']);
     expect(byKind.amount_mismatch!.txId).toBe(altered.id);
@@ -241,7 +242,7 @@ describe('settlementCycle workflow', () => {
     expect(byKind.missing_ours!.txId).toBe('only-theirs');
     const desc = await h.describe();
     expect(desc.typedSearchAttributes.get(OpenExceptions)).toBe(3);
-    expect(desc.typedSearchAttributes.get(SettlementStatus)).toBe('AwaitingApproval');
+    expect(desc.typedSearchAttributes.get(SettlementStatus)).toBe('AwaitingResolution');
 
     const reject = async (payload: unknown, message: RegExp) => {
       const err = await h
@@ -365,10 +366,10 @@ describe('settlementCycle workflow', () => {
     );
 
     const h = stack.temporal.workflow.getHandle(id);
-    const waiting = await waitForStatus(h, 'AwaitingApproval');
+    const waiting = await waitForStatus(h, 'AwaitingResolution');
     const live = await stack.api(`/v1/settlements/${encodeURIComponent(id)}`, { token: p.apiKey });
     expect(live.body).toMatchObject({
-      status: 'AwaitingApproval',
+      status: 'AwaitingResolution',
       input: { partnerId: p.id, currency: 'EUR' },
     });
     expect(
@@ -478,7 +479,7 @@ describe('settlementCycle workflow', () => {
           },
         ],
       });
-      const waiting = await waitForStatus(h, 'AwaitingApproval');
+      const waiting = await waitForStatus(h, 'AwaitingResolution');
       expect(waiting.exceptions.map((e) => e.kind)).toEqual(['amount_mismatch']);
       await h.executeUpdate(resolveException, {
         args: [
@@ -511,7 +512,7 @@ describe('settlementCycle workflow', () => {
     provider.setTransactions(txs);
     provider.setFaults({ missing: [txs[1]!.id] });
     const h = await start(p);
-    const waiting = await waitForStatus(h, 'AwaitingApproval');
+    const waiting = await waitForStatus(h, 'AwaitingResolution');
     await stack.restartWorkers(); // the old worker is gone; its state lives in Temporal
     await h.executeUpdate(resolveException, {
       args: [
@@ -622,6 +623,16 @@ describe('settlementCycle workflow', () => {
     await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
   });
 
+  it("stores only the statuses a cycle has: the domain's union and the database's CHECK agree", async () => {
+    const p = await onboardPartner(stack);
+    const ref = { cycleId: `settlement:${p.id}:${DAY}`, partnerId: p.id, periodStart: DAY, periodEnd: DAY };
+    await registerCycle(stack.db.pool, { ...ref, currency: 'EUR' });
+    for (const status of settlementStatuses) await setCycleStatus(stack.db.pool, ref.cycleId, status);
+    await expect(
+      stack.db.pool.query(`UPDATE settlement_cycles SET status = 'Statement' WHERE id = $1`, [ref.cycleId]),
+    ).rejects.toMatchObject({ code: '23514' });
+  });
+
   it('locks the FX rate of every other currency once, with source and time, and settles in the partner currency', async () => {
     const txs = generate(12).map((t, i) => (i % 2 ? { ...t, currency: 'GBP' } : t));
     const p = await setUpPartner(txs);
@@ -688,7 +699,7 @@ describe('settlementCycle workflow', () => {
       csv.setTransactions(txs2);
       csv.setFaults({ wrongControlTotals: true, missing: [txs2[4]!.id] });
       const h = await start(broken);
-      const waiting = await waitForStatus(h, 'AwaitingApproval');
+      const waiting = await waitForStatus(h, 'AwaitingResolution');
       expect(waiting.exceptions.map((e) => e.kind).sort()).toEqual([
         'control_total_mismatch',
         'missing_theirs',
@@ -711,7 +722,7 @@ describe('settlementCycle workflow', () => {
       agg.setTransactions(txs);
       agg.setFaults({ rateLimitNext: 1, altered: { [txs[0]!.id]: txs[0]!.amountMinor + 700n } });
       const h = await start(p);
-      const waiting = await waitForStatus(h, 'AwaitingApproval');
+      const waiting = await waitForStatus(h, 'AwaitingResolution');
       expect(waiting.exceptions).toEqual([
         expect.objectContaining({
           kind: 'amount_mismatch',
@@ -841,7 +852,7 @@ describe('settlementCycle workflow', () => {
       reminderIntervalMs: 300,
     });
     expect((await h.query(settlementStatus)).status).toBe('WaitingForCutoff');
-    const waiting = await waitForStatus(h, 'AwaitingApproval');
+    const waiting = await waitForStatus(h, 'AwaitingResolution');
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(waiting.input.cutoffAt) + 500);
     let reminded = await h.query(settlementStatus);
     for (let i = 0; i < 50 && reminded.remindersSent < 2; i++) {
@@ -873,7 +884,7 @@ describe('settlementCycle workflow', () => {
     provider.setTransactions(txs);
     provider.setFaults({ down: true });
     const h = await start(p, { reportFetchAttempts: 2 });
-    const waiting = await waitForStatus(h, 'AwaitingApproval');
+    const waiting = await waitForStatus(h, 'AwaitingResolution');
     expect(waiting.exceptions.map((e) => e.kind)).toEqual(['report_unavailable']);
     provider.setFaults({});
     await h.executeUpdate(resolveException, {

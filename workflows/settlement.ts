@@ -8,6 +8,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -60,6 +61,11 @@ const ROUNDING_TOLERANCE_MINOR = '1';
 const ESCALATE_AFTER_REMINDERS = 3;
 const PAYOUT_APPROVALS = 2;
 
+// The status mirror is a local activity: a short database write, no task queue round trip.
+const mirror = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: {
@@ -128,13 +134,29 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
   const open = () => view.exceptions.filter((e) => !e.resolution).length;
   const period =
     input.periodStart === input.periodEnd ? input.periodStart : `${input.periodStart} to ${input.periodEnd}`;
-  const publish = (status: SettlementStatus, details: string) => {
+  // Times and durations as the operator reads them in the UI (partner's timezone).
+  const at = (instant: string | number) => operatorTime(instant, input.timezone);
+  const every = operatorDuration(input.reminderIntervalMs);
+  const freezeAt = Date.parse(input.cutoffAt) + input.graceMs;
+  const cutoffLabel = `cut-off ${at(input.cutoffAt)} + ${operatorDuration(input.graceMs)} grace, until ${at(freezeAt)}`;
+  // The one owner of the cycle's status: the UI's search attributes and current details, and
+  // its mirror in the database (GET /v1/settlements), written here and nowhere else.
+  const publish = async (status: SettlementStatus, details: string) => {
+    const changed = status !== view.status;
     view.status = status;
     upsertSearchAttributes([
       { key: SettlementStatusKey, value: status },
       { key: OpenExceptions, value: open() },
     ]);
     setCurrentDetails(`**${status}** — ${details}`);
+    if (changed && patched('one-status-writer')) await mirror.setCycleStatus(cycle.cycleId, status);
+  };
+  // Operators' wait: since when (an activity tells "now"), to say when the next reminder is due.
+  let waitingSince: number | null = null;
+  const awaiting = () => {
+    const next = waitingSince === null ? '' : ` at ${at(waitingSince + input.reminderIntervalMs)}`;
+    const escalated = view.escalated ? ' — ESCALATED' : '';
+    return `waiting for operators to resolve ${open()} exception(s) (Update resolveException)${escalated}; next reminder${next}, every ${every}`;
   };
 
   setHandler(settlementStatus, () => view);
@@ -150,13 +172,13 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
         ...(r.amount === undefined ? {} : { amount: r.amount }),
       };
       await acts.recordResolution(cycle, r);
-      if (view.status === 'AwaitingApproval') publish(view.status, `${open()} exception(s) open`);
+      if (view.status === 'AwaitingResolution' && open() > 0) await publish(view.status, awaiting());
       return { open: open() };
     },
     {
       validator: (r) => {
         const problem =
-          view.status === 'AwaitingApproval'
+          view.status === 'AwaitingResolution'
             ? resolutionProblem(view.exceptions, r, input.currencyScale)
             : `exceptions can be resolved once reconciliation is done (now ${view.status})`;
         if (problem) refuse(problem);
@@ -189,12 +211,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     await acts.registerCycle.executeWithOptions({ summary: `list the cycle for ${period}` }, [cycle]);
   }
 
-  // Times and durations as the operator reads them in the UI (partner's timezone).
-  const at = (instant: string | number) => operatorTime(instant, input.timezone);
-  const every = operatorDuration(input.reminderIntervalMs);
-  const freezeAt = Date.parse(input.cutoffAt) + input.graceMs;
-  const cutoffLabel = `cut-off ${at(input.cutoffAt)} + ${operatorDuration(input.graceMs)} grace, until ${at(freezeAt)}`;
-  publish('WaitingForCutoff', `waiting for the ${cutoffLabel}; then the period freezes`);
+  await publish('WaitingForCutoff', `waiting for the ${cutoffLabel}; then the period freezes`);
 
   // 1. Cut-off plus grace, on a durable timer, then freeze the period.
   const waitMs = freezeAt - workflowInfo().runStartTime.getTime();
@@ -202,7 +219,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
   view.frozenAt = (
     await acts.freezePeriod.executeWithOptions({ summary: `period ${period}` }, [cycle])
   ).frozenAt;
-  publish('Reconciling', `fetching the provider report for ${period}`);
+  await publish('Reconciling', `fetching the provider report for ${period}`);
 
   // 2. The provider's report; a provider that stays down becomes an exception, never a guess.
   try {
@@ -231,15 +248,11 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
   // 5. Operators resolve each exception (Temporal UI or API); reminders while any stays open.
   if (open() > 0) {
     // Learn "now" from an activity (recorded in history), to say until when each wait lasts.
-    let waitingSince = patched('operator-labels')
-      ? Date.parse(await acts.now.executeWithOptions({ summary: "the time the operators' wait starts" }, []))
-      : null;
-    const awaiting = () => {
-      const next = waitingSince === null ? '' : ` at ${at(waitingSince + input.reminderIntervalMs)}`;
-      const escalated = view.escalated ? ' — ESCALATED' : '';
-      return `waiting for operators to resolve ${open()} exception(s) (Update resolveException)${escalated}; next reminder${next}, every ${every}`;
-    };
-    publish('AwaitingApproval', awaiting());
+    if (patched('operator-labels'))
+      waitingSince = Date.parse(
+        await acts.now.executeWithOptions({ summary: "the time the operators' wait starts" }, []),
+      );
+    await publish('AwaitingResolution', awaiting());
     while (
       !(await condition(() => open() === 0, input.reminderIntervalMs, {
         summary: `reminder ${view.remindersSent + 1} (every ${every}; escalated after ${ESCALATE_AFTER_REMINDERS})`,
@@ -256,7 +269,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
       } else {
         log.warn('settlement exceptions still open', { open: open(), reminders: view.remindersSent });
       }
-      publish('AwaitingApproval', awaiting());
+      await publish('AwaitingResolution', awaiting());
     }
   }
 
@@ -266,7 +279,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
 
   // 6. Lock FX for every transaction currency (source and time recorded), then the fees
   // from the contract version in force, in the settlement currency.
-  publish('ComputingFees', 'locking FX rates and applying the contract');
+  await publish('ComputingFees', 'locking FX rates and applying the contract');
   view.fxRates = await acts.lockFxRates.executeWithOptions(
     { summary: 'one rate per currency pair, source and time recorded' },
     [cycle],
@@ -278,7 +291,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
   view.fees = fees;
 
   // 7–8. Post the settlement entries (idempotent keys from the cycle id) and the statement.
-  publish('Posting', `net payable ${fees.netPayable} ${input.currency}`);
+  await publish('Posting', `net payable ${fees.netPayable} ${input.currency}`);
   const posted = await acts.postSettlement.executeWithOptions(
     { summary: `ledger entries for net payable ${fees.netPayable} ${input.currency}` },
     [cycle, fees],
@@ -290,17 +303,15 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
 
   // 9. Above the contract's threshold, two different operators approve the payout.
   if (BigInt(fees.netPayableMinor) > BigInt(input.payoutApprovalThresholdMinor)) {
-    publish(
+    await publish(
       'AwaitingPayoutApproval',
       `waiting for ${PAYOUT_APPROVALS} different operators to approve the payout of ${fees.netPayable} ${input.currency} (Update approvePayout)`,
     );
-    await acts.setCycleStatus.executeWithOptions(
-      { summary: 'status AwaitingPayoutApproval to the database' },
-      [cycle.cycleId, 'AwaitingPayoutApproval'],
-    );
+    // Histories from before publish() mirrored the status wrote it here (replay-safe).
+    if (!patched('one-status-writer')) await acts.setCycleStatus(cycle.cycleId, 'AwaitingPayoutApproval');
     await condition(() => view.approvals.length >= PAYOUT_APPROVALS);
   }
-  publish('PayingOut', `${fees.netPayable} ${input.currency}`);
+  await publish('PayingOut', `${fees.netPayable} ${input.currency}`);
   await acts.recordPayout.executeWithOptions(
     {
       summary: `${fees.netPayable} ${input.currency} (approved by ${view.approvals.join(', ') || 'no one: below threshold'})`,
@@ -331,11 +342,8 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     log.warn('partner notification failed after retries', { error: err.message });
   }
 
-  await acts.setCycleStatus.executeWithOptions({ summary: 'status Completed to the database' }, [
-    cycle.cycleId,
-    'Completed',
-  ]);
-  publish('Completed', `paid ${fees.netPayable} ${input.currency}`);
+  if (!patched('one-status-writer')) await acts.setCycleStatus(cycle.cycleId, 'Completed');
+  await publish('Completed', `paid ${fees.netPayable} ${input.currency}`);
   // No Update handler may be cut off by the workflow completing.
   await condition(allHandlersFinished);
   return view;
