@@ -2,6 +2,7 @@ import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ensureAccounts, postEntries, type EntryInput } from '../db/ledger';
 import type { Db } from '../db/pool';
 import { withTransaction } from '../db/retry';
+import { webhookOf } from '../db/partners';
 import * as q from '../db/settlement';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../domain/errors';
 import { computeFees, type PeriodTotals } from '../domain/fees';
@@ -130,12 +131,7 @@ export function settlementActivities({
     async fetchProviderReport(
       c: CycleArgs,
     ): Promise<{ rows: number; control: 'ok' | 'absent' | 'mismatch'; exceptions: SettlementException[] }> {
-      const { rows: providerRows } = await db.query<{
-        format: string;
-        base_url: string;
-        options: Record<string, unknown>;
-      }>('SELECT format, base_url, options FROM partner_providers WHERE partner_id = $1', [c.partnerId]);
-      const provider = providerRows[0];
+      const provider = await q.providerConnection(db, c.partnerId);
       if (!provider) throw new NotFoundError(`no provider report configured for partner ${c.partnerId}`);
       const adapter = adapters[provider.format];
       if (!adapter) throw new NotFoundError(`no adapter for report format ${provider.format}`);
@@ -151,7 +147,7 @@ export function settlementActivities({
         let page;
         try {
           page = await adapter.fetchPage({
-            baseUrl: provider.base_url,
+            baseUrl: provider.baseUrl,
             currencies,
             options: provider.options,
             fromMs: window.fromMs,
@@ -212,12 +208,7 @@ export function settlementActivities({
       const keys = differingKeys(ours, theirs);
       let discrepancies: Discrepancy[] = [];
       if (keys.length) {
-        const aggregateOnly =
-          (
-            await db.query('SELECT 1 FROM provider_report_aggregates WHERE cycle_id = $1 LIMIT 1', [
-              c.cycleId,
-            ])
-          ).rowCount === 1;
+        const aggregateOnly = await q.hasReportAggregates(db, c.cycleId);
         if (aggregateOnly) {
           // An aggregator reports no transactions: the difference is named per key.
           discrepancies = aggregateDiscrepancies(ours, theirs, keys);
@@ -503,11 +494,7 @@ export function settlementActivities({
      * attempt is signed afresh with its own timestamp.
      */
     async notifyPartner(c: CycleArgs, event: Record<string, unknown>): Promise<'sent' | 'no-webhook'> {
-      const { rows } = await db.query<{ url: string; secret_sealed: string }>(
-        'SELECT url, secret_sealed FROM partner_webhooks WHERE partner_id = $1',
-        [c.partnerId],
-      );
-      const hook = rows[0];
+      const hook = await webhookOf(db, c.partnerId);
       if (!hook) return 'no-webhook';
       if (!secrets) throw new Error('no SecretBox configured for webhook signing');
       const body = JSON.stringify({ type: 'settlement.completed', id: `${c.cycleId}:completed`, ...event });
@@ -519,7 +506,7 @@ export function settlementActivities({
           headers: {
             'content-type': 'application/json',
             [TIMESTAMP_HEADER]: String(ts),
-            [SIGNATURE_HEADER]: signWebhook(secrets.open(hook.secret_sealed), ts, body),
+            [SIGNATURE_HEADER]: signWebhook(secrets.open(hook.secretSealed), ts, body),
           },
           body,
           signal: AbortSignal.timeout(10_000),

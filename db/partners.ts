@@ -90,3 +90,49 @@ export async function findActiveApiKey(
   );
   return rows[0] ? { partnerId: rows[0].partner_id, keyHash: rows[0].key_hash } : null;
 }
+
+/** Sets the partner's webhook URL and its (sealed) signing secret; one per partner. */
+export async function upsertWebhook(
+  db: Queryable,
+  partnerId: string,
+  url: string,
+  secretSealed: string,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO partner_webhooks (partner_id, url, secret_sealed) VALUES ($1, $2, $3)
+     ON CONFLICT (partner_id) DO UPDATE SET url = EXCLUDED.url, secret_sealed = EXCLUDED.secret_sealed, updated_at = now()`,
+    [partnerId, url, secretSealed],
+  );
+}
+
+export async function webhookOf(
+  db: Queryable,
+  partnerId: string,
+): Promise<{ url: string; secretSealed: string } | null> {
+  const { rows } = await db.query<{ url: string; secret_sealed: string }>(
+    'SELECT url, secret_sealed FROM partner_webhooks WHERE partner_id = $1',
+    [partnerId],
+  );
+  return rows[0] ? { url: rows[0].url, secretSealed: rows[0].secret_sealed } : null;
+}
+
+/**
+ * Records a contract version; versions are immutable. True when stored now or already stored
+ * with the same content (a retry), false when the version or date holds other content.
+ */
+export async function recordContractVersion(
+  db: Queryable,
+  c: { partnerId: string; version: number; effectiveFrom: string; terms: unknown },
+): Promise<boolean> {
+  const { rows } = await db.query<{ same: boolean }>(
+    `WITH ins AS (
+       INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, $2, $3, $4)
+       ON CONFLICT DO NOTHING RETURNING true AS same)
+     SELECT same FROM ins
+     UNION ALL
+     SELECT effective_from = $3 AND terms = $4::jsonb FROM partner_contracts
+      WHERE partner_id = $1 AND version = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
+    [c.partnerId, c.version, c.effectiveFrom, JSON.stringify(c.terms)],
+  );
+  return rows[0]?.same === true;
+}

@@ -21,3 +21,8 @@ export function createPool(config: Pick<Config, 'db'>, overrides: pg.PoolConfig 
 }
 
 export type Db = pg.Pool;
+
+/** Whether the database answers (readiness). */
+export async function ping(db: Pick<pg.Pool, 'query'>): Promise<void> {
+  await db.query('SELECT 1');
+}

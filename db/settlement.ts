@@ -4,7 +4,7 @@ import type { FeeTerms, PeriodTotals } from '../domain/fees';
 import type { CurrencyRegistry } from '../domain/money';
 import type { SettlementInput, SettlementStatus } from '../domain/settlement';
 import type { AggregateRow, Discrepancy, OurTx, ReportedTx } from '../domain/reconciliation';
-import type { ReportRow } from '../providers/types';
+import type { ReportRow } from '../domain/report';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
@@ -538,4 +538,122 @@ export async function planCycle(
     payoutApprovalThresholdMinor: terms.payoutApprovalThresholdMinor ?? DEFAULT_PAYOUT_THRESHOLD_MINOR,
     reminderIntervalMs: REMINDER_INTERVAL_MS,
   };
+}
+
+/** The partner's provider report connection (format, base URL, format options), if configured. */
+export async function providerConnection(
+  db: Queryable,
+  partnerId: string,
+): Promise<{ format: string; baseUrl: string; options: Record<string, unknown> } | null> {
+  const { rows } = await db.query<{ format: string; base_url: string; options: Record<string, unknown> }>(
+    'SELECT format, base_url, options FROM partner_providers WHERE partner_id = $1',
+    [partnerId],
+  );
+  return rows[0] ? { format: rows[0].format, baseUrl: rows[0].base_url, options: rows[0].options } : null;
+}
+
+/** Whether the cycle's report came as totals only (an aggregator), not transactions. */
+export async function hasReportAggregates(db: Queryable, cycleId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'SELECT 1 FROM provider_report_aggregates WHERE cycle_id = $1 LIMIT 1',
+    [cycleId],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * The Schedule backfill window whose firings settle business days `from`..`to` of the partner
+ * (a firing settles the day before it, in the partner's timezone); null for an unknown partner.
+ */
+export async function backfillWindow(
+  db: Queryable,
+  partnerId: string,
+  from: string,
+  to: string,
+): Promise<{ start: Date; end: Date } | null> {
+  const { rows } = await db.query<{ start: Date; end: Date }>(
+    `SELECT (($2::date + 1)::timestamp AT TIME ZONE timezone) AS start,
+            (($3::date + 2)::timestamp AT TIME ZONE timezone) AS end
+       FROM partners WHERE id = $1`,
+    [partnerId, from, to],
+  );
+  return rows[0] ?? null;
+}
+
+export interface CycleListing {
+  id: string;
+  partnerId: string;
+  periodStart: string;
+  periodEnd: string;
+  status: string;
+  frozenAt: string | null;
+  fees: unknown;
+}
+
+/** Cycles, newest period first (at most 500), for one partner or all, by status. */
+export async function listCycles(
+  db: Queryable,
+  filter: { partnerId: string | null; status: string | null },
+): Promise<CycleListing[]> {
+  const { rows } = await db.query<{
+    id: string;
+    partner_id: string;
+    period_start: string;
+    period_end: string;
+    status: string;
+    frozen_at: Date | null;
+    fees: unknown;
+  }>(
+    `SELECT id, partner_id, period_start::text, period_end::text, status, frozen_at, fees FROM settlement_cycles
+      WHERE ($1::text IS NULL OR partner_id = $1) AND ($2::text IS NULL OR status = $2)
+      ORDER BY period_start DESC, partner_id LIMIT 500`,
+    [filter.partnerId, filter.status],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    partnerId: r.partner_id,
+    periodStart: r.period_start,
+    periodEnd: r.period_end,
+    status: r.status,
+    frozenAt: r.frozen_at?.toISOString() ?? null,
+    fees: r.fees ?? null,
+  }));
+}
+
+export interface StoredStatement {
+  fees?: {
+    lines?: { code: string; description: string; amount: string }[];
+    grossFee?: string;
+    taxWithheld?: string;
+    netPayable?: string;
+  };
+  currency?: string;
+  ledgerEntryIds?: string[];
+}
+
+/** The statement a cycle built, or null before it has one. */
+export async function cycleStatement(db: Queryable, cycleId: string): Promise<StoredStatement | null> {
+  const { rows } = await db.query<{ statement: StoredStatement | null }>(
+    'SELECT statement FROM settlement_cycles WHERE id = $1',
+    [cycleId],
+  );
+  return rows[0]?.statement ?? null;
+}
+
+/** Exceptions across cycles (at most 1,000), for one partner or all, open or resolved. */
+export async function listExceptions(
+  db: Queryable,
+  filter: { partnerId: string | null; status: 'open' | 'resolved' | null },
+): Promise<Record<string, unknown>[]> {
+  const { rows } = await db.query<Record<string, unknown>>(
+    `SELECT e.cycle_id AS "settlementId", e.exception_id AS "exceptionId", e.kind, e.tx_id AS "txId",
+            e.difference_minor::text AS "differenceMinor", e.detail, e.resolution, e.reason, e.operator,
+            e.resolved_at AS "resolvedAt"
+       FROM settlement_exceptions e JOIN settlement_cycles c ON c.id = e.cycle_id
+      WHERE ($1::text IS NULL OR c.partner_id = $1)
+        AND ($2::text IS NULL OR ($2 = 'open') = (e.resolved_at IS NULL))
+      ORDER BY e.cycle_id, e.exception_id LIMIT 1000`,
+    [filter.partnerId, filter.status],
+  );
+  return rows;
 }

@@ -3,27 +3,9 @@ import { type CurrencyRegistry, UnknownCurrencyError } from '../domain/money';
 // One interface for every provider report format: an adapter turns a page of the provider's
 // own report into normalised rows. Adding a provider = one adapter + one line in registry.ts.
 
-export interface ReportRow {
-  txId: string;
-  type: string;
-  roundId: string;
-  gameId: string;
-  currency: string;
-  amountMinor: bigint;
-  /** RFC 3339 instant (UTC). */
-  occurredAt: string;
-  roundStatus?: 'completed' | 'open' | 'cancelled';
-}
-
-/** Totals per (business day in the provider's report, game, currency), for aggregate-only formats. */
-export interface ReportAggregate {
-  businessDate: string;
-  gameId: string;
-  currency: string;
-  betCount: bigint;
-  betMinor: bigint;
-  winMinor: bigint;
-}
+// The normalised shapes live in domain/ (db/ stores them, adapters produce them).
+import type { ReportAggregate, ReportRow } from '../domain/report';
+export type { ReportAggregate, ReportRow };
 
 export interface ReportPage {
   rows: ReportRow[];

@@ -1,7 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Router } from 'express';
 import { z } from 'zod';
-import { getPartner } from '../../db/partners';
+import { getPartner, recordContractVersion } from '../../db/partners';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { InvalidTermsError, validateTerms } from '../../domain/fees';
 import { partnerIdSchema } from '../../domain/partner';
@@ -102,16 +102,13 @@ export function contractRoutes(router: Router, registry: OpenAPIRegistry, deps: 
           ]);
         throw err;
       }
-      const { rows } = await deps.db.query<{ same: boolean }>(
-        `WITH ins AS (
-           INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, $2, $3, $4)
-           ON CONFLICT DO NOTHING RETURNING true AS same)
-         SELECT same FROM ins
-         UNION ALL
-         SELECT effective_from = $3 AND terms = $4::jsonb FROM partner_contracts WHERE partner_id = $1 AND version = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
-        [params.partnerId, params.version, body.effectiveFrom, JSON.stringify(body.terms)],
-      );
-      if (!rows[0]?.same)
+      const stored = await recordContractVersion(deps.db, {
+        partnerId: params.partnerId,
+        version: params.version,
+        effectiveFrom: body.effectiveFrom,
+        terms: body.terms,
+      });
+      if (!stored)
         throw new ConflictError(
           `version ${params.version} (or effective date ${body.effectiveFrom}) is already recorded with other content`,
           [{ path: 'params.version', message: 'versions are immutable' }],

@@ -1,6 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Router } from 'express';
 import { z } from 'zod';
+import { ping } from '../../db/pool';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
 
@@ -64,7 +65,7 @@ export function healthRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
     },
     handler: async () => {
       const [postgres, temporal] = await Promise.all([
-        check(() => deps.db.query('SELECT 1')),
+        check(() => ping(deps.db)),
         check(() => deps.temporal.workflowService.getSystemInfo({})),
       ]);
       const ready = postgres === 'ok' && temporal === 'ok';

@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temp
 import { ApplicationFailure } from '@temporalio/common';
 import type { Router } from 'express';
 import { z } from 'zod';
-import { getPartner } from '../../db/partners';
+import { getPartner, upsertWebhook } from '../../db/partners';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { partnerIdSchema, samePartner, type Partner } from '../../domain/partner';
 import { issueApiKey } from '../../platform/credentials';
@@ -129,11 +129,7 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
       if (!(await getPartner(deps.db, params.partnerId)))
         throw new NotFoundError(`partner ${params.partnerId} not found`);
       const secret = newWebhookSecret();
-      await deps.db.query(
-        `INSERT INTO partner_webhooks (partner_id, url, secret_sealed) VALUES ($1, $2, $3)
-         ON CONFLICT (partner_id) DO UPDATE SET url = EXCLUDED.url, secret_sealed = EXCLUDED.secret_sealed, updated_at = now()`,
-        [params.partnerId, body.url, secrets.seal(secret)],
-      );
+      await upsertWebhook(deps.db, params.partnerId, body.url, secrets.seal(secret));
       return { status: 200, body: { url: body.url, secret } };
     },
   });

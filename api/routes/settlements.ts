@@ -9,7 +9,14 @@ import {
 import type { Router } from 'express';
 import { z } from 'zod';
 import { getPartner } from '../../db/partners';
-import { contractCadence, planCycle } from '../../db/settlement';
+import {
+  backfillWindow,
+  contractCadence,
+  cycleStatement,
+  listCycles,
+  listExceptions,
+  planCycle,
+} from '../../db/settlement';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
@@ -191,15 +198,12 @@ export function settlementRoutes(
       if (body.to < body.from)
         throw new ValidationError('to is before from', [{ path: 'to', message: 'before from' }]);
       // Firings on the days after `from`..`to` (local) settle exactly those business days.
-      const { rows } = await deps.db.query<{ start: Date; end: Date }>(
-        `SELECT (($2::date + 1)::timestamp AT TIME ZONE timezone) AS start, (($3::date + 2)::timestamp AT TIME ZONE timezone) AS end FROM partners WHERE id = $1`,
-        [params.partnerId, body.from, body.to],
-      );
-      if (!rows[0]) throw new NotFoundError(`partner ${params.partnerId} not found`);
+      const window = await backfillWindow(deps.db, params.partnerId, body.from, body.to);
+      if (!window) throw new NotFoundError(`partner ${params.partnerId} not found`);
       try {
         await deps.temporal.schedule
           .getHandle(settlementScheduleId(params.partnerId))
-          .backfill([{ start: rows[0].start, end: rows[0].end, overlap: 'ALLOW_ALL' }]);
+          .backfill([{ start: window.start, end: window.end, overlap: 'ALLOW_ALL' }]);
       } catch (err) {
         if (err instanceof ScheduleNotFoundError)
           throw new NotFoundError(`no settlement schedule for ${params.partnerId}: PUT one first`);
@@ -225,32 +229,9 @@ export function settlementRoutes(
     },
     handler: async ({ query, principal }) => {
       const partnerId = principal.kind === 'partner' ? principal.partnerId : (query.partnerId ?? null);
-      const { rows } = await deps.db.query<{
-        id: string;
-        partner_id: string;
-        period_start: string;
-        period_end: string;
-        status: string;
-        frozen_at: Date | null;
-        fees: unknown;
-      }>(
-        `SELECT id, partner_id, period_start::text, period_end::text, status, frozen_at, fees FROM settlement_cycles
-          WHERE ($1::text IS NULL OR partner_id = $1) AND ($2::text IS NULL OR status = $2) ORDER BY period_start DESC, partner_id LIMIT 500`,
-        [partnerId, query.status ?? null],
-      );
       return {
         status: 200,
-        body: {
-          settlements: rows.map((r) => ({
-            id: r.id,
-            partnerId: r.partner_id,
-            periodStart: r.period_start,
-            periodEnd: r.period_end,
-            status: r.status,
-            frozenAt: r.frozen_at?.toISOString() ?? null,
-            fees: r.fees ?? null,
-          })),
-        },
+        body: { settlements: await listCycles(deps.db, { partnerId, status: query.status ?? null }) },
       };
     },
   });
@@ -297,19 +278,7 @@ export function settlementRoutes(
     },
     handler: async ({ params, principal, req }) => {
       if (!visible(principal, params.id)) throw new NotFoundError(`settlement ${params.id} not found`);
-      const { rows } = await deps.db.query<{
-        statement: {
-          fees?: {
-            lines?: { code: string; description: string; amount: string }[];
-            grossFee?: string;
-            taxWithheld?: string;
-            netPayable?: string;
-          };
-          currency?: string;
-          ledgerEntryIds?: string[];
-        } | null;
-      }>('SELECT statement FROM settlement_cycles WHERE id = $1', [params.id]);
-      const statement = rows[0]?.statement;
+      const statement = await cycleStatement(deps.db, params.id);
       if (!statement) throw new NotFoundError(`no statement yet for ${params.id}`);
       if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
         const fees = statement.fees ?? {};
@@ -348,15 +317,7 @@ export function settlementRoutes(
     },
     handler: async ({ query, principal }) => {
       const partnerId = principal.kind === 'partner' ? principal.partnerId : (query.partnerId ?? null);
-      const { rows } = await deps.db.query(
-        `SELECT e.cycle_id AS "settlementId", e.exception_id AS "exceptionId", e.kind, e.tx_id AS "txId", e.difference_minor::text AS "differenceMinor",
-                e.detail, e.resolution, e.reason, e.operator, e.resolved_at AS "resolvedAt"
-           FROM settlement_exceptions e JOIN settlement_cycles c ON c.id = e.cycle_id
-          WHERE ($1::text IS NULL OR c.partner_id = $1)
-            AND ($2::text IS NULL OR ($2 = 'open') = (e.resolved_at IS NULL))
-          ORDER BY e.cycle_id, e.exception_id LIMIT 1000`,
-        [partnerId, query.status ?? null],
-      );
+      const rows = await listExceptions(deps.db, { partnerId, status: query.status ?? null });
       return { status: 200, body: { exceptions: rows } };
     },
   });
