@@ -5,6 +5,7 @@ import { withTransaction } from '../db/retry';
 import { webhookOf } from '../db/partners';
 import * as q from '../db/settlement';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../domain/errors';
+import { houseAccount, partnerAccount } from '../domain/accounts';
 import { computeFees, type PeriodTotals } from '../domain/fees';
 import {
   convert,
@@ -260,6 +261,8 @@ export function settlementActivities({
       netPayable: string;
       netPayableMinor: string;
       baseAdjustmentMinor: string;
+      /** Each resolution that moves GGR, by how much (minor units, settlement currency). */
+      resolutionEffects: { exceptionId: string; effectMinor: string }[];
       lines: { code: string; description: string; base: string; rate: string | null; amount: string }[];
     }> {
       const contract = await q.contractInForce(db, c.partnerId, c.periodStart);
@@ -300,16 +303,20 @@ export function settlementActivities({
       }
       const facts = await q.exceptionFacts(db, c.cycleId);
       let adjustment = 0n;
+      const resolutionEffects: { exceptionId: string; effectMinor: string }[] = [];
       for (const r of resolutions) {
         const fact = facts.get(r.exceptionId);
         if (!fact) throw new NotFoundError(`exception ${r.exceptionId} is not one of ${c.cycleId}'s`);
         const amount =
           r.amount === undefined ? null : parseAmount(r.amount, c.currencyScale, { allowNegative: true });
         if (amount && !amount.ok) throw new ValidationError(`amount of ${r.exceptionId}: ${amount.message}`);
-        adjustment += resolutionBaseEffect(fact, {
+        const effect = resolutionBaseEffect(fact, {
           resolution: r.resolution,
           ...(amount?.ok ? { amountMinor: amount.minor } : {}),
         });
+        adjustment += effect;
+        if (effect !== 0n)
+          resolutionEffects.push({ exceptionId: r.exceptionId, effectMinor: effect.toString() });
       }
       // The adjustment moves the base: applied as extra bets (positive) or wins (negative).
       const adjusted =
@@ -325,6 +332,7 @@ export function settlementActivities({
         netPayable: fmt(fees.netPayableMinor),
         netPayableMinor: fees.netPayableMinor.toString(),
         baseAdjustmentMinor: adjustment.toString(),
+        resolutionEffects,
         fxRates: [...rates.values()],
         fxRoundingResidues: residues,
         ggr: fmt(fees.ggrMinor),
@@ -343,9 +351,20 @@ export function settlementActivities({
     },
 
     /** Posts the fee (expense → payable, and tax withheld) under keys derived from the cycle. */
+    /**
+     * Posts the cycle's money under keys derived from it, in one transaction: each resolution
+     * that moves GGR (`<cycle>:resolution:<exceptionId>`, game activity ↔ gaming revenue, so
+     * that the ledger's GGR for the period is the statement's), then the fee (expense →
+     * payable, and tax withheld) as `<cycle>:fees`.
+     */
     async postSettlement(
       c: CycleArgs,
-      fees: { grossFee: string; taxWithheld: string; netPayable: string },
+      fees: {
+        grossFee: string;
+        taxWithheld: string;
+        netPayable: string;
+        resolutionEffects?: { exceptionId: string; effectMinor: string }[];
+      },
     ): Promise<{ entryIds: string[] }> {
       const amount = (s: string) => {
         const p = parseAmount(s, c.currencyScale);
@@ -354,63 +373,52 @@ export function settlementActivities({
       };
       const net = amount(fees.netPayable);
       const tax = amount(fees.taxWithheld);
-      if (net + tax === 0n) return { entryIds: [] };
+      const effects = (fees.resolutionEffects ?? []).map((e) => ({ ...e, minor: BigInt(e.effectMinor) }));
+      if (net + tax === 0n && effects.length === 0) return { entryIds: [] };
       return withTransaction(db, async (client) => {
-        const code = (name: string) => `partner:${c.partnerId}:${name}:${c.currency}`;
-        const ids = await ensureAccounts(client, [
-          {
-            code: code('provider_fees'),
-            ownerKind: 'partner',
-            partnerId: c.partnerId,
-            kind: 'expense',
-            currency: c.currency,
-          },
-          {
-            code: code('fees_payable'),
-            ownerKind: 'partner',
-            partnerId: c.partnerId,
-            kind: 'liability',
-            currency: c.currency,
-          },
-          {
-            code: code('tax_withheld'),
-            ownerKind: 'partner',
-            partnerId: c.partnerId,
-            kind: 'liability',
-            currency: c.currency,
-          },
-        ]);
-        const postings = [
-          ...(net > 0n
-            ? [
-                {
-                  debitAccountId: ids.get(code('provider_fees'))!,
-                  creditAccountId: ids.get(code('fees_payable'))!,
-                  currency: c.currency,
-                  amountMinor: net,
-                },
-              ]
-            : []),
-          ...(tax > 0n
-            ? [
-                {
-                  debitAccountId: ids.get(code('provider_fees'))!,
-                  creditAccountId: ids.get(code('tax_withheld'))!,
-                  currency: c.currency,
-                  amountMinor: tax,
-                },
-              ]
-            : []),
-        ];
-        const entry: EntryInput = {
-          idempotencyKey: `${c.cycleId}:fees`,
+        const fee = partnerAccount(c.partnerId, 'provider_fees', c.currency);
+        const payable = partnerAccount(c.partnerId, 'fees_payable', c.currency);
+        const withheld = partnerAccount(c.partnerId, 'tax_withheld', c.currency);
+        const activity = partnerAccount(c.partnerId, 'game_activity', c.currency);
+        const revenue = partnerAccount(c.partnerId, 'gaming_revenue', c.currency);
+        const ids = await ensureAccounts(client, [fee, payable, withheld, activity, revenue]);
+        const move = (from: { code: string }, to: { code: string }, amountMinor: bigint) => ({
+          debitAccountId: ids.get(from.code)!,
+          creditAccountId: ids.get(to.code)!,
+          currency: c.currency,
+          amountMinor,
+        });
+        const entries: EntryInput[] = effects.map((e) => ({
+          idempotencyKey: `${c.cycleId}:resolution:${e.exceptionId}`,
           effectiveDate: c.periodEnd,
-          sourceKind: 'settlement',
+          sourceKind: 'adjustment',
           sourceRef: c.cycleId,
-          metadata: { partnerId: c.partnerId, periodStart: c.periodStart, periodEnd: c.periodEnd, ...fees },
-          postings,
-        };
-        const results = await postEntries(client, [entry]);
+          metadata: { partnerId: c.partnerId, exceptionId: e.exceptionId, ggrEffectMinor: e.effectMinor },
+          // More GGR: game play owes the operator more; less: the reverse.
+          postings: [e.minor > 0n ? move(activity, revenue, e.minor) : move(revenue, activity, -e.minor)],
+        }));
+        const postings = [
+          ...(net > 0n ? [move(fee, payable, net)] : []),
+          ...(tax > 0n ? [move(fee, withheld, tax)] : []),
+        ];
+        if (postings.length > 0) {
+          entries.push({
+            idempotencyKey: `${c.cycleId}:fees`,
+            effectiveDate: c.periodEnd,
+            sourceKind: 'settlement',
+            sourceRef: c.cycleId,
+            metadata: {
+              partnerId: c.partnerId,
+              periodStart: c.periodStart,
+              periodEnd: c.periodEnd,
+              grossFee: fees.grossFee,
+              taxWithheld: fees.taxWithheld,
+              netPayable: fees.netPayable,
+            },
+            postings,
+          });
+        }
+        const results = await postEntries(client, entries);
         return { entryIds: results.map((r) => r.entryId) };
       });
     },
@@ -451,18 +459,9 @@ export function settlementActivities({
       const amount = BigInt(p.netPayableMinor);
       if (amount <= 0n) return { entryId: null };
       return withTransaction(db, async (client) => {
-        const payable = `partner:${c.partnerId}:fees_payable:${c.currency}`;
-        const clearing = `house:payouts_clearing:${c.currency}`;
-        const ids = await ensureAccounts(client, [
-          {
-            code: payable,
-            ownerKind: 'partner',
-            partnerId: c.partnerId,
-            kind: 'liability',
-            currency: c.currency,
-          },
-          { code: clearing, ownerKind: 'house', kind: 'asset', currency: c.currency },
-        ]);
+        const payable = partnerAccount(c.partnerId, 'fees_payable', c.currency);
+        const clearing = houseAccount('payouts_clearing', c.currency);
+        const ids = await ensureAccounts(client, [payable, clearing]);
         const [r] = await postEntries(client, [
           {
             idempotencyKey: `${c.cycleId}:payout`,
@@ -472,8 +471,8 @@ export function settlementActivities({
             metadata: { approvers: p.approvers },
             postings: [
               {
-                debitAccountId: ids.get(payable)!,
-                creditAccountId: ids.get(clearing)!,
+                debitAccountId: ids.get(payable.code)!,
+                creditAccountId: ids.get(clearing.code)!,
                 currency: c.currency,
                 amountMinor: amount,
               },

@@ -8,15 +8,8 @@ export const LEDGER_CHAINS = 64;
 /** Entries per ledger_post call; larger batches are split (bounded statement size). */
 export const MAX_ENTRIES_PER_CALL = 10_000;
 
-export type AccountKind = 'asset' | 'liability' | 'equity' | 'revenue' | 'expense';
-
-export interface AccountSpec {
-  code: string;
-  ownerKind: 'house' | 'partner';
-  partnerId?: string;
-  kind: AccountKind;
-  currency: string;
-}
+import type { AccountKind, AccountSpec } from '../domain/accounts';
+export type { AccountKind, AccountSpec };
 
 export interface Account {
   id: string;

@@ -26,6 +26,7 @@ import {
 } from '../workflows/settlement';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { partnerAccount } from '../domain/accounts';
 import { SecretBox } from '../platform/secrets';
 import { uniqueId, workflowBundlePath } from './support/env';
 import { onboardPartner, type TestPartner } from './support/partners';
@@ -502,6 +503,24 @@ describe('settlementCycle workflow', () => {
         [h.workflowId],
       );
       expect(stored.rows).toEqual([{ resolution: 'adjust', operator: 'ana' }]);
+      // The adjustment moved money in the ledger too: its entry, keyed by cycle and exception,
+      // and the partner's gaming revenue for the period is the statement's GGR.
+      const exceptionId = waiting.exceptions[0]!.exceptionId;
+      expect(await ledgerEntries(h.workflowId)).toEqual([
+        `${h.workflowId}:fees`,
+        `${h.workflowId}:payout`,
+        `${h.workflowId}:resolution:${exceptionId}`,
+      ]);
+      const revenue = await stack.db.pool.query<{ ggr: string }>(
+        `SELECT (coalesce(sum(p.amount_minor) FILTER (WHERE p.credit_account_id = a.id), 0)
+               - coalesce(sum(p.amount_minor) FILTER (WHERE p.debit_account_id = a.id), 0))::text AS ggr
+           FROM ledger_accounts a JOIN ledger_postings p ON a.id IN (p.debit_account_id, p.credit_account_id)
+          WHERE a.code = $1`,
+        // The account the SQL ingest accrued to is the one domain/accounts.ts names.
+        [partnerAccount(p.id, 'gaming_revenue', 'EUR').code],
+      );
+      expect(BigInt(revenue.rows[0]!.ggr)).toBe(ggr);
+      expect((result.fees as any).ggr).toBe(formatAmount(ggr, 2));
     });
     await connection.close();
   });
