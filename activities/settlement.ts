@@ -32,8 +32,9 @@ import {
 } from '../domain/settlement';
 import type { SecretBox } from '../platform/secrets';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
+import { callUpstream, UpstreamRefusedError, UpstreamUnavailableError } from '../platform/outbound-http';
 import { adapters } from '../providers/registry';
-import { ProviderReportError, ProviderUnavailableError } from '../providers/types';
+import { jsonBody, ProviderReportError, ProviderUnavailableError } from '../providers/types';
 
 // Activities of the settlement cycle. Each one may run more than once (Temporal retries,
 // worker crashes): every write is keyed by the cycle id, so a repeat changes nothing.
@@ -43,6 +44,16 @@ export interface CycleArgs extends q.CycleRef {
   currencyScale: number;
   /** Amounts within this many minor units are FX/rounding differences. */
   roundingToleranceMinor: string;
+}
+
+/** A webhook receiver's answer is only read to be discarded: a small cap is enough. */
+const WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** The one mapping of an outbound call's failure: unavailable is retried (after Retry-After). */
+function outboundFailure(err: unknown, refused: (e: UpstreamRefusedError) => Error): unknown {
+  if (err instanceof UpstreamUnavailableError) return new UnavailableError(err.message, [], err.retryAfterMs);
+  if (err instanceof UpstreamRefusedError) return refused(err);
+  return err;
 }
 
 const toException = (d: Discrepancy): SettlementException => ({
@@ -75,21 +86,20 @@ export function settlementActivities({
       for (const from of totals.keys()) {
         if (from === c.currency || locked.has(from)) continue;
         if (!fxRatesUrl) throw new NotFoundError('no FX rates service configured (FX_RATES_URL)');
-        let res: Response;
+        const url = new URL('rates', `${fxRatesUrl.replace(/\/+$/, '')}/`);
+        url.searchParams.set('base', from);
+        url.searchParams.set('quote', c.currency);
+        let text: string;
         try {
-          res = await fetch(
-            `${fxRatesUrl}/rates?base=${encodeURIComponent(from)}&quote=${encodeURIComponent(c.currency)}`,
-            { signal: AbortSignal.timeout(10_000) },
-          );
+          ({ text } = await callUpstream(url, {}, { who: 'FX rates service' }));
         } catch (err) {
-          throw new UnavailableError(
-            `FX rates service unreachable: ${err instanceof Error ? err.message : String(err)}`,
+          throw outboundFailure(err, (refused) =>
+            refused.status === 404
+              ? new NotFoundError(`no FX rate ${from}/${c.currency}: ${refused.message}`)
+              : new ConflictError(`FX rate ${from}/${c.currency}: ${refused.message}`),
           );
         }
-        if (res.status >= 500 || res.status === 429)
-          throw new UnavailableError(`FX rates service answered ${res.status}`);
-        if (!res.ok) throw new NotFoundError(`no FX rate ${from}/${c.currency}: ${res.status}`);
-        const body = (await res.json()) as { rate?: unknown; source?: unknown; asOf?: unknown };
+        const body = (jsonBody(text) ?? {}) as { rate?: unknown; source?: unknown; asOf?: unknown };
         const rate = parseDecimal(body.rate, { maxScale: 12 });
         if (
           !rate.ok ||
@@ -498,24 +508,24 @@ export function settlementActivities({
       if (!secrets) throw new Error('no SecretBox configured for webhook signing');
       const body = JSON.stringify({ type: 'settlement.completed', id: `${c.cycleId}:completed`, ...event });
       const ts = Math.floor(Date.now() / 1000);
-      let res: Response;
       try {
-        res = await fetch(hook.url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            [TIMESTAMP_HEADER]: String(ts),
-            [SIGNATURE_HEADER]: signWebhook(secrets.open(hook.secretSealed), ts, body),
+        await callUpstream(
+          hook.url,
+          {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              [TIMESTAMP_HEADER]: String(ts),
+              [SIGNATURE_HEADER]: signWebhook(secrets.open(hook.secretSealed), ts, body),
+            },
+            body,
           },
-          body,
-          signal: AbortSignal.timeout(10_000),
-        });
-      } catch (err) {
-        throw new UnavailableError(
-          `webhook unreachable: ${err instanceof Error ? err.message : String(err)}`,
+          { who: 'partner webhook', maxBytes: WEBHOOK_MAX_RESPONSE_BYTES },
         );
+      } catch (err) {
+        // A partner that refuses is retried with backoff too: it may be mid-deploy.
+        throw outboundFailure(err, (refused) => new UnavailableError(refused.message));
       }
-      if (!res.ok) throw new UnavailableError(`webhook answered ${res.status}`);
       return 'sent';
     },
 

@@ -1,4 +1,5 @@
 import { type CurrencyRegistry, UnknownCurrencyError } from '../domain/money';
+import { callUpstream, type OutboundResponse, UpstreamRefusedError } from '../platform/outbound-http';
 
 // One interface for every provider report format: an adapter turns a page of the provider's
 // own report into normalised rows. Adding a provider = one adapter + one line in registry.ts.
@@ -39,16 +40,8 @@ export interface ProviderAdapter {
   fetchPage(params: FetchPageParams): Promise<ReportPage>;
 }
 
-/** A provider that cannot answer right now (5xx, 429, timeout): retry later. */
-export class ProviderUnavailableError extends Error {
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'ProviderUnavailableError';
-  }
-}
+/** A provider that cannot answer right now (5xx, 429, timeout): retry later (the one client's error). */
+export { UpstreamUnavailableError as ProviderUnavailableError } from '../platform/outbound-http';
 
 /** The scale of a currency a report uses; an unknown one makes the report unreadable, never guessed. */
 export function reportScale(currencies: CurrencyRegistry, currency: string, where: string): number {
@@ -60,37 +53,32 @@ export function reportScale(currencies: CurrencyRegistry, currency: string, wher
   }
 }
 
-/** The longest wait a provider's Retry-After can impose on one retry (a hostile value is capped). */
-export const MAX_RETRY_AFTER_MS = 10 * 60_000;
-
-/**
- * Retry-After (RFC 9110: delay-seconds or an HTTP-date) in milliseconds from `nowMs`, capped
- * at MAX_RETRY_AFTER_MS; undefined when absent, unreadable or already past.
- */
-export function retryAfterMs(header: string | null, nowMs: number): number | undefined {
-  if (header === null) return undefined;
-  const value = header.trim();
-  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - nowMs;
-  if (!Number.isFinite(ms) || ms <= 0) return undefined;
-  return Math.min(ms, MAX_RETRY_AFTER_MS);
-}
-
-/**
- * The one classification of a provider's HTTP answer that is worth retrying (429 and 5xx), with
- * the wait it asks for; null for any other status.
- */
-export function transientAnswer(res: Response, who: string, nowMs: number): ProviderUnavailableError | null {
-  if (res.status !== 429 && res.status < 500) return null;
-  return new ProviderUnavailableError(
-    `${who} answered ${res.status}`,
-    retryAfterMs(res.headers.get('retry-after'), nowMs),
-  );
-}
-
 /** A report that cannot be read (malformed page): retrying will not help. */
 export class ProviderReportError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ProviderReportError';
+  }
+}
+
+/**
+ * A GET of one report page through the one outbound client: a refusal (4xx, redirect,
+ * oversized) makes the report unreadable; unavailability is left for Temporal to retry.
+ */
+export async function fetchReportPage(url: URL, who: string): Promise<OutboundResponse> {
+  try {
+    return await callUpstream(url, {}, { who });
+  } catch (err) {
+    if (err instanceof UpstreamRefusedError) throw new ProviderReportError(err.message);
+    throw err;
+  }
+}
+
+/** A page's JSON body, or undefined when it is not JSON (the schema then names the problem). */
+export function jsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }

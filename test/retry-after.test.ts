@@ -1,4 +1,4 @@
-import { MAX_RETRY_AFTER_MS, retryAfterMs } from '../providers/types';
+import { MAX_RETRY_AFTER_MS, retryAfterMs } from '../platform/outbound-http';
 
 // Retry-After as RFC 9110 defines it: delay-seconds or an HTTP-date, capped so a hostile
 // provider cannot park a cycle for days on one retry.

@@ -4,9 +4,9 @@ import { parseAmount } from '../../domain/money';
 import { localDay } from '../timezone';
 import {
   ProviderReportError,
-  ProviderUnavailableError,
   reportScale,
-  transientAnswer,
+  fetchReportPage,
+  jsonBody,
   type FetchPageParams,
   type ProviderAdapter,
   type ReportPage,
@@ -15,7 +15,6 @@ import {
 // Format (c): an aggregator's API with totals per day, game and currency (no transactions),
 // page-number pagination, and rate limits (429 + Retry-After, honoured by Temporal's retry).
 //   GET /v2/totals?from=YYYY-MM-DD&to=YYYY-MM-DD&page=1
-const REQUEST_TIMEOUT_MS = 10_000;
 
 const page = z.object({
   page: z.number().int().min(1),
@@ -50,18 +49,8 @@ export const aggregatorTotalsAdapter: ProviderAdapter = {
     url.searchParams.set('from', localDay(fromMs, timeZone));
     url.searchParams.set('to', localDay(toMs - 1, timeZone));
     url.searchParams.set('page', String(pageNo));
-    let res: Response;
-    try {
-      res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    } catch (err) {
-      throw new ProviderUnavailableError(
-        `aggregator unreachable: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-    const transient = transientAnswer(res, 'aggregator', Date.now());
-    if (transient) throw transient;
-    if (!res.ok) throw new ProviderReportError(`aggregator answered ${res.status}`);
-    const parsed = page.safeParse(await res.json().catch(() => null));
+    const res = await fetchReportPage(url, 'aggregator');
+    const parsed = page.safeParse(jsonBody(res.text));
     if (!parsed.success)
       throw new ProviderReportError(`malformed totals page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     // Amounts are decimals in each total's own currency (JPY 0 decimals, KWD 3).

@@ -4,9 +4,8 @@ import { parseAmount } from '../../domain/money';
 import { localDay, localToUtcMs } from '../timezone';
 import {
   ProviderReportError,
-  ProviderUnavailableError,
   reportScale,
-  transientAnswer,
+  fetchReportPage,
   type FetchPageParams,
   type ProviderAdapter,
   type ReportPage,
@@ -19,7 +18,6 @@ import {
 // Each file is checked against its own trailer, whose sum is in the file's largest scale
 // (a file in one currency: that currency's). Parsed by csv-parse: quoted fields may hold
 // commas, quotes and newlines.
-const REQUEST_TIMEOUT_MS = 10_000;
 const COLUMNS = [
   'transaction_id',
   'type',
@@ -47,22 +45,10 @@ export const csvDailyAdapter: ProviderAdapter = {
     const timeZone = typeof options.timezone === 'string' ? options.timezone : 'UTC';
     const day = cursor ?? localDay(fromMs, timeZone);
     const lastDay = localDay(toMs - 1, timeZone);
-    let res: Response;
-    try {
-      res = await fetch(under(baseUrl, `reports/${day}.csv`), {
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-    } catch (err) {
-      throw new ProviderUnavailableError(
-        `provider unreachable: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-    const transient = transientAnswer(res, 'provider', Date.now());
-    if (transient) throw transient;
-    if (!res.ok) throw new ProviderReportError(`provider answered ${res.status} for ${day}`);
+    const res = await fetchReportPage(under(baseUrl, `reports/${day}.csv`), `provider (${day}.csv)`);
     let records: string[][];
     try {
-      records = parse(await res.text(), { relax_column_count: true, skip_empty_lines: true });
+      records = parse(res.text, { relax_column_count: true, skip_empty_lines: true });
     } catch (err) {
       throw new ProviderReportError(`${day}.csv is not valid CSV: ${(err as Error).message}`);
     }

@@ -2,9 +2,9 @@ import { under } from '../url';
 import { z } from 'zod';
 import {
   ProviderReportError,
-  ProviderUnavailableError,
   reportScale,
-  transientAnswer,
+  fetchReportPage,
+  jsonBody,
   type FetchPageParams,
   type ProviderAdapter,
   type ReportPage,
@@ -12,7 +12,6 @@ import {
 
 // Format (a): per-transaction JSON, cursor pagination, amounts in minor units (integer
 // strings), times in UTC epoch milliseconds, control totals on the last page.
-const REQUEST_TIMEOUT_MS = 10_000;
 
 const page = z.object({
   items: z.array(
@@ -40,18 +39,8 @@ export const jsonCursorAdapter: ProviderAdapter = {
     url.searchParams.set('from_ms', String(fromMs));
     url.searchParams.set('to_ms', String(toMs));
     if (cursor) url.searchParams.set('cursor', cursor);
-    let res: Response;
-    try {
-      res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    } catch (err) {
-      throw new ProviderUnavailableError(
-        `provider unreachable: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-    const transient = transientAnswer(res, 'provider', Date.now());
-    if (transient) throw transient;
-    if (!res.ok) throw new ProviderReportError(`provider answered ${res.status}`);
-    const parsed = page.safeParse(await res.json().catch(() => null));
+    const res = await fetchReportPage(url, 'provider');
+    const parsed = page.safeParse(jsonBody(res.text));
     if (!parsed.success)
       throw new ProviderReportError(`malformed report page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     // Amounts are minor units already; the currency must still be one we know.

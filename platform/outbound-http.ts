@@ -1,0 +1,122 @@
+// The one client for every call Clearhouse makes to someone else's HTTP server (provider
+// reports, the FX rates service, partners' webhooks). Every response is capped in time and
+// bytes, redirects are never followed (a partner-supplied URL must not bounce us elsewhere),
+// and the answer is classified once: worth retrying later (network, timeout, 429, 5xx, with
+// the server's Retry-After) or refused (any other status, a redirect, an oversized body).
+
+/** Limits on one call: named, so that every caller shows what it allows. */
+export const OUTBOUND_TIMEOUT_MS = 10_000;
+export const OUTBOUND_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** The longest wait a server's Retry-After can impose on one retry (a hostile value is capped). */
+export const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/** The server cannot answer now; trying again later may work (after `retryAfterMs` if it said). */
+export class UpstreamUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'UpstreamUnavailableError';
+  }
+}
+
+/** The server answered, and the answer is no (status, redirect, or a body over the cap). */
+export class UpstreamRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'UpstreamRefusedError';
+  }
+}
+
+/**
+ * Retry-After (RFC 9110: delay-seconds or an HTTP-date) in milliseconds from `nowMs`, capped
+ * at MAX_RETRY_AFTER_MS; undefined when absent, unreadable or already past.
+ */
+export function retryAfterMs(header: string | null, nowMs: number): number | undefined {
+  if (header === null) return undefined;
+  const value = header.trim();
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - nowMs;
+  if (!Number.isFinite(ms) || ms <= 0) return undefined;
+  return Math.min(ms, MAX_RETRY_AFTER_MS);
+}
+
+export interface OutboundResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+/**
+ * One call to `url`. Resolves with a 2xx answer and its body (at most `maxBytes`); throws
+ * UpstreamUnavailableError or UpstreamRefusedError otherwise. `who` names the server in messages.
+ */
+export async function callUpstream(
+  url: string | URL,
+  init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string },
+  opts: { who: string; timeoutMs?: number; maxBytes?: number },
+): Promise<OutboundResponse> {
+  const { who, timeoutMs = OUTBOUND_TIMEOUT_MS, maxBytes = OUTBOUND_MAX_RESPONSE_BYTES } = opts;
+  const signal = AbortSignal.timeout(timeoutMs);
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, redirect: 'manual', signal });
+  } catch (err) {
+    throw new UpstreamUnavailableError(`${who} unreachable: ${reason(err)}`);
+  }
+  if (res.status === 429 || res.status >= 500) {
+    await res.body?.cancel().catch(() => {});
+    throw new UpstreamUnavailableError(
+      `${who} answered ${res.status}`,
+      retryAfterMs(res.headers.get('retry-after'), Date.now()),
+    );
+  }
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel().catch(() => {});
+    throw new UpstreamRefusedError(
+      `${who} redirected (${res.status}); redirects are not followed`,
+      res.status,
+    );
+  }
+  let text: string;
+  try {
+    text = await readCapped(res, maxBytes, who);
+  } catch (err) {
+    if (err instanceof UpstreamRefusedError) throw err;
+    throw new UpstreamUnavailableError(`${who} broke off its answer: ${reason(err)}`);
+  }
+  if (!res.ok) throw new UpstreamRefusedError(`${who} answered ${res.status}`, res.status);
+  return { status: res.status, headers: res.headers, text };
+}
+
+async function readCapped(res: Response, maxBytes: number, who: string): Promise<string> {
+  if (!res.body) return '';
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await res.body.cancel().catch(() => {});
+    throw new UpstreamRefusedError(
+      `${who} answered ${declared} bytes: more than the ${maxBytes} bytes allowed`,
+      res.status,
+    );
+  }
+  const reader = res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw new UpstreamRefusedError(`${who} answered more than the ${maxBytes} bytes allowed`, res.status);
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+const reason = (err: unknown) =>
+  err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
