@@ -101,6 +101,7 @@ describe('settlementCycle workflow', () => {
   async function start(
     p: TestPartner,
     over: Partial<SettlementInput> = {},
+    queue = taskQueue(stack.config, 'settlement'),
   ): Promise<WorkflowHandle<typeof settlementCycle>> {
     const input: SettlementInput = {
       partnerId: p.id,
@@ -115,7 +116,7 @@ describe('settlementCycle workflow', () => {
       ...over,
     };
     return stack.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
-      taskQueue: taskQueue(stack.config, 'settlement'),
+      taskQueue: queue,
       workflowId: settlementWorkflowId(p.id, DAY),
       args: [input],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -463,23 +464,7 @@ describe('settlementCycle workflow', () => {
       provider.setTransactions(txs);
       const bet = txs.find((t) => t.type === 'bet')!;
       provider.setFaults({ altered: { [bet.id]: bet.amountMinor + 700n } });
-      const h = await stack.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
-        taskQueue: queue,
-        workflowId: settlementWorkflowId(p.id, DAY),
-        args: [
-          {
-            partnerId: p.id,
-            periodStart: DAY,
-            periodEnd: DAY,
-            currency: 'EUR',
-            currencyScale: 2,
-            cutoffAt: '2026-11-24T00:00:00Z',
-            graceMs: 0,
-            payoutApprovalThresholdMinor: '100000000',
-            reminderIntervalMs: 60_000,
-          },
-        ],
-      });
+      const h = await start(p, {}, queue);
       const waiting = await waitForStatus(h, 'AwaitingResolution');
       expect(waiting.exceptions.map((e) => e.kind)).toEqual(['amount_mismatch']);
       await h.executeUpdate(resolveException, {
