@@ -136,3 +136,77 @@ export async function recordContractVersion(
   );
   return rows[0]?.same === true;
 }
+
+/** Where and how a partner's provider report is fetched, as stored (credentials still sealed). */
+export interface StoredProviderConnection {
+  format: string;
+  baseUrl: string;
+  options: Record<string, unknown>;
+  /** The header that carries the provider API's credential and its value, sealed; or none. */
+  credentials: { header: string; sealed: string } | null;
+  updatedAt: string;
+}
+
+interface ProviderConnectionRow {
+  format: string;
+  base_url: string;
+  options: Record<string, unknown>;
+  credentials_header: string | null;
+  credentials_sealed: string | null;
+  updated_at: Date;
+}
+
+function toProviderConnection(r: ProviderConnectionRow): StoredProviderConnection {
+  return {
+    format: r.format,
+    baseUrl: r.base_url,
+    options: r.options,
+    credentials:
+      r.credentials_header !== null && r.credentials_sealed !== null
+        ? { header: r.credentials_header, sealed: r.credentials_sealed }
+        : null,
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+const PROVIDER_CONNECTION_COLUMNS =
+  'format, base_url, options, credentials_header, credentials_sealed, updated_at';
+
+/**
+ * Sets the partner's provider connection, replacing the whole of it: no credentials given
+ * means none kept. One per partner; repeating the same call leaves the same connection.
+ */
+export async function upsertProviderConnection(
+  db: Queryable,
+  partnerId: string,
+  c: Omit<StoredProviderConnection, 'updatedAt'>,
+): Promise<StoredProviderConnection> {
+  const { rows } = await db.query<ProviderConnectionRow>(
+    `INSERT INTO partner_providers (partner_id, format, base_url, options, credentials_header, credentials_sealed)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (partner_id) DO UPDATE SET format = EXCLUDED.format, base_url = EXCLUDED.base_url,
+       options = EXCLUDED.options, credentials_header = EXCLUDED.credentials_header,
+       credentials_sealed = EXCLUDED.credentials_sealed, updated_at = now()
+     RETURNING ${PROVIDER_CONNECTION_COLUMNS}`,
+    [
+      partnerId,
+      c.format,
+      c.baseUrl,
+      JSON.stringify(c.options),
+      c.credentials?.header ?? null,
+      c.credentials?.sealed ?? null,
+    ],
+  );
+  return toProviderConnection(rows[0]!);
+}
+
+export async function providerConnectionOf(
+  db: Queryable,
+  partnerId: string,
+): Promise<StoredProviderConnection | null> {
+  const { rows } = await db.query<ProviderConnectionRow>(
+    `SELECT ${PROVIDER_CONNECTION_COLUMNS} FROM partner_providers WHERE partner_id = $1`,
+    [partnerId],
+  );
+  return rows[0] ? toProviderConnection(rows[0]) : null;
+}

@@ -33,6 +33,8 @@ export interface FetchPageParams {
   fromMs: number;
   toMs: number;
   cursor: string | null;
+  /** Headers every request to the provider carries: its API's credential (providers/connection.ts). */
+  headers?: Record<string, string>;
 }
 
 export interface ProviderAdapter {
@@ -65,9 +67,13 @@ export class ProviderReportError extends Error {
  * A GET of one report page through the one outbound client: a refusal (4xx, redirect,
  * oversized) makes the report unreadable; unavailability is left for Temporal to retry.
  */
-export async function fetchReportPage(url: URL, who: string): Promise<OutboundResponse> {
+export async function fetchReportPage(
+  url: URL,
+  who: string,
+  headers?: Record<string, string>,
+): Promise<OutboundResponse> {
   try {
-    return await callUpstream(url, {}, { who });
+    return await callUpstream(url, headers ? { headers } : {}, { who });
   } catch (err) {
     if (err instanceof UpstreamRefusedError) throw new ProviderReportError(err.message);
     throw err;

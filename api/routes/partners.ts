@@ -22,6 +22,7 @@ import {
   onboardingResultSchema,
   partnerSchema,
 } from '../schemas';
+import { providerConnectionRoutes } from './provider-connection';
 
 /** How long POST /v1/partners waits for onboarding before answering 202. */
 const ONBOARDING_WAIT_MS = 15_000;
@@ -155,6 +156,8 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
       return { status: 200, body: partner };
     },
   });
+
+  providerConnectionRoutes(router, registry, deps);
 }
 
 function conflict(id: string): ConflictError {

@@ -40,6 +40,7 @@ export const aggregatorTotalsAdapter: ProviderAdapter = {
     fromMs,
     toMs,
     cursor,
+    headers,
   }: FetchPageParams): Promise<ReportPage> {
     const pageNo = Number(cursor ?? 1);
     const url = under(baseUrl, 'v2/totals');
@@ -49,7 +50,7 @@ export const aggregatorTotalsAdapter: ProviderAdapter = {
     url.searchParams.set('from', localDay(fromMs, timeZone));
     url.searchParams.set('to', localDay(toMs - 1, timeZone));
     url.searchParams.set('page', String(pageNo));
-    const res = await fetchReportPage(url, 'aggregator');
+    const res = await fetchReportPage(url, 'aggregator', headers);
     const parsed = page.safeParse(jsonBody(res.text));
     if (!parsed.success)
       throw new ProviderReportError(`malformed totals page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);

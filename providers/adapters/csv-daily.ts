@@ -41,11 +41,12 @@ export const csvDailyAdapter: ProviderAdapter = {
     fromMs,
     toMs,
     cursor,
+    headers,
   }: FetchPageParams): Promise<ReportPage> {
     const timeZone = typeof options.timezone === 'string' ? options.timezone : 'UTC';
     const day = cursor ?? localDay(fromMs, timeZone);
     const lastDay = localDay(toMs - 1, timeZone);
-    const res = await fetchReportPage(under(baseUrl, `reports/${day}.csv`), `provider (${day}.csv)`);
+    const res = await fetchReportPage(under(baseUrl, `reports/${day}.csv`), `provider (${day}.csv)`, headers);
     let records: string[][];
     try {
       records = parse(res.text, { relax_column_count: true, skip_empty_lines: true });

@@ -34,12 +34,19 @@ const page = z.object({
 
 export const jsonCursorAdapter: ProviderAdapter = {
   format: 'json-cursor',
-  async fetchPage({ baseUrl, currencies, fromMs, toMs, cursor }: FetchPageParams): Promise<ReportPage> {
+  async fetchPage({
+    baseUrl,
+    currencies,
+    fromMs,
+    toMs,
+    cursor,
+    headers,
+  }: FetchPageParams): Promise<ReportPage> {
     const url = under(baseUrl, 'report');
     url.searchParams.set('from_ms', String(fromMs));
     url.searchParams.set('to_ms', String(toMs));
     if (cursor) url.searchParams.set('cursor', cursor);
-    const res = await fetchReportPage(url, 'provider');
+    const res = await fetchReportPage(url, 'provider', headers);
     const parsed = page.safeParse(jsonBody(res.text));
     if (!parsed.success)
       throw new ProviderReportError(`malformed report page: ${parsed.error.issues[0]?.message ?? 'invalid'}`);

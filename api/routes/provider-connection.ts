@@ -1,0 +1,173 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { Router } from 'express';
+import { z } from 'zod';
+import {
+  getPartner,
+  providerConnectionOf,
+  upsertProviderConnection,
+  type StoredProviderConnection,
+} from '../../db/partners';
+import { NotFoundError } from '../../domain/errors';
+import { partnerIdSchema } from '../../domain/partner';
+import { SecretBox } from '../../platform/secrets';
+import { providerFormats } from '../../providers/registry';
+import type { ApiDeps } from '../deps';
+import { mountRoute } from '../route';
+import { errorResponses, jsonResponse } from '../schemas';
+
+/** Limits on what an operator may store for a provider connection. */
+const BASE_URL_MAX_CHARS = 2000;
+const CREDENTIAL_HEADER_MAX_CHARS = 100;
+const CREDENTIAL_VALUE_MAX_CHARS = 4096;
+
+// The same address policy as partners' webhook URLs: http(s) only, and every call goes through
+// platform/outbound-http.ts (timeout, byte cap, redirects never followed). A secret in the URL
+// would be stored and shown in clear, so credentials go in `credentials`, sealed; a query or
+// fragment would be dropped silently when report paths are joined to the base (providers/url.ts).
+const baseUrlSchema = z
+  .url({ protocol: /^https?$/ })
+  .max(BASE_URL_MAX_CHARS)
+  .refine((u) => {
+    const url = new URL(u);
+    return url.username === '' && url.password === '';
+  }, 'must not carry credentials (user:password@); send them in `credentials`')
+  .refine((u) => {
+    const url = new URL(u);
+    return url.search === '' && url.hash === '';
+  }, 'must not carry a query or fragment: report paths are joined to it');
+
+// Headers that frame or route the request itself cannot carry a credential.
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'proxy-connection',
+]);
+
+const credentialsSchema = z
+  .object({
+    header: z
+      .string()
+      .max(CREDENTIAL_HEADER_MAX_CHARS)
+      .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name such as authorization')
+      .transform((h) => h.toLowerCase())
+      .refine((h) => !RESERVED_HEADERS.has(h), 'is a header that frames the request, not a credential'),
+    value: z
+      .string()
+      .min(1)
+      .max(CREDENTIAL_VALUE_MAX_CHARS)
+      .regex(/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/, 'visible ASCII, no leading or trailing spaces')
+      .meta({ description: 'Stored encrypted; never returned' }),
+  })
+  .strict()
+  .meta({ id: 'ProviderCredentials' });
+
+// One body variant per registered format, each with exactly the options its adapter reads.
+const variants = Object.entries(providerFormats).map(([format, { options }]) =>
+  z
+    .object({
+      format: z.literal(format),
+      baseUrl: baseUrlSchema,
+      options: options.default({}),
+      credentials: credentialsSchema.optional(),
+    })
+    .strict(),
+);
+const connectionBody = z
+  .discriminatedUnion('format', variants as [(typeof variants)[number], ...typeof variants])
+  .meta({ id: 'ProviderConnectionConfig' });
+
+const connectionSchema = z
+  .object({
+    format: z.enum(Object.keys(providerFormats) as [string, ...string[]]),
+    baseUrl: z.string(),
+    options: z.record(z.string(), z.unknown()),
+    credentials: z
+      .object({ header: z.string(), configured: z.literal(true) })
+      .nullable()
+      .meta({ description: 'Which header carries the credential; its value is never returned' }),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'ProviderConnection' });
+
+const shown = (c: StoredProviderConnection): z.infer<typeof connectionSchema> => ({
+  format: c.format,
+  baseUrl: c.baseUrl,
+  options: c.options,
+  credentials: c.credentials ? { header: c.credentials.header, configured: true } : null,
+  updatedAt: c.updatedAt,
+});
+
+export function providerConnectionRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
+  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+  const secrets = new SecretBox(deps.config.secretsKey);
+  const params = z.object({ partnerId: partnerIdSchema });
+
+  mountRoute(router, registry, auth, {
+    method: 'put',
+    path: '/v1/partners/{partnerId}/provider-connection',
+    summary: "Set where and how the partner's provider report is fetched (operator)",
+    description:
+      'Replaces the whole connection: the report format (one of the adapter registry), its base URL, the ' +
+      "options that format reads, and optionally a credential for the provider's API, sent in the named header " +
+      'with every report request. The credential is stored encrypted and never returned; a PUT without ' +
+      '`credentials` removes it. Repeating the same PUT leaves the same connection.',
+    tags: ['partners'],
+    auth: 'operator',
+    params,
+    body: connectionBody,
+    bodyExample: {
+      format: 'csv-daily',
+      baseUrl: 'https://reports.provider.example/clearhouse',
+      options: { timezone: 'Europe/London' },
+      credentials: { header: 'x-api-key', value: 'provider-issued-key' },
+    },
+    responses: {
+      200: jsonResponse(connectionSchema, 'Connection set (the credential is not echoed)'),
+      ...errorResponses(400, 401, 403, 404, 422),
+    },
+    handler: async ({ params, body }) => {
+      if (!(await getPartner(deps.db, params.partnerId)))
+        throw new NotFoundError(`partner ${params.partnerId} not found`, [
+          { path: 'params.partnerId', message: 'not found' },
+        ]);
+      const stored = await upsertProviderConnection(deps.db, params.partnerId, {
+        format: body.format,
+        baseUrl: body.baseUrl,
+        options: body.options,
+        credentials: body.credentials
+          ? { header: body.credentials.header, sealed: secrets.seal(body.credentials.value) }
+          : null,
+      });
+      return { status: 200, body: shown(stored) };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/partners/{partnerId}/provider-connection',
+    summary: "Read the partner's provider connection (operator); the credential's value is never returned",
+    tags: ['partners'],
+    auth: 'operator',
+    params,
+    responses: {
+      200: jsonResponse(connectionSchema, 'The connection'),
+      ...errorResponses(400, 401, 403, 404),
+    },
+    handler: async ({ params }) => {
+      const stored = await providerConnectionOf(deps.db, params.partnerId);
+      if (!stored)
+        throw new NotFoundError(`no provider connection for partner ${params.partnerId}`, [
+          { path: 'params.partnerId', message: 'no provider connection' },
+        ]);
+      return { status: 200, body: shown(stored) };
+    },
+  });
+}
