@@ -16,6 +16,7 @@ const slotTerms: FeeTerms = {
   negativeBase: 'carry_forward',
   jackpots: 'exclude',
   taxWithholdingRate: '0',
+  gamingTax: null,
 };
 
 const totals = (over: Partial<PeriodTotals>): PeriodTotals => ({
@@ -24,7 +25,6 @@ const totals = (over: Partial<PeriodTotals>): PeriodTotals => ({
   bonusCostMinor: 0n,
   jackpotContributionMinor: 0n,
   jackpotWinMinor: 0n,
-  gamingTaxMinor: 0n,
   baseByCategoryMinor: {},
   ...over,
 });
@@ -64,11 +64,9 @@ describe('fee engine: worked examples', () => {
   it('negative GGR is carried forward and offsets the next period', () => {
     const first = computeFees(slotTerms, totals({ betMinor: EUR(10_000), winMinor: EUR(12_000) }));
     expect(first).toMatchObject({ feeBaseMinor: 0n, carriedOutMinor: EUR(-2_000), grossFeeMinor: 0n });
-    const second = computeFees(
-      slotTerms,
-      totals({ betMinor: EUR(10_000), winMinor: EUR(5_000) }),
-      first.carriedOutMinor,
-    );
+    const second = computeFees(slotTerms, totals({ betMinor: EUR(10_000), winMinor: EUR(5_000) }), {
+      carriedInMinor: first.carriedOutMinor,
+    });
     expect(second).toMatchObject({
       periodBaseMinor: EUR(5_000),
       feeBaseMinor: EUR(3_000),
@@ -92,6 +90,7 @@ describe('fee engine: worked examples', () => {
       tiers: [{ upToMinor: null, rate: '0.25' }],
       categoryRates: { premium: '0.02' },
       taxWithholdingRate: '0.05',
+      gamingTax: { jurisdiction: 'MT', rate: '0.15', on: 'ggr' },
     };
     const r = computeFees(
       terms,
@@ -100,10 +99,10 @@ describe('fee engine: worked examples', () => {
         winMinor: EUR(90_000),
         bonusCostMinor: EUR(1_000),
         jackpotContributionMinor: EUR(500),
-        gamingTaxMinor: EUR(1_500),
         baseByCategoryMinor: { premium: EUR(4_000) },
       }),
     );
+    expect(r.gamingTaxMinor).toBe(EUR(1_500));
     expect(r.ngrMinor).toBe(EUR(7_000));
     expect(r.lines.map((l) => [l.code, l.amountMinor])).toEqual([
       ['tier', EUR(1_750)],
@@ -114,15 +113,42 @@ describe('fee engine: worked examples', () => {
     expect(r.netPayableMinor).toBe(EUR(1_830) - 9150n);
   });
 
-  it('jackpots passed through enter the base', () => {
+  it('jackpots: GGR is bets − wins either way; passed through, the base loses jackpot wins; excluded, contributions', () => {
     const t = totals({
       betMinor: EUR(1_000),
       winMinor: EUR(800),
       jackpotContributionMinor: EUR(50),
       jackpotWinMinor: EUR(20),
     });
-    expect(computeFees(slotTerms, t).ggrMinor).toBe(EUR(200));
-    expect(computeFees({ ...slotTerms, jackpots: 'pass_through' }, t).ggrMinor).toBe(EUR(230));
+    const excluded = computeFees(slotTerms, t);
+    const passed = computeFees({ ...slotTerms, jackpots: 'pass_through' }, t);
+    expect([excluded.ggrMinor, excluded.periodBaseMinor]).toEqual([EUR(200), EUR(150)]);
+    expect([passed.ggrMinor, passed.periodBaseMinor]).toEqual([EUR(200), EUR(180)]);
+    // NGR base: contributions are deducted by NGR itself; passing through adds them back.
+    const ngr = { ...slotTerms, base: 'ngr' as const };
+    expect(computeFees(ngr, totals({ ...t, bonusCostMinor: EUR(30) })).periodBaseMinor).toBe(EUR(120));
+    expect(
+      computeFees({ ...ngr, jackpots: 'pass_through' }, totals({ ...t, bonusCostMinor: EUR(30) }))
+        .periodBaseMinor,
+    ).toBe(EUR(150));
+  });
+
+  it('gaming tax on stakes or on GGR (never on a negative GGR) lowers NGR', () => {
+    const ngr: FeeTerms = { ...slotTerms, base: 'ngr', tiers: [{ upToMinor: null, rate: '0.2' }] };
+    const stakes = computeFees(
+      { ...ngr, gamingTax: { jurisdiction: 'GB', rate: '0.01', on: 'stakes' } },
+      totals({ betMinor: EUR(10_000), winMinor: EUR(9_000) }),
+    );
+    expect([stakes.gamingTaxMinor, stakes.ngrMinor, stakes.grossFeeMinor]).toEqual([
+      EUR(100),
+      EUR(900),
+      EUR(180),
+    ]);
+    const losing = computeFees(
+      { ...ngr, gamingTax: { jurisdiction: 'MT', rate: '0.05', on: 'ggr' } },
+      totals({ betMinor: EUR(1_000), winMinor: EUR(1_500) }),
+    );
+    expect(losing.gamingTaxMinor).toBe(0n);
   });
 
   it('rounds half-even and reports the residue: 12.5 % of 100.01 → 12.50, residue 0.125 cent', () => {
@@ -153,6 +179,44 @@ describe('fee engine: worked examples', () => {
         totals({}),
       ),
     ).toThrow(/tiers.1.upToMinor: must rise/);
+  });
+});
+
+describe('fee engine: the month', () => {
+  const month: FeeTerms = { ...slotTerms, minimumGuaranteeMinor: EUR(20_000), fixedFeeMinor: EUR(500) };
+  const day = (ggr: number) => totals({ betMinor: EUR(ggr) });
+
+  it('daily periods accrue toward the month: tiers continue from the month-to-date volume', () => {
+    // Day 1: 80,000 at 12 %. Day 2: 40,000 → 20,000 more at 12 % (to 100,000), 20,000 at 10 %.
+    const d1 = computeFees(month, day(80_000), { closesMonth: false });
+    expect(d1.lines.map((l) => [l.code, l.amountMinor])).toEqual([['tier', EUR(9_600)]]);
+    const d2 = computeFees(month, day(40_000), { closesMonth: false, monthToDate: d1.month });
+    expect(d2.lines.map((l) => [l.baseMinor, l.amountMinor])).toEqual([
+      [EUR(20_000), EUR(2_400)],
+      [EUR(20_000), EUR(2_000)],
+    ]);
+    expect(d2.month.volumeMinor).toBe(EUR(120_000));
+  });
+
+  it('the guarantee and the fixed fee are charged once, by the month’s last period', () => {
+    const d1 = computeFees(month, day(50_000), { closesMonth: false });
+    expect(d1.lines.map((l) => l.code)).toEqual(['tier']);
+    expect(d1.month.guaranteeAssessed).toBe(false);
+    const last = computeFees(month, day(50_000), { closesMonth: true, monthToDate: d1.month });
+    // Variable fees of the month: 6,000 + 6,000 = 12,000 < 20,000 → 8,000 top-up; fixed 500.
+    expect(last.lines.map((l) => [l.code, l.amountMinor])).toEqual([
+      ['tier', EUR(6_000)],
+      ['minimum_guarantee_top_up', EUR(8_000)],
+      ['fixed_fee', EUR(500)],
+    ]);
+    // A day of the month settled after its last: the month's volume is past 100,000 (10 %);
+    // its fees true the guarantee up (less top-up), and no second fixed fee.
+    const late = computeFees(month, day(10_000), { closesMonth: false, monthToDate: last.month });
+    expect(late.lines.map((l) => [l.code, l.amountMinor])).toEqual([
+      ['tier', EUR(1_000)],
+      ['minimum_guarantee_top_up', EUR(-1_000)],
+    ]);
+    expect(late.grossFeeMinor).toBe(0n);
   });
 });
 
@@ -189,7 +253,7 @@ describe('fee engine: properties', () => {
   it('accounts for every minor unit: lines add up, net + tax = gross, carry balances the base, residues are exact', () => {
     fc.assert(
       fc.property(terms, period, (t, p) => {
-        const r = computeFees(t, totals({ betMinor: p.bet, winMinor: p.win }), p.carry);
+        const r = computeFees(t, totals({ betMinor: p.bet, winMinor: p.win }), { carriedInMinor: p.carry });
         expect(r.lines.reduce((s, l) => s + l.amountMinor, 0n)).toBe(r.grossFeeMinor);
         expect(r.netPayableMinor + r.taxWithheldMinor).toBe(r.grossFeeMinor);
         expect(r.feeBaseMinor >= 0n && r.carriedOutMinor <= 0n).toBe(true);

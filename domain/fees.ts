@@ -8,40 +8,96 @@ export type FeeBase = 'ggr' | 'ngr';
 export type TierMode = 'marginal' | 'whole_volume';
 
 export interface Tier {
-  /** Upper bound of the tier's slice of the base, in minor units; null for the last tier. */
+  /** Upper bound of the tier's slice of the month's volume, in minor units; null for the last tier. */
   upToMinor: bigint | null;
   /** Exact decimal rate, e.g. "0.12" for 12 %. */
   rate: string;
 }
 
+/** The gaming tax of the partner's jurisdiction: a rate on GGR (never below zero) or on stakes. */
+export interface GamingTax {
+  jurisdiction: string;
+  rate: string;
+  on: 'ggr' | 'stakes';
+}
+
 export interface FeeTerms {
   base: FeeBase;
+  /** Tiers by monthly volume (the month's fee base to date). */
   tiers: Tier[];
   tierMode: TierMode;
-  /** Monthly minimum revenue guarantee: a fee below it is topped up to it. */
+  /** Monthly minimum revenue guarantee: a month's variable fee below it is topped up to it. */
   minimumGuaranteeMinor: bigint;
-  /** Fixed fee for the period. */
+  /** Fixed fee per month. */
   fixedFeeMinor: bigint;
   /** Extra rate on the base of games of a category (premium content, live tables). */
   categoryRates: Record<string, string>;
   /** Negative base (players won): offset against later periods, or ignored. */
   negativeBase: 'carry_forward' | 'floor';
-  /** Jackpot contributions and wins in the base ('pass_through') or not ('exclude'). */
+  /**
+   * Jackpots. A contribution is the share of stakes (already in bets) that feeds the jackpot
+   * pool; a jackpot win is paid from the pool (not in wins). 'pass_through': the pool's flows
+   * are the partner's (contributions stay in the base, jackpot wins come out); 'exclude':
+   * neither (contributions come out of the base, jackpot wins are ignored).
+   */
   jackpots: 'pass_through' | 'exclude';
   /** Share of the fee withheld for tax and paid to the authority instead of the partner. */
   taxWithholdingRate: string;
+  gamingTax: GamingTax | null;
 }
 
 /** Period totals in the settlement currency's minor units (after FX). */
 export interface PeriodTotals {
+  /** Stakes after rollbacks. */
   betMinor: bigint;
+  /** Wins after rollbacks. */
   winMinor: bigint;
+  /** Resolutions that move GGR this period (signed), e.g. an `adjust` or `accept_theirs`. */
+  adjustmentMinor?: bigint;
+  /** Bonus cost: winnings paid from bonus play (bonus stakes are not stakes). */
   bonusCostMinor: bigint;
   jackpotContributionMinor: bigint;
   jackpotWinMinor: bigint;
-  gamingTaxMinor: bigint;
-  /** The base attributable to each game category, for category rates (same rules as the total). */
+  /** The base attributable to each game category, for category rates (see categoryBase). */
   baseByCategoryMinor: Record<string, bigint>;
+}
+
+/**
+ * Where the period stands in its calendar month: tiers are by monthly volume, the guarantee
+ * and the fixed fee are monthly. Sums over the month's cycles that computed their fees before
+ * this one (in settlement order).
+ */
+export interface MonthToDate {
+  /** Fee base of the month so far: the tier position this period starts from. */
+  volumeMinor: bigint;
+  /** Tier fees charged so far this month. */
+  tierFeeMinor: bigint;
+  /** Variable fees (tiers + categories) charged so far this month. */
+  variableFeeMinor: bigint;
+  /** Minimum-guarantee top-ups charged so far this month (net of true-ups). */
+  topUpMinor: bigint;
+  fixedFeeCharged: boolean;
+  /** Whether the month's closing cycle has already computed its fees. */
+  closed: boolean;
+}
+
+export const emptyMonth: MonthToDate = {
+  volumeMinor: 0n,
+  tierFeeMinor: 0n,
+  variableFeeMinor: 0n,
+  topUpMinor: 0n,
+  fixedFeeCharged: false,
+  closed: false,
+};
+
+export interface FeePeriod {
+  /** The base carried in from earlier periods (signed: a negative base, deferred resolutions). */
+  carriedInMinor?: bigint;
+  /** Resolutions deferred to the next period (`carry_forward`), signed GGR effect. */
+  deferredMinor?: bigint;
+  /** Whether this period is the last of its month (the guarantee and fixed fee are assessed). */
+  closesMonth?: boolean;
+  monthToDate?: MonthToDate;
 }
 
 export interface FeeLine {
@@ -55,14 +111,21 @@ export interface FeeLine {
 }
 
 export interface FeeResult {
+  stakesMinor: bigint;
+  /** Bets − wins after rollbacks, plus this period's resolutions. */
   ggrMinor: bigint;
+  gamingTaxMinor: bigint;
+  gamingTaxResidue: Fraction;
+  /** GGR − bonus cost − jackpot contributions − gaming tax. */
   ngrMinor: bigint;
-  /** The contract's base for the period, before any carry. */
+  /** The contract's base for the period (GGR or NGR, with the jackpot rule), before any carry. */
   periodBaseMinor: bigint;
   carriedInMinor: bigint;
   /** The base fees were computed on (never negative). */
   feeBaseMinor: bigint;
   /** Negative base carried to the next period (≤ 0). */
+  negativeCarryMinor: bigint;
+  /** Everything carried to the next period: the negative base and deferred resolutions. */
   carriedOutMinor: bigint;
   lines: FeeLine[];
   grossFeeMinor: bigint;
@@ -70,6 +133,10 @@ export interface FeeResult {
   taxResidue: Fraction;
   /** What the partner is paid: gross fee − tax withheld. */
   netPayableMinor: bigint;
+  /** The month after this period: what the next cycle of the month starts from. */
+  month: MonthToDate & { guaranteeAssessed: boolean };
+  /** This period's own share of the month's accrual (what is stored for the next cycle). */
+  accrual: { volumeMinor: bigint; tierFeeMinor: bigint; variableFeeMinor: bigint; topUpMinor: bigint };
 }
 
 export class InvalidTermsError extends Error {}
@@ -98,34 +165,69 @@ export function validateTerms(terms: FeeTerms): void {
   });
   for (const [category, r] of Object.entries(terms.categoryRates)) rate(r, `categoryRates.${category}`);
   rate(terms.taxWithholdingRate, 'taxWithholdingRate');
+  if (terms.gamingTax) rate(terms.gamingTax.rate, 'gamingTax.rate');
   if (terms.minimumGuaranteeMinor < 0n)
     throw new InvalidTermsError('minimumGuaranteeMinor: must not be negative');
   if (terms.fixedFeeMinor < 0n) throw new InvalidTermsError('fixedFeeMinor: must not be negative');
 }
 
-/** GGR = bets − wins (after rollbacks); with pass-through jackpots, contributions in and jackpot wins out. */
-export function grossGamingRevenue(t: PeriodTotals, jackpots: FeeTerms['jackpots']): bigint {
-  const ggr = t.betMinor - t.winMinor;
-  return jackpots === 'pass_through' ? ggr + t.jackpotContributionMinor - t.jackpotWinMinor : ggr;
+/** GGR = bets − wins (after rollbacks), plus the period's resolutions. */
+export function grossGamingRevenue(t: PeriodTotals): bigint {
+  return t.betMinor - t.winMinor + (t.adjustmentMinor ?? 0n);
 }
 
-/** NGR = GGR − bonus cost − jackpot contributions − gaming taxes. */
-export function netGamingRevenue(t: PeriodTotals, jackpots: FeeTerms['jackpots']): bigint {
-  return grossGamingRevenue(t, jackpots) - t.bonusCostMinor - t.jackpotContributionMinor - t.gamingTaxMinor;
+/** The gaming tax: rate × GGR (nothing on a negative GGR) or rate × stakes. */
+export function gamingTax(
+  t: PeriodTotals,
+  tax: GamingTax | null,
+): { amountMinor: bigint; residue: Fraction } {
+  if (!tax) return { amountMinor: 0n, residue: { num: 0n, den: 1n } };
+  const ggr = grossGamingRevenue(t);
+  const on = tax.on === 'stakes' ? t.betMinor : ggr > 0n ? ggr : 0n;
+  const r = multiplyHalfEven(on, rate(tax.rate, 'gamingTax.rate'));
+  return { amountMinor: r.rounded, residue: r.residue };
 }
 
-function tierLines(terms: FeeTerms, base: bigint): FeeLine[] {
-  if (base === 0n) return [];
+/** NGR = GGR − bonus cost − jackpot contributions − gaming tax (DOMAIN.md). */
+export function netGamingRevenue(t: PeriodTotals, gamingTaxMinor: bigint): bigint {
+  return grossGamingRevenue(t) - t.bonusCostMinor - t.jackpotContributionMinor - gamingTaxMinor;
+}
+
+/** The contract's base from GGR or NGR, with the jackpot rule applied. */
+export function contractBase(terms: FeeTerms, t: PeriodTotals, gamingTaxMinor: bigint): bigint {
+  if (terms.base === 'ggr')
+    return (
+      grossGamingRevenue(t) - (terms.jackpots === 'exclude' ? t.jackpotContributionMinor : t.jackpotWinMinor)
+    );
+  const ngr = netGamingRevenue(t, gamingTaxMinor);
+  return terms.jackpots === 'exclude' ? ngr : ngr + t.jackpotContributionMinor - t.jackpotWinMinor;
+}
+
+/**
+ * A category's base, by the same rule as the total except gaming tax, which is levied on the
+ * whole period and not apportioned to categories.
+ */
+export function categoryBase(terms: FeeTerms, t: PeriodTotals): bigint {
+  return contractBase(terms, t, 0n);
+}
+
+/** The tier fee of the month's volume [from, to): marginal slices or the whole volume's tier. */
+function tierLines(terms: FeeTerms, from: bigint, to: bigint, chargedBefore: bigint): FeeLine[] {
+  if (to === from) return [];
   if (terms.tierMode === 'whole_volume') {
-    const tier = terms.tiers.find((t) => t.upToMinor === null || base <= t.upToMinor)!;
-    const r = multiplyHalfEven(base, rate(tier.rate, 'tier'));
+    // The month's volume to date at the tier it reaches, less what the month was charged so far.
+    const tier = terms.tiers.find((t) => t.upToMinor === null || to <= t.upToMinor)!;
+    const r = multiplyHalfEven(to, rate(tier.rate, 'tier'));
     return [
       {
         code: 'tier',
-        description: `whole volume at ${tier.rate}`,
-        baseMinor: base,
-        rate: tier.rate,
-        amountMinor: r.rounded,
+        description:
+          from === 0n
+            ? `whole volume at ${tier.rate}`
+            : `whole month-to-date volume at ${tier.rate}, less ${chargedBefore} charged earlier this month`,
+        baseMinor: to - from,
+        rate: from === 0n ? tier.rate : null,
+        amountMinor: r.rounded - chargedBefore,
         residue: r.residue,
       },
     ];
@@ -133,97 +235,126 @@ function tierLines(terms: FeeTerms, base: bigint): FeeLine[] {
   const lines: FeeLine[] = [];
   let lower = 0n;
   for (const tier of terms.tiers) {
-    const upper = tier.upToMinor === null || tier.upToMinor > base ? base : tier.upToMinor;
-    if (upper > lower) {
-      const slice = upper - lower;
+    const upper = tier.upToMinor === null || tier.upToMinor > to ? to : tier.upToMinor;
+    const sliceFrom = lower > from ? lower : from;
+    if (upper > sliceFrom) {
+      const slice = upper - sliceFrom;
       const r = multiplyHalfEven(slice, rate(tier.rate, 'tier'));
       lines.push({
         code: 'tier',
-        description: `slice ${lower}–${upper} at ${tier.rate}`,
+        description: `slice ${sliceFrom}–${upper} at ${tier.rate}`,
         baseMinor: slice,
         rate: tier.rate,
         amountMinor: r.rounded,
         residue: r.residue,
       });
     }
-    if (upper === base) break;
+    if (upper === to) break;
     lower = upper;
   }
   return lines;
 }
 
+const zero: Fraction = { num: 0n, den: 1n };
+
 /**
- * Computes the period's fee. `carriedInMinor` is the negative base carried from the previous
- * period (0 or less); the result says what to carry out.
+ * Computes the period's fee. Tiers apply to the month's volume (the month-to-date position
+ * plus this period's base); the minimum guarantee is assessed on the month's variable fees
+ * once its closing period is settled (later periods of the month true it up); the fixed fee
+ * is charged by the closing period. Without `period`, the period is a whole month.
  */
-export function computeFees(terms: FeeTerms, totals: PeriodTotals, carriedInMinor = 0n): FeeResult {
+export function computeFees(terms: FeeTerms, totals: PeriodTotals, period: FeePeriod = {}): FeeResult {
   validateTerms(terms);
-  if (carriedInMinor > 0n) throw new InvalidTermsError('carriedInMinor: a carry is a negative base (≤ 0)');
-  const ggrMinor = grossGamingRevenue(totals, terms.jackpots);
-  const ngrMinor = netGamingRevenue(totals, terms.jackpots);
-  const periodBaseMinor = terms.base === 'ggr' ? ggrMinor : ngrMinor;
+  const carriedInMinor = period.carriedInMinor ?? 0n;
+  const deferredMinor = period.deferredMinor ?? 0n;
+  const closesMonth = period.closesMonth ?? true;
+  const mtd = period.monthToDate ?? emptyMonth;
+  const tax = gamingTax(totals, terms.gamingTax);
+  const ggrMinor = grossGamingRevenue(totals);
+  const ngrMinor = netGamingRevenue(totals, tax.amountMinor);
+  const periodBaseMinor = contractBase(terms, totals, tax.amountMinor);
 
-  let feeBaseMinor: bigint;
-  let carriedOutMinor = 0n;
-  if (terms.negativeBase === 'carry_forward') {
-    const effective = periodBaseMinor + carriedInMinor;
-    feeBaseMinor = effective > 0n ? effective : 0n;
-    carriedOutMinor = effective < 0n ? effective : 0n;
-  } else {
-    feeBaseMinor = periodBaseMinor > 0n ? periodBaseMinor : 0n;
-  }
+  const effective = periodBaseMinor + carriedInMinor;
+  const feeBaseMinor = effective > 0n ? effective : 0n;
+  const negativeCarryMinor = terms.negativeBase === 'carry_forward' && effective < 0n ? effective : 0n;
 
-  const lines = tierLines(terms, feeBaseMinor);
+  const lines = tierLines(terms, mtd.volumeMinor, mtd.volumeMinor + feeBaseMinor, mtd.tierFeeMinor);
+  const tierFeeMinor = lines.reduce((sum, l) => sum + l.amountMinor, 0n);
   for (const [category, categoryRate] of Object.entries(terms.categoryRates).sort(([a], [b]) =>
     a.localeCompare(b),
   )) {
-    const categoryBase = totals.baseByCategoryMinor[category] ?? 0n;
-    if (categoryBase <= 0n) continue;
-    const r = multiplyHalfEven(categoryBase, rate(categoryRate, `categoryRates.${category}`));
+    const base = totals.baseByCategoryMinor[category] ?? 0n;
+    if (base <= 0n) continue;
+    const r = multiplyHalfEven(base, rate(categoryRate, `categoryRates.${category}`));
     lines.push({
       code: 'category',
       description: `${category} at ${categoryRate}`,
-      baseMinor: categoryBase,
+      baseMinor: base,
       rate: categoryRate,
       amountMinor: r.rounded,
       residue: r.residue,
     });
   }
-  const variable = lines.reduce((sum, l) => sum + l.amountMinor, 0n);
-  if (variable < terms.minimumGuaranteeMinor) {
-    lines.push({
-      code: 'minimum_guarantee_top_up',
-      description: `minimum guarantee ${terms.minimumGuaranteeMinor}`,
-      baseMinor: variable,
-      rate: null,
-      amountMinor: terms.minimumGuaranteeMinor - variable,
-      residue: { num: 0n, den: 1n },
-    });
+  const variableFeeMinor = lines.reduce((sum, l) => sum + l.amountMinor, 0n);
+  const guaranteeAssessed = closesMonth || mtd.closed;
+  let topUpMinor = 0n;
+  if (guaranteeAssessed) {
+    const variableMonth = mtd.variableFeeMinor + variableFeeMinor;
+    const owed =
+      variableMonth < terms.minimumGuaranteeMinor ? terms.minimumGuaranteeMinor - variableMonth : 0n;
+    topUpMinor = owed - mtd.topUpMinor;
+    if (topUpMinor !== 0n)
+      lines.push({
+        code: 'minimum_guarantee_top_up',
+        description:
+          topUpMinor > 0n
+            ? `minimum guarantee ${terms.minimumGuaranteeMinor} on month-to-date variable fees ${variableMonth}`
+            : `minimum guarantee true-up: month-to-date variable fees ${variableMonth} now cover more of ${terms.minimumGuaranteeMinor}`,
+        baseMinor: variableMonth,
+        rate: null,
+        amountMinor: topUpMinor,
+        residue: zero,
+      });
   }
-  if (terms.fixedFeeMinor > 0n) {
+  const chargeFixed = closesMonth && !mtd.fixedFeeCharged && terms.fixedFeeMinor > 0n;
+  if (chargeFixed) {
     lines.push({
       code: 'fixed_fee',
-      description: 'fixed fee',
+      description: 'fixed monthly fee',
       baseMinor: 0n,
       rate: null,
       amountMinor: terms.fixedFeeMinor,
-      residue: { num: 0n, den: 1n },
+      residue: zero,
     });
   }
   const grossFeeMinor = lines.reduce((sum, l) => sum + l.amountMinor, 0n);
-  const tax = multiplyHalfEven(grossFeeMinor, rate(terms.taxWithholdingRate, 'taxWithholdingRate'));
+  const withheld = multiplyHalfEven(grossFeeMinor, rate(terms.taxWithholdingRate, 'taxWithholdingRate'));
   return {
+    stakesMinor: totals.betMinor,
     ggrMinor,
+    gamingTaxMinor: tax.amountMinor,
+    gamingTaxResidue: tax.residue,
     ngrMinor,
     periodBaseMinor,
     carriedInMinor,
     feeBaseMinor,
-    carriedOutMinor,
+    negativeCarryMinor,
+    carriedOutMinor: negativeCarryMinor + deferredMinor,
     lines,
     grossFeeMinor,
-    taxWithheldMinor: tax.rounded,
-    taxResidue: tax.residue,
-    netPayableMinor: grossFeeMinor - tax.rounded,
+    taxWithheldMinor: withheld.rounded,
+    taxResidue: withheld.residue,
+    netPayableMinor: grossFeeMinor - withheld.rounded,
+    month: {
+      volumeMinor: mtd.volumeMinor + feeBaseMinor,
+      tierFeeMinor: mtd.tierFeeMinor + tierFeeMinor,
+      variableFeeMinor: mtd.variableFeeMinor + variableFeeMinor,
+      topUpMinor: mtd.topUpMinor + topUpMinor,
+      fixedFeeCharged: mtd.fixedFeeCharged || chargeFixed,
+      closed: mtd.closed || closesMonth,
+      guaranteeAssessed,
+    },
+    accrual: { volumeMinor: feeBaseMinor, tierFeeMinor, variableFeeMinor, topUpMinor },
   };
 }
 

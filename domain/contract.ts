@@ -1,0 +1,140 @@
+// A partner's contract terms: the one schema (API body, database read, fee engine input),
+// their defaults, and the settlement cadence rules that follow from them.
+import { z } from 'zod';
+import { InvalidTermsError, validateTerms, type FeeTerms } from './fees';
+import { ValidationError } from './errors';
+
+const minor = z.string().regex(/^\d{1,18}$/, 'minor units as a string of digits');
+const rate = z.string().regex(/^(0|[1-9]\d*)(\.\d{1,12})?$/, 'an exact decimal rate such as "0.12"');
+/** A game category (the game catalogue's, the contract's category rates'). */
+export const gameCategorySchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a game category such as slots, live, table, crash');
+
+export const cadences = ['daily', 'weekly', 'monthly'] as const;
+export type SettlementCadence = (typeof cadences)[number];
+
+export const DEFAULT_GRACE_MINUTES = 60;
+export const DEFAULT_PAYOUT_THRESHOLD_MINOR = '1000000';
+
+const settlementDefaults = {
+  period: 'daily' as SettlementCadence,
+  cutoffGraceMinutes: DEFAULT_GRACE_MINUTES,
+  payoutApprovalThresholdMinor: DEFAULT_PAYOUT_THRESHOLD_MINOR,
+};
+
+/** The contract terms as sent and stored (amounts as digit strings). */
+export const contractTermsSchema = z
+  .object({
+    base: z.enum(['ggr', 'ngr']),
+    tiers: z
+      .array(z.object({ upToMinor: minor.nullable(), rate }).strict())
+      .min(1)
+      .max(20)
+      .meta({ description: 'Tiers by monthly volume (the month-to-date fee base)' }),
+    tierMode: z.enum(['marginal', 'whole_volume']),
+    minimumGuaranteeMinor: minor.default('0').meta({ description: 'Monthly minimum guarantee' }),
+    fixedFeeMinor: minor.default('0').meta({ description: 'Fixed fee per month' }),
+    categoryRates: z.record(gameCategorySchema, rate).default({}),
+    negativeBase: z.enum(['carry_forward', 'floor']),
+    jackpots: z.enum(['pass_through', 'exclude']),
+    taxWithholdingRate: rate.default('0'),
+    gamingTax: z
+      .object({
+        jurisdiction: z.string().regex(/^[A-Z]{2}(-[A-Z0-9]{1,3})?$/, 'an ISO 3166 code such as MT or GB'),
+        rate,
+        on: z.enum(['ggr', 'stakes']),
+      })
+      .strict()
+      .nullable()
+      .default(null)
+      .meta({ description: 'Gaming tax of the jurisdiction, lowers NGR and is posted to its own account' }),
+    settlement: z
+      .object({
+        period: z.enum(cadences).default(settlementDefaults.period),
+        cutoffGraceMinutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 24 * 60)
+          .default(settlementDefaults.cutoffGraceMinutes),
+        payoutApprovalThresholdMinor: minor.default(settlementDefaults.payoutApprovalThresholdMinor),
+      })
+      .strict()
+      .default(settlementDefaults),
+  })
+  .strict()
+  .meta({ id: 'ContractTerms' });
+
+export type ContractTermsJson = z.input<typeof contractTermsSchema>;
+export type StoredContractTerms = z.output<typeof contractTermsSchema>;
+
+export interface ContractTerms {
+  fees: FeeTerms;
+  settlement: StoredContractTerms['settlement'];
+}
+
+function toFeeTerms(t: StoredContractTerms): FeeTerms {
+  return {
+    base: t.base,
+    tiers: t.tiers.map((x) => ({
+      upToMinor: x.upToMinor === null ? null : BigInt(x.upToMinor),
+      rate: x.rate,
+    })),
+    tierMode: t.tierMode,
+    minimumGuaranteeMinor: BigInt(t.minimumGuaranteeMinor),
+    fixedFeeMinor: BigInt(t.fixedFeeMinor),
+    categoryRates: t.categoryRates,
+    negativeBase: t.negativeBase,
+    jackpots: t.jackpots,
+    taxWithholdingRate: t.taxWithholdingRate,
+    gamingTax: t.gamingTax,
+  };
+}
+
+/**
+ * Checks terms (the schema, then the fee engine's rules such as rising tiers) and returns the
+ * stored form with defaults applied. Throws a ValidationError naming the field under `path`.
+ */
+export function checkContractTerms(input: unknown, path = 'terms'): StoredContractTerms {
+  const parsed = contractTermsSchema.safeParse(input);
+  if (!parsed.success)
+    throw new ValidationError(
+      'invalid contract terms',
+      parsed.error.issues.map((i) => ({
+        path: [path, ...i.path.map(String)].join('.'),
+        message: i.message,
+      })),
+    );
+  try {
+    validateTerms(toFeeTerms(parsed.data));
+  } catch (err) {
+    if (!(err instanceof InvalidTermsError)) throw err;
+    const [field, ...rest] = err.message.split(': ');
+    throw new ValidationError(err.message, [{ path: `${path}.${field}`, message: rest.join(': ') }]);
+  }
+  return parsed.data;
+}
+
+/** Reads stored terms (they were checked when recorded; checked again, never cast). */
+export function readContractTerms(stored: unknown): ContractTerms {
+  const t = checkContractTerms(stored);
+  return { fees: toFeeTerms(t), settlement: t.settlement };
+}
+
+const addDays = (day: string, n: number) =>
+  new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+
+/** The calendar month a period accrues to: the month of its last day (YYYY-MM-01). */
+export function accrualMonth(periodEnd: string): string {
+  return `${periodEnd.slice(0, 7)}-01`;
+}
+
+/**
+ * Whether a period is its month's last: the next period of the cadence ends in another month.
+ * (A weekly period that spans two months accrues to the month it ends in.)
+ */
+export function closesMonth(periodEnd: string, cadence: SettlementCadence): boolean {
+  const nextEnd = addDays(periodEnd, cadence === 'weekly' ? 7 : 1);
+  return cadence === 'monthly' || nextEnd.slice(0, 7) !== periodEnd.slice(0, 7);
+}
