@@ -2,19 +2,26 @@ import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ensureAccounts, postEntries, type EntryInput } from '../db/ledger';
 import type { Db } from '../db/pool';
 import { withTransaction } from '../db/retry';
-import { webhookOf } from '../db/partners';
+import { providerConnectionOf, webhookOf } from '../db/partners';
 import * as q from '../db/settlement';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../domain/errors';
-import { houseAccount, partnerAccount } from '../domain/accounts';
-import { computeFees, type PeriodTotals } from '../domain/fees';
+import * as accruals from '../db/accruals';
+import { gamingTaxAccount, houseAccount, partnerAccount, type PartnerAccountName } from '../domain/accounts';
+import { accrualMonth, closesMonth } from '../domain/contract';
 import {
-  convert,
   defaultCurrencies,
   formatAmount,
   parseAmount,
   parseDecimal,
   type CurrencyRegistry,
 } from '../domain/money';
+import {
+  ledgerEntryKeys,
+  renderStatement,
+  settlePeriod,
+  type Statement,
+  type StatementInputs,
+} from '../domain/statement';
 import {
   aggregateDiscrepancies,
   controlTotalsDiscrepancy,
@@ -23,7 +30,6 @@ import {
   type Discrepancy,
 } from '../domain/reconciliation';
 import {
-  resolutionBaseEffect,
   type ResolveExceptionInput,
   type SettlementException,
   type SettlementResolution,
@@ -33,6 +39,7 @@ import {
 import type { SecretBox } from '../platform/secrets';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
 import { callUpstream, UpstreamRefusedError, UpstreamUnavailableError } from '../platform/outbound-http';
+import { openProviderConnection } from '../providers/connection';
 import { adapters } from '../providers/registry';
 import { jsonBody, ProviderReportError, ProviderUnavailableError } from '../providers/types';
 
@@ -56,6 +63,54 @@ function outboundFailure(err: unknown, refused: (e: UpstreamRefusedError) => Err
   return err;
 }
 
+/** What the workflow keeps of the fee step: the statement's figures and what to post. */
+export interface FeeSummary {
+  contractVersion: number;
+  grossFee: string;
+  taxWithheld: string;
+  netPayable: string;
+  netPayableMinor: string;
+  ggr: string;
+  feeBase: string;
+  lines: Statement['lines'];
+  posting: {
+    resolutionEffects: { exceptionId: string; effect: string }[];
+    gamingTax: { jurisdiction: string; amount: string } | null;
+    carriedIn: string;
+    carriedOut: string;
+  };
+}
+
+function feeSummary(s: Statement, scale: number): FeeSummary {
+  const net = parseAmount(s.netPayable, scale);
+  if (!net.ok) throw new Error(`statement of ${s.settlementId}: net payable ${s.netPayable}`);
+  return {
+    contractVersion: s.contractVersion,
+    grossFee: s.grossFee,
+    taxWithheld: s.taxWithheld,
+    netPayable: s.netPayable,
+    netPayableMinor: net.minor.toString(),
+    ggr: s.revenue.ggr,
+    feeBase: s.base.feeBase,
+    lines: s.lines,
+    posting: {
+      resolutionEffects: s.revenue.resolutions.map((r) => ({ exceptionId: r.exceptionId, effect: r.effect })),
+      gamingTax: s.revenue.gamingTax
+        ? { jurisdiction: s.revenue.gamingTax.jurisdiction, amount: s.revenue.gamingTax.amount }
+        : null,
+      carriedIn: formatAmount(
+        s.base.carriedIn.reduce((sum, x) => {
+          const p = parseAmount(x.amount, scale, { allowNegative: true });
+          if (!p.ok) throw new Error(`statement of ${s.settlementId}: carry ${x.amount}`);
+          return sum + p.minor;
+        }, 0n),
+        scale,
+      ),
+      carriedOut: s.base.carriedOut.total,
+    },
+  };
+}
+
 const toException = (d: Discrepancy): SettlementException => ({
   exceptionId: d.id,
   kind: d.kind,
@@ -77,13 +132,15 @@ export function settlementActivities({
 }) {
   return {
     /**
-     * Locks, once per cycle, the rate of every transaction currency into the settlement
+     * Freezes the period's sources, then locks, once per cycle, the rate of every transaction currency into the settlement
      * currency, with its source and time. A repeat finds the locked rates and reuses them.
      */
     async lockFxRates(c: CycleArgs): Promise<q.LockedRate[]> {
-      const totals = await q.periodTotalsByCurrency(db, c);
+      // The period's sources are frozen first (once): the fee and the statement are computed
+      // from them, and every currency in them gets its rate.
+      await accruals.snapshotSources(db, c);
       const locked = new Map((await q.lockedRates(db, c.cycleId)).map((r) => [r.from, r]));
-      for (const from of totals.keys()) {
+      for (const from of await accruals.sourceCurrencies(db, c.cycleId)) {
         if (from === c.currency || locked.has(from)) continue;
         if (!fxRatesUrl) throw new NotFoundError('no FX rates service configured (FX_RATES_URL)');
         const url = new URL('rates', `${fxRatesUrl.replace(/\/+$/, '')}/`);
@@ -142,7 +199,7 @@ export function settlementActivities({
     async fetchProviderReport(
       c: CycleArgs,
     ): Promise<{ rows: number; control: 'ok' | 'absent' | 'mismatch'; exceptions: SettlementException[] }> {
-      const provider = await q.providerConnection(db, c.partnerId);
+      const provider = openProviderConnection(await providerConnectionOf(db, c.partnerId), secrets);
       if (!provider) throw new NotFoundError(`no provider report configured for partner ${c.partnerId}`);
       const adapter = adapters[provider.format];
       if (!adapter) throw new NotFoundError(`no adapter for report format ${provider.format}`);
@@ -161,6 +218,7 @@ export function settlementActivities({
             baseUrl: provider.baseUrl,
             currencies,
             options: provider.options,
+            headers: provider.headers,
             fromMs: window.fromMs,
             toMs: window.toMs,
             cursor,
@@ -252,213 +310,247 @@ export function settlementActivities({
         r.amount === undefined ? null : parseAmount(r.amount, c.currencyScale, { allowNegative: true });
       await q.storeResolution(db, c.cycleId, {
         ...r,
+        reason: r.reason.trim(),
+        operator: r.operator.trim(),
         amountMinor: amount && amount.ok ? amount.minor : null,
       });
     },
 
     /**
-     * The fee from the contract in force. `resolutions` come from the workflow's state (what
-     * the operators decided), never re-read from the database, where the last one may still
-     * be being written by its Update handler.
+     * Settles the period's money: the fee from the contract in force, on the frozen sources at
+     * the locked rates, with the operators' resolutions, the carries claimed from earlier
+     * periods and the month's position so far (domain/statement.ts decides every figure).
+     * `resolutions` come from the workflow's state (what the operators decided), never re-read
+     * from the database, where the last one may still be being written by its Update handler.
+     * Runs in one transaction under the partner's lock, once: a repeat returns what was decided.
      */
-    async computeSettlementFees(
-      c: CycleArgs,
-      resolutions: SettlementResolution[],
-    ): Promise<{
-      contractVersion: number;
-      grossFee: string;
-      taxWithheld: string;
-      netPayable: string;
-      netPayableMinor: string;
-      baseAdjustmentMinor: string;
-      /** Each resolution that moves GGR, by how much (minor units, settlement currency). */
-      resolutionEffects: { exceptionId: string; effectMinor: string }[];
-      lines: { code: string; description: string; base: string; rate: string | null; amount: string }[];
-    }> {
-      const contract = await q.contractInForce(db, c.partnerId, c.periodStart);
-      if (!contract) throw new NotFoundError(`no contract in force for ${c.partnerId} on ${c.periodStart}`);
-      // Every currency's totals in the settlement currency, at the rates locked for this cycle.
-      const rates = new Map((await q.lockedRates(db, c.cycleId)).map((r) => [r.from, r]));
-      const residues: string[] = [];
-      const fields = [
-        'betMinor',
-        'winMinor',
-        'bonusCostMinor',
-        'jackpotContributionMinor',
-        'jackpotWinMinor',
-        'gamingTaxMinor',
-      ] as const;
-      const totals: PeriodTotals = {
-        betMinor: 0n,
-        winMinor: 0n,
-        bonusCostMinor: 0n,
-        jackpotContributionMinor: 0n,
-        jackpotWinMinor: 0n,
-        gamingTaxMinor: 0n,
-        baseByCategoryMinor: {},
-      };
-      for (const [currency, t] of await q.periodTotalsByCurrency(db, c)) {
-        if (currency === c.currency) {
-          for (const f of fields) totals[f] += t[f];
-          continue;
-        }
-        const locked = rates.get(currency);
-        const rate = locked ? parseDecimal(locked.rate, { maxScale: 20 }) : null;
-        if (!rate?.ok) throw new NotFoundError(`no FX rate locked for ${currency}/${c.currency}`);
-        for (const f of fields) {
-          const r = convert(t[f], currencies.requireScale(currency), rate.value, c.currencyScale);
-          totals[f] += r.rounded;
-          if (r.residue.num !== 0n) residues.push(`${currency} ${f}: ${r.residue.num}/${r.residue.den}`);
-        }
-      }
-      const facts = await q.exceptionFacts(db, c.cycleId);
-      let adjustment = 0n;
-      const resolutionEffects: { exceptionId: string; effectMinor: string }[] = [];
-      for (const r of resolutions) {
-        const fact = facts.get(r.exceptionId);
-        if (!fact) throw new NotFoundError(`exception ${r.exceptionId} is not one of ${c.cycleId}'s`);
-        const amount =
-          r.amount === undefined ? null : parseAmount(r.amount, c.currencyScale, { allowNegative: true });
-        if (amount && !amount.ok) throw new ValidationError(`amount of ${r.exceptionId}: ${amount.message}`);
-        const effect = resolutionBaseEffect(fact, {
-          resolution: r.resolution,
-          ...(amount?.ok ? { amountMinor: amount.minor } : {}),
+    async computeSettlementFees(c: CycleArgs, resolutions: SettlementResolution[]): Promise<FeeSummary> {
+      return withTransaction(db, async (client) => {
+        await accruals.lockPartnerMoney(client, c.partnerId);
+        const done = await accruals.accrualOf(client, c.cycleId);
+        if (done) return feeSummary(JSON.parse(done.statementText) as Statement, c.currencyScale);
+
+        const contract = await q.contractInForce(client, c.partnerId, c.periodStart);
+        if (!contract) throw new NotFoundError(`no contract in force for ${c.partnerId} on ${c.periodStart}`);
+        const month = accrualMonth(c.periodEnd);
+        const closing = closesMonth(c.periodEnd, contract.terms.settlement.period);
+        const decided = new Map(resolutions.map((r) => [r.exceptionId, r]));
+        const exceptions = (await accruals.exceptionRecords(client, c.cycleId, c.currencyScale)).map((e) => {
+          const r = decided.get(e.exceptionId);
+          if (!r) throw new NotFoundError(`exception ${e.exceptionId} of ${c.cycleId} has no resolution`);
+          let amount: string | undefined;
+          if (r.amount !== undefined) {
+            const parsed = parseAmount(r.amount, c.currencyScale, { allowNegative: true });
+            if (!parsed.ok) throw new ValidationError(`amount of ${r.exceptionId}: ${parsed.message}`);
+            amount = formatAmount(parsed.minor, c.currencyScale);
+          }
+          return {
+            ...e,
+            resolution: {
+              resolution: r.resolution,
+              ...(amount === undefined ? {} : { amount }),
+              reason: (r.reason ?? '').trim(),
+              operator: (r.operator ?? '').trim(),
+            },
+          };
         });
-        adjustment += effect;
-        if (effect !== 0n)
-          resolutionEffects.push({ exceptionId: r.exceptionId, effectMinor: effect.toString() });
-      }
-      // The adjustment moves the base: applied as extra bets (positive) or wins (negative).
-      const adjusted =
-        adjustment >= 0n
-          ? { ...totals, betMinor: totals.betMinor + adjustment }
-          : { ...totals, winMinor: totals.winMinor - adjustment };
-      const fees = computeFees(contract.terms, adjusted);
-      const fmt = (m: bigint) => formatAmount(m, c.currencyScale);
-      const summary = {
-        contractVersion: contract.version,
-        grossFee: fmt(fees.grossFeeMinor),
-        taxWithheld: fmt(fees.taxWithheldMinor),
-        netPayable: fmt(fees.netPayableMinor),
-        netPayableMinor: fees.netPayableMinor.toString(),
-        baseAdjustmentMinor: adjustment.toString(),
-        resolutionEffects,
-        fxRates: [...rates.values()],
-        fxRoundingResidues: residues,
-        ggr: fmt(fees.ggrMinor),
-        feeBase: fmt(fees.feeBaseMinor),
-        // Base and rate in the statement's own terms: "10596.49 at 0.12".
-        lines: fees.lines.map((l) => ({
-          code: l.code,
-          description: l.rate === null ? l.description : `${fmt(l.baseMinor)} at ${l.rate}`,
-          base: fmt(l.baseMinor),
-          rate: l.rate,
-          amount: fmt(l.amountMinor),
-        })),
-      };
-      await q.storeCycleOutputs(db, c.cycleId, { fees: summary });
-      return summary;
+        for (const id of decided.keys())
+          if (!exceptions.some((e) => e.exceptionId === id))
+            throw new NotFoundError(`exception ${id} is not one of ${c.cycleId}'s`);
+        const sources = await accruals.cycleSources(client, c.cycleId);
+        const monthToDate = await accruals.monthToDate(client, { ...c, month });
+        const carriedIn = await accruals.claimCarries(client, c);
+        const inputs: StatementInputs = {
+          cycleId: c.cycleId,
+          partnerId: c.partnerId,
+          periodStart: c.periodStart,
+          periodEnd: c.periodEnd,
+          currency: c.currency,
+          currencyScale: c.currencyScale,
+          contract: { version: contract.version, terms: contract.stored },
+          currencyScales: Object.fromEntries(
+            [...new Set(sources.map((s) => s.currency))].map((ccy) => [ccy, currencies.requireScale(ccy)]),
+          ),
+          sources,
+          fxRates: await q.lockedRates(client, c.cycleId),
+          exceptions,
+          carriedIn,
+          month,
+          closesMonth: closing,
+          monthToDate,
+        };
+        const settled = settlePeriod(inputs);
+        const statementText = renderStatement(settled.statement);
+        await accruals.insertAccrual(client, {
+          cycle: c,
+          month,
+          closesMonth: closing,
+          accrual: settled.fees.accrual,
+          fixedFeeCharged: settled.fees.month.fixedFeeCharged && !monthToDate.fixedFeeCharged,
+          carriedOutMinor: settled.fees.carriedOutMinor,
+          inputs: {
+            contractVersion: contract.version,
+            currencyScale: c.currencyScale,
+            month,
+            closesMonth: closing,
+            monthToDate: accruals.frozenMonth(monthToDate),
+            carriedIn: carriedIn.map((x) => ({
+              fromSettlementId: x.fromSettlementId,
+              amountMinor: x.amountMinor.toString(),
+            })),
+          },
+          statementText,
+        });
+        const summary = feeSummary(settled.statement, c.currencyScale);
+        await q.storeCycleOutputs(client, c.cycleId, { fees: summary });
+        return summary;
+      });
     },
 
-    /** Posts the fee (expense → payable, and tax withheld) under keys derived from the cycle. */
     /**
-     * Posts the cycle's money under keys derived from it, in one transaction: each resolution
-     * that moves GGR (`<cycle>:resolution:<exceptionId>`, game activity ↔ gaming revenue, so
-     * that the ledger's GGR for the period is the statement's), then the fee (expense →
-     * payable, and tax withheld) as `<cycle>:fees`.
+     * Posts the period's money under keys derived from the cycle, in one transaction, exactly
+     * the entries its statement lists: each resolution that moves GGR (game activity ↔ gaming
+     * revenue, so that the ledger's GGR is the statement's), the carry claimed and the carry
+     * left (memo accounts: their balance is what later periods still have to absorb), the
+     * gaming tax (gaming revenue → the jurisdiction's payable), and the fee (expense →
+     * payable, and tax withheld).
      */
-    async postSettlement(
-      c: CycleArgs,
-      fees: {
-        grossFee: string;
-        taxWithheld: string;
-        netPayable: string;
-        resolutionEffects?: { exceptionId: string; effectMinor: string }[];
-      },
-    ): Promise<{ entryIds: string[] }> {
+    async postSettlement(c: CycleArgs, fees: FeeSummary): Promise<{ entryIds: string[] }> {
       const amount = (s: string) => {
-        const p = parseAmount(s, c.currencyScale);
-        if (!p.ok) throw new Error(`bad amount ${s}`);
+        const p = parseAmount(s, c.currencyScale, { allowNegative: true });
+        if (!p.ok) throw new ValidationError(`bad amount ${s}: ${p.message}`);
         return p.minor;
       };
+      const p = fees.posting;
       const net = amount(fees.netPayable);
       const tax = amount(fees.taxWithheld);
-      const effects = (fees.resolutionEffects ?? []).map((e) => ({ ...e, minor: BigInt(e.effectMinor) }));
-      if (net + tax === 0n && effects.length === 0) return { entryIds: [] };
+      const gamingTaxMinor = p.gamingTax ? amount(p.gamingTax.amount) : 0n;
+      const carriedIn = amount(p.carriedIn);
+      const carriedOut = amount(p.carriedOut);
+      const effects = p.resolutionEffects.map((e) => ({ ...e, minor: amount(e.effect) }));
+      const keys = ledgerEntryKeys(c.cycleId, {
+        resolutionEffects: effects,
+        gamingTaxMinor,
+        netPayableMinor: net,
+        taxWithheldMinor: tax,
+        carriedInMinor: carriedIn,
+        carriedOutMinor: carriedOut,
+      }).filter((k) => !k.endsWith(':payout'));
+      if (keys.length === 0) return { entryIds: [] };
       return withTransaction(db, async (client) => {
-        const fee = partnerAccount(c.partnerId, 'provider_fees', c.currency);
-        const payable = partnerAccount(c.partnerId, 'fees_payable', c.currency);
-        const withheld = partnerAccount(c.partnerId, 'tax_withheld', c.currency);
-        const activity = partnerAccount(c.partnerId, 'game_activity', c.currency);
-        const revenue = partnerAccount(c.partnerId, 'gaming_revenue', c.currency);
-        const ids = await ensureAccounts(client, [fee, payable, withheld, activity, revenue]);
+        const acct = (name: PartnerAccountName) => partnerAccount(c.partnerId, name, c.currency);
+        const taxPayable = p.gamingTax ? gamingTaxAccount(p.gamingTax.jurisdiction, c.currency) : null;
+        const specs = [
+          acct('provider_fees'),
+          acct('fees_payable'),
+          acct('tax_withheld'),
+          acct('game_activity'),
+          acct('gaming_revenue'),
+          acct('carry_forward'),
+          acct('carry_forward_offset'),
+          acct('gaming_tax'),
+          ...(taxPayable ? [taxPayable] : []),
+        ];
+        const ids = await ensureAccounts(client, specs);
         const move = (from: { code: string }, to: { code: string }, amountMinor: bigint) => ({
           debitAccountId: ids.get(from.code)!,
           creditAccountId: ids.get(to.code)!,
           currency: c.currency,
           amountMinor,
         });
-        const entries: EntryInput[] = effects.map((e) => ({
-          idempotencyKey: `${c.cycleId}:resolution:${e.exceptionId}`,
+        // A signed amount between two accounts: positive debits `up`, negative credits it.
+        const signed = (up: { code: string }, down: { code: string }, m: bigint) =>
+          m > 0n ? move(up, down, m) : move(down, up, -m);
+        const entry = (
+          key: string,
+          sourceKind: EntryInput['sourceKind'],
+          metadata: Record<string, unknown>,
+          postings: EntryInput['postings'],
+        ): EntryInput => ({
+          idempotencyKey: key,
           effectiveDate: c.periodEnd,
-          sourceKind: 'adjustment',
+          sourceKind,
           sourceRef: c.cycleId,
-          metadata: { partnerId: c.partnerId, exceptionId: e.exceptionId, ggrEffectMinor: e.effectMinor },
-          // More GGR: game play owes the operator more; less: the reverse.
-          postings: [e.minor > 0n ? move(activity, revenue, e.minor) : move(revenue, activity, -e.minor)],
-        }));
-        const postings = [
-          ...(net > 0n ? [move(fee, payable, net)] : []),
-          ...(tax > 0n ? [move(fee, withheld, tax)] : []),
+          metadata: { partnerId: c.partnerId, ...metadata },
+          postings,
+        });
+        const entries: EntryInput[] = [];
+        for (const e of effects)
+          entries.push(
+            entry(
+              `${c.cycleId}:resolution:${e.exceptionId}`,
+              'adjustment',
+              { exceptionId: e.exceptionId, ggrEffectMinor: e.minor.toString() },
+              // More GGR: game play owes the operator more; less: the reverse.
+              [signed(acct('game_activity'), acct('gaming_revenue'), e.minor)],
+            ),
+          );
+        // The carry account's balance is the base still to be absorbed by later periods.
+        if (carriedIn !== 0n)
+          entries.push(
+            entry(`${c.cycleId}:carry-in`, 'settlement', { carriedInMinor: carriedIn.toString() }, [
+              signed(acct('carry_forward_offset'), acct('carry_forward'), carriedIn),
+            ]),
+          );
+        if (carriedOut !== 0n)
+          entries.push(
+            entry(`${c.cycleId}:carry-out`, 'settlement', { carriedOutMinor: carriedOut.toString() }, [
+              signed(acct('carry_forward'), acct('carry_forward_offset'), carriedOut),
+            ]),
+          );
+        if (gamingTaxMinor > 0n && taxPayable)
+          entries.push(
+            entry(
+              `${c.cycleId}:gaming-tax`,
+              'settlement',
+              { jurisdiction: p.gamingTax!.jurisdiction, gamingTax: p.gamingTax!.amount },
+              [move(acct('gaming_tax'), taxPayable, gamingTaxMinor)],
+            ),
+          );
+        // A negative fee (a whole-volume tier step-down or a guarantee true-up) is a credit
+        // note: it reduces what the partner is owed (fees payable may turn into a receivable).
+        const feePostings = [
+          ...(net !== 0n ? [signed(acct('provider_fees'), acct('fees_payable'), net)] : []),
+          ...(tax !== 0n ? [signed(acct('provider_fees'), acct('tax_withheld'), tax)] : []),
         ];
-        if (postings.length > 0) {
-          entries.push({
-            idempotencyKey: `${c.cycleId}:fees`,
-            effectiveDate: c.periodEnd,
-            sourceKind: 'settlement',
-            sourceRef: c.cycleId,
-            metadata: {
-              partnerId: c.partnerId,
-              periodStart: c.periodStart,
-              periodEnd: c.periodEnd,
-              grossFee: fees.grossFee,
-              taxWithheld: fees.taxWithheld,
-              netPayable: fees.netPayable,
-            },
-            postings,
-          });
-        }
+        if (feePostings.length > 0)
+          entries.push(
+            entry(
+              `${c.cycleId}:fees`,
+              'settlement',
+              {
+                periodStart: c.periodStart,
+                periodEnd: c.periodEnd,
+                grossFee: fees.grossFee,
+                taxWithheld: fees.taxWithheld,
+                netPayable: fees.netPayable,
+              },
+              feePostings,
+            ),
+          );
+        const posted = entries.map((e) => e.idempotencyKey);
+        if (posted.join('|') !== keys.join('|'))
+          throw new Error(
+            `posting plan ${posted.join(', ')} differs from the statement's ${keys.join(', ')}`,
+          );
         const results = await postEntries(client, entries);
         return { entryIds: results.map((r) => r.entryId) };
       });
     },
 
+    /**
+     * Publishes the statement the fee step computed (its exact bytes are kept with the
+     * accrual; this copy is what GET /v1/settlements/{id}/statement serves).
+     */
     async buildStatement(
       c: CycleArgs,
       parts: { fees: unknown; entryIds: string[]; exceptions: SettlementException[] },
     ): Promise<{ lines: number }> {
-      // Every figure traceable: the positions (source aggregates) the fee base came from,
-      // the exceptions and how they were resolved, and the ledger entries posted.
-      const sources = (await q.ourAggregates(db, c)).map((a) => ({
-        businessDate: a.businessDate,
-        gameId: a.gameId,
-        currency: a.currency,
-        betCount: a.betCount.toString(),
-        bets: formatAmount(a.betMinor, currencies.requireScale(a.currency)),
-        wins: formatAmount(a.winMinor, currencies.requireScale(a.currency)),
-      }));
-      const statement = {
-        cycleId: c.cycleId,
-        partnerId: c.partnerId,
-        period: { start: c.periodStart, end: c.periodEnd },
-        currency: c.currency,
-        fees: parts.fees,
-        sources,
-        exceptions: parts.exceptions,
-        ledgerEntryIds: parts.entryIds,
-      };
+      const done = await accruals.accrualOf(db, c.cycleId);
+      if (!done) throw new NotFoundError(`no fees computed for ${c.cycleId}`);
+      const statement = JSON.parse(done.statementText) as Statement;
       await q.storeCycleOutputs(db, c.cycleId, { statement });
-      return { lines: parts.exceptions.length + 1 };
+      return { lines: statement.lines.length + parts.exceptions.length };
     },
 
     /** Pays the partner: fees payable → payouts clearing, once per cycle. */

@@ -8,6 +8,7 @@ import { createMetrics } from './metrics';
 import { createRegistry, generateOpenApi } from './openapi';
 import { healthRoutes } from './routes/health';
 import { contractRoutes } from './routes/contracts';
+import { gameRoutes } from './routes/games';
 import { ledgerRoutes } from './routes/ledger';
 import { partnerRoutes } from './routes/partners';
 import { settlementRoutes } from './routes/settlements';
@@ -46,6 +47,7 @@ export function createApp(deps: ApiDeps): express.Express {
   healthRoutes(router, registry, deps);
   partnerRoutes(router, registry, deps);
   contractRoutes(router, registry, deps);
+  gameRoutes(router, registry, deps);
   const currencies = createCurrencyRegistry(deps.config.currencies.extraAssets);
   transactionRoutes(router, registry, deps, currencies);
   ledgerRoutes(router, registry, deps, currencies);

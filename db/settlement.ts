@@ -1,6 +1,12 @@
 import type pg from 'pg';
 import { NotFoundError, ValidationError } from '../domain/errors';
-import type { FeeTerms, PeriodTotals } from '../domain/fees';
+import {
+  checkContractTerms,
+  readContractTerms,
+  type ContractTerms,
+  type SettlementCadence,
+  type StoredContractTerms,
+} from '../domain/contract';
 import type { CurrencyRegistry } from '../domain/money';
 import type { SettlementInput, SettlementStatus } from '../domain/settlement';
 import type { AggregateRow, Discrepancy, OurTx, ReportedTx } from '../domain/reconciliation';
@@ -313,96 +319,21 @@ export async function storeResolution(
   );
 }
 
-/**
- * What reconciliation established about each exception of a cycle (kind, the transaction's
- * type on either side, difference): written before operators can resolve anything and never
- * changed after, so the fee step may read it. Resolutions are not read here: the workflow
- * passes them from its own state (a resolution's row may still be being written).
- */
-export async function exceptionFacts(
-  db: Queryable,
-  cycleId: string,
-): Promise<
-  Map<string, { kind: string; txType: string | null; isAggregate: boolean; differenceMinor: bigint }>
-> {
-  const { rows } = await db.query<{
-    exception_id: string;
-    kind: string;
-    tx_type: string | null;
-    is_aggregate: boolean;
-    difference_minor: string;
-  }>(
-    `SELECT e.exception_id, e.kind, coalesce(g.type, r.type) AS tx_type,
-            (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate, e.difference_minor::text
-       FROM settlement_exceptions e
-       JOIN settlement_cycles c ON c.id = e.cycle_id
-       LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
-       LEFT JOIN LATERAL (SELECT type FROM provider_report_rows
-                           WHERE cycle_id = e.cycle_id AND tx_id = e.tx_id LIMIT 1) r ON true
-      WHERE e.cycle_id = $1`,
-    [cycleId],
-  );
-  return new Map(
-    rows.map((r) => [
-      r.exception_id,
-      {
-        kind: r.kind,
-        txType: r.tx_type,
-        isAggregate: r.is_aggregate,
-        differenceMinor: BigInt(r.difference_minor),
-      },
-    ]),
-  );
-}
-
 export async function contractInForce(
   db: Queryable,
   partnerId: string,
   periodStart: string,
-): Promise<{ version: number; terms: FeeTerms } | null> {
-  const { rows } = await db.query<{ version: number; terms: Record<string, unknown> }>(
+): Promise<{ version: number; terms: ContractTerms; stored: StoredContractTerms } | null> {
+  const { rows } = await db.query<{ version: number; terms: unknown }>(
     `SELECT version, terms FROM partner_contracts WHERE partner_id = $1 AND effective_from <= $2 ORDER BY effective_from DESC LIMIT 1`,
     [partnerId, periodStart],
   );
   if (!rows[0]) return null;
-  const t = rows[0].terms;
-  const big = (v: unknown) => BigInt(typeof v === 'string' || typeof v === 'number' ? v : 0);
   return {
     version: rows[0].version,
-    terms: {
-      ...(t as unknown as FeeTerms),
-      minimumGuaranteeMinor: big(t.minimumGuaranteeMinor),
-      fixedFeeMinor: big(t.fixedFeeMinor),
-      tiers: (t.tiers as { upToMinor: string | null; rate: string }[]).map((x) => ({
-        upToMinor: x.upToMinor === null ? null : BigInt(x.upToMinor),
-        rate: x.rate,
-      })),
-    },
+    terms: readContractTerms(rows[0].terms),
+    stored: checkContractTerms(rows[0].terms),
   };
-}
-
-/** The period's totals per transaction currency, from the real-time positions (rollbacks netted). */
-export async function periodTotalsByCurrency(db: Queryable, c: CycleRef): Promise<Map<string, PeriodTotals>> {
-  const { rows } = await db.query<Record<string, string>>(
-    `SELECT currency, sum(bet_minor - rollback_bet_minor)::text AS bet, sum(win_minor - rollback_win_minor)::text AS win,
-            sum(bonus_win_minor)::text AS bonus, sum(jackpot_contribution_minor)::text AS jc, sum(jackpot_win_minor)::text AS jw
-       FROM positions WHERE partner_id = $1 AND business_date BETWEEN $2 AND $3 GROUP BY currency ORDER BY currency`,
-    [c.partnerId, c.periodStart, c.periodEnd],
-  );
-  return new Map(
-    rows.map((r) => [
-      r.currency!,
-      {
-        betMinor: BigInt(r.bet!),
-        winMinor: BigInt(r.win!),
-        bonusCostMinor: BigInt(r.bonus!),
-        jackpotContributionMinor: BigInt(r.jc!),
-        jackpotWinMinor: BigInt(r.jw!),
-        gamingTaxMinor: 0n,
-        baseByCategoryMinor: {},
-      },
-    ]),
-  );
 }
 
 export interface LockedRate {
@@ -440,31 +371,16 @@ export async function lockedRates(db: Queryable, cycleId: string): Promise<Locke
   }));
 }
 
-const DEFAULT_GRACE_MINUTES = 60;
-const DEFAULT_PAYOUT_THRESHOLD_MINOR = '1000000';
 const REMINDER_INTERVAL_MS = 4 * 60 * 60 * 1000;
 
-/**
- * Everything a cycle needs to run, from the partner (timezone, settlement currency) and the
- * contract in force (grace, payout threshold): one place for the API and the schedules.
- * periodStart null means "the business day before `firedAt` in the partner's timezone".
- */
-export type SettlementCadence = 'daily' | 'weekly' | 'monthly';
-interface ContractSettlementTerms {
-  period?: SettlementCadence;
-  cutoffGraceMinutes?: number;
-  payoutApprovalThresholdMinor?: string;
-}
-
-/** The contract's settlement cadence (daily unless it says weekly or monthly). */
+/** The cadence of the contract in force today in the partner's timezone (the schedule's). */
 export async function contractCadence(db: Queryable, partnerId: string): Promise<SettlementCadence> {
-  const { rows } = await db.query<{ period: string | null }>(
-    `SELECT terms->'settlement'->>'period' AS period FROM partner_contracts c JOIN partners p ON p.id = c.partner_id
+  const { rows } = await db.query<{ terms: unknown }>(
+    `SELECT terms FROM partner_contracts c JOIN partners p ON p.id = c.partner_id
       WHERE c.partner_id = $1 AND c.effective_from <= (now() AT TIME ZONE p.timezone)::date ORDER BY effective_from DESC LIMIT 1`,
     [partnerId],
   );
-  const period = rows[0]?.period;
-  return period === 'weekly' || period === 'monthly' ? period : 'daily';
+  return rows[0] ? readContractTerms(rows[0].terms).settlement.period : 'daily';
 }
 
 /**
@@ -485,7 +401,7 @@ export async function planCycle(
     currency: string;
     timezone: string;
     name: string;
-    terms: { settlement?: ContractSettlementTerms } | null;
+    terms: unknown;
   }>(
     `WITH anchor AS (
        SELECT p.*, coalesce($2::date, (coalesce($4::timestamptz, now()) AT TIME ZONE p.timezone)::date - 1) AS day_
@@ -524,7 +440,7 @@ export async function planCycle(
     throw new ValidationError(`no contract in force for ${p.partnerId} on ${row.start}`, [
       { path: 'periodStart', message: 'no contract in force' },
     ]);
-  const terms = row.terms.settlement ?? {};
+  const terms = readContractTerms(row.terms).settlement;
   return {
     partnerId: p.partnerId,
     partnerName: row.name,
@@ -534,22 +450,10 @@ export async function planCycle(
     currencyScale: currencies.requireScale(row.currency),
     cutoffAt: row.cutoff.toISOString(),
     timezone: row.timezone,
-    graceMs: (terms.cutoffGraceMinutes ?? DEFAULT_GRACE_MINUTES) * 60_000,
-    payoutApprovalThresholdMinor: terms.payoutApprovalThresholdMinor ?? DEFAULT_PAYOUT_THRESHOLD_MINOR,
+    graceMs: terms.cutoffGraceMinutes * 60_000,
+    payoutApprovalThresholdMinor: terms.payoutApprovalThresholdMinor,
     reminderIntervalMs: REMINDER_INTERVAL_MS,
   };
-}
-
-/** The partner's provider report connection (format, base URL, format options), if configured. */
-export async function providerConnection(
-  db: Queryable,
-  partnerId: string,
-): Promise<{ format: string; baseUrl: string; options: Record<string, unknown> } | null> {
-  const { rows } = await db.query<{ format: string; base_url: string; options: Record<string, unknown> }>(
-    'SELECT format, base_url, options FROM partner_providers WHERE partner_id = $1',
-    [partnerId],
-  );
-  return rows[0] ? { format: rows[0].format, baseUrl: rows[0].base_url, options: rows[0].options } : null;
 }
 
 /** Whether the cycle's report came as totals only (an aggregator), not transactions. */
@@ -618,26 +522,6 @@ export async function listCycles(
     frozenAt: r.frozen_at?.toISOString() ?? null,
     fees: r.fees ?? null,
   }));
-}
-
-export interface StoredStatement {
-  fees?: {
-    lines?: { code: string; description: string; amount: string }[];
-    grossFee?: string;
-    taxWithheld?: string;
-    netPayable?: string;
-  };
-  currency?: string;
-  ledgerEntryIds?: string[];
-}
-
-/** The statement a cycle built, or null before it has one. */
-export async function cycleStatement(db: Queryable, cycleId: string): Promise<StoredStatement | null> {
-  const { rows } = await db.query<{ statement: StoredStatement | null }>(
-    'SELECT statement FROM settlement_cycles WHERE id = $1',
-    [cycleId],
-  );
-  return rows[0]?.statement ?? null;
 }
 
 /** Exceptions across cycles (at most 1,000), for one partner or all, open or resolved. */

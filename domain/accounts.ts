@@ -8,8 +8,13 @@
 //   provider_fees  expense    the partner's fee for a settled period
 //   fees_payable   liability  the fee owed to the partner until it is paid out
 //   tax_withheld   liability  tax withheld from the fee, owed to the tax authority
+//   gaming_tax     expense    the gaming tax levied on the partner's games' revenue
+//   carry_forward  asset      memo: base carried to later periods (negative base, deferred
+//                             resolutions), signed; zero once later periods absorbed it
+//   carry_forward_offset equity  memo: the other side of carry_forward
 // House, per currency:
 //   payouts_clearing asset    money on its way to partners
+//   gaming_tax_payable:<jurisdiction, e.g. mt> liability  gaming tax owed to that jurisdiction
 
 export type AccountKind = 'asset' | 'liability' | 'equity' | 'revenue' | 'expense';
 
@@ -27,6 +32,9 @@ const PARTNER_ACCOUNTS = {
   provider_fees: 'expense',
   fees_payable: 'liability',
   tax_withheld: 'liability',
+  gaming_tax: 'expense',
+  carry_forward: 'asset',
+  carry_forward_offset: 'equity',
 } as const satisfies Record<string, AccountKind>;
 export type PartnerAccountName = keyof typeof PARTNER_ACCOUNTS;
 
@@ -45,4 +53,14 @@ export function partnerAccount(partnerId: string, name: PartnerAccountName, curr
 
 export function houseAccount(name: HouseAccountName, currency: string): AccountSpec {
   return { code: `house:${name}:${currency}`, ownerKind: 'house', kind: HOUSE_ACCOUNTS[name], currency };
+}
+
+/** The gaming tax owed to one jurisdiction (ISO 3166 code, lowercase in the code: mt, gb), per currency. */
+export function gamingTaxAccount(jurisdiction: string, currency: string): AccountSpec {
+  return {
+    code: `house:gaming_tax_payable:${jurisdiction.toLowerCase()}:${currency}`,
+    ownerKind: 'house',
+    kind: 'liability',
+    currency,
+  };
 }

@@ -56,6 +56,8 @@ export interface SettlementResolution {
   resolution: Resolution;
   /** Decimal string in the settlement currency (`adjust` only). */
   amount?: string;
+  reason?: string;
+  operator?: string;
 }
 
 /** The resolutions decided so far, in exception order: the fee step's input. */
@@ -67,6 +69,8 @@ export function decidedResolutions(exceptions: SettlementException[]): Settlemen
             exceptionId: e.exceptionId,
             resolution: e.resolution.resolution,
             ...(e.resolution.amount === undefined ? {} : { amount: e.resolution.amount }),
+            reason: e.resolution.reason,
+            operator: e.resolution.operator,
           },
         ]
       : [],

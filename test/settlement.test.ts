@@ -406,29 +406,27 @@ describe('settlementCycle workflow', () => {
     const statement = await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`, {
       token: p.apiKey,
     });
-    expect(statement.body).toMatchObject({ cycleId: id, currency: 'EUR', fees: { contractVersion: 1 } });
+    expect(statement.body).toMatchObject({ settlementId: id, currency: 'EUR', contractVersion: 1 });
     // Traceable: the source aggregates add up to the GGR the fee was computed on, and the entries exist.
     const minor = (v: string) => {
-      const r = parseAmount(v, 2);
+      const r = parseAmount(v, 2, { allowNegative: true });
       if (!r.ok) throw new Error(r.message);
       return r.minor;
     };
-    const sourceGgr = (statement.body.sources as { bets: string; wins: string }[]).reduce(
-      (s, a) => s + minor(a.bets) - minor(a.wins),
-      0n,
-    );
-    expect(formatAmount(sourceGgr, 2)).toBe(statement.body.fees.ggr);
+    const sourceGgr = (statement.body.sources as { ggr: string }[]).reduce((s, a) => s + minor(a.ggr), 0n);
+    expect(formatAmount(sourceGgr, 2)).toBe(statement.body.revenue.ggr);
     const entries = await stack.db.pool.query(
-      'SELECT id::text FROM ledger_entries WHERE id = ANY($1::bigint[])',
-      [statement.body.ledgerEntryIds],
+      'SELECT idempotency_key FROM ledger_entries WHERE idempotency_key = ANY($1::text[])',
+      [statement.body.ledgerEntries],
     );
-    expect(entries.rowCount).toBe(statement.body.ledgerEntryIds.length);
+    expect(statement.body.ledgerEntries).toEqual([`${id}:fees`, `${id}:payout`]);
+    expect(entries.rowCount).toBe(2);
     const csv = await fetch(`${stack.baseUrl}/v1/settlements/${encodeURIComponent(id)}/statement`, {
       headers: { accept: 'text/csv', authorization: `Bearer ${p.apiKey}` },
     });
     const text = await csv.text();
     expect(csv.headers.get('content-type')).toContain('text/csv');
-    expect(text.split('\n')[0]).toBe('line,description,amount,currency');
+    expect(text.split('\n')[0]).toBe('section,item,description,amount,currency');
     expect(text).toContain(`net_payable,`);
     const list = await stack.api(`/v1/settlements?partnerId=${p.id}&status=Completed`);
     expect(list.body.settlements).toEqual([expect.objectContaining({ id, status: 'Completed' })]);

@@ -1,4 +1,3 @@
-import { stringify } from 'csv-stringify/sync';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import {
   ScheduleNotFoundError,
@@ -9,14 +8,10 @@ import {
 import type { Router } from 'express';
 import { z } from 'zod';
 import { getPartner } from '../../db/partners';
-import {
-  backfillWindow,
-  contractCadence,
-  cycleStatement,
-  listCycles,
-  listExceptions,
-  planCycle,
-} from '../../db/settlement';
+import { publishedStatement } from '../../db/accruals';
+import { statementCsv, type Statement } from '../../domain/statement';
+import { recomputeStatement } from '../../services/statements';
+import { backfillWindow, contractCadence, listCycles, listExceptions, planCycle } from '../../db/settlement';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
@@ -278,26 +273,55 @@ export function settlementRoutes(
     },
     handler: async ({ params, principal, req }) => {
       if (!visible(principal, params.id)) throw new NotFoundError(`settlement ${params.id} not found`);
-      const statement = await cycleStatement(deps.db, params.id);
-      if (!statement) throw new NotFoundError(`no statement yet for ${params.id}`);
-      if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-        const fees = statement.fees ?? {};
-        const currency = statement.currency ?? '';
-        const body = stringify([
-          ['line', 'description', 'amount', 'currency'],
-          ...(fees.lines ?? []).map((l) => [l.code, l.description, l.amount, currency]),
-          ['gross_fee', 'total fee', fees.grossFee ?? '', currency],
-          ['tax_withheld', 'withheld for tax', fees.taxWithheld ?? '', currency],
-          [
-            'net_payable',
-            `paid to the partner; ledger entries ${(statement.ledgerEntryIds ?? []).join(' ')}`,
-            fees.netPayable ?? '',
-            currency,
-          ],
-        ]);
-        return { status: 200, text: { contentType: 'text/csv', body } };
-      }
-      return { status: 200, body: statement };
+      const text = await publishedStatement(deps.db, params.id);
+      if (!text) throw new NotFoundError(`no statement yet for ${params.id}`);
+      if (req.accepts(['application/json', 'text/csv']) === 'text/csv')
+        return {
+          status: 200,
+          text: { contentType: 'text/csv', body: statementCsv(JSON.parse(text) as Statement) },
+        };
+      // The exact bytes the fee step stored: what a dry run compares against.
+      return { status: 200, text: { contentType: 'application/json', body: text } };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/settlements/{id}/statement/recompute',
+    summary: 'Dry run (operator): recompute a settled period from its frozen inputs; posts nothing',
+    description:
+      'Loads what the period was settled from — its frozen sources (our positions at the fee step, with game categories), the FX rates locked, the exceptions and their resolutions, the contract version, the carries it claimed and its month-to-date position — and recomputes the statement. `identical` says whether the bytes equal the stored statement.',
+    tags: ['settlements'],
+    auth: 'operator',
+    params: z.object({ id: cycleId }),
+    responses: {
+      200: jsonResponse(
+        z
+          .object({
+            settlementId: z.string(),
+            identical: z.boolean(),
+            storedSha256: z.string(),
+            recomputedSha256: z.string(),
+            statement: z.unknown(),
+          })
+          .meta({ id: 'StatementRecompute' }),
+        'Recomputed',
+      ),
+      ...errorResponses(400, 401, 403, 404),
+    },
+    handler: async ({ params }) => {
+      const result = await recomputeStatement(deps.db, currencies, params.id);
+      if (!result) throw new NotFoundError(`settlement ${params.id} has no computed fees yet`);
+      return {
+        status: 200,
+        body: {
+          settlementId: params.id,
+          identical: result.identical,
+          storedSha256: result.storedSha256,
+          recomputedSha256: result.recomputedSha256,
+          statement: JSON.parse(result.recomputedText) as unknown,
+        },
+      };
     },
   });
 

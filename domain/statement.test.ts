@@ -1,0 +1,318 @@
+import fc from 'fast-check';
+import type { StoredContractTerms } from './contract';
+import { computeFees, emptyMonth, type FeeTerms, type MonthToDate } from './fees';
+import { parseAmount } from './money';
+import { resolutions, type Resolution } from './settlement';
+import {
+  renderStatement,
+  settlePeriod,
+  type ExceptionRecord,
+  type SourceRow,
+  type StatementInputs,
+} from './statement';
+
+const SCALES: Record<string, number> = { EUR: 2, USD: 2, JPY: 0, KWD: 3 };
+const RATES = [
+  { from: 'USD', to: 'EUR', rate: '0.9231', source: 'test', asOf: '2026-11-30T00:00:00.000Z' },
+  { from: 'JPY', to: 'EUR', rate: '0.0061237', source: 'test', asOf: '2026-11-30T00:00:00.000Z' },
+  { from: 'KWD', to: 'EUR', rate: '2.98', source: 'test', asOf: '2026-11-30T00:00:00.000Z' },
+];
+const m = (s: string, scale: number) => {
+  const p = parseAmount(s, scale, { allowNegative: true });
+  if (!p.ok) throw new Error(`${s}: ${p.message}`);
+  return p.minor;
+};
+const eur = (s: string) => m(s, 2);
+const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
+
+const amount = fc.bigInt({ min: 0n, max: 10n ** 9n });
+const source = fc
+  .record({
+    day: fc.constantFrom('2026-11-28', '2026-11-29', '2026-11-30'),
+    game: fc.constantFrom('g1', 'g2', 'g3', 'g4'),
+    currency: fc.constantFrom('EUR', 'USD', 'JPY', 'KWD'),
+    bet: amount,
+    win: amount,
+    rbShare: fc.integer({ min: 0, max: 50 }),
+    bonus: amount,
+    jc: fc.bigInt({ min: 0n, max: 10n ** 7n }),
+    jw: fc.bigInt({ min: 0n, max: 10n ** 7n }),
+  })
+  .map((s): SourceRow => ({
+    businessDate: s.day,
+    gameId: s.game,
+    category: s.game === 'g1' ? 'slots' : s.game === 'g2' ? 'live' : null,
+    currency: s.currency,
+    betCount: 10n,
+    betMinor: s.bet,
+    winMinor: s.win,
+    rollbackBetMinor: (s.bet * BigInt(s.rbShare)) / 100n,
+    rollbackWinMinor: (s.win * BigInt(s.rbShare)) / 200n,
+    bonusWinMinor: s.bonus / 10n,
+    jackpotContributionMinor: s.jc,
+    jackpotWinMinor: s.jw,
+  }));
+const exception = (i: number) =>
+  fc
+    .record({
+      resolution: fc.constantFrom<Resolution>(...resolutions),
+      txType: fc.constantFrom<string | null>('bet', 'win', null),
+      aggregate: fc.boolean(),
+      difference: fc.bigInt({ min: -(10n ** 6n), max: 10n ** 6n }),
+      adjust: fc.bigInt({ min: -(10n ** 6n), max: 10n ** 6n }).filter((x) => x !== 0n),
+    })
+    .map((e): ExceptionRecord => ({
+      exceptionId: `amount_mismatch:tx-${i}`,
+      kind: 'amount_mismatch',
+      txId: e.txType ? `tx-${i}` : null,
+      differenceMinor: e.difference.toString(),
+      detail: 'generated',
+      txType: e.txType,
+      isAggregate: e.txType === null && e.aggregate,
+      resolution: {
+        resolution: e.resolution,
+        ...(e.resolution === 'adjust'
+          ? {
+              amount: `${e.adjust < 0n ? '-' : ''}${(e.adjust < 0n ? -e.adjust : e.adjust) / 100n}.${((e.adjust < 0n ? -e.adjust : e.adjust) % 100n).toString().padStart(2, '0')}`,
+            }
+          : {}),
+        reason: 'generated',
+        operator: 'ana',
+      },
+    }));
+const terms = fc.record({
+  base: fc.constantFrom<'ggr' | 'ngr'>('ggr', 'ngr'),
+  tierMode: fc.constantFrom<'marginal' | 'whole_volume'>('marginal', 'whole_volume'),
+  negativeBase: fc.constantFrom<'carry_forward' | 'floor'>('carry_forward', 'floor'),
+  jackpots: fc.constantFrom<'pass_through' | 'exclude'>('pass_through', 'exclude'),
+  gamingTax: fc.option(
+    fc.record({
+      jurisdiction: fc.constantFrom('MT', 'GB'),
+      rate: fc.constantFrom('0.05', '0.15', '0.0125'),
+      on: fc.constantFrom<'ggr' | 'stakes'>('ggr', 'stakes'),
+    }),
+    { nil: null },
+  ),
+  mmrg: fc.bigInt({ min: 0n, max: 10n ** 8n }),
+  fixed: fc.bigInt({ min: 0n, max: 10n ** 6n }),
+});
+type GeneratedTerms = typeof terms extends fc.Arbitrary<infer T> ? T : never;
+const storedTerms = (t: GeneratedTerms) =>
+  ({
+    base: t.base,
+    tiers: [
+      { upToMinor: '10000000', rate: '0.12' },
+      { upToMinor: '50000000', rate: '0.1' },
+      { upToMinor: null, rate: '0.085' },
+    ],
+    tierMode: t.tierMode,
+    minimumGuaranteeMinor: t.mmrg.toString(),
+    fixedFeeMinor: t.fixed.toString(),
+    categoryRates: { live: '0.02', slots: '0.005' },
+    negativeBase: t.negativeBase,
+    jackpots: t.jackpots,
+    taxWithholdingRate: '0.05',
+    gamingTax: t.gamingTax,
+    settlement: { period: 'daily', cutoffGraceMinutes: 60, payoutApprovalThresholdMinor: '1000000' },
+  }) satisfies StoredContractTerms;
+
+const inputs = fc
+  .record({
+    terms,
+    sources: fc.uniqueArray(source, {
+      maxLength: 12,
+      selector: (s) => `${s.businessDate}|${s.gameId}|${s.currency}`,
+    }),
+    exceptions: fc.integer({ min: 0, max: 6 }).chain((n) => fc.tuple(...[...Array(n).keys()].map(exception))),
+    carry: fc.array(fc.bigInt({ min: -(10n ** 8n), max: 10n ** 6n }), { maxLength: 2 }),
+    closesMonth: fc.boolean(),
+    mtdVolume: fc.bigInt({ min: 0n, max: 10n ** 8n }),
+  })
+  .map((g): StatementInputs => ({
+    cycleId: 'settlement:acme:2026-11-30',
+    partnerId: 'acme',
+    periodStart: '2026-11-28',
+    periodEnd: '2026-11-30',
+    currency: 'EUR',
+    currencyScale: 2,
+    contract: { version: 3, terms: storedTerms(g.terms) },
+    currencyScales: SCALES,
+    sources: g.sources,
+    fxRates: RATES,
+    exceptions: g.exceptions,
+    carriedIn: g.carry.map((amountMinor, i) => ({
+      fromSettlementId: `settlement:acme:2026-11-0${i + 1}`,
+      amountMinor,
+    })),
+    month: '2026-11-01',
+    closesMonth: g.closesMonth,
+    monthToDate: {
+      ...emptyMonth,
+      volumeMinor: g.mtdVolume,
+      tierFeeMinor: g.mtdVolume / 10n,
+      variableFeeMinor: g.mtdVolume / 10n,
+    },
+  }));
+
+describe('statement: every figure adds up from its sources to the net payable', () => {
+  it('sources → currencies → FX → resolutions → GGR → NGR → base → carry → lines → net payable', () => {
+    fc.assert(
+      fc.property(inputs, (input) => {
+        const { statement: s } = settlePeriod(input);
+        const t = input.contract.terms;
+        // Per currency, in its own scale: the sources add up to the currency's totals.
+        for (const c of s.currencies) {
+          const scale = SCALES[c.currency]!;
+          const rows = s.sources.filter((r) => r.currency === c.currency);
+          expect(sum(rows.map((r) => m(r.ggr, scale)))).toBe(m(c.ggr, scale));
+          expect(sum(rows.map((r) => m(r.bets, scale) - m(r.rolledBackBets, scale)))).toBe(
+            m(c.stakes, scale),
+          );
+          expect(sum(rows.map((r) => m(r.wins, scale) - m(r.rolledBackWins, scale)))).toBe(m(c.wins, scale));
+          expect(m(c.stakes, scale) - m(c.wins, scale)).toBe(m(c.ggr, scale));
+          if (c.currency === 'EUR') expect(c.inSettlementCurrency.ggr).toBe(c.ggr);
+          else expect(c.fx?.rate).toBe(RATES.find((r) => r.from === c.currency)!.rate);
+        }
+        // In the settlement currency: the converted currencies add up to the revenue.
+        const conv = (f: 'stakes' | 'wins' | 'bonusCost' | 'jackpotContributions' | 'jackpotWins') =>
+          sum(s.currencies.map((c) => eur(c.inSettlementCurrency[f])));
+        expect(conv('stakes')).toBe(eur(s.revenue.stakes));
+        expect(conv('wins')).toBe(eur(s.revenue.wins));
+        expect(conv('bonusCost')).toBe(eur(s.revenue.bonusCost));
+        expect(eur(s.revenue.stakes) - eur(s.revenue.wins)).toBe(eur(s.revenue.ggrBeforeResolutions));
+        const applied = sum(s.revenue.resolutions.map((r) => eur(r.effect)));
+        expect(eur(s.revenue.ggrBeforeResolutions) + applied).toBe(eur(s.revenue.ggr));
+        const gamingTax = s.revenue.gamingTax ? eur(s.revenue.gamingTax.amount) : 0n;
+        expect(eur(s.revenue.ngr)).toBe(
+          eur(s.revenue.ggr) - eur(s.revenue.bonusCost) - eur(s.revenue.jackpotContributions) - gamingTax,
+        );
+        const [jc, jw] = [eur(s.revenue.jackpotContributions), eur(s.revenue.jackpotWins)];
+        const expectedBase =
+          t.base === 'ggr'
+            ? eur(s.revenue.ggr) - (t.jackpots === 'exclude' ? jc : jw)
+            : eur(s.revenue.ngr) + (t.jackpots === 'exclude' ? 0n : jc - jw);
+        expect(eur(s.base.periodBase)).toBe(expectedBase);
+        // Carry: what came in, what the base absorbed, what goes out.
+        const carriedIn = sum(s.base.carriedIn.map((c) => eur(c.amount)));
+        expect(carriedIn).toBe(sum(input.carriedIn.map((c) => c.amountMinor)));
+        const effective = eur(s.base.periodBase) + carriedIn;
+        expect(eur(s.base.feeBase)).toBe(effective > 0n ? effective : 0n);
+        expect(eur(s.base.carriedOut.negativeBase)).toBe(
+          t.negativeBase === 'carry_forward' && effective < 0n ? effective : 0n,
+        );
+        expect(eur(s.base.carriedOut.total)).toBe(
+          eur(s.base.carriedOut.negativeBase) +
+            sum(s.base.carriedOut.deferredResolutions.map((d) => eur(d.effect))),
+        );
+        // Every resolution accounted once: applied now, deferred, or without effect on GGR.
+        const ids = [...s.revenue.resolutions, ...s.base.carriedOut.deferredResolutions].map(
+          (r) => r.exceptionId,
+        );
+        expect(new Set(ids).size).toBe(ids.length);
+        for (const r of s.revenue.resolutions)
+          expect(s.ledgerEntries).toContain(`${input.cycleId}:resolution:${r.exceptionId}`);
+        // Month: the tier volume moves by the fee base.
+        expect(eur(s.month.volumeAfter) - eur(s.month.volumeBefore)).toBe(eur(s.base.feeBase));
+        // Lines → gross fee → net payable.
+        expect(sum(s.lines.map((l) => eur(l.amount)))).toBe(eur(s.grossFee));
+        expect(eur(s.netPayable) + eur(s.taxWithheld)).toBe(eur(s.grossFee));
+        // Marginal tiers never charge less for more volume; whole-volume tiers may (a credit line
+        // when the month's volume reaches a lower-rate tier).
+        if (t.tierMode === 'marginal') expect(eur(s.grossFee) >= 0n).toBe(true);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('is reproducible: the same inputs in any order give the same bytes', () => {
+    fc.assert(
+      fc.property(inputs, fc.integer(), (input, seed) => {
+        const shuffled = <T>(xs: T[]) =>
+          xs
+            .map((x, i) => ({ x, k: (i * 7919 + seed) % 1000 }))
+            .sort((a, b) => a.k - b.k)
+            .map((e) => e.x);
+        const again: StatementInputs = {
+          ...input,
+          sources: shuffled(input.sources),
+          exceptions: shuffled(input.exceptions),
+          fxRates: shuffled(input.fxRates),
+        };
+        expect(renderStatement(settlePeriod(again).statement)).toBe(
+          renderStatement(settlePeriod(input).statement),
+        );
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('the month, settled in any order', () => {
+  const feeTerms = (t: StoredContractTerms): FeeTerms => ({
+    base: 'ggr',
+    tiers: t.tiers.map((x) => ({
+      upToMinor: x.upToMinor === null ? null : BigInt(x.upToMinor),
+      rate: x.rate,
+    })),
+    tierMode: t.tierMode,
+    minimumGuaranteeMinor: BigInt(t.minimumGuaranteeMinor),
+    fixedFeeMinor: BigInt(t.fixedFeeMinor),
+    categoryRates: {},
+    negativeBase: 'floor',
+    jackpots: 'exclude',
+    taxWithholdingRate: '0',
+    gamingTax: null,
+  });
+
+  it('charges the month what one monthly period would (within a minor unit per line), the fixed fee once', () => {
+    fc.assert(
+      fc.property(
+        terms,
+        fc.array(fc.bigInt({ min: 0n, max: 3n * 10n ** 7n }), { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        (g, days, rotation) => {
+          const t = feeTerms(storedTerms(g));
+          const order = days.map((_, i) => (i + rotation) % days.length);
+          let mtd: MonthToDate = emptyMonth;
+          let gross = 0n;
+          let lines = 0;
+          let fixedFees = 0;
+          for (const i of order) {
+            const r = computeFees(
+              t,
+              {
+                betMinor: days[i]!,
+                winMinor: 0n,
+                bonusCostMinor: 0n,
+                jackpotContributionMinor: 0n,
+                jackpotWinMinor: 0n,
+                baseByCategoryMinor: {},
+              },
+              {
+                closesMonth: i === days.length - 1,
+                monthToDate: mtd,
+              },
+            );
+            mtd = r.month;
+            gross += r.grossFeeMinor;
+            lines += r.lines.filter((l) => l.code === 'tier').length;
+            fixedFees += r.lines.filter((l) => l.code === 'fixed_fee').length;
+          }
+          const whole = computeFees(t, {
+            betMinor: sum(days),
+            winMinor: 0n,
+            bonusCostMinor: 0n,
+            jackpotContributionMinor: 0n,
+            jackpotWinMinor: 0n,
+            baseByCategoryMinor: {},
+          });
+          const diff = gross - whole.grossFeeMinor;
+          const bound = BigInt(lines + whole.lines.filter((l) => l.code === 'tier').length);
+          expect(diff <= bound && diff >= -bound).toBe(true);
+          expect(fixedFees).toBe(t.fixedFeeMinor > 0n ? 1 : 0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,568 @@
+// The money of one settlement period, from its frozen inputs to its statement: FX conversion
+// of each currency's totals, the effect of each resolution, the carry in and out, the month's
+// accrual, the contract's fee. One pure function (no I/O, no clock): the cycle's activity
+// loads the inputs and stores what it returns, and a dry run recomputes a settled period from
+// the same inputs and must get the same bytes.
+import { readContractTerms, type StoredContractTerms } from './contract';
+import {
+  categoryBase,
+  computeFees,
+  totalResidue,
+  type FeeResult,
+  type MonthToDate,
+  type PeriodTotals,
+} from './fees';
+import { stringify } from 'csv-stringify/sync';
+import { convert, formatAmount, parseAmount, parseDecimal, type Fraction } from './money';
+import { resolutionBaseEffect, type Resolution } from './settlement';
+
+/** Our side of the period, per business day, game and currency (after rollbacks), as frozen. */
+export interface SourceRow {
+  businessDate: string;
+  gameId: string;
+  /** From the partner's game catalogue; null for a game it does not list. */
+  category: string | null;
+  currency: string;
+  betCount: bigint;
+  betMinor: bigint;
+  winMinor: bigint;
+  rollbackBetMinor: bigint;
+  rollbackWinMinor: bigint;
+  /** Winnings of bonus play (after rollbacks): the operator's bonus cost. */
+  bonusWinMinor: bigint;
+  jackpotContributionMinor: bigint;
+  jackpotWinMinor: bigint;
+}
+
+export interface LockedFxRate {
+  from: string;
+  to: string;
+  rate: string;
+  source: string;
+  asOf: string;
+}
+
+/** An exception as reconciliation found it, with the operators' decision. */
+export interface ExceptionRecord {
+  exceptionId: string;
+  kind: string;
+  txId: string | null;
+  differenceMinor: string;
+  detail: string;
+  /** The type of the transaction it concerns (bet, win…), on either side; null for totals. */
+  txType: string | null;
+  /** A difference of totals (an aggregator's report), already a GGR difference. */
+  isAggregate: boolean;
+  resolution: { resolution: Resolution; amount?: string; reason: string; operator: string } | null;
+}
+
+export interface StatementInputs {
+  cycleId: string;
+  partnerId: string;
+  periodStart: string;
+  periodEnd: string;
+  currency: string;
+  currencyScale: number;
+  contract: { version: number; terms: StoredContractTerms };
+  /** Scale of every currency the sources use. */
+  currencyScales: Record<string, number>;
+  sources: SourceRow[];
+  fxRates: LockedFxRate[];
+  exceptions: ExceptionRecord[];
+  /** Carries claimed from earlier periods (see db/accruals), in the settlement currency. */
+  carriedIn: { fromSettlementId: string; amountMinor: bigint }[];
+  month: string;
+  closesMonth: boolean;
+  monthToDate: MonthToDate;
+}
+
+export interface SettledPeriod {
+  statement: Statement;
+  fees: FeeResult;
+  /** Resolutions that move this period's GGR (posted now). */
+  resolutionEffects: { exceptionId: string; effectMinor: bigint }[];
+  /** Resolutions deferred to the next period (in the carry out). */
+  deferred: { exceptionId: string; effectMinor: bigint }[];
+  carriedInMinor: bigint;
+}
+
+type Amount = string;
+export interface Statement {
+  statementVersion: 1;
+  settlementId: string;
+  partnerId: string;
+  period: { start: string; end: string };
+  currency: string;
+  contractVersion: number;
+  sources: {
+    businessDate: string;
+    gameId: string;
+    category: string | null;
+    currency: string;
+    betCount: string;
+    bets: Amount;
+    wins: Amount;
+    rolledBackBets: Amount;
+    rolledBackWins: Amount;
+    ggr: Amount;
+    bonusCost: Amount;
+    jackpotContributions: Amount;
+    jackpotWins: Amount;
+  }[];
+  currencies: {
+    currency: string;
+    stakes: Amount;
+    wins: Amount;
+    ggr: Amount;
+    bonusCost: Amount;
+    jackpotContributions: Amount;
+    jackpotWins: Amount;
+    fx: { rate: string; source: string; asOf: string } | null;
+    inSettlementCurrency: {
+      stakes: Amount;
+      wins: Amount;
+      ggr: Amount;
+      bonusCost: Amount;
+      jackpotContributions: Amount;
+      jackpotWins: Amount;
+    };
+  }[];
+  revenue: {
+    stakes: Amount;
+    wins: Amount;
+    ggrBeforeResolutions: Amount;
+    resolutions: { exceptionId: string; resolution: Resolution; effect: Amount }[];
+    ggr: Amount;
+    bonusCost: Amount;
+    jackpotContributions: Amount;
+    jackpotWins: Amount;
+    gamingTax: { jurisdiction: string; on: 'ggr' | 'stakes'; rate: string; amount: Amount } | null;
+    ngr: Amount;
+  };
+  base: {
+    contractBase: 'ggr' | 'ngr';
+    jackpots: 'pass_through' | 'exclude';
+    periodBase: Amount;
+    carriedIn: { fromSettlementId: string; amount: Amount }[];
+    feeBase: Amount;
+    carriedOut: {
+      negativeBase: Amount;
+      deferredResolutions: { exceptionId: string; effect: Amount }[];
+      total: Amount;
+    };
+  };
+  categories: { category: string; base: Amount }[];
+  month: {
+    month: string;
+    closesMonth: boolean;
+    volumeBefore: Amount;
+    volumeAfter: Amount;
+    variableFeesToDate: Amount;
+    minimumGuarantee: Amount;
+    guaranteeAssessed: boolean;
+    topUpsToDate: Amount;
+    fixedFee: 'charged' | 'charged earlier this month' | "at the month's last period" | 'none';
+  };
+  lines: { code: string; description: string; base: Amount; rate: string | null; amount: Amount }[];
+  grossFee: Amount;
+  taxWithheld: Amount;
+  netPayable: Amount;
+  /** What rounding dropped, per step, as exact fractions of a minor unit (never lost silently). */
+  rounding: { step: string; residue: string }[];
+  exceptions: {
+    exceptionId: string;
+    kind: string;
+    txId: string | null;
+    difference: Amount;
+    detail: string;
+    resolution: { resolution: Resolution; amount?: string; reason: string; operator: string } | null;
+  }[];
+  /** Idempotency keys of the ledger entries this statement posts (GET /v1/ledger/entries?key=). */
+  ledgerEntries: string[];
+}
+
+export class StatementInputError extends Error {}
+
+const FIELDS = [
+  'betMinor',
+  'winMinor',
+  'bonusCostMinor',
+  'jackpotContributionMinor',
+  'jackpotWinMinor',
+] as const;
+type Field = (typeof FIELDS)[number];
+type Sums = Record<Field, bigint>;
+const zeroSums = (): Sums => ({
+  betMinor: 0n,
+  winMinor: 0n,
+  bonusCostMinor: 0n,
+  jackpotContributionMinor: 0n,
+  jackpotWinMinor: 0n,
+});
+const sumsOf = (s: SourceRow): Sums => ({
+  betMinor: s.betMinor - s.rollbackBetMinor,
+  winMinor: s.winMinor - s.rollbackWinMinor,
+  bonusCostMinor: s.bonusWinMinor,
+  jackpotContributionMinor: s.jackpotContributionMinor,
+  jackpotWinMinor: s.jackpotWinMinor,
+});
+const add = (a: Sums, b: Sums) => {
+  for (const f of FIELDS) a[f] += b[f];
+};
+const fraction = (f: Fraction) => `${f.num}/${f.den}`;
+const byKey =
+  <T>(key: (t: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+
+/** The ledger entries a settled period posts, by idempotency key (also listed on the statement). */
+export function ledgerEntryKeys(
+  cycleId: string,
+  p: {
+    resolutionEffects: { exceptionId: string }[];
+    gamingTaxMinor: bigint;
+    netPayableMinor: bigint;
+    taxWithheldMinor: bigint;
+    carriedInMinor: bigint;
+    carriedOutMinor: bigint;
+  },
+): string[] {
+  return [
+    ...p.resolutionEffects.map((e) => `${cycleId}:resolution:${e.exceptionId}`),
+    ...(p.carriedInMinor !== 0n ? [`${cycleId}:carry-in`] : []),
+    ...(p.carriedOutMinor !== 0n ? [`${cycleId}:carry-out`] : []),
+    ...(p.gamingTaxMinor > 0n ? [`${cycleId}:gaming-tax`] : []),
+    ...(p.netPayableMinor !== 0n || p.taxWithheldMinor !== 0n ? [`${cycleId}:fees`] : []),
+    ...(p.netPayableMinor > 0n ? [`${cycleId}:payout`] : []),
+  ];
+}
+
+/** Settles one period from its inputs: the figures, the statement, what to post and carry. */
+export function settlePeriod(inputs: StatementInputs): SettledPeriod {
+  const terms = readContractTerms(inputs.contract.terms).fees;
+  const scale = inputs.currencyScale;
+  const fmt = (m: bigint) => formatAmount(m, scale);
+  const scaleOf = (currency: string) => {
+    const s = inputs.currencyScales[currency];
+    if (s === undefined) throw new StatementInputError(`no scale for currency ${currency}`);
+    return s;
+  };
+  const rounding: { step: string; residue: string }[] = [];
+  const rates = new Map(inputs.fxRates.map((r) => [r.from, r]));
+
+  // 1. Sources, per currency and per (currency, category).
+  const sources = [...inputs.sources].sort(byKey((s) => `${s.businessDate}|${s.gameId}|${s.currency}`));
+  const perCurrency = new Map<string, Sums>();
+  const perCategory = new Map<string, Sums>();
+  for (const s of sources) {
+    const sums = sumsOf(s);
+    if (!perCurrency.has(s.currency)) perCurrency.set(s.currency, zeroSums());
+    add(perCurrency.get(s.currency)!, sums);
+    if (s.category !== null) {
+      const k = `${s.currency}|${s.category}`;
+      if (!perCategory.has(k)) perCategory.set(k, zeroSums());
+      add(perCategory.get(k)!, sums);
+    }
+  }
+
+  // 2. Each currency into the settlement currency at its locked rate, field by field.
+  const toSettlement = (currency: string, sums: Sums, what: string): Sums => {
+    if (currency === inputs.currency) return { ...sums };
+    const locked = rates.get(currency);
+    const rate = locked ? parseDecimal(locked.rate, { maxScale: 20 }) : null;
+    if (!rate?.ok) throw new StatementInputError(`no FX rate locked for ${currency}/${inputs.currency}`);
+    const out = zeroSums();
+    for (const f of FIELDS) {
+      const r = convert(sums[f], scaleOf(currency), rate.value, scale);
+      out[f] = r.rounded;
+      if (r.residue.num !== 0n) rounding.push({ step: `fx ${what} ${f}`, residue: fraction(r.residue) });
+    }
+    return out;
+  };
+  const total = zeroSums();
+  const currencies: Statement['currencies'] = [];
+  for (const [currency, sums] of [...perCurrency].sort(byKey(([c]) => c))) {
+    const converted = toSettlement(currency, sums, currency);
+    add(total, converted);
+    const own = (m: bigint) => formatAmount(m, scaleOf(currency));
+    const locked = rates.get(currency);
+    currencies.push({
+      currency,
+      stakes: own(sums.betMinor),
+      wins: own(sums.winMinor),
+      ggr: own(sums.betMinor - sums.winMinor),
+      bonusCost: own(sums.bonusCostMinor),
+      jackpotContributions: own(sums.jackpotContributionMinor),
+      jackpotWins: own(sums.jackpotWinMinor),
+      fx:
+        currency === inputs.currency || !locked
+          ? null
+          : { rate: locked.rate, source: locked.source, asOf: locked.asOf },
+      inSettlementCurrency: {
+        stakes: fmt(converted.betMinor),
+        wins: fmt(converted.winMinor),
+        ggr: fmt(converted.betMinor - converted.winMinor),
+        bonusCost: fmt(converted.bonusCostMinor),
+        jackpotContributions: fmt(converted.jackpotContributionMinor),
+        jackpotWins: fmt(converted.jackpotWinMinor),
+      },
+    });
+  }
+  const byCategory = new Map<string, Sums>();
+  for (const [k, sums] of [...perCategory].sort(byKey(([c]) => c))) {
+    const [currency, category] = k.split('|') as [string, string];
+    const converted = toSettlement(currency, sums, `${currency} ${category}`);
+    if (!byCategory.has(category)) byCategory.set(category, zeroSums());
+    add(byCategory.get(category)!, converted);
+  }
+
+  // 3. Resolutions: applied now (accept_theirs, adjust) or deferred to the next period.
+  const resolutionEffects: SettledPeriod['resolutionEffects'] = [];
+  const deferred: SettledPeriod['deferred'] = [];
+  const applied: Statement['revenue']['resolutions'] = [];
+  const exceptions = [...inputs.exceptions].sort(byKey((e) => e.exceptionId));
+  for (const e of exceptions) {
+    if (!e.resolution) throw new StatementInputError(`exception ${e.exceptionId} is not resolved`);
+    const fact = {
+      kind: e.kind,
+      txType: e.txType,
+      isAggregate: e.isAggregate,
+      differenceMinor: BigInt(e.differenceMinor),
+    };
+    let amountMinor: bigint | undefined;
+    if (e.resolution.amount !== undefined) {
+      const parsed = parseAmount(e.resolution.amount, scale, { allowNegative: true });
+      if (!parsed.ok) throw new StatementInputError(`amount of ${e.exceptionId}: ${parsed.message}`);
+      amountMinor = parsed.minor;
+    }
+    if (e.resolution.resolution === 'carry_forward') {
+      const effect = resolutionBaseEffect(fact, { resolution: 'accept_theirs' });
+      if (effect !== 0n) deferred.push({ exceptionId: e.exceptionId, effectMinor: effect });
+      continue;
+    }
+    const effect = resolutionBaseEffect(fact, {
+      resolution: e.resolution.resolution,
+      ...(amountMinor === undefined ? {} : { amountMinor }),
+    });
+    if (effect === 0n) continue;
+    resolutionEffects.push({ exceptionId: e.exceptionId, effectMinor: effect });
+    applied.push({ exceptionId: e.exceptionId, resolution: e.resolution.resolution, effect: fmt(effect) });
+  }
+  const adjustmentMinor = resolutionEffects.reduce((s, e) => s + e.effectMinor, 0n);
+  const deferredMinor = deferred.reduce((s, e) => s + e.effectMinor, 0n);
+  const carriedInMinor = inputs.carriedIn.reduce((s, c) => s + c.amountMinor, 0n);
+
+  // 4. The contract's fee on the period, in its month.
+  const baseByCategoryMinor: Record<string, bigint> = {};
+  for (const [category, sums] of byCategory)
+    baseByCategoryMinor[category] = categoryBase(terms, { ...sums, baseByCategoryMinor: {} });
+  const totals: PeriodTotals = { ...total, adjustmentMinor, baseByCategoryMinor };
+  const fees = computeFees(terms, totals, {
+    carriedInMinor,
+    deferredMinor,
+    closesMonth: inputs.closesMonth,
+    monthToDate: inputs.monthToDate,
+  });
+  if (fees.gamingTaxResidue.num !== 0n)
+    rounding.push({ step: 'gaming tax', residue: fraction(fees.gamingTaxResidue) });
+  for (const l of fees.lines)
+    if (l.residue.num !== 0n) rounding.push({ step: `line ${l.description}`, residue: fraction(l.residue) });
+  if (fees.taxResidue.num !== 0n) rounding.push({ step: 'tax withheld', residue: fraction(fees.taxResidue) });
+
+  const mtd = inputs.monthToDate;
+  const statement: Statement = {
+    statementVersion: 1,
+    settlementId: inputs.cycleId,
+    partnerId: inputs.partnerId,
+    period: { start: inputs.periodStart, end: inputs.periodEnd },
+    currency: inputs.currency,
+    contractVersion: inputs.contract.version,
+    sources: sources.map((s) => {
+      const own = (m: bigint) => formatAmount(m, scaleOf(s.currency));
+      const sums = sumsOf(s);
+      return {
+        businessDate: s.businessDate,
+        gameId: s.gameId,
+        category: s.category,
+        currency: s.currency,
+        betCount: s.betCount.toString(),
+        bets: own(s.betMinor),
+        wins: own(s.winMinor),
+        rolledBackBets: own(s.rollbackBetMinor),
+        rolledBackWins: own(s.rollbackWinMinor),
+        ggr: own(sums.betMinor - sums.winMinor),
+        bonusCost: own(s.bonusWinMinor),
+        jackpotContributions: own(s.jackpotContributionMinor),
+        jackpotWins: own(s.jackpotWinMinor),
+      };
+    }),
+    currencies,
+    revenue: {
+      stakes: fmt(total.betMinor),
+      wins: fmt(total.winMinor),
+      ggrBeforeResolutions: fmt(total.betMinor - total.winMinor),
+      resolutions: applied,
+      ggr: fmt(fees.ggrMinor),
+      bonusCost: fmt(total.bonusCostMinor),
+      jackpotContributions: fmt(total.jackpotContributionMinor),
+      jackpotWins: fmt(total.jackpotWinMinor),
+      gamingTax: terms.gamingTax
+        ? {
+            jurisdiction: terms.gamingTax.jurisdiction,
+            on: terms.gamingTax.on,
+            rate: terms.gamingTax.rate,
+            amount: fmt(fees.gamingTaxMinor),
+          }
+        : null,
+      ngr: fmt(fees.ngrMinor),
+    },
+    base: {
+      contractBase: terms.base,
+      jackpots: terms.jackpots,
+      periodBase: fmt(fees.periodBaseMinor),
+      carriedIn: inputs.carriedIn.map((c) => ({
+        fromSettlementId: c.fromSettlementId,
+        amount: fmt(c.amountMinor),
+      })),
+      feeBase: fmt(fees.feeBaseMinor),
+      carriedOut: {
+        negativeBase: fmt(fees.negativeCarryMinor),
+        deferredResolutions: deferred.map((d) => ({
+          exceptionId: d.exceptionId,
+          effect: fmt(d.effectMinor),
+        })),
+        total: fmt(fees.carriedOutMinor),
+      },
+    },
+    categories: Object.keys(baseByCategoryMinor)
+      .sort()
+      .map((category) => ({ category, base: fmt(baseByCategoryMinor[category]!) })),
+    month: {
+      month: inputs.month,
+      closesMonth: inputs.closesMonth,
+      volumeBefore: fmt(mtd.volumeMinor),
+      volumeAfter: fmt(fees.month.volumeMinor),
+      variableFeesToDate: fmt(fees.month.variableFeeMinor),
+      minimumGuarantee: fmt(terms.minimumGuaranteeMinor),
+      guaranteeAssessed: fees.month.guaranteeAssessed,
+      topUpsToDate: fmt(fees.month.topUpMinor),
+      fixedFee:
+        terms.fixedFeeMinor === 0n
+          ? 'none'
+          : mtd.fixedFeeCharged
+            ? 'charged earlier this month'
+            : fees.month.fixedFeeCharged
+              ? 'charged'
+              : "at the month's last period",
+    },
+    // Base and rate in the statement's own terms: "10596.49 at 0.12".
+    lines: fees.lines.map((l) => ({
+      code: l.code,
+      description: l.rate === null ? l.description : `${fmt(l.baseMinor)} at ${l.rate}`,
+      base: fmt(l.baseMinor),
+      rate: l.rate,
+      amount: fmt(l.amountMinor),
+    })),
+    grossFee: fmt(fees.grossFeeMinor),
+    taxWithheld: fmt(fees.taxWithheldMinor),
+    netPayable: fmt(fees.netPayableMinor),
+    rounding: [
+      ...rounding,
+      ...(rounding.length > 1
+        ? [{ step: 'total', residue: fraction(totalResidue(rounding.map(parseFraction))) }]
+        : []),
+    ],
+    exceptions: exceptions.map((e) => ({
+      exceptionId: e.exceptionId,
+      kind: e.kind,
+      txId: e.txId,
+      difference: fmt(BigInt(e.differenceMinor)),
+      detail: e.detail,
+      resolution: e.resolution,
+    })),
+    ledgerEntries: ledgerEntryKeys(inputs.cycleId, {
+      resolutionEffects,
+      gamingTaxMinor: fees.gamingTaxMinor,
+      netPayableMinor: fees.netPayableMinor,
+      taxWithheldMinor: fees.taxWithheldMinor,
+      carriedInMinor,
+      carriedOutMinor: fees.carriedOutMinor,
+    }),
+  };
+  return { statement, fees, resolutionEffects, deferred, carriedInMinor };
+}
+
+function parseFraction(r: { residue: string }): Fraction {
+  const [num, den] = r.residue.split('/') as [string, string];
+  return { num: BigInt(num), den: BigInt(den) };
+}
+
+/** The statement's bytes: what is stored, served and compared by a dry run. */
+export function renderStatement(s: Statement): string {
+  return `${JSON.stringify(s, null, 2)}\n`;
+}
+
+/** The statement as CSV: one row per figure, in the order the statement adds them up. */
+export function statementCsv(s: Statement): string {
+  const ccy = s.currency;
+  const rows: string[][] = [['section', 'item', 'description', 'amount', 'currency']];
+  for (const c of s.currencies)
+    rows.push([
+      'revenue',
+      `ggr_${c.currency}`,
+      c.fx
+        ? `${c.ggr} ${c.currency} at ${c.fx.rate} (${c.fx.source}, ${c.fx.asOf})`
+        : 'in the settlement currency',
+      c.inSettlementCurrency.ggr,
+      ccy,
+    ]);
+  for (const r of s.revenue.resolutions)
+    rows.push(['revenue', 'resolution', `${r.exceptionId} (${r.resolution})`, r.effect, ccy]);
+  rows.push(['revenue', 'ggr', 'bets − wins after rollbacks, FX and resolutions', s.revenue.ggr, ccy]);
+  rows.push(['revenue', 'bonus_cost', 'winnings of bonus play', s.revenue.bonusCost, ccy]);
+  rows.push([
+    'revenue',
+    'jackpot_contributions',
+    'share of stakes to jackpot pools',
+    s.revenue.jackpotContributions,
+    ccy,
+  ]);
+  if (s.revenue.gamingTax)
+    rows.push([
+      'revenue',
+      'gaming_tax',
+      `${s.revenue.gamingTax.jurisdiction} ${s.revenue.gamingTax.rate} on ${s.revenue.gamingTax.on}`,
+      s.revenue.gamingTax.amount,
+      ccy,
+    ]);
+  rows.push(['revenue', 'ngr', 'GGR − bonus cost − jackpot contributions − gaming tax', s.revenue.ngr, ccy]);
+  rows.push([
+    'base',
+    'period_base',
+    `${s.base.contractBase}, jackpots ${s.base.jackpots}`,
+    s.base.periodBase,
+    ccy,
+  ]);
+  for (const c of s.base.carriedIn)
+    rows.push(['base', 'carried_in', `from ${c.fromSettlementId}`, c.amount, ccy]);
+  rows.push(['base', 'fee_base', 'what the fee is computed on', s.base.feeBase, ccy]);
+  rows.push(['base', 'carried_out', 'to the next period to settle', s.base.carriedOut.total, ccy]);
+  rows.push([
+    'month',
+    'volume',
+    `month-to-date volume ${s.month.month}, before ${s.month.volumeBefore}`,
+    s.month.volumeAfter,
+    ccy,
+  ]);
+  for (const l of s.lines) rows.push(['fee', l.code, l.description, l.amount, ccy]);
+  rows.push(['fee', 'gross_fee', 'total fee', s.grossFee, ccy]);
+  rows.push(['fee', 'tax_withheld', 'withheld for tax', s.taxWithheld, ccy]);
+  rows.push([
+    'fee',
+    'net_payable',
+    `paid to the partner; ledger entries ${s.ledgerEntries.join(' ')}`,
+    s.netPayable,
+    ccy,
+  ]);
+  return stringify(rows);
+}

@@ -1,0 +1,34 @@
+import { createHash } from 'node:crypto';
+import { frozenStatementInputs } from '../db/accruals';
+import type { Db } from '../db/pool';
+import type { CurrencyRegistry } from '../domain/money';
+import { renderStatement, settlePeriod } from '../domain/statement';
+
+// Statements as a service for the API and the command line (one code path for both).
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Dry run: recomputes a settled period's statement from its frozen inputs and compares the
+ * bytes with the stored statement. Posts nothing, writes nothing. Null before fees exist.
+ */
+export async function recomputeStatement(
+  db: Db,
+  currencies: CurrencyRegistry,
+  cycleId: string,
+): Promise<{
+  identical: boolean;
+  storedSha256: string;
+  recomputedSha256: string;
+  recomputedText: string;
+} | null> {
+  const frozen = await frozenStatementInputs(db, currencies, cycleId);
+  if (!frozen) return null;
+  const recomputedText = renderStatement(settlePeriod(frozen.inputs).statement);
+  return {
+    identical: recomputedText === frozen.storedText,
+    storedSha256: sha256(frozen.storedText),
+    recomputedSha256: sha256(recomputedText),
+    recomputedText,
+  };
+}

@@ -1,0 +1,328 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ensureTemporalCli } from '../scripts/lib/temporal-cli.mjs';
+import {
+  startJsonCursorProvider,
+  type SimulatedProvider,
+  type SimulatedTx,
+} from '../providers/simulated/json-cursor-server';
+import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
+import { onboardPartner, type TestPartner } from './support/partners';
+import { uniqueId } from './support/env';
+import { startStack, type Stack } from './support/stack';
+
+const run = promisify(execFile);
+
+// Acceptance, as an independent client would do it: only the API and the Temporal CLI (no
+// SQL). A partner with a tiered, minimum-guarantee, carry-forward contract with category
+// rates and gaming tax; three business days, one with negative GGR; settled out of order
+// (29th, 30th, then 28th); exceptions of every resolution kind resolved with the Temporal CLI;
+// each statement checked against figures computed by hand; the carry appears exactly once;
+// every statement recomputed from its frozen inputs gives the same bytes.
+describe('settlement money, end to end through the API and the Temporal CLI', () => {
+  let stack: Stack;
+  let provider: SimulatedProvider;
+  let fx: SimulatedFx;
+  let temporalCli: string;
+  beforeAll(async () => {
+    fx = await startFxServer();
+    stack = await startStack({ overrides: { FX_RATES_URL: fx.url } });
+    provider = await startJsonCursorProvider();
+    temporalCli = ensureTemporalCli(() => {}) ?? 'temporal';
+  });
+  afterAll(async () => {
+    await provider.close();
+    await fx.close();
+    await stack.close();
+  });
+
+  /** One of our transactions, as the partner pushes it (amount in euros). */
+  const at = (day: string, hour: number) => `${day}T${String(hour).padStart(2, '0')}:00:00.000Z`;
+  let seq = 0;
+  function t(
+    day: string,
+    type: string,
+    gameId: string,
+    amount: string,
+    extra: { id?: string; refId?: string } = {},
+  ) {
+    seq++;
+    return {
+      id: extra.id ?? `m-${seq}`,
+      type,
+      roundId: `round-${seq}`,
+      playerId: 'p-1',
+      gameId,
+      amount,
+      currency: 'EUR',
+      occurredAt: at(day, 8 + (seq % 10)),
+      ...(extra.refId ? { refId: extra.refId } : {}),
+    };
+  }
+  const minor = (amount: string) => BigInt(amount.replace('.', ''));
+  /** The provider reports bets and wins (rolled-back bets included, as it does). */
+  const reported = (items: ReturnType<typeof t>[]): SimulatedTx[] =>
+    items
+      .filter((i) => i.type === 'bet' || i.type === 'win')
+      .map((i) => ({
+        id: i.id,
+        type: i.type,
+        roundId: i.roundId,
+        gameId: i.gameId,
+        currency: i.currency,
+        amountMinor: minor(i.amount),
+        occurredAtMs: Date.parse(i.occurredAt),
+      }));
+
+  async function cli(args: string[]): Promise<string> {
+    const { stdout } = await run(temporalCli, [
+      ...args,
+      '--address',
+      stack.config.temporal.address,
+      '--namespace',
+      stack.config.temporal.namespace,
+    ]);
+    return stdout;
+  }
+  async function waitFor(id: string, status: string): Promise<{ exceptions: { exceptionId: string }[] }> {
+    for (let i = 0; i < 150; i++) {
+      const v = await stack.api(`/v1/settlements/${encodeURIComponent(id)}`);
+      if (v.status === 200 && v.body.status === status) return v.body;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${id} never reached ${status}`);
+  }
+  async function resolve(id: string, r: Record<string, string>) {
+    await cli([
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      id,
+      '--name',
+      'resolveException',
+      '--input',
+      JSON.stringify({ operator: 'ana', reason: 'checked against the provider back-office', ...r }),
+    ]);
+  }
+  async function settle(p: TestPartner, day: string, resolutions: Record<string, Record<string, string>>) {
+    const started = await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: day } });
+    expect(started.status).toBe(202);
+    const id = started.body.id as string;
+    const waiting = await waitFor(id, 'AwaitingResolution');
+    expect(waiting.exceptions.map((e) => e.exceptionId).sort()).toEqual(Object.keys(resolutions).sort());
+    for (const [exceptionId, r] of Object.entries(resolutions)) await resolve(id, { exceptionId, ...r });
+    await waitFor(id, 'Completed');
+    const statement = await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`, {
+      token: p.apiKey,
+    });
+    expect(statement.status).toBe(200);
+    return { id, statement: statement.body };
+  }
+
+  it('settles three days out of order to the minor unit, carries once, and reproduces every statement', async () => {
+    const p = await onboardPartner(stack, { timezone: 'UTC' });
+    const put = async (path: string, body: unknown) => {
+      const res = await stack.api(path, { method: 'PUT', body });
+      expect([res.status, res.body]).toEqual([200, expect.anything()]);
+    };
+    await put(`/v1/partners/${p.id}/provider-connection`, { format: 'json-cursor', baseUrl: provider.url });
+    await put(`/v1/partners/${p.id}/games`, {
+      games: [
+        { gameId: 'slot-1', category: 'slots' },
+        { gameId: 'live-1', category: 'live' },
+      ],
+    });
+    await put(`/v1/partners/${p.id}/contracts/1`, {
+      effectiveFrom: '2026-11-01',
+      terms: {
+        base: 'ngr',
+        tiers: [
+          { upToMinor: '100000', rate: '0.12' },
+          { upToMinor: null, rate: '0.10' },
+        ],
+        tierMode: 'marginal',
+        minimumGuaranteeMinor: '60000',
+        fixedFeeMinor: '5000',
+        categoryRates: { live: '0.02' },
+        negativeBase: 'carry_forward',
+        jackpots: 'exclude',
+        gamingTax: { jurisdiction: 'MT', rate: '0.05', on: 'ggr' },
+        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
+      },
+    });
+
+    // Day 28: GGR 800.00 (a 100.00 bet rolled back), bonus wins 50.00, jackpot contributions 20.00.
+    const a = t('2026-11-28', 'bet', 'slot-1', '1200.00');
+    const b = t('2026-11-28', 'bet', 'slot-1', '800.00');
+    const r = t('2026-11-28', 'bet', 'slot-1', '100.00');
+    const day28 = [
+      a,
+      b,
+      r,
+      t('2026-11-28', 'rollback', 'slot-1', '100.00', { refId: r.id }),
+      t('2026-11-28', 'win', 'slot-1', '1500.00'),
+      t('2026-11-28', 'bonus_win', 'slot-1', '50.00'),
+      t('2026-11-28', 'jackpot_contribution', 'slot-1', '20.00'),
+      t('2026-11-28', 'bet', 'live-1', '1000.00'),
+      t('2026-11-28', 'win', 'live-1', '700.00'),
+    ];
+    // Day 29: players won: GGR −900.00.
+    const w29 = t('2026-11-29', 'win', 'slot-1', '1400.00');
+    const day29 = [t('2026-11-29', 'bet', 'slot-1', '500.00'), w29];
+    // Day 30 (the month's last): GGR 1,500.00.
+    const l30 = t('2026-11-30', 'bet', 'live-1', '800.00');
+    const day30 = [
+      t('2026-11-30', 'bet', 'slot-1', '3000.00'),
+      t('2026-11-30', 'win', 'slot-1', '2000.00'),
+      l30,
+      t('2026-11-30', 'win', 'live-1', '300.00'),
+    ];
+    const ingest = await stack.api('/v1/transactions', {
+      body: { batchId: uniqueId('b'), transactions: [...day28, ...day29, ...day30] },
+      token: p.apiKey,
+    });
+    expect(ingest.status).toBe(200);
+    const extra29: SimulatedTx = {
+      id: 'only-theirs-29',
+      type: 'bet',
+      roundId: 'x',
+      gameId: 'slot-1',
+      currency: 'EUR',
+      amountMinor: 500n,
+      occurredAtMs: Date.parse(at('2026-11-29', 20)),
+    };
+    provider.setTransactions(reported([...day28, ...day29, ...day30]));
+    provider.setFaults({
+      altered: { [a.id]: 123000n, [w29.id]: 141000n, [l30.id]: 80500n },
+      missing: [b.id],
+      extra: [extra29],
+    });
+
+    // 29th first: NGR −900.00; the win they report 10.00 higher is deferred (carry_forward).
+    const s29 = await settle(p, '2026-11-29', {
+      [`amount_mismatch:${w29.id}`]: { resolution: 'carry_forward' },
+      [`missing_ours:${extra29.id}`]: { resolution: 'write_off' },
+    });
+    expect(s29.statement.revenue).toMatchObject({
+      ggr: '-900.00',
+      gamingTax: { amount: '0.00' },
+      ngr: '-900.00',
+    });
+    expect(s29.statement.base).toEqual({
+      contractBase: 'ngr',
+      jackpots: 'exclude',
+      periodBase: '-900.00',
+      carriedIn: [],
+      feeBase: '0.00',
+      carriedOut: {
+        negativeBase: '-900.00',
+        deferredResolutions: [{ exceptionId: `amount_mismatch:${w29.id}`, effect: '-10.00' }],
+        total: '-910.00',
+      },
+    });
+    expect([s29.statement.lines, s29.statement.netPayable]).toEqual([[], '0.00']);
+    expect(s29.statement.month).toMatchObject({ closesMonth: false, guaranteeAssessed: false });
+
+    // 30th, the month's last: GGR 1,500.00 + adjust 2.50 = 1,502.50; gaming tax 5 % = 75.125 →
+    // 75.12 (half-even); NGR 1,427.38; carry −910.00 from the 29th → fee base 517.38.
+    // Tiers from a month volume of 0: 517.38 × 12 % = 62.0856 → 62.09; live 500.00 × 2 % = 10.00;
+    // month variable 72.09 < guarantee 600.00 → top-up 527.91; fixed fee 50.00 → 650.00.
+    const s30 = await settle(p, '2026-11-30', {
+      [`amount_mismatch:${l30.id}`]: { resolution: 'adjust', amount: '2.5' },
+    });
+    expect(s30.statement.revenue).toMatchObject({
+      ggrBeforeResolutions: '1500.00',
+      resolutions: [{ exceptionId: `amount_mismatch:${l30.id}`, resolution: 'adjust', effect: '2.50' }],
+      ggr: '1502.50',
+      gamingTax: { jurisdiction: 'MT', amount: '75.12' },
+      ngr: '1427.38',
+    });
+    expect(s30.statement.base).toMatchObject({
+      periodBase: '1427.38',
+      carriedIn: [{ fromSettlementId: s29.id, amount: '-910.00' }],
+      feeBase: '517.38',
+      carriedOut: { total: '0.00' },
+    });
+    expect(s30.statement.lines.map((l: { code: string; amount: string }) => [l.code, l.amount])).toEqual([
+      ['tier', '62.09'],
+      ['category', '10.00'],
+      ['minimum_guarantee_top_up', '527.91'],
+      ['fixed_fee', '50.00'],
+    ]);
+    expect(s30.statement.netPayable).toBe('650.00');
+    expect(s30.statement.month).toMatchObject({
+      volumeBefore: '0.00',
+      volumeAfter: '517.38',
+      fixedFee: 'charged',
+    });
+
+    // 28th, settled last: GGR 800.00 + 30.00 accepted from the provider = 830.00; tax 41.50;
+    // NGR 830.00 − 50.00 − 20.00 − 41.50 = 718.50; no carry left for it (the 29th's went to the
+    // 30th). Tiers continue from 517.38: 482.62 × 12 % = 57.9144 → 57.91, 235.88 × 10 % =
+    // 23.588 → 23.59; live 300.00 × 2 % = 6.00. Month variable 159.59: the guarantee top-up
+    // falls to 440.41, so −87.50; no second fixed fee → 0.00.
+    const s28 = await settle(p, '2026-11-28', {
+      [`amount_mismatch:${a.id}`]: { resolution: 'accept_theirs' },
+      [`missing_theirs:${b.id}`]: { resolution: 'accept_ours' },
+    });
+    expect(s28.statement.currencies).toEqual([
+      expect.objectContaining({
+        currency: 'EUR',
+        stakes: '3000.00',
+        wins: '2200.00',
+        ggr: '800.00',
+        fx: null,
+      }),
+    ]);
+    expect(s28.statement.revenue).toMatchObject({
+      ggrBeforeResolutions: '800.00',
+      ggr: '830.00',
+      bonusCost: '50.00',
+      jackpotContributions: '20.00',
+      gamingTax: { amount: '41.50' },
+      ngr: '718.50',
+    });
+    expect(s28.statement.base).toMatchObject({ carriedIn: [], feeBase: '718.50' });
+    expect(s28.statement.lines.map((l: { code: string; amount: string }) => [l.code, l.amount])).toEqual([
+      ['tier', '57.91'],
+      ['tier', '23.59'],
+      ['category', '6.00'],
+      ['minimum_guarantee_top_up', '-87.50'],
+    ]);
+    expect(s28.statement.month).toMatchObject({
+      volumeAfter: '1235.88',
+      fixedFee: 'charged earlier this month',
+    });
+    expect(s28.statement.netPayable).toBe('0.00');
+
+    // The ledger agrees (read through the API): the carry was consumed once, gaming tax owed to
+    // Malta, GGR = the statements' GGR, the partner paid the month's 650.00.
+    const balance = async (code: string) => {
+      const res = await stack.api(`/v1/ledger/accounts/${encodeURIComponent(code)}/balance`);
+      expect(res.status).toBe(200);
+      return res.body.balance as string;
+    };
+    expect(await balance(`partner:${p.id}:carry_forward:EUR`)).toBe('0.00');
+    expect(await balance(`house:gaming_tax_payable:mt:EUR`)).toMatch(/^-?116\.62$/);
+    expect(await balance(`partner:${p.id}:game_activity:EUR`)).toBe('1432.50');
+    expect(await balance(`house:payouts_clearing:EUR`)).toBeDefined();
+    expect(s30.statement.ledgerEntries).toEqual([
+      `${s30.id}:resolution:amount_mismatch:${l30.id}`,
+      `${s30.id}:carry-in`,
+      `${s30.id}:gaming-tax`,
+      `${s30.id}:fees`,
+      `${s30.id}:payout`,
+    ]);
+
+    // Recomputed from the frozen inputs (dry run, posts nothing): the same bytes.
+    for (const s of [s28, s29, s30]) {
+      const dry = await stack.api(`/v1/settlements/${encodeURIComponent(s.id)}/statement/recompute`, {
+        method: 'POST',
+      });
+      expect(dry.status).toBe(200);
+      expect(dry.body).toMatchObject({ settlementId: s.id, identical: true });
+      expect(dry.body.statement).toEqual(s.statement);
+    }
+  });
+});
