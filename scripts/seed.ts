@@ -1,6 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { createPool } from '../db/pool';
 import type { NewPartner } from '../domain/partner';
 import { loadConfigOrExit } from '../platform/config';
 import { generateDay, toIngestItem } from '../providers/simulated/generator';
@@ -65,62 +64,75 @@ async function main(): Promise<void> {
 
   const day = process.env.DEMO_DAY;
   if (!day) return;
-  const db = createPool(config, { max: 2 });
-  try {
-    for (const provider of demoProviders) {
-      // Contract v1 and the provider's report endpoint (no contract API yet: written directly).
-      await db.query(
-        `INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2) ON CONFLICT DO NOTHING`,
-        [provider.partnerId, JSON.stringify(demoTerms)],
+  const operator = async (method: string, route: string, body: unknown) =>
+    fetch(`${apiUrl}${route}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },
+      body: JSON.stringify(body),
+    });
+  for (const provider of demoProviders) {
+    // Contract v1 (immutable: a second seed gets 409 for the same version), the provider's
+    // report connection and the game catalogue, all through the API.
+    const contract = await operator('PUT', `/v1/partners/${provider.partnerId}/contracts/1`, {
+      effectiveFrom: '2026-01-01',
+      terms: demoTerms,
+    });
+    if (contract.status !== 200 && contract.status !== 409)
+      throw new Error(
+        `contract for ${provider.partnerId} failed: ${contract.status} ${await contract.text()}`,
       );
-      await db.query(
-        `INSERT INTO partner_providers (partner_id, format, base_url, options) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (partner_id) DO UPDATE SET format = EXCLUDED.format, base_url = EXCLUDED.base_url, options = EXCLUDED.options`,
-        [
-          provider.partnerId,
-          provider.format,
-          `http://127.0.0.1:${provider.port}`,
-          JSON.stringify(provider.options),
-        ],
+    const connection = await operator('PUT', `/v1/partners/${provider.partnerId}/provider-connection`, {
+      format: provider.format,
+      baseUrl: `http://127.0.0.1:${provider.port}`,
+      options: provider.options,
+    });
+    if (connection.status !== 200)
+      throw new Error(
+        `provider connection for ${provider.partnerId} failed: ${connection.status} ${await connection.text()}`,
       );
-      // The demo day, pushed through the API in deterministic batches (replays are no-ops).
-      const key = credentials[provider.partnerId];
-      if (!key) continue;
-      const txs = generateDay(provider.partnerId, day, DEMO_TX_PER_PARTNER, provider.currency);
-      for (let i = 0; i < txs.length; i += 200) {
-        const res = await fetch(`${apiUrl}/v1/transactions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-          body: JSON.stringify({
-            batchId: `demo-${day}-${i / 200}`,
-            transactions: txs.slice(i, i + 200).map((t) => toIngestItem(t)),
-          }),
-        });
-        if (res.status !== 200)
-          throw new Error(`demo ingest for ${provider.partnerId} failed: ${res.status} ${await res.text()}`);
-      }
-      // Its daily Schedule (02:00 local settles the day before), and the demo day settled now:
-      // nova-slots' provider disagrees, so that cycle waits for an operator.
-      const schedule = await fetch(`${apiUrl}/v1/partners/${provider.partnerId}/settlement-schedule`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },
-        body: JSON.stringify({ hourLocal: 2 }),
-      });
-      if (schedule.status !== 200)
-        throw new Error(`schedule for ${provider.partnerId} failed: ${schedule.status}`);
-      const started = await fetch(`${apiUrl}/v1/settlements`, {
+    const games = await operator('PUT', `/v1/partners/${provider.partnerId}/games`, {
+      games: Array.from({ length: 8 }, (_, i) => ({
+        gameId: `game-${i}`,
+        category: i < 6 ? 'slots' : 'live',
+      })),
+    });
+    if (games.status !== 200)
+      throw new Error(`game catalogue for ${provider.partnerId} failed: ${games.status}`);
+    // The demo day, pushed through the API in deterministic batches (replays are no-ops).
+    const key = credentials[provider.partnerId];
+    if (!key) continue;
+    const txs = generateDay(provider.partnerId, day, DEMO_TX_PER_PARTNER, provider.currency);
+    for (let i = 0; i < txs.length; i += 200) {
+      const res = await fetch(`${apiUrl}/v1/transactions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },
-        body: JSON.stringify({ partnerId: provider.partnerId, periodStart: day }),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({
+          batchId: `demo-${day}-${i / 200}`,
+          transactions: txs.slice(i, i + 200).map((t) => toIngestItem(t)),
+        }),
       });
-      if (started.status !== 202 && started.status !== 409)
-        throw new Error(`starting settlement for ${provider.partnerId} failed: ${started.status}`);
-      process.stdout.write(
-        `${provider.partnerId}: ${txs.length} transactions on ${day}, settlement:${provider.partnerId}:${day} ${started.status === 202 ? 'started' : 'already exists'}\n`,
-      );
+      if (res.status !== 200)
+        throw new Error(`demo ingest for ${provider.partnerId} failed: ${res.status} ${await res.text()}`);
     }
-  } finally {
-    await db.end();
+    // Its daily Schedule (02:00 local settles the day before), and the demo day settled now:
+    // nova-slots' provider disagrees, so that cycle waits for an operator.
+    const schedule = await fetch(`${apiUrl}/v1/partners/${provider.partnerId}/settlement-schedule`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },
+      body: JSON.stringify({ hourLocal: 2 }),
+    });
+    if (schedule.status !== 200)
+      throw new Error(`schedule for ${provider.partnerId} failed: ${schedule.status}`);
+    const started = await fetch(`${apiUrl}/v1/settlements`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },
+      body: JSON.stringify({ partnerId: provider.partnerId, periodStart: day }),
+    });
+    if (started.status !== 202 && started.status !== 409)
+      throw new Error(`starting settlement for ${provider.partnerId} failed: ${started.status}`);
+    process.stdout.write(
+      `${provider.partnerId}: ${txs.length} transactions on ${day}, settlement:${provider.partnerId}:${day} ${started.status === 202 ? 'started' : 'already exists'}\n`,
+    );
   }
 }
 
@@ -133,7 +145,7 @@ const demoTerms = {
   tierMode: 'marginal',
   minimumGuaranteeMinor: '0',
   fixedFeeMinor: '0',
-  categoryRates: {},
+  categoryRates: { live: '0.02' },
   negativeBase: 'carry_forward',
   jackpots: 'exclude',
   taxWithholdingRate: '0',

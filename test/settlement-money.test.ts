@@ -324,5 +324,24 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
       expect(dry.body).toMatchObject({ settlementId: s.id, identical: true });
       expect(dry.body.statement).toEqual(s.statement);
     }
+    // A frozen input that changed is caught: the dry run says the bytes differ.
+    await stack.db.pool.query('UPDATE settlement_sources SET win_minor = win_minor + 1 WHERE cycle_id = $1', [
+      s28.id,
+    ]);
+    const tampered = await stack.api(`/v1/settlements/${encodeURIComponent(s28.id)}/statement/recompute`, {
+      method: 'POST',
+    });
+    expect(tampered.body).toMatchObject({ identical: false });
+    expect(tampered.body.recomputedSha256).not.toBe(tampered.body.storedSha256);
+    // The same dry run from the command line, on a process of its own.
+    const cliRun = await run(
+      process.execPath,
+      [require.resolve('tsx/cli'), 'scripts/statement-recompute.ts', s30.id],
+      { env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: stack.db.url } },
+    );
+    expect(JSON.parse(cliRun.stdout.trim().split('\n').pop()!)).toMatchObject({
+      settlementId: s30.id,
+      identical: true,
+    });
   });
 });
