@@ -94,7 +94,10 @@ function feeSummary(s: Statement, scale: number): FeeSummary {
     feeBase: s.base.feeBase,
     lines: s.lines,
     posting: {
-      resolutionEffects: s.revenue.resolutions.map((r) => ({ exceptionId: r.exceptionId, effect: r.effect })),
+      // What each resolution's entry moves (its GGR effect less what ingest already accrued).
+      resolutionEffects: s.revenue.resolutions
+        .filter((r) => r.posted !== formatAmount(0n, scale))
+        .map((r) => ({ exceptionId: r.exceptionId, effect: r.posted })),
       gamingTax: s.revenue.gamingTax
         ? { jurisdiction: s.revenue.gamingTax.jurisdiction, amount: s.revenue.gamingTax.amount }
         : null,
@@ -136,8 +139,8 @@ export function settlementActivities({
      * currency, with its source and time. A repeat finds the locked rates and reuses them.
      */
     async lockFxRates(c: CycleArgs): Promise<q.LockedRate[]> {
-      // The period's sources are frozen first (once): the fee and the statement are computed
-      // from them, and every currency in them gets its rate.
+      // The period's sources were frozen with it (a no-op here, except for cycles frozen before
+      // sources were): every currency in them and in the exceptions gets its rate.
       await accruals.snapshotSources(db, c);
       const locked = new Map((await q.lockedRates(db, c.cycleId)).map((r) => [r.from, r]));
       for (const from of await accruals.sourceCurrencies(db, c.cycleId)) {
@@ -187,8 +190,14 @@ export function settlementActivities({
       await q.registerCycle(db, c);
     },
 
+    /**
+     * Freezes the period: from now on its sources (our positions per day, game and currency,
+     * with the games' categories) are fixed, and reconciliation and the fee see the same ones.
+     */
     async freezePeriod(c: CycleArgs): Promise<{ frozenAt: string }> {
-      return { frozenAt: await q.freezeCycle(db, c) };
+      const frozenAt = await q.freezeCycle(db, c);
+      await accruals.snapshotSources(db, c);
+      return { frozenAt };
     },
 
     /**
@@ -273,7 +282,12 @@ export function settlementActivities({
     async reconcile(
       c: CycleArgs & { frozenAt: string },
     ): Promise<{ keysCompared: number; keysDiffering: number; exceptions: SettlementException[] }> {
-      const [ours, theirs] = await Promise.all([q.ourAggregates(db, c), q.theirAggregates(db, c.cycleId)]);
+      // The frozen sources (a no-op when the freeze froze them, as it does since they exist).
+      await accruals.snapshotSources(db, c);
+      const [ours, theirs] = await Promise.all([
+        accruals.sourceAggregates(db, c.cycleId),
+        q.theirAggregates(db, c.cycleId),
+      ]);
       const keys = differingKeys(ours, theirs);
       let discrepancies: Discrepancy[] = [];
       if (keys.length) {
@@ -368,9 +382,7 @@ export function settlementActivities({
           currency: c.currency,
           currencyScale: c.currencyScale,
           contract: { version: contract.version, terms: contract.stored },
-          currencyScales: Object.fromEntries(
-            [...new Set(sources.map((s) => s.currency))].map((ccy) => [ccy, currencies.requireScale(ccy)]),
-          ),
+          currencyScales: accruals.currencyScales(currencies, sources, exceptions),
           sources,
           fxRates: await q.lockedRates(client, c.cycleId),
           exceptions,
@@ -398,6 +410,11 @@ export function settlementActivities({
               fromSettlementId: x.fromSettlementId,
               amountMinor: x.amountMinor.toString(),
             })),
+            lateAccrued: Object.fromEntries(
+              exceptions.flatMap((e) =>
+                e.lateAccruedMinor === null ? [] : [[e.exceptionId, e.lateAccruedMinor]],
+              ),
+            ),
           },
           statementText,
         });
@@ -498,13 +515,14 @@ export function settlementActivities({
               signed(acct('carry_forward'), acct('carry_forward_offset'), carriedOut),
             ]),
           );
-        if (gamingTaxMinor > 0n && taxPayable)
+        // Negative when a later period of the month lowered the month's tax: a refund.
+        if (gamingTaxMinor !== 0n && taxPayable)
           entries.push(
             entry(
               `${c.cycleId}:gaming-tax`,
               'settlement',
               { jurisdiction: p.gamingTax!.jurisdiction, gamingTax: p.gamingTax!.amount },
-              [move(acct('gaming_tax'), taxPayable, gamingTaxMinor)],
+              [signed(acct('gaming_tax'), taxPayable, gamingTaxMinor)],
             ),
           );
         // A negative fee (a whole-volume tier step-down or a guarantee true-up) is a credit

@@ -1,4 +1,5 @@
 import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
+import { scheduleCalendar, type SettlementCadence } from '../domain/contract';
 import type { Config } from '../platform/config';
 import { taskQueue } from '../platform/temporal';
 import type { scheduledSettlement } from '../workflows/scheduled-settlement';
@@ -20,21 +21,11 @@ export async function upsertSettlementSchedule(
     timezone: string;
     hourLocal: number;
     paused: boolean;
-    cadence: 'daily' | 'weekly' | 'monthly';
+    cadence: SettlementCadence;
   },
 ): Promise<void> {
   // The contract's cadence decides when: every day, every Monday, or the 1st of the month.
-  const calendar =
-    p.cadence === 'weekly'
-      ? {
-          dayOfWeek: 'MONDAY' as const,
-          hour: p.hourLocal,
-          minute: 0,
-          comment: 'settle the previous ISO week',
-        }
-      : p.cadence === 'monthly'
-        ? { dayOfMonth: 1, hour: p.hourLocal, minute: 0, comment: 'settle the previous month' }
-        : { hour: p.hourLocal, minute: 0, comment: 'settle the previous business day' };
+  const calendar = scheduleCalendar(p.cadence, p.hourLocal);
   const options = {
     spec: { calendars: [calendar], timezone: p.timezone },
     action: {

@@ -4,6 +4,7 @@ import { NotFoundError } from '../domain/errors';
 import type { MonthToDate } from '../domain/fees';
 import { formatAmount, type CurrencyRegistry } from '../domain/money';
 import type { Resolution } from '../domain/settlement';
+import type { AggregateRow } from '../domain/reconciliation';
 import type { ExceptionRecord, SourceRow, StatementInputs } from '../domain/statement';
 import { lockedRates, type CycleRef } from './settlement';
 
@@ -77,13 +78,38 @@ export async function cycleSources(db: Queryable, cycleId: string): Promise<Sour
   }));
 }
 
+/** Our side of reconciliation: the frozen sources' totals per (day, game, currency). */
+export async function sourceAggregates(db: Queryable, cycleId: string): Promise<AggregateRow[]> {
+  const { rows } = await db.query<{
+    business_date: string;
+    game_id: string;
+    currency: string;
+    bet_count: string;
+    bet_minor: string;
+    win_minor: string;
+  }>(
+    `SELECT business_date::text, game_id, currency, bet_count::text, bet_minor::text, win_minor::text
+       FROM settlement_sources WHERE cycle_id = $1`,
+    [cycleId],
+  );
+  return rows.map((r) => ({
+    businessDate: r.business_date,
+    gameId: r.game_id,
+    currency: r.currency,
+    betCount: BigInt(r.bet_count),
+    betMinor: BigInt(r.bet_minor),
+    winMinor: BigInt(r.win_minor),
+  }));
+}
+
 /** The month so far: the other cycles of the partner's month (currency) whose fees are computed. */
 export async function monthToDate(
   db: Queryable,
   p: { cycleId: string; partnerId: string; currency: string; month: string },
 ): Promise<MonthToDate> {
   const { rows } = await db.query<Record<string, string | boolean>>(
-    `SELECT coalesce(sum(volume_minor), 0)::text AS volume, coalesce(sum(tier_fee_minor), 0)::text AS tier,
+    `SELECT coalesce(sum(tax_base_minor), 0)::text AS tax_base, coalesce(sum(gaming_tax_minor), 0)::text AS tax,
+            coalesce(sum(volume_minor), 0)::text AS volume, coalesce(sum(tier_fee_minor), 0)::text AS tier,
             coalesce(sum(variable_fee_minor), 0)::text AS variable, coalesce(sum(top_up_minor), 0)::text AS top_up,
             coalesce(bool_or(fixed_fee_charged), false) AS fixed, coalesce(bool_or(closes_month), false) AS closed
        FROM settlement_accruals WHERE partner_id = $1 AND currency = $2 AND month = $3 AND cycle_id <> $4`,
@@ -91,6 +117,8 @@ export async function monthToDate(
   );
   const r = rows[0]!;
   return {
+    taxBaseMinor: BigInt(r.tax_base as string),
+    gamingTaxMinor: BigInt(r.tax as string),
     volumeMinor: BigInt(r.volume as string),
     tierFeeMinor: BigInt(r.tier as string),
     variableFeeMinor: BigInt(r.variable as string),
@@ -127,6 +155,8 @@ export interface FrozenAccrualInputs {
   month: string;
   closesMonth: boolean;
   monthToDate: {
+    taxBaseMinor?: string;
+    gamingTaxMinor?: string;
     volumeMinor: string;
     tierFeeMinor: string;
     variableFeeMinor: string;
@@ -135,6 +165,8 @@ export interface FrozenAccrualInputs {
     closed: boolean;
   };
   carriedIn: { fromSettlementId: string; amountMinor: string }[];
+  /** Exceptions whose transaction arrived after the freeze, with our amount, as the fee step saw them. */
+  lateAccrued?: Record<string, string>;
 }
 
 export interface AccrualRow {
@@ -157,7 +189,14 @@ export async function insertAccrual(
     cycle: CycleRef;
     month: string;
     closesMonth: boolean;
-    accrual: { volumeMinor: bigint; tierFeeMinor: bigint; variableFeeMinor: bigint; topUpMinor: bigint };
+    accrual: {
+      taxBaseMinor: bigint;
+      gamingTaxMinor: bigint;
+      volumeMinor: bigint;
+      tierFeeMinor: bigint;
+      variableFeeMinor: bigint;
+      topUpMinor: bigint;
+    };
     fixedFeeCharged: boolean;
     carriedOutMinor: bigint;
     inputs: FrozenAccrualInputs;
@@ -167,8 +206,8 @@ export async function insertAccrual(
   await db.query(
     `INSERT INTO settlement_accruals (cycle_id, partner_id, currency, month, period_start, period_end, closes_month,
                                       volume_minor, tier_fee_minor, variable_fee_minor, top_up_minor, fixed_fee_charged,
-                                      carried_out_minor, inputs, statement_text)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+                                      carried_out_minor, inputs, statement_text, tax_base_minor, gaming_tax_minor)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
     [
       a.cycle.cycleId,
       a.cycle.partnerId,
@@ -185,6 +224,8 @@ export async function insertAccrual(
       a.carriedOutMinor.toString(),
       JSON.stringify(a.inputs),
       a.statementText,
+      a.accrual.taxBaseMinor.toString(),
+      a.accrual.gamingTaxMinor.toString(),
     ],
   );
 }
@@ -200,7 +241,9 @@ export async function exceptionRecords(
     kind: string;
     tx_id: string | null;
     difference_minor: string;
+    late_accrued_minor: string | null;
     detail: string;
+    currency: string | null;
     tx_type: string | null;
     is_aggregate: boolean;
     resolution: Resolution | null;
@@ -208,14 +251,15 @@ export async function exceptionRecords(
     reason: string | null;
     operator: string | null;
   }>(
-    `SELECT e.exception_id, e.kind, e.tx_id, e.difference_minor::text, e.detail, coalesce(g.type, r.type) AS tx_type,
+    `SELECT e.exception_id, e.kind, e.tx_id, e.difference_minor::text, e.detail, e.currency,
+            CASE WHEN g.received_at > c.frozen_at THEN g.amount_minor::text END AS late_accrued_minor, coalesce(g.type, r.type) AS tx_type,
             (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate,
             e.resolution, e.resolution_amount_minor::text AS amount, e.reason, e.operator
        FROM settlement_exceptions e
        JOIN settlement_cycles c ON c.id = e.cycle_id
        LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
        LEFT JOIN LATERAL (SELECT type FROM provider_report_rows
-                           WHERE cycle_id = e.cycle_id AND tx_id = e.tx_id LIMIT 1) r ON true
+                           WHERE cycle_id = e.cycle_id AND tx_id = e.tx_id ORDER BY ord LIMIT 1) r ON true
       WHERE e.cycle_id = $1 ORDER BY e.exception_id`,
     [cycleId],
   );
@@ -224,7 +268,9 @@ export async function exceptionRecords(
     kind: r.kind,
     txId: r.tx_id,
     differenceMinor: r.difference_minor,
+    lateAccruedMinor: r.late_accrued_minor,
     detail: r.detail,
+    currency: r.currency,
     txType: r.tx_type,
     isAggregate: r.is_aggregate,
     resolution:
@@ -297,12 +343,11 @@ export async function frozenStatementInputs(
       ...cycle,
       currencyScale: f.currencyScale,
       contract: { version: f.contractVersion, terms },
-      currencyScales: Object.fromEntries(
-        [...new Set(sources.map((s) => s.currency))].map((ccy) => [ccy, currencies.requireScale(ccy)]),
-      ),
+      currencyScales: currencyScales(currencies, sources, exceptions),
       sources,
       fxRates,
-      exceptions,
+      // Late arrivals as the fee step saw them (another could arrive after it).
+      exceptions: exceptions.map((e) => ({ ...e, lateAccruedMinor: f.lateAccrued?.[e.exceptionId] ?? null })),
       carriedIn: f.carriedIn.map((c) => ({
         fromSettlementId: c.fromSettlementId,
         amountMinor: BigInt(c.amountMinor),
@@ -310,6 +355,8 @@ export async function frozenStatementInputs(
       month: f.month,
       closesMonth: f.closesMonth,
       monthToDate: {
+        taxBaseMinor: BigInt(f.monthToDate.taxBaseMinor ?? '0'),
+        gamingTaxMinor: BigInt(f.monthToDate.gamingTaxMinor ?? '0'),
         volumeMinor: BigInt(f.monthToDate.volumeMinor),
         tierFeeMinor: BigInt(f.monthToDate.tierFeeMinor),
         variableFeeMinor: BigInt(f.monthToDate.variableFeeMinor),
@@ -324,6 +371,8 @@ export async function frozenStatementInputs(
 /** Serialises the month-to-date for the frozen inputs. */
 export function frozenMonth(m: MonthToDate): FrozenAccrualInputs['monthToDate'] {
   return {
+    taxBaseMinor: m.taxBaseMinor.toString(),
+    gamingTaxMinor: m.gamingTaxMinor.toString(),
     volumeMinor: m.volumeMinor.toString(),
     tierFeeMinor: m.tierFeeMinor.toString(),
     variableFeeMinor: m.variableFeeMinor.toString(),
@@ -360,13 +409,28 @@ export async function listGames(
   return rows.map((r) => ({ gameId: r.game_id, category: r.category, name: r.name }));
 }
 
-/** The currencies of the cycle's frozen sources (those that need an FX rate). */
+/** The currencies of the cycle's frozen sources and of its exceptions (those that need an FX rate). */
 export async function sourceCurrencies(db: Queryable, cycleId: string): Promise<string[]> {
   const { rows } = await db.query<{ currency: string }>(
-    'SELECT DISTINCT currency FROM settlement_sources WHERE cycle_id = $1 ORDER BY currency',
+    `SELECT currency FROM settlement_sources WHERE cycle_id = $1
+     UNION SELECT currency FROM settlement_exceptions WHERE cycle_id = $1 AND currency IS NOT NULL
+     ORDER BY currency`,
     [cycleId],
   );
   return rows.map((r) => r.currency);
+}
+
+/** The scale of every currency a period's sources and exceptions use. */
+export function currencyScales(
+  currencies: CurrencyRegistry,
+  sources: { currency: string }[],
+  exceptions: { currency: string | null }[],
+): Record<string, number> {
+  const codes = new Set([
+    ...sources.map((s) => s.currency),
+    ...exceptions.flatMap((e) => (e.currency ? [e.currency] : [])),
+  ]);
+  return Object.fromEntries([...codes].sort().map((ccy) => [ccy, currencies.requireScale(ccy)]));
 }
 
 /**

@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import { NotFoundError, ValidationError } from '../domain/errors';
 import {
+  accrualMonth,
   checkContractTerms,
+  periodContaining,
   readContractTerms,
   type ContractTerms,
   type SettlementCadence,
@@ -386,69 +388,65 @@ export async function contractCadence(db: Queryable, partnerId: string): Promise
 /**
  * Everything a cycle needs to run, from the partner (timezone, settlement currency) and the
  * contract in force (cadence, grace, payout threshold): one place for the API and schedules.
- * periodStart null means "the period that ended before `firedAt`" in the partner's timezone:
- * the previous day, ISO week (Monday–Sunday) or calendar month, as the contract's cadence says.
+ * periodStart null means "the period that contains the day before `firedAt`" in the partner's
+ * timezone: the previous day, ISO week or calendar month, as the contract's cadence says
+ * (domain/contract.ts). An explicit periodStart must start a period of that cadence; periodEnd
+ * overrides the end.
  */
 export async function planCycle(
   db: Queryable,
   currencies: CurrencyRegistry,
   p: { partnerId: string; periodStart: string | null; periodEnd?: string; firedAt?: string },
 ): Promise<SettlementInput> {
-  const { rows } = await db.query<{
-    start: string;
-    end_: string;
-    cutoff: Date;
-    currency: string;
-    timezone: string;
-    name: string;
-    terms: unknown;
-  }>(
-    `WITH anchor AS (
-       SELECT p.*, coalesce($2::date, (coalesce($4::timestamptz, now()) AT TIME ZONE p.timezone)::date - 1) AS day_
-         FROM partners p WHERE p.id = $1),
-     contract AS (
-       SELECT a.*, (SELECT terms FROM partner_contracts c WHERE c.partner_id = a.id AND c.effective_from <= a.day_ ORDER BY effective_from DESC LIMIT 1) AS terms
-         FROM anchor a),
-     period AS (
-       SELECT c.*, CASE WHEN $2::date IS NOT NULL THEN day_
-                        WHEN terms->'settlement'->>'period' = 'weekly' THEN date_trunc('week', day_)::date
-                        WHEN terms->'settlement'->>'period' = 'monthly' THEN date_trunc('month', day_)::date
-                        ELSE day_ END AS start_
-         FROM contract c),
-     bounds AS (
-       SELECT pr.*, CASE WHEN $3::date IS NOT NULL THEN $3::date
-                         WHEN $2::date IS NOT NULL THEN start_
-                         WHEN terms->'settlement'->>'period' = 'weekly' THEN start_ + 6
-                         WHEN terms->'settlement'->>'period' = 'monthly' THEN (start_ + interval '1 month')::date - 1
-                         ELSE start_ END AS end_
-         FROM period pr)
-     SELECT start_::text AS start, end_::text AS end_, ((end_ + 1)::timestamp AT TIME ZONE timezone) AS cutoff,
-            settlement_currency AS currency, timezone, name, terms
-       FROM bounds`,
-    [p.partnerId, p.periodStart, p.periodEnd ?? null, p.firedAt ?? null],
+  const partner = await db.query<{ name: string; timezone: string; currency: string; yesterday: string }>(
+    `SELECT name, timezone, settlement_currency AS currency,
+            ((coalesce($2::timestamptz, now()) AT TIME ZONE timezone)::date - 1)::text AS yesterday
+       FROM partners WHERE id = $1`,
+    [p.partnerId, p.firedAt ?? null],
   );
-  const row = rows[0];
+  const row = partner.rows[0];
   if (!row)
     throw new NotFoundError(`partner ${p.partnerId} not found`, [
       { path: 'partnerId', message: 'not found' },
     ]);
-  if (row.end_ < row.start)
+  const anchor = p.periodStart ?? row.yesterday;
+  const contract = await db.query<{ terms: unknown }>(
+    `SELECT terms FROM partner_contracts WHERE partner_id = $1 AND effective_from <= $2
+      ORDER BY effective_from DESC LIMIT 1`,
+    [p.partnerId, anchor],
+  );
+  if (!contract.rows[0])
+    throw new ValidationError(`no contract in force for ${p.partnerId} on ${anchor}`, [
+      { path: 'periodStart', message: 'no contract in force' },
+    ]);
+  const terms = readContractTerms(contract.rows[0].terms).settlement;
+  const period = periodContaining(anchor, terms.period);
+  if (p.periodStart !== null && period.start !== p.periodStart)
+    throw new ValidationError(`periodStart ${p.periodStart} does not start a ${terms.period} period`, [
+      { path: 'periodStart', message: `the contract settles ${terms.period}: use ${period.start}` },
+    ]);
+  const periodEnd = p.periodEnd ?? period.end;
+  if (periodEnd < period.start)
     throw new ValidationError('periodEnd is before periodStart', [
       { path: 'periodEnd', message: 'before periodStart' },
     ]);
-  if (!row.terms)
-    throw new ValidationError(`no contract in force for ${p.partnerId} on ${row.start}`, [
-      { path: 'periodStart', message: 'no contract in force' },
+  // Monthly terms accrue per calendar month: a longer period may not hide a month's close.
+  if (terms.period !== 'weekly' && accrualMonth(periodEnd) !== accrualMonth(period.start))
+    throw new ValidationError(`periodEnd ${periodEnd} is in another month than periodStart`, [
+      { path: 'periodEnd', message: 'a period ends in the month it starts (monthly terms accrue per month)' },
     ]);
-  const terms = readContractTerms(row.terms).settlement;
+  const cutoff = await db.query<{ cutoff: Date }>(
+    `SELECT (($1::date + 1)::timestamp AT TIME ZONE $2) AS cutoff`,
+    [periodEnd, row.timezone],
+  );
   return {
     partnerId: p.partnerId,
     partnerName: row.name,
-    periodStart: row.start,
-    periodEnd: row.end_,
+    periodStart: period.start,
+    periodEnd,
     currency: row.currency,
     currencyScale: currencies.requireScale(row.currency),
-    cutoffAt: row.cutoff.toISOString(),
+    cutoffAt: cutoff.rows[0]!.cutoff.toISOString(),
     timezone: row.timezone,
     graceMs: terms.cutoffGraceMinutes * 60_000,
     payoutApprovalThresholdMinor: terms.payoutApprovalThresholdMinor,

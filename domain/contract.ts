@@ -12,6 +12,11 @@ export const gameCategorySchema = z
   .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a game category such as slots, live, table, crash');
 
 export const cadences = ['daily', 'weekly', 'monthly'] as const;
+// The cadence rules (the period a cycle settles, when its Schedule fires, whether it closes
+// its month) are all below, in this one module.
+
+const addDays = (day: string, n: number) =>
+  new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 export type SettlementCadence = (typeof cadences)[number];
 
 export const DEFAULT_GRACE_MINUTES = 60;
@@ -122,8 +127,37 @@ export function readContractTerms(stored: unknown): ContractTerms {
   return { fees: toFeeTerms(t), settlement: t.settlement };
 }
 
-const addDays = (day: string, n: number) =>
-  new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+/**
+ * The period of a cadence that contains `day`: the day itself, its ISO week (Monday to
+ * Sunday), or its calendar month. A Schedule firing settles the period containing the day
+ * before it (in the partner's timezone), so a weekly firing on Monday settles the week that
+ * just ended, a monthly firing on the 1st the month that just ended.
+ */
+export function periodContaining(day: string, cadence: SettlementCadence): { start: string; end: string } {
+  if (cadence === 'daily') return { start: day, end: day };
+  if (cadence === 'weekly') {
+    const weekday = (new Date(`${day}T00:00:00Z`).getUTCDay() + 6) % 7; // Monday 0 … Sunday 6
+    return { start: addDays(day, -weekday), end: addDays(day, 6 - weekday) };
+  }
+  const start = `${day.slice(0, 7)}-01`;
+  const [y, m] = [Number(day.slice(0, 4)), Number(day.slice(5, 7))];
+  const nextMonth = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+  return { start, end: addDays(nextMonth, -1) };
+}
+
+/** When a cadence's Schedule fires, at `hour` in the partner's timezone. */
+export function scheduleCalendar(
+  cadence: SettlementCadence,
+  hour: number,
+):
+  | { hour: number; minute: 0; comment: string }
+  | { dayOfWeek: 'MONDAY'; hour: number; minute: 0; comment: string }
+  | { dayOfMonth: 1; hour: number; minute: 0; comment: string } {
+  if (cadence === 'weekly')
+    return { dayOfWeek: 'MONDAY', hour, minute: 0, comment: 'settle the previous ISO week' };
+  if (cadence === 'monthly') return { dayOfMonth: 1, hour, minute: 0, comment: 'settle the previous month' };
+  return { hour, minute: 0, comment: 'settle the previous business day' };
+}
 
 /** The calendar month a period accrues to: the month of its last day (YYYY-MM-01). */
 export function accrualMonth(periodEnd: string): string {

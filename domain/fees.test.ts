@@ -151,6 +151,18 @@ describe('fee engine: worked examples', () => {
     expect(losing.gamingTaxMinor).toBe(0n);
   });
 
+  it('gaming tax on GGR is assessed on the month: a losing day lowers the tax of the days after it', () => {
+    const terms: FeeTerms = { ...slotTerms, gamingTax: { jurisdiction: 'MT', rate: '0.15', on: 'ggr' } };
+    const win = computeFees(terms, totals({ betMinor: EUR(10_000) }), { closesMonth: false });
+    expect(win.gamingTaxMinor).toBe(EUR(1_500));
+    // The month's GGR is back to 0: the tax charged on the first day is refunded.
+    const loss = computeFees(terms, totals({ winMinor: EUR(10_000) }), {
+      closesMonth: false,
+      monthToDate: win.month,
+    });
+    expect([loss.gamingTaxMinor, loss.month.gamingTaxMinor]).toEqual([EUR(-1_500), 0n]);
+  });
+
   it('rounds half-even and reports the residue: 12.5 % of 100.01 → 12.50, residue 0.125 cent', () => {
     const r = computeFees(
       { ...slotTerms, tiers: [{ upToMinor: null, rate: '0.125' }] },

@@ -68,6 +68,10 @@ export interface PeriodTotals {
  * this one (in settlement order).
  */
 export interface MonthToDate {
+  /** The month's gaming-tax base so far (GGR or stakes, signed). */
+  taxBaseMinor: bigint;
+  /** Gaming tax charged so far this month. */
+  gamingTaxMinor: bigint;
   /** Fee base of the month so far: the tier position this period starts from. */
   volumeMinor: bigint;
   /** Tier fees charged so far this month. */
@@ -82,6 +86,8 @@ export interface MonthToDate {
 }
 
 export const emptyMonth: MonthToDate = {
+  taxBaseMinor: 0n,
+  gamingTaxMinor: 0n,
   volumeMinor: 0n,
   tierFeeMinor: 0n,
   variableFeeMinor: 0n,
@@ -136,7 +142,14 @@ export interface FeeResult {
   /** The month after this period: what the next cycle of the month starts from. */
   month: MonthToDate & { guaranteeAssessed: boolean };
   /** This period's own share of the month's accrual (what is stored for the next cycle). */
-  accrual: { volumeMinor: bigint; tierFeeMinor: bigint; variableFeeMinor: bigint; topUpMinor: bigint };
+  accrual: {
+    taxBaseMinor: bigint;
+    gamingTaxMinor: bigint;
+    volumeMinor: bigint;
+    tierFeeMinor: bigint;
+    variableFeeMinor: bigint;
+    topUpMinor: bigint;
+  };
 }
 
 export class InvalidTermsError extends Error {}
@@ -176,16 +189,23 @@ export function grossGamingRevenue(t: PeriodTotals): bigint {
   return t.betMinor - t.winMinor + (t.adjustmentMinor ?? 0n);
 }
 
-/** The gaming tax: rate × GGR (nothing on a negative GGR) or rate × stakes. */
+/**
+ * The gaming tax of the period. Gaming tax is assessed per month (returns are monthly): on the
+ * month's GGR to date (nothing while it is negative) or its stakes, less what the month's
+ * earlier periods were charged — so a losing day lowers the tax of the month's later days, and
+ * a day settled after a winning one can be a refund. `monthBaseMinor` is the month's tax base
+ * before this period.
+ */
 export function gamingTax(
   t: PeriodTotals,
   tax: GamingTax | null,
-): { amountMinor: bigint; residue: Fraction } {
-  if (!tax) return { amountMinor: 0n, residue: { num: 0n, den: 1n } };
-  const ggr = grossGamingRevenue(t);
-  const on = tax.on === 'stakes' ? t.betMinor : ggr > 0n ? ggr : 0n;
-  const r = multiplyHalfEven(on, rate(tax.rate, 'gamingTax.rate'));
-  return { amountMinor: r.rounded, residue: r.residue };
+  month: { baseMinor: bigint; chargedMinor: bigint } = { baseMinor: 0n, chargedMinor: 0n },
+): { amountMinor: bigint; residue: Fraction; baseMinor: bigint } {
+  if (!tax) return { amountMinor: 0n, residue: { num: 0n, den: 1n }, baseMinor: 0n };
+  const baseMinor = tax.on === 'stakes' ? t.betMinor : grossGamingRevenue(t);
+  const monthBase = month.baseMinor + baseMinor;
+  const r = multiplyHalfEven(monthBase > 0n ? monthBase : 0n, rate(tax.rate, 'gamingTax.rate'));
+  return { amountMinor: r.rounded - month.chargedMinor, residue: r.residue, baseMinor };
 }
 
 /** NGR = GGR − bonus cost − jackpot contributions − gaming tax (DOMAIN.md). */
@@ -269,7 +289,10 @@ export function computeFees(terms: FeeTerms, totals: PeriodTotals, period: FeePe
   const deferredMinor = period.deferredMinor ?? 0n;
   const closesMonth = period.closesMonth ?? true;
   const mtd = period.monthToDate ?? emptyMonth;
-  const tax = gamingTax(totals, terms.gamingTax);
+  const tax = gamingTax(totals, terms.gamingTax, {
+    baseMinor: mtd.taxBaseMinor,
+    chargedMinor: mtd.gamingTaxMinor,
+  });
   const ggrMinor = grossGamingRevenue(totals);
   const ngrMinor = netGamingRevenue(totals, tax.amountMinor);
   const periodBaseMinor = contractBase(terms, totals, tax.amountMinor);
@@ -280,8 +303,9 @@ export function computeFees(terms: FeeTerms, totals: PeriodTotals, period: FeePe
 
   const lines = tierLines(terms, mtd.volumeMinor, mtd.volumeMinor + feeBaseMinor, mtd.tierFeeMinor);
   const tierFeeMinor = lines.reduce((sum, l) => sum + l.amountMinor, 0n);
+  // Code-point order, not the locale's: the same lines, in the same order, on every machine.
   for (const [category, categoryRate] of Object.entries(terms.categoryRates).sort(([a], [b]) =>
-    a.localeCompare(b),
+    a < b ? -1 : a > b ? 1 : 0,
   )) {
     const base = totals.baseByCategoryMinor[category] ?? 0n;
     if (base <= 0n) continue;
@@ -346,6 +370,8 @@ export function computeFees(terms: FeeTerms, totals: PeriodTotals, period: FeePe
     taxResidue: withheld.residue,
     netPayableMinor: grossFeeMinor - withheld.rounded,
     month: {
+      taxBaseMinor: mtd.taxBaseMinor + tax.baseMinor,
+      gamingTaxMinor: mtd.gamingTaxMinor + tax.amountMinor,
       volumeMinor: mtd.volumeMinor + feeBaseMinor,
       tierFeeMinor: mtd.tierFeeMinor + tierFeeMinor,
       variableFeeMinor: mtd.variableFeeMinor + variableFeeMinor,
@@ -354,7 +380,14 @@ export function computeFees(terms: FeeTerms, totals: PeriodTotals, period: FeePe
       closed: mtd.closed || closesMonth,
       guaranteeAssessed,
     },
-    accrual: { volumeMinor: feeBaseMinor, tierFeeMinor, variableFeeMinor, topUpMinor },
+    accrual: {
+      taxBaseMinor: tax.baseMinor,
+      gamingTaxMinor: tax.amountMinor,
+      volumeMinor: feeBaseMinor,
+      tierFeeMinor,
+      variableFeeMinor,
+      topUpMinor,
+    },
   };
 }
 

@@ -40,7 +40,7 @@ describe('reconciliation names every discrepancy', () => {
     ['duplicate', [ours('a')], [theirs('a'), theirs('a')], 0n],
     ['conflicting_duplicate', [ours('a')], [theirs('a'), theirs('a', { amountMinor: 9n })], 0n],
     ['open_round', [ours('a')], [theirs('a', { roundStatus: 'open' })], 0n],
-    ['late_transaction', [ours('a', { receivedAt: '2026-11-24T02:00:00.000Z' })], [theirs('a')], 0n],
+    ['late_transaction', [ours('a', { receivedAt: '2026-11-24T02:00:00.000Z' })], [theirs('a')], 1000n],
   ] as const)('%s', (kind, mine, their, difference) => {
     const found = reconcileTransactions([...mine], [...their], opts);
     expect(found).toEqual([

@@ -157,19 +157,27 @@ export function reconcileTransactions(
         : 'reported twice with different content',
     });
   }
-  const ourById = new Map(ours.map((t) => [t.id, t]));
+  // Ours received after the period froze are not in the frozen period (its sources were frozen
+  // with it): each is named late, carrying what accepting the provider's figure would add.
+  const isLate = (o: OurTx) => Date.parse(o.receivedAt) > Date.parse(opts.frozenAt);
+  const late = new Set(ours.filter(isLate).map((o) => o.id));
+  const ourById = new Map(ours.filter((o) => !late.has(o.id)).map((t) => [t.id, t]));
 
   for (const o of ours) {
-    if (Date.parse(o.receivedAt) > Date.parse(opts.frozenAt)) {
+    if (late.has(o.id)) {
+      const t = theirById.get(o.id);
       add({
         kind: 'late_transaction',
         key: keyFor(o),
         txId: o.id,
         oursMinor: o.amountMinor,
-        theirsMinor: theirById.get(o.id)?.amountMinor ?? null,
-        differenceMinor: 0n,
-        detail: `received ${o.receivedAt}, after the period froze at ${opts.frozenAt}`,
+        theirsMinor: t?.amountMinor ?? null,
+        differenceMinor: t?.amountMinor ?? 0n,
+        detail: t
+          ? `received ${o.receivedAt}, after the period froze at ${opts.frozenAt}: not in the frozen period; accept_theirs settles the provider's figure in it`
+          : `received ${o.receivedAt}, after the period froze at ${opts.frozenAt}; the provider did not report it either`,
       });
+      continue;
     }
     const t = theirById.get(o.id);
     if (!t) {
@@ -211,7 +219,7 @@ export function reconcileTransactions(
     }
   }
   for (const t of theirById.values()) {
-    if (!ourById.has(t.id)) {
+    if (!ourById.has(t.id) && !late.has(t.id)) {
       add({
         kind: 'missing_ours',
         key: keyFor(t),

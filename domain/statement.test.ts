@@ -57,6 +57,7 @@ const exception = (i: number) =>
     .record({
       resolution: fc.constantFrom<Resolution>(...resolutions),
       txType: fc.constantFrom<string | null>('bet', 'win', null),
+      currency: fc.constantFrom<string | null>('EUR', 'USD', 'JPY', 'KWD', null),
       aggregate: fc.boolean(),
       difference: fc.bigInt({ min: -(10n ** 6n), max: 10n ** 6n }),
       adjust: fc.bigInt({ min: -(10n ** 6n), max: 10n ** 6n }).filter((x) => x !== 0n),
@@ -67,6 +68,8 @@ const exception = (i: number) =>
       txId: e.txType ? `tx-${i}` : null,
       differenceMinor: e.difference.toString(),
       detail: 'generated',
+      lateAccruedMinor: null,
+      currency: e.currency,
       txType: e.txType,
       isAggregate: e.txType === null && e.aggregate,
       resolution: {
@@ -244,6 +247,73 @@ describe('statement: every figure adds up from its sources to the net payable', 
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('resolutions in another currency', () => {
+  it("accepting the provider's figure of a JPY bet moves GGR by the difference at the locked rate", () => {
+    const base = fc.sample(inputs, { seed: 7, numRuns: 1 })[0]!;
+    const input: StatementInputs = {
+      ...base,
+      sources: [],
+      carriedIn: [],
+      exceptions: [
+        {
+          exceptionId: 'amount_mismatch:jp-1',
+          kind: 'amount_mismatch',
+          txId: 'jp-1',
+          differenceMinor: '5000',
+          detail: 'ours 5000, theirs 10000',
+          lateAccruedMinor: null,
+          currency: 'JPY',
+          txType: 'bet',
+          isAggregate: false,
+          resolution: { resolution: 'accept_theirs', reason: 'their log', operator: 'ana' },
+        },
+      ],
+    };
+    const s = settlePeriod(input).statement;
+    // ¥5,000 × 0.0061237 = €30.6185 → 30.62 (half-even), the residue reported.
+    expect(s.revenue.resolutions).toEqual([
+      { exceptionId: 'amount_mismatch:jp-1', resolution: 'accept_theirs', effect: '30.62', posted: '30.62' },
+    ]);
+    expect(s.exceptions[0]).toMatchObject({ currency: 'JPY', difference: '5000' });
+    expect(s.rounding).toContainEqual({ step: 'fx amount_mismatch:jp-1', residue: '-1500000/10000000' });
+  });
+});
+
+describe('a transaction received after the freeze', () => {
+  const late = (resolution: Resolution): StatementInputs => ({
+    ...fc.sample(inputs, { seed: 7, numRuns: 1 })[0]!,
+    sources: [],
+    carriedIn: [],
+    exceptions: [
+      {
+        exceptionId: 'late_transaction:l-1',
+        kind: 'late_transaction',
+        txId: 'l-1',
+        differenceMinor: '50000',
+        lateAccruedMinor: '50000',
+        detail: 'received after the freeze',
+        currency: 'EUR',
+        txType: 'bet',
+        isAggregate: false,
+        resolution: { resolution, reason: 'late', operator: 'ana' },
+      },
+    ],
+  });
+  it('counts once: accepted, it is in GGR and the ledger already holds it; refused, the ledger gives it back', () => {
+    const accepted = settlePeriod(late('accept_theirs')).statement;
+    expect(accepted.revenue.resolutions).toEqual([
+      { exceptionId: 'late_transaction:l-1', resolution: 'accept_theirs', effect: '500.00', posted: '0.00' },
+    ]);
+    expect(accepted.ledgerEntries.some((k) => k.includes(':resolution:'))).toBe(false);
+    const refused = settlePeriod(late('accept_ours')).statement;
+    expect(refused.revenue).toMatchObject({
+      ggr: '0.00',
+      resolutions: [{ resolution: 'accept_ours', effect: '0.00', posted: '-500.00' }],
+    });
+    expect(refused.ledgerEntries).toContain('settlement:acme:2026-11-30:resolution:late_transaction:l-1');
   });
 });
 

@@ -48,7 +48,14 @@ export interface ExceptionRecord {
   kind: string;
   txId: string | null;
   differenceMinor: string;
+  /**
+   * Our amount of the transaction when it was received after the period froze: ingest
+   * accrued it in the ledger, but it is not in the frozen period (frozen with the fee step).
+   */
+  lateAccruedMinor: string | null;
   detail: string;
+  /** The currency its difference is in (the transaction's or the totals'); null when none. */
+  currency: string | null;
   /** The type of the transaction it concerns (bet, win…), on either side; null for totals. */
   txType: string | null;
   /** A difference of totals (an aggregator's report), already a GGR difference. */
@@ -79,8 +86,11 @@ export interface StatementInputs {
 export interface SettledPeriod {
   statement: Statement;
   fees: FeeResult;
-  /** Resolutions that move this period's GGR (posted now). */
-  resolutionEffects: { exceptionId: string; effectMinor: bigint }[];
+  /**
+   * Resolutions that move this period's GGR, and what each posts to the ledger: the effect,
+   * less what ingest already accrued there (a transaction received after the freeze).
+   */
+  resolutionEffects: { exceptionId: string; effectMinor: bigint; ledgerMinor: bigint }[];
   /** Resolutions deferred to the next period (in the carry out). */
   deferred: { exceptionId: string; effectMinor: bigint }[];
   carriedInMinor: bigint;
@@ -131,12 +141,23 @@ export interface Statement {
     stakes: Amount;
     wins: Amount;
     ggrBeforeResolutions: Amount;
-    resolutions: { exceptionId: string; resolution: Resolution; effect: Amount }[];
+    /** `effect` on this period's GGR; `posted`, what its ledger entry moves (see ledgerEntries). */
+    resolutions: { exceptionId: string; resolution: Resolution; effect: Amount; posted: Amount }[];
     ggr: Amount;
     bonusCost: Amount;
     jackpotContributions: Amount;
     jackpotWins: Amount;
-    gamingTax: { jurisdiction: string; on: 'ggr' | 'stakes'; rate: string; amount: Amount } | null;
+    gamingTax: {
+      jurisdiction: string;
+      on: 'ggr' | 'stakes';
+      rate: string;
+      /** The month's tax base to date (GGR or stakes), this period included. */
+      monthBase: Amount;
+      /** Charged to the month's earlier periods. */
+      chargedEarlier: Amount;
+      /** This period's: rate × the month's base (never below zero) − charged earlier. */
+      amount: Amount;
+    } | null;
     ngr: Amount;
   };
   base: {
@@ -173,6 +194,8 @@ export interface Statement {
     exceptionId: string;
     kind: string;
     txId: string | null;
+    /** The currency `difference` is in (the transaction's). */
+    currency: string | null;
     difference: Amount;
     detail: string;
     resolution: { resolution: Resolution; amount?: string; reason: string; operator: string } | null;
@@ -231,7 +254,7 @@ export function ledgerEntryKeys(
     ...p.resolutionEffects.map((e) => `${cycleId}:resolution:${e.exceptionId}`),
     ...(p.carriedInMinor !== 0n ? [`${cycleId}:carry-in`] : []),
     ...(p.carriedOutMinor !== 0n ? [`${cycleId}:carry-out`] : []),
-    ...(p.gamingTaxMinor > 0n ? [`${cycleId}:gaming-tax`] : []),
+    ...(p.gamingTaxMinor !== 0n ? [`${cycleId}:gaming-tax`] : []),
     ...(p.netPayableMinor !== 0n || p.taxWithheldMinor !== 0n ? [`${cycleId}:fees`] : []),
     ...(p.netPayableMinor > 0n ? [`${cycleId}:payout`] : []),
   ];
@@ -335,18 +358,47 @@ export function settlePeriod(inputs: StatementInputs): SettledPeriod {
       if (!parsed.ok) throw new StatementInputError(`amount of ${e.exceptionId}: ${parsed.message}`);
       amountMinor = parsed.minor;
     }
+    // A difference is in its transaction's currency: into the settlement currency at the rate
+    // locked for the cycle (an `adjust` amount is entered in the settlement currency already).
+    const inSettlement = (effect: bigint): bigint => {
+      if (effect === 0n || e.currency === null || e.currency === inputs.currency) return effect;
+      const locked = rates.get(e.currency);
+      const rate = locked ? parseDecimal(locked.rate, { maxScale: 20 }) : null;
+      if (!rate?.ok) throw new StatementInputError(`no FX rate locked for ${e.currency}/${inputs.currency}`);
+      const r = convert(effect, scaleOf(e.currency), rate.value, scale);
+      if (r.residue.num !== 0n) rounding.push({ step: `fx ${e.exceptionId}`, residue: fraction(r.residue) });
+      return r.rounded;
+    };
+    // A late transaction is in the ledger already (ingest accrued it) but not in the frozen
+    // period: its entry posts the effect less that accrual, so ledger GGR stays the statement's.
+    const accrued =
+      e.lateAccruedMinor !== null
+        ? inSettlement(
+            resolutionBaseEffect(
+              { ...fact, differenceMinor: BigInt(e.lateAccruedMinor) },
+              { resolution: 'accept_theirs' },
+            ),
+          )
+        : 0n;
+    let effect = 0n;
     if (e.resolution.resolution === 'carry_forward') {
-      const effect = resolutionBaseEffect(fact, { resolution: 'accept_theirs' });
-      if (effect !== 0n) deferred.push({ exceptionId: e.exceptionId, effectMinor: effect });
-      continue;
+      const deferredEffect = inSettlement(resolutionBaseEffect(fact, { resolution: 'accept_theirs' }));
+      if (deferredEffect !== 0n) deferred.push({ exceptionId: e.exceptionId, effectMinor: deferredEffect });
+    } else {
+      effect =
+        e.resolution.resolution === 'adjust'
+          ? (amountMinor ?? 0n)
+          : inSettlement(resolutionBaseEffect(fact, { resolution: e.resolution.resolution }));
     }
-    const effect = resolutionBaseEffect(fact, {
+    const ledgerMinor = effect - accrued;
+    if (effect === 0n && ledgerMinor === 0n) continue;
+    resolutionEffects.push({ exceptionId: e.exceptionId, effectMinor: effect, ledgerMinor });
+    applied.push({
+      exceptionId: e.exceptionId,
       resolution: e.resolution.resolution,
-      ...(amountMinor === undefined ? {} : { amountMinor }),
+      effect: fmt(effect),
+      posted: fmt(ledgerMinor),
     });
-    if (effect === 0n) continue;
-    resolutionEffects.push({ exceptionId: e.exceptionId, effectMinor: effect });
-    applied.push({ exceptionId: e.exceptionId, resolution: e.resolution.resolution, effect: fmt(effect) });
   }
   const adjustmentMinor = resolutionEffects.reduce((s, e) => s + e.effectMinor, 0n);
   const deferredMinor = deferred.reduce((s, e) => s + e.effectMinor, 0n);
@@ -411,6 +463,8 @@ export function settlePeriod(inputs: StatementInputs): SettledPeriod {
             jurisdiction: terms.gamingTax.jurisdiction,
             on: terms.gamingTax.on,
             rate: terms.gamingTax.rate,
+            monthBase: fmt(fees.month.taxBaseMinor),
+            chargedEarlier: fmt(inputs.monthToDate.gamingTaxMinor),
             amount: fmt(fees.gamingTaxMinor),
           }
         : null,
@@ -476,12 +530,16 @@ export function settlePeriod(inputs: StatementInputs): SettledPeriod {
       exceptionId: e.exceptionId,
       kind: e.kind,
       txId: e.txId,
-      difference: fmt(BigInt(e.differenceMinor)),
+      currency: e.currency,
+      difference:
+        e.currency === null
+          ? fmt(BigInt(e.differenceMinor))
+          : formatAmount(BigInt(e.differenceMinor), scaleOf(e.currency)),
       detail: e.detail,
       resolution: e.resolution,
     })),
     ledgerEntries: ledgerEntryKeys(inputs.cycleId, {
-      resolutionEffects,
+      resolutionEffects: resolutionEffects.filter((e) => e.ledgerMinor !== 0n),
       gamingTaxMinor: fees.gamingTaxMinor,
       netPayableMinor: fees.netPayableMinor,
       taxWithheldMinor: fees.taxWithheldMinor,

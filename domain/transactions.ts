@@ -20,7 +20,7 @@ export const transactionTypes = [
 ] as const;
 export type TransactionType = (typeof transactionTypes)[number];
 
-const providerId = z
+export const providerId = z
   .string()
   .min(1)
   .max(MAX_ID_LENGTH)

@@ -22,16 +22,19 @@ const run = promisify(execFile);
 describe('settlement money, end to end through the API and the Temporal CLI', () => {
   let stack: Stack;
   let provider: SimulatedProvider;
+  let late: SimulatedProvider;
   let fx: SimulatedFx;
   let temporalCli: string;
   beforeAll(async () => {
     fx = await startFxServer();
     stack = await startStack({ overrides: { FX_RATES_URL: fx.url } });
     provider = await startJsonCursorProvider();
+    late = await startJsonCursorProvider();
     temporalCli = ensureTemporalCli(() => {}) ?? 'temporal';
   });
   afterAll(async () => {
     await provider.close();
+    await late.close();
     await fx.close();
     await stack.close();
   });
@@ -224,10 +227,11 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
     expect([s29.statement.lines, s29.statement.netPayable]).toEqual([[], '0.00']);
     expect(s29.statement.month).toMatchObject({ closesMonth: false, guaranteeAssessed: false });
 
-    // 30th, the month's last: GGR 1,500.00 + adjust 2.50 = 1,502.50; gaming tax 5 % = 75.125 →
-    // 75.12 (half-even); NGR 1,427.38; carry −910.00 from the 29th → fee base 517.38.
-    // Tiers from a month volume of 0: 517.38 × 12 % = 62.0856 → 62.09; live 500.00 × 2 % = 10.00;
-    // month variable 72.09 < guarantee 600.00 → top-up 527.91; fixed fee 50.00 → 650.00.
+    // 30th, the month's last: GGR 1,500.00 + adjust 2.50 = 1,502.50; gaming tax on the month's
+    // GGR −900.00 + 1,502.50 = 602.50 at 5 % = 30.125 → 30.12 (half-even); NGR 1,472.38; carry
+    // −910.00 from the 29th → fee base 562.38. Tiers from a month volume of 0: 562.38 × 12 % =
+    // 67.4856 → 67.49; live 500.00 × 2 % = 10.00; month variable 77.49 < guarantee 600.00 →
+    // top-up 522.51; fixed fee 50.00 → 650.00.
     const s30 = await settle(p, '2026-11-30', {
       [`amount_mismatch:${l30.id}`]: { resolution: 'adjust', amount: '2.5' },
     });
@@ -235,33 +239,34 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
       ggrBeforeResolutions: '1500.00',
       resolutions: [{ exceptionId: `amount_mismatch:${l30.id}`, resolution: 'adjust', effect: '2.50' }],
       ggr: '1502.50',
-      gamingTax: { jurisdiction: 'MT', amount: '75.12' },
-      ngr: '1427.38',
+      gamingTax: { jurisdiction: 'MT', monthBase: '602.50', chargedEarlier: '0.00', amount: '30.12' },
+      ngr: '1472.38',
     });
     expect(s30.statement.base).toMatchObject({
-      periodBase: '1427.38',
+      periodBase: '1472.38',
       carriedIn: [{ fromSettlementId: s29.id, amount: '-910.00' }],
-      feeBase: '517.38',
+      feeBase: '562.38',
       carriedOut: { total: '0.00' },
     });
     expect(s30.statement.lines.map((l: { code: string; amount: string }) => [l.code, l.amount])).toEqual([
-      ['tier', '62.09'],
+      ['tier', '67.49'],
       ['category', '10.00'],
-      ['minimum_guarantee_top_up', '527.91'],
+      ['minimum_guarantee_top_up', '522.51'],
       ['fixed_fee', '50.00'],
     ]);
     expect(s30.statement.netPayable).toBe('650.00');
     expect(s30.statement.month).toMatchObject({
       volumeBefore: '0.00',
-      volumeAfter: '517.38',
+      volumeAfter: '562.38',
       fixedFee: 'charged',
     });
 
-    // 28th, settled last: GGR 800.00 + 30.00 accepted from the provider = 830.00; tax 41.50;
-    // NGR 830.00 − 50.00 − 20.00 − 41.50 = 718.50; no carry left for it (the 29th's went to the
-    // 30th). Tiers continue from 517.38: 482.62 × 12 % = 57.9144 → 57.91, 235.88 × 10 % =
-    // 23.588 → 23.59; live 300.00 × 2 % = 6.00. Month variable 159.59: the guarantee top-up
-    // falls to 440.41, so −87.50; no second fixed fee → 0.00.
+    // 28th, settled last: GGR 800.00 + 30.00 accepted from the provider = 830.00; the month's
+    // GGR 1,432.50 at 5 % = 71.625 → 71.62, less 30.12 charged → tax 41.50; NGR 830.00 − 50.00
+    // − 20.00 − 41.50 = 718.50; no carry left for it (the 29th's went to the 30th). Tiers
+    // continue from 562.38: 437.62 × 12 % = 52.5144 → 52.51, 280.88 × 10 % = 28.088 → 28.09;
+    // live 300.00 × 2 % = 6.00. Month variable 164.09: the guarantee top-up falls to 435.91, so
+    // −86.60; no second fixed fee → 0.00.
     const s28 = await settle(p, '2026-11-28', {
       [`amount_mismatch:${a.id}`]: { resolution: 'accept_theirs' },
       [`missing_theirs:${b.id}`]: { resolution: 'accept_ours' },
@@ -280,18 +285,18 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
       ggr: '830.00',
       bonusCost: '50.00',
       jackpotContributions: '20.00',
-      gamingTax: { amount: '41.50' },
+      gamingTax: { monthBase: '1432.50', chargedEarlier: '30.12', amount: '41.50' },
       ngr: '718.50',
     });
     expect(s28.statement.base).toMatchObject({ carriedIn: [], feeBase: '718.50' });
     expect(s28.statement.lines.map((l: { code: string; amount: string }) => [l.code, l.amount])).toEqual([
-      ['tier', '57.91'],
-      ['tier', '23.59'],
+      ['tier', '52.51'],
+      ['tier', '28.09'],
       ['category', '6.00'],
-      ['minimum_guarantee_top_up', '-87.50'],
+      ['minimum_guarantee_top_up', '-86.60'],
     ]);
     expect(s28.statement.month).toMatchObject({
-      volumeAfter: '1235.88',
+      volumeAfter: '1280.88',
       fixedFee: 'charged earlier this month',
     });
     expect(s28.statement.netPayable).toBe('0.00');
@@ -304,7 +309,7 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
       return res.body.balance as string;
     };
     expect(await balance(`partner:${p.id}:carry_forward:EUR`)).toBe('0.00');
-    expect(await balance(`house:gaming_tax_payable:mt:EUR`)).toMatch(/^-?116\.62$/);
+    expect(await balance(`house:gaming_tax_payable:mt:EUR`)).toBe('-71.62');
     expect(await balance(`partner:${p.id}:game_activity:EUR`)).toBe('1432.50');
     expect(await balance(`house:payouts_clearing:EUR`)).toBeDefined();
     expect(s30.statement.ledgerEntries).toEqual([
@@ -343,5 +348,67 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
       settlementId: s30.id,
       identical: true,
     });
+  });
+
+  it('counts a transaction that arrives after the freeze once, in the statement and in the ledger', async () => {
+    const p = await onboardPartner(stack, { timezone: 'UTC' });
+    const put = async (path: string, body: unknown) =>
+      expect((await stack.api(path, { method: 'PUT', body })).status).toBe(200);
+    await put(`/v1/partners/${p.id}/provider-connection`, { format: 'json-cursor', baseUrl: late.url });
+    await put(`/v1/partners/${p.id}/contracts/1`, {
+      effectiveFrom: '2026-11-01',
+      terms: {
+        base: 'ggr',
+        tiers: [{ upToMinor: null, rate: '0.10' }],
+        tierMode: 'marginal',
+        negativeBase: 'floor',
+        jackpots: 'exclude',
+        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
+      },
+    });
+    const day = '2026-11-20';
+    const bet = t(day, 'bet', 'slot-1', '100.00');
+    const x = t(day, 'bet', 'slot-1', '40.00');
+    expect(
+      (
+        await stack.api('/v1/transactions', {
+          body: { batchId: uniqueId('b'), transactions: [bet] },
+          token: p.apiKey,
+        })
+      ).status,
+    ).toBe(200);
+    // The provider has X; we receive it only after the period froze and was reconciled.
+    late.setTransactions(reported([bet, x]));
+    late.setFaults({});
+    const started = await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: day } });
+    const id = started.body.id as string;
+    const waiting = await waitFor(id, 'AwaitingResolution');
+    expect(waiting.exceptions.map((e) => e.exceptionId)).toEqual([`missing_ours:${x.id}`]);
+    expect(
+      (
+        await stack.api('/v1/transactions', {
+          body: { batchId: uniqueId('b'), transactions: [x] },
+          token: p.apiKey,
+        })
+      ).status,
+    ).toBe(200);
+    await resolve(id, { exceptionId: `missing_ours:${x.id}`, resolution: 'accept_theirs' });
+    await waitFor(id, 'Completed');
+    const statement = (await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`)).body;
+    expect(statement.revenue).toMatchObject({
+      ggrBeforeResolutions: '100.00',
+      resolutions: [{ exceptionId: `missing_ours:${x.id}`, effect: '40.00', posted: '0.00' }],
+      ggr: '140.00',
+    });
+    expect(statement.netPayable).toBe('14.00');
+    // Ingest accrued X in the ledger; the resolution posts nothing more: 140.00, not 180.00.
+    const activity = await stack.api(
+      `/v1/ledger/accounts/${encodeURIComponent(`partner:${p.id}:game_activity:EUR`)}/balance`,
+    );
+    expect(activity.body.balance).toBe('140.00');
+    const dry = await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement/recompute`, {
+      method: 'POST',
+    });
+    expect(dry.body).toMatchObject({ identical: true });
   });
 });

@@ -6,6 +6,7 @@ import { getPartner } from '../../db/partners';
 import { gameCategorySchema } from '../../domain/contract';
 import { NotFoundError, ValidationError } from '../../domain/errors';
 import { partnerIdSchema } from '../../domain/partner';
+import { providerId } from '../../domain/transactions';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
@@ -15,9 +16,14 @@ const MAX_GAMES_PER_REQUEST = 5_000;
 
 const game = z
   .object({
-    gameId: z.string().min(1).max(200),
+    gameId: providerId.meta({ description: 'The game id as transactions carry it' }),
     category: gameCategorySchema,
-    name: z.string().min(1).max(200).optional(),
+    name: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[^\p{Cc}]+$/u, 'no control characters')
+      .optional(),
   })
   .strict()
   .meta({ id: 'CatalogueGame' });

@@ -76,7 +76,7 @@ export function settlementRoutes(
     path: '/v1/settlements',
     summary: 'Run a settlement cycle now for a partner and period (operator)',
     description:
-      'Starts `settlementCycle` with id `settlement:<partnerId>:<periodStart>`; a second start for the same partner and period is a 409.',
+      "Starts `settlementCycle` with id `settlement:<partnerId>:<periodStart>`; a second start for the same partner and period is a 409. The period is the contract cadence's period starting at `periodStart` (a day, an ISO week from a Monday, a calendar month from the 1st; another start is a 422 naming the right one); `periodEnd` overrides its end.",
     tags: ['settlements'],
     auth: 'operator',
     body: z
@@ -275,11 +275,14 @@ export function settlementRoutes(
       if (!visible(principal, params.id)) throw new NotFoundError(`settlement ${params.id} not found`);
       const text = await publishedStatement(deps.db, params.id);
       if (!text) throw new NotFoundError(`no statement yet for ${params.id}`);
-      if (req.accepts(['application/json', 'text/csv']) === 'text/csv')
-        return {
-          status: 200,
-          text: { contentType: 'text/csv', body: statementCsv(JSON.parse(text) as Statement) },
-        };
+      if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+        const statement = JSON.parse(text) as Statement | { statementVersion?: undefined };
+        if (statement.statementVersion !== 1)
+          throw new NotFoundError(
+            `${params.id} was settled before statements had a CSV form: ask for application/json`,
+          );
+        return { status: 200, text: { contentType: 'text/csv', body: statementCsv(statement) } };
+      }
       // The exact bytes the fee step stored: what a dry run compares against.
       return { status: 200, text: { contentType: 'application/json', body: text } };
     },

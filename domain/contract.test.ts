@@ -1,0 +1,66 @@
+import fc from 'fast-check';
+import {
+  accrualMonth,
+  checkContractTerms,
+  closesMonth,
+  periodContaining,
+  type SettlementCadence,
+} from './contract';
+import { ValidationError } from './errors';
+
+const day = fc
+  .date({ min: new Date('2020-01-01T00:00:00Z'), max: new Date('2035-12-31T00:00:00Z'), noInvalidDate: true })
+  .map((d) => d.toISOString().slice(0, 10));
+const cadence = fc.constantFrom<SettlementCadence>('daily', 'weekly', 'monthly');
+const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+
+describe('contract cadence rules', () => {
+  it('a period contains its day, starts where its cadence starts, and the next period follows it', () => {
+    fc.assert(
+      fc.property(day, cadence, (d, c) => {
+        const p = periodContaining(d, c);
+        expect(p.start <= d && d <= p.end).toBe(true);
+        if (c === 'weekly') expect(new Date(`${p.start}T00:00:00Z`).getUTCDay()).toBe(1);
+        if (c === 'monthly') expect([p.start.slice(8), next(p.end).slice(8)]).toEqual(['01', '01']);
+        expect(periodContaining(next(p.end), c).start).toBe(next(p.end));
+      }),
+    );
+  });
+
+  it('exactly one period of each month closes it: the one whose successor ends in another month', () => {
+    fc.assert(
+      fc.property(day, cadence, (d, c) => {
+        const p = periodContaining(d, c);
+        const following = periodContaining(next(p.end), c);
+        expect(closesMonth(p.end, c)).toBe(accrualMonth(following.end) !== accrualMonth(p.end));
+      }),
+    );
+    expect(closesMonth('2026-11-30', 'daily')).toBe(true);
+    expect(closesMonth('2026-11-29', 'daily')).toBe(false);
+    expect(closesMonth('2026-11-29', 'weekly')).toBe(true); // the next week ends on 6 December
+  });
+
+  it('names the field of terms the fee engine refuses', () => {
+    const terms = {
+      base: 'ggr',
+      tiers: [{ upToMinor: null, rate: '0.1' }],
+      tierMode: 'marginal',
+      negativeBase: 'floor',
+      jackpots: 'exclude',
+      gamingTax: { jurisdiction: 'MT', rate: '1.5', on: 'ggr' },
+    };
+    expect(() => checkContractTerms(terms)).toThrow(ValidationError);
+    try {
+      checkContractTerms(terms);
+    } catch (err) {
+      expect((err as ValidationError).details).toEqual([
+        { path: 'terms.gamingTax.rate', message: 'must not exceed 1 (100 %)' },
+      ]);
+    }
+    expect(checkContractTerms({ ...terms, gamingTax: null }).settlement).toEqual({
+      period: 'daily',
+      cutoffGraceMinutes: 60,
+      payoutApprovalThresholdMinor: '1000000',
+    });
+  });
+});
