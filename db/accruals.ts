@@ -6,7 +6,7 @@ import { formatAmount, type CurrencyRegistry } from '../domain/money';
 import type { Resolution } from '../domain/settlement';
 import type { AggregateRow } from '../domain/reconciliation';
 import type { ExceptionRecord, SourceRow, StatementInputs } from '../domain/statement';
-import { lockedRates, type CycleRef } from './settlement';
+import { aggregateRow, lockedRates, type AggregateSqlRow, type CycleRef } from './settlement';
 
 // A period's money state between cycles: the month's accrual (tier volume, variable fees,
 // guarantee top-ups, fixed fee) and the carry one period leaves for a later one. Every write
@@ -80,26 +80,12 @@ export async function cycleSources(db: Queryable, cycleId: string): Promise<Sour
 
 /** Our side of reconciliation: the frozen sources' totals per (day, game, currency). */
 export async function sourceAggregates(db: Queryable, cycleId: string): Promise<AggregateRow[]> {
-  const { rows } = await db.query<{
-    business_date: string;
-    game_id: string;
-    currency: string;
-    bet_count: string;
-    bet_minor: string;
-    win_minor: string;
-  }>(
+  const { rows } = await db.query<AggregateSqlRow>(
     `SELECT business_date::text, game_id, currency, bet_count::text, bet_minor::text, win_minor::text
        FROM settlement_sources WHERE cycle_id = $1`,
     [cycleId],
   );
-  return rows.map((r) => ({
-    businessDate: r.business_date,
-    gameId: r.game_id,
-    currency: r.currency,
-    betCount: BigInt(r.bet_count),
-    betMinor: BigInt(r.bet_minor),
-    winMinor: BigInt(r.win_minor),
-  }));
+  return rows.map(aggregateRow);
 }
 
 /** The month so far: the other cycles of the partner's month (currency) whose fees are computed. */

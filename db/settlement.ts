@@ -159,40 +159,28 @@ export async function reportTotals(
   return { recordCount: rows[0]!.n, sumMinor: BigInt(rows[0]!.s) };
 }
 
-export async function ourAggregates(db: Queryable, c: CycleRef): Promise<AggregateRow[]> {
-  const { rows } = await db.query<{
-    business_date: string;
-    game_id: string;
-    currency: string;
-    bet_count: string;
-    bet_minor: string;
-    win_minor: string;
-  }>(
-    `SELECT business_date::text, game_id, currency, sum(bet_count)::text AS bet_count, sum(bet_minor)::text AS bet_minor, sum(win_minor)::text AS win_minor
-       FROM positions WHERE partner_id = $1 AND business_date BETWEEN $2 AND $3
-      GROUP BY 1, 2, 3`,
-    [c.partnerId, c.periodStart, c.periodEnd],
-  );
-  return rows.map((r) => ({
-    businessDate: r.business_date,
-    gameId: r.game_id,
-    currency: r.currency,
-    betCount: BigInt(r.bet_count),
-    betMinor: BigInt(r.bet_minor),
-    winMinor: BigInt(r.win_minor),
-  }));
+/** A row of totals per (day, game, currency) as the aggregate queries select it. */
+export interface AggregateSqlRow {
+  business_date: string;
+  game_id: string;
+  currency: string;
+  bet_count: string;
+  bet_minor: string;
+  win_minor: string;
 }
+
+export const aggregateRow = (r: AggregateSqlRow): AggregateRow => ({
+  businessDate: r.business_date,
+  gameId: r.game_id,
+  currency: r.currency,
+  betCount: BigInt(r.bet_count),
+  betMinor: BigInt(r.bet_minor),
+  winMinor: BigInt(r.win_minor),
+});
 
 /** Their totals: from the transaction rows they reported, or, for aggregators, as reported. */
 export async function theirAggregates(db: Queryable, cycleId: string): Promise<AggregateRow[]> {
-  const { rows } = await db.query<{
-    business_date: string;
-    game_id: string;
-    currency: string;
-    bet_count: string;
-    bet_minor: string;
-    win_minor: string;
-  }>(
+  const { rows } = await db.query<AggregateSqlRow>(
     `SELECT business_date::text, game_id, currency,
             count(*) FILTER (WHERE type = 'bet')::text AS bet_count,
             coalesce(sum(amount_minor) FILTER (WHERE type = 'bet'), 0)::text AS bet_minor,
@@ -203,14 +191,7 @@ export async function theirAggregates(db: Queryable, cycleId: string): Promise<A
        FROM provider_report_aggregates WHERE cycle_id = $1`,
     [cycleId],
   );
-  return rows.map((r) => ({
-    businessDate: r.business_date,
-    gameId: r.game_id,
-    currency: r.currency,
-    betCount: BigInt(r.bet_count),
-    betMinor: BigInt(r.bet_minor),
-    winMinor: BigInt(r.win_minor),
-  }));
+  return rows.map(aggregateRow);
 }
 
 /** Both sides' transactions for the (date, game, currency) keys whose totals differ. */
