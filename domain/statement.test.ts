@@ -6,6 +6,8 @@ import { resolutions, type Resolution } from './settlement';
 import {
   renderStatement,
   settlePeriod,
+  spreadsheetSafe,
+  statementCsv,
   type ExceptionRecord,
   type SourceRow,
   type StatementInputs,
@@ -279,6 +281,42 @@ describe('resolutions in another currency', () => {
     ]);
     expect(s.exceptions[0]).toMatchObject({ currency: 'JPY', difference: '5000' });
     expect(s.rounding).toContainEqual({ step: 'fx amount_mismatch:jp-1', residue: '-1500000/10000000' });
+  });
+});
+
+describe('the CSV statement', () => {
+  it('neutralises what a spreadsheet would run as a formula, keeps negative amounts as numbers', () => {
+    expect(['=HYPERLINK("x")', '+1', '@SUM(A1)', '\tx', '\rx', '-cmd'].map(spreadsheetSafe)).toEqual([
+      `'=HYPERLINK("x")`,
+      "'+1",
+      "'@SUM(A1)",
+      "'\tx",
+      "'\rx",
+      "'-cmd",
+    ]);
+    expect(['-900.00', '12.50', 'slots'].map(spreadsheetSafe)).toEqual(['-900.00', '12.50', 'slots']);
+    const input = fc.sample(inputs, { seed: 3, numRuns: 1 })[0]!;
+    const csv = statementCsv(
+      settlePeriod({
+        ...input,
+        exceptions: [
+          {
+            exceptionId: '=cmd|calc',
+            kind: 'amount_mismatch',
+            txId: null,
+            differenceMinor: '0',
+            lateAccruedMinor: null,
+            detail: 'hostile id',
+            currency: null,
+            txType: null,
+            isAggregate: false,
+            resolution: { resolution: 'adjust', amount: '-1.00', reason: 'x', operator: 'ana' },
+          },
+        ],
+      }).statement,
+    );
+    expect(csv).toContain("'=cmd|calc (adjust)");
+    expect(csv).toContain(',-1.00,');
   });
 });
 

@@ -560,6 +560,14 @@ export function renderStatement(s: Statement): string {
   return `${JSON.stringify(s, null, 2)}\n`;
 }
 
+/**
+ * A cell a spreadsheet would run as a formula (=, +, -, @, tab, carriage return first) is
+ * prefixed with an apostrophe; amounts (a minus sign and digits) stay numbers.
+ */
+export function spreadsheetSafe(cell: string): string {
+  return /^[=+\-@\t\r]/.test(cell) && !/^-?\d+(\.\d+)?$/.test(cell) ? `'${cell}` : cell;
+}
+
 /** The statement as CSV: one row per figure, in the order the statement adds them up. */
 export function statementCsv(s: Statement): string {
   const ccy = s.currency;
@@ -622,5 +630,8 @@ export function statementCsv(s: Statement): string {
     s.netPayable,
     ccy,
   ]);
-  return stringify(rows);
+  return stringify(
+    rows.map((r) => r.map(spreadsheetSafe)),
+    { quoted_match: /[\r\n]/ },
+  );
 }

@@ -426,6 +426,7 @@ describe('settlementCycle workflow', () => {
     });
     const text = await csv.text();
     expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename="settlement_.+\.csv"$/);
     expect(text.split('\n')[0]).toBe('section,item,description,amount,currency');
     expect(text).toContain(`net_payable,`);
     const list = await stack.api(`/v1/settlements?partnerId=${p.id}&status=Completed`);

@@ -281,7 +281,13 @@ export function settlementRoutes(
           throw new NotFoundError(
             `${params.id} was settled before statements had a CSV form: ask for application/json`,
           );
-        return { status: 200, text: { contentType: 'text/csv', body: statementCsv(statement) } };
+        return {
+          status: 200,
+          headers: {
+            'content-disposition': `attachment; filename="${params.id.replace(/:/g, '_')}.csv"`,
+          },
+          text: { contentType: 'text/csv', body: statementCsv(statement) },
+        };
       }
       // The exact bytes the fee step stored: what a dry run compares against.
       return { status: 200, text: { contentType: 'application/json', body: text } };
