@@ -411,4 +411,61 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
     });
     expect(dry.body).toMatchObject({ identical: true });
   });
+
+  it("serialises the month: two of a partner's cycles computing at once see each other's volume", async () => {
+    const p = await onboardPartner(stack, { timezone: 'UTC' });
+    const put = async (path: string, body: unknown) =>
+      expect((await stack.api(path, { method: 'PUT', body })).status).toBe(200);
+    await put(`/v1/partners/${p.id}/provider-connection`, { format: 'json-cursor', baseUrl: late.url });
+    await put(`/v1/partners/${p.id}/contracts/1`, {
+      effectiveFrom: '2026-10-01',
+      terms: {
+        base: 'ggr',
+        tiers: [
+          { upToMinor: '15000', rate: '0.12' },
+          { upToMinor: null, rate: '0.10' },
+        ],
+        tierMode: 'marginal',
+        negativeBase: 'floor',
+        jackpots: 'exclude',
+        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
+      },
+    });
+    const days = ['2026-10-05', '2026-10-06'];
+    const txs = days.map((d) => t(d, 'bet', 'slot-1', '100.00'));
+    expect(
+      (
+        await stack.api('/v1/transactions', {
+          body: { batchId: uniqueId('b'), transactions: txs },
+          token: p.apiKey,
+        })
+      ).status,
+    ).toBe(200);
+    late.setTransactions(reported(txs));
+    late.setFaults({});
+    const ids = await Promise.all(
+      days.map(
+        async (d) =>
+          (await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: d } })).body
+            .id as string,
+      ),
+    );
+    await Promise.all(ids.map((id) => waitFor(id, 'Completed')));
+    const months = await Promise.all(
+      ids.map(
+        async (id) => (await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`)).body.month,
+      ),
+    );
+    // One computed first (from 0), the other from its volume: 100.00 at 12 % = 12.00, then 50.00
+    // at 12 % + 50.00 at 10 % = 11.00 — the month's 200.00 charged 23.00 (150 × 12 % + 50 × 10 %),
+    // never 24.00 (each day from zero).
+    const [first, second] = months.sort((a, b) => (a.volumeBefore < b.volumeBefore ? -1 : 1));
+    expect([first.volumeBefore, first.volumeAfter, second.volumeBefore, second.volumeAfter]).toEqual([
+      '0.00',
+      '100.00',
+      '100.00',
+      '200.00',
+    ]);
+    expect(second.variableFeesToDate).toBe('23.00');
+  });
 });
