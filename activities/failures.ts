@@ -2,11 +2,13 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { DomainError, UnavailableError } from '../domain/errors';
 
 /**
- * The one mapping from domain errors to Temporal retry behaviour: a failure that cannot
- * succeed on retry (validation, conflict, not found) is non-retryable and carries its
- * class name as the failure type; anything else is left to the activity retry policy.
+ * The one mapping from errors to Temporal retry behaviour: a failure that cannot succeed on
+ * retry (validation, conflict, not found, a database data or constraint error) is
+ * non-retryable and carries its type; anything else is left to the activity retry policy.
  */
 export function toFailure(err: unknown): unknown {
+  const data = dataError(err);
+  if (data) return ApplicationFailure.create({ type: 'DataError', message: data, nonRetryable: true });
   if (err instanceof DomainError) {
     return ApplicationFailure.create({
       type: err.name,
@@ -18,6 +20,21 @@ export function toFailure(err: unknown): unknown {
     });
   }
   return err;
+}
+
+/**
+ * A Postgres data or constraint error (SQLSTATE class 22 or 23) cannot succeed on a retry: the
+ * same input meets the same rule. Retrying it forever would block the workflow (and its id)
+ * for good, so it becomes a non-retryable `DataError` naming the rule. A unique violation
+ * (23505) is left retryable: a concurrent writer may have won a race, and the retried step
+ * finds its row.
+ */
+export function dataError(err: unknown): string | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const { code, constraint, message } = err as { code?: unknown; constraint?: unknown; message?: unknown };
+  if (typeof code !== 'string' || !/^2[23][0-9A-Z]{3}$/.test(code) || code === '23505') return null;
+  const rule = typeof constraint === 'string' ? ` (constraint ${constraint})` : '';
+  return `data error ${code}${rule}: ${typeof message === 'string' ? message : 'rejected by the database'}`;
 }
 
 /** Wraps every activity so domain errors cross into Temporal with the right retry flag. */

@@ -12,6 +12,8 @@ export const settlementStatuses = [
   'AwaitingPayoutApproval',
   'PayingOut',
   'Completed',
+  /** Stopped by a data error (non-retryable); the same id may be started again. */
+  'Failed',
 ] as const;
 export type SettlementStatus = (typeof settlementStatuses)[number];
 

@@ -468,4 +468,57 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
     ]);
     expect(second.variableFeesToDate).toBe('23.00');
   });
+
+  it('stops a cycle that meets a data error in a Failed state at once, and lets the same id start again', async () => {
+    const p = await onboardPartner(stack, { timezone: 'UTC' });
+    const put = async (path: string, body: unknown) =>
+      expect((await stack.api(path, { method: 'PUT', body })).status).toBe(200);
+    await put(`/v1/partners/${p.id}/provider-connection`, { format: 'json-cursor', baseUrl: late.url });
+    await put(`/v1/partners/${p.id}/contracts/1`, {
+      effectiveFrom: '2026-10-01',
+      terms: {
+        base: 'ggr',
+        tiers: [{ upToMinor: null, rate: '0.10' }],
+        tierMode: 'marginal',
+        negativeBase: 'floor',
+        jackpots: 'exclude',
+        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
+      },
+    });
+    const day = '2026-10-12';
+    const tx = t(day, 'bet', `poison-${p.id}`, '10.00');
+    expect(
+      (
+        await stack.api('/v1/transactions', {
+          body: { batchId: uniqueId('b'), transactions: [tx] },
+          token: p.apiKey,
+        })
+      ).status,
+    ).toBe(200);
+    late.setTransactions(reported([tx]));
+    late.setFaults({});
+    // A rule the period's data breaks (set up with SQL: the test's own database).
+    const constraint = `poison_${p.id.replace(/-/g, '_')}`;
+    await stack.db.pool.query(
+      `ALTER TABLE settlement_sources ADD CONSTRAINT ${constraint} CHECK (game_id <> 'poison-${p.id}') NOT VALID`,
+    );
+    const started = Date.now();
+    const first = await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: day } });
+    const id = first.body.id as string;
+    const failed = await waitFor(id, 'Failed');
+    expect(Date.now() - started).toBeLessThan(20_000); // not retried with backoff for minutes
+    expect(JSON.stringify(failed)).not.toContain('.ts:');
+    const listed = await stack.api(`/v1/settlements?partnerId=${p.id}`);
+    expect(listed.body.settlements).toEqual([expect.objectContaining({ id, status: 'Failed' })]);
+    const history = await stack.temporal.workflow.getHandle(id).describe();
+    expect(history.status.name).toBe('FAILED');
+
+    // Fixed, the same period starts again under the same id and settles.
+    await stack.db.pool.query(`ALTER TABLE settlement_sources DROP CONSTRAINT ${constraint}`);
+    const again = await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: day } });
+    expect([again.status, again.body.id]).toEqual([202, id]);
+    await waitFor(id, 'Completed');
+    const statement = (await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`)).body;
+    expect(statement.netPayable).toBe('1.00');
+  });
 });

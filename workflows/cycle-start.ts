@@ -5,14 +5,15 @@ import { PartnerId, SettlementPeriod, SettlementStatus } from './search-attribut
 
 /**
  * The one way a settlement cycle is started, whoever starts it (the API with a client, a
- * partner's Schedule with startChild): its id from the business keys, a duplicate refused,
+ * partner's Schedule with startChild): its id from the business keys, a duplicate refused
+ * (unless the earlier run failed: a cycle stopped by a data error is started again),
  * the search attributes the UI filters on from the first moment, and the summary it shows.
  * Deterministic, so the scheduled workflow can use it too.
  */
 export function settlementCycleStart(input: SettlementInput): {
   workflowId: string;
   args: [SettlementInput];
-  workflowIdReusePolicy: 'REJECT_DUPLICATE';
+  workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY';
   typedSearchAttributes: SearchAttributePair[];
   staticSummary: string;
 } {
@@ -22,7 +23,7 @@ export function settlementCycleStart(input: SettlementInput): {
   return {
     workflowId: settlementWorkflowId(input.partnerId, input.periodStart),
     args: [input],
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
     typedSearchAttributes: [
       { key: PartnerId, value: input.partnerId },
       { key: SettlementPeriod, value: `${input.periodStart}/${input.periodEnd}` },

@@ -213,137 +213,147 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
 
   await publish('WaitingForCutoff', `waiting for the ${cutoffLabel}; then the period freezes`);
 
-  // 1. Cut-off plus grace, on a durable timer, then freeze the period.
-  const waitMs = freezeAt - workflowInfo().runStartTime.getTime();
-  if (waitMs > 0) await sleep(waitMs, { summary: cutoffLabel });
-  view.frozenAt = (
-    await acts.freezePeriod.executeWithOptions({ summary: `period ${period}` }, [cycle])
-  ).frozenAt;
-  await publish('Reconciling', `fetching the provider report for ${period}`);
-
-  // 2. The provider's report; a provider that stays down becomes an exception, never a guess.
   try {
-    const report = await fetchingWith(
-      input.reportFetchAttempts ?? DEFAULT_REPORT_FETCH_ATTEMPTS,
-    ).fetchProviderReport.executeWithOptions(
-      { summary: `${period}, page by page (cursor heartbeated: a new worker resumes)` },
+    // 1. Cut-off plus grace, on a durable timer, then freeze the period.
+    const waitMs = freezeAt - workflowInfo().runStartTime.getTime();
+    if (waitMs > 0) await sleep(waitMs, { summary: cutoffLabel });
+    view.frozenAt = (
+      await acts.freezePeriod.executeWithOptions({ summary: `period ${period}` }, [cycle])
+    ).frozenAt;
+    await publish('Reconciling', `fetching the provider report for ${period}`);
+
+    // 2. The provider's report; a provider that stays down becomes an exception, never a guess.
+    try {
+      const report = await fetchingWith(
+        input.reportFetchAttempts ?? DEFAULT_REPORT_FETCH_ATTEMPTS,
+      ).fetchProviderReport.executeWithOptions(
+        { summary: `${period}, page by page (cursor heartbeated: a new worker resumes)` },
+        [cycle],
+      );
+      view.reportRows = report.rows;
+      view.exceptions.push(...report.exceptions);
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      view.exceptions.push(await acts.recordReportUnavailable(cycle, err.cause?.message ?? err.message));
+    }
+
+    // 3–4. Our totals against theirs; every difference named.
+    if (view.reportRows !== null) {
+      const rec = await acts.reconcile.executeWithOptions(
+        { summary: 'totals per day/game/currency, then transactions' },
+        [{ ...cycle, frozenAt: view.frozenAt }],
+      );
+      view.exceptions.push(...rec.exceptions);
+    }
+
+    // 5. Operators resolve each exception (Temporal UI or API); reminders while any stays open.
+    if (open() > 0) {
+      // Learn "now" from an activity (recorded in history), to say until when each wait lasts.
+      if (patched('operator-labels'))
+        waitingSince = Date.parse(
+          await acts.now.executeWithOptions({ summary: "the time the operators' wait starts" }, []),
+        );
+      await publish('AwaitingResolution', awaiting());
+      while (
+        !(await condition(() => open() === 0, input.reminderIntervalMs, {
+          summary: `reminder ${view.remindersSent + 1} (every ${every}; escalated after ${ESCALATE_AFTER_REMINDERS})`,
+        }))
+      ) {
+        if (waitingSince !== null) waitingSince += input.reminderIntervalMs;
+        view.remindersSent++;
+        if (view.remindersSent >= ESCALATE_AFTER_REMINDERS && !view.escalated) {
+          view.escalated = true;
+          log.error('settlement escalated: exceptions still open after reminders', {
+            open: open(),
+            reminders: view.remindersSent,
+          });
+        } else {
+          log.warn('settlement exceptions still open', { open: open(), reminders: view.remindersSent });
+        }
+        await publish('AwaitingResolution', awaiting());
+      }
+    }
+
+    // Every resolution's handler has finished recording it before the money is computed: the
+    // fee and the statement are built from what the operators decided, and it is all on record.
+    await condition(allHandlersFinished);
+
+    // 6. Lock FX for every transaction currency (source and time recorded), then the fees
+    // from the contract version in force, in the settlement currency.
+    await publish('ComputingFees', 'locking FX rates and applying the contract');
+    view.fxRates = await acts.lockFxRates.executeWithOptions(
+      { summary: 'one rate per currency pair, source and time recorded' },
       [cycle],
     );
-    view.reportRows = report.rows;
-    view.exceptions.push(...report.exceptions);
-  } catch (err) {
-    if (!(err instanceof ActivityFailure)) throw err;
-    view.exceptions.push(await acts.recordReportUnavailable(cycle, err.cause?.message ?? err.message));
-  }
-
-  // 3–4. Our totals against theirs; every difference named.
-  if (view.reportRows !== null) {
-    const rec = await acts.reconcile.executeWithOptions(
-      { summary: 'totals per day/game/currency, then transactions' },
-      [{ ...cycle, frozenAt: view.frozenAt }],
+    const fees = await acts.computeSettlementFees.executeWithOptions(
+      { summary: 'the contract version in force, in the settlement currency' },
+      [cycle, decidedResolutions(view.exceptions)],
     );
-    view.exceptions.push(...rec.exceptions);
-  }
+    view.fees = fees;
 
-  // 5. Operators resolve each exception (Temporal UI or API); reminders while any stays open.
-  if (open() > 0) {
-    // Learn "now" from an activity (recorded in history), to say until when each wait lasts.
-    if (patched('operator-labels'))
-      waitingSince = Date.parse(
-        await acts.now.executeWithOptions({ summary: "the time the operators' wait starts" }, []),
+    // 7–8. Post the settlement entries (idempotent keys from the cycle id) and the statement.
+    await publish('Posting', `net payable ${fees.netPayable} ${input.currency}`);
+    const posted = await acts.postSettlement.executeWithOptions(
+      { summary: `ledger entries for net payable ${fees.netPayable} ${input.currency}` },
+      [cycle, fees],
+    );
+    await acts.buildStatement.executeWithOptions(
+      { summary: 'JSON and CSV, from the figures this cycle decided' },
+      [cycle, { fees, entryIds: posted.entryIds, exceptions: view.exceptions }],
+    );
+
+    // 9. Above the contract's threshold, two different operators approve the payout.
+    if (BigInt(fees.netPayableMinor) > BigInt(input.payoutApprovalThresholdMinor)) {
+      await publish(
+        'AwaitingPayoutApproval',
+        `waiting for ${PAYOUT_APPROVALS} different operators to approve the payout of ${fees.netPayable} ${input.currency} (Update approvePayout)`,
       );
-    await publish('AwaitingResolution', awaiting());
-    while (
-      !(await condition(() => open() === 0, input.reminderIntervalMs, {
-        summary: `reminder ${view.remindersSent + 1} (every ${every}; escalated after ${ESCALATE_AFTER_REMINDERS})`,
-      }))
-    ) {
-      if (waitingSince !== null) waitingSince += input.reminderIntervalMs;
-      view.remindersSent++;
-      if (view.remindersSent >= ESCALATE_AFTER_REMINDERS && !view.escalated) {
-        view.escalated = true;
-        log.error('settlement escalated: exceptions still open after reminders', {
-          open: open(),
-          reminders: view.remindersSent,
-        });
-      } else {
-        log.warn('settlement exceptions still open', { open: open(), reminders: view.remindersSent });
-      }
-      await publish('AwaitingResolution', awaiting());
+      // Histories from before publish() mirrored the status wrote it here (replay-safe).
+      if (!patched('one-status-writer')) await acts.setCycleStatus(cycle.cycleId, 'AwaitingPayoutApproval');
+      await condition(() => view.approvals.length >= PAYOUT_APPROVALS);
     }
-  }
-
-  // Every resolution's handler has finished recording it before the money is computed: the
-  // fee and the statement are built from what the operators decided, and it is all on record.
-  await condition(allHandlersFinished);
-
-  // 6. Lock FX for every transaction currency (source and time recorded), then the fees
-  // from the contract version in force, in the settlement currency.
-  await publish('ComputingFees', 'locking FX rates and applying the contract');
-  view.fxRates = await acts.lockFxRates.executeWithOptions(
-    { summary: 'one rate per currency pair, source and time recorded' },
-    [cycle],
-  );
-  const fees = await acts.computeSettlementFees.executeWithOptions(
-    { summary: 'the contract version in force, in the settlement currency' },
-    [cycle, decidedResolutions(view.exceptions)],
-  );
-  view.fees = fees;
-
-  // 7–8. Post the settlement entries (idempotent keys from the cycle id) and the statement.
-  await publish('Posting', `net payable ${fees.netPayable} ${input.currency}`);
-  const posted = await acts.postSettlement.executeWithOptions(
-    { summary: `ledger entries for net payable ${fees.netPayable} ${input.currency}` },
-    [cycle, fees],
-  );
-  await acts.buildStatement.executeWithOptions(
-    { summary: 'JSON and CSV, from the figures this cycle decided' },
-    [cycle, { fees, entryIds: posted.entryIds, exceptions: view.exceptions }],
-  );
-
-  // 9. Above the contract's threshold, two different operators approve the payout.
-  if (BigInt(fees.netPayableMinor) > BigInt(input.payoutApprovalThresholdMinor)) {
-    await publish(
-      'AwaitingPayoutApproval',
-      `waiting for ${PAYOUT_APPROVALS} different operators to approve the payout of ${fees.netPayable} ${input.currency} (Update approvePayout)`,
+    await publish('PayingOut', `${fees.netPayable} ${input.currency}`);
+    await acts.recordPayout.executeWithOptions(
+      {
+        summary: `${fees.netPayable} ${input.currency} (approved by ${view.approvals.join(', ') || 'no one: below threshold'})`,
+      },
+      [cycle, { netPayableMinor: fees.netPayableMinor, approvers: view.approvals }],
     );
-    // Histories from before publish() mirrored the status wrote it here (replay-safe).
-    if (!patched('one-status-writer')) await acts.setCycleStatus(cycle.cycleId, 'AwaitingPayoutApproval');
-    await condition(() => view.approvals.length >= PAYOUT_APPROVALS);
-  }
-  await publish('PayingOut', `${fees.netPayable} ${input.currency}`);
-  await acts.recordPayout.executeWithOptions(
-    {
-      summary: `${fees.netPayable} ${input.currency} (approved by ${view.approvals.join(', ') || 'no one: below threshold'})`,
-    },
-    [cycle, { netPayableMinor: fees.netPayableMinor, approvers: view.approvals }],
-  );
 
-  // 10. Tell the partner (signed webhook, retried with backoff; a partner that never answers
-  // does not undo the settlement).
-  try {
-    view.notification = await notifying.notifyPartner.executeWithOptions(
-      { summary: 'signed webhook to the partner' },
-      [
-        cycle,
-        {
-          settlementId: cycle.cycleId,
-          partnerId: input.partnerId,
-          periodStart: input.periodStart,
-          periodEnd: input.periodEnd,
-          currency: input.currency,
-          netPayable: fees.netPayable,
-        },
-      ],
-    );
+    // 10. Tell the partner (signed webhook, retried with backoff; a partner that never answers
+    // does not undo the settlement).
+    try {
+      view.notification = await notifying.notifyPartner.executeWithOptions(
+        { summary: 'signed webhook to the partner' },
+        [
+          cycle,
+          {
+            settlementId: cycle.cycleId,
+            partnerId: input.partnerId,
+            periodStart: input.periodStart,
+            periodEnd: input.periodEnd,
+            currency: input.currency,
+            netPayable: fees.netPayable,
+          },
+        ],
+      );
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      view.notification = 'failed';
+      log.warn('partner notification failed after retries', { error: err.message });
+    }
+
+    if (!patched('one-status-writer')) await acts.setCycleStatus(cycle.cycleId, 'Completed');
+    await publish('Completed', `paid ${fees.netPayable} ${input.currency}`);
   } catch (err) {
-    if (!(err instanceof ActivityFailure)) throw err;
-    view.notification = 'failed';
-    log.warn('partner notification failed after retries', { error: err.message });
+    // A data or constraint error cannot succeed on a retry: the cycle stops in a state an
+    // operator sees (UI and API), and its id can be started again once the data is fixed.
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    if (!(cause instanceof ApplicationFailure) || cause.type !== 'DataError') throw err;
+    await publish('Failed', `stopped by a data error: ${cause.message}; fix it, then start the cycle again`);
+    await condition(allHandlersFinished);
+    throw ApplicationFailure.create({ type: 'CycleFailed', message: cause.message, nonRetryable: true });
   }
-
-  if (!patched('one-status-writer')) await acts.setCycleStatus(cycle.cycleId, 'Completed');
-  await publish('Completed', `paid ${fees.netPayable} ${input.currency}`);
   // No Update handler may be cut off by the workflow completing.
   await condition(allHandlersFinished);
   return view;
