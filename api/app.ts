@@ -1,4 +1,6 @@
 import express, { Router } from 'express';
+import helmet from 'helmet';
+import { timingSafeEqual } from 'node:crypto';
 import { createCurrencyRegistry } from '../domain/money';
 import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
@@ -14,9 +16,19 @@ import { partnerRoutes } from './routes/partners';
 import { settlementRoutes } from './routes/settlements';
 import { transactionRoutes } from './routes/transactions';
 
+/** Constant-time comparison of two strings (a token against the one configured). */
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Security headers (nosniff, frame options, HSTS, referrer policy…). No CSP: the API answers
+  // JSON and CSV, and its one HTML page, the docs, is swagger-ui's own bundle.
+  app.use(helmet({ contentSecurityPolicy: false }));
   app.set('query parser', 'simple');
 
   const metrics = createMetrics();
@@ -59,8 +71,15 @@ export function createApp(deps: ApiDeps): express.Express {
     res.json(spec);
   });
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(spec, { customSiteTitle: 'Clearhouse API' }));
-  app.get('/metrics', async (_req, res, next) => {
+  const metricsToken = deps.config.api.metricsToken;
+  app.get('/metrics', async (req, res, next) => {
     try {
+      if (metricsToken !== null && !sameSecret(req.get('authorization') ?? '', `Bearer ${metricsToken}`)) {
+        res
+          .status(401)
+          .json({ error: { code: 'unauthorized', message: 'metrics need their bearer token', details: [] } });
+        return;
+      }
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     } catch (err) {
       next(err);

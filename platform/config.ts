@@ -44,6 +44,8 @@ export const envSchema = z
     API_PUBLIC_URL: z.url().optional(),
     OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SECRETS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Bearer token a Prometheus scraper sends to the API's /metrics (open without it in development). */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 
     TEMPORAL_ADDRESS: z
       .string()
@@ -72,7 +74,7 @@ export const envSchema = z
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
     // In production nothing may fall back to a development default.
-    for (const key of ['DATABASE_URL', 'OPERATOR_TOKEN', 'SECRETS_KEY'] as const) {
+    for (const key of ['DATABASE_URL', 'OPERATOR_TOKEN', 'SECRETS_KEY', 'METRICS_TOKEN'] as const) {
       if (!env[key])
         ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
     }
@@ -84,7 +86,15 @@ export interface Config {
   nodeEnv: Env['NODE_ENV'];
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
   db: { url: string; poolMax: number };
-  api: { host: string; port: number; bodyLimitBytes: number; publicUrl: string; operatorToken: string };
+  api: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    publicUrl: string;
+    operatorToken: string;
+    /** When set, /metrics answers only `Authorization: Bearer <metricsToken>`. */
+    metricsToken: string | null;
+  };
   temporal: { address: string; namespace: string; uiUrl: string; taskQueuePrefix: string };
   worker: { metricsPort: number };
   /** Assets beyond ISO 4217 and their scales (minor-unit exponents), e.g. { USDC: 6 }. */
@@ -126,6 +136,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
       publicUrl: e.API_PUBLIC_URL ?? `http://localhost:${e.API_PORT}`,
       operatorToken: e.OPERATOR_TOKEN ?? DEV_DEFAULTS.OPERATOR_TOKEN,
+      metricsToken: e.METRICS_TOKEN ?? null,
     },
     temporal: {
       address: e.TEMPORAL_ADDRESS,

@@ -145,6 +145,14 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     expect(await docs.text()).toContain('swagger-ui');
   });
 
+  it('sends security headers and no framework banner', async () => {
+    const res = await fetch(`${stack.baseUrl}/healthz`);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(res.headers.get('strict-transport-security')).toContain('max-age=');
+    expect(res.headers.get('x-powered-by')).toBeNull();
+  });
+
   it('exposes Prometheus metrics, including request durations by route', async () => {
     await stack.api('/healthz', { token: null });
     const res = await fetch(`${stack.baseUrl}/metrics`);
@@ -154,6 +162,26 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
       /clearhouse_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/,
     );
     expect(text).toContain('clearhouse_api_process_resident_memory_bytes');
+  });
+});
+
+describe('metrics behind a token', () => {
+  it('answers /metrics only with the configured bearer token', async () => {
+    const stack = await startStack({
+      workers: false,
+      overrides: { METRICS_TOKEN: 'scrape-token-0123456789' },
+    });
+    try {
+      expect((await fetch(`${stack.baseUrl}/metrics`)).status).toBe(401);
+      const wrong = await fetch(`${stack.baseUrl}/metrics`, { headers: { authorization: 'Bearer nope' } });
+      expect(wrong.status).toBe(401);
+      const ok = await fetch(`${stack.baseUrl}/metrics`, {
+        headers: { authorization: 'Bearer scrape-token-0123456789' },
+      });
+      expect(ok.status).toBe(200);
+    } finally {
+      await stack.close();
+    }
   });
 });
 
@@ -177,7 +205,9 @@ describe('readiness when a dependency is down', () => {
       expect(res.status).toBe(503);
       expect(body.status).toBe('not_ready');
       expect(body.checks.temporal).toBe('ok');
-      expect(body.checks.postgres).not.toBe('ok');
+      // Classified, never the driver's message (addresses, users) to an anonymous caller.
+      expect(body.checks.postgres).toBe('unreachable');
+      expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|nobody|ECONN/);
     } finally {
       await new Promise((r) => server.close(r));
       await db.end();

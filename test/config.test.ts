@@ -44,11 +44,20 @@ describe('config: validated once at start-up, naming each bad variable', () => {
         OPERATOR_TOKEN: 'x'.repeat(32),
       }),
     ).toThrow(/SECRETS_KEY: is required/);
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://a@b/c',
+        OPERATOR_TOKEN: 'x'.repeat(32),
+        SECRETS_KEY: 'k'.repeat(32),
+      }),
+    ).toThrow(/METRICS_TOKEN: is required/);
     const ok = loadConfig({
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://a@b/c',
       OPERATOR_TOKEN: 'x'.repeat(32),
       SECRETS_KEY: 'k'.repeat(32),
+      METRICS_TOKEN: 'm'.repeat(16),
     });
     expect(ok.api.operatorToken).toBe('x'.repeat(32));
   });

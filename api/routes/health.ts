@@ -8,27 +8,39 @@ import { mountRoute } from '../route';
 const readinessSchema = z
   .object({
     status: z.enum(['ready', 'not_ready']),
-    checks: z.object({ postgres: z.string(), temporal: z.string() }),
+    checks: z.object({
+      postgres: z.enum(['ok', 'unreachable', 'timed out']),
+      temporal: z.enum(['ok', 'unreachable', 'timed out']),
+    }),
   })
   .meta({ id: 'Readiness' });
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-async function check(fn: () => Promise<unknown>): Promise<string> {
+/**
+ * One dependency's readiness, as a caller may read it: `ok`, `unreachable` or `timed out`.
+ * The raw error (addresses, credentials in a message, driver detail) goes to the log only.
+ */
+async function check(
+  fn: () => Promise<unknown>,
+  log: (detail: string) => void,
+): Promise<'ok' | 'unreachable' | 'timed out'> {
   let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
   try {
     await Promise.race([
       fn(),
       new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)),
-          CHECK_TIMEOUT_MS,
-        );
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`));
+        }, CHECK_TIMEOUT_MS);
       }),
     ]);
     return 'ok';
   } catch (err) {
-    return err instanceof Error ? err.message : 'failed';
+    log(err instanceof Error ? err.message : String(err));
+    return timedOut ? 'timed out' : 'unreachable';
   } finally {
     clearTimeout(timer);
   }
@@ -65,8 +77,14 @@ export function healthRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
     },
     handler: async () => {
       const [postgres, temporal] = await Promise.all([
-        check(() => ping(deps.db)),
-        check(() => deps.temporal.workflowService.getSystemInfo({})),
+        check(
+          () => ping(deps.db),
+          (detail) => deps.logger.warn({ dependency: 'postgres', detail }, 'not ready'),
+        ),
+        check(
+          () => deps.temporal.workflowService.getSystemInfo({}),
+          (detail) => deps.logger.warn({ dependency: 'temporal', detail }, 'not ready'),
+        ),
       ]);
       const ready = postgres === 'ok' && temporal === 'ok';
       return {
