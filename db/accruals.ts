@@ -384,13 +384,16 @@ export async function upsertGames(
   );
 }
 
+/** The catalogue by game id: `limit` after the game id `after`. */
 export async function listGames(
   db: Queryable,
   partnerId: string,
+  pageOf: { limit: number; after: string | null },
 ): Promise<{ gameId: string; category: string; name: string | null }[]> {
   const { rows } = await db.query<{ game_id: string; category: string; name: string | null }>(
-    'SELECT game_id, category, name FROM partner_games WHERE partner_id = $1 ORDER BY game_id LIMIT 10000',
-    [partnerId],
+    `SELECT game_id, category, name FROM partner_games
+      WHERE partner_id = $1 AND ($2::text IS NULL OR game_id > $2) ORDER BY game_id LIMIT $3`,
+    [partnerId, pageOf.after, pageOf.limit],
   );
   return rows.map((r) => ({ gameId: r.game_id, category: r.category, name: r.name }));
 }

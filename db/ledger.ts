@@ -210,10 +210,17 @@ export async function getAccount(db: Queryable, code: string): Promise<Account |
   return rows[0] ? toAccount(rows[0]) : null;
 }
 
-export async function listAccounts(db: Queryable, filter: { partnerId?: string }): Promise<Account[]> {
+/** Accounts by code, for one partner or all: `limit` after the code `after`. */
+export async function listAccounts(
+  db: Queryable,
+  filter: { partnerId?: string },
+  pageOf: { limit: number; after: string | null },
+): Promise<Account[]> {
   const { rows } = await db.query<AccountRow>(
-    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE ($1::text IS NULL OR partner_id = $1) ORDER BY code`,
-    [filter.partnerId ?? null],
+    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
+      WHERE ($1::text IS NULL OR partner_id = $1) AND ($2::text IS NULL OR code > $2)
+      ORDER BY code LIMIT $3`,
+    [filter.partnerId ?? null, pageOf.after, pageOf.limit],
   );
   return rows.map(toAccount);
 }

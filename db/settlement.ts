@@ -473,10 +473,11 @@ export interface CycleListing {
   fees: unknown;
 }
 
-/** Cycles, newest period first (at most 500), for one partner or all, by status. */
+/** Cycles, newest period first then by id, for one partner or all, by status: `limit` after `after`. */
 export async function listCycles(
   db: Queryable,
   filter: { partnerId: string | null; status: string | null },
+  pageOf: { limit: number; after: { periodStart: string; id: string } | null },
 ): Promise<CycleListing[]> {
   const { rows } = await db.query<{
     id: string;
@@ -489,8 +490,15 @@ export async function listCycles(
   }>(
     `SELECT id, partner_id, period_start::text, period_end::text, status, frozen_at, fees FROM settlement_cycles
       WHERE ($1::text IS NULL OR partner_id = $1) AND ($2::text IS NULL OR status = $2)
-      ORDER BY period_start DESC, partner_id LIMIT 500`,
-    [filter.partnerId, filter.status],
+        AND ($3::date IS NULL OR period_start < $3 OR (period_start = $3 AND id > $4))
+      ORDER BY period_start DESC, id LIMIT $5`,
+    [
+      filter.partnerId,
+      filter.status,
+      pageOf.after?.periodStart ?? null,
+      pageOf.after?.id ?? null,
+      pageOf.limit,
+    ],
   );
   return rows.map((r) => ({
     id: r.id,
@@ -503,10 +511,11 @@ export async function listCycles(
   }));
 }
 
-/** Exceptions across cycles (at most 1,000), for one partner or all, open or resolved. */
+/** Exceptions across cycles, by cycle and id, for one partner or all, open or resolved: `limit` after `after`. */
 export async function listExceptions(
   db: Queryable,
   filter: { partnerId: string | null; status: 'open' | 'resolved' | null },
+  pageOf: { limit: number; after: { settlementId: string; exceptionId: string } | null },
 ): Promise<Record<string, unknown>[]> {
   const { rows } = await db.query<Record<string, unknown>>(
     `SELECT e.cycle_id AS "settlementId", e.exception_id AS "exceptionId", e.kind, e.tx_id AS "txId",
@@ -515,8 +524,15 @@ export async function listExceptions(
        FROM settlement_exceptions e JOIN settlement_cycles c ON c.id = e.cycle_id
       WHERE ($1::text IS NULL OR c.partner_id = $1)
         AND ($2::text IS NULL OR ($2 = 'open') = (e.resolved_at IS NULL))
-      ORDER BY e.cycle_id, e.exception_id LIMIT 1000`,
-    [filter.partnerId, filter.status],
+        AND ($3::text IS NULL OR (e.cycle_id, e.exception_id) > ($3, $4))
+      ORDER BY e.cycle_id, e.exception_id LIMIT $5`,
+    [
+      filter.partnerId,
+      filter.status,
+      pageOf.after?.settlementId ?? null,
+      pageOf.after?.exceptionId ?? null,
+      pageOf.limit,
+    ],
   );
   return rows;
 }

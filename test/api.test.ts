@@ -5,6 +5,7 @@ import pg from 'pg';
 import { createApp } from '../api/app';
 import { createLogger } from '../platform/logger';
 import { testConfig, uniqueId } from './support/env';
+import { onboardPartner } from './support/partners';
 import { startStack, type Stack } from './support/stack';
 
 describe('API skeleton: one error format, limits, auth, docs and metrics', () => {
@@ -143,6 +144,32 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     const docs = await fetch(`${stack.baseUrl}/docs/`);
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain('swagger-ui');
+  });
+
+  it('pages every list with a cursor, never cutting one off silently', async () => {
+    const p = await onboardPartner(stack);
+    const games = Array.from({ length: 5 }, (_, i) => ({ gameId: `g-${i}`, category: 'slots' }));
+    expect((await stack.api(`/v1/partners/${p.id}/games`, { method: 'PUT', body: { games } })).status).toBe(
+      200,
+    );
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = `limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const res = await stack.api(`/v1/partners/${p.id}/games?${query}`);
+      expect(res.status).toBe(200);
+      seen.push(...(res.body.games as { gameId: string }[]).map((g) => g.gameId));
+      cursor = res.body.nextCursor as string | null;
+      pages++;
+    } while (cursor !== null && pages < 10);
+    expect([pages, seen]).toEqual([3, ['g-0', 'g-1', 'g-2', 'g-3', 'g-4']]);
+    const bad = await stack.api(`/v1/settlements?cursor=not-ours`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details).toEqual([expect.objectContaining({ path: 'query.cursor' })]);
+    expect((await stack.api('/v1/ledger/accounts?limit=501')).status).toBeGreaterThanOrEqual(400);
+    const accounts = await stack.api('/v1/ledger/accounts?limit=500');
+    expect(accounts.body).toHaveProperty('nextCursor');
   });
 
   it('sends security headers and no framework banner', async () => {

@@ -8,6 +8,7 @@ import { NotFoundError, ValidationError } from '../../domain/errors';
 import { partnerIdSchema } from '../../domain/partner';
 import { providerId } from '../../domain/transactions';
 import type { ApiDeps } from '../deps';
+import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
 
@@ -78,17 +79,27 @@ export function gameRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiD
     tags: ['partners'],
     auth: 'any',
     params: z.object({ partnerId: partnerIdSchema }),
+    query: z.object(pageQuery),
     responses: {
-      200: jsonResponse(z.object({ games: z.array(game.extend({ name: z.string().nullable() })) }), 'Games'),
+      200: jsonResponse(
+        z.object({
+          games: z.array(game.extend({ name: z.string().nullable() })),
+          nextCursor: nextCursorSchema,
+        }),
+        'Games, by id',
+      ),
       ...errorResponses(400, 401, 404),
     },
-    handler: async ({ params, principal }) => {
+    handler: async ({ params, query, principal }) => {
       const own =
         principal.kind === 'operator' ||
         (principal.kind === 'partner' && principal.partnerId === params.partnerId);
       if (!own || !(await getPartner(deps.db, params.partnerId)))
         throw new NotFoundError(`partner ${params.partnerId} not found`);
-      return { status: 200, body: { games: await listGames(deps.db, params.partnerId) } };
+      const after = decodeCursor(query.cursor, z.string());
+      const rows = await listGames(deps.db, params.partnerId, { limit: query.limit + 1, after });
+      const { items, nextCursor } = page(rows, query.limit, (g) => g.gameId);
+      return { status: 200, body: { games: items, nextCursor } };
     },
   });
 }

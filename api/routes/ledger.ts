@@ -6,6 +6,7 @@ import { NotFoundError } from '../../domain/errors';
 import { formatAmount, type CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
 import type { ApiDeps } from '../deps';
+import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
 
@@ -57,17 +58,25 @@ export function ledgerRoutes(
     description: "Partners see their own accounts; operators see all, or one partner's with `partnerId`.",
     tags: ['ledger'],
     auth: 'any',
-    query: z.object({ partnerId: partnerIdSchema.optional() }),
+    query: z.object({ partnerId: partnerIdSchema.optional(), ...pageQuery }),
     responses: {
-      200: jsonResponse(z.object({ accounts: z.array(accountSchema) }), 'Accounts'),
+      200: jsonResponse(
+        z.object({ accounts: z.array(accountSchema), nextCursor: nextCursorSchema }),
+        'Accounts, by code',
+      ),
       ...errorResponses(400, 401),
     },
     handler: async ({ query, principal }) => {
       const partnerId = principal.kind === 'partner' ? principal.partnerId : query.partnerId;
       if (principal.kind === 'partner' && query.partnerId && query.partnerId !== principal.partnerId)
-        return { status: 200, body: { accounts: [] } };
-      const accounts = await listAccounts(deps.db, partnerId ? { partnerId } : {});
-      return { status: 200, body: { accounts: accounts.map(view) } };
+        return { status: 200, body: { accounts: [], nextCursor: null } };
+      const after = decodeCursor(query.cursor, z.string());
+      const rows = await listAccounts(deps.db, partnerId ? { partnerId } : {}, {
+        limit: query.limit + 1,
+        after,
+      });
+      const { items, nextCursor } = page(rows, query.limit, (a) => a.code);
+      return { status: 200, body: { accounts: items.map(view), nextCursor } };
     },
   });
 

@@ -22,6 +22,7 @@ import { resolveException, settlementStatus, type settlementCycle } from '../../
 import type { Principal } from '../auth';
 import { settlementScheduleId, upsertSettlementSchedule } from '../schedules';
 import type { ApiDeps } from '../deps';
+import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
 
@@ -217,17 +218,31 @@ export function settlementRoutes(
     summary: 'List settlement cycles (a partner sees its own)',
     tags: ['settlements'],
     auth: 'any',
-    query: z.object({ partnerId: partnerIdSchema.optional(), status: z.string().max(40).optional() }),
+    query: z.object({
+      partnerId: partnerIdSchema.optional(),
+      status: z.string().max(40).optional(),
+      ...pageQuery,
+    }),
     responses: {
-      200: jsonResponse(z.object({ settlements: z.array(cycleSchema) }), 'Cycles'),
+      200: jsonResponse(
+        z.object({ settlements: z.array(cycleSchema), nextCursor: nextCursorSchema }),
+        'Cycles, newest period first',
+      ),
       ...errorResponses(400, 401),
     },
     handler: async ({ query, principal }) => {
       const partnerId = principal.kind === 'partner' ? principal.partnerId : (query.partnerId ?? null);
-      return {
-        status: 200,
-        body: { settlements: await listCycles(deps.db, { partnerId, status: query.status ?? null }) },
-      };
+      const after = decodeCursor(query.cursor, z.object({ periodStart: day, id: z.string() }));
+      const rows = await listCycles(
+        deps.db,
+        { partnerId, status: query.status ?? null },
+        { limit: query.limit + 1, after },
+      );
+      const { items, nextCursor } = page(rows, query.limit, (r) => ({
+        periodStart: r.periodStart,
+        id: r.id,
+      }));
+      return { status: 200, body: { settlements: items, nextCursor } };
     },
   });
 
@@ -343,15 +358,31 @@ export function settlementRoutes(
     query: z.object({
       status: z.enum(['open', 'resolved']).optional(),
       partnerId: partnerIdSchema.optional(),
+      ...pageQuery,
     }),
     responses: {
-      200: jsonResponse(z.object({ exceptions: z.array(z.unknown()) }), 'Exceptions'),
+      200: jsonResponse(
+        z.object({ exceptions: z.array(z.unknown()), nextCursor: nextCursorSchema }),
+        'Exceptions, by settlement and exception id',
+      ),
       ...errorResponses(400, 401),
     },
     handler: async ({ query, principal }) => {
       const partnerId = principal.kind === 'partner' ? principal.partnerId : (query.partnerId ?? null);
-      const rows = await listExceptions(deps.db, { partnerId, status: query.status ?? null });
-      return { status: 200, body: { exceptions: rows } };
+      const after = decodeCursor(
+        query.cursor,
+        z.object({ settlementId: z.string(), exceptionId: z.string() }),
+      );
+      const rows = await listExceptions(
+        deps.db,
+        { partnerId, status: query.status ?? null },
+        { limit: query.limit + 1, after },
+      );
+      const { items, nextCursor } = page(rows, query.limit, (r) => ({
+        settlementId: String(r.settlementId),
+        exceptionId: String(r.exceptionId),
+      }));
+      return { status: 200, body: { exceptions: items, nextCursor } };
     },
   });
 
