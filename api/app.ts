@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createCurrencyRegistry } from '../domain/money';
 import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
+import { authenticateBeforeBody } from './auth';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { createMetrics } from './metrics';
@@ -50,6 +51,7 @@ export function createApp(deps: ApiDeps): express.Express {
         err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     }),
   );
+  app.use(authenticateBeforeBody({ db: deps.db, operatorToken: deps.config.api.operatorToken }));
   app.use(
     express.json({ limit: deps.config.api.bodyLimitBytes, type: ['application/json', 'application/*+json'] }),
   );

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { findActiveApiKey } from '../db/partners';
 import type { Db } from '../db/pool';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors';
@@ -27,8 +27,37 @@ function presentedCredential(req: Request): string | null {
   return req.get('x-api-key') ?? null;
 }
 
+/** Where authenticateBeforeBody leaves the caller, so that the route does not look it up again. */
+const PRINCIPAL = 'clearhouse.principal';
+
+/**
+ * A request that carries a body is authenticated before the body is read: an unknown caller
+ * cannot make the API buffer and parse megabytes. (Every route that takes a body needs a
+ * credential.) The route then checks the role it needs against the same principal.
+ */
+export function authenticateBeforeBody(deps: AuthDeps) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const hasBody = req.get('content-length') !== undefined || req.get('transfer-encoding') !== undefined;
+    if (!hasBody || req.method === 'GET' || req.method === 'HEAD') return next();
+    try {
+      res.locals[PRINCIPAL] = await authenticate(deps, req, 'any');
+      next();
+    } catch (err) {
+      // Unread, the body would keep the connection busy: close it after the answer.
+      res.set('connection', 'close');
+      next(err);
+    }
+  };
+}
+
 export async function authenticate(deps: AuthDeps, req: Request, need: AuthRequirement): Promise<Principal> {
   if (need === 'none') return { kind: 'anonymous' };
+  const known = req.res?.locals[PRINCIPAL] as Principal | undefined;
+  if (known) {
+    if (need !== 'any' && known.kind !== need)
+      throw new ForbiddenError(`this operation needs ${need} credentials`);
+    return known;
+  }
   const credential = presentedCredential(req);
   if (!credential) {
     throw new UnauthorizedError('missing credentials: send Authorization: Bearer <token>', [

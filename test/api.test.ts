@@ -172,6 +172,27 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     expect(accounts.body).toHaveProperty('nextCursor');
   });
 
+  it('authenticates before reading a body: no credential, no parsing (401, not 400 or 413)', async () => {
+    const huge = await stack.api('/v1/transactions', {
+      rawBody: 'x'.repeat(100_000),
+      token: null,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(huge.status).toBe(401);
+    const malformed = await stack.api('/v1/partners', {
+      rawBody: '{not json',
+      token: 'wrong-token-0123456789',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(malformed.status).toBe(401);
+    // With a credential the body is read as before.
+    const withToken = await stack.api('/v1/partners', {
+      rawBody: '{not json',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(withToken.status).toBe(400);
+  });
+
   it('sends security headers and no framework banner', async () => {
     const res = await fetch(`${stack.baseUrl}/healthz`);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
