@@ -116,10 +116,18 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
     expect(waiting.exceptions.map((e) => e.exceptionId).sort()).toEqual(Object.keys(resolutions).sort());
     for (const [exceptionId, r] of Object.entries(resolutions)) await resolve(id, { exceptionId, ...r });
     await waitFor(id, 'Completed');
-    const statement = await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`, {
+    const statement = await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`);
+    expect(statement.status).toBe(200);
+    // The partner reads the same statement, its resolvers shown as a role, never a name.
+    const theirs = await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`, {
       token: p.apiKey,
     });
-    expect(statement.status).toBe(200);
+    expect(theirs.body.netPayable).toBe(statement.body.netPayable);
+    const names = (x: unknown) => JSON.stringify(x).includes('"operator":"ana"');
+    expect([names(statement.body), names(theirs.body)]).toEqual([true, false]);
+    const view = await stack.api(`/v1/settlements/${encodeURIComponent(id)}`, { token: p.apiKey });
+    const listed = await stack.api(`/v1/exceptions?limit=500`, { token: p.apiKey });
+    expect([names(view.body), names(listed.body)]).toEqual([false, false]);
     return { id, statement: statement.body };
   }
 

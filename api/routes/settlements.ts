@@ -22,6 +22,7 @@ import { resolveException, settlementStatus, type settlementCycle } from '../../
 import type { Principal } from '../auth';
 import { settlementScheduleId, upsertSettlementSchedule } from '../schedules';
 import type { ApiDeps } from '../deps';
+import { cycleViewForPartner, exceptionForPartner, isPartner } from '../partner-view';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
@@ -262,7 +263,10 @@ export function settlementRoutes(
       try {
         return {
           status: 200,
-          body: await deps.temporal.workflow.getHandle(params.id).query(settlementStatus),
+          body: await deps.temporal.workflow
+            .getHandle(params.id)
+            .query(settlementStatus)
+            .then((view) => (isPartner(principal) ? cycleViewForPartner(view) : view)),
         };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError)
@@ -304,7 +308,18 @@ export function settlementRoutes(
           text: { contentType: 'text/csv', body: statementCsv(statement) },
         };
       }
-      // The exact bytes the fee step stored: what a dry run compares against.
+      // The exact bytes the fee step stored (what a dry run compares against); a partner reads
+      // the same statement with its resolvers shown as a role.
+      if (isPartner(principal)) {
+        const statement = JSON.parse(text) as { exceptions?: { resolution?: unknown }[] };
+        return {
+          status: 200,
+          text: {
+            contentType: 'application/json',
+            body: `${JSON.stringify({ ...statement, exceptions: (statement.exceptions ?? []).map(exceptionForPartner) }, null, 2)}\n`,
+          },
+        };
+      }
       return { status: 200, text: { contentType: 'application/json', body: text } };
     },
   });
@@ -382,7 +397,10 @@ export function settlementRoutes(
         settlementId: String(r.settlementId),
         exceptionId: String(r.exceptionId),
       }));
-      return { status: 200, body: { exceptions: items, nextCursor } };
+      return {
+        status: 200,
+        body: { exceptions: isPartner(principal) ? items.map(exceptionForPartner) : items, nextCursor },
+      };
     },
   });
 
