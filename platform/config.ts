@@ -23,7 +23,9 @@ const bool = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'tru
 
 export const envSchema = z
   .object({
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    // Safe by default: a process not told it is in development (npm run dev says so) is in
+    // production, and refuses the development defaults.
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.default(false),
 
@@ -73,11 +75,30 @@ export const envSchema = z
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
-    // In production nothing may fall back to a development default.
+    // In production nothing may fall back to, or repeat, a development default.
+    const hint = '(NODE_ENV is production unless set: npm run dev sets development)';
     for (const key of ['DATABASE_URL', 'OPERATOR_TOKEN', 'SECRETS_KEY', 'METRICS_TOKEN'] as const) {
       if (!env[key])
-        ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `is required when NODE_ENV=production ${hint}`,
+        });
     }
+    for (const key of ['OPERATOR_TOKEN', 'SECRETS_KEY'] as const) {
+      if (env[key] === DEV_DEFAULTS[key])
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'is the development default: choose a secret one',
+        });
+    }
+    if (!env.FX_RATES_URL.startsWith('https://'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FX_RATES_URL'],
+        message: `must be an https:// URL when NODE_ENV=production ${hint}`,
+      });
   });
 
 export type Env = z.infer<typeof envSchema>;

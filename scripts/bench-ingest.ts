@@ -117,6 +117,7 @@ async function main(): Promise<void> {
     {
       env: {
         ...process.env,
+        NODE_ENV: 'development', // a benchmark runs on the development defaults
         DATABASE_URL: services.databaseUrl,
         TEMPORAL_ADDRESS: services.temporalAddress,
         API_PORT: String(port),

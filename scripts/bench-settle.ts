@@ -68,6 +68,7 @@ async function main(): Promise<void> {
 
   const env = {
     ...process.env,
+    NODE_ENV: 'development', // a benchmark runs on the development defaults
     DATABASE_URL: services.databaseUrl,
     TEMPORAL_ADDRESS: services.temporalAddress,
     LOG_LEVEL: 'warn',

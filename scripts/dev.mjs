@@ -313,6 +313,8 @@ async function main() {
   const [databaseUrl, temporal] = await Promise.all([startPostgres(), startTemporal()]);
 
   Object.assign(env, {
+    // The embedded defaults (operator token, secrets key, local FX service) are development's.
+    NODE_ENV: env.NODE_ENV || 'development',
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_UI_URL: temporal.uiUrl,

@@ -1,8 +1,20 @@
 import { ConfigError, DEV_DEFAULTS, loadConfig } from '../platform/config';
 
 describe('config: validated once at start-up, naming each bad variable', () => {
-  it('runs on embedded defaults with an empty environment', () => {
-    const config = loadConfig({});
+  it('runs on embedded defaults in development, and refuses them when not told it is development', () => {
+    expect(() => loadConfig({})).toThrow(/OPERATOR_TOKEN: is required when NODE_ENV=production/);
+    expect(() =>
+      loadConfig({
+        DATABASE_URL: 'postgres://a@b/c',
+        OPERATOR_TOKEN: DEV_DEFAULTS.OPERATOR_TOKEN,
+        SECRETS_KEY: DEV_DEFAULTS.SECRETS_KEY,
+        METRICS_TOKEN: 'm'.repeat(16),
+        FX_RATES_URL: 'http://rates.example',
+      }),
+    ).toThrow(
+      /OPERATOR_TOKEN: is the development default[\s\S]*SECRETS_KEY: is the development default[\s\S]*FX_RATES_URL: must be an https/,
+    );
+    const config = loadConfig({ NODE_ENV: 'development' });
     expect(config.db.url).toBe(DEV_DEFAULTS.DATABASE_URL);
     expect(config.api.port).toBe(3000);
     expect(config.temporal).toMatchObject({
@@ -16,6 +28,7 @@ describe('config: validated once at start-up, naming each bad variable', () => {
     let caught: unknown;
     try {
       loadConfig({
+        NODE_ENV: 'development',
         API_PORT: '99999',
         DATABASE_URL: 'mysql://x',
         TEMPORAL_ADDRESS: 'no-port',
@@ -58,21 +71,28 @@ describe('config: validated once at start-up, naming each bad variable', () => {
       OPERATOR_TOKEN: 'x'.repeat(32),
       SECRETS_KEY: 'k'.repeat(32),
       METRICS_TOKEN: 'm'.repeat(16),
+      FX_RATES_URL: 'https://rates.example',
     });
     expect(ok.api.operatorToken).toBe('x'.repeat(32));
   });
 
   it('reads extra assets and their scales', () => {
-    expect(loadConfig({}).currencies.extraAssets).toEqual({ USDC: 6, USDT: 6 });
-    expect(loadConfig({ CURRENCY_EXTRA_ASSETS: 'GOLD:3,USDC:6' }).currencies.extraAssets).toEqual({
+    expect(loadConfig({ NODE_ENV: 'development' }).currencies.extraAssets).toEqual({ USDC: 6, USDT: 6 });
+    expect(
+      loadConfig({ NODE_ENV: 'development', CURRENCY_EXTRA_ASSETS: 'GOLD:3,USDC:6' }).currencies.extraAssets,
+    ).toEqual({
       GOLD: 3,
       USDC: 6,
     });
-    expect(() => loadConfig({ CURRENCY_EXTRA_ASSETS: 'usdc:6' })).toThrow(/CURRENCY_EXTRA_ASSETS/);
-    expect(() => loadConfig({ CURRENCY_EXTRA_ASSETS: 'GOLD:19' })).toThrow(/CURRENCY_EXTRA_ASSETS/);
+    expect(() => loadConfig({ NODE_ENV: 'development', CURRENCY_EXTRA_ASSETS: 'usdc:6' })).toThrow(
+      /CURRENCY_EXTRA_ASSETS/,
+    );
+    expect(() => loadConfig({ NODE_ENV: 'development', CURRENCY_EXTRA_ASSETS: 'GOLD:19' })).toThrow(
+      /CURRENCY_EXTRA_ASSETS/,
+    );
   });
 
   it('treats empty strings as unset, as shells and compose files produce them', () => {
-    expect(loadConfig({ API_PORT: '', DATABASE_URL: '' }).api.port).toBe(3000);
+    expect(loadConfig({ NODE_ENV: 'development', API_PORT: '', DATABASE_URL: '' }).api.port).toBe(3000);
   });
 });
