@@ -1,4 +1,4 @@
-import { activityInfo, heartbeat } from '@temporalio/activity';
+import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ensureAccounts, postEntries, type EntryInput } from '../db/ledger';
 import type { Db } from '../db/pool';
 import { withTransaction } from '../db/retry';
@@ -58,7 +58,12 @@ const WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024;
 
 /** The one mapping of an outbound call's failure: unavailable is retried (after Retry-After). */
 function outboundFailure(err: unknown, refused: (e: UpstreamRefusedError) => Error): unknown {
-  if (err instanceof UpstreamUnavailableError) return new UnavailableError(err.message, [], err.retryAfterMs);
+  if (err instanceof UpstreamUnavailableError) {
+    // The raw cause (addresses, system errors) is for operators' logs; the failure, which can
+    // end up in an exception a partner reads, carries only the classified message.
+    if (err.detail) log.warn('outbound call failed', { error: err.message, detail: err.detail });
+    return new UnavailableError(err.message, [], err.retryAfterMs);
+  }
   if (err instanceof UpstreamRefusedError) return refused(err);
   return err;
 }
@@ -233,8 +238,7 @@ export function settlementActivities({
             cursor,
           });
         } catch (err) {
-          if (err instanceof ProviderUnavailableError)
-            throw new UnavailableError(err.message, [], err.retryAfterMs);
+          if (err instanceof ProviderUnavailableError) throw outboundFailure(err, (e) => e);
           if (err instanceof ProviderReportError) throw new ConflictError(err.message);
           throw err;
         }

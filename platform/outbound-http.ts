@@ -10,11 +10,16 @@ export const OUTBOUND_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** The longest wait a server's Retry-After can impose on one retry (a hostile value is capped). */
 export const MAX_RETRY_AFTER_MS = 10 * 60_000;
 
-/** The server cannot answer now; trying again later may work (after `retryAfterMs` if it said). */
+/**
+ * The server cannot answer now; trying again later may work (after `retryAfterMs` if it said).
+ * The message is classified (unreachable, timed out, answered 503…) and safe to show whoever
+ * owns the server; `detail` is the raw cause (addresses, system errors), for operators' logs.
+ */
 export class UpstreamUnavailableError extends Error {
   constructor(
     message: string,
     readonly retryAfterMs?: number,
+    readonly detail?: string,
   ) {
     super(message);
     this.name = 'UpstreamUnavailableError';
@@ -65,7 +70,12 @@ export async function callUpstream(
   try {
     res = await fetch(url, { ...init, redirect: 'manual', signal });
   } catch (err) {
-    throw new UpstreamUnavailableError(`${who} unreachable: ${reason(err)}`);
+    const timedOut = signal.aborted;
+    throw new UpstreamUnavailableError(
+      timedOut ? `${who} timed out after ${timeoutMs} ms` : `${who} unreachable`,
+      undefined,
+      reason(err),
+    );
   }
   if (res.status === 429 || res.status >= 500) {
     await res.body?.cancel().catch(() => {});
@@ -86,7 +96,11 @@ export async function callUpstream(
     text = await readCapped(res, maxBytes, who);
   } catch (err) {
     if (err instanceof UpstreamRefusedError) throw err;
-    throw new UpstreamUnavailableError(`${who} broke off its answer: ${reason(err)}`);
+    throw new UpstreamUnavailableError(
+      signal.aborted ? `${who} timed out after ${timeoutMs} ms` : `${who} broke off its answer`,
+      undefined,
+      reason(err),
+    );
   }
   if (!res.ok) throw new UpstreamRefusedError(`${who} answered ${res.status}`, res.status);
   return { status: res.status, headers: res.headers, text };
@@ -118,5 +132,13 @@ async function readCapped(res: Response, maxBytes: number, who: string): Promise
   return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
-const reason = (err: unknown) =>
-  err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+/** The raw cause of a failed call, for logs: the system error under fetch's "fetch failed". */
+function reason(err: unknown): string {
+  const e = err as { message?: unknown; cause?: { message?: unknown; code?: unknown } } | null;
+  const cause = e?.cause;
+  if (cause && typeof cause.message === 'string' && cause.message)
+    return typeof cause.code === 'string' && !cause.message.includes(cause.code)
+      ? `${cause.code}: ${cause.message}`
+      : cause.message;
+  return typeof e?.message === 'string' ? e.message : String(err);
+}

@@ -80,8 +80,18 @@ describe('callUpstream', () => {
     });
     const err = await fail(callUpstream(s.url, {}, { who: 'test server', timeoutMs: 300 }));
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
-    expect((err as Error).message).toMatch(/^test server unreachable: /);
+    // Classified for whoever owns the server; the raw cause stays for operators' logs.
+    expect((err as Error).message).toBe('test server timed out after 300 ms');
+    expect((err as UpstreamUnavailableError).detail).toBeTruthy();
     await s.close();
+  });
+
+  it('says "unreachable" for a closed port, never the address or the system error', async () => {
+    const gone = await serve(() => {});
+    await gone.close(); // a port nothing listens on any more
+    const err = await fail(callUpstream(gone.url, {}, { who: 'test server' }));
+    expect((err as Error).message).toBe('test server unreachable');
+    expect((err as UpstreamUnavailableError).detail).toMatch(/ECONNREFUSED|connect/);
   });
 
   it('classifies 429 and 5xx as unavailable with their Retry-After, other statuses as refused', async () => {
