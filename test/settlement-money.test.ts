@@ -131,6 +131,29 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
     return { id, statement: statement.body };
   }
 
+  /** A partner on `late`'s report with a daily contract of the given tiers (10 % flat by default). */
+  async function dailyPartner(
+    effectiveFrom: string,
+    tiers: { upToMinor: string | null; rate: string }[] = [{ upToMinor: null, rate: '0.10' }],
+  ): Promise<TestPartner> {
+    const p = await onboardPartner(stack, { timezone: 'UTC' });
+    const put = async (path: string, body: unknown) =>
+      expect((await stack.api(path, { method: 'PUT', body })).status).toBe(200);
+    await put(`/v1/partners/${p.id}/provider-connection`, { format: 'json-cursor', baseUrl: late.url });
+    await put(`/v1/partners/${p.id}/contracts/1`, {
+      effectiveFrom,
+      terms: {
+        base: 'ggr',
+        tiers,
+        tierMode: 'marginal',
+        negativeBase: 'floor',
+        jackpots: 'exclude',
+        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
+      },
+    });
+    return p;
+  }
+
   it('settles three days out of order to the minor unit, carries once, and reproduces every statement', async () => {
     const p = await onboardPartner(stack, { timezone: 'UTC' });
     const put = async (path: string, body: unknown) => {
@@ -359,21 +382,7 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
   });
 
   it('counts a transaction that arrives after the freeze once, in the statement and in the ledger', async () => {
-    const p = await onboardPartner(stack, { timezone: 'UTC' });
-    const put = async (path: string, body: unknown) =>
-      expect((await stack.api(path, { method: 'PUT', body })).status).toBe(200);
-    await put(`/v1/partners/${p.id}/provider-connection`, { format: 'json-cursor', baseUrl: late.url });
-    await put(`/v1/partners/${p.id}/contracts/1`, {
-      effectiveFrom: '2026-11-01',
-      terms: {
-        base: 'ggr',
-        tiers: [{ upToMinor: null, rate: '0.10' }],
-        tierMode: 'marginal',
-        negativeBase: 'floor',
-        jackpots: 'exclude',
-        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
-      },
-    });
+    const p = await dailyPartner('2026-11-01');
     const day = '2026-11-20';
     const bet = t(day, 'bet', 'slot-1', '100.00');
     const x = t(day, 'bet', 'slot-1', '40.00');
@@ -421,24 +430,10 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
   });
 
   it("serialises the month: two of a partner's cycles computing at once see each other's volume", async () => {
-    const p = await onboardPartner(stack, { timezone: 'UTC' });
-    const put = async (path: string, body: unknown) =>
-      expect((await stack.api(path, { method: 'PUT', body })).status).toBe(200);
-    await put(`/v1/partners/${p.id}/provider-connection`, { format: 'json-cursor', baseUrl: late.url });
-    await put(`/v1/partners/${p.id}/contracts/1`, {
-      effectiveFrom: '2026-10-01',
-      terms: {
-        base: 'ggr',
-        tiers: [
-          { upToMinor: '15000', rate: '0.12' },
-          { upToMinor: null, rate: '0.10' },
-        ],
-        tierMode: 'marginal',
-        negativeBase: 'floor',
-        jackpots: 'exclude',
-        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
-      },
-    });
+    const p = await dailyPartner('2026-10-01', [
+      { upToMinor: '15000', rate: '0.12' },
+      { upToMinor: null, rate: '0.10' },
+    ]);
     const days = ['2026-10-05', '2026-10-06'];
     const txs = days.map((d) => t(d, 'bet', 'slot-1', '100.00'));
     expect(
@@ -478,21 +473,7 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
   });
 
   it('stops a cycle that meets a data error in a Failed state at once, and lets the same id start again', async () => {
-    const p = await onboardPartner(stack, { timezone: 'UTC' });
-    const put = async (path: string, body: unknown) =>
-      expect((await stack.api(path, { method: 'PUT', body })).status).toBe(200);
-    await put(`/v1/partners/${p.id}/provider-connection`, { format: 'json-cursor', baseUrl: late.url });
-    await put(`/v1/partners/${p.id}/contracts/1`, {
-      effectiveFrom: '2026-10-01',
-      terms: {
-        base: 'ggr',
-        tiers: [{ upToMinor: null, rate: '0.10' }],
-        tierMode: 'marginal',
-        negativeBase: 'floor',
-        jackpots: 'exclude',
-        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
-      },
-    });
+    const p = await dailyPartner('2026-10-01');
     const day = '2026-10-12';
     const tx = t(day, 'bet', `poison-${p.id}`, '10.00');
     expect(
