@@ -12,6 +12,8 @@ module.exports = {
   // One real Temporal dev server and one real Postgres for the whole run (test/global-setup.mjs).
   globalSetup: '<rootDir>/test/global-setup.mjs',
   globalTeardown: '<rootDir>/test/global-teardown.mjs',
+  // Loopback allowed for the simulators, as in development (platform/address-policy.ts).
+  setupFiles: ['<rootDir>/test/support/address-policy.ts'],
   // Two cores: Temporal and Postgres need one between them.
   maxWorkers: 2,
   testTimeout: 60_000,

@@ -64,6 +64,11 @@ export const envSchema = z
 
     WORKER_METRICS_PORT: port.default(9464),
     FX_RATES_URL: z.url().default('http://127.0.0.1:4200'),
+    /** Hosts outbound calls may reach although not public (comma-separated); development: loopback. */
+    OUTBOUND_ALLOWED_HOSTS: z
+      .string()
+      .regex(/^[A-Za-z0-9.:-]+(,[A-Za-z0-9.:-]+)*$/, 'host names or addresses, comma-separated')
+      .optional(),
 
     CURRENCY_EXTRA_ASSETS: z
       .string()
@@ -124,6 +129,8 @@ export interface Config {
   secretsKey: string;
   /** The FX reference-rates service cycles lock their rates from. */
   fxRatesUrl: string;
+  /** Non-public hosts outbound calls may reach (the address policy's allow-list). */
+  outboundAllowedHosts: string[];
 }
 
 export class ConfigError extends Error {
@@ -168,6 +175,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     worker: { metricsPort: e.WORKER_METRICS_PORT },
     secretsKey: e.SECRETS_KEY ?? DEV_DEFAULTS.SECRETS_KEY,
     fxRatesUrl: e.FX_RATES_URL,
+    // Development and tests run their simulators on loopback; production allows none by default.
+    outboundAllowedHosts: (
+      e.OUTBOUND_ALLOWED_HOSTS ?? (e.NODE_ENV === 'production' ? '' : 'localhost,127.0.0.1,::1')
+    )
+      .split(',')
+      .filter(Boolean),
     currencies: {
       extraAssets: Object.fromEntries(
         e.CURRENCY_EXTRA_ASSETS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])]),

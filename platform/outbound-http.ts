@@ -1,6 +1,9 @@
+import { AddressRefusedError, checkAddress } from './address-policy';
+
 // The one client for every call Clearhouse makes to someone else's HTTP server (provider
 // reports, the FX rates service, partners' webhooks). Every response is capped in time and
 // bytes, redirects are never followed (a partner-supplied URL must not bounce us elsewhere),
+// only public addresses are reached unless allow-listed (platform/address-policy.ts),
 // and the answer is classified once: worth retrying later (network, timeout, 429, 5xx, with
 // the server's Retry-After) or refused (any other status, a redirect, an oversized body).
 
@@ -65,6 +68,15 @@ export async function callUpstream(
   opts: { who: string; timeoutMs?: number; maxBytes?: number },
 ): Promise<OutboundResponse> {
   const { who, timeoutMs = OUTBOUND_TIMEOUT_MS, maxBytes = OUTBOUND_MAX_RESPONSE_BYTES } = opts;
+  const target = new URL(url);
+  if (target.protocol !== 'https:' && target.protocol !== 'http:')
+    throw new UpstreamRefusedError(`${who}: only http(s) URLs are called`, null);
+  try {
+    await checkAddress(target, who);
+  } catch (err) {
+    if (err instanceof AddressRefusedError) throw new UpstreamRefusedError(err.message, null);
+    throw err;
+  }
   const signal = AbortSignal.timeout(timeoutMs);
   let res: Response;
   try {

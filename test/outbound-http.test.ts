@@ -1,3 +1,4 @@
+import { setAddressPolicy } from '../platform/address-policy';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { callUpstream, UpstreamRefusedError, UpstreamUnavailableError } from '../platform/outbound-http';
@@ -92,6 +93,39 @@ describe('callUpstream', () => {
     const err = await fail(callUpstream(gone.url, {}, { who: 'test server' }));
     expect((err as Error).message).toBe('test server unreachable');
     expect((err as UpstreamUnavailableError).detail).toMatch(/ECONNREFUSED|connect/);
+  });
+
+  it('reaches only public addresses unless allow-listed: loopback, metadata and private refused, by name too', async () => {
+    const s = await serve((_q, r) => r.writeHead(200).end('ok'));
+    setAddressPolicy({ allowedHosts: [] }); // production's default
+    try {
+      for (const url of [
+        s.url,
+        s.url.replace('127.0.0.1', 'localhost'),
+        'http://169.254.169.254/latest/meta-data/',
+        'http://10.1.2.3/report',
+        'http://[::1]:1/report',
+        'http://[::ffff:127.0.0.1]:1/report',
+      ]) {
+        const err = await fail(callUpstream(url, {}, { who: 'test server' }));
+        expect({
+          url,
+          refused: err instanceof UpstreamRefusedError,
+          message: (err as Error).message,
+        }).toEqual({
+          url,
+          refused: true,
+          message: 'test server refused by the address policy: not a public address',
+        });
+      }
+      expect(s.hits()).toBe(0);
+    } finally {
+      setAddressPolicy({ allowedHosts: ['localhost', '127.0.0.1', '::1'] });
+      await s.close();
+    }
+    const allowed = await serve((_q, r) => r.writeHead(200).end('ok'));
+    expect((await callUpstream(allowed.url, {}, { who: 'test server' })).text).toBe('ok');
+    await allowed.close();
   });
 
   it('classifies 429 and 5xx as unavailable with their Retry-After, other statuses as refused', async () => {

@@ -1,6 +1,7 @@
 import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { createCurrencyRegistry } from '../domain/money';
+import { setAddressPolicy } from '../platform/address-policy';
 import { SecretBox } from '../platform/secrets';
 import type { Config } from '../platform/config';
 import { taskQueue } from '../platform/temporal';
@@ -16,6 +17,8 @@ export interface WorkerDeps extends ActivityDeps {
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   // Bundled once and shared by every worker of the process.
   const workflowBundle = deps.workflowBundle ?? (await bundleWorkflows());
+  // Where activities may call: public addresses, plus the configured allow-list.
+  setAddressPolicy({ allowedHosts: deps.config.outboundAllowedHosts });
   const activities = createActivities({
     ...deps,
     currencies: createCurrencyRegistry(deps.config.currencies.extraAssets),

@@ -1,0 +1,78 @@
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+
+// Where Clearhouse may send a request. A partner supplies its report URL and its webhook URL:
+// hostile input, so a call may only reach public addresses — never loopback, private,
+// link-local (cloud metadata at 169.254.169.254 included), shared, multicast or reserved ones —
+// unless an operator allow-lists the host (the embedded demo allow-lists its own simulators).
+// The name is resolved and every address it resolves to is checked, not only the name.
+
+const blocked = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  blocked.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['::ffff:0:0', 96], // IPv4-mapped: checked as IPv4 below
+] as const)
+  blocked.addSubnet(net, prefix, 'ipv6');
+
+export interface AddressPolicy {
+  /** Hosts (names or addresses) that may be reached although they are not public. */
+  allowedHosts: string[];
+}
+
+/** Production's default: public addresses only. */
+let policy: AddressPolicy = { allowedHosts: [] };
+
+/** Set once at start-up from the configuration (workers/create.ts). */
+export function setAddressPolicy(p: AddressPolicy): void {
+  policy = { allowedHosts: p.allowedHosts.map((h) => h.toLowerCase()) };
+}
+
+export class AddressRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AddressRefusedError';
+  }
+}
+
+function isBlocked(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return blocked.check(address, 'ipv4');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return blocked.check(mapped[1]!, 'ipv4');
+  return blocked.check(address, 'ipv6');
+}
+
+/** Refuses a URL whose host is, or resolves to, an address the policy does not allow. */
+export async function checkAddress(url: URL, who: string): Promise<void> {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (policy.allowedHosts.includes(host)) return;
+  let addresses: string[];
+  if (isIP(host)) addresses = [host];
+  else {
+    try {
+      addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+    } catch {
+      return; // unresolvable: the call itself fails as unreachable
+    }
+  }
+  if (addresses.some(isBlocked))
+    throw new AddressRefusedError(`${who} refused by the address policy: not a public address`);
+}
