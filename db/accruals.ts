@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { readContractTerms, type StoredContractTerms } from '../domain/contract';
 import { NotFoundError } from '../domain/errors';
-import type { MonthToDate } from '../domain/fees';
+import type { FeeResult, MonthToDate } from '../domain/fees';
 import { formatAmount, type CurrencyRegistry } from '../domain/money';
 import type { Resolution } from '../domain/settlement';
 import type { AggregateRow } from '../domain/reconciliation';
@@ -175,14 +175,7 @@ export async function insertAccrual(
     cycle: CycleRef;
     month: string;
     closesMonth: boolean;
-    accrual: {
-      taxBaseMinor: bigint;
-      gamingTaxMinor: bigint;
-      volumeMinor: bigint;
-      tierFeeMinor: bigint;
-      variableFeeMinor: bigint;
-      topUpMinor: bigint;
-    };
+    accrual: FeeResult['accrual'];
     fixedFeeCharged: boolean;
     carriedOutMinor: bigint;
     inputs: FrozenAccrualInputs;
