@@ -7,8 +7,10 @@ module.exports = {
   modulePathIgnorePatterns: ['<rootDir>/.data/', '<rootDir>/.tools/', '<rootDir>/dist/'],
   // .mjs too: tests import the plain-JS launch helpers (scripts/lib/net.mjs).
   transform: {
-    '^.+\\.(ts|mjs)$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+    '^.+\\.(ts|mjs|js)$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
+  // jose ships only ES modules: compiled like our own sources (node itself loads it natively).
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   // One real Temporal dev server and one real Postgres for the whole run (test/global-setup.mjs).
   globalSetup: '<rootDir>/test/global-setup.mjs',
   globalTeardown: '<rootDir>/test/global-teardown.mjs',

@@ -1,6 +1,7 @@
 import type { Db } from '../db/pool';
 import type { CurrencyRegistry } from '../domain/money';
 import type { SecretBox } from '../platform/secrets';
+import { auditActivities } from './audit';
 import { withFailureMapping } from './failures';
 import { partnerActivities } from './partners';
 import { settlementActivities } from './settlement';
@@ -18,6 +19,7 @@ export interface ActivityDeps {
 /** Builds every activity from the resources it needs; workers wire this once, tests pass real ones. */
 export function createActivities(deps: ActivityDeps) {
   return withFailureMapping({
+    ...auditActivities(deps),
     ...partnerActivities(deps),
     ...settlementActivities(deps),
   });

@@ -1,14 +1,16 @@
 import express, { Router } from 'express';
 import helmet from 'helmet';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createCurrencyRegistry } from '../domain/money';
 import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
-import { authenticateBeforeBody } from './auth';
+import { authDeps, authenticateBeforeBody } from './auth';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { createMetrics } from './metrics';
+import { BODY_DIGEST } from './route';
 import { createRegistry, generateOpenApi } from './openapi';
+import { auditRoutes } from './routes/audit';
 import { healthRoutes } from './routes/health';
 import { contractRoutes } from './routes/contracts';
 import { gameRoutes } from './routes/games';
@@ -37,6 +39,13 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(
     pinoHttp({
       logger: deps.logger,
+      // A caller's own request id (to find its call in our logs and audit trail), else a new one.
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[A-Za-z0-9._:-]{8,100}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
       // One short line per request; headers (and so credentials) are never logged.
       serializers: {
@@ -51,9 +60,16 @@ export function createApp(deps: ApiDeps): express.Express {
         err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     }),
   );
-  app.use(authenticateBeforeBody({ db: deps.db, operatorToken: deps.config.api.operatorToken }));
+  app.use(authenticateBeforeBody(authDeps(deps.db, deps.config.api)));
   app.use(
-    express.json({ limit: deps.config.api.bodyLimitBytes, type: ['application/json', 'application/*+json'] }),
+    express.json({
+      limit: deps.config.api.bodyLimitBytes,
+      type: ['application/json', 'application/*+json'],
+      // The audit trail records a digest of what was sent, from the bytes themselves.
+      verify: (req, _res, buf) => {
+        (req as express.Request).res!.locals[BODY_DIGEST] = createHash('sha256').update(buf).digest('hex');
+      },
+    }),
   );
 
   const registry = createRegistry();
@@ -66,6 +82,7 @@ export function createApp(deps: ApiDeps): express.Express {
   transactionRoutes(router, registry, deps, currencies);
   ledgerRoutes(router, registry, deps, currencies);
   settlementRoutes(router, registry, deps, currencies);
+  auditRoutes(router, registry, deps);
   app.use(router);
 
   const spec = generateOpenApi(registry, deps.config.api.publicUrl);

@@ -3,19 +3,50 @@ import { findActiveApiKey } from '../db/partners';
 import type { Db } from '../db/pool';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors';
 import { parseApiKey, secretMatches, tokenMatches } from '../platform/credentials';
+import {
+  BOOTSTRAP_OPERATOR,
+  createOperatorVerifier,
+  hasRole,
+  looksLikeJwt,
+  type OperatorIdentity,
+  type OperatorRole,
+  type OperatorTokenSettings,
+} from '../platform/operators';
 
 /**
  * Who is calling. A partner's identity always comes from its credential, never from the
  * request body; every partner-facing query is scoped by `partnerId` from here.
  */
-export type Principal = { kind: 'anonymous' } | { kind: 'operator' } | { kind: 'partner'; partnerId: string };
+export type Principal =
+  { kind: 'anonymous' } | ({ kind: 'operator' } & OperatorIdentity) | { kind: 'partner'; partnerId: string };
 
-/** 'any' accepts an operator or a partner (handlers then scope by principal). */
-export type AuthRequirement = 'none' | 'operator' | 'partner' | 'any';
+/**
+ * What a route needs, declared once in its route table entry (and shown in the OpenAPI spec):
+ * 'none'; 'partner' (a partner's API key); 'any' (a partner, scoped to itself by the handler,
+ * or an operator with any role); or an operator role.
+ */
+export type AuthRequirement = 'none' | 'partner' | 'any' | OperatorRole;
 
 export interface AuthDeps {
   db: Db;
-  operatorToken: string;
+  /** The bootstrap administrator's token, when configured. */
+  operatorToken: string | null;
+  operatorTokens: OperatorTokenSettings;
+}
+
+/** The API's auth dependencies from its config (one verifier per process: it caches the JWKS). */
+export function authDeps(
+  db: Db,
+  api: { operatorToken: string | null; operatorTokens: OperatorTokenSettings },
+): AuthDeps {
+  return { db, operatorToken: api.operatorToken, operatorTokens: api.operatorTokens };
+}
+
+const verifiers = new WeakMap<OperatorTokenSettings, ReturnType<typeof createOperatorVerifier>>();
+function verifierFor(settings: OperatorTokenSettings) {
+  let v = verifiers.get(settings);
+  if (!v) verifiers.set(settings, (v = createOperatorVerifier(settings)));
+  return v;
 }
 
 function presentedCredential(req: Request): string | null {
@@ -53,11 +84,7 @@ export function authenticateBeforeBody(deps: AuthDeps) {
 export async function authenticate(deps: AuthDeps, req: Request, need: AuthRequirement): Promise<Principal> {
   if (need === 'none') return { kind: 'anonymous' };
   const known = req.res?.locals[PRINCIPAL] as Principal | undefined;
-  if (known) {
-    if (need !== 'any' && known.kind !== need)
-      throw new ForbiddenError(`this operation needs ${need} credentials`);
-    return known;
-  }
+  if (known) return allowed(known, need);
   const credential = presentedCredential(req);
   if (!credential) {
     throw new UnauthorizedError('missing credentials: send Authorization: Bearer <token>', [
@@ -70,9 +97,17 @@ export async function authenticate(deps: AuthDeps, req: Request, need: AuthRequi
       { path: 'headers.authorization', message: 'not recognised' },
     ]);
   }
-  if (need !== 'any' && principal.kind !== need) {
-    throw new ForbiddenError(`this operation needs ${need} credentials`);
+  return allowed(principal, need);
+}
+
+function allowed(principal: Principal, need: AuthRequirement): Principal {
+  if (need === 'none' || need === 'any') return principal;
+  if (need === 'partner') {
+    if (principal.kind !== 'partner') throw new ForbiddenError('this operation needs partner credentials');
+    return principal;
   }
+  if (principal.kind !== 'operator' || !hasRole(principal, need))
+    throw new ForbiddenError(`this operation needs an operator with the ${need} role`);
   return principal;
 }
 
@@ -84,5 +119,11 @@ async function resolve(deps: AuthDeps, credential: string): Promise<Principal | 
       ? { kind: 'partner', partnerId: stored.partnerId }
       : null;
   }
-  return tokenMatches(credential, deps.operatorToken) ? { kind: 'operator' } : null;
+  if (looksLikeJwt(credential)) {
+    const identity = await verifierFor(deps.operatorTokens)(credential);
+    return identity ? { kind: 'operator', ...identity } : null;
+  }
+  return deps.operatorToken !== null && tokenMatches(credential, deps.operatorToken)
+    ? { kind: 'operator', ...BOOTSTRAP_OPERATOR }
+    : null;
 }

@@ -24,10 +24,17 @@ export function errorBody(code: string, message: string, details: ErrorDetail[] 
 
 /** zod issues → details naming each field by its dotted path (prefix: where it came from). */
 export function zodDetails(error: z.ZodError, prefix = ''): ErrorDetail[] {
-  return error.issues.map((i) => ({
-    path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || prefix || 'body',
-    message: i.message,
-  }));
+  const pathOf = (path: PropertyKey[]) =>
+    [prefix, ...path.map(String)].filter(Boolean).join('.') || prefix || 'body';
+  // An unknown key is named itself, one detail each: "operator: not a field of this request".
+  return error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({
+          path: pathOf([...i.path, k]),
+          message: `unknown field "${k}": not accepted here`,
+        }))
+      : [{ path: pathOf(i.path), message: i.message }],
+  );
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

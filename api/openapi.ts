@@ -5,7 +5,11 @@ export function createRegistry(): OpenAPIRegistry {
   registry.registerComponent('securitySchemes', 'operatorToken', {
     type: 'http',
     scheme: 'bearer',
-    description: 'Operator token (OPERATOR_TOKEN).',
+    bearerFormat: 'JWT',
+    description:
+      "An operator's signed token (JWT: `npm run cli -- operator:token --name ana --role approver`, or the configured " +
+      'OIDC issuer). The scopes listed on an operation are the role it needs (`x-required-role`); any role may read. ' +
+      'OPERATOR_TOKEN, when set, is the bootstrap administrator (admin, resolver, viewer; never an approver).',
   });
   registry.registerComponent('securitySchemes', 'partnerApiKey', {
     type: 'http',

@@ -1,7 +1,9 @@
 import { type OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type { Request, Response, Router } from 'express';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { BadRequestError, ValidationError } from '../domain/errors';
+import { appendAudit } from '../db/audit';
 import { authenticate, type AuthDeps, type AuthRequirement, type Principal } from './auth';
 import { zodDetails } from './errors';
 
@@ -35,7 +37,14 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   summary: string;
   description?: string;
   tags: string[];
+  /** Who may call it: declared here, enforced by mountRoute, shown in the OpenAPI spec. */
   auth: AuthRequirement;
+  /**
+   * Every successful call of a route that is not a GET is recorded in the audit trail (who,
+   * role, action, target, request id, digest of the request body). `false` for a route that
+   * changes nothing (a dry run).
+   */
+  audit?: false;
   params?: P;
   query?: Q;
   body?: B;
@@ -60,12 +69,8 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
     summary: spec.summary,
     ...(spec.description ? { description: spec.description } : {}),
     tags: spec.tags,
-    security:
-      spec.auth === 'none'
-        ? []
-        : spec.auth === 'operator'
-          ? [{ operatorToken: [] }]
-          : [{ partnerApiKey: [] }],
+    security: securityOf(spec.auth),
+    'x-required-role': spec.auth,
     request: {
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { query: spec.query } : {}),
@@ -109,6 +114,8 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
         req,
         res,
       });
+      if (spec.method !== 'get' && spec.audit !== false && result.status < 400)
+        await auditCall(deps, req, spec, principal, result.status);
       if (result.headers) res.set(result.headers);
       if (result.text) res.status(result.status).type(result.text.contentType).send(result.text.body);
       else if (result.body === undefined) res.status(result.status).end();
@@ -116,6 +123,52 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
     } catch (err) {
       next(err);
     }
+  });
+}
+
+/**
+ * OpenAPI security per requirement: a partner's API key, an operator's bearer token with the
+ * role named as its scope (OpenAPI 3.1 allows role names for any scheme), or either.
+ */
+function securityOf(auth: AuthRequirement): Record<string, string[]>[] {
+  if (auth === 'none') return [];
+  if (auth === 'partner') return [{ partnerApiKey: [] }];
+  if (auth === 'any') return [{ partnerApiKey: [] }, { operatorToken: ['viewer'] }];
+  return [{ operatorToken: [auth] }];
+}
+
+/** The request's body digest, computed from its raw bytes while express.json read them. */
+export const BODY_DIGEST = 'clearhouse.bodyDigest';
+
+async function auditCall(
+  deps: AuthDeps,
+  req: Request,
+  spec: { method: string; path: string },
+  principal: Principal,
+  status: number,
+): Promise<void> {
+  const requestId = typeof req.id === 'string' ? req.id : JSON.stringify(req.id);
+  await appendAudit(deps.db, {
+    // Each call is recorded (a caller-chosen request id must not merge two calls into one).
+    idempotencyKey: `api:${randomUUID()}`,
+    actor:
+      principal.kind === 'operator'
+        ? principal.name
+        : principal.kind === 'partner'
+          ? `partner:${principal.partnerId}`
+          : 'anonymous',
+    role:
+      principal.kind === 'operator'
+        ? principal.roles.join(' ')
+        : principal.kind === 'partner'
+          ? 'partner'
+          : 'none',
+    action: `${spec.method.toUpperCase()} ${spec.path}`,
+    target: req.path,
+    source: 'api',
+    requestId,
+    afterDigest: (req.res?.locals[BODY_DIGEST] as string | undefined) ?? null,
+    details: { status, ...(principal.kind === 'operator' ? { via: principal.via } : {}) },
   });
 }
 

@@ -41,6 +41,8 @@ export interface SettlementInput {
   reminderIntervalMs: number;
   /** Attempts at fetching the provider report before it becomes an exception (default 8, ≈ 2 min of backoff). */
   reportFetchAttempts?: number;
+  /** The operator who started the cycle by hand (it requested this payout): never one of its approvers. */
+  requestedBy?: string;
 }
 
 export interface SettlementException {
@@ -133,17 +135,41 @@ export function resolutionProblem(
   return null;
 }
 
-/** Why an approvePayout Update must be rejected (maker-checker: two different operators). */
+/**
+ * The makers of a payout: whoever requested it (started the cycle by hand) and whoever
+ * resolved one of its exceptions with an `adjust`. None of them may approve it.
+ */
+export function payoutMakers(
+  exceptions: SettlementException[],
+  requestedBy: string | undefined,
+): { operator: string; made: string }[] {
+  return [
+    ...(requestedBy ? [{ operator: requestedBy, made: 'requested this payout (started the cycle)' }] : []),
+    ...exceptions.flatMap((e) =>
+      e.resolution?.resolution === 'adjust'
+        ? [{ operator: e.resolution.operator, made: `adjusted exception ${e.exceptionId}` }]
+        : [],
+    ),
+  ];
+}
+
+/**
+ * Why an approvePayout Update must be rejected: maker-checker, bound to the operator's name
+ * (from the API's token, or the UI's payload) — two different approvers, neither a maker.
+ */
 export function approvalProblem(
   approvers: string[],
   input: unknown,
   awaitingApproval: boolean,
+  makers: { operator: string; made: string }[] = [],
 ): string | null {
   if (!awaitingApproval) return 'this cycle is not waiting for a payout approval';
   if (!isObject(input) || typeof input.operator !== 'string' || input.operator.trim().length === 0)
     return 'operator is required';
-  if (approvers.includes(input.operator.trim()))
-    return `${input.operator} already approved: a second, different operator must approve`;
+  const who = input.operator.trim();
+  if (approvers.includes(who)) return `${who} already approved: a second, different operator must approve`;
+  const maker = makers.find((m) => m.operator.trim() === who);
+  if (maker) return `${who} ${maker.made}: a maker cannot approve the payout (maker-checker)`;
   if (input.comment !== undefined && (typeof input.comment !== 'string' || input.comment.length > MAX_TEXT))
     return 'comment must be a string of at most 500 characters';
   return null;

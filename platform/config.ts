@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { OperatorTokenSettings } from './operators';
 
 /**
  * The one place where Clearhouse reads its environment. Every process (API, worker,
@@ -16,6 +17,7 @@ export const DEV_DEFAULTS = {
   DATABASE_URL: 'postgres://clearhouse:clearhouse@127.0.0.1:54329/clearhouse',
   OPERATOR_TOKEN: 'dev-operator-token',
   SECRETS_KEY: 'dev-secrets-key-do-not-use-in-production',
+  OPERATOR_JWT_SECRET: 'dev-operator-jwt-secret-do-not-use-in-production',
 } as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -44,7 +46,16 @@ export const envSchema = z
       .max(64 * 1024 * 1024)
       .default(8 * 1024 * 1024),
     API_PUBLIC_URL: z.url().optional(),
+    /** The bootstrap administrator's bearer token (optional in production: unset it once named operators exist). */
     OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** HS256 key of operator tokens minted by `npm run cli -- operator:token`. */
+    OPERATOR_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** An external OIDC issuer's JWKS URL: its tokens identify operators (with or without the secret). */
+    OPERATOR_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    OPERATOR_JWT_ISSUER: z.string().min(1).default('clearhouse'),
+    OPERATOR_JWT_AUDIENCE: z.string().min(1).default('clearhouse-api'),
+    OPERATOR_ROLES_CLAIM: z.string().min(1).default('roles'),
+    OPERATOR_NAME_CLAIM: z.string().min(1).default('preferred_username'),
     SECRETS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     /** Bearer token a Prometheus scraper sends to the API's /metrics (open without it in development). */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -82,7 +93,7 @@ export const envSchema = z
     if (env.NODE_ENV !== 'production') return;
     // In production nothing may fall back to, or repeat, a development default.
     const hint = '(NODE_ENV is production unless set: npm run dev sets development)';
-    for (const key of ['DATABASE_URL', 'OPERATOR_TOKEN', 'SECRETS_KEY', 'METRICS_TOKEN'] as const) {
+    for (const key of ['DATABASE_URL', 'SECRETS_KEY', 'METRICS_TOKEN'] as const) {
       if (!env[key])
         ctx.addIssue({
           code: 'custom',
@@ -90,7 +101,19 @@ export const envSchema = z
           message: `is required when NODE_ENV=production ${hint}`,
         });
     }
-    for (const key of ['OPERATOR_TOKEN', 'SECRETS_KEY'] as const) {
+    if (!env.OPERATOR_JWT_SECRET && !env.OPERATOR_JWKS_URL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OPERATOR_JWT_SECRET'],
+        message: `or OPERATOR_JWKS_URL is required when NODE_ENV=production: operators need signed tokens ${hint}`,
+      });
+    if (env.OPERATOR_JWKS_URL && !env.OPERATOR_JWKS_URL.startsWith('https://'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OPERATOR_JWKS_URL'],
+        message: 'must be an https:// URL in production',
+      });
+    for (const key of ['OPERATOR_TOKEN', 'SECRETS_KEY', 'OPERATOR_JWT_SECRET'] as const) {
       if (env[key] === DEV_DEFAULTS[key])
         ctx.addIssue({
           code: 'custom',
@@ -117,7 +140,10 @@ export interface Config {
     port: number;
     bodyLimitBytes: number;
     publicUrl: string;
-    operatorToken: string;
+    /** The bootstrap administrator's token; null when none is configured. */
+    operatorToken: string | null;
+    /** How operator tokens are verified (and, with a secret, minted). */
+    operatorTokens: OperatorTokenSettings;
     /** When set, /metrics answers only `Authorization: Bearer <metricsToken>`. */
     metricsToken: string | null;
   };
@@ -163,7 +189,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       port: e.API_PORT,
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
       publicUrl: e.API_PUBLIC_URL ?? `http://localhost:${e.API_PORT}`,
-      operatorToken: e.OPERATOR_TOKEN ?? DEV_DEFAULTS.OPERATOR_TOKEN,
+      operatorToken: e.OPERATOR_TOKEN ?? (e.NODE_ENV === 'production' ? null : DEV_DEFAULTS.OPERATOR_TOKEN),
+      operatorTokens: {
+        secret:
+          e.OPERATOR_JWT_SECRET ?? (e.NODE_ENV === 'production' ? null : DEV_DEFAULTS.OPERATOR_JWT_SECRET),
+        jwksUrl: e.OPERATOR_JWKS_URL ?? null,
+        issuer: e.OPERATOR_JWT_ISSUER,
+        audience: e.OPERATOR_JWT_AUDIENCE,
+        rolesClaim: e.OPERATOR_ROLES_CLAIM,
+        nameClaim: e.OPERATOR_NAME_CLAIM,
+      },
       metricsToken: e.METRICS_TOKEN ?? null,
     },
     temporal: {

@@ -2,17 +2,20 @@ import { ConfigError, DEV_DEFAULTS, loadConfig } from '../platform/config';
 
 describe('config: validated once at start-up, naming each bad variable', () => {
   it('runs on embedded defaults in development, and refuses them when not told it is development', () => {
-    expect(() => loadConfig({})).toThrow(/OPERATOR_TOKEN: is required when NODE_ENV=production/);
+    expect(() => loadConfig({})).toThrow(
+      /OPERATOR_JWT_SECRET: or OPERATOR_JWKS_URL is required when NODE_ENV=production/,
+    );
     expect(() =>
       loadConfig({
         DATABASE_URL: 'postgres://a@b/c',
         OPERATOR_TOKEN: DEV_DEFAULTS.OPERATOR_TOKEN,
+        OPERATOR_JWT_SECRET: DEV_DEFAULTS.OPERATOR_JWT_SECRET,
         SECRETS_KEY: DEV_DEFAULTS.SECRETS_KEY,
         METRICS_TOKEN: 'm'.repeat(16),
         FX_RATES_URL: 'http://rates.example',
       }),
     ).toThrow(
-      /OPERATOR_TOKEN: is the development default[\s\S]*SECRETS_KEY: is the development default[\s\S]*FX_RATES_URL: must be an https/,
+      /OPERATOR_TOKEN: is the development default[\s\S]*SECRETS_KEY: is the development default[\s\S]*OPERATOR_JWT_SECRET: is the development default[\s\S]*FX_RATES_URL: must be an https/,
     );
     const config = loadConfig({ NODE_ENV: 'development' });
     expect(config.db.url).toBe(DEV_DEFAULTS.DATABASE_URL);
@@ -45,7 +48,7 @@ describe('config: validated once at start-up, naming each bad variable', () => {
 
   it('refuses development defaults in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
-      /DATABASE_URL: is required when NODE_ENV=production[\s\S]*OPERATOR_TOKEN: is required/,
+      /DATABASE_URL: is required when NODE_ENV=production[\s\S]*OPERATOR_JWT_SECRET: or OPERATOR_JWKS_URL is required/,
     );
     expect(() =>
       loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://a@b/c', OPERATOR_TOKEN: 'short' }),
@@ -69,11 +72,35 @@ describe('config: validated once at start-up, naming each bad variable', () => {
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://a@b/c',
       OPERATOR_TOKEN: 'x'.repeat(32),
+      OPERATOR_JWT_SECRET: 'j'.repeat(32),
       SECRETS_KEY: 'k'.repeat(32),
       METRICS_TOKEN: 'm'.repeat(16),
       FX_RATES_URL: 'https://rates.example',
     });
     expect(ok.api.operatorToken).toBe('x'.repeat(32));
+    // Named operators only: no bootstrap token, tokens from an OIDC issuer.
+    const oidc = loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://a@b/c',
+      OPERATOR_JWKS_URL: 'https://sso.example/.well-known/jwks.json',
+      SECRETS_KEY: 'k'.repeat(32),
+      METRICS_TOKEN: 'm'.repeat(16),
+      FX_RATES_URL: 'https://rates.example',
+    });
+    expect(oidc.api).toMatchObject({
+      operatorToken: null,
+      operatorTokens: { secret: null, jwksUrl: expect.any(String) },
+    });
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://a@b/c',
+        OPERATOR_JWKS_URL: 'http://sso.example/jwks',
+        SECRETS_KEY: 'k'.repeat(32),
+        METRICS_TOKEN: 'm'.repeat(16),
+        FX_RATES_URL: 'https://rates.example',
+      }),
+    ).toThrow(/OPERATOR_JWKS_URL: must be an https/);
   });
 
   it('reads extra assets and their scales', () => {

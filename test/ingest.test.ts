@@ -340,7 +340,7 @@ describe('POST /v1/transactions: atomic, idempotent batches on real Postgres', (
         'an unknown field',
         () => ({ batchId: uniqueId('b'), transactions: [{ ...tx(), colour: 'red' }] }),
         422,
-        'transactions.0',
+        'transactions.0.colour',
       ],
       ['an empty batch', () => ({ batchId: uniqueId('b'), transactions: [] }), 422, 'transactions'],
       [

@@ -184,11 +184,11 @@ describe('provider connection API', () => {
       options: { timezone: 'UTC' },
     });
     expect(jsonOption.status).toBe(422);
-    expect(paths(jsonOption)).toEqual(['options']);
+    expect(paths(jsonOption)).toEqual(['options.timezone']);
     expect(jsonOption.body.error.details[0].message).toContain('timezone');
     const unknown = await put({ format: 'csv-daily', baseUrl: 'https://p.example', options: { tz: 'UTC' } });
     expect(unknown.status).toBe(422);
-    expect(paths(unknown)).toEqual(['options']);
+    expect(paths(unknown)).toEqual(['options.tz']);
   });
 
   it('refuses URLs and credentials that cannot be used safely, naming the field', async () => {
@@ -221,7 +221,7 @@ describe('provider connection API', () => {
         { format: 'json-cursor', baseUrl: 'https://p.example', credentials: { header: 'x-api-key' } },
         'credentials.value',
       ],
-      [{ format: 'json-cursor', baseUrl: 'https://p.example', extra: true }, ''],
+      [{ format: 'json-cursor', baseUrl: 'https://p.example', extra: true }, 'extra'],
     ];
     for (const [body, field] of cases) {
       const res = await put(body);

@@ -253,10 +253,7 @@ describe('settlementCycle workflow', () => {
       expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
       expect(String((err as WorkflowUpdateFailedError).cause?.message)).toMatch(message);
     };
-    await reject(
-      { exceptionId: 'nope', resolution: 'write_off', reason: 'x', operator: 'ana' },
-      /unknown exceptionId/,
-    );
+    await reject({ exceptionId: 'nope', resolution: 'write_off', reason: 'x' }, /unknown exceptionId/);
     await reject(
       {
         exceptionId: byKind.missing_ours!.exceptionId,
@@ -277,7 +274,7 @@ describe('settlementCycle workflow', () => {
       /amount has more than 2/,
     );
     await reject(
-      { exceptionId: byKind.missing_ours!.exceptionId, resolution: 'split', reason: 'x', operator: 'ana' },
+      { exceptionId: byKind.missing_ours!.exceptionId, resolution: 'split', reason: 'x' },
       /resolution must be one of/,
     );
 
@@ -385,20 +382,20 @@ describe('settlementCycle workflow', () => {
     const exceptionId = waiting.exceptions[0]!.exceptionId;
     const path = `/v1/settlements/${encodeURIComponent(id)}/exceptions/${encodeURIComponent(exceptionId)}/resolution`;
     const bad = await stack.api(path, {
-      body: { resolution: 'adjust', amount: '1.001', reason: 'x', operator: 'ana' },
+      body: { resolution: 'adjust', amount: '1.001', reason: 'x' },
     });
     expect(bad.status).toBe(422);
     expect(bad.body.error.message).toMatch(/amount has more than 2 decimal places/);
     expect(
       (
         await stack.api(path, {
-          body: { resolution: 'accept_ours', reason: 'in our logs', operator: 'ana' },
+          body: { resolution: 'accept_ours', reason: 'in our logs' },
           token: p.apiKey,
         })
       ).status,
     ).toBe(403);
     const ok = await stack.api(path, {
-      body: { resolution: 'accept_ours', reason: 'in our logs', operator: 'ana' },
+      body: { resolution: 'accept_ours', reason: 'in our logs' },
     });
     expect(ok).toMatchObject({ status: 200, body: { open: 0 } });
     expect((await h.result()).status).toBe('Completed');

@@ -3,3 +3,5 @@
 export const onboardingWorkflowId = (partnerId: string): string => `onboarding:${partnerId}`;
 export const settlementWorkflowId = (partnerId: string, periodStart: string): string =>
   `settlement:${partnerId}:${periodStart}`;
+/** The prefix of the Update ids the API sends: any other Update came from the Temporal UI or CLI. */
+export const API_UPDATE_PREFIX = 'api:';

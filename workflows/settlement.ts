@@ -3,6 +3,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  currentUpdateInfo,
   defineQuery,
   defineUpdate,
   log,
@@ -21,6 +22,7 @@ import {
   decidedResolutions,
   operatorDuration,
   operatorTime,
+  payoutMakers,
   resolutionProblem,
   type ApprovePayoutInput,
   type ResolveExceptionInput,
@@ -172,6 +174,19 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
         ...(r.amount === undefined ? {} : { amount: r.amount }),
       };
       await acts.recordResolution(cycle, r);
+      if (patched('audit-trail'))
+        await acts.recordAudit({
+          action: 'settlement.resolveException',
+          target: `${cycle.cycleId}/exceptions/${r.exceptionId}`,
+          operator: r.operator.trim(),
+          role: 'resolver',
+          updateId: currentUpdateInfo()!.id,
+          details: {
+            resolution: r.resolution,
+            ...(r.amount === undefined ? {} : { amount: r.amount }),
+            reason: r.reason.trim(),
+          },
+        });
       if (view.status === 'AwaitingResolution' && open() > 0) await publish(view.status, awaiting());
       return { open: open() };
     },
@@ -189,16 +204,35 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
   );
   setHandler(
     approvePayout,
-    (a) => {
+    async (a) => {
       view.approvals.push(a.operator.trim());
+      if (patched('audit-trail'))
+        await acts.recordAudit({
+          action: 'settlement.approvePayout',
+          target: cycle.cycleId,
+          operator: a.operator.trim(),
+          role: 'approver',
+          updateId: currentUpdateInfo()!.id,
+          details: {
+            approval: view.approvals.length,
+            needed: PAYOUT_APPROVALS,
+            ...(a.comment === undefined ? {} : { comment: a.comment }),
+          },
+        });
       return { approvals: view.approvals.length, needed: PAYOUT_APPROVALS };
     },
     {
       validator: (a) => {
-        const problem = approvalProblem(view.approvals, a, view.status === 'AwaitingPayoutApproval');
+        const problem = approvalProblem(
+          view.approvals,
+          a,
+          view.status === 'AwaitingPayoutApproval',
+          payoutMakers(view.exceptions, input.requestedBy),
+        );
         if (problem) refuse(problem);
       },
-      description: 'Approve the payout (maker-checker: two different operators): {"operator","comment"?}',
+      description:
+        'Approve the payout (maker-checker: two different operators, neither the one who started the cycle nor one who adjusted an exception): {"operator","comment"?}',
     },
   );
 
@@ -212,6 +246,15 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
   }
 
   await publish('WaitingForCutoff', `waiting for the ${cutoffLabel}; then the period freezes`);
+  // The API records the cycles it starts; one started by a partner's Schedule records itself.
+  const audited = patched('audit-trail');
+  if (audited && workflowInfo().parent)
+    await acts.recordAudit({
+      action: 'settlement.start',
+      target: cycle.cycleId,
+      role: 'schedule',
+      scheduled: true,
+    });
 
   try {
     // 1. Cut-off plus grace, on a durable timer, then freeze the period.
@@ -297,6 +340,13 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
       { summary: `ledger entries for net payable ${fees.netPayable} ${input.currency}` },
       [cycle, fees],
     );
+    if (audited)
+      await acts.recordAudit({
+        action: 'settlement.post',
+        target: cycle.cycleId,
+        role: 'workflow',
+        details: { netPayable: fees.netPayable, currency: input.currency, entryIds: posted.entryIds },
+      });
     await acts.buildStatement.executeWithOptions(
       { summary: 'JSON and CSV, from the figures this cycle decided' },
       [cycle, { fees, entryIds: posted.entryIds, exceptions: view.exceptions }],
@@ -313,12 +363,24 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
       await condition(() => view.approvals.length >= PAYOUT_APPROVALS);
     }
     await publish('PayingOut', `${fees.netPayable} ${input.currency}`);
-    await acts.recordPayout.executeWithOptions(
+    const payout = await acts.recordPayout.executeWithOptions(
       {
         summary: `${fees.netPayable} ${input.currency} (approved by ${view.approvals.join(', ') || 'no one: below threshold'})`,
       },
       [cycle, { netPayableMinor: fees.netPayableMinor, approvers: view.approvals }],
     );
+    if (audited)
+      await acts.recordAudit({
+        action: 'settlement.payout',
+        target: cycle.cycleId,
+        role: 'workflow',
+        details: {
+          netPayable: fees.netPayable,
+          currency: input.currency,
+          approvers: view.approvals,
+          entryId: payout.entryId,
+        },
+      });
 
     // 10. Tell the partner (signed webhook, retried with backoff; a partner that never answers
     // does not undo the settlement).

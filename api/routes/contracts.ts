@@ -8,9 +8,10 @@ import { partnerIdSchema } from '../../domain/partner';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
+import { authDeps } from '../auth';
 
 export function contractRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
-  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+  const auth = authDeps(deps.db, deps.config.api);
   mountRoute(router, registry, auth, {
     method: 'put',
     path: '/v1/partners/{partnerId}/contracts/{version}',
@@ -18,7 +19,7 @@ export function contractRoutes(router: Router, registry: OpenAPIRegistry, deps: 
     description:
       'The version in force for a period is the latest `effectiveFrom` on or before its start. Re-sending the same version with the same content is a no-op; different content is a 409.',
     tags: ['partners'],
-    auth: 'operator',
+    auth: 'admin',
     params: z.object({ partnerId: partnerIdSchema, version: z.coerce.number().int().min(1).max(100_000) }),
     body: z
       .object({ effectiveFrom: z.iso.date(), terms: contractTermsSchema })

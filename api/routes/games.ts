@@ -11,6 +11,7 @@ import type { ApiDeps } from '../deps';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
+import { authDeps } from '../auth';
 
 /** At most this many games per request (a catalogue is sent in pages of this size). */
 const MAX_GAMES_PER_REQUEST = 5_000;
@@ -32,7 +33,7 @@ const game = z
 // The partner's game catalogue: which category each game is in, for the contract's category
 // rates. The fee step freezes each game's category with the period's sources.
 export function gameRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
-  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+  const auth = authDeps(deps.db, deps.config.api);
   mountRoute(router, registry, auth, {
     method: 'put',
     path: '/v1/partners/{partnerId}/games',
@@ -40,7 +41,7 @@ export function gameRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiD
     description:
       "Categories (slots, live, table, crash…) are the keys of the contract's `categoryRates`. A period already settled keeps the categories it was settled with.",
     tags: ['partners'],
-    auth: 'operator',
+    auth: 'admin',
     params: z.object({ partnerId: partnerIdSchema }),
     body: z
       .object({ games: z.array(game).min(1).max(MAX_GAMES_PER_REQUEST) })

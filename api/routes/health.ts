@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ping } from '../../db/pool';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
+import { authDeps } from '../auth';
 
 const readinessSchema = z
   .object({
@@ -47,7 +48,7 @@ async function check(
 }
 
 export function healthRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
-  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+  const auth = authDeps(deps.db, deps.config.api);
   mountRoute(router, registry, auth, {
     method: 'get',
     path: '/healthz',

@@ -9,6 +9,7 @@ import type { ApiDeps } from '../deps';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
+import { authDeps } from '../auth';
 
 const accountSchema = z
   .object({
@@ -39,7 +40,7 @@ export function ledgerRoutes(
   deps: ApiDeps,
   currencies: CurrencyRegistry,
 ): void {
-  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+  const auth = authDeps(deps.db, deps.config.api);
   const fmt = (minor: bigint, currency: string) => formatAmount(minor, currencies.requireScale(currency));
   const view = (a: Account) => ({
     code: a.code,

@@ -23,12 +23,13 @@ import {
   partnerSchema,
 } from '../schemas';
 import { providerConnectionRoutes } from './provider-connection';
+import { authDeps } from '../auth';
 
 /** How long POST /v1/partners waits for onboarding before answering 202. */
 const ONBOARDING_WAIT_MS = 15_000;
 
 export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
-  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+  const auth = authDeps(deps.db, deps.config.api);
 
   mountRoute(router, registry, auth, {
     method: 'post',
@@ -39,7 +40,7 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
       'creates the partner carries its API key, once. Repeating the same request returns the partner without a key; ' +
       'the same id with different details is a 409.',
     tags: ['partners'],
-    auth: 'operator',
+    auth: 'admin',
     body: newPartnerBody,
     bodyExample: {
       id: 'pragmatic-eu',
@@ -112,7 +113,7 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
       'Notifications are POSTed as JSON with `Clearhouse-Timestamp` (unix seconds) and `Clearhouse-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`. ' +
       'Every call rotates the secret. It is stored encrypted, never in clear.',
     tags: ['partners'],
-    auth: 'operator',
+    auth: 'admin',
     params: z.object({ partnerId: partnerIdSchema }),
     body: z
       .object({ url: z.url({ protocol: /^https?$/ }).max(2000) })

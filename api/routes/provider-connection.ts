@@ -14,6 +14,7 @@ import { providerFormats } from '../../providers/registry';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
+import { authDeps } from '../auth';
 
 /** Limits on what an operator may store for a provider connection. */
 const BASE_URL_MAX_CHARS = 2000;
@@ -106,7 +107,7 @@ const shown = (c: StoredProviderConnection): z.infer<typeof connectionSchema> =>
 });
 
 export function providerConnectionRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
-  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+  const auth = authDeps(deps.db, deps.config.api);
   const secrets = new SecretBox(deps.config.secretsKey);
   const params = z.object({ partnerId: partnerIdSchema });
 
@@ -120,7 +121,7 @@ export function providerConnectionRoutes(router: Router, registry: OpenAPIRegist
       'with every report request. The credential is stored encrypted and never returned; a PUT without ' +
       '`credentials` removes it. Repeating the same PUT leaves the same connection.',
     tags: ['partners'],
-    auth: 'operator',
+    auth: 'admin',
     params,
     body: connectionBody,
     bodyExample: {
@@ -155,7 +156,7 @@ export function providerConnectionRoutes(router: Router, registry: OpenAPIRegist
     path: '/v1/partners/{partnerId}/provider-connection',
     summary: "Read the partner's provider connection (operator); the credential's value is never returned",
     tags: ['partners'],
-    auth: 'operator',
+    auth: 'viewer',
     params,
     responses: {
       200: jsonResponse(connectionSchema, 'The connection'),

@@ -4,8 +4,10 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  type WorkflowHandle,
 } from '@temporalio/client';
-import type { Router } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import { getPartner } from '../../db/partners';
 import { publishedStatement } from '../../db/accruals';
@@ -18,8 +20,14 @@ import { partnerIdSchema } from '../../domain/partner';
 import { resolutions } from '../../domain/settlement';
 import { taskQueue } from '../../platform/temporal';
 import { settlementCycleStart } from '../../workflows/cycle-start';
-import { resolveException, settlementStatus, type settlementCycle } from '../../workflows/settlement';
-import type { Principal } from '../auth';
+import { API_UPDATE_PREFIX } from '../../workflows/ids';
+import {
+  approvePayout,
+  resolveException,
+  settlementStatus,
+  type settlementCycle,
+} from '../../workflows/settlement';
+import { authDeps, type Principal } from '../auth';
 import { settlementScheduleId, upsertSettlementSchedule } from '../schedules';
 import type { ApiDeps } from '../deps';
 import { cycleViewForPartner, exceptionForPartner, isPartner } from '../partner-view';
@@ -52,10 +60,20 @@ const resolutionBody = z
     resolution: z.enum(resolutions),
     amount: z.string().optional().meta({ description: 'Decimal string, for "adjust" only' }),
     reason: z.string().min(1).max(500),
-    operator: z.string().min(1).max(200),
   })
   .strict()
-  .meta({ id: 'ExceptionResolution' });
+  .meta({
+    id: 'ExceptionResolution',
+    description: 'The operator is the caller: its name comes from the token, never from the body.',
+  });
+
+const approvalBody = z
+  .object({ comment: z.string().max(500).optional() })
+  .strict()
+  .meta({
+    id: 'PayoutApproval',
+    description: 'The approver is the caller: its name comes from the token, never from the body.',
+  });
 
 /** A partner sees only its own cycles; another partner's is indistinguishable from none. */
 function visible(principal: Principal, id: string): boolean {
@@ -65,13 +83,19 @@ function visible(principal: Principal, id: string): boolean {
   );
 }
 
+/** The authenticated operator's name (routes that call this require an operator role). */
+function operatorName(principal: Principal): string {
+  if (principal.kind !== 'operator') throw new Error('operator route reached without an operator');
+  return principal.name;
+}
+
 export function settlementRoutes(
   router: Router,
   registry: OpenAPIRegistry,
   deps: ApiDeps,
   currencies: CurrencyRegistry,
 ): void {
-  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+  const auth = authDeps(deps.db, deps.config.api);
 
   mountRoute(router, registry, auth, {
     method: 'post',
@@ -80,7 +104,7 @@ export function settlementRoutes(
     description:
       "Starts `settlementCycle` with id `settlement:<partnerId>:<periodStart>`; a second start for the same partner and period is a 409. The period is the contract cadence's period starting at `periodStart` (a day, an ISO week from a Monday, a calendar month from the 1st; another start is a 422 naming the right one); `periodEnd` overrides its end.",
     tags: ['settlements'],
-    auth: 'operator',
+    auth: 'admin',
     body: z
       .object({ partnerId: partnerIdSchema, periodStart: day, periodEnd: day.optional() })
       .strict()
@@ -90,7 +114,7 @@ export function settlementRoutes(
       202: jsonResponse(z.object({ id: z.string(), status: z.string() }), 'Started'),
       ...errorResponses(401, 403, 404, 409, 422),
     },
-    handler: async ({ body }) => {
+    handler: async ({ body, principal }) => {
       const partner = await getPartner(deps.db, body.partnerId);
       if (!partner)
         throw new NotFoundError(`partner ${body.partnerId} not found`, [
@@ -101,7 +125,8 @@ export function settlementRoutes(
         periodStart: body.periodStart,
         ...(body.periodEnd ? { periodEnd: body.periodEnd } : {}),
       });
-      const start = settlementCycleStart(input);
+      // The operator who starts a cycle by hand requested its payout: never one of its approvers.
+      const start = settlementCycleStart({ ...input, requestedBy: operatorName(principal) });
       const id = start.workflowId;
       try {
         await deps.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
@@ -131,7 +156,7 @@ export function settlementRoutes(
       "The contract's cadence (settlement.period: daily, weekly or monthly) decides when it fires, at `hourLocal` in the partner's timezone; " +
       'each firing settles the period that just ended; missed firings within 7 days are caught up. Call again after a contract change.',
     tags: ['settlements'],
-    auth: 'operator',
+    auth: 'admin',
     params: z.object({ partnerId: partnerIdSchema }),
     body: z
       .object({ hourLocal: z.number().int().min(0).max(23).default(1), paused: z.boolean().default(false) })
@@ -180,7 +205,7 @@ export function settlementRoutes(
     path: '/v1/partners/{partnerId}/settlement-schedule/backfill',
     summary: 'Settle missed business days through the Schedule (operator)',
     tags: ['settlements'],
-    auth: 'operator',
+    auth: 'admin',
     params: z.object({ partnerId: partnerIdSchema }),
     body: z.object({ from: day, to: day }).strict().meta({ id: 'SettlementBackfill' }),
     bodyExample: { from: '2026-11-01', to: '2026-11-07' },
@@ -331,7 +356,8 @@ export function settlementRoutes(
     description:
       'Loads what the period was settled from — its frozen sources (our positions at the fee step, with game categories), the FX rates locked, the exceptions and their resolutions, the contract version, the carries it claimed and its month-to-date position — and recomputes the statement. `identical` says whether the bytes equal the stored statement.',
     tags: ['settlements'],
-    auth: 'operator',
+    auth: 'admin',
+    audit: false,
     params: z.object({ id: cycleId }),
     responses: {
       200: jsonResponse(
@@ -409,34 +435,77 @@ export function settlementRoutes(
     path: '/v1/settlements/{id}/exceptions/{exceptionId}/resolution',
     summary: 'Resolve an exception (operator): the same resolveException Update the Temporal UI sends',
     tags: ['settlements'],
-    auth: 'operator',
+    auth: 'resolver',
     params: z.object({ id: cycleId, exceptionId: z.string().min(1).max(300) }),
     body: resolutionBody,
-    bodyExample: {
-      resolution: 'accept_theirs',
-      reason: 'provider log confirms the amount',
-      operator: 'ana@operator.example',
-    },
+    bodyExample: { resolution: 'accept_theirs', reason: 'provider log confirms the amount' },
     responses: {
       200: jsonResponse(z.object({ open: z.number() }), 'Recorded; how many stay open'),
       ...errorResponses(400, 401, 403, 404, 422),
     },
-    handler: async ({ params, body }) => {
-      try {
-        const result = await deps.temporal.workflow
-          .getHandle(params.id)
-          .executeUpdate(resolveException, { args: [{ exceptionId: params.exceptionId, ...body }] });
-        return { status: 200, body: result };
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError)
-          throw new NotFoundError(`settlement ${params.id} not found`);
-        if (err instanceof WorkflowUpdateFailedError) {
-          throw new ValidationError(err.cause?.message ?? 'resolution rejected', [
-            { path: 'body', message: err.cause?.message ?? 'rejected' },
-          ]);
-        }
-        throw err;
-      }
+    handler: async ({ params, body, principal, req }) => {
+      const result = await sendUpdate(params.id, req, (handle, updateId) =>
+        handle.executeUpdate(resolveException, {
+          updateId,
+          args: [{ exceptionId: params.exceptionId, ...body, operator: operatorName(principal) }],
+        }),
+      );
+      return { status: 200, body: result };
     },
   });
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/settlements/{id}/payout-approvals',
+    summary: 'Approve the payout (approver): the same approvePayout Update the Temporal UI sends',
+    description:
+      "Maker-checker, bound to identity: the approver is the token's operator. Above the contract threshold two " +
+      'different approvers are needed, and neither may be the operator who started the cycle or one who resolved ' +
+      'an exception of it with an `adjust` (422 naming why).',
+    tags: ['settlements'],
+    auth: 'approver',
+    params: z.object({ id: cycleId }),
+    body: approvalBody,
+    bodyExample: { comment: 'statement checked against the provider invoice' },
+    responses: {
+      200: jsonResponse(z.object({ approvals: z.number(), needed: z.number() }), 'Approval recorded'),
+      ...errorResponses(400, 401, 403, 404, 422),
+    },
+    handler: async ({ params, body, principal, req }) => {
+      const result = await sendUpdate(params.id, req, (handle, updateId) =>
+        handle.executeUpdate(approvePayout, {
+          updateId,
+          args: [
+            {
+              operator: operatorName(principal),
+              ...(body.comment === undefined ? {} : { comment: body.comment }),
+            },
+          ],
+        }),
+      );
+      return { status: 200, body: result };
+    },
+  });
+
+  /** Sends an Update as the API (its id says so in the audit trail); refusals become 422s naming why. */
+  async function sendUpdate<T>(
+    id: string,
+    req: Request,
+    send: (handle: WorkflowHandle, updateId: string) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await send(
+        deps.temporal.workflow.getHandle(id),
+        `${API_UPDATE_PREFIX}${typeof req.id === 'string' ? req.id : randomUUID()}:${randomUUID()}`,
+      );
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`settlement ${id} not found`);
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw new ValidationError(err.cause?.message ?? 'rejected', [
+          { path: 'body', message: err.cause?.message ?? 'rejected' },
+        ]);
+      }
+      throw err;
+    }
+  }
 }

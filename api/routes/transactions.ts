@@ -16,6 +16,7 @@ import type { Principal } from '../auth';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
+import { authDeps } from '../auth';
 
 const MAX_POSITION_DAYS = 366;
 
@@ -123,7 +124,7 @@ export function transactionRoutes(
   deps: ApiDeps,
   currencies: CurrencyRegistry,
 ): void {
-  const auth = { db: deps.db, operatorToken: deps.config.api.operatorToken };
+  const auth = authDeps(deps.db, deps.config.api);
 
   mountRoute(router, registry, auth, {
     method: 'post',

@@ -5,6 +5,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { createApp } from '../../api/app';
 import type { Config } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
+import { mintOperatorToken, type OperatorRole } from '../../platform/operators';
 import { createWorkers } from '../../workers/create';
 import { createTestDatabase, testConfig, workflowBundlePath, type TestDatabase } from './env';
 
@@ -24,7 +25,10 @@ export interface Stack {
   db: TestDatabase;
   temporal: Client;
   baseUrl: string;
+  /** The bootstrap administrator's token (admin, resolver, viewer; never an approver). */
   operatorToken: string;
+  /** A signed token for a named operator with these roles, as `npm run cli -- operator:token` mints. */
+  tokenFor: (name: string, ...roles: OperatorRole[]) => Promise<string>;
   /** fetch against the API with JSON helpers. */
   api: (
     path: string,
@@ -79,7 +83,7 @@ export async function startStack(
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const operatorToken = config.api.operatorToken;
+  const operatorToken = config.api.operatorToken!;
 
   const api: Stack['api'] = async (path, init = {}) => {
     const headers: Record<string, string> = { ...init.headers };
@@ -111,6 +115,7 @@ export async function startStack(
     temporal,
     baseUrl,
     operatorToken,
+    tokenFor: (name, ...roles) => mintOperatorToken(config.api.operatorTokens, { name, roles }),
     api,
     restartWorkers: async () => {
       await stopWorkers();

@@ -1,0 +1,91 @@
+import { Context } from '@temporalio/activity';
+import { appendAudit, type AuditSource } from '../db/audit';
+import type { Db } from '../db/pool';
+import { API_UPDATE_PREFIX } from '../workflows/ids';
+
+/** What a workflow records of an action it took or an Update it accepted. */
+export interface WorkflowAuditInput {
+  action: string;
+  target: string;
+  /** The operator's name (from the Update's payload), or omitted for the workflow itself. */
+  operator?: string;
+  /** The role the action needs (`resolver`, `approver`); `workflow` for the workflow's own steps. */
+  role: string;
+  /** The Update that carried the decision, to tell API from UI and find the sender's identity. */
+  updateId?: string;
+  /** Started by a Schedule rather than a person or the API. */
+  scheduled?: boolean;
+  afterDigest?: string;
+  details?: Record<string, unknown>;
+}
+
+export function auditActivities({ db }: { db: Db }) {
+  return {
+    /**
+     * Appends one audit event for the running workflow. Idempotent per (workflow run, action,
+     * update id or target): an activity retry records nothing twice. For an Update, the
+     * Temporal client identity that sent it is read from the history (who the UI or CLI says
+     * it was), besides the name in the payload.
+     */
+    async recordAudit(e: WorkflowAuditInput): Promise<void> {
+      const info = Context.current().info;
+      const workflowId = info.workflowExecution?.workflowId ?? 'unknown';
+      const runId = info.workflowExecution?.runId ?? 'unknown';
+      const namespace = info.workflowNamespace ?? 'default';
+      const fromApi = e.updateId?.startsWith(API_UPDATE_PREFIX) ?? false;
+      const source: AuditSource = e.updateId
+        ? fromApi
+          ? 'api'
+          : 'temporal-ui'
+        : e.scheduled
+          ? 'schedule'
+          : 'workflow';
+      const clientIdentity = e.updateId
+        ? await updateSenderIdentity(namespace, workflowId, e.updateId)
+        : null;
+      await appendAudit(db, {
+        idempotencyKey: `wf:${runId}:${e.action}:${e.updateId ?? e.target}`,
+        actor: e.operator ?? (e.scheduled ? `schedule:${workflowId}` : `workflow:${workflowId}`),
+        role: e.role,
+        action: e.action,
+        target: e.target,
+        source,
+        // The API's Update ids carry its request id: api:<request id>:<nonce>.
+        requestId: e.updateId ?? null,
+        workflowId,
+        afterDigest: e.afterDigest ?? null,
+        details: { ...e.details, ...(e.updateId ? { updateId: e.updateId, clientIdentity } : {}) },
+      });
+    },
+  };
+}
+
+/** The identity of the client that sent an Update, from its acceptance in the history (newest first). */
+async function updateSenderIdentity(
+  namespace: string,
+  workflowId: string,
+  updateId: string,
+): Promise<string | null> {
+  try {
+    const service = Context.current().client.workflowService;
+    let nextPageToken: Uint8Array | undefined;
+    for (let pages = 0; pages < 20; pages++) {
+      const res = await service.getWorkflowExecutionHistoryReverse({
+        namespace,
+        execution: { workflowId },
+        maximumPageSize: 200,
+        ...(nextPageToken ? { nextPageToken } : {}),
+      });
+      for (const event of res.history?.events ?? []) {
+        const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
+        if (accepted?.acceptedRequest?.meta?.updateId === updateId)
+          return accepted.acceptedRequest.meta.identity ?? null;
+      }
+      if (!res.nextPageToken?.length) return null;
+      nextPageToken = res.nextPageToken;
+    }
+  } catch {
+    // The history is a second witness; the payload's name is recorded either way.
+  }
+  return null;
+}

@@ -1,0 +1,253 @@
+import { SignJWT } from 'jose';
+import { verifyAudit } from '../db/audit';
+import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
+import { toIngestItem } from '../providers/simulated/generator';
+import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
+import { settlementStatus } from '../workflows/settlement';
+import { uniqueId } from './support/env';
+import { onboardPartner } from './support/partners';
+import { startStack, type Stack } from './support/stack';
+
+// Operators are named identities with roles; the route table says which role each endpoint
+// needs; maker-checker is bound to the names the tokens carry; and every state-changing call
+// leaves a hash-chained audit event.
+const DAY = '2026-11-19';
+
+describe('operator identities, roles, maker-checker and the audit trail', () => {
+  let stack: Stack;
+  let provider: SimulatedProvider;
+  let fx: SimulatedFx;
+  beforeAll(async () => {
+    fx = await startFxServer();
+    stack = await startStack({ overrides: { FX_RATES_URL: fx.url } });
+    provider = await startJsonCursorProvider();
+  });
+  afterAll(async () => {
+    await provider?.close();
+    await fx?.close();
+    await stack?.close();
+  });
+
+  it('every operation of the spec declares its role, and operator operations name it as their scope', async () => {
+    const spec = (await stack.api('/openapi.json', { token: null })).body;
+    const operations = Object.entries(spec.paths as Record<string, Record<string, any>>).flatMap(
+      ([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })),
+    );
+    expect(operations.length).toBeGreaterThan(20);
+    for (const { path, method, op } of operations) {
+      expect([`${method} ${path}`, op['x-required-role']]).toEqual([`${method} ${path}`, expect.any(String)]);
+    }
+    const approvals = spec.paths['/v1/settlements/{id}/payout-approvals'].post;
+    expect(approvals['x-required-role']).toBe('approver');
+    expect(approvals.security).toEqual([{ operatorToken: ['approver'] }]);
+    expect(spec.paths['/v1/audit'].get.security).toEqual([{ operatorToken: ['admin'] }]);
+  });
+
+  it('refuses unknown, forged, expired and under-privileged callers with 401 or 403', async () => {
+    const viewer = await stack.tokenFor('vera', 'viewer');
+    const resolver = await stack.tokenFor('rui', 'resolver');
+    const secret = new TextEncoder().encode('x'.repeat(48));
+    const forged = await new SignJWT({ roles: ['admin'], preferred_username: 'mallory' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('clearhouse')
+      .setAudience('clearhouse-api')
+      .setExpirationTime('1h')
+      .sign(secret);
+    const expired = await new SignJWT({ roles: ['admin'], preferred_username: 'old' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('clearhouse')
+      .setAudience('clearhouse-api')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+      .sign(new TextEncoder().encode(stack.config.api.operatorTokens.secret!));
+    const p = await onboardPartner(stack);
+    const games = { method: 'PUT', body: { games: [{ gameId: 'g-1', category: 'slots' }] } };
+
+    expect((await stack.api('/v1/settlements', { token: null })).status).toBe(401);
+    expect((await stack.api('/v1/settlements', { token: forged })).status).toBe(401);
+    expect((await stack.api('/v1/settlements', { token: expired })).status).toBe(401);
+    expect((await stack.api('/v1/settlements', { token: viewer })).status).toBe(200);
+    const denied = await stack.api(`/v1/partners/${p.id}/games`, { ...games, token: viewer });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.message).toMatch(/admin role/);
+    expect((await stack.api(`/v1/partners/${p.id}/games`, { ...games, token: resolver })).status).toBe(403);
+    expect((await stack.api(`/v1/partners/${p.id}/games`, { ...games, token: p.apiKey })).status).toBe(403);
+    expect((await stack.api(`/v1/partners/${p.id}/games`, games)).status).toBe(200);
+    expect((await stack.api('/v1/audit', { token: viewer })).status).toBe(403);
+    expect((await stack.api('/v1/audit', { token: p.apiKey })).status).toBe(403);
+    const approve = { body: {}, token: resolver };
+    expect(
+      (await stack.api(`/v1/settlements/settlement:${p.id}:${DAY}/payout-approvals`, approve)).status,
+    ).toBe(403);
+    // The name comes from the token: a body that names an operator is refused, naming the field.
+    const named = await stack.api(`/v1/settlements/settlement:${p.id}:${DAY}/payout-approvals`, {
+      body: { operator: 'someone-else' },
+      token: await stack.tokenFor('ana', 'approver'),
+    });
+    expect(named.status).toBe(422);
+    expect(named.body.error.details).toEqual([
+      expect.objectContaining({ path: expect.stringContaining('operator') }),
+    ]);
+  });
+
+  it('binds maker-checker to the token: neither the requester nor an adjuster approves; two different approvers do', async () => {
+    const p = await onboardPartner(stack, { timezone: 'UTC' });
+    const txs = Array.from({ length: 6 }, (_, i) => ({
+      id: `${p.id}-t${i}`,
+      type: i % 3 === 2 ? ('win' as const) : ('bet' as const),
+      roundId: `${p.id}-r${i}`,
+      gameId: 'game-1',
+      currency: 'EUR',
+      amountMinor: BigInt(10_000 + i * 100),
+      occurredAtMs: Date.parse(`${DAY}T12:00:00Z`) + i * 1000,
+    }));
+    const batch = { batchId: uniqueId('b'), transactions: txs.map((t) => toIngestItem(t, 'pl-1')) };
+    expect((await stack.api('/v1/transactions', { body: batch, token: p.apiKey })).status).toBe(200);
+    provider.setTransactions(txs);
+    provider.setFaults({ altered: { [txs[1]!.id]: txs[1]!.amountMinor + 250n } });
+    const connection = await stack.api(`/v1/partners/${p.id}/provider-connection`, {
+      method: 'PUT',
+      body: { format: 'json-cursor', baseUrl: provider.url },
+    });
+    expect(connection.status).toBe(200);
+    const contract = await stack.api(`/v1/partners/${p.id}/contracts/1`, {
+      method: 'PUT',
+      body: {
+        effectiveFrom: '2026-01-01',
+        terms: {
+          base: 'ggr',
+          tiers: [{ upToMinor: null, rate: '0.10' }],
+          tierMode: 'marginal',
+          negativeBase: 'floor',
+          jackpots: 'exclude',
+          settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '0' },
+        },
+      },
+    });
+    expect(contract.status).toBe(200);
+
+    const maria = await stack.tokenFor('maria', 'admin', 'approver');
+    const rui = await stack.tokenFor('rui', 'resolver', 'approver');
+    const ana = await stack.tokenFor('ana', 'approver');
+    const carla = await stack.tokenFor('carla', 'approver');
+    const started = await stack.api('/v1/settlements', {
+      body: { partnerId: p.id, periodStart: DAY },
+      token: maria,
+    });
+    expect(started.status).toBe(202);
+    const id = started.body.id as string;
+    const handle = stack.temporal.workflow.getHandle(id);
+    const waitFor = async (status: string) => {
+      for (let i = 0; i < 300; i++) {
+        const view = await handle.query(settlementStatus);
+        if (view.status === status) return view;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`${id} never reached ${status}`);
+    };
+    const waiting = await waitFor('AwaitingResolution');
+    const base = `/v1/settlements/${encodeURIComponent(id)}`;
+    const [first, ...others] = waiting.exceptions;
+    const adjusted = await stack.api(
+      `${base}/exceptions/${encodeURIComponent(first!.exceptionId)}/resolution`,
+      {
+        body: { resolution: 'adjust', amount: '2.50', reason: 'provider credit note 7731' },
+        token: rui,
+      },
+    );
+    expect(adjusted.status).toBe(200);
+    for (const e of others) {
+      const r = await stack.api(`${base}/exceptions/${encodeURIComponent(e.exceptionId)}/resolution`, {
+        body: { resolution: 'accept_ours', reason: 'our logs are complete' },
+        token: rui,
+      });
+      expect(r.status).toBe(200);
+    }
+    const view = await waitFor('AwaitingPayoutApproval');
+    expect(view.exceptions[0]!.resolution).toMatchObject({ resolution: 'adjust', operator: 'rui' });
+
+    const byRequester = await stack.api(`${base}/payout-approvals`, { body: {}, token: maria });
+    expect(byRequester.status).toBe(422);
+    expect(byRequester.body.error.message).toMatch(/maria requested this payout.*maker cannot approve/);
+    const byAdjuster = await stack.api(`${base}/payout-approvals`, { body: {}, token: rui });
+    expect(byAdjuster.status).toBe(422);
+    expect(byAdjuster.body.error.message).toMatch(/rui adjusted exception .*maker cannot approve/);
+    expect(
+      await stack.api(`${base}/payout-approvals`, { body: { comment: 'checked' }, token: ana }),
+    ).toMatchObject({
+      status: 200,
+      body: { approvals: 1, needed: 2 },
+    });
+    const twice = await stack.api(`${base}/payout-approvals`, { body: {}, token: ana });
+    expect(twice.status).toBe(422);
+    expect(twice.body.error.message).toMatch(/ana already approved/);
+    expect(await stack.api(`${base}/payout-approvals`, { body: {}, token: carla })).toMatchObject({
+      status: 200,
+      body: { approvals: 2 },
+    });
+    expect((await handle.result()).approvals).toEqual(['ana', 'carla']);
+
+    // The audit trail: the API's calls (who, role, request) and the workflow's own record of
+    // each decision, with the Temporal client identity that sent it.
+    const audit = await stack.api(`/v1/audit?target=${encodeURIComponent(id)}&limit=50`);
+    expect(audit.status).toBe(200);
+    const events = audit.body.events as any[];
+    const decisions = events.filter((e) => e.action === 'settlement.approvePayout').reverse();
+    expect(decisions.map((e) => [e.actor, e.role, e.source])).toEqual([
+      ['ana', 'approver', 'api'],
+      ['carla', 'approver', 'api'],
+    ]);
+    expect(decisions[0].details).toMatchObject({ comment: 'checked', clientIdentity: expect.any(String) });
+    expect(decisions[0].workflowId).toBe(id);
+    expect(events.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['settlement.post', 'settlement.payout']),
+    );
+    const calls = await stack.api(
+      `/v1/audit?action=${encodeURIComponent('POST /v1/settlements/{id}/payout-approvals')}&actor=ana`,
+    );
+    // Refused calls (the second by ana) change nothing and are not recorded as actions.
+    expect(calls.body.events).toEqual([
+      expect.objectContaining({ role: 'approver', source: 'api', target: `${base}/payout-approvals` }),
+    ]);
+    expect(calls.body.events[0].afterDigest).toMatch(/^[0-9a-f]{64}$/);
+    const start = await stack.api(
+      `/v1/audit?action=${encodeURIComponent('POST /v1/settlements')}&actor=maria`,
+    );
+    expect(start.body.events).toHaveLength(1);
+    const resolutions = await stack.api(`/v1/audit?action=settlement.resolveException&actor=rui`);
+    expect(resolutions.body.events[resolutions.body.events.length - 1]).toMatchObject({
+      target: `${id}/exceptions/${first!.exceptionId}`,
+      details: expect.objectContaining({ resolution: 'adjust', amount: '2.50' }),
+    });
+
+    // Paging walks the whole trail without repeats.
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    do {
+      const pageRes: { body: { events: { id: string }[]; nextCursor: string | null } } = await stack.api(
+        `/v1/audit?limit=7${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      for (const e of pageRes.body.events) {
+        expect(seen.has(e.id)).toBe(false);
+        seen.add(e.id);
+      }
+      cursor = pageRes.body.nextCursor;
+    } while (cursor);
+    expect(seen.size).toBeGreaterThan(events.length);
+
+    // Intact, and an altered event is found (append-only: a superuser has to switch the guard off).
+    expect(await verifyAudit(stack.db.pool)).toMatchObject({ ok: true, firstBroken: null });
+    await expect(
+      stack.db.pool.query(`UPDATE audit_events SET actor = 'nobody' WHERE id = $1`, [decisions[0].id]),
+    ).rejects.toThrow(/append-only/);
+    await stack.db.pool.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only');
+    await stack.db.pool.query(`UPDATE audit_events SET actor = 'nobody' WHERE id = $1`, [decisions[0].id]);
+    await stack.db.pool.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only');
+    const report = await verifyAudit(stack.db.pool);
+    expect(report.ok).toBe(false);
+    expect(report.firstBroken).toMatchObject({
+      eventId: decisions[0].id,
+      reason: expect.stringMatching(/altered/),
+    });
+  });
+});
