@@ -79,13 +79,90 @@ export async function activatePartner(db: Queryable, id: string): Promise<Partne
   return stored;
 }
 
+/**
+ * Stores a key minted by the onboarding activity, and leaves its secret (sealed) for the API
+ * to show once. Idempotent per key id: a retried activity finds its key and changes nothing.
+ */
+export async function storeIssuedApiKey(
+  client: Queryable,
+  partnerId: string,
+  key: { keyId: string; hash: Buffer; secretSealed: string },
+): Promise<void> {
+  const { rows } = await client.query<{ partner_id: string }>(
+    `INSERT INTO partner_api_keys (key_id, partner_id, key_hash) VALUES ($1, $2, $3)
+     ON CONFLICT (key_id) DO NOTHING RETURNING partner_id`,
+    [key.keyId, partnerId, key.hash],
+  );
+  if (rows.length === 0) {
+    const { rows: stored } = await client.query<{ partner_id: string }>(
+      'SELECT partner_id FROM partner_api_keys WHERE key_id = $1',
+      [key.keyId],
+    );
+    if (stored[0]?.partner_id !== partnerId)
+      throw new ConflictError(`api key ${key.keyId} belongs to another partner`);
+    return;
+  }
+  await client.query(
+    `INSERT INTO partner_credential_pickups (partner_id, key_id, secret_sealed) VALUES ($1, $2, $3)
+     ON CONFLICT (partner_id) DO UPDATE SET key_id = EXCLUDED.key_id, secret_sealed = EXCLUDED.secret_sealed,
+       created_at = now()`,
+    [partnerId, key.keyId, key.secretSealed],
+  );
+}
+
+/** How long a minted key waits for the API to show it before it can no longer be picked up. */
+const PICKUP_TTL = '1 hour';
+
+/** Takes the key the onboarding minted, once: the first reader gets it, the row is gone. */
+export async function claimIssuedApiKey(
+  db: Queryable,
+  partnerId: string,
+): Promise<{ keyId: string; secretSealed: string } | null> {
+  const { rows } = await db.query<{ key_id: string; secret_sealed: string; fresh: boolean }>(
+    `DELETE FROM partner_credential_pickups WHERE partner_id = $1
+     RETURNING key_id, secret_sealed, created_at > now() - interval '${PICKUP_TTL}' AS fresh`,
+    [partnerId],
+  );
+  const r = rows[0];
+  return r && r.fresh ? { keyId: r.key_id, secretSealed: r.secret_sealed } : null;
+}
+
+/**
+ * Rotates a partner's key: the new key works at once, every earlier one until `overlapSeconds`
+ * from now (0: at once), and a key the onboarding left unread is discarded.
+ */
+export async function rotateApiKey(
+  client: Queryable,
+  partnerId: string,
+  key: { keyId: string; hash: Buffer },
+  overlapSeconds: number,
+): Promise<{ previousExpireAt: string | null }> {
+  const { rows } = await client.query<{ expires_at: Date | null }>(
+    `UPDATE partner_api_keys
+        SET expires_at = LEAST(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $2))
+      WHERE partner_id = $1 AND revoked_at IS NULL
+        AND (expires_at IS NULL OR expires_at > now())
+      RETURNING expires_at`,
+    [partnerId, overlapSeconds],
+  );
+  await client.query('DELETE FROM partner_credential_pickups WHERE partner_id = $1', [partnerId]);
+  await client.query('INSERT INTO partner_api_keys (key_id, partner_id, key_hash) VALUES ($1, $2, $3)', [
+    key.keyId,
+    partnerId,
+    key.hash,
+  ]);
+  const latest = rows.map((r) => r.expires_at!.getTime()).sort((a, b) => b - a)[0];
+  return { previousExpireAt: latest === undefined ? null : new Date(latest).toISOString() };
+}
+
 export async function findActiveApiKey(
   db: Queryable,
   keyId: string,
 ): Promise<{ partnerId: string; keyHash: Buffer } | null> {
   const { rows } = await db.query<{ partner_id: string; key_hash: Buffer }>(
     `SELECT k.partner_id, k.key_hash FROM partner_api_keys k JOIN partners p ON p.id = k.partner_id
-     WHERE k.key_id = $1 AND k.revoked_at IS NULL AND p.status = 'active'`,
+     WHERE k.key_id = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+       AND p.status = 'active'`,
     [keyId],
   );
   return rows[0] ? { partnerId: rows[0].partner_id, keyHash: rows[0].key_hash } : null;

@@ -16,10 +16,15 @@ export interface IssuedApiKey {
   hash: Buffer;
 }
 
-export function issueApiKey(): IssuedApiKey {
-  const keyId = randomBytes(KEY_ID_BYTES).toString('hex');
+/** A new key; `keyId` given when the caller must find it again on a retry (the onboarding activity). */
+export function issueApiKey(keyId: string = newKeyId()): IssuedApiKey {
+  if (!/^[0-9a-f]{16}$/.test(keyId)) throw new Error('a key id is 16 hex digits');
   const secret = randomBytes(SECRET_BYTES).toString('base64url');
   return { keyId, plaintext: `${PREFIX}_${keyId}_${secret}`, hash: hashSecret(secret) };
+}
+
+export function newKeyId(): string {
+  return randomBytes(KEY_ID_BYTES).toString('hex');
 }
 
 export function hashSecret(secret: string): Buffer {

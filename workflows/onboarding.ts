@@ -1,18 +1,17 @@
-import { defineQuery, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import { defineQuery, log, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { NewPartner, Partner } from '../domain/partner';
 
 export interface OnboardingInput {
+  /** Only the partner's details: no credential, nor its hash, ever enters a workflow's input. */
   partner: NewPartner;
-  /** Only the key id and the SHA-256 of the secret: the secret never enters history. */
-  apiKey: { keyId: string; keyHashHex: string };
 }
 
 export type OnboardingStep = 'registering' | 'issuing-credentials' | 'activating' | 'active';
 
 export const onboardingStatus = defineQuery<{ step: OnboardingStep }>('status');
 
-const { registerPartner, storePartnerApiKey, activatePartner } = proxyActivities<Activities>({
+const { registerPartner, issuePartnerApiKey, activatePartner } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: {
     initialInterval: '1 second',
@@ -28,8 +27,10 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Partner
 
   await registerPartner(input.partner);
 
+  // The key is minted by the activity, once the partner exists; its id is fixed here so that a
+  // retried activity finds the key it already stored instead of minting a second one.
   step = 'issuing-credentials';
-  await storePartnerApiKey({ partnerId: input.partner.id, ...input.apiKey });
+  await issuePartnerApiKey({ partnerId: input.partner.id, keyId: uuid4().replace(/-/g, '').slice(0, 16) });
 
   step = 'activating';
   const partner = await activatePartner(input.partner.id);

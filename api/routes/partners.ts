@@ -3,7 +3,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temp
 import { ApplicationFailure } from '@temporalio/common';
 import type { Router } from 'express';
 import { z } from 'zod';
-import { getPartner, upsertWebhook } from '../../db/partners';
+import { claimIssuedApiKey, getPartner, rotateApiKey, upsertWebhook } from '../../db/partners';
+import { withTransaction } from '../../db/retry';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { partnerIdSchema, samePartner, type Partner } from '../../domain/partner';
 import { issueApiKey } from '../../platform/credentials';
@@ -30,6 +31,7 @@ const ONBOARDING_WAIT_MS = 15_000;
 
 export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
   const auth = authDeps(deps.db, deps.config.api);
+  const secrets = new SecretBox(deps.config.secretsKey);
 
   mountRoute(router, registry, auth, {
     method: 'post',
@@ -65,13 +67,12 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
         if (!samePartner(existing, body)) throw conflict(body.id);
         return { status: 200, body: { partner: existing, workflowId, apiKey: null } };
       }
-      const key = issueApiKey();
       let handle;
       try {
         handle = await deps.temporal.workflow.start<typeof partnerOnboarding>('partnerOnboarding', {
           taskQueue: taskQueue(deps.config, 'onboarding'),
           workflowId,
-          args: [{ partner: body, apiKey: { keyId: key.keyId, keyHashHex: key.hash.toString('hex') } }],
+          args: [{ partner: body }],
           workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
           workflowIdConflictPolicy: 'FAIL',
           typedSearchAttributes: [{ key: PartnerId, value: body.id }],
@@ -94,17 +95,61 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
         }
         throw err;
       });
-      if (outcome === 'timeout')
-        return { status: 202, body: { partner: null, workflowId, apiKey: key.plaintext } };
+      // No key is shown for a partner that does not exist yet: the onboarding mints it once the
+      // partner is registered, and it is shown here, once, when the partner is active.
+      if (outcome === 'timeout') return { status: 202, body: { partner: null, workflowId, apiKey: null } };
+      const issued = await claimIssuedApiKey(deps.db, body.id);
       return {
         status: 201,
-        body: { partner: outcome, workflowId, apiKey: key.plaintext },
+        body: { partner: outcome, workflowId, apiKey: issued ? secrets.open(issued.secretSealed) : null },
         headers: { Location: `/v1/partners/${body.id}` },
       };
     },
   });
 
-  const secrets = new SecretBox(deps.config.secretsKey);
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/partners/{partnerId}/api-keys',
+    summary: "Rotate the partner's API key (admin); the new key is shown once",
+    description:
+      'The new key works at once; every earlier key keeps working for `overlapHours` (default 24, 0 ends them now), ' +
+      'so the partner can deploy the new one without an outage. Also the way to a key when onboarding answered 202.',
+    tags: ['partners'],
+    auth: 'admin',
+    params: z.object({ partnerId: partnerIdSchema }),
+    body: z
+      .object({ overlapHours: z.number().int().min(0).max(168).default(24) })
+      .strict()
+      .meta({ id: 'ApiKeyRotation' }),
+    bodyExample: { overlapHours: 24 },
+    responses: {
+      201: jsonResponse(
+        z.object({
+          apiKey: z.string().meta({ description: 'Shown only now' }),
+          keyId: z.string(),
+          previousKeysExpireAt: z.string().nullable(),
+        }),
+        'New key issued',
+      ),
+      ...errorResponses(401, 403, 404, 422),
+    },
+    handler: async ({ params, body }) => {
+      const partner = await getPartner(deps.db, params.partnerId);
+      if (!partner || partner.status === 'onboarding')
+        throw new NotFoundError(`partner ${params.partnerId} not found (or not onboarded yet)`, [
+          { path: 'params.partnerId', message: 'not found' },
+        ]);
+      const key = issueApiKey();
+      const { previousExpireAt } = await withTransaction(deps.db, (client) =>
+        rotateApiKey(client, params.partnerId, key, body.overlapHours * 3600),
+      );
+      return {
+        status: 201,
+        body: { apiKey: key.plaintext, keyId: key.keyId, previousKeysExpireAt: previousExpireAt },
+      };
+    },
+  });
+
   mountRoute(router, registry, auth, {
     method: 'put',
     path: '/v1/partners/{partnerId}/webhook',
