@@ -8,6 +8,7 @@ import { authDeps, authenticateBeforeBody } from './auth';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { createMetrics } from './metrics';
+import { rateLimits } from './rate-limits';
 import { BODY_DIGEST } from './route';
 import { createRegistry, generateOpenApi } from './openapi';
 import { auditRoutes } from './routes/audit';
@@ -60,6 +61,8 @@ export function createApp(deps: ApiDeps): express.Express {
         err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     }),
   );
+  app.set('trust proxy', deps.config.api.trustProxy);
+  for (const limit of rateLimits(deps.config.api.rateLimits)) app.use(limit);
   app.use(authenticateBeforeBody(authDeps(deps.db, deps.config.api)));
   app.use(
     express.json({

@@ -46,6 +46,16 @@ export const envSchema = z
       .max(64 * 1024 * 1024)
       .default(8 * 1024 * 1024),
     API_PUBLIC_URL: z.url().optional(),
+    /** Express "trust proxy": how to find the client address behind a load balancer (e.g. 1, loopback). */
+    API_TRUST_PROXY: z
+      .string()
+      .regex(
+        /^(\d{1,2}|loopback|linklocal|uniquelocal|false|true)$/,
+        'a hop count, loopback, linklocal, uniquelocal, true or false',
+      )
+      .default('false'),
+    RATE_LIMIT_PER_CREDENTIAL_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(6000),
+    RATE_LIMIT_FAILURES_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(600),
     /** The bootstrap administrator's bearer token (optional in production: unset it once named operators exist). */
     OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     /** HS256 key of operator tokens minted by `npm run cli -- operator:token`. */
@@ -140,6 +150,8 @@ export interface Config {
     port: number;
     bodyLimitBytes: number;
     publicUrl: string;
+    trustProxy: string | number | boolean;
+    rateLimits: { perCredentialPerMinute: number; failuresPerAddressPerMinute: number };
     /** The bootstrap administrator's token; null when none is configured. */
     operatorToken: string | null;
     /** How operator tokens are verified (and, with a secret, minted). */
@@ -189,6 +201,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       port: e.API_PORT,
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
       publicUrl: e.API_PUBLIC_URL ?? `http://localhost:${e.API_PORT}`,
+      trustProxy: /^\d+$/.test(e.API_TRUST_PROXY)
+        ? Number(e.API_TRUST_PROXY)
+        : e.API_TRUST_PROXY === 'true'
+          ? true
+          : e.API_TRUST_PROXY === 'false'
+            ? false
+            : e.API_TRUST_PROXY,
+      rateLimits: {
+        perCredentialPerMinute: e.RATE_LIMIT_PER_CREDENTIAL_PER_MINUTE,
+        failuresPerAddressPerMinute: e.RATE_LIMIT_FAILURES_PER_ADDRESS_PER_MINUTE,
+      },
       operatorToken: e.OPERATOR_TOKEN ?? (e.NODE_ENV === 'production' ? null : DEV_DEFAULTS.OPERATOR_TOKEN),
       operatorTokens: {
         secret:

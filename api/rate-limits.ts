@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { errorBody } from './errors';
+
+export interface RateLimitSettings {
+  /** Requests per minute per credential (API key or token); 0 switches the limit off. */
+  perCredentialPerMinute: number;
+  /** Refused requests (4xx/5xx: bad credentials, bad input) per minute per source address; 0 off. */
+  failuresPerAddressPerMinute: number;
+}
+
+const WINDOW_MS = 60_000;
+
+function credentialOf(req: { get(name: string): string | undefined }): string | null {
+  const header = req.get('authorization');
+  const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  return m?.[1] ?? req.get('x-api-key') ?? null;
+}
+
+/**
+ * Two limits, both before authentication and body parsing (in-memory per API process; behind
+ * several API replicas each replica counts its own):
+ *  - per credential: one partner or operator cannot take the API for itself. The key is a
+ *    digest of the presented credential, never the credential itself.
+ *  - per source address, counting only refused requests: guessing keys or sending garbage is
+ *    slowed down, while one address pushing valid batches (an aggregator) is not.
+ * A limited caller gets 429 in the one error format, with Retry-After and RateLimit headers.
+ */
+export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
+  const refuse =
+    (what: string): RequestHandler =>
+    (_req, res) => {
+      res
+        .status(429)
+        .json(
+          errorBody('rate_limited', `too many ${what}: slow down and retry after the Retry-After seconds`, [
+            { path: 'headers', message: what },
+          ]),
+        );
+    };
+  const limits: RequestHandler[] = [];
+  if (settings.failuresPerAddressPerMinute > 0)
+    limits.push(
+      rateLimit({
+        windowMs: WINDOW_MS,
+        limit: settings.failuresPerAddressPerMinute,
+        skipSuccessfulRequests: true,
+        standardHeaders: 'draft-8',
+        legacyHeaders: false,
+        keyGenerator: (req) => `addr:${ipKeyGenerator(req.ip ?? 'unknown')}`,
+        skip: (req) => req.path === '/healthz' || req.path === '/readyz',
+        handler: refuse('refused requests from this address'),
+      }),
+    );
+  if (settings.perCredentialPerMinute > 0)
+    limits.push(
+      rateLimit({
+        windowMs: WINDOW_MS,
+        limit: settings.perCredentialPerMinute,
+        standardHeaders: 'draft-8',
+        legacyHeaders: false,
+        skip: (req) => credentialOf(req) === null,
+        keyGenerator: (req) =>
+          `cred:${createHash('sha256')
+            .update(credentialOf(req) ?? '')
+            .digest('hex')
+            .slice(0, 32)}`,
+        handler: refuse('requests with this credential'),
+      }),
+    );
+  return limits;
+}
