@@ -1,4 +1,5 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { UpstreamRefusedError, UpstreamUnavailableError } from '../platform/outbound-http';
 import { DomainError, UnavailableError } from '../domain/errors';
 
 /**
@@ -35,6 +36,18 @@ export function dataError(err: unknown): string | null {
   if (typeof code !== 'string' || !/^2[23][0-9A-Z]{3}$/.test(code) || code === '23505') return null;
   const rule = typeof constraint === 'string' ? ` (constraint ${constraint})` : '';
   return `data error ${code}${rule}: ${typeof message === 'string' ? message : 'rejected by the database'}`;
+}
+
+export /** The one mapping of an outbound call's failure: unavailable is retried (after Retry-After). */
+function outboundFailure(err: unknown, refused: (e: UpstreamRefusedError) => Error): unknown {
+  if (err instanceof UpstreamUnavailableError) {
+    // The raw cause (addresses, system errors) is for operators' logs; the failure, which can
+    // end up in an exception a partner reads, carries only the classified message.
+    if (err.detail) log.warn('outbound call failed', { error: err.message, detail: err.detail });
+    return new UnavailableError(err.message, [], err.retryAfterMs);
+  }
+  if (err instanceof UpstreamRefusedError) return refused(err);
+  return err;
 }
 
 /** Wraps every activity so domain errors cross into Temporal with the right retry flag. */

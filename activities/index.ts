@@ -1,8 +1,10 @@
 import type { Db } from '../db/pool';
+import type { Config } from '../platform/config';
 import type { CurrencyRegistry } from '../domain/money';
 import type { SecretBox } from '../platform/secrets';
 import { auditActivities } from './audit';
 import { withFailureMapping } from './failures';
+import { onboardingActivities } from './onboarding';
 import { partnerActivities } from './partners';
 import { settlementActivities } from './settlement';
 
@@ -14,12 +16,15 @@ export interface ActivityDeps {
   secrets?: SecretBox;
   /** FX reference-rates service (FX_RATES_URL). */
   fxRatesUrl?: string;
+  /** Service URLs, task queues and onboarding timers. */
+  config?: Config;
 }
 
 /** Builds every activity from the resources it needs; workers wire this once, tests pass real ones. */
 export function createActivities(deps: ActivityDeps) {
   return withFailureMapping({
     ...auditActivities(deps),
+    ...onboardingActivities(deps),
     ...partnerActivities(deps),
     ...settlementActivities(deps),
   });

@@ -1,4 +1,4 @@
-import { activityInfo, heartbeat, log } from '@temporalio/activity';
+import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ensureAccounts, postEntries, type EntryInput } from '../db/ledger';
 import type { Db } from '../db/pool';
 import { withTransaction } from '../db/retry';
@@ -38,7 +38,8 @@ import {
 } from '../domain/settlement';
 import type { SecretBox } from '../platform/secrets';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
-import { callUpstream, UpstreamRefusedError, UpstreamUnavailableError } from '../platform/outbound-http';
+import { callUpstream } from '../platform/outbound-http';
+import { outboundFailure } from './failures';
 import { openProviderConnection } from '../providers/connection';
 import { adapters } from '../providers/registry';
 import { jsonBody, ProviderReportError, ProviderUnavailableError } from '../providers/types';
@@ -55,18 +56,6 @@ export interface CycleArgs extends q.CycleRef {
 
 /** A webhook receiver's answer is only read to be discarded: a small cap is enough. */
 const WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024;
-
-/** The one mapping of an outbound call's failure: unavailable is retried (after Retry-After). */
-function outboundFailure(err: unknown, refused: (e: UpstreamRefusedError) => Error): unknown {
-  if (err instanceof UpstreamUnavailableError) {
-    // The raw cause (addresses, system errors) is for operators' logs; the failure, which can
-    // end up in an exception a partner reads, carries only the classified message.
-    if (err.detail) log.warn('outbound call failed', { error: err.message, detail: err.detail });
-    return new UnavailableError(err.message, [], err.retryAfterMs);
-  }
-  if (err instanceof UpstreamRefusedError) return refused(err);
-  return err;
-}
 
 /** What the workflow keeps of the fee step: the statement's figures and what to post. */
 export interface FeeSummary {

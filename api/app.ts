@@ -11,6 +11,7 @@ import { createMetrics } from './metrics';
 import { rateLimits } from './rate-limits';
 import { BODY_DIGEST } from './route';
 import { createRegistry, generateOpenApi } from './openapi';
+import { applicationRoutes } from './routes/applications';
 import { auditRoutes } from './routes/audit';
 import { healthRoutes } from './routes/health';
 import { contractRoutes } from './routes/contracts';
@@ -79,6 +80,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const router = Router();
   healthRoutes(router, registry, deps);
   partnerRoutes(router, registry, deps);
+  applicationRoutes(router, registry, deps);
   contractRoutes(router, registry, deps);
   gameRoutes(router, registry, deps);
   const currencies = createCurrencyRegistry(deps.config.currencies.extraAssets);

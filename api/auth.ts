@@ -18,7 +18,9 @@ import {
  * request body; every partner-facing query is scoped by `partnerId` from here.
  */
 export type Principal =
-  { kind: 'anonymous' } | ({ kind: 'operator' } & OperatorIdentity) | { kind: 'partner'; partnerId: string };
+  | { kind: 'anonymous' }
+  | ({ kind: 'operator' } & OperatorIdentity)
+  | { kind: 'partner'; partnerId: string; suspended?: boolean };
 
 /**
  * What a route needs, declared once in its route table entry (and shown in the OpenAPI spec):
@@ -84,7 +86,7 @@ export function authenticateBeforeBody(deps: AuthDeps) {
 export async function authenticate(deps: AuthDeps, req: Request, need: AuthRequirement): Promise<Principal> {
   if (need === 'none') return { kind: 'anonymous' };
   const known = req.res?.locals[PRINCIPAL] as Principal | undefined;
-  if (known) return allowed(known, need);
+  if (known) return allowed(known, need, req.method);
   const credential = presentedCredential(req);
   if (!credential) {
     throw new UnauthorizedError('missing credentials: send Authorization: Bearer <token>', [
@@ -97,10 +99,15 @@ export async function authenticate(deps: AuthDeps, req: Request, need: AuthRequi
       { path: 'headers.authorization', message: 'not recognised' },
     ]);
   }
-  return allowed(principal, need);
+  return allowed(principal, need, req.method);
 }
 
-function allowed(principal: Principal, need: AuthRequirement): Principal {
+function allowed(principal: Principal, need: AuthRequirement, method: string): Principal {
+  // A suspended partner still reads its own data, but changes nothing (no transactions).
+  if (principal.kind === 'partner' && principal.suspended && method !== 'GET' && method !== 'HEAD')
+    throw new ForbiddenError(
+      `partner ${principal.partnerId} is suspended: it cannot push or change anything`,
+    );
   if (need === 'none' || need === 'any') return principal;
   if (need === 'partner') {
     if (principal.kind !== 'partner') throw new ForbiddenError('this operation needs partner credentials');
@@ -116,7 +123,7 @@ async function resolve(deps: AuthDeps, credential: string): Promise<Principal | 
   if (key) {
     const stored = await findActiveApiKey(deps.db, key.keyId);
     return stored && secretMatches(key.secret, stored.keyHash)
-      ? { kind: 'partner', partnerId: stored.partnerId }
+      ? { kind: 'partner', partnerId: stored.partnerId, suspended: stored.suspended }
       : null;
   }
   if (looksLikeJwt(credential)) {

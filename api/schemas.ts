@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { newPartnerSchema, partnerKinds } from '../domain/partner';
+import { partnerKinds, partnerStatuses } from '../domain/partner';
 
 // Response and shared schemas, named for the OpenAPI components section.
 
@@ -22,23 +22,11 @@ export const partnerSchema = z
     kind: z.enum(partnerKinds),
     timezone: z.string().meta({ example: 'Europe/Malta' }),
     settlementCurrency: z.string().meta({ example: 'EUR' }),
-    status: z.enum(['onboarding', 'active', 'suspended']),
+    status: z.enum(partnerStatuses),
     createdAt: z.string(),
     activatedAt: z.string().nullable(),
   })
   .meta({ id: 'Partner' });
-
-export const newPartnerBody = newPartnerSchema.meta({ id: 'NewPartner' });
-
-export const onboardingResultSchema = z
-  .object({
-    partner: partnerSchema.nullable(),
-    workflowId: z.string().meta({ example: 'onboarding:pragmatic-eu' }),
-    apiKey: z.string().nullable().meta({
-      description: 'The partner API key, shown only in the response that created it. Store it now.',
-    }),
-  })
-  .meta({ id: 'OnboardingResult' });
 
 export function errorResponses(...statuses: number[]) {
   const text: Record<number, string> = {

@@ -33,6 +33,42 @@ export async function getPartner(db: Queryable, id: string): Promise<Partner | n
   return rows[0] ? toPartner(rows[0]) : null;
 }
 
+/** Partners by id, optionally matching `q` in id or name, a status and a kind; after `afterId`. */
+export async function listPartners(
+  db: Queryable,
+  filter: {
+    q?: string | undefined;
+    status?: Partner['status'] | undefined;
+    kind?: Partner['kind'] | undefined;
+  },
+  afterId: string | null,
+  limit: number,
+): Promise<Partner[]> {
+  const pattern = filter.q === undefined ? null : `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const { rows } = await db.query<PartnerRow>(
+    `SELECT * FROM partners
+      WHERE ($1::text IS NULL OR id ILIKE $1 OR name ILIKE $1)
+        AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR kind = $3)
+        AND ($4::text IS NULL OR id > $4)
+      ORDER BY id LIMIT $5`,
+    [pattern, filter.status ?? null, filter.kind ?? null, afterId, limit],
+  );
+  return rows.map(toPartner);
+}
+
+/** Moves a partner from one status to another (a repeat is a no-op); returns the partner. */
+export async function setPartnerStatus(
+  db: Queryable,
+  id: string,
+  from: Partner['status'],
+  to: Partner['status'],
+): Promise<Partner> {
+  await db.query('UPDATE partners SET status = $3 WHERE id = $1 AND status = $2', [id, from, to]);
+  const stored = await getPartner(db, id);
+  if (!stored) throw new Error(`partner ${id} not found`);
+  return stored;
+}
+
 /**
  * Registers a partner. Running it again with the same content is a no-op that returns the
  * stored partner; the same id with different content is a conflict.
@@ -155,17 +191,19 @@ export async function rotateApiKey(
   return { previousExpireAt: latest === undefined ? null : new Date(latest).toISOString() };
 }
 
+/** A key that is neither revoked nor expired, of a partner past onboarding (active or suspended). */
 export async function findActiveApiKey(
   db: Queryable,
   keyId: string,
-): Promise<{ partnerId: string; keyHash: Buffer } | null> {
-  const { rows } = await db.query<{ partner_id: string; key_hash: Buffer }>(
-    `SELECT k.partner_id, k.key_hash FROM partner_api_keys k JOIN partners p ON p.id = k.partner_id
+): Promise<{ partnerId: string; keyHash: Buffer; suspended: boolean } | null> {
+  const { rows } = await db.query<{ partner_id: string; key_hash: Buffer; status: string }>(
+    `SELECT k.partner_id, k.key_hash, p.status FROM partner_api_keys k JOIN partners p ON p.id = k.partner_id
      WHERE k.key_id = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-       AND p.status = 'active'`,
+       AND p.status IN ('active', 'suspended')`,
     [keyId],
   );
-  return rows[0] ? { partnerId: rows[0].partner_id, keyHash: rows[0].key_hash } : null;
+  const r = rows[0];
+  return r ? { partnerId: r.partner_id, keyHash: r.key_hash, suspended: r.status === 'suspended' } : null;
 }
 
 /** Sets the partner's webhook URL and its (sealed) signing secret; one per partner. */

@@ -27,7 +27,8 @@ export const newPartnerSchema = z
 
 export type NewPartner = z.infer<typeof newPartnerSchema>;
 
-export type PartnerStatus = 'onboarding' | 'active' | 'suspended';
+export const partnerStatuses = ['onboarding', 'active', 'suspended'] as const;
+export type PartnerStatus = (typeof partnerStatuses)[number];
 
 export interface Partner extends NewPartner {
   status: PartnerStatus;

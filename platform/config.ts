@@ -85,6 +85,16 @@ export const envSchema = z
 
     WORKER_METRICS_PORT: port.default(9464),
     FX_RATES_URL: z.url().default('http://127.0.0.1:4200'),
+    /** The company-registry/licence and sanctions-screening service onboarding checks call. */
+    DUE_DILIGENCE_URL: z.url().default('http://127.0.0.1:4300'),
+    /** While an application waits on operators or the applicant: remind this often, close after this long. */
+    ONBOARDING_REMINDER_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(86_400),
+    ONBOARDING_EXPIRY_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(31_536_000)
+      .default(30 * 86_400),
     /** Hosts outbound calls may reach although not public (comma-separated); development: loopback. */
     OUTBOUND_ALLOWED_HOSTS: z
       .string()
@@ -131,6 +141,12 @@ export const envSchema = z
           message: 'is the development default: choose a secret one',
         });
     }
+    if (!env.DUE_DILIGENCE_URL.startsWith('https://'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DUE_DILIGENCE_URL'],
+        message: `must be an https:// URL when NODE_ENV=production ${hint}`,
+      });
     if (!env.FX_RATES_URL.startsWith('https://'))
       ctx.addIssue({
         code: 'custom',
@@ -167,6 +183,7 @@ export interface Config {
   secretsKey: string;
   /** The FX reference-rates service cycles lock their rates from. */
   fxRatesUrl: string;
+  onboarding: { dueDiligenceUrl: string; reminderIntervalMs: number; expiresAfterMs: number };
   /** Non-public hosts outbound calls may reach (the address policy's allow-list). */
   outboundAllowedHosts: string[];
 }
@@ -233,6 +250,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     worker: { metricsPort: e.WORKER_METRICS_PORT },
     secretsKey: e.SECRETS_KEY ?? DEV_DEFAULTS.SECRETS_KEY,
     fxRatesUrl: e.FX_RATES_URL,
+    onboarding: {
+      dueDiligenceUrl: e.DUE_DILIGENCE_URL,
+      reminderIntervalMs: e.ONBOARDING_REMINDER_SECONDS * 1000,
+      expiresAfterMs: e.ONBOARDING_EXPIRY_SECONDS * 1000,
+    },
     // Development and tests run their simulators on loopback; production allows none by default.
     outboundAllowedHosts: (
       e.OUTBOUND_ALLOWED_HOSTS ?? (e.NODE_ENV === 'production' ? '' : 'localhost,127.0.0.1,::1')

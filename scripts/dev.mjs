@@ -270,11 +270,13 @@ async function startTemporal() {
 /** Every port the stack listens on, checked before anything starts: one line per conflict. */
 async function checkPorts() {
   const fxPort = Number(new URL(env.FX_RATES_URL || 'http://127.0.0.1:4200').port || 80);
+  const ddPort = Number(new URL(env.DUE_DILIGENCE_URL || 'http://127.0.0.1:4300').port || 80);
   const wanted = [
     [API_PORT, 'the API', 'API_PORT'],
     [Number(env.WORKER_METRICS_PORT || 9464), 'worker metrics', 'WORKER_METRICS_PORT'],
     ...DEMO_PROVIDER_PORTS.map((p) => [p, 'a simulated provider report server', null]),
     [fxPort, 'the simulated FX rates service', 'FX_RATES_URL'],
+    [ddPort, 'the simulated registry and sanctions service', 'DUE_DILIGENCE_URL'],
   ];
   if (!env.DATABASE_URL) wanted.push([PG_PORT, 'embedded Postgres', 'EMBEDDED_PG_PORT']);
   if (!env.TEMPORAL_ADDRESS) {
@@ -347,9 +349,11 @@ async function main() {
     `  Temporal gRPC  ${temporal.address}`,
     `  Postgres       ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
     `  Worker metrics http://localhost:${env.WORKER_METRICS_PORT || 9464}/metrics`,
-    `  Operator token ${env.OPERATOR_TOKEN ? '(from OPERATOR_TOKEN)' : 'dev-operator-token (development default)'}`,
+    `  Bootstrap admin ${env.OPERATOR_TOKEN ? '(from OPERATOR_TOKEN)' : 'dev-operator-token (development default)'}`,
+    '  Operator tokens npm run cli -- operator:token --name ana --role approver   (roles: viewer resolver approver admin)',
     `  Demo partner API keys: .data/demo-credentials.json`,
     `  Demo settlement awaiting an operator: settlement:nova-slots:${env.DEMO_DAY} (see README, "Resolve the demo exceptions")`,
+    '  Demo application awaiting two approvers: onboarding:comet-play (see README, "Onboard a partner")',
     `  Data           ${DATA}${process.env.DATABASE_URL ? '' : ` and ${PG_DATA}`} (delete: npm run dev -- --reset)`,
     'Press Ctrl-C to stop everything (data is kept).',
     '',

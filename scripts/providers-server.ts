@@ -1,10 +1,12 @@
 import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
+import { startDueDiligenceService } from '../providers/simulated/due-diligence-server';
 import { startFxServer } from '../providers/simulated/fx-server';
 import { generateDay } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type Faults } from '../providers/simulated/json-cursor-server';
 
-// The simulated provider report servers of `npm run dev` (and the FX reference-rates service):
+// The simulated provider report servers of `npm run dev` (and the FX reference-rates service,
+// and the company-registry/sanctions service onboarding checks call):
 // one report server per demo partner, serving the
 // same generated day the seed pushes through the API. nova-slots' provider disagrees on
 // purpose (one amount altered, one transaction missing), so the demo cycle needs an operator.
@@ -67,8 +69,11 @@ async function main(): Promise<void> {
   const fxPort = Number(new URL(process.env.FX_RATES_URL ?? 'http://127.0.0.1:4200').port || 4200);
   const fx = await startFxServer({ port: fxPort });
   process.stdout.write(`FX reference rates at ${fx.url}/rates\n`);
+  const ddPort = Number(new URL(process.env.DUE_DILIGENCE_URL ?? 'http://127.0.0.1:4300').port || 4300);
+  const dd = await startDueDiligenceService({ port: ddPort });
+  process.stdout.write(`company registry and sanctions screening at ${dd.url}\n`);
   const stop = () =>
-    void Promise.all([...servers.map((s) => s.close()), fx.close()]).then(() => process.exit(0));
+    void Promise.all([...servers.map((s) => s.close()), fx.close(), dd.close()]).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

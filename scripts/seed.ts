@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { NewPartner } from '../domain/partner';
 import { loadConfigOrExit } from '../platform/config';
+import { mintOperatorToken } from '../platform/operators';
 import { generateDay, toIngestItem } from '../providers/simulated/generator';
 import { DEMO_TX_PER_PARTNER, demoProviders } from './providers-server';
 
@@ -43,22 +44,88 @@ async function main(): Promise<void> {
   const credentials: Record<string, string> = existsSync(CREDENTIALS_FILE)
     ? (JSON.parse(readFileSync(CREDENTIALS_FILE, 'utf8')) as Record<string, string>)
     : {};
-  for (const partner of demoPartners) {
-    const res = await fetch(`${apiUrl}/v1/partners`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${config.api.operatorToken}` },
-      body: JSON.stringify(partner),
+  const bootstrap = {
+    'content-type': 'application/json',
+    authorization: `Bearer ${config.api.operatorToken}`,
+  };
+  const call = async (method: string, route: string, body?: unknown, headers = bootstrap) => {
+    const res = await fetch(`${apiUrl}${route}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    const body = (await res.json()) as { apiKey?: string | null; error?: { message: string } };
-    if (res.status === 201 && body.apiKey) {
-      credentials[partner.id] = body.apiKey;
-      process.stdout.write(`onboarded ${partner.id}\n`);
-    } else if (res.status === 200 || res.status === 202) {
-      process.stdout.write(`${partner.id} already onboarded\n`);
-    } else {
-      throw new Error(`onboarding ${partner.id} failed: ${res.status} ${body.error?.message ?? ''}`);
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as SeedBody };
+  };
+  const waitFor = async (id: string, status: string) => {
+    for (let i = 0; i < 600; i++) {
+      const res = await call('GET', `/v1/partner-applications/${id}`);
+      if (res.status === 200 && res.body?.status === status) return;
+      if (res.status === 200 && ['Rejected', 'Expired', 'Failed'].includes(res.body?.status ?? ''))
+        throw new Error(`the demo application of ${id} ended ${res.body?.status}`);
+      await new Promise((r) => setTimeout(r, 100));
     }
+    throw new Error(`the demo application of ${id} never reached ${status}`);
+  };
+  // A named approver of the demo (the embedded issuer's token), as an operator would be.
+  const approver = {
+    ...bootstrap,
+    authorization: `Bearer ${await mintOperatorToken(config.api.operatorTokens, { name: 'demo-approver', roles: ['approver'] })}`,
+  };
+  for (const partner of demoPartners) {
+    if ((await call('GET', `/v1/partners/${partner.id}`)).status === 200) {
+      process.stdout.write(`${partner.id} already onboarded\n`);
+      continue;
+    }
+    // The operators' path: an application, the automated checks, an approver's decision,
+    // activation (with its connectivity test), then the key collected once.
+    const provider = demoProviders.find((p) => p.partnerId === partner.id);
+    const submitted = await call('POST', '/v1/partner-applications', {
+      ...demoApplication(partner),
+      ...(provider
+        ? {
+            providerConnection: {
+              format: provider.format,
+              baseUrl: `http://127.0.0.1:${provider.port}`,
+              options: provider.options,
+            },
+          }
+        : {}),
+    });
+    if (submitted.status !== 202 && submitted.status !== 409)
+      throw new Error(
+        `application of ${partner.id} failed: ${submitted.status} ${JSON.stringify(submitted.body)}`,
+      );
+    await waitFor(partner.id, 'AwaitingDecision');
+    const decided = await call(
+      'POST',
+      `/v1/partner-applications/${partner.id}/decisions`,
+      { decision: 'approve', reason: 'demo: checks clear' },
+      approver,
+    );
+    if (decided.status !== 200)
+      throw new Error(`approving ${partner.id} failed: ${JSON.stringify(decided.body)}`);
+    await waitFor(partner.id, 'Active');
+    const issued = await call('POST', `/v1/partner-applications/${partner.id}/credentials`);
+    if (issued.status !== 201)
+      throw new Error(`credentials of ${partner.id}: ${JSON.stringify(issued.body)}`);
+    credentials[partner.id] = issued.body?.apiKey ?? '';
+    process.stdout.write(`onboarded ${partner.id}\n`);
   }
+  // One application left for an operator to decide in the Temporal UI or the API: high risk
+  // (an expired licence and a possible sanctions match), so it needs two different approvers.
+  const pending = await call('POST', '/v1/partner-applications', {
+    ...demoApplication({
+      id: 'comet-play',
+      name: 'Comet Play',
+      kind: 'provider',
+      timezone: 'Europe/Malta',
+      settlementCurrency: 'EUR',
+    }),
+    licences: [{ jurisdiction: 'MT', number: 'EXP/2019/77' }],
+    contacts: [{ name: 'Rita Similar', email: 'finance@comet-play.example', role: 'finance' }],
+  });
+  if (pending.status === 202) process.stdout.write('comet-play: application waiting for two approvers\n');
   mkdirSync(path.dirname(CREDENTIALS_FILE), { recursive: true });
   writeFileSync(CREDENTIALS_FILE, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
 
@@ -134,6 +201,29 @@ async function main(): Promise<void> {
       `${provider.partnerId}: ${txs.length} transactions on ${day}, settlement:${provider.partnerId}:${day} ${started.status === 202 ? 'started' : 'already exists'}\n`,
     );
   }
+}
+
+/** The few fields of an API answer the seed reads. */
+interface SeedBody {
+  status?: string;
+  apiKey?: string;
+}
+
+function demoApplication(p: NewPartner): Record<string, unknown> {
+  return {
+    partnerId: p.id,
+    name: p.name,
+    kind: p.kind,
+    timezone: p.timezone,
+    settlementCurrency: p.settlementCurrency,
+    company: {
+      legalName: `${p.name} Ltd`,
+      registrationNumber: `C ${p.id.length}${p.name.length}001`,
+      country: 'MT',
+    },
+    licences: p.kind === 'affiliate' ? [] : [{ jurisdiction: 'MT', number: `MGA/B2B/${p.id.length}/2024` }],
+    contacts: [{ name: `${p.name} Finance`, email: `finance@${p.id}.example`, role: 'finance' }],
+  };
 }
 
 const demoTerms = {

@@ -4,8 +4,8 @@ import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { createApp } from '../api/app';
 import { createLogger } from '../platform/logger';
-import { testConfig, uniqueId } from './support/env';
-import { onboardPartner } from './support/partners';
+import { testConfig } from './support/env';
+import { application, onboardPartner } from './support/partners';
 import { startStack, type Stack } from './support/stack';
 
 describe('API skeleton: one error format, limits, auth, docs and metrics', () => {
@@ -17,13 +17,7 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     await stack.close();
   });
 
-  const validPartner = () => ({
-    id: uniqueId('p'),
-    name: 'Partner',
-    kind: 'provider',
-    timezone: 'Europe/Malta',
-    settlementCurrency: 'EUR',
-  });
+  const validPartner = () => application();
 
   it('answers /healthz and a /readyz that checks Postgres and Temporal', async () => {
     expect(await stack.api('/healthz', { token: null })).toMatchObject({
@@ -37,7 +31,7 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
   });
 
   it('rejects malformed JSON with a 400 in the error format, never a stack trace', async () => {
-    const res = await stack.api('/v1/partners', {
+    const res = await stack.api('/v1/partner-applications', {
       rawBody: '{"id": "x",',
       headers: { 'content-type': 'application/json' },
     });
@@ -52,13 +46,15 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
   });
 
   it('rejects a body over the configured limit with 413', async () => {
-    const res = await stack.api('/v1/partners', { body: { ...validPartner(), name: 'x'.repeat(5000) } });
+    const res = await stack.api('/v1/partner-applications', {
+      body: { ...validPartner(), name: 'x'.repeat(5000) },
+    });
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('payload_too_large');
   });
 
   it('rejects a non-JSON content type with 400', async () => {
-    const res = await stack.api('/v1/partners', {
+    const res = await stack.api('/v1/partner-applications', {
       rawBody: 'id=x',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
@@ -67,40 +63,52 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
   });
 
   it('names every invalid field in a 422 and writes nothing', async () => {
-    const bad = { ...validPartner(), timezone: 'Mars/Olympus', settlementCurrency: 'eur', extra: 1 };
-    const res = await stack.api('/v1/partners', { body: bad });
+    const bad: Record<string, unknown> = {
+      ...validPartner(),
+      timezone: 'Mars/Olympus',
+      settlementCurrency: 'eur',
+      extra: 1,
+    };
+    const res = await stack.api('/v1/partner-applications', { body: bad });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('validation_failed');
     const details = res.body.error.details as { path: string; message: string }[];
     expect(details.map((d) => d.path)).toEqual(expect.arrayContaining(['settlementCurrency', 'timezone']));
     // The unknown key is reported too (strict schema), so typos do not pass silently.
     expect(details.some((d) => d.message.includes('extra'))).toBe(true);
-    const { rowCount } = await stack.db.pool.query('SELECT 1 FROM partners WHERE id = $1', [bad.id]);
+    const { rowCount } = await stack.db.pool.query('SELECT 1 FROM partners WHERE id = $1', [
+      bad.partnerId as string,
+    ]);
     expect(rowCount).toBe(0);
   });
 
   it('requires credentials, and the right role', async () => {
-    const anonymous = await stack.api('/v1/partners', { body: validPartner(), token: null });
+    const anonymous = await stack.api('/v1/partner-applications', { body: validPartner(), token: null });
     expect(anonymous.status).toBe(401);
     expect(anonymous.body.error.details).toEqual([{ path: 'headers.authorization', message: 'required' }]);
 
-    const wrong = await stack.api('/v1/partners', { body: validPartner(), token: 'not-the-operator-token' });
+    const wrong = await stack.api('/v1/partner-applications', {
+      body: validPartner(),
+      token: 'not-the-operator-token',
+    });
     expect(wrong.status).toBe(401);
 
-    const created = await stack.api('/v1/partners', { body: validPartner() });
-    expect(created.status).toBe(201);
-    const asPartner = await stack.api('/v1/partners', { body: validPartner(), token: created.body.apiKey });
+    const created = await onboardPartner(stack);
+    const asPartner = await stack.api('/v1/partner-applications', {
+      body: validPartner(),
+      token: created.apiKey,
+    });
     expect(asPartner.status).toBe(403);
   });
 
   it('scopes partner reads to the partner behind the credential', async () => {
-    const a = await stack.api('/v1/partners', { body: validPartner() });
-    const b = await stack.api('/v1/partners', { body: validPartner() });
-    const own = await stack.api(`/v1/partners/${a.body.partner.id}`, { token: a.body.apiKey });
+    const a = await onboardPartner(stack);
+    const b = await onboardPartner(stack);
+    const own = await stack.api(`/v1/partners/${a.id}`, { token: a.apiKey });
     expect(own.status).toBe(200);
-    const other = await stack.api(`/v1/partners/${b.body.partner.id}`, { token: a.body.apiKey });
+    const other = await stack.api(`/v1/partners/${b.id}`, { token: a.apiKey });
     expect(other.status).toBe(404);
-    const badId = await stack.api('/v1/partners/NOT_AN_ID', { token: a.body.apiKey });
+    const badId = await stack.api('/v1/partners/NOT_AN_ID', { token: a.apiKey });
     expect(badId.status).toBe(400);
     expect(badId.body.error.details[0].path).toBe('params.partnerId');
   });
@@ -118,8 +126,7 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     }
     await new Promise((r) => setTimeout(r, 50));
     expect((await stack.api('/readyz', { token: null })).status).toBe(200);
-    const created = await stack.api('/v1/partners', { body: validPartner() });
-    expect(created.status).toBe(201);
+    expect((await onboardPartner(stack)).apiKey).toMatch(/^chk_/);
   });
 
   it('answers unknown routes with 404 in the error format', async () => {
@@ -135,12 +142,12 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
       expect.arrayContaining(['/healthz', '/readyz', '/v1/partners', '/v1/partners/{partnerId}']),
     );
     expect(spec.body.components.schemas).toHaveProperty('Error');
-    expect(spec.body.components.schemas.NewPartner.required).toEqual(
-      expect.arrayContaining(['id', 'timezone', 'settlementCurrency']),
+    expect(spec.body.components.schemas.PartnerApplication.required).toEqual(
+      expect.arrayContaining(['partnerId', 'timezone', 'settlementCurrency', 'company', 'contacts']),
     );
     expect(
-      spec.body.paths['/v1/partners'].post.requestBody.content['application/json'].example,
-    ).toHaveProperty('id');
+      spec.body.paths['/v1/partner-applications'].post.requestBody.content['application/json'].example,
+    ).toHaveProperty('partnerId');
     const docs = await fetch(`${stack.baseUrl}/docs/`);
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain('swagger-ui');
@@ -179,14 +186,14 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
       headers: { 'content-type': 'application/json' },
     });
     expect(huge.status).toBe(401);
-    const malformed = await stack.api('/v1/partners', {
+    const malformed = await stack.api('/v1/partner-applications', {
       rawBody: '{not json',
       token: 'wrong-token-0123456789',
       headers: { 'content-type': 'application/json' },
     });
     expect(malformed.status).toBe(401);
     // With a credential the body is read as before.
-    const withToken = await stack.api('/v1/partners', {
+    const withToken = await stack.api('/v1/partner-applications', {
       rawBody: '{not json',
       headers: { 'content-type': 'application/json' },
     });

@@ -15,7 +15,7 @@ describe('config: validated once at start-up, naming each bad variable', () => {
         FX_RATES_URL: 'http://rates.example',
       }),
     ).toThrow(
-      /OPERATOR_TOKEN: is the development default[\s\S]*SECRETS_KEY: is the development default[\s\S]*OPERATOR_JWT_SECRET: is the development default[\s\S]*FX_RATES_URL: must be an https/,
+      /OPERATOR_TOKEN: is the development default[\s\S]*SECRETS_KEY: is the development default[\s\S]*OPERATOR_JWT_SECRET: is the development default[\s\S]*DUE_DILIGENCE_URL: must be an https[\s\S]*FX_RATES_URL: must be an https/,
     );
     const config = loadConfig({ NODE_ENV: 'development' });
     expect(config.db.url).toBe(DEV_DEFAULTS.DATABASE_URL);
@@ -76,6 +76,7 @@ describe('config: validated once at start-up, naming each bad variable', () => {
       SECRETS_KEY: 'k'.repeat(32),
       METRICS_TOKEN: 'm'.repeat(16),
       FX_RATES_URL: 'https://rates.example',
+      DUE_DILIGENCE_URL: 'https://checks.example',
     });
     expect(ok.api.operatorToken).toBe('x'.repeat(32));
     // Named operators only: no bootstrap token, tokens from an OIDC issuer.
@@ -86,6 +87,7 @@ describe('config: validated once at start-up, naming each bad variable', () => {
       SECRETS_KEY: 'k'.repeat(32),
       METRICS_TOKEN: 'm'.repeat(16),
       FX_RATES_URL: 'https://rates.example',
+      DUE_DILIGENCE_URL: 'https://checks.example',
     });
     expect(oidc.api).toMatchObject({
       operatorToken: null,
@@ -99,6 +101,7 @@ describe('config: validated once at start-up, naming each bad variable', () => {
         SECRETS_KEY: 'k'.repeat(32),
         METRICS_TOKEN: 'm'.repeat(16),
         FX_RATES_URL: 'https://rates.example',
+        DUE_DILIGENCE_URL: 'https://checks.example',
       }),
     ).toThrow(/OPERATOR_JWKS_URL: must be an https/);
   });

@@ -3,8 +3,7 @@ import { issueApiKey } from '../platform/credentials';
 import { SecretBox } from '../platform/secrets';
 import { taskQueue } from '../platform/temporal';
 import { onboardingWorkflowId } from '../workflows/ids';
-import { uniqueId } from './support/env';
-import { onboardPartner } from './support/partners';
+import { application, onboardPartner, waitForApplication } from './support/partners';
 import { startStack, type Stack } from './support/stack';
 
 // Partner credentials are minted inside the onboarding's activity once the partner exists,
@@ -19,51 +18,77 @@ describe('partner credentials', () => {
     await stack?.close();
   });
 
-  const partnerBody = () => ({
-    id: uniqueId('cred'),
-    name: 'Cred Partner',
-    kind: 'provider',
-    timezone: 'UTC',
-    settlementCurrency: 'EUR',
-  });
+  const approve = async (id: string) => {
+    await waitForApplication(stack, id, 'AwaitingDecision');
+    const decided = await stack.api(`/v1/partner-applications/${id}/decisions`, {
+      body: { decision: 'approve', reason: 'clear' },
+      token: await stack.tokenFor('ana', 'approver'),
+    });
+    expect(decided.status).toBe(200);
+    await waitForApplication(stack, id, 'Active');
+  };
 
-  it('mints the key in the activity: the input carries none, the API shows it once, a repeat shows nothing', async () => {
-    const body = partnerBody();
-    const created = await stack.api('/v1/partners', { body });
-    expect(created.status).toBe(201);
-    const key = created.body.apiKey as string;
+  it('mints the key in the activity: the input carries none, the API shows it once', async () => {
+    const body = application();
+    const id = body.partnerId as string;
+    expect((await stack.api('/v1/partner-applications', { body })).status).toBe(202);
+    // No key before the partner exists and is active.
+    const early = await stack.api(`/v1/partner-applications/${id}/credentials`, { body: {} });
+    expect(early.status).toBe(404);
+    await approve(id);
+    const collected = await stack.api(`/v1/partner-applications/${id}/credentials`, { body: {} });
+    expect(collected.status).toBe(201);
+    const key = collected.body.apiKey as string;
     expect(key).toMatch(/^chk_[0-9a-f]{16}_/);
-    expect((await stack.api(`/v1/partners/${body.id}`, { token: key })).status).toBe(200);
+    expect((await stack.api(`/v1/partners/${id}`, { token: key })).status).toBe(200);
 
-    const history = await stack.temporal.workflow.getHandle(onboardingWorkflowId(body.id)).fetchHistory();
+    const history = await stack.temporal.workflow.getHandle(onboardingWorkflowId(id)).fetchHistory();
     const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
     const input = JSON.parse(Buffer.from(started.input!.payloads![0]!.data!).toString('utf8'));
-    expect(Object.keys(input)).toEqual(['partner']);
-    const everything = JSON.stringify(history);
-    expect(everything).not.toContain(key.split('_')[2]);
+    expect(Object.keys(input).sort()).toEqual([
+      'application',
+      'expiresAfterMs',
+      'reminderIntervalMs',
+      'submittedBy',
+    ]);
+    expect(JSON.stringify(history)).not.toContain(key.slice('chk_'.length + 16 + 1));
 
-    const again = await stack.api('/v1/partners', { body });
-    expect(again).toMatchObject({ status: 200, body: { apiKey: null } });
+    const again = await stack.api(`/v1/partner-applications/${id}/credentials`, { body: {} });
+    expect(again.status).toBe(409);
     const pickups = await stack.db.pool.query(
       'SELECT 1 FROM partner_credential_pickups WHERE partner_id = $1',
-      [body.id],
+      [id],
     );
     expect(pickups.rowCount).toBe(0);
   });
 
   it('ignores a key smuggled into a workflow started straight on Temporal', async () => {
-    const body = partnerBody();
+    const body = application();
+    const id = body.partnerId as string;
     const chosen = issueApiKey();
-    const handle = await stack.temporal.workflow.start('partnerOnboarding', {
+    const { partnerId, name, kind, timezone, settlementCurrency, company, licences, contacts } = body as any;
+    await stack.temporal.workflow.start('partnerOnboarding', {
       taskQueue: taskQueue(stack.config, 'onboarding'),
-      workflowId: onboardingWorkflowId(body.id),
-      args: [{ partner: body, apiKey: { keyId: chosen.keyId, keyHashHex: chosen.hash.toString('hex') } }],
+      workflowId: onboardingWorkflowId(id),
+      args: [
+        {
+          application: {
+            partner: { id: partnerId, name, kind, timezone, settlementCurrency },
+            details: { company, licences, contacts },
+            webhookUrl: null,
+            providerConnection: null,
+            contract: null,
+          },
+          submittedBy: 'mallory',
+          reminderIntervalMs: 3_600_000,
+          expiresAfterMs: 3_600_000,
+          apiKey: { keyId: chosen.keyId, keyHashHex: chosen.hash.toString('hex') },
+        },
+      ],
     });
-    await handle.result();
-    expect((await stack.api(`/v1/partners/${body.id}`, { token: chosen.plaintext })).status).toBe(401);
-    const keys = await stack.db.pool.query('SELECT key_id FROM partner_api_keys WHERE partner_id = $1', [
-      body.id,
-    ]);
+    await approve(id);
+    expect((await stack.api(`/v1/partners/${id}`, { token: chosen.plaintext })).status).toBe(401);
+    const keys = await stack.db.pool.query('SELECT key_id FROM partner_api_keys WHERE partner_id = $1', [id]);
     expect(keys.rows.map((r) => r.key_id)).not.toContain(chosen.keyId);
     expect(keys.rowCount).toBe(1);
   });

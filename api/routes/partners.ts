@@ -1,111 +1,106 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Router } from 'express';
 import { z } from 'zod';
-import { claimIssuedApiKey, getPartner, rotateApiKey, upsertWebhook } from '../../db/partners';
+import { getPartner, listPartners, rotateApiKey, setPartnerStatus, upsertWebhook } from '../../db/partners';
+import { pauseSchedule } from '../../services/schedules';
+import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { withTransaction } from '../../db/retry';
 import { ConflictError, NotFoundError } from '../../domain/errors';
-import { partnerIdSchema, samePartner, type Partner } from '../../domain/partner';
+import { partnerIdSchema, partnerKinds, partnerStatuses, type Partner } from '../../domain/partner';
 import { issueApiKey } from '../../platform/credentials';
 import { SecretBox } from '../../platform/secrets';
 import { newWebhookSecret } from '../../platform/webhooks';
-import { taskQueue } from '../../platform/temporal';
-import { onboardingWorkflowId } from '../../workflows/ids';
-import type { partnerOnboarding } from '../../workflows/onboarding';
-import { PartnerId } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
-import {
-  errorResponses,
-  jsonResponse,
-  newPartnerBody,
-  onboardingResultSchema,
-  partnerSchema,
-} from '../schemas';
+import { errorResponses, jsonResponse, partnerSchema } from '../schemas';
 import { providerConnectionRoutes } from './provider-connection';
 import { authDeps } from '../auth';
-
-/** How long POST /v1/partners waits for onboarding before answering 202. */
-const ONBOARDING_WAIT_MS = 15_000;
 
 export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
   const auth = authDeps(deps.db, deps.config.api);
   const secrets = new SecretBox(deps.config.secretsKey);
 
   mountRoute(router, registry, auth, {
-    method: 'post',
+    method: 'get',
     path: '/v1/partners',
-    summary: 'Onboard a partner (operator)',
+    summary: 'List and search partners (operator)',
     description:
-      'Starts the `partnerOnboarding` workflow (id `onboarding:<partnerId>`) and waits for it. The response that ' +
-      'creates the partner carries its API key, once. Repeating the same request returns the partner without a key; ' +
-      'the same id with different details is a 409.',
+      'Partners join through `POST /v1/partner-applications` (checks and a human decision). `q` matches the id or ' +
+      'name (case-insensitive, anywhere); filters by status and kind; cursor paging by id.',
     tags: ['partners'],
-    auth: 'admin',
-    body: newPartnerBody,
-    bodyExample: {
-      id: 'pragmatic-eu',
-      name: 'Pragmatic EU',
-      kind: 'provider',
-      timezone: 'Europe/Malta',
-      settlementCurrency: 'EUR',
-    },
+    auth: 'viewer',
+    query: z.object({
+      q: z.string().trim().min(1).max(100).optional(),
+      status: z.enum(partnerStatuses).optional(),
+      kind: z.enum(partnerKinds).optional(),
+      ...pageQuery,
+    }),
     responses: {
-      201: jsonResponse(onboardingResultSchema, 'Partner onboarded; `apiKey` is shown only now'),
       200: jsonResponse(
-        onboardingResultSchema,
-        'Same partner already onboarded (idempotent repeat); no new key',
+        z.object({ partners: z.array(partnerSchema), nextCursor: nextCursorSchema }),
+        'A page',
       ),
-      202: jsonResponse(onboardingResultSchema, 'Onboarding still running; poll GET /v1/partners/{id}'),
-      ...errorResponses(400, 401, 403, 409, 422),
+      ...errorResponses(400, 401, 403),
     },
-    handler: async ({ body }) => {
-      const workflowId = onboardingWorkflowId(body.id);
-      const existing = await getPartner(deps.db, body.id);
-      if (existing) {
-        if (!samePartner(existing, body)) throw conflict(body.id);
-        return { status: 200, body: { partner: existing, workflowId, apiKey: null } };
-      }
-      let handle;
-      try {
-        handle = await deps.temporal.workflow.start<typeof partnerOnboarding>('partnerOnboarding', {
-          taskQueue: taskQueue(deps.config, 'onboarding'),
-          workflowId,
-          args: [{ partner: body }],
-          workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-          workflowIdConflictPolicy: 'FAIL',
-          typedSearchAttributes: [{ key: PartnerId, value: body.id }],
-          staticSummary: `Onboard partner ${body.id} (${body.kind}, ${body.settlementCurrency})`,
-        });
-      } catch (err) {
-        // A concurrent identical request won the race: it owns the key.
-        if (err instanceof WorkflowExecutionAlreadyStartedError) {
-          return { status: 202, body: { partner: null, workflowId, apiKey: null } };
-        }
-        throw err;
-      }
-      const outcome = await waitFor(handle.result(), ONBOARDING_WAIT_MS).catch((err: unknown) => {
-        if (
-          err instanceof WorkflowFailedError &&
-          err.cause instanceof ApplicationFailure &&
-          err.cause.type === 'ConflictError'
-        ) {
-          throw conflict(body.id);
-        }
-        throw err;
-      });
-      // No key is shown for a partner that does not exist yet: the onboarding mints it once the
-      // partner is registered, and it is shown here, once, when the partner is active.
-      if (outcome === 'timeout') return { status: 202, body: { partner: null, workflowId, apiKey: null } };
-      const issued = await claimIssuedApiKey(deps.db, body.id);
-      return {
-        status: 201,
-        body: { partner: outcome, workflowId, apiKey: issued ? secrets.open(issued.secretSealed) : null },
-        headers: { Location: `/v1/partners/${body.id}` },
-      };
+    handler: async ({ query }) => {
+      const after = decodeCursor(query.cursor, z.object({ id: partnerIdSchema }));
+      const rows = await listPartners(
+        deps.db,
+        { q: query.q, status: query.status, kind: query.kind },
+        after?.id ?? null,
+        query.limit + 1,
+      );
+      const { items, nextCursor } = page(rows, query.limit, (p) => ({ id: p.id }));
+      return { status: 200, body: { partners: items, nextCursor } };
     },
   });
+
+  for (const [action, from, to, summary] of [
+    [
+      'suspend',
+      'active',
+      'suspended',
+      'Suspend a partner (admin): its writes answer 403 and its Schedule pauses',
+    ],
+    [
+      'reactivate',
+      'suspended',
+      'active',
+      'Reactivate a suspended partner (admin): writes accepted, Schedule resumed',
+    ],
+  ] as const) {
+    mountRoute(router, registry, auth, {
+      method: 'post',
+      path: `/v1/partners/{partnerId}/${action}`,
+      summary,
+      description:
+        'While suspended the partner can still read its own data (statements, positions) but cannot push ' +
+        'transactions; cycles already running continue. Repeating the call is a no-op.',
+      tags: ['partners'],
+      auth: 'admin',
+      params: z.object({ partnerId: partnerIdSchema }),
+      body: z.object({ reason: z.string().trim().min(1).max(500) }).strict(),
+      bodyExample: { reason: action === 'suspend' ? 'unpaid invoices under review' : 'review closed' },
+      responses: {
+        200: jsonResponse(partnerSchema, 'The partner'),
+        ...errorResponses(401, 403, 404, 409, 422),
+      },
+      handler: async ({ params, body }) => {
+        const partner = await getPartner(deps.db, params.partnerId);
+        if (!partner)
+          throw new NotFoundError(`partner ${params.partnerId} not found`, [
+            { path: 'params.partnerId', message: 'not found' },
+          ]);
+        if (partner.status !== from && partner.status !== to)
+          throw new ConflictError(`partner ${params.partnerId} is ${partner.status}: it cannot ${action}`, [
+            { path: 'params.partnerId', message: partner.status },
+          ]);
+        const updated = await setPartnerStatus(deps.db, params.partnerId, from, to);
+        await pauseSchedule(deps.temporal, params.partnerId, to === 'suspended', body.reason);
+        return { status: 200, body: updated };
+      },
+    });
+  }
 
   mountRoute(router, registry, auth, {
     method: 'post',
@@ -204,22 +199,4 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
   });
 
   providerConnectionRoutes(router, registry, deps);
-}
-
-function conflict(id: string): ConflictError {
-  return new ConflictError(`partner ${id} already exists with different details`, [
-    { path: 'id', message: 'already registered with different details' },
-  ]);
-}
-
-async function waitFor<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -81,7 +81,7 @@ const variants = Object.entries(providerFormats).map(([format, { options }]) =>
     })
     .strict(),
 );
-const connectionBody = z
+export const providerConnectionBody = z
   .discriminatedUnion('format', variants as [(typeof variants)[number], ...typeof variants])
   .meta({ id: 'ProviderConnectionConfig' });
 
@@ -123,7 +123,7 @@ export function providerConnectionRoutes(router: Router, registry: OpenAPIRegist
     tags: ['partners'],
     auth: 'admin',
     params,
-    body: connectionBody,
+    body: providerConnectionBody,
     bodyExample: {
       format: 'csv-daily',
       baseUrl: 'https://reports.provider.example/clearhouse',

@@ -3,11 +3,8 @@ import {
   ScheduleNotFoundError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type WorkflowHandle,
 } from '@temporalio/client';
-import { randomUUID } from 'node:crypto';
-import type { Request, Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import { getPartner } from '../../db/partners';
 import { publishedStatement } from '../../db/accruals';
@@ -20,7 +17,6 @@ import { partnerIdSchema } from '../../domain/partner';
 import { resolutions } from '../../domain/settlement';
 import { taskQueue } from '../../platform/temporal';
 import { settlementCycleStart } from '../../workflows/cycle-start';
-import { API_UPDATE_PREFIX } from '../../workflows/ids';
 import {
   approvePayout,
   resolveException,
@@ -28,11 +24,12 @@ import {
   type settlementCycle,
 } from '../../workflows/settlement';
 import { authDeps, type Principal } from '../auth';
-import { settlementScheduleId, upsertSettlementSchedule } from '../schedules';
+import { settlementScheduleId, upsertSettlementSchedule } from '../../services/schedules';
 import type { ApiDeps } from '../deps';
 import { cycleViewForPartner, exceptionForPartner, isPartner } from '../partner-view';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
+import { operatorName, sendUpdate } from '../updates';
 import { errorResponses, jsonResponse } from '../schemas';
 
 const day = z.iso.date();
@@ -81,12 +78,6 @@ function visible(principal: Principal, id: string): boolean {
     principal.kind === 'operator' ||
     (principal.kind === 'partner' && id.startsWith(`settlement:${principal.partnerId}:`))
   );
-}
-
-/** The authenticated operator's name (routes that call this require an operator role). */
-function operatorName(principal: Principal): string {
-  if (principal.kind !== 'operator') throw new Error('operator route reached without an operator');
-  return principal.name;
 }
 
 export function settlementRoutes(
@@ -444,11 +435,16 @@ export function settlementRoutes(
       ...errorResponses(400, 401, 403, 404, 422),
     },
     handler: async ({ params, body, principal, req }) => {
-      const result = await sendUpdate(params.id, req, (handle, updateId) =>
-        handle.executeUpdate(resolveException, {
-          updateId,
-          args: [{ exceptionId: params.exceptionId, ...body, operator: operatorName(principal) }],
-        }),
+      const result = await sendUpdate(
+        deps.temporal,
+        params.id,
+        `settlement ${params.id}`,
+        req,
+        (handle, updateId) =>
+          handle.executeUpdate(resolveException, {
+            updateId,
+            args: [{ exceptionId: params.exceptionId, ...body, operator: operatorName(principal) }],
+          }),
       );
       return { status: 200, body: result };
     },
@@ -472,40 +468,23 @@ export function settlementRoutes(
       ...errorResponses(400, 401, 403, 404, 422),
     },
     handler: async ({ params, body, principal, req }) => {
-      const result = await sendUpdate(params.id, req, (handle, updateId) =>
-        handle.executeUpdate(approvePayout, {
-          updateId,
-          args: [
-            {
-              operator: operatorName(principal),
-              ...(body.comment === undefined ? {} : { comment: body.comment }),
-            },
-          ],
-        }),
+      const result = await sendUpdate(
+        deps.temporal,
+        params.id,
+        `settlement ${params.id}`,
+        req,
+        (handle, updateId) =>
+          handle.executeUpdate(approvePayout, {
+            updateId,
+            args: [
+              {
+                operator: operatorName(principal),
+                ...(body.comment === undefined ? {} : { comment: body.comment }),
+              },
+            ],
+          }),
       );
       return { status: 200, body: result };
     },
   });
-
-  /** Sends an Update as the API (its id says so in the audit trail); refusals become 422s naming why. */
-  async function sendUpdate<T>(
-    id: string,
-    req: Request,
-    send: (handle: WorkflowHandle, updateId: string) => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await send(
-        deps.temporal.workflow.getHandle(id),
-        `${API_UPDATE_PREFIX}${typeof req.id === 'string' ? req.id : randomUUID()}:${randomUUID()}`,
-      );
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`settlement ${id} not found`);
-      if (err instanceof WorkflowUpdateFailedError) {
-        throw new ValidationError(err.cause?.message ?? 'rejected', [
-          { path: 'body', message: err.cause?.message ?? 'rejected' },
-        ]);
-      }
-      throw err;
-    }
-  }
 }

@@ -7,21 +7,63 @@ export interface TestPartner {
   timezone: string;
 }
 
-/** Onboards a partner through the real API (and so the real onboarding workflow). */
+/** A low-risk application (registry, licence and screening clear); override any field. */
+export function application(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    partnerId: uniqueId('partner'),
+    name: 'Test Partner',
+    kind: 'provider',
+    timezone: 'Europe/Malta',
+    settlementCurrency: 'EUR',
+    company: { legalName: 'Test Partner Ltd', registrationNumber: 'C 12345', country: 'MT' },
+    licences: [{ jurisdiction: 'MT', number: 'MGA/B2B/100/2024' }],
+    contacts: [{ name: 'Fiona Finance', email: 'finance@partner.example', role: 'finance' }],
+    ...overrides,
+  };
+}
+
+/** Polls an application until it reaches `status` (or fails the test with where it stands). */
+export async function waitForApplication(stack: Stack, partnerId: string, status: string): Promise<any> {
+  let last: any = null;
+  for (let i = 0; i < 600; i++) {
+    const res = await stack.api(`/v1/partner-applications/${partnerId}`);
+    last = res.body;
+    if (res.status === 200 && res.body.status === status) return res.body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`application ${partnerId} never reached ${status}: ${JSON.stringify(last)}`);
+}
+
+/**
+ * Onboards a partner as operators do, through the real API and workflow: an application
+ * (submitted by the bootstrap admin), the checks, an approver's decision, activation, and the
+ * credentials collected once.
+ */
 export async function onboardPartner(
   stack: Stack,
   overrides: { timezone?: string; settlementCurrency?: string } = {},
 ): Promise<TestPartner> {
-  const body = {
-    id: uniqueId('partner'),
-    name: 'Test Partner',
-    kind: 'provider',
-    timezone: overrides.timezone ?? 'Europe/Malta',
-    settlementCurrency: overrides.settlementCurrency ?? 'EUR',
-  };
-  const res = await stack.api('/v1/partners', { body });
-  if (res.status !== 201) throw new Error(`onboarding failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return { id: body.id, apiKey: res.body.apiKey as string, timezone: body.timezone };
+  const body = application({
+    ...(overrides.timezone ? { timezone: overrides.timezone } : {}),
+    ...(overrides.settlementCurrency ? { settlementCurrency: overrides.settlementCurrency } : {}),
+  });
+  const id = body.partnerId as string;
+  const submitted = await stack.api('/v1/partner-applications', { body });
+  if (submitted.status !== 202)
+    throw new Error(`application failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
+  await waitForApplication(stack, id, 'AwaitingDecision');
+  const approver = await stack.tokenFor('test-approver', 'approver');
+  const decided = await stack.api(`/v1/partner-applications/${id}/decisions`, {
+    body: { decision: 'approve', reason: 'checks clear' },
+    token: approver,
+  });
+  if (decided.status !== 200)
+    throw new Error(`approval failed: ${decided.status} ${JSON.stringify(decided.body)}`);
+  await waitForApplication(stack, id, 'Active');
+  const credentials = await stack.api(`/v1/partner-applications/${id}/credentials`, { body: {} });
+  if (credentials.status !== 201)
+    throw new Error(`credentials failed: ${credentials.status} ${JSON.stringify(credentials.body)}`);
+  return { id, apiKey: credentials.body.apiKey as string, timezone: body.timezone as string };
 }
 
 let seq = 0;

@@ -3,6 +3,10 @@ import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createApp } from '../../api/app';
+import {
+  startDueDiligenceService,
+  type SimulatedDueDiligence,
+} from '../../providers/simulated/due-diligence-server';
 import type { Config } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
 import { mintOperatorToken, type OperatorRole } from '../../platform/operators';
@@ -29,6 +33,8 @@ export interface Stack {
   operatorToken: string;
   /** A signed token for a named operator with these roles, as `npm run cli -- operator:token` mints. */
   tokenFor: (name: string, ...roles: OperatorRole[]) => Promise<string>;
+  /** The simulated company-registry and sanctions service (fault injection for tests). */
+  dueDiligence: SimulatedDueDiligence;
   /** fetch against the API with JSON helpers. */
   api: (
     path: string,
@@ -54,7 +60,9 @@ export async function startStack(
 ): Promise<Stack> {
   quietRuntime();
   const db = await createTestDatabase();
-  const config = testConfig({ DATABASE_URL: db.url, ...opts.overrides });
+  // The due-diligence service onboarding checks call: simulated (it is outside the product).
+  const dueDiligence = await startDueDiligenceService();
+  const config = testConfig({ DATABASE_URL: db.url, DUE_DILIGENCE_URL: dueDiligence.url, ...opts.overrides });
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
 
@@ -115,6 +123,7 @@ export async function startStack(
     temporal,
     baseUrl,
     operatorToken,
+    dueDiligence,
     tokenFor: (name, ...roles) => mintOperatorToken(config.api.operatorTokens, { name, roles }),
     api,
     restartWorkers: async () => {
@@ -130,6 +139,7 @@ export async function startStack(
       await nativeConnection?.close();
       await connection.close();
       await db.drop();
+      await dueDiligence.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { scheduleCalendar, type SettlementCadence } from '../domain/contract';
 import type { Config } from '../platform/config';
 import { taskQueue } from '../platform/temporal';
@@ -45,5 +45,21 @@ export async function upsertSettlementSchedule(
     await client.schedule
       .getHandle(settlementScheduleId(p.partnerId))
       .update((prev) => ({ ...prev, ...options, state: { ...prev.state, ...options.state } }));
+  }
+}
+
+/** Pauses (or resumes) a partner's settlement Schedule, if it has one. */
+export async function pauseSchedule(
+  client: Client,
+  partnerId: string,
+  paused: boolean,
+  note: string,
+): Promise<void> {
+  const handle = client.schedule.getHandle(settlementScheduleId(partnerId));
+  try {
+    if (paused) await handle.pause(note);
+    else await handle.unpause(note);
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
   }
 }

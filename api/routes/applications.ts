@@ -1,0 +1,322 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Router } from 'express';
+import { z } from 'zod';
+import { claimIssuedApiKey, getPartner, webhookOf } from '../../db/partners';
+import { checkContractTerms, contractTermsSchema } from '../../domain/contract';
+import { ConflictError, NotFoundError } from '../../domain/errors';
+import {
+  applicantDetailsSchema,
+  applicationDecisions,
+  applicationStatuses,
+  partnerProfileSchema,
+  type PartnerApplication,
+} from '../../domain/onboarding';
+import { partnerIdSchema } from '../../domain/partner';
+import { SecretBox } from '../../platform/secrets';
+import { taskQueue } from '../../platform/temporal';
+import { onboardingWorkflowId } from '../../workflows/ids';
+import {
+  decideApplication,
+  onboardingStatus,
+  provideInformation,
+  type partnerOnboarding,
+} from '../../workflows/onboarding';
+import { PartnerId } from '../../workflows/search-attributes';
+import { authDeps } from '../auth';
+import type { ApiDeps } from '../deps';
+import { mountRoute } from '../route';
+import { errorResponses, jsonResponse } from '../schemas';
+import { operatorName, sendUpdate } from '../updates';
+import { providerConnectionBody } from './provider-connection';
+
+const applicationBody = partnerProfileSchema
+  .extend(applicantDetailsSchema.shape)
+  .extend({
+    webhookUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2000)
+      .optional(),
+    providerConnection: providerConnectionBody.optional(),
+    contract: z
+      .object({ effectiveFrom: z.iso.date(), terms: contractTermsSchema })
+      .strict()
+      .optional()
+      .meta({ description: 'Becomes contract version 1 on approval (validated by the fee engine now)' }),
+  })
+  .strict()
+  .meta({ id: 'PartnerApplication' });
+
+const applicationView = z
+  .object({
+    status: z.enum(applicationStatuses),
+    partnerId: z.string(),
+    submittedBy: z.string(),
+    checks: z.unknown(),
+    risk: z
+      .object({ score: z.number(), level: z.enum(['low', 'medium', 'high']), reasons: z.array(z.string()) })
+      .passthrough()
+      .nullable(),
+    approvalsNeeded: z.number(),
+    approvals: z.array(z.string()),
+    waitingFor: z.string().nullable().meta({ description: 'What the process waits for, in words' }),
+    remindersSent: z.number(),
+    connectivity: z.unknown(),
+    failure: z.string().nullable(),
+  })
+  .passthrough()
+  .meta({ id: 'PartnerApplicationStatus' });
+
+const params = z.object({ partnerId: partnerIdSchema });
+
+export function applicationRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
+  const auth = authDeps(deps.db, deps.config.api);
+  const secrets = new SecretBox(deps.config.secretsKey);
+  const workflowId = onboardingWorkflowId;
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/partner-applications',
+    summary: 'Submit a partner application (admin): checks, then a human decision',
+    description:
+      'Starts `partnerOnboarding` (workflow id `onboarding:<partnerId>`): company registry, licence and sanctions ' +
+      'checks with a risk score and its reasons, then operators decide (`POST …/decisions` or the Update ' +
+      '`decideApplication` in the Temporal UI). High risk needs two different approvers; the submitter is never ' +
+      'one. On approval: partner, contract version 1, ledger accounts, API key (collected once with ' +
+      '`POST …/credentials`), a connectivity test of the provider report and the webhook, the settlement Schedule.',
+    tags: ['partners'],
+    auth: 'admin',
+    body: applicationBody,
+    bodyExample: {
+      partnerId: 'pragmatic-eu',
+      name: 'Pragmatic EU',
+      kind: 'provider',
+      timezone: 'Europe/Malta',
+      settlementCurrency: 'EUR',
+      company: { legalName: 'Pragmatic EU Ltd', registrationNumber: 'C 81234', country: 'MT' },
+      licences: [{ jurisdiction: 'MT', number: 'MGA/B2B/123/2020' }],
+      contacts: [{ name: 'Ines Borg', email: 'finance@pragmatic.example', role: 'finance' }],
+      webhookUrl: 'https://pragmatic.example/clearhouse/notifications',
+    },
+    responses: {
+      202: jsonResponse(
+        z.object({ id: z.string(), workflowId: z.string(), status: z.enum(applicationStatuses) }),
+        'Submitted; follow it with GET /v1/partner-applications/{partnerId}',
+      ),
+      ...errorResponses(400, 401, 403, 409, 422),
+    },
+    handler: async ({ body, principal }) => {
+      const { company, licences, contacts, webhookUrl, providerConnection, contract, ...profile } = body;
+      if (contract) checkContractTerms(contract.terms, 'contract.terms');
+      if (await getPartner(deps.db, profile.partnerId))
+        throw new ConflictError(`partner ${profile.partnerId} already exists`, [
+          { path: 'partnerId', message: 'already a partner' },
+        ]);
+      const application: PartnerApplication = {
+        partner: {
+          id: profile.partnerId,
+          name: profile.name,
+          kind: profile.kind,
+          timezone: profile.timezone,
+          settlementCurrency: profile.settlementCurrency,
+        },
+        details: { company, licences, contacts },
+        webhookUrl: webhookUrl ?? null,
+        // The provider's credential is sealed before it enters the workflow's history.
+        providerConnection: providerConnection
+          ? {
+              format: providerConnection.format,
+              baseUrl: providerConnection.baseUrl,
+              options: providerConnection.options,
+              credentials: providerConnection.credentials
+                ? {
+                    header: providerConnection.credentials.header,
+                    sealed: secrets.seal(providerConnection.credentials.value),
+                  }
+                : null,
+            }
+          : null,
+        contract: contract ?? null,
+      };
+      const id = workflowId(profile.partnerId);
+      try {
+        await deps.temporal.workflow.start<typeof partnerOnboarding>('partnerOnboarding', {
+          taskQueue: taskQueue(deps.config, 'onboarding'),
+          workflowId: id,
+          args: [
+            {
+              application,
+              submittedBy: operatorName(principal),
+              reminderIntervalMs: deps.config.onboarding.reminderIntervalMs,
+              expiresAfterMs: deps.config.onboarding.expiresAfterMs,
+            },
+          ],
+          // A rejected, expired or failed application may be submitted again.
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          workflowIdConflictPolicy: 'FAIL',
+          typedSearchAttributes: [{ key: PartnerId, value: profile.partnerId }],
+          staticSummary: `Onboard ${profile.name} (${profile.partnerId}, ${profile.kind}, ${profile.settlementCurrency})`,
+        });
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError)
+          throw new ConflictError(`an application for ${profile.partnerId} is already in review`, [
+            { path: 'partnerId', message: 'already in review' },
+          ]);
+        throw err;
+      }
+      return {
+        status: 202,
+        body: { id: profile.partnerId, workflowId: id, status: 'Checking' },
+        headers: { Location: `/v1/partner-applications/${profile.partnerId}` },
+      };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/partner-applications/{partnerId}',
+    summary: 'Where an application stands: checks, risk and its reasons, decisions, what it waits for',
+    tags: ['partners'],
+    auth: 'viewer',
+    params,
+    responses: {
+      200: jsonResponse(applicationView, 'The application'),
+      ...errorResponses(400, 401, 403, 404),
+    },
+    handler: async ({ params }) => {
+      try {
+        const view = await deps.temporal.workflow
+          .getHandle(workflowId(params.partnerId))
+          .query(onboardingStatus);
+        return { status: 200, body: view };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError)
+          throw new NotFoundError(`no application for ${params.partnerId}`, [
+            { path: 'params.partnerId', message: 'no application' },
+          ]);
+        throw err;
+      }
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/partner-applications/{partnerId}/decisions',
+    summary: 'Decide an application (approver): the same decideApplication Update the Temporal UI sends',
+    description:
+      "The operator is the token's: approve, reject or request_info, with a reason. Refusals name why (422): the " +
+      'submitter cannot approve, one approver counts once, a confirmed sanctions match cannot be approved.',
+    tags: ['partners'],
+    auth: 'approver',
+    params,
+    body: z
+      .object({ decision: z.enum(applicationDecisions), reason: z.string().trim().min(1).max(500) })
+      .strict()
+      .meta({ id: 'ApplicationDecision' }),
+    bodyExample: { decision: 'approve', reason: 'registry, licence and screening clear' },
+    responses: {
+      200: jsonResponse(
+        z.object({ status: z.enum(applicationStatuses), approvals: z.number(), needed: z.number() }),
+        'Decision recorded',
+      ),
+      ...errorResponses(400, 401, 403, 404, 422),
+    },
+    handler: async ({ params, body, principal, req }) => {
+      const result = await sendUpdate(
+        deps.temporal,
+        workflowId(params.partnerId),
+        `application ${params.partnerId}`,
+        req,
+        (handle, updateId) =>
+          handle.executeUpdate(decideApplication, {
+            updateId,
+            args: [{ ...body, operator: operatorName(principal) }],
+          }),
+      );
+      return { status: 200, body: result };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/partner-applications/{partnerId}/information',
+    summary: "The applicant's answer to request_info (admin): changed details; the checks run again",
+    tags: ['partners'],
+    auth: 'admin',
+    params,
+    body: z
+      .object({
+        details: applicantDetailsSchema.partial().optional(),
+        note: z.string().trim().min(1).max(500),
+      })
+      .strict()
+      .meta({ id: 'ApplicationInformation' }),
+    bodyExample: {
+      details: { licences: [{ jurisdiction: 'MT', number: 'MGA/B2B/123/2024' }] },
+      note: 'renewed licence',
+    },
+    responses: {
+      200: jsonResponse(z.object({ status: z.enum(applicationStatuses) }), 'Recorded'),
+      ...errorResponses(400, 401, 403, 404, 422),
+    },
+    handler: async ({ params, body, principal, req }) => {
+      const result = await sendUpdate(
+        deps.temporal,
+        workflowId(params.partnerId),
+        `application ${params.partnerId}`,
+        req,
+        (handle, updateId) =>
+          handle.executeUpdate(provideInformation, {
+            updateId,
+            args: [{ ...body, operator: operatorName(principal) }],
+          }),
+      );
+      return { status: 200, body: result };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/partner-applications/{partnerId}/credentials',
+    summary: "Collect an approved partner's API key and webhook secret (admin), once",
+    description:
+      'The key was minted inside the onboarding once the partner existed; it is handed out here exactly once ' +
+      '(within an hour of activation). Afterwards, or to replace it, rotate with POST /v1/partners/{partnerId}/api-keys.',
+    tags: ['partners'],
+    auth: 'admin',
+    params,
+    responses: {
+      201: jsonResponse(
+        z.object({
+          apiKey: z.string().meta({ description: 'Shown only now' }),
+          webhookSecret: z
+            .string()
+            .nullable()
+            .meta({ description: 'Signs notifications; null without a webhook' }),
+        }),
+        'Credentials',
+      ),
+      ...errorResponses(401, 403, 404, 409),
+    },
+    handler: async ({ params }) => {
+      const partner = await getPartner(deps.db, params.partnerId);
+      if (!partner || partner.status !== 'active')
+        throw new NotFoundError(`no active partner ${params.partnerId}`, [
+          { path: 'params.partnerId', message: 'not active (yet)' },
+        ]);
+      const issued = await claimIssuedApiKey(deps.db, params.partnerId);
+      if (!issued)
+        throw new ConflictError(`the key of ${params.partnerId} was already collected (or expired)`, [
+          { path: 'params.partnerId', message: 'rotate with POST /v1/partners/{partnerId}/api-keys' },
+        ]);
+      const hook = await webhookOf(deps.db, params.partnerId);
+      return {
+        status: 201,
+        body: {
+          apiKey: secrets.open(issued.secretSealed),
+          webhookSecret: hook ? secrets.open(hook.secretSealed) : null,
+        },
+      };
+    },
+  });
+}
