@@ -82,11 +82,7 @@ describe('secrets stay out of workflow histories', () => {
       // The payloads are read (decoded), not only the envelope: the partner's name is in both.
       expect(text).toContain('Test Partner');
       for (const secret of secrets)
-        expect({ id, secret: secret.slice(0, 6), leaks: text.includes(secret) }).toEqual({
-          id,
-          secret: secret.slice(0, 6),
-          leaks: false,
-        });
+        expect({ id, leaks: text.includes(secret) }).toEqual({ id, leaks: false });
     }
   });
 });
