@@ -13,6 +13,7 @@ interface Service {
   build?: unknown;
   command?: string[];
   environment?: Record<string, string>;
+  ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   volumes?: string[];
 }
@@ -58,7 +59,9 @@ describe('docker-compose.yml: the production topology', () => {
       expect(env.NODE_ENV).toBe('production');
       expect(env.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\/clearhouse$/);
       expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
-      expect(env.OPERATOR_TOKEN).toBeDefined();
+      expect(env.OPERATOR_JWT_SECRET).toBeDefined();
+      expect(env.OPERATOR_JWKS_URL).toBeDefined();
+      expect(env.DUE_DILIGENCE_URL).toMatch(/:\?/);
     }
   });
 
@@ -72,6 +75,14 @@ describe('docker-compose.yml: the production topology', () => {
     expect(services.migrate!.command).toEqual(['node', 'dist/scripts/migrate.js']);
   });
 
+  it("does not publish Temporal's gRPC frontend, and the UI only on loopback", () => {
+    expect(services.temporal!.ports).toBeUndefined();
+    expect(services['temporal-ui']!.ports).toEqual(['127.0.0.1:8233:8080']);
+    expect(Object.keys(services['temporal-ui']!.environment!)).toEqual(
+      expect.arrayContaining(['TEMPORAL_AUTH_ENABLED', 'TEMPORAL_DISABLE_WRITE_ACTIONS']),
+    );
+  });
+
   it('registers the same search attributes as the dev server and the tests', () => {
     const setup = services['temporal-setup']!;
     expect(setup.volumes).toContain('./platform/search-attributes.json:/search-attributes.json:ro');
@@ -83,7 +94,8 @@ describe('docker-compose.yml: the production topology', () => {
   it('commits no secret: credentials are required from the environment', () => {
     const text = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
     expect(text).toContain('${POSTGRES_PASSWORD:?');
-    expect(text).toContain('${OPERATOR_TOKEN:?');
+    expect(text).toContain('${SECRETS_KEY:?');
+    expect(text).toContain('${METRICS_TOKEN:?');
     expect(text).not.toMatch(/PASSWORD:\s*[a-z0-9]+\s*$/im);
   });
 });
