@@ -42,7 +42,12 @@ import { callUpstream } from '../platform/outbound-http';
 import { outboundFailure } from './failures';
 import { openProviderConnection } from '../providers/connection';
 import { adapters } from '../providers/registry';
-import { jsonBody, ProviderReportError, ProviderUnavailableError } from '../providers/types';
+import {
+  jsonBody,
+  ProviderReportError,
+  ProviderUnavailableError,
+  reportLimitProblem,
+} from '../providers/types';
 
 // Activities of the settlement cycle. Each one may run more than once (Temporal retries,
 // worker crashes): every write is keyed by the cycle id, so a repeat changes nothing.
@@ -207,13 +212,16 @@ export function settlementActivities({
       const adapter = adapters[provider.format];
       if (!adapter) throw new NotFoundError(`no adapter for report format ${provider.format}`);
       const window = await q.periodWindowMs(db, c);
-      const resume = activityInfo().heartbeatDetails as { cursor: string | null; ord: number } | undefined;
+      const resume = activityInfo().heartbeatDetails as
+        { cursor: string | null; ord: number; pages?: number } | undefined;
       let cursor = resume?.cursor ?? null;
       let ord = resume?.ord ?? 1;
       let control: { recordCount: number; sumMinor: bigint } | undefined;
       let fileMismatch: Discrepancy | null = null;
       let fileChecked = false;
       let aggregateKeys = 0;
+      // Counted from this attempt's resume point: a resumed fetch cannot exceed the cap either.
+      let pages = resume?.pages ?? 0;
       for (;;) {
         let page;
         try {
@@ -231,6 +239,9 @@ export function settlementActivities({
           if (err instanceof ProviderReportError) throw new ConflictError(err.message);
           throw err;
         }
+        pages++;
+        const overLimit = reportLimitProblem(page, pages);
+        if (overLimit) throw new ConflictError(`provider report unreadable: ${overLimit}`);
         await q.storeReportRows(db, c, ord, page.rows);
         await q.storeReportAggregates(db, c.cycleId, page.aggregates ?? []);
         ord += page.rows.length;
@@ -241,7 +252,7 @@ export function settlementActivities({
           fileMismatch ??= controlTotalsDiscrepancy(page.fileCheck.actual, page.fileCheck.declared);
         }
         cursor = page.nextCursor;
-        heartbeat({ cursor, ord });
+        heartbeat({ cursor, ord, pages });
         if (cursor === null) break;
       }
       const stored = await q.reportTotals(db, c.cycleId);

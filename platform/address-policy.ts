@@ -1,3 +1,9 @@
+import {
+  lookup as lookupCallback,
+  type LookupAddress,
+  type LookupAllOptions,
+  type LookupOptions,
+} from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
@@ -75,4 +81,38 @@ export async function checkAddress(url: URL, who: string): Promise<void> {
   }
   if (addresses.some(isBlocked))
     throw new AddressRefusedError(`${who} refused by the address policy: not a public address`);
+}
+
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/**
+ * The DNS lookup outbound connections use (platform/outbound-http.ts): the address a socket
+ * actually connects to is the one checked, so a name that resolved to a public address for
+ * checkAddress and then to an internal one (DNS rebinding) is still refused.
+ */
+export function policyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const all: LookupAllOptions = { ...options, all: true };
+  lookupCallback(hostname, all, (err, addresses) => {
+    if (err) return callback(err, []);
+    if (!policy.allowedHosts.includes(host) && addresses.some((a) => isBlocked(a.address)))
+      return callback(
+        Object.assign(
+          new AddressRefusedError(`${hostname} resolved to a non-public address at connect time`),
+          {
+            code: 'EADDRREFUSED',
+          },
+        ),
+        [],
+      );
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0];
+    if (!first)
+      return callback(Object.assign(new Error(`${hostname} did not resolve`), { code: 'ENOTFOUND' }), []);
+    callback(null, first.address, first.family);
+  });
 }

@@ -1,4 +1,5 @@
-import { AddressRefusedError, checkAddress } from './address-policy';
+import { Agent, fetch as pinnedFetch, type Response } from 'undici';
+import { AddressRefusedError, checkAddress, policyLookup } from './address-policy';
 
 // The one client for every call Clearhouse makes to someone else's HTTP server (provider
 // reports, the FX rates service, partners' webhooks). Every response is capped in time and
@@ -80,8 +81,10 @@ export async function callUpstream(
   const signal = AbortSignal.timeout(timeoutMs);
   let res: Response;
   try {
-    res = await fetch(url, { ...init, redirect: 'manual', signal });
+    res = await pinnedFetch(url, { ...init, redirect: 'manual', signal, dispatcher });
   } catch (err) {
+    if (refusedAtConnect(err))
+      throw new UpstreamRefusedError(`${who} refused by the address policy: not a public address`, null);
     const timedOut = signal.aborted;
     throw new UpstreamUnavailableError(
       timedOut ? `${who} timed out after ${timeoutMs} ms` : `${who} unreachable`,
@@ -142,6 +145,20 @@ async function readCapped(res: Response, maxBytes: number, who: string): Promise
     chunks.push(value);
   }
   return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+/**
+ * Connections check the address they actually connect to (policyLookup), not only the one
+ * checkAddress resolved a moment earlier: DNS rebinding cannot slip an internal address in.
+ */
+const dispatcher = new Agent({ connect: { lookup: policyLookup } });
+
+function refusedAtConnect(err: unknown): boolean {
+  for (let e = err as { cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e instanceof AddressRefusedError) return true;
+    e = e.cause as { cause?: unknown } | undefined;
+  }
+  return false;
 }
 
 /** The raw cause of a failed call, for logs: the system error under fetch's "fetch failed". */

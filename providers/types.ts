@@ -8,6 +8,33 @@ import { callUpstream, type OutboundResponse, UpstreamRefusedError } from '../pl
 import type { ReportAggregate, ReportRow } from '../domain/report';
 export type { ReportAggregate, ReportRow };
 
+/**
+ * Limits on what one provider's report may make the shared worker hold: named, checked for
+ * every adapter by the report fetch (activities/settlement.ts). Beyond them the report is
+ * unreadable (an exception for operators), never a worker out of memory. Bytes per page are
+ * capped by the outbound client (OUTBOUND_MAX_RESPONSE_BYTES).
+ */
+export const REPORT_LIMITS = {
+  /** Pages in one period's report (an endless cursor ends here). */
+  maxPages: 10_000,
+  /** Characters in a row's text fields (ids, type, game). */
+  maxFieldChars: 200,
+  /** Characters in a page's cursor. */
+  maxCursorChars: 2_000,
+} as const;
+
+/** Why a page breaks REPORT_LIMITS, or null. */
+export function reportLimitProblem(page: ReportPage, pageNumber: number): string | null {
+  if (pageNumber > REPORT_LIMITS.maxPages) return `the report has more than ${REPORT_LIMITS.maxPages} pages`;
+  if (page.nextCursor !== null && page.nextCursor.length > REPORT_LIMITS.maxCursorChars)
+    return `a page cursor is longer than ${REPORT_LIMITS.maxCursorChars} characters`;
+  for (const [n, r] of page.rows.entries())
+    for (const field of ['txId', 'type', 'roundId', 'gameId'] as const)
+      if (r[field].length > REPORT_LIMITS.maxFieldChars)
+        return `row ${n} of page ${pageNumber}: ${field} is longer than ${REPORT_LIMITS.maxFieldChars} characters`;
+  return null;
+}
+
 export interface ReportPage {
   rows: ReportRow[];
   /** Aggregate-only formats fill this instead of rows. */

@@ -43,6 +43,43 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     expect(spec.paths['/v1/audit'].get.security).toEqual([{ operatorToken: ['admin'] }]);
   });
 
+  it("enforces every operation's declared role: 401 without credentials, 403 for a lesser role or a partner", async () => {
+    const spec = (await stack.api('/openapi.json', { token: null })).body;
+    const p = await onboardPartner(stack);
+    const viewer = await stack.tokenFor('vera', 'viewer');
+    const sample: Record<string, string> = {
+      partnerId: p.id,
+      id: `settlement:${p.id}:2026-11-20`,
+      exceptionId: 'e-1',
+      version: '1',
+      code: `partner:${p.id}:fees_payable:EUR`,
+    };
+    const checked: string[] = [];
+    for (const [template, ops] of Object.entries(spec.paths as Record<string, Record<string, any>>)) {
+      const path = template.replace(/\{(\w+)\}/g, (_m, name: string) =>
+        encodeURIComponent(sample[name] ?? 'x'),
+      );
+      for (const [method, op] of Object.entries(ops)) {
+        const role = op['x-required-role'] as string;
+        if (role === 'none') continue;
+        const call = (token: string | null) =>
+          stack.api(path, { method: method.toUpperCase(), token, ...(method === 'get' ? {} : { body: {} }) });
+        const statuses = [(await call(null)).status];
+        if (['resolver', 'approver', 'admin'].includes(role)) statuses.push((await call(viewer)).status);
+        if (role !== 'partner' && role !== 'any') statuses.push((await call(p.apiKey)).status);
+        if (role === 'partner') statuses.push((await call(await stack.tokenFor('ana', 'admin'))).status);
+        const expected = [401, ...statuses.slice(1).map(() => 403)];
+        expect({ op: `${method} ${template}`, role, statuses }).toEqual({
+          op: `${method} ${template}`,
+          role,
+          statuses: expected,
+        });
+        checked.push(`${method} ${template}`);
+      }
+    }
+    expect(checked.length).toBeGreaterThan(25);
+  });
+
   it('refuses unknown, forged, expired and under-privileged callers with 401 or 403', async () => {
     const viewer = await stack.tokenFor('vera', 'viewer');
     const resolver = await stack.tokenFor('rui', 'resolver');

@@ -1,4 +1,4 @@
-import { setAddressPolicy } from '../platform/address-policy';
+import { AddressRefusedError, policyLookup, setAddressPolicy } from '../platform/address-policy';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { callUpstream, UpstreamRefusedError, UpstreamUnavailableError } from '../platform/outbound-http';
@@ -126,6 +126,24 @@ describe('callUpstream', () => {
     const allowed = await serve((_q, r) => r.writeHead(200).end('ok'));
     expect((await callUpstream(allowed.url, {}, { who: 'test server' })).text).toBe('ok');
     await allowed.close();
+  });
+
+  it('checks the address a connection actually uses, not only a name resolved earlier (DNS rebinding)', async () => {
+    const lookupOf = (host: string) =>
+      new Promise<{ err: Error | null; address: unknown }>((resolve) =>
+        policyLookup(host, {}, (err, address) => resolve({ err, address })),
+      );
+    setAddressPolicy({ allowedHosts: [] });
+    try {
+      const refused = await lookupOf('localhost');
+      expect(refused.err).toBeInstanceOf(AddressRefusedError);
+      expect(refused.err!.message).toMatch(/non-public address at connect time/);
+    } finally {
+      setAddressPolicy({ allowedHosts: ['localhost', '127.0.0.1', '::1'] });
+    }
+    const allowed = await lookupOf('localhost');
+    expect(allowed.err).toBeNull();
+    expect(allowed.address).toMatch(/^(127\.0\.0\.1|::1)$/);
   });
 
   it('classifies 429 and 5xx as unavailable with their Retry-After, other statuses as refused', async () => {

@@ -1,3 +1,4 @@
+import { REPORT_LIMITS, reportLimitProblem } from '../providers/types';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaultCurrencies } from '../domain/money';
@@ -124,5 +125,27 @@ describe('provider report adapters', () => {
     } finally {
       for (const s of [csv, totals, cursor]) await new Promise((r) => s.server.close(r));
     }
+  });
+});
+
+describe('report limits', () => {
+  const row = {
+    txId: 't1',
+    type: 'bet',
+    roundId: 'r1',
+    gameId: 'g1',
+    currency: 'EUR',
+    amountMinor: 1n,
+    occurredAt: '2026-11-20T00:00:00.000Z',
+  };
+  it('ends an endless cursor, an oversized cursor and oversized fields as an unreadable report', () => {
+    expect(reportLimitProblem({ rows: [row], nextCursor: 'c' }, REPORT_LIMITS.maxPages)).toBeNull();
+    expect(reportLimitProblem({ rows: [row], nextCursor: 'c' }, REPORT_LIMITS.maxPages + 1)).toMatch(
+      /more than 10000 pages/,
+    );
+    expect(reportLimitProblem({ rows: [], nextCursor: 'x'.repeat(2001) }, 1)).toMatch(/cursor is longer/);
+    expect(reportLimitProblem({ rows: [{ ...row, gameId: 'g'.repeat(201) }], nextCursor: null }, 3)).toBe(
+      'row 0 of page 3: gameId is longer than 200 characters',
+    );
   });
 });
