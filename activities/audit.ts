@@ -19,6 +19,28 @@ export interface WorkflowAuditInput {
   details?: Record<string, unknown>;
 }
 
+/**
+ * Records, in the caller's transaction, a step the running workflow took (posting, payout):
+ * the step and its audit event commit together or not at all. Once per workflow id and action,
+ * like the ledger entries the step posts.
+ */
+export async function auditWorkflowStep(
+  client: Parameters<typeof appendAudit>[0],
+  step: { action: string; target: string; details?: Record<string, unknown> },
+): Promise<void> {
+  const workflowId = Context.current().info.workflowExecution?.workflowId ?? 'unknown';
+  await appendAudit(client, {
+    idempotencyKey: `wf:${workflowId}:${step.action}`,
+    actor: `workflow:${workflowId}`,
+    role: 'workflow',
+    action: step.action,
+    target: step.target,
+    source: 'workflow',
+    workflowId,
+    ...(step.details ? { details: step.details } : {}),
+  });
+}
+
 export function auditActivities({ db }: { db: Db }) {
   return {
     /**

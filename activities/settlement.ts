@@ -39,6 +39,7 @@ import {
 import type { SecretBox } from '../platform/secrets';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
 import { callUpstream } from '../platform/outbound-http';
+import { auditWorkflowStep } from './audit';
 import { outboundFailure } from './failures';
 import { openProviderConnection } from '../providers/connection';
 import { adapters } from '../providers/registry';
@@ -556,6 +557,15 @@ export function settlementActivities({
             `posting plan ${posted.join(', ')} differs from the statement's ${keys.join(', ')}`,
           );
         const results = await postEntries(client, entries);
+        await auditWorkflowStep(client, {
+          action: 'settlement.post',
+          target: c.cycleId,
+          details: {
+            netPayable: fees.netPayable,
+            currency: c.currency,
+            entryIds: results.map((r) => r.entryId),
+          },
+        });
         return { entryIds: results.map((r) => r.entryId) };
       });
     },
@@ -603,6 +613,16 @@ export function settlementActivities({
             ],
           },
         ]);
+        await auditWorkflowStep(client, {
+          action: 'settlement.payout',
+          target: c.cycleId,
+          details: {
+            amountMinor: amount.toString(),
+            currency: c.currency,
+            approvers: p.approvers,
+            entryId: r!.entryId,
+          },
+        });
         return { entryId: r!.entryId };
       });
     },

@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
 import { verifyWebhook } from '../platform/webhooks';
 import { settlementScheduleId } from '../services/schedules';
-import { decideApplication } from '../workflows/onboarding';
+import { WorkflowFailedError } from '@temporalio/client';
+import { taskQueue } from '../platform/temporal';
+import { decideApplication, onboardingStatus, partnerOnboarding } from '../workflows/onboarding';
 import { onboardingWorkflowId } from '../workflows/ids';
 import { application, onboardPartner, tx, waitForApplication } from './support/partners';
 import { startStack, type Stack } from './support/stack';
@@ -247,6 +249,49 @@ describe('partner onboarding with manual approval', () => {
     hookStatus = 204;
     expect((await decide(id, 'approve', ana, 'receiver fixed')).status).toBe(200);
     await waitForApplication(stack, id, 'Active');
+  });
+
+  it('ends an onboarding that meets a data error as Failed, with its id free again', async () => {
+    // Past the API's validation (straight on Temporal): a partner id the database refuses.
+    const body = application();
+    const { name, kind, timezone, settlementCurrency, company, licences, contacts } = body as any;
+    const id = `Bad_Id_${Date.now()}`;
+    const start = () =>
+      stack.temporal.workflow.start(partnerOnboarding, {
+        taskQueue: taskQueue(stack.config, 'onboarding'),
+        workflowId: onboardingWorkflowId(id),
+        args: [
+          {
+            application: {
+              partner: { id, name, kind, timezone, settlementCurrency },
+              details: { company, licences, contacts },
+              webhookUrl: null,
+              providerConnection: null,
+              contract: null,
+            },
+            submittedBy: 'bootstrap-admin',
+            reminderIntervalMs: 60_000,
+            expiresAfterMs: 600_000,
+          },
+        ],
+      });
+    const handle = await start();
+    for (let i = 0; i < 200 && (await handle.query(onboardingStatus)).status !== 'AwaitingDecision'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await handle.executeUpdate(decideApplication, {
+      args: [{ decision: 'approve', reason: 'ok', operator: 'ana' }],
+    });
+    await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    const failed = await handle.query(onboardingStatus);
+    expect(failed).toMatchObject({
+      status: 'Failed',
+      failure: expect.stringMatching(/data error 23514.*partners_id_check/),
+    });
+    // No partner, no key, and the id can be used again.
+    const partners = await stack.db.pool.query('SELECT 1 FROM partners WHERE id = $1', [id]);
+    expect(partners.rowCount).toBe(0);
+    const again = await start();
+    await again.terminate('test done');
   });
 
   it('validates an application, naming each field, and writes nothing', async () => {

@@ -217,6 +217,19 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
       expect(result.status).toBe('Completed');
       expect(result.approvals).toEqual(['ana', 'bo']);
       expect(result.exceptions.map((e: any) => e.resolution.operator)).toEqual(['ana', 'ana']);
+      // Decisions made in the UI are in the audit trail: the payload's name, source temporal-ui,
+      // and the client identity the history records for the Update.
+      const audit = await stack.api(
+        `/v1/audit?target=${encodeURIComponent(workflowId)}&action=settlement.approvePayout`,
+      );
+      expect(
+        (audit.body.events as any[])
+          .map((e) => [e.actor, e.source, typeof e.details.clientIdentity])
+          .reverse(),
+      ).toEqual([
+        ['ana', 'temporal-ui', 'string'],
+        ['bo', 'temporal-ui', 'string'],
+      ]);
     } catch (err) {
       const name = `operator-ui-failure-${Date.now()}`;
       await saveScreenshot(page, name).catch(() => {});

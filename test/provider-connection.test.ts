@@ -103,7 +103,10 @@ describe('provider connection API', () => {
       credentials: { header: 'x-api-key', configured: true },
       updatedAt: expect.any(String),
     };
-    expect(res.body).toEqual(expected);
+    // The partner is active, so the connection is tested at once; this host does not exist.
+    const { connectivity, ...echoed } = res.body;
+    expect(echoed).toEqual(expected);
+    expect(connectivity).toEqual({ error: expect.stringMatching(/^provider .*unreachable$/) });
     expect(JSON.stringify(res.body)).not.toContain(SECRET);
 
     const got = await stack.api(path());
@@ -114,7 +117,10 @@ describe('provider connection API', () => {
     // Idempotent: the same PUT again leaves the same connection.
     const again = await put(body);
     expect(again.status).toBe(200);
-    expect({ ...again.body, updatedAt: 'x' }).toEqual({ ...expected, updatedAt: 'x' });
+    expect({ ...again.body, updatedAt: 'x', connectivity: undefined }).toEqual({
+      ...expected,
+      updatedAt: 'x',
+    });
     const { rowCount } = await stack.db.pool.query('SELECT 1 FROM partner_providers WHERE partner_id = $1', [
       partner.id,
     ]);
@@ -280,6 +286,10 @@ describe('provider connection API', () => {
           credentials: { header: 'X-Provider-Key', value: SECRET },
         });
         expect(set.status).toBe(200);
+        // The connectivity test already fetched a page with the credential.
+        expect(set.body.connectivity).toEqual({ report: 'ok', webhook: 'not-configured' });
+        expect(gateway.seen).toEqual([SECRET]);
+        gateway.seen.length = 0;
         const connection = openProviderConnection(
           await providerConnectionOf(stack.db.pool, partner.id),
           new SecretBox(stack.config.secretsKey),

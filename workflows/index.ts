@@ -1,4 +1,4 @@
 // Every workflow the workers register. Deterministic code only: see eslint.config.mjs.
-export { partnerOnboarding } from './onboarding';
+export { partnerConnectivityTest, partnerOnboarding } from './onboarding';
 export { settlementCycle } from './settlement';
 export { scheduledSettlement } from './scheduled-settlement';

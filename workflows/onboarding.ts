@@ -88,6 +88,11 @@ const outside = proxyActivities<Activities>({
   },
 });
 
+const once = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
 function refuse(problem: string): never {
   const failure = ApplicationFailure.create({ type: 'InvalidUpdate', message: problem, nonRetryable: true });
   failure.stack = '';
@@ -302,4 +307,21 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
   }
   await condition(allHandlersFinished);
   return view;
+}
+
+/**
+ * The connectivity test on its own, for a partner whose provider connection changed after
+ * onboarding (PUT /v1/partners/{id}/provider-connection): one report page and one signed test
+ * webhook, tried once so that the operator who changed it reads the outcome in the answer (the
+ * classified error when it fails); they change it again or retry.
+ */
+export async function partnerConnectivityTest(
+  partnerId: string,
+): Promise<{ report: string; webhook: string } | { error: string }> {
+  try {
+    return await once.testConnectivity(partnerId);
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    return { error: reasonOf(err) };
+  }
 }

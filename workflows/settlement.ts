@@ -340,13 +340,6 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
       { summary: `ledger entries for net payable ${fees.netPayable} ${input.currency}` },
       [cycle, fees],
     );
-    if (audited)
-      await acts.recordAudit({
-        action: 'settlement.post',
-        target: cycle.cycleId,
-        role: 'workflow',
-        details: { netPayable: fees.netPayable, currency: input.currency, entryIds: posted.entryIds },
-      });
     await acts.buildStatement.executeWithOptions(
       { summary: 'JSON and CSV, from the figures this cycle decided' },
       [cycle, { fees, entryIds: posted.entryIds, exceptions: view.exceptions }],
@@ -363,24 +356,12 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
       await condition(() => view.approvals.length >= PAYOUT_APPROVALS);
     }
     await publish('PayingOut', `${fees.netPayable} ${input.currency}`);
-    const payout = await acts.recordPayout.executeWithOptions(
+    await acts.recordPayout.executeWithOptions(
       {
         summary: `${fees.netPayable} ${input.currency} (approved by ${view.approvals.join(', ') || 'no one: below threshold'})`,
       },
       [cycle, { netPayableMinor: fees.netPayableMinor, approvers: view.approvals }],
     );
-    if (audited)
-      await acts.recordAudit({
-        action: 'settlement.payout',
-        target: cycle.cycleId,
-        role: 'workflow',
-        details: {
-          netPayable: fees.netPayable,
-          currency: input.currency,
-          approvers: view.approvals,
-          entryId: payout.entryId,
-        },
-      });
 
     // 10. Tell the partner (signed webhook, retried with backoff; a partner that never answers
     // does not undo the settlement).

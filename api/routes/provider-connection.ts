@@ -10,6 +10,10 @@ import {
 import { NotFoundError } from '../../domain/errors';
 import { partnerIdSchema } from '../../domain/partner';
 import { SecretBox } from '../../platform/secrets';
+import { taskQueue } from '../../platform/temporal';
+import type { partnerConnectivityTest } from '../../workflows/onboarding';
+import { PartnerId } from '../../workflows/search-attributes';
+import { randomUUID } from 'node:crypto';
 import { providerFormats } from '../../providers/registry';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
@@ -98,6 +102,37 @@ const connectionSchema = z
   })
   .meta({ id: 'ProviderConnection' });
 
+/** How long the PUT waits for its connectivity test (retries with backoff included). */
+const CONNECTIVITY_WAIT_MS = 20_000;
+
+async function connectivityTest(
+  deps: ApiDeps,
+  partnerId: string,
+): Promise<{ report: string; webhook: string } | { error: string } | { pending: string }> {
+  const workflowId = `connectivity:${partnerId}:${randomUUID()}`;
+  const handle = await deps.temporal.workflow.start<typeof partnerConnectivityTest>(
+    'partnerConnectivityTest',
+    {
+      taskQueue: taskQueue(deps.config, 'onboarding'),
+      workflowId,
+      args: [partnerId],
+      typedSearchAttributes: [{ key: PartnerId, value: partnerId }],
+      staticSummary: `Connectivity test of ${partnerId}`,
+    },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      handle.result(),
+      new Promise<{ pending: string }>((resolve) => {
+        timer = setTimeout(() => resolve({ pending: workflowId }), CONNECTIVITY_WAIT_MS);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const shown = (c: StoredProviderConnection): z.infer<typeof connectionSchema> => ({
   format: c.format,
   baseUrl: c.baseUrl,
@@ -119,7 +154,8 @@ export function providerConnectionRoutes(router: Router, registry: OpenAPIRegist
       'Replaces the whole connection: the report format (one of the adapter registry), its base URL, the ' +
       "options that format reads, and optionally a credential for the provider's API, sent in the named header " +
       'with every report request. The credential is stored encrypted and never returned; a PUT without ' +
-      '`credentials` removes it. Repeating the same PUT leaves the same connection.',
+      '`credentials` removes it. Repeating the same PUT leaves the same connection. For a partner past onboarding ' +
+      'the connectivity test runs again (one report page, one signed test webhook) and its outcome is in the answer.',
     tags: ['partners'],
     auth: 'admin',
     params,
@@ -131,11 +167,27 @@ export function providerConnectionRoutes(router: Router, registry: OpenAPIRegist
       credentials: { header: 'x-api-key', value: 'provider-issued-key' },
     },
     responses: {
-      200: jsonResponse(connectionSchema, 'Connection set (the credential is not echoed)'),
+      200: jsonResponse(
+        connectionSchema.extend({
+          connectivity: z
+            .union([
+              z.object({ report: z.string(), webhook: z.string() }),
+              z.object({ error: z.string() }),
+              z.object({ pending: z.string().meta({ description: 'The test workflow still running' }) }),
+            ])
+            .nullable()
+            .meta({
+              description:
+                'The connectivity test just run (one report page, one signed test webhook); null while onboarding',
+            }),
+        }),
+        'Connection set (the credential is not echoed) and tested',
+      ),
       ...errorResponses(400, 401, 403, 404, 422),
     },
     handler: async ({ params, body }) => {
-      if (!(await getPartner(deps.db, params.partnerId)))
+      const partner = await getPartner(deps.db, params.partnerId);
+      if (!partner)
         throw new NotFoundError(`partner ${params.partnerId} not found`, [
           { path: 'params.partnerId', message: 'not found' },
         ]);
@@ -147,7 +199,10 @@ export function providerConnectionRoutes(router: Router, registry: OpenAPIRegist
           ? { header: body.credentials.header, sealed: secrets.seal(body.credentials.value) }
           : null,
       });
-      return { status: 200, body: shown(stored) };
+      // A partner past onboarding is tested at once (during onboarding the workflow tests it).
+      const connectivity =
+        partner.status === 'onboarding' ? null : await connectivityTest(deps, params.partnerId);
+      return { status: 200, body: { ...shown(stored), connectivity } };
     },
   });
 
