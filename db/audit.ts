@@ -135,7 +135,7 @@ export async function listAudit(
     `SELECT id::text, at, actor, actor_role, action, target, source, request_id, workflow_id, before_digest,
             after_digest, details, chain_id, seq::text, hash
        FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY id DESC LIMIT $${args.length}`,
+      ORDER BY audit_events.id DESC LIMIT $${args.length}`,
     args,
   );
   return rows.map((r) => ({
@@ -191,7 +191,7 @@ export async function verifyAudit(db: Queryable): Promise<AuditVerification> {
         `SELECT id::text, seq::text, prev_hash, hash,
                 audit_content_hash(idempotency_key, at, actor, actor_role, action, target, source, request_id,
                                    workflow_id, before_digest, after_digest, details) AS content
-           FROM audit_events WHERE chain_id = $1 AND seq > $2 ORDER BY seq LIMIT ${PAGE}`,
+           FROM audit_events WHERE chain_id = $1 AND audit_events.seq > $2 ORDER BY audit_events.seq LIMIT ${PAGE}`,
         [chain.chain_id, lastSeq.toString()],
       );
       for (const r of rows) {

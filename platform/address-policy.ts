@@ -41,14 +41,16 @@ for (const [net, prefix] of [
 export interface AddressPolicy {
   /** Hosts (names or addresses) that may be reached although they are not public. */
   allowedHosts: string[];
+  /** Production: plain http only to allow-listed hosts (an internal service), never to a partner. */
+  httpsOnly?: boolean;
 }
 
-/** Production's default: public addresses only. */
-let policy: AddressPolicy = { allowedHosts: [] };
+/** Production's default: public addresses only, over https. */
+let policy: Required<AddressPolicy> = { allowedHosts: [], httpsOnly: true };
 
 /** Set once at start-up from the configuration (workers/create.ts). */
 export function setAddressPolicy(p: AddressPolicy): void {
-  policy = { allowedHosts: p.allowedHosts.map((h) => h.toLowerCase()) };
+  policy = { allowedHosts: p.allowedHosts.map((h) => h.toLowerCase()), httpsOnly: p.httpsOnly ?? false };
 }
 
 export class AddressRefusedError extends Error {
@@ -70,6 +72,8 @@ function isBlocked(address: string): boolean {
 export async function checkAddress(url: URL, who: string): Promise<void> {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (policy.allowedHosts.includes(host)) return;
+  if (policy.httpsOnly && url.protocol !== 'https:')
+    throw new AddressRefusedError(`${who} refused by the address policy: only https URLs are called`);
   let addresses: string[];
   if (isIP(host)) addresses = [host];
   else {

@@ -1,5 +1,7 @@
-import { SignJWT } from 'jose';
-import { verifyAudit } from '../db/audit';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { appendAudit, verifyAudit } from '../db/audit';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
 import { toIngestItem } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
@@ -43,6 +45,33 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     expect(spec.paths['/v1/audit'].get.security).toEqual([{ operatorToken: ['admin'] }]);
   });
 
+  it('keeps a long chain in order: verify walks it and pages come newest first, numerically', async () => {
+    const target = `/v1/test/${Date.now()}`;
+    const append = (i: number) =>
+      appendAudit(stack.db.pool, {
+        idempotencyKey: `test:${target}:${i}`,
+        actor: 'tester',
+        role: 'admin',
+        action: 'test.append',
+        target,
+        source: 'api',
+      });
+    for (let i = 0; i < 25; i++) await append(i);
+    await append(3); // a retried append records nothing twice
+    expect(await verifyAudit(stack.db.pool)).toMatchObject({ ok: true });
+    const ids: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { body: { events: { id: string }[]; nextCursor: string | null } } = await stack.api(
+        `/v1/audit?target=${encodeURIComponent(target)}&limit=4${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      ids.push(...res.body.events.map((e) => Number(e.id)));
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    expect(ids).toHaveLength(25);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+  });
+
   it("enforces every operation's declared role: 401 without credentials, 403 for a lesser role or a partner", async () => {
     const spec = (await stack.api('/openapi.json', { token: null })).body;
     const p = await onboardPartner(stack);
@@ -78,6 +107,46 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
       }
     }
     expect(checked.length).toBeGreaterThan(25);
+  });
+
+  it("accepts an external OIDC issuer's tokens through its JWKS, with its own claims for roles and name", async () => {
+    const { publicKey, privateKey } = await generateKeyPair('RS256');
+    const other = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'sso-1', alg: 'RS256', use: 'sig' };
+    const jwks = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })),
+    );
+    await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+    const sso = await startStack({
+      workers: false,
+      overrides: {
+        OPERATOR_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`,
+        OPERATOR_JWT_ISSUER: 'https://sso.example',
+        OPERATOR_JWT_AUDIENCE: 'clearhouse',
+        OPERATOR_ROLES_CLAIM: 'groups',
+        OPERATOR_NAME_CLAIM: 'email',
+      },
+    });
+    try {
+      const sign = (key: Parameters<SignJWT['sign']>[0], claims: Record<string, unknown>) =>
+        new SignJWT(claims)
+          .setProtectedHeader({ alg: 'RS256', kid: 'sso-1' })
+          .setIssuer('https://sso.example')
+          .setAudience('clearhouse')
+          .setSubject('00u1')
+          .setExpirationTime('10m')
+          .sign(key);
+      const ana = await sign(privateKey, { email: 'ana@operator.example', groups: ['approver', 'everyone'] });
+      expect((await sso.api('/v1/settlements', { token: ana })).status).toBe(200);
+      expect((await sso.api('/v1/audit', { token: ana })).status).toBe(403);
+      const forged = await sign(other.privateKey, { email: 'ana@operator.example', groups: ['admin'] });
+      expect((await sso.api('/v1/settlements', { token: forged })).status).toBe(401);
+      const noRole = await sign(privateKey, { email: 'bo@operator.example', groups: ['everyone'] });
+      expect((await sso.api('/v1/settlements', { token: noRole })).status).toBe(401);
+    } finally {
+      await sso.close();
+      await new Promise<void>((r) => jwks.close(() => r()));
+    }
   });
 
   it('refuses unknown, forged, expired and under-privileged callers with 401 or 403', async () => {

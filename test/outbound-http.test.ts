@@ -128,6 +128,23 @@ describe('callUpstream', () => {
     await allowed.close();
   });
 
+  it('calls only https URLs in production, except allow-listed internal hosts', async () => {
+    const s = await serve((_q, r) => r.writeHead(200).end('ok'));
+    setAddressPolicy({ allowedHosts: [], httpsOnly: true });
+    try {
+      const err = await fail(callUpstream('http://partner.example/report', {}, { who: 'test server' }));
+      expect(err).toBeInstanceOf(UpstreamRefusedError);
+      expect((err as Error).message).toBe(
+        'test server refused by the address policy: only https URLs are called',
+      );
+      setAddressPolicy({ allowedHosts: ['127.0.0.1'], httpsOnly: true });
+      expect((await callUpstream(s.url, {}, { who: 'test server' })).text).toBe('ok');
+    } finally {
+      setAddressPolicy({ allowedHosts: ['localhost', '127.0.0.1', '::1'] });
+      await s.close();
+    }
+  });
+
   it('checks the address a connection actually uses, not only a name resolved earlier (DNS rebinding)', async () => {
     const lookupOf = (host: string) =>
       new Promise<{ err: Error | null; address: unknown }>((resolve) =>

@@ -18,7 +18,10 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   // Bundled once and shared by every worker of the process.
   const workflowBundle = deps.workflowBundle ?? (await bundleWorkflows());
   // Where activities may call: public addresses, plus the configured allow-list.
-  setAddressPolicy({ allowedHosts: deps.config.outboundAllowedHosts });
+  setAddressPolicy({
+    allowedHosts: deps.config.outboundAllowedHosts,
+    httpsOnly: deps.config.nodeEnv === 'production',
+  });
   const activities = createActivities({
     ...deps,
     currencies: createCurrencyRegistry(deps.config.currencies.extraAssets),

@@ -353,7 +353,11 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
       );
       // Histories from before publish() mirrored the status wrote it here (replay-safe).
       if (!patched('one-status-writer')) await acts.setCycleStatus(cycle.cycleId, 'AwaitingPayoutApproval');
-      await condition(() => view.approvals.length >= PAYOUT_APPROVALS);
+      // Each approval is on record (its handler's audit step done) before the money moves.
+      const recorded = patched('approvals-recorded-before-payout');
+      await condition(
+        () => view.approvals.length >= PAYOUT_APPROVALS && (!recorded || allHandlersFinished()),
+      );
     }
     await publish('PayingOut', `${fees.netPayable} ${input.currency}`);
     await acts.recordPayout.executeWithOptions(
