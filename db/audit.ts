@@ -36,9 +36,12 @@ export interface StoredAuditEvent extends Required<Omit<AuditEvent, 'idempotency
 
 const CHAINS = 16;
 
-/** The chain an object's events go on: one object's history stays in order on one chain. */
-function chainFor(target: string): number {
-  return createHash('sha256').update(target).digest().readUInt16BE(0) % CHAINS;
+/**
+ * The chain an actor's events go on: each actor's actions stay in order on one chain, and
+ * concurrent actors (partners pushing batches at once) lock different chain heads.
+ */
+function chainFor(actor: string): number {
+  return createHash('sha256').update(actor).digest().readUInt16BE(0) % CHAINS;
 }
 
 /** sha256 hex of a value's JSON (object keys sorted): what "before/after" digests are. */
@@ -63,12 +66,13 @@ const clean = (s: string): string => s.replaceAll('\u0000', '\uFFFD');
 /** Appends one event; returns its id (the stored one when this key was recorded before). */
 export async function appendAudit(db: Queryable, e: AuditEvent): Promise<string> {
   const target = cut(clean(e.target), 500);
+  const actor = cut(clean(e.actor), 300);
   const { rows } = await db.query<{ id: string }>(
     `SELECT audit_append($1, $2::smallint, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)::text AS id`,
     [
       cut(clean(e.idempotencyKey), 300),
-      chainFor(target),
-      cut(clean(e.actor), 300),
+      chainFor(actor),
+      actor,
       cut(clean(e.role), 200),
       cut(clean(e.action), 200),
       target,
