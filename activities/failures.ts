@@ -1,5 +1,6 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { UpstreamRefusedError, UpstreamUnavailableError } from '../platform/outbound-http';
+import { callUpstream, UpstreamRefusedError, UpstreamUnavailableError } from '../platform/outbound-http';
+import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
 import { DomainError, UnavailableError } from '../domain/errors';
 
 /**
@@ -48,6 +49,35 @@ function outboundFailure(err: unknown, refused: (e: UpstreamRefusedError) => Err
   }
   if (err instanceof UpstreamRefusedError) return refused(err);
   return err;
+}
+
+/** A webhook receiver's answer is only read to be discarded: a small cap is enough. */
+const WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * POSTs one event to a partner's webhook, signed afresh (its own timestamp) with the partner's
+ * secret. A refusal or a failure throws UnavailableError, so Temporal retries with backoff (a
+ * partner's receiver may be mid-deploy); the message is the classified one.
+ */
+export async function deliverSignedWebhook(url: string, secret: string, body: string): Promise<void> {
+  const ts = Math.floor(Date.now() / 1000);
+  try {
+    await callUpstream(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [TIMESTAMP_HEADER]: String(ts),
+          [SIGNATURE_HEADER]: signWebhook(secret, ts, body),
+        },
+        body,
+      },
+      { who: 'partner webhook', maxBytes: WEBHOOK_MAX_RESPONSE_BYTES },
+    );
+  } catch (err) {
+    throw outboundFailure(err, (refused) => new UnavailableError(refused.message));
+  }
 }
 
 /** Wraps every activity so domain errors cross into Temporal with the right retry flag. */

@@ -19,12 +19,12 @@ import type { DueDiligence, PartnerApplication } from '../domain/onboarding';
 import type { Config } from '../platform/config';
 import { callUpstream } from '../platform/outbound-http';
 import type { SecretBox } from '../platform/secrets';
-import { newWebhookSecret, SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
+import { newWebhookSecret } from '../platform/webhooks';
 import { openProviderConnection } from '../providers/connection';
 import { adapters } from '../providers/registry';
 import { ProviderReportError } from '../providers/types';
 import { upsertSettlementSchedule } from '../services/schedules';
-import { outboundFailure } from './failures';
+import { deliverSignedWebhook, outboundFailure } from './failures';
 
 /** The accounts a partner's money moves through, opened at onboarding in its settlement currency. */
 const OPENING_ACCOUNTS: PartnerAccountName[] = [
@@ -37,7 +37,6 @@ const OPENING_ACCOUNTS: PartnerAccountName[] = [
 
 /** Caps on what the due-diligence service may answer (it is outside the product). */
 const DUE_DILIGENCE_MAX_BYTES = 256 * 1024;
-const WEBHOOK_TEST_MAX_BYTES = 64 * 1024;
 
 export interface OnboardingActivityDeps {
   db: Db;
@@ -195,24 +194,7 @@ export function onboardingActivities({ db, secrets, currencies, config }: Onboar
           id: `onboarding:${partnerId}:test`,
           partnerId,
         });
-        const ts = Math.floor(Date.now() / 1000);
-        try {
-          await callUpstream(
-            hook.url,
-            {
-              method: 'POST',
-              headers: {
-                'content-type': 'application/json',
-                [TIMESTAMP_HEADER]: String(ts),
-                [SIGNATURE_HEADER]: signWebhook(secrets.open(hook.secretSealed), ts, body),
-              },
-              body,
-            },
-            { who: 'partner webhook', maxBytes: WEBHOOK_TEST_MAX_BYTES },
-          );
-        } catch (err) {
-          throw outboundFailure(err, (refused) => new UnavailableError(refused.message));
-        }
+        await deliverSignedWebhook(hook.url, secrets.open(hook.secretSealed), body);
         webhook = 'ok';
       }
       return { report, webhook };

@@ -4,7 +4,7 @@ import type { Db } from '../db/pool';
 import { withTransaction } from '../db/retry';
 import { providerConnectionOf, webhookOf } from '../db/partners';
 import * as q from '../db/settlement';
-import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../domain/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import * as accruals from '../db/accruals';
 import { gamingTaxAccount, houseAccount, partnerAccount, type PartnerAccountName } from '../domain/accounts';
 import { accrualMonth, closesMonth } from '../domain/contract';
@@ -37,10 +37,9 @@ import {
   type SettlementInput,
 } from '../domain/settlement';
 import type { SecretBox } from '../platform/secrets';
-import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
 import { callUpstream } from '../platform/outbound-http';
 import { auditWorkflowStep } from './audit';
-import { outboundFailure } from './failures';
+import { deliverSignedWebhook, outboundFailure } from './failures';
 import { openProviderConnection } from '../providers/connection';
 import { adapters } from '../providers/registry';
 import {
@@ -59,9 +58,6 @@ export interface CycleArgs extends q.CycleRef {
   /** Amounts within this many minor units are FX/rounding differences. */
   roundingToleranceMinor: string;
 }
-
-/** A webhook receiver's answer is only read to be discarded: a small cap is enough. */
-const WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024;
 
 /** What the workflow keeps of the fee step: the statement's figures and what to post. */
 export interface FeeSummary {
@@ -641,25 +637,7 @@ export function settlementActivities({
       if (!hook) return 'no-webhook';
       if (!secrets) throw new Error('no SecretBox configured for webhook signing');
       const body = JSON.stringify({ type: 'settlement.completed', id: `${c.cycleId}:completed`, ...event });
-      const ts = Math.floor(Date.now() / 1000);
-      try {
-        await callUpstream(
-          hook.url,
-          {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              [TIMESTAMP_HEADER]: String(ts),
-              [SIGNATURE_HEADER]: signWebhook(secrets.open(hook.secretSealed), ts, body),
-            },
-            body,
-          },
-          { who: 'partner webhook', maxBytes: WEBHOOK_MAX_RESPONSE_BYTES },
-        );
-      } catch (err) {
-        // A partner that refuses is retried with backoff too: it may be mid-deploy.
-        throw outboundFailure(err, (refused) => new UnavailableError(refused.message));
-      }
+      await deliverSignedWebhook(hook.url, secrets.open(hook.secretSealed), body);
       return 'sent';
     },
 
