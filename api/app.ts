@@ -9,6 +9,7 @@ import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { createMetrics } from './metrics';
 import { rateLimits } from './rate-limits';
+import { rejectUnstorableText } from './text-rule';
 import { BODY_DIGEST } from './route';
 import { createRegistry, generateOpenApi } from './openapi';
 import { applicationRoutes } from './routes/applications';
@@ -75,6 +76,8 @@ export function createApp(deps: ApiDeps): express.Express {
       },
     }),
   );
+
+  app.use(rejectUnstorableText);
 
   const registry = createRegistry();
   const router = Router();

@@ -79,6 +79,38 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(e.status).json(errorBody('bad_request', e.message ?? 'bad request'));
       return;
     }
+    // A database data or constraint error that input validation let through: the request is
+    // at fault, not the server. Named by its column or constraint; logged, because the rule
+    // that let it through should be fixed at the root (one validation rule with the database).
+    const pgError = err as { code?: unknown; column?: unknown; constraint?: unknown };
+    if (typeof pgError.code === 'string' && /^2[23][0-9A-Z]{3}$/.test(pgError.code)) {
+      logger.warn(
+        { err, method: req.method, path: req.path },
+        'database refused input that validation accepted',
+      );
+      const field =
+        typeof pgError.column === 'string'
+          ? pgError.column
+          : typeof pgError.constraint === 'string'
+            ? pgError.constraint
+            : 'body';
+      const conflict = pgError.code === '23505';
+      res
+        .status(conflict ? 409 : 422)
+        .json(
+          errorBody(
+            conflict ? 'conflict' : 'validation_failed',
+            conflict ? 'conflicts with stored data' : 'a value is outside what can be stored',
+            [
+              {
+                path: field,
+                message: conflict ? 'already exists' : `refused by the database (${pgError.code})`,
+              },
+            ],
+          ),
+        );
+      return;
+    }
     logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
     res.status(500).json(errorBody('internal', 'internal error'));
   };

@@ -29,16 +29,25 @@ const CREDENTIAL_VALUE_MAX_CHARS = 4096;
 // platform/outbound-http.ts (timeout, byte cap, redirects never followed). A secret in the URL
 // would be stored and shown in clear, so credentials go in `credentials`, sealed; a query or
 // fragment would be dropped silently when report paths are joined to the base (providers/url.ts).
+const parseUrl = (u: string): URL | null => {
+  try {
+    return new URL(u);
+  } catch {
+    return null;
+  }
+};
+
 const baseUrlSchema = z
   .url({ protocol: /^https?$/ })
   .max(BASE_URL_MAX_CHARS)
+  // Zod runs refinements even after the URL check failed: parse defensively.
   .refine((u) => {
-    const url = new URL(u);
-    return url.username === '' && url.password === '';
+    const url = parseUrl(u);
+    return url === null || (url.username === '' && url.password === '');
   }, 'must not carry credentials (user:password@); send them in `credentials`')
   .refine((u) => {
-    const url = new URL(u);
-    return url.search === '' && url.hash === '';
+    const url = parseUrl(u);
+    return url === null || (url.search === '' && url.hash === '');
   }, 'must not carry a query or fragment: report paths are joined to it');
 
 // Headers that frame or route the request itself cannot carry a credential.
