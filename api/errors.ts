@@ -95,20 +95,18 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
             ? pgError.constraint
             : 'body';
       const conflict = pgError.code === '23505';
-      res
-        .status(conflict ? 409 : 422)
-        .json(
-          errorBody(
-            conflict ? 'conflict' : 'validation_failed',
-            conflict ? 'conflicts with stored data' : 'a value is outside what can be stored',
-            [
-              {
-                path: field,
-                message: conflict ? 'already exists' : `refused by the database (${pgError.code})`,
-              },
-            ],
-          ),
-        );
+      res.status(conflict ? 409 : 422).json(
+        errorBody(
+          conflict ? 'conflict' : 'validation_failed',
+          conflict ? 'conflicts with stored data' : 'a value is outside what can be stored',
+          [
+            {
+              path: field,
+              message: conflict ? 'already exists' : `refused by the database (${pgError.code})`,
+            },
+          ],
+        ),
+      );
       return;
     }
     logger.error({ err, method: req.method, path: req.path }, 'unhandled error');

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { portOpen } from './lib/net.mjs';
+import { deathLine, restartBudget } from './lib/restarts.mjs';
 import { devPostgresDataDir, spawnPostgresServer } from './lib/postgres.mjs';
 import { ensureTemporalCli, ROOT } from './lib/temporal-cli.mjs';
 
@@ -77,8 +78,15 @@ function ensureNodeModules() {
 const children = [];
 let stopping = false;
 
-/** Keeps `child` (its own process group) for the ordered shutdown; an unexpected exit stops the stack. */
-function track(component, child, { mayExit = false } = {}) {
+const restarts = restartBudget({ max: 3, windowMs: 10 * 60_000 });
+
+/**
+ * Keeps `child` (its own process group) for the ordered shutdown. An unexpected exit is told
+ * in one line (which component, how, its last words); a restartable one (the API, the worker:
+ * stateless, the demo survives their restart) is started again, at most 3 times in 10 minutes;
+ * anything else stops the stack.
+ */
+function track(component, child, { mayExit = false, restart = null } = {}) {
   const entry = { component, child, exited: new Promise((resolve) => child.once('exit', resolve)) };
   children.push(entry);
   child.once('exit', (code, signal) => {
@@ -86,6 +94,16 @@ function track(component, child, { mayExit = false } = {}) {
     // Deferred: a start-up failure that explains itself (e.g. Postgres' port) is reported first.
     setImmediate(() => {
       if (stopping) return;
+      const line = deathLine(component, code, signal, lastLine[component]);
+      if (restart) {
+        const budget = restarts(component);
+        if (budget.allowed) {
+          log(`${line}; restarting it (${budget.attempt} of ${budget.max} in 10 min)`);
+          children.splice(children.indexOf(entry), 1);
+          return void restart();
+        }
+        return fail(`${line}; gave up after ${budget.max} restarts in 10 min`);
+      }
       const why = lastLine[component] ? `; its last words: ${lastLine[component]}` : '';
       fail(`${component} exited unexpectedly (${signal ?? `code ${code}`})${why}`);
     });
@@ -93,7 +111,13 @@ function track(component, child, { mayExit = false } = {}) {
   return entry;
 }
 
-function start(component, command, args, extraEnv = {}, { onLine = () => {}, mayExit = false } = {}) {
+function start(
+  component,
+  command,
+  args,
+  extraEnv = {},
+  { onLine = () => {}, mayExit = false, restartable = false } = {},
+) {
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...env, ...extraEnv },
@@ -106,7 +130,10 @@ function start(component, command, args, extraEnv = {}, { onLine = () => {}, may
       say(component, line);
     });
   }
-  return track(component, child, { mayExit });
+  const restart = restartable
+    ? () => start(component, command, args, extraEnv, { onLine, mayExit, restartable })
+    : null;
+  return track(component, child, { mayExit, restart });
 }
 
 function runToCompletion(component, command, args, extraEnv = {}, failure = `${component} failed`) {
@@ -334,8 +361,8 @@ async function main() {
     'migrations failed (see the [migrate] lines): fix the database, or start from empty dev data with `npm run dev -- --reset`',
   );
   start('providers', process.execPath, [...tsx, 'scripts/providers-server.ts']);
-  start('worker', process.execPath, [...tsx, 'workers/main.ts']);
-  start('api', process.execPath, [...tsx, 'api/main.ts']);
+  start('worker', process.execPath, [...tsx, 'workers/main.ts'], {}, { restartable: true });
+  start('api', process.execPath, [...tsx, 'api/main.ts'], {}, { restartable: true });
   const apiUrl = `http://localhost:${API_PORT}`;
   await waitUntil('API', () => httpOk(`${apiUrl}/readyz`), 120_000);
   await runToCompletion('seed', process.execPath, [...tsx, 'scripts/seed.ts'], { API_URL: apiUrl });
