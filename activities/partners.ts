@@ -1,6 +1,7 @@
 import * as partners from '../db/partners';
 import type { Db } from '../db/pool';
 import { withTransaction } from '../db/retry';
+import { ConflictError } from '../domain/errors';
 import type { NewPartner, Partner } from '../domain/partner';
 import { issueApiKey } from '../platform/credentials';
 import type { SecretBox } from '../platform/secrets';
@@ -25,8 +26,18 @@ export function partnerActivities({ db, secrets }: { db: Db; secrets?: SecretBox
       );
       return { keyId: key.keyId };
     },
+    /**
+     * Registers the applicant. A partner past onboarding is never taken over by an onboarding
+     * (whoever can start a workflow must not re-point an active partner's report or webhook).
+     */
     async registerPartner(p: NewPartner): Promise<Partner> {
-      return partners.registerPartner(db, p);
+      const stored = await partners.registerPartner(db, p);
+      if (stored.status !== 'onboarding')
+        throw new ConflictError(
+          `partner ${p.id} is already ${stored.status}: an onboarding cannot take it over`,
+          [{ path: 'partnerId', message: `already ${stored.status}` }],
+        );
+      return stored;
     },
     async activatePartner(partnerId: string): Promise<Partner> {
       return partners.activatePartner(db, partnerId);

@@ -195,8 +195,10 @@ export async function verifyAudit(db: Queryable): Promise<AuditVerification> {
         `SELECT id::text, seq::text, prev_hash, hash,
                 audit_content_hash(idempotency_key, at, actor, actor_role, action, target, source, request_id,
                                    workflow_id, before_digest, after_digest, details) AS content
-           FROM audit_events WHERE chain_id = $1 AND audit_events.seq > $2 ORDER BY audit_events.seq LIMIT ${PAGE}`,
-        [chain.chain_id, lastSeq.toString()],
+           FROM audit_events WHERE chain_id = $1 AND audit_events.seq > $2 AND audit_events.seq <= $3
+          ORDER BY audit_events.seq LIMIT ${PAGE}`,
+        // Up to the head read above: events appended while the walk runs are the next walk's.
+        [chain.chain_id, lastSeq.toString(), chain.head_seq],
       );
       for (const r of rows) {
         events++;

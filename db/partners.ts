@@ -74,14 +74,19 @@ export async function setPartnerStatus(
  * stored partner; the same id with different content is a conflict.
  */
 export async function registerPartner(db: Queryable, p: NewPartner): Promise<Partner> {
+  // A partner still onboarding (an earlier application rejected, expired or failed after it was
+  // registered) takes the new application's details; an onboarded one is never taken over.
   await db.query(
     `INSERT INTO partners (id, name, kind, timezone, settlement_currency)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, timezone = EXCLUDED.timezone,
+       settlement_currency = EXCLUDED.settlement_currency
+     WHERE partners.status = 'onboarding'`,
     [p.id, p.name, p.kind, p.timezone, p.settlementCurrency],
   );
   const stored = await getPartner(db, p.id);
   if (!stored) throw new Error(`partner ${p.id} vanished after insert`);
-  if (!samePartner(stored, p)) {
+  if (stored.status !== 'onboarding' && !samePartner(stored, p)) {
     throw new ConflictError(`partner ${p.id} already exists with different details`, [
       { path: 'id', message: 'already registered with different details' },
     ]);
@@ -138,6 +143,14 @@ export async function storeIssuedApiKey(
       throw new ConflictError(`api key ${key.keyId} belongs to another partner`);
     return;
   }
+  // An earlier onboarding of this partner that never finished may have minted a key: only the
+  // newest one counts.
+  await client.query(
+    `UPDATE partner_api_keys SET revoked_at = now()
+      WHERE partner_id = $1 AND key_id <> $2 AND revoked_at IS NULL
+        AND EXISTS (SELECT 1 FROM partners WHERE id = $1 AND status = 'onboarding')`,
+    [partnerId, key.keyId],
+  );
   await client.query(
     `INSERT INTO partner_credential_pickups (partner_id, key_id, secret_sealed) VALUES ($1, $2, $3)
      ON CONFLICT (partner_id) DO UPDATE SET key_id = EXCLUDED.key_id, secret_sealed = EXCLUDED.secret_sealed,
@@ -173,6 +186,8 @@ export async function rotateApiKey(
   key: { keyId: string; hash: Buffer },
   overlapSeconds: number,
 ): Promise<{ previousExpireAt: string | null }> {
+  // Rotations of one partner one at a time: each sees the keys the last one left.
+  await client.query('SELECT 1 FROM partners WHERE id = $1 FOR UPDATE', [partnerId]);
   const { rows } = await client.query<{ expires_at: Date | null }>(
     `UPDATE partner_api_keys
         SET expires_at = LEAST(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $2))

@@ -35,6 +35,11 @@ for (const [net, prefix] of [
   ['fe80::', 10],
   ['ff00::', 8],
   ['::ffff:0:0', 96], // IPv4-mapped: checked as IPv4 below
+  ['::', 96], // IPv4-compatible (deprecated)
+  ['64:ff9b::', 96], // NAT64: reaches any IPv4 address, metadata included
+  ['64:ff9b:1::', 48],
+  ['2002::', 16], // 6to4
+  ['fec0::', 10], // site-local (deprecated)
 ] as const)
   blocked.addSubnet(net, prefix, 'ipv6');
 

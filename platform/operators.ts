@@ -86,7 +86,13 @@ export function createOperatorVerifier(settings: OperatorTokenSettings) {
   return async (token: string): Promise<OperatorIdentity | null> => {
     let payload: JWTPayload;
     try {
-      const options = { issuer: settings.issuer, audience: settings.audience, clockTolerance: 30 };
+      // A token without an expiry would be valid forever: `exp` is required.
+      const options = {
+        issuer: settings.issuer,
+        audience: settings.audience,
+        clockTolerance: 30,
+        requiredClaims: ['exp'],
+      };
       if (secret && (!jwks || headerAlg(token) === 'HS256')) {
         payload = (await jwtVerify(token, secret, { ...options, algorithms: ['HS256'] })).payload;
       } else if (jwks) {

@@ -294,6 +294,82 @@ describe('partner onboarding with manual approval', () => {
     await again.terminate('test done');
   });
 
+  it('lets a partner left half-onboarded (rejected after registration) apply again, with one live key', async () => {
+    const ana = await stack.tokenFor('ana', 'approver');
+    hookStatus = 500;
+    const id = await submit({ webhookUrl: hookUrl });
+    await waitForApplication(stack, id, 'AwaitingDecision');
+    await decide(id, 'approve', ana);
+    await waitForApplication(stack, id, 'ConnectivityFailed');
+    await decide(id, 'reject', ana, 'their receiver stays down');
+    await waitForApplication(stack, id, 'Rejected');
+    expect((await stack.api(`/v1/partners/${id}`)).body.status).toBe('onboarding');
+    hookStatus = 204;
+    const again = await stack.api('/v1/partner-applications', {
+      body: application({ partnerId: id, name: 'Renamed Partner', webhookUrl: hookUrl }),
+    });
+    expect(again.status).toBe(202);
+    await waitForApplication(stack, id, 'AwaitingDecision');
+    await decide(id, 'approve', ana);
+    await waitForApplication(stack, id, 'Active');
+    expect((await stack.api(`/v1/partners/${id}`)).body).toMatchObject({
+      status: 'active',
+      name: 'Renamed Partner',
+    });
+    const key = (await stack.api(`/v1/partner-applications/${id}/credentials`, { body: {} })).body
+      .apiKey as string;
+    expect((await stack.api(`/v1/partners/${id}`, { token: key })).status).toBe(200);
+    const live = await stack.db.pool.query(
+      'SELECT count(*)::int AS n FROM partner_api_keys WHERE partner_id = $1 AND revoked_at IS NULL',
+      [id],
+    );
+    expect(live.rows[0].n).toBe(1);
+  });
+
+  it('never lets an onboarding started straight on Temporal take over an active partner', async () => {
+    const p = await onboardPartner(stack);
+    const before = await stack.api(`/v1/partners/${p.id}`);
+    const handle = await stack.temporal.workflow.start(partnerOnboarding, {
+      taskQueue: taskQueue(stack.config, 'onboarding'),
+      workflowId: `${onboardingWorkflowId(p.id)}-takeover`,
+      args: [
+        {
+          application: {
+            partner: {
+              id: p.id,
+              name: before.body.name,
+              kind: 'provider',
+              timezone: p.timezone,
+              settlementCurrency: 'EUR',
+            },
+            details: {
+              company: { legalName: 'X Ltd', registrationNumber: 'C 1', country: 'MT' },
+              licences: [{ jurisdiction: 'MT', number: 'L-1' }],
+              contacts: [{ name: 'X', email: 'x@x.example', role: 'finance' as const }],
+            },
+            webhookUrl: 'http://127.0.0.1:9/attacker',
+            providerConnection: null,
+            contract: null,
+          },
+          submittedBy: 'mallory',
+          reminderIntervalMs: 60_000,
+          expiresAfterMs: 600_000,
+        },
+      ],
+    });
+    for (let i = 0; i < 200 && (await handle.query(onboardingStatus)).status !== 'AwaitingDecision'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await handle.executeUpdate(decideApplication, {
+      args: [{ decision: 'approve', reason: 'x', operator: 'eve' }],
+    });
+    await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    expect((await handle.query(onboardingStatus)).failure).toMatch(
+      /already active: an onboarding cannot take it over/,
+    );
+    const hooks = await stack.db.pool.query('SELECT url FROM partner_webhooks WHERE partner_id = $1', [p.id]);
+    expect(hooks.rowCount).toBe(0);
+  });
+
   it('validates an application, naming each field, and writes nothing', async () => {
     const bad = application({
       company: { legalName: '', registrationNumber: '???', country: 'Malta' },

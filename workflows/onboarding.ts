@@ -7,6 +7,7 @@ import {
   defineQuery,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -267,9 +268,12 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
     publish('Activating', `approved by ${view.approvals.join(' and ')}`);
     await acts.registerPartner(app.partner);
     await acts.setUpPartner(app);
-    // The key is minted by the activity, once the partner exists; its id is fixed here so that a
-    // retried activity finds the key it already stored instead of minting a second one.
-    await acts.issuePartnerApiKey({ partnerId: id, keyId: uuid4().replace(/-/g, '').slice(0, 16) });
+    // The key is minted by an activity, once the partner exists; its id is fixed here so that a
+    // retried activity finds the key it already stored instead of minting a second one. Minted
+    // just before activation, so that its one-hour pickup starts when the partner is active.
+    const keyId = uuid4().replace(/-/g, '').slice(0, 16);
+    const mintAtActivation = patched('mint-key-at-activation');
+    if (!mintAtActivation) await acts.issuePartnerApiKey({ partnerId: id, keyId });
     for (;;) {
       try {
         view.connectivity = await outside.testConnectivity(id);
@@ -288,6 +292,7 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
       }
     }
     if (app.contract) await acts.createSettlementSchedule(id);
+    if (mintAtActivation) await acts.issuePartnerApiKey({ partnerId: id, keyId });
     await acts.activatePartner(id);
     publish('Active', `partner ${id} is active`);
     log.info('partner onboarded', { partnerId: id });

@@ -108,7 +108,10 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
     handler: async ({ body, principal }) => {
       const { company, licences, contacts, webhookUrl, providerConnection, contract, ...profile } = body;
       if (contract) checkContractTerms(contract.terms, 'contract.terms');
-      if (await getPartner(deps.db, profile.partnerId))
+      // A partner still onboarding (an earlier application rejected, expired or failed after it
+      // was registered) may apply again; an onboarded one may not.
+      const existing = await getPartner(deps.db, profile.partnerId);
+      if (existing && existing.status !== 'onboarding')
         throw new ConflictError(`partner ${profile.partnerId} already exists`, [
           { path: 'partnerId', message: 'already a partner' },
         ]);
