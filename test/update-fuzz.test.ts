@@ -1,0 +1,121 @@
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import fc from 'fast-check';
+import type { SettlementInput } from '../domain/settlement';
+import { taskQueue } from '../platform/temporal';
+import { onboardingWorkflowId, settlementWorkflowId } from '../workflows/ids';
+import { decideApplication, onboardingStatus, provideInformation } from '../workflows/onboarding';
+import { approvePayout, resolveException, settlementStatus } from '../workflows/settlement';
+import { application, onboardPartner, waitForApplication } from './support/partners';
+import { startStack, type Stack } from './support/stack';
+
+// Random payloads against every Update validator, as a careless or hostile Temporal UI user
+// would send them: each one is either accepted or refused with the validator's own message
+// (InvalidUpdate), and the workflow never fails a task over it. Seeded (FUZZ_SEED).
+const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
+const RUNS = Number(process.env.FUZZ_UPDATES ?? 120);
+
+/** Payloads shaped like the real ones, with every field's type and value drawn at random. */
+const payload = (fields: string[]) =>
+  fc.oneof(
+    fc.jsonValue(),
+    fc.dictionary(
+      fc.constantFrom(...fields, 'extra'),
+      fc.oneof(fc.jsonValue(), fc.constantFrom('', ' ', '\u0000', 'x'.repeat(600), '-1.005', '1e9')),
+    ),
+  );
+
+async function fuzz(
+  handle: WorkflowHandle,
+  send: (p: unknown) => Promise<unknown>,
+  fields: string[],
+): Promise<{ accepted: number; refused: number }> {
+  let accepted = 0;
+  let refused = 0;
+  for (const p of fc.sample(payload(fields), { seed: SEED, numRuns: RUNS })) {
+    try {
+      await send(p);
+      accepted++;
+    } catch (err) {
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+      const cause = (err as WorkflowUpdateFailedError).cause;
+      expect(cause instanceof ApplicationFailure && cause.type).toBe('InvalidUpdate');
+      refused++;
+    }
+  }
+  const history = await handle.fetchHistory();
+  const failedTasks = (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes);
+  expect(failedTasks).toEqual([]);
+  return { accepted, refused };
+}
+
+describe('Update validators under random payloads', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('resolveException and approvePayout refuse every malformed payload by name, never by a task failure', async () => {
+    const p = await onboardPartner(stack, { timezone: 'UTC' });
+    // No provider connection: the report is unavailable, which is an exception to resolve.
+    const input: SettlementInput = {
+      partnerId: p.id,
+      periodStart: '2026-11-16',
+      periodEnd: '2026-11-16',
+      currency: 'EUR',
+      currencyScale: 2,
+      cutoffAt: '2026-11-17T00:00:00Z',
+      graceMs: 0,
+      payoutApprovalThresholdMinor: '100000000',
+      reminderIntervalMs: 3_600_000,
+      reportFetchAttempts: 1,
+    };
+    const handle = await stack.temporal.workflow.start('settlementCycle', {
+      taskQueue: taskQueue(stack.config, 'settlement'),
+      workflowId: settlementWorkflowId(p.id, input.periodStart),
+      args: [input],
+    });
+    for (let i = 0; i < 200 && (await handle.query(settlementStatus)).status !== 'AwaitingResolution'; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const fields = ['exceptionId', 'resolution', 'amount', 'reason', 'operator'];
+    const resolved = await fuzz(
+      handle,
+      (a) => handle.executeUpdate(resolveException, { args: [a as never] }),
+      fields,
+    );
+    expect(resolved.refused).toBeGreaterThan(RUNS - 2);
+    const approved = await fuzz(handle, (a) => handle.executeUpdate(approvePayout, { args: [a as never] }), [
+      'operator',
+      'comment',
+    ]);
+    expect(approved.accepted).toBe(0); // not waiting for an approval: every one refused
+    expect((await handle.query(settlementStatus)).status).toBe('AwaitingResolution');
+    await handle.terminate('fuzzed');
+  });
+
+  it('decideApplication and provideInformation do the same', async () => {
+    const body = application();
+    const id = body.partnerId as string;
+    expect((await stack.api('/v1/partner-applications', { body })).status).toBe(202);
+    await waitForApplication(stack, id, 'AwaitingDecision');
+    const handle = stack.temporal.workflow.getHandle(onboardingWorkflowId(id));
+    const info = await fuzz(handle, (a) => handle.executeUpdate(provideInformation, { args: [a as never] }), [
+      'details',
+      'note',
+      'operator',
+    ]);
+    expect(info.accepted).toBe(0); // not waiting for information
+    await fuzz(handle, (a) => handle.executeUpdate(decideApplication, { args: [a as never] }), [
+      'decision',
+      'reason',
+      'operator',
+    ]);
+    expect((await handle.query(onboardingStatus)).status).toMatch(
+      /^(AwaitingDecision|AwaitingInformation|Rejected|Activating|Active|ConnectivityFailed)$/,
+    );
+    await handle.terminate('fuzzed').catch(() => {});
+  });
+});
