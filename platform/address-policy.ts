@@ -4,7 +4,6 @@ import {
   type LookupAllOptions,
   type LookupOptions,
 } from 'node:dns';
-import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
 // Where Clearhouse may send a request. A partner supplies its report URL and its webhook URL:
@@ -73,22 +72,17 @@ function isBlocked(address: string): boolean {
   return blocked.check(address, 'ipv6');
 }
 
-/** Refuses a URL whose host is, or resolves to, an address the policy does not allow. */
-export async function checkAddress(url: URL, who: string): Promise<void> {
+/**
+ * Refuses, before anything is sent, a URL the policy does not allow by itself: plain http in
+ * production, or an address literal outside the public ranges. A name is checked where it is
+ * resolved for the connection (policyLookup), once, with the address actually used.
+ */
+export function checkAddress(url: URL, who: string): void {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (policy.allowedHosts.includes(host)) return;
   if (policy.httpsOnly && url.protocol !== 'https:')
     throw new AddressRefusedError(`${who} refused by the address policy: only https URLs are called`);
-  let addresses: string[];
-  if (isIP(host)) addresses = [host];
-  else {
-    try {
-      addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
-    } catch {
-      return; // unresolvable: the call itself fails as unreachable
-    }
-  }
-  if (addresses.some(isBlocked))
+  if (isIP(host) && isBlocked(host))
     throw new AddressRefusedError(`${who} refused by the address policy: not a public address`);
 }
 
@@ -99,9 +93,9 @@ type LookupCallback = (
 ) => void;
 
 /**
- * The DNS lookup outbound connections use (platform/outbound-http.ts): the address a socket
- * actually connects to is the one checked, so a name that resolved to a public address for
- * checkAddress and then to an internal one (DNS rebinding) is still refused.
+ * The DNS lookup outbound connections use (platform/outbound-http.ts): a name is checked by
+ * every address it resolves to, at the moment the socket connects, so no earlier answer (DNS
+ * rebinding) can stand in for the address actually used.
  */
 export function policyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();

@@ -73,7 +73,7 @@ export async function callUpstream(
   if (target.protocol !== 'https:' && target.protocol !== 'http:')
     throw new UpstreamRefusedError(`${who}: only http(s) URLs are called`, null);
   try {
-    await checkAddress(target, who);
+    checkAddress(target, who);
   } catch (err) {
     if (err instanceof AddressRefusedError) throw new UpstreamRefusedError(err.message, null);
     throw err;
@@ -148,8 +148,8 @@ async function readCapped(res: Response, maxBytes: number, who: string): Promise
 }
 
 /**
- * Connections check the address they actually connect to (policyLookup), not only the one
- * checkAddress resolved a moment earlier: DNS rebinding cannot slip an internal address in.
+ * Connections resolve names through the policy (policyLookup): the address checked is the one
+ * connected to, and a name is looked up once per connection, not once to check and again to use.
  */
 const dispatcher = new Agent({ connect: { lookup: policyLookup } });
 

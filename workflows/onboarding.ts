@@ -15,6 +15,7 @@ import {
   uuid4,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { refuse } from './refuse';
 import {
   approvalsNeeded,
   assessRisk,
@@ -93,12 +94,6 @@ const once = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 1 },
 });
-
-function refuse(problem: string): never {
-  const failure = ApplicationFailure.create({ type: 'InvalidUpdate', message: problem, nonRetryable: true });
-  failure.stack = '';
-  throw failure;
-}
 
 const reasonOf = (err: unknown): string =>
   err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);

@@ -17,6 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { refuse } from './refuse';
 import {
   approvalProblem,
   decidedResolutions,
@@ -98,16 +99,6 @@ const notifying = proxyActivities<Activities>({
     maximumAttempts: 12,
   },
 });
-
-/**
- * A refused Update carries only what the operator needs (field and reason): the Temporal UI
- * and CLI show a failure's stack trace, which would print our source paths.
- */
-function refuse(problem: string): never {
-  const failure = ApplicationFailure.create({ type: 'InvalidUpdate', message: problem, nonRetryable: true });
-  failure.stack = '';
-  throw failure;
-}
 
 /**
  * One partner's settlement for one period: cut-off, freeze, fetch the provider's report,
