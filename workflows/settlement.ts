@@ -338,14 +338,18 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
 
     // 9. Above the contract's threshold, two different operators approve the payout.
     if (BigInt(fees.netPayableMinor) > BigInt(input.payoutApprovalThresholdMinor)) {
+      // Each approval is on record (its handler's audit step done) before the money moves.
+      // The patch is decided before the status opens approvals: a patch marker recorded in the
+      // same workflow task as an accepted Update can replay in another order (seen in CI as
+      // TMPRL1100). Histories from before this move carry the older marker, after publish().
+      const recordedEarly = patched('approvals-recorded-before-payout-v2');
       await publish(
         'AwaitingPayoutApproval',
         `waiting for ${PAYOUT_APPROVALS} different operators to approve the payout of ${fees.netPayable} ${input.currency} (Update approvePayout)`,
       );
       // Histories from before publish() mirrored the status wrote it here (replay-safe).
       if (!patched('one-status-writer')) await acts.setCycleStatus(cycle.cycleId, 'AwaitingPayoutApproval');
-      // Each approval is on record (its handler's audit step done) before the money moves.
-      const recorded = patched('approvals-recorded-before-payout');
+      const recorded = recordedEarly || patched('approvals-recorded-before-payout');
       await condition(
         () => view.approvals.length >= PAYOUT_APPROVALS && (!recorded || allHandlersFinished()),
       );
