@@ -110,6 +110,55 @@ function feeSummary(s: Statement, scale: number): FeeSummary {
   };
 }
 
+/** Where a report fetch stands after its last stored page (saved with that page). */
+interface FetchState {
+  /** The cursor of the next page; null after the last page (or before the first, when pages is 0). */
+  cursor: string | null;
+  /** Row number of the next page's first row. */
+  ord: number;
+  pages: number;
+  aggregateKeys: number;
+  control: { recordCount: number; sumMinor: bigint } | null;
+  fileChecked: boolean;
+  fileMismatch: Discrepancy | null;
+}
+const FETCH_HEARTBEAT_MS = 2_000;
+const freshFetch = (): FetchState => ({
+  cursor: null,
+  ord: 1,
+  pages: 0,
+  aggregateKeys: 0,
+  control: null,
+  fileChecked: false,
+  fileMismatch: null,
+});
+/** JSON for the progress row and the heartbeat: each bigint as a decimal string. */
+const big = (v: bigint | null) => (v === null ? null : v.toString());
+const unbig = (v: string | null) => (v === null ? null : BigInt(v));
+const encodeFetchState = (s: FetchState) => ({
+  ...s,
+  control: s.control && { recordCount: s.control.recordCount, sumMinor: s.control.sumMinor.toString() },
+  fileMismatch: s.fileMismatch && {
+    ...s.fileMismatch,
+    oursMinor: big(s.fileMismatch.oursMinor),
+    theirsMinor: big(s.fileMismatch.theirsMinor),
+    differenceMinor: s.fileMismatch.differenceMinor.toString(),
+  },
+});
+const decodeFetchState = (json: unknown): FetchState => {
+  const s = json as ReturnType<typeof encodeFetchState>;
+  return {
+    ...s,
+    control: s.control && { recordCount: s.control.recordCount, sumMinor: BigInt(s.control.sumMinor) },
+    fileMismatch: s.fileMismatch && {
+      ...s.fileMismatch,
+      oursMinor: unbig(s.fileMismatch.oursMinor),
+      theirsMinor: unbig(s.fileMismatch.theirsMinor),
+      differenceMinor: BigInt(s.fileMismatch.differenceMinor),
+    },
+  };
+};
+
 const toException = (d: Discrepancy): SettlementException => ({
   exceptionId: d.id,
   kind: d.kind,
@@ -197,9 +246,12 @@ export function settlementActivities({
     },
 
     /**
-     * Pages through the provider's report, storing each page and heartbeating the cursor, so
-     * a new worker resumes where a crashed one stopped. Transient provider faults throw
-     * (Temporal retries with backoff); a report that cannot be read is non-retryable.
+     * Pages through the provider's report. Each page is stored in one transaction with where
+     * the fetch stands after it, so a new worker resumes after the last stored page: a crash
+     * costs at most the page in flight, fetched once more, and rows are stored once. The
+     * heartbeat (every few seconds, also while a page is in flight) only says the fetch is
+     * alive. Transient provider faults throw (Temporal retries with backoff); a report that
+     * cannot be read is non-retryable.
      */
     async fetchProviderReport(
       c: CycleArgs,
@@ -209,55 +261,67 @@ export function settlementActivities({
       const adapter = adapters[provider.format];
       if (!adapter) throw new NotFoundError(`no adapter for report format ${provider.format}`);
       const window = await q.periodWindowMs(db, c);
-      const resume = activityInfo().heartbeatDetails as
-        { cursor: string | null; ord: number; pages?: number } | undefined;
-      let cursor = resume?.cursor ?? null;
-      let ord = resume?.ord ?? 1;
-      let control: { recordCount: number; sumMinor: bigint } | undefined;
-      let fileMismatch: Discrepancy | null = null;
-      let fileChecked = false;
-      let aggregateKeys = 0;
-      // Counted from this attempt's resume point: a resumed fetch cannot exceed the cap either.
-      let pages = resume?.pages ?? 0;
-      for (;;) {
-        let page;
-        try {
-          page = await adapter.fetchPage({
-            baseUrl: provider.baseUrl,
-            currencies,
-            options: provider.options,
-            headers: provider.headers,
-            fromMs: window.fromMs,
-            toMs: window.toMs,
-            cursor,
-          });
-        } catch (err) {
-          if (err instanceof ProviderUnavailableError) throw outboundFailure(err, (e) => e);
-          if (err instanceof ProviderReportError) throw new ConflictError(err.message);
-          throw err;
+      // Always set for an activity a workflow runs (absent only for standalone activities).
+      const runId = activityInfo().workflowExecution?.runId ?? c.cycleId;
+      const saved = await q.reportProgress(db, c.cycleId, runId);
+      let state: FetchState = saved === null ? freshFetch() : decodeFetchState(saved);
+      const alive = setInterval(() => heartbeat(encodeFetchState(state)), FETCH_HEARTBEAT_MS);
+      try {
+        heartbeat(encodeFetchState(state));
+        // A retry after the last page was stored (the worker died before answering) fetches nothing.
+        while (!(state.pages > 0 && state.cursor === null)) {
+          let page;
+          try {
+            page = await adapter.fetchPage({
+              baseUrl: provider.baseUrl,
+              currencies,
+              options: provider.options,
+              headers: provider.headers,
+              fromMs: window.fromMs,
+              toMs: window.toMs,
+              cursor: state.cursor,
+            });
+          } catch (err) {
+            if (err instanceof ProviderUnavailableError) throw outboundFailure(err, (e) => e);
+            if (err instanceof ProviderReportError) throw new ConflictError(err.message);
+            throw err;
+          }
+          // Counted from the saved state: a resumed fetch cannot exceed the cap either.
+          const pages = state.pages + 1;
+          const overLimit = reportLimitProblem(page, pages);
+          if (overLimit) throw new ConflictError(`provider report unreadable: ${overLimit}`);
+          const next: FetchState = {
+            cursor: page.nextCursor,
+            ord: state.ord + page.rows.length,
+            pages,
+            aggregateKeys: state.aggregateKeys + (page.aggregates?.length ?? 0),
+            control: page.control ?? state.control,
+            fileChecked: state.fileChecked || page.fileCheck !== undefined,
+            fileMismatch:
+              state.fileMismatch ??
+              (page.fileCheck
+                ? controlTotalsDiscrepancy(page.fileCheck.actual, page.fileCheck.declared)
+                : null),
+          };
+          await q.storeReportPage(
+            db,
+            { ...c, runId },
+            { firstOrd: state.ord, rows: page.rows, aggregates: page.aggregates ?? [] },
+            encodeFetchState(next),
+          );
+          state = next;
+          heartbeat(encodeFetchState(state));
         }
-        pages++;
-        const overLimit = reportLimitProblem(page, pages);
-        if (overLimit) throw new ConflictError(`provider report unreadable: ${overLimit}`);
-        await q.storeReportRows(db, c, ord, page.rows);
-        await q.storeReportAggregates(db, c.cycleId, page.aggregates ?? []);
-        ord += page.rows.length;
-        aggregateKeys += page.aggregates?.length ?? 0;
-        control = page.control ?? control;
-        if (page.fileCheck) {
-          fileChecked = true;
-          fileMismatch ??= controlTotalsDiscrepancy(page.fileCheck.actual, page.fileCheck.declared);
-        }
-        cursor = page.nextCursor;
-        heartbeat({ cursor, ord, pages });
-        if (cursor === null) break;
+      } finally {
+        clearInterval(alive);
       }
       const stored = await q.reportTotals(db, c.cycleId);
-      const mismatch = fileMismatch ?? (control ? controlTotalsDiscrepancy(stored, control) : null);
+      const mismatch =
+        state.fileMismatch ?? (state.control ? controlTotalsDiscrepancy(stored, state.control) : null);
       if (mismatch) await q.storeExceptions(db, c.cycleId, [mismatch]);
-      const checked = control !== undefined || fileChecked;
+      const checked = state.control !== null || state.fileChecked;
       return {
-        rows: stored.recordCount + aggregateKeys,
+        rows: stored.recordCount + state.aggregateKeys,
         control: !checked ? 'absent' : mismatch ? 'mismatch' : 'ok',
         exceptions: mismatch ? [toException(mismatch)] : [],
       };

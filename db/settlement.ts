@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { withTransaction } from './retry';
 import { NotFoundError, ValidationError } from '../domain/errors';
 import {
   accrualMonth,
@@ -146,6 +147,43 @@ export async function storeReportAggregates(
       rows.map((r) => r.winMinor.toString()),
     ],
   );
+}
+
+/**
+ * The report fetch's saved state for this workflow run, or null when this run has not stored a
+ * page yet. Another run's leftovers (an earlier run of a reused cycle id) are cleared first, so
+ * a run never mixes its report with an older one.
+ */
+export async function reportProgress(db: pg.Pool, cycleId: string, runId: string): Promise<unknown> {
+  return withTransaction(db, async (client) => {
+    const { rows } = await client.query<{ run_id: string; state: unknown }>(
+      'SELECT run_id, state FROM provider_report_progress WHERE cycle_id = $1 FOR UPDATE',
+      [cycleId],
+    );
+    if (rows[0]?.run_id === runId) return rows[0].state;
+    await client.query('DELETE FROM provider_report_rows WHERE cycle_id = $1', [cycleId]);
+    await client.query('DELETE FROM provider_report_aggregates WHERE cycle_id = $1', [cycleId]);
+    await client.query('DELETE FROM provider_report_progress WHERE cycle_id = $1', [cycleId]);
+    return null;
+  });
+}
+
+/** One page of a provider report and the fetch's state after it, stored together (idempotent). */
+export async function storeReportPage(
+  db: pg.Pool,
+  c: CycleRef & { runId: string },
+  page: { firstOrd: number; rows: ReportRow[]; aggregates: Parameters<typeof storeReportAggregates>[2] },
+  state: unknown,
+): Promise<void> {
+  await withTransaction(db, async (client) => {
+    await storeReportRows(client, c, page.firstOrd, page.rows);
+    await storeReportAggregates(client, c.cycleId, page.aggregates);
+    await client.query(
+      `INSERT INTO provider_report_progress (cycle_id, run_id, state) VALUES ($1, $2, $3)
+       ON CONFLICT (cycle_id) DO UPDATE SET run_id = EXCLUDED.run_id, state = EXCLUDED.state, updated_at = now()`,
+      [c.cycleId, c.runId, JSON.stringify(state)],
+    );
+  });
 }
 
 export async function reportTotals(

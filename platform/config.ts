@@ -84,6 +84,8 @@ export const envSchema = z
       .default(''),
 
     WORKER_METRICS_PORT: port.default(9464),
+    /** A workflow bundle built ahead (bundleWorkflowCode); unset: the worker bundles workflows/ at start. */
+    WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
     FX_RATES_URL: z.url().default('http://127.0.0.1:4200'),
     /** The company-registry/licence and sanctions-screening service onboarding checks call. */
     DUE_DILIGENCE_URL: z.url().default('http://127.0.0.1:4300'),
@@ -176,7 +178,7 @@ export interface Config {
     metricsToken: string | null;
   };
   temporal: { address: string; namespace: string; uiUrl: string; taskQueuePrefix: string };
-  worker: { metricsPort: number };
+  worker: { metricsPort: number; workflowBundlePath?: string };
   /** Assets beyond ISO 4217 and their scales (minor-unit exponents), e.g. { USDC: 6 }. */
   currencies: { extraAssets: Record<string, number> };
   /** Key material that encrypts stored secrets (webhook signing keys). */
@@ -247,7 +249,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       uiUrl: e.TEMPORAL_UI_URL,
       taskQueuePrefix: e.TASK_QUEUE_PREFIX,
     },
-    worker: { metricsPort: e.WORKER_METRICS_PORT },
+    worker: {
+      metricsPort: e.WORKER_METRICS_PORT,
+      ...(e.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: e.WORKFLOW_BUNDLE_PATH } : {}),
+    },
     secretsKey: e.SECRETS_KEY ?? DEV_DEFAULTS.SECRETS_KEY,
     fxRatesUrl: e.FX_RATES_URL,
     onboarding: {

@@ -37,7 +37,12 @@ async function main(): Promise<void> {
   const db = createPool(config);
   const { connectionOptions } = temporalConnectOptions(config);
   const connection = await NativeConnection.connect(connectionOptions);
-  const workers = await createWorkers({ config, db, connection });
+  const workers = await createWorkers({
+    config,
+    db,
+    connection,
+    ...(config.worker.workflowBundlePath ? { workflowBundle: { codePath: config.worker.workflowBundlePath } } : {}),
+  });
   logger.info(
     {
       taskQueues: workers.map((w) => w.options.taskQueue),

@@ -77,11 +77,12 @@ const acts = proxyActivities<Activities>({
     nonRetryableErrorTypes: ['ConflictError', 'ValidationError', 'NotFoundError'],
   },
 });
-// Fetching pages heartbeats its cursor: a crashed worker's replacement resumes there.
+// Fetching pages stores where it stands with each page and heartbeats every few seconds: a
+// crashed worker is noticed within the heartbeat timeout and its replacement resumes there.
 const fetchingWith = (maximumAttempts: number) =>
   proxyActivities<Activities>({
     startToCloseTimeout: '30 minutes',
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout: '10 seconds',
     retry: {
       initialInterval: '1 second',
       maximumInterval: '30 seconds',
@@ -261,7 +262,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
       const report = await fetchingWith(
         input.reportFetchAttempts ?? DEFAULT_REPORT_FETCH_ATTEMPTS,
       ).fetchProviderReport.executeWithOptions(
-        { summary: `${period}, page by page (cursor heartbeated: a new worker resumes)` },
+        { summary: `${period}, page by page (progress stored with each page: a new worker resumes)` },
         [cycle],
       );
       view.reportRows = report.rows;

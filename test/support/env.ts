@@ -51,9 +51,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-/** A validated Config as a process would load it, pointed at this test's database and task queues. */
-export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({
+/** The environment a process of this test would run with: this run's Temporal, fresh task queues. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     TEMPORAL_ADDRESS: required('TEMPORAL_ADDRESS'),
@@ -61,7 +61,12 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     TASK_QUEUE_PREFIX: `${uniqueId('t')}-`,
     OPERATOR_TOKEN: 'test-operator-token-0123456789',
     ...overrides,
-  });
+  };
+}
+
+/** A validated Config as a process would load it, pointed at this test's database and task queues. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig(testEnv(overrides));
 }
 
 export const workflowBundlePath = (): string => required('CLEARHOUSE_TEST_WORKFLOW_BUNDLE');

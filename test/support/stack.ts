@@ -7,11 +7,11 @@ import {
   startDueDiligenceService,
   type SimulatedDueDiligence,
 } from '../../providers/simulated/due-diligence-server';
-import type { Config } from '../../platform/config';
+import { loadConfig, type Config } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
 import { mintOperatorToken, type OperatorRole } from '../../platform/operators';
 import { createWorkers } from '../../workers/create';
-import { createTestDatabase, testConfig, workflowBundlePath, type TestDatabase } from './env';
+import { createTestDatabase, testEnv, workflowBundlePath, type TestDatabase } from './env';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -28,6 +28,8 @@ export interface Stack {
   config: Config;
   db: TestDatabase;
   temporal: Client;
+  /** The environment config was loaded from: a child process given it joins this stack. */
+  env: Record<string, string>;
   baseUrl: string;
   /** The bootstrap administrator's token (admin, resolver, viewer; never an approver). */
   operatorToken: string;
@@ -62,7 +64,8 @@ export async function startStack(
   const db = await createTestDatabase();
   // The due-diligence service onboarding checks call: simulated (it is outside the product).
   const dueDiligence = await startDueDiligenceService();
-  const config = testConfig({ DATABASE_URL: db.url, DUE_DILIGENCE_URL: dueDiligence.url, ...opts.overrides });
+  const env = testEnv({ DATABASE_URL: db.url, DUE_DILIGENCE_URL: dueDiligence.url, ...opts.overrides });
+  const config = loadConfig(env);
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
 
@@ -121,6 +124,7 @@ export async function startStack(
     config,
     db,
     temporal,
+    env,
     baseUrl,
     operatorToken,
     dueDiligence,
