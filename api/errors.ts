@@ -1,3 +1,4 @@
+import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
 import { DomainError, NotFoundError, type ErrorCode, type ErrorDetail } from '../domain/errors';
@@ -35,6 +36,36 @@ export function zodDetails(error: z.ZodError, prefix = ''): ErrorDetail[] {
         }))
       : [{ path: pathOf(i.path), message: i.message }],
   );
+}
+
+/** Seconds a client is told to wait when a dependency is down (Retry-After). */
+export const UNAVAILABLE_RETRY_AFTER_S = 2;
+
+/**
+ * Which dependency an error says is unreachable right now (Postgres restarting or failing
+ * over, Temporal restarting), or null. Such a request is answered 503 with Retry-After: the
+ * client retries the same request (every write is idempotent), nothing was partly written.
+ */
+export function unavailableDependency(err: unknown): 'database' | 'Temporal' | null {
+  if (isGrpcServiceError(err) || isGrpcServiceError((err as { cause?: unknown })?.cause)) {
+    const grpc = isGrpcServiceError(err) ? err : ((err as { cause: unknown }).cause as { code?: number });
+    // UNAVAILABLE, DEADLINE_EXCEEDED: the server is not answering (anything else is an answer).
+    return grpc.code === 14 || grpc.code === 4 ? 'Temporal' : null;
+  }
+  const e = err as { code?: unknown; message?: unknown };
+  // SQLSTATE 08 (connection exception), 57P01–57P03 (shutdown, cannot connect now), 53300
+  // (too many connections); socket errors pg passes on; the pool's own connect timeout.
+  if (typeof e.code === 'string' && /^(08[0-9A-Z]{3}|57P0[1-3]|53300)$/.test(e.code)) return 'database';
+  if (typeof e.code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(e.code))
+    return 'database';
+  if (
+    typeof e.message === 'string' &&
+    /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
+      e.message,
+    )
+  )
+    return 'database';
+  return null;
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
@@ -107,6 +138,20 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
           ],
         ),
       );
+      return;
+    }
+    const down = unavailableDependency(err);
+    if (down) {
+      logger.warn({ err, method: req.method, path: req.path }, `${down} unavailable: answered 503`);
+      res
+        .status(503)
+        .set('retry-after', String(UNAVAILABLE_RETRY_AFTER_S))
+        .json(
+          errorBody(
+            'unavailable',
+            `${down === 'database' ? 'the database' : 'Temporal'} is unavailable right now: retry the same request shortly`,
+          ),
+        );
       return;
     }
     logger.error({ err, method: req.method, path: req.path }, 'unhandled error');

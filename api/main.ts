@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config, 'api');
   const db = createPool(config);
-  const temporal = await connectTemporalClient(config);
+  const temporal = await connectTemporalClient(config, (m) => logger.warn(m));
   const app = createApp({ config, db, temporal, logger });
 
   const server = app.listen(config.api.port, config.api.host, () => {

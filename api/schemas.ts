@@ -37,9 +37,11 @@ export function errorResponses(...statuses: number[]) {
     409: 'Conflicts with what is already stored',
     413: 'Body larger than the limit',
     422: 'Content breaks a rule; details name each field',
+    503: 'The database or Temporal is unavailable right now (a restart, a failover): nothing was written; retry the same request after Retry-After seconds',
   };
+  // Any operation can meet a dependency outage: 503 is documented on every one.
   return Object.fromEntries(
-    statuses.map((s) => [
+    [...new Set([...statuses, 503])].map((s) => [
       s,
       { description: text[s] ?? 'Error', content: { 'application/json': { schema: errorSchema } } },
     ]),

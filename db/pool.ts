@@ -17,6 +17,13 @@ export function createPool(config: Pick<Config, 'db'>, overrides: pg.PoolConfig 
   pool.on('error', (err) => {
     process.stderr.write(`postgres: idle connection lost (${err.message}); it will be replaced\n`);
   });
+  // A connection lost while checked out (in a transaction, between two queries) emits 'error'
+  // on its client, where the pool has no listener then: unhandled, that killed the API when
+  // Postgres restarted (found by npm run chaos). The caller's query fails with the same error
+  // and handles it; withTransaction then discards the connection.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 

@@ -23,13 +23,17 @@ export async function withTransaction<T>(
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await db.connect();
+    // A connection that cannot even roll back is broken (Postgres restarted): destroyed on release.
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch((e: unknown) => {
+        broken = e instanceof Error ? e : new Error(String(e));
+      });
       const state = sqlState(err);
       const retryable =
         (state !== undefined && RETRYABLE_SQLSTATES.has(state)) ||
@@ -37,7 +41,7 @@ export async function withTransaction<T>(
       if (!retryable || attempt >= MAX_TX_ATTEMPTS) throw err;
       await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 }

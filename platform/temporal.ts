@@ -30,8 +30,38 @@ export function temporalConnectOptions(config: Config): {
   };
 }
 
-export async function connectTemporalClient(config: Config): Promise<Client> {
+/** How long a starting process waits for Temporal (a server restarting, a deploy in progress). */
+export const TEMPORAL_STARTUP_WAIT_MS = 120_000;
+
+/**
+ * Connects, retrying with backoff while Temporal is not reachable yet, so a process started
+ * while the server restarts waits for it instead of dying; gives up after `waitMs`.
+ */
+export async function connectWhenReachable<T>(
+  connect: () => Promise<T>,
+  opts: { address: string; warn: (message: string) => void; waitMs?: number },
+): Promise<T> {
+  const until = Date.now() + (opts.waitMs ?? TEMPORAL_STARTUP_WAIT_MS);
+  for (let delay = 500; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (Date.now() + delay > until) throw err;
+      const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      opts.warn(`Temporal at ${opts.address} is not reachable (${why}); trying again in ${delay / 1000} s`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+export async function connectTemporalClient(
+  config: Config,
+  warn: (message: string) => void = () => {},
+): Promise<Client> {
   const { connectionOptions, namespace } = temporalConnectOptions(config);
-  const connection = await Connection.connect({ ...connectionOptions, connectTimeout: '10s' });
+  const connection = await connectWhenReachable(
+    () => Connection.connect({ ...connectionOptions, connectTimeout: '10s' }),
+    { address: String(connectionOptions.address), warn },
+  );
   return new Client({ connection, namespace });
 }

@@ -109,6 +109,59 @@ describe('a database data error that slips past validation', () => {
     expect(sent.status).toBe(422);
     expect(sent.body.error.details[0].path).toBe('partners_id_check');
   });
+
+  it('is a 503 with Retry-After when Postgres or Temporal is down for a moment, never a 500', () => {
+    const sent: { status?: number; body?: any; headers: Record<string, string> } = { headers: {} };
+    const res = {
+      headersSent: false,
+      status(code: number) {
+        sent.status = code;
+        return this;
+      },
+      set(name: string, value: string) {
+        sent.headers[name] = value;
+        return this;
+      },
+      json(body: unknown) {
+        sent.body = body;
+        return this;
+      },
+    };
+    const handle = errorHandler(createLogger(testConfig({ LOG_LEVEL: 'silent' }), 'test'));
+    const outages: [unknown, RegExp][] = [
+      [new Error('Connection terminated unexpectedly'), /the database is unavailable/],
+      [
+        Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+        /database/,
+      ],
+      [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), /database/],
+      [new Error('timeout exceeded when trying to connect'), /database/],
+      [
+        Object.assign(new Error('14 UNAVAILABLE: Connection refused'), {
+          code: 14,
+          details: 'x',
+          metadata: {},
+        }),
+        /Temporal is unavailable/,
+      ],
+    ];
+    for (const [err, message] of outages) {
+      sent.status = undefined;
+      handle(err, { method: 'POST', path: '/v1/x' } as never, res as never, () => {});
+      expect(sent.status).toBe(503);
+      expect(sent.headers['retry-after']).toBe('2');
+      expect(sent.body.error.code).toBe('unavailable');
+      expect(sent.body.error.message).toMatch(message);
+    }
+    // Anything else unexpected stays a 500 (a bug to fix, logged).
+    handle(
+      new TypeError('x is undefined'),
+      { method: 'POST', path: '/v1/x' } as never,
+      res as never,
+      () => {},
+    );
+    expect(sent.status).toBe(500);
+  });
 });
 
 describe('API fuzzing: no input gets a 5xx', () => {

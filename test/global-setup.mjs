@@ -10,6 +10,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { ensureTemporalCli, ROOT } from '../scripts/lib/temporal-cli.mjs';
+import { ensureTimeSkippingServer } from '../scripts/lib/temporal-test-server.mjs';
 import { freePort } from '../scripts/lib/net.mjs';
 import { ensureDatabase, spawnPostgresServer, withDatabase } from '../scripts/lib/postgres.mjs';
 
@@ -112,6 +113,8 @@ export default async function globalSetup() {
       CLEARHOUSE_TEST_PG_ADMIN_URL: withDatabase(adminUrl, 'postgres'),
       CLEARHOUSE_TEST_TEMPLATE_DB: TEMPLATE_DB,
       CLEARHOUSE_TEST_WORKFLOW_BUNDLE: bundlePath,
+      // The timer tests' time-skipping server (empty: the SDK downloads one, needs internet).
+      CLEARHOUSE_TEST_TIME_SKIPPING_SERVER: ensureTimeSkippingServer() ?? '',
     });
     globalThis.__clearhouse = { stops, workDir };
     process.stdout.write(

@@ -1,17 +1,10 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import type { SettlementInput } from '../domain/settlement';
 import { taskQueue } from '../platform/temporal';
-import { toIngestItem } from '../providers/simulated/generator';
-import {
-  startJsonCursorProvider,
-  type SimulatedProvider,
-  type SimulatedTx,
-} from '../providers/simulated/json-cursor-server';
+import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
 import { settlementWorkflowId } from '../workflows/ids';
 import type { settlementCycle } from '../workflows/settlement';
-import { uniqueId } from './support/env';
-import { onboardPartner } from './support/partners';
 import { startChildWorker, type ChildWorker } from './support/processes';
+import { cycleInput, dayOfTransactions, settlingPartner } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
 
 // The worker is a real process here (workers/main.ts), killed with SIGKILL in the middle of a
@@ -36,59 +29,11 @@ describe('a worker killed in the middle of a report fetch', () => {
 
   it('resumes after the last stored page: at most one page fetched again, every row stored once', async () => {
     worker = await startChildWorker(stack.env);
-    const p = await onboardPartner(stack, { timezone: 'UTC' });
-    const txs: SimulatedTx[] = Array.from({ length: PAGE_ROWS * PAGES }, (_, i) => ({
-      id: `k-${i}`,
-      type: i % 3 === 2 ? 'win' : 'bet',
-      roundId: `kr-${i >> 1}`,
-      gameId: `game-${i % 4}`,
-      currency: 'EUR',
-      amountMinor: BigInt(100 + ((i * 37) % 900)),
-      occurredAtMs: Date.parse(`${DAY}T08:00:00Z`) + i * 1000,
-    }));
-    for (let i = 0; i < txs.length; i += 1000) {
-      const body = {
-        batchId: uniqueId('b'),
-        transactions: txs.slice(i, i + 1000).map((t) => toIngestItem(t)),
-      };
-      expect((await stack.api('/v1/transactions', { body, token: p.apiKey })).status).toBe(200);
-    }
-    await stack.db.pool.query(
-      `INSERT INTO partner_providers (partner_id, format, base_url) VALUES ($1, 'json-cursor', $2)`,
-      [p.id, provider.url],
-    );
-    await stack.db.pool.query(
-      `INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2)`,
-      [
-        p.id,
-        JSON.stringify({
-          base: 'ggr',
-          tiers: [{ upToMinor: null, rate: '0.10' }],
-          tierMode: 'marginal',
-          minimumGuaranteeMinor: '0',
-          fixedFeeMinor: '0',
-          categoryRates: {},
-          negativeBase: 'carry_forward',
-          jackpots: 'exclude',
-          taxWithholdingRate: '0',
-        }),
-      ],
-    );
-    provider.setTransactions(txs);
+    const txs = dayOfTransactions('k', DAY, PAGE_ROWS * PAGES);
+    const p = await settlingPartner(stack, provider, txs);
     provider.setFaults({ latencyMs: 250 }); // a slow provider: the kill lands between pages
     const before = provider.requests;
-
-    const input: SettlementInput = {
-      partnerId: p.id,
-      periodStart: DAY,
-      periodEnd: DAY,
-      currency: 'EUR',
-      currencyScale: 2,
-      cutoffAt: '2026-11-21T00:00:00Z',
-      graceMs: 0,
-      payoutApprovalThresholdMinor: '100000000',
-      reminderIntervalMs: 60_000,
-    };
+    const input = cycleInput(p.id, DAY);
     const h: WorkflowHandle<typeof settlementCycle> = await stack.temporal.workflow.start<
       typeof settlementCycle
     >('settlementCycle', {

@@ -2,7 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
 import { createPool } from '../db/pool';
 import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
-import { temporalConnectOptions } from '../platform/temporal';
+import { connectWhenReachable, temporalConnectOptions } from '../platform/temporal';
 import { createWorkers } from './create';
 
 async function main(): Promise<void> {
@@ -36,12 +36,17 @@ async function main(): Promise<void> {
 
   const db = createPool(config);
   const { connectionOptions } = temporalConnectOptions(config);
-  const connection = await NativeConnection.connect(connectionOptions);
+  const connection = await connectWhenReachable(() => NativeConnection.connect(connectionOptions), {
+    address: String(connectionOptions.address),
+    warn: (m) => logger.warn(m),
+  });
   const workers = await createWorkers({
     config,
     db,
     connection,
-    ...(config.worker.workflowBundlePath ? { workflowBundle: { codePath: config.worker.workflowBundlePath } } : {}),
+    ...(config.worker.workflowBundlePath
+      ? { workflowBundle: { codePath: config.worker.workflowBundlePath } }
+      : {}),
   });
   logger.info(
     {

@@ -38,6 +38,11 @@ export interface Faults {
   wrongControlTotals?: boolean;
   /** Every request fails (a provider that is down for good). */
   down?: boolean;
+  /** The next N report pages are cut off half-way through the body (the connection drops). */
+  cutNext?: number;
+  /** The next N requests answer only after `slowMs` (default 12 s: past the client's timeout). */
+  slowNext?: number;
+  slowMs?: number;
 }
 
 export interface SimulatedProvider {
@@ -63,11 +68,23 @@ export async function startJsonCursorProvider(
   const server: Server = createServer((req, res) => {
     state.requests++;
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      const text = JSON.stringify(body);
+      const cut = status === 200 && (faults.cutNext ?? 0) > 0;
+      if (cut) faults.cutNext!--;
       const send = () => {
-        res.writeHead(status, { 'content-type': 'application/json', ...headers });
-        res.end(JSON.stringify(body));
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(text)),
+          ...headers,
+        });
+        if (!cut) return void res.end(text);
+        res.write(text.slice(0, Math.floor(text.length / 2)));
+        res.destroy();
       };
-      if (faults.latencyMs) setTimeout(send, faults.latencyMs);
+      const slow = (faults.slowNext ?? 0) > 0;
+      if (slow) faults.slowNext!--;
+      const delay = (faults.latencyMs ?? 0) + (slow ? (faults.slowMs ?? 12_000) : 0);
+      if (delay > 0) setTimeout(send, delay);
       else send();
     };
     const url = new URL(req.url ?? '/', 'http://provider');

@@ -1,0 +1,1 @@
+export declare function ensureTimeSkippingServer(log?: (message: string) => void): string | null;
