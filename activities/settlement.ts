@@ -235,6 +235,11 @@ export function settlementActivities({
       await q.registerCycle(db, c);
     },
 
+    /** The partner's earlier periods this fee follows that have not computed theirs yet (ids). */
+    async earlierPeriodsPending(c: CycleArgs): Promise<string[]> {
+      return q.earlierPeriodsPending(db, { ...c, month: accrualMonth(c.periodEnd) });
+    },
+
     /**
      * Freezes the period: from now on its sources (our positions per day, game and currency,
      * with the games' categories) are fixed, and reconciliation and the fee see the same ones.

@@ -7,6 +7,8 @@ export const settlementStatuses = [
   'WaitingForCutoff',
   'Reconciling',
   'AwaitingResolution',
+  /** The fee follows the month's earlier periods: waiting for them to compute theirs. */
+  'WaitingForEarlierPeriods',
   'ComputingFees',
   'Posting',
   'AwaitingPayoutApproval',

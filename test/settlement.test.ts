@@ -16,6 +16,7 @@ import {
 } from '../providers/simulated/json-cursor-server';
 import { taskQueue } from '../platform/temporal';
 import { settlementWorkflowId } from '../workflows/ids';
+import { dayOfTransactions } from './support/settlement';
 import { OpenExceptions, SettlementStatus } from '../workflows/search-attributes';
 import {
   approvePayout,
@@ -840,43 +841,60 @@ describe('settlementCycle workflow', () => {
     await stack.temporal.schedule.getHandle(`settlement-schedule:${p.id}`).delete();
   });
 
-  it('waits for the cut-off plus grace on a durable timer, and reminds operators while exceptions stay open', async () => {
-    const txs = generate(6);
-    const p = await setUpPartner(txs);
-    provider.setTransactions(txs);
-    provider.setFaults({ missing: [txs[0]!.id] });
-    // Short configured durations stand in for hours: cut-off in 1.5 s, grace 0.5 s, reminders every 0.3 s.
-    const h = await start(p, {
-      cutoffAt: new Date(Date.now() + 1500).toISOString(),
-      graceMs: 500,
-      reminderIntervalMs: 300,
-    });
-    expect((await h.query(settlementStatus)).status).toBe('WaitingForCutoff');
-    const waiting = await waitForStatus(h, 'AwaitingResolution');
-    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(waiting.input.cutoffAt) + 500);
-    let reminded = await h.query(settlementStatus);
-    for (let i = 0; i < 50 && reminded.remindersSent < 2; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      reminded = await h.query(settlementStatus);
-    }
-    expect(reminded.remindersSent).toBeGreaterThanOrEqual(2);
-    for (let i = 0; i < 50 && !reminded.escalated; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      reminded = await h.query(settlementStatus);
-    }
-    expect(reminded.escalated).toBe(true); // after 3 reminders
-    await h.executeUpdate(resolveException, {
+  it("computes a month's fees in period order: a later day waits while an earlier one is open", async () => {
+    const [d1, d2] = ['2026-11-23', '2026-11-24'];
+    const first = dayOfTransactions('ord1', d1, 6);
+    const second = dayOfTransactions('ord2', d2, 6);
+    const p = await setUpPartner([...first, ...second]);
+    provider.setTransactions([...first, ...second]);
+    provider.setFaults({ missing: [first[0]!.id] }); // the first day waits for an operator
+    const h1 = await start(p);
+    const open = await waitForStatus(h1, 'AwaitingResolution');
+    const h2 = await stack.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
+      taskQueue: taskQueue(stack.config, 'settlement'),
+      workflowId: settlementWorkflowId(p.id, d2),
       args: [
         {
-          exceptionId: waiting.exceptions[0]!.exceptionId,
-          resolution: 'carry_forward',
-          reason: 'next period',
+          partnerId: p.id,
+          periodStart: d2,
+          periodEnd: d2,
+          currency: 'EUR',
+          currencyScale: 2,
+          cutoffAt: '2026-11-25T00:00:00Z',
+          graceMs: 0,
+          payoutApprovalThresholdMinor: '100000000',
+          reminderIntervalMs: 60_000,
+        },
+      ],
+    });
+    // The second day is reconciled and clean, but its fee follows the first day's.
+    await waitForStatus(h2, 'WaitingForEarlierPeriods');
+    expect((await h2.describe()).typedSearchAttributes.get(SettlementStatus)).toBe(
+      'WaitingForEarlierPeriods',
+    );
+    await h1.executeUpdate(resolveException, {
+      args: [
+        {
+          exceptionId: open.exceptions[0]!.exceptionId,
+          resolution: 'accept_ours',
+          reason: 'in our logs',
           operator: 'ana',
         },
       ],
     });
-    expect((await h.result()).status).toBe('Completed');
-  });
+    expect((await h1.result()).status).toBe('Completed');
+    expect((await h2.result()).status).toBe('Completed');
+    const statement = async (id: string) =>
+      (await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`)).body as {
+        month: { volumeBefore: string; volumeAfter: string };
+      };
+    const [s1, s2] = [await statement(h1.workflowId), await statement(h2.workflowId)];
+    // The month's volume runs on in period order, whichever day was ready first.
+    expect(s1.month.volumeBefore).toBe('0.00');
+    expect(s2.month.volumeBefore).toBe(s1.month.volumeAfter);
+  }, 90_000);
+
+  // The cut-off, grace and reminder timers run on the time-skipping server: test/timers.test.ts.
 
   it('turns a provider that stays down into an exception instead of guessing', async () => {
     const txs = generate(6);

@@ -228,6 +228,10 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     },
   );
 
+  // Decided in the first workflow task, where no Update can be accepted (see README, "Changing
+  // workflow code"); histories from before it settle without waiting for earlier periods.
+  const feesInPeriodOrder = patched('fees-in-period-order');
+
   upsertSearchAttributes([
     { key: PartnerId, value: input.partnerId },
     { key: SettlementPeriod, value: `${input.periodStart}/${input.periodEnd}` },
@@ -315,6 +319,23 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
 
     // 6. Lock FX for every transaction currency (source and time recorded), then the fees
     // from the contract version in force, in the settlement currency.
+    // 6. The month's tiers, minimum guarantee and carries count its periods in order: an
+    // earlier period of the partner still open computes its fee first (polled on a durable
+    // timer, backing off to 5 minutes), so the fee never depends on which operator was quicker.
+    if (feesInPeriodOrder) {
+      for (let waitMs = 5_000; ; waitMs = Math.min(waitMs * 2, 300_000)) {
+        const earlier = await acts.earlierPeriodsPending.executeWithOptions(
+          { summary: 'earlier periods of the month without a fee yet' },
+          [cycle],
+        );
+        if (earlier.length === 0) break;
+        await publish(
+          'WaitingForEarlierPeriods',
+          `the month's earlier periods compute their fees first: waiting for ${earlier.join(', ')}; next look in ${waitMs / 1000} s`,
+        );
+        await sleep(waitMs, { summary: `until ${earlier.join(', ')} computes its fee` });
+      }
+    }
     await publish('ComputingFees', 'locking FX rates and applying the contract');
     view.fxRates = await acts.lockFxRates.executeWithOptions(
       { summary: 'one rate per currency pair, source and time recorded' },
