@@ -59,7 +59,11 @@ export function dayOfTransactions(prefix: string, day: string, n: number): Simul
 }
 
 /** A daily cycle's input for `partnerId` and `day` (EUR, no payout approval). */
-export function cycleInput(partnerId: string, day: string, over: Partial<SettlementInput> = {}): SettlementInput {
+export function cycleInput(
+  partnerId: string,
+  day: string,
+  over: Partial<SettlementInput> = {},
+): SettlementInput {
   const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString();
   return {
     partnerId,
