@@ -1,4 +1,6 @@
-import { activityInfo, heartbeat } from '@temporalio/activity';
+import { activityInfo, Context, heartbeat } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { settlementWorkflowId } from '../workflows/ids';
 import { ensureAccounts, postEntries, type EntryInput } from '../db/ledger';
 import type { Db } from '../db/pool';
 import { withTransaction } from '../db/retry';
@@ -7,7 +9,7 @@ import * as q from '../db/settlement';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import * as accruals from '../db/accruals';
 import { gamingTaxAccount, houseAccount, partnerAccount, type PartnerAccountName } from '../domain/accounts';
-import { accrualMonth, closesMonth } from '../domain/contract';
+import { accrualMonth, closesMonth, earlierPeriodStarts } from '../domain/contract';
 import {
   defaultCurrencies,
   formatAmount,
@@ -235,9 +237,35 @@ export function settlementActivities({
       await q.registerCycle(db, c);
     },
 
-    /** The partner's earlier periods this fee follows that have not computed theirs yet (ids). */
+    /**
+     * The partner's earlier periods this fee follows that have not computed theirs yet: their
+     * cycles still run in Temporal (read from Temporal itself, so a cycle started a moment ago
+     * counts before it has written anything; a terminated or failed one no longer blocks) and
+     * have no fee stored.
+     */
     async earlierPeriodsPending(c: CycleArgs): Promise<string[]> {
-      return q.earlierPeriodsPending(db, { ...c, month: accrualMonth(c.periodEnd) });
+      const client = Context.current().client;
+      const ids = earlierPeriodStarts(c.periodStart, c.periodEnd).map((d) =>
+        settlementWorkflowId(c.partnerId, d),
+      );
+      const running: string[] = [];
+      for (let i = 0; i < ids.length; i += 16) {
+        const described = await Promise.all(
+          ids.slice(i, i + 16).map((id) =>
+            client.workflow
+              .getHandle(id)
+              .describe()
+              .then((d) => (d.status.name === 'RUNNING' ? id : null))
+              .catch((err: unknown) => {
+                if (err instanceof WorkflowNotFoundError) return null;
+                throw err;
+              }),
+          ),
+        );
+        running.push(...described.filter((id): id is string => id !== null));
+      }
+      const computed = await q.cyclesWithFees(db, running);
+      return running.filter((id) => !computed.has(id));
     },
 
     /**

@@ -46,25 +46,14 @@ export async function freezeCycle(db: Queryable, c: CycleRef): Promise<string> {
   return rows[0]!.frozen_at.toISOString();
 }
 
-/**
- * Earlier periods of the partner whose fee this cycle's fee follows and that have not computed
- * it yet: cycles (not Failed) ending before this one starts, in this period's accrual month or
- * the month before (month-to-date tiers and guarantee, carries), with no accrual row. Their
- * ids, oldest first.
- */
-export async function earlierPeriodsPending(
-  db: Queryable,
-  c: CycleRef & { month: string },
-): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT c.id FROM settlement_cycles c
-      WHERE c.partner_id = $1 AND c.id <> $2 AND c.status <> 'Failed'
-        AND c.period_end < $3::date AND c.period_end >= ($4::date - interval '1 month')
-        AND NOT EXISTS (SELECT 1 FROM settlement_accruals a WHERE a.cycle_id = c.id)
-      ORDER BY c.period_start, c.id`,
-    [c.partnerId, c.cycleId, c.periodStart, c.month],
+/** Of these cycles, the ones whose fee step has run (their month's accrual is stored). */
+export async function cyclesWithFees(db: Queryable, cycleIds: string[]): Promise<Set<string>> {
+  if (cycleIds.length === 0) return new Set();
+  const { rows } = await db.query<{ cycle_id: string }>(
+    'SELECT cycle_id FROM settlement_accruals WHERE cycle_id = ANY($1::text[])',
+    [cycleIds],
   );
-  return rows.map((r) => r.id);
+  return new Set(rows.map((r) => r.cycle_id));
 }
 
 /** The cycle's status, as its workflow published it (the workflow is its only writer). */

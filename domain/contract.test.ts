@@ -3,6 +3,7 @@ import {
   accrualMonth,
   checkContractTerms,
   closesMonth,
+  earlierPeriodStarts,
   periodContaining,
   type SettlementCadence,
 } from './contract';
@@ -62,5 +63,19 @@ describe('contract cadence rules', () => {
       cutoffGraceMinutes: 60,
       payoutApprovalThresholdMinor: '1000000',
     });
+  });
+});
+
+describe('earlierPeriodStarts', () => {
+  it('lists every day from the first of the month before the accrual month to the day before the period', () => {
+    const days = earlierPeriodStarts('2026-11-03', '2026-11-03');
+    expect(days[0]).toBe('2026-10-01');
+    expect(days.at(-1)).toBe('2026-11-02');
+    expect(days).toHaveLength(31 + 2);
+    // A week that ends in January accrues to January: its earlier periods start from 1 December.
+    const week = earlierPeriodStarts('2026-12-28', '2027-01-03');
+    expect(week[0]).toBe('2026-12-01');
+    expect(week.at(-1)).toBe('2026-12-27');
+    expect(earlierPeriodStarts('2026-01-01', '2026-01-31')).toHaveLength(31); // December 2025
   });
 });

@@ -165,6 +165,19 @@ export function accrualMonth(periodEnd: string): string {
 }
 
 /**
+ * The days an earlier period whose fee this one's follows may start on: from the first day of
+ * the month before this period's accrual month (its carries) to the day before this period
+ * starts (the month-to-date tiers and guarantee). Every day, so any cadence's starts are in it.
+ */
+export function earlierPeriodStarts(periodStart: string, periodEnd: string): string[] {
+  const month = accrualMonth(periodEnd);
+  const from = `${addDays(month, -1).slice(0, 7)}-01`;
+  const days: string[] = [];
+  for (let d = from; d < periodStart; d = addDays(d, 1)) days.push(d);
+  return days;
+}
+
+/**
  * Whether a period is its month's last: the next period of the cadence ends in another month.
  * (A weekly period that spans two months accrues to the month it ends in.)
  */
