@@ -47,10 +47,11 @@ export const UNAVAILABLE_RETRY_AFTER_S = 2;
  * client retries the same request (every write is idempotent), nothing was partly written.
  */
 export function unavailableDependency(err: unknown): 'database' | 'Temporal' | null {
-  if (isGrpcServiceError(err) || isGrpcServiceError((err as { cause?: unknown })?.cause)) {
-    const grpc = isGrpcServiceError(err) ? err : ((err as { cause: unknown }).cause as { code?: number });
-    // UNAVAILABLE, DEADLINE_EXCEEDED: the server is not answering (anything else is an answer).
-    return grpc.code === 14 || grpc.code === 4 ? 'Temporal' : null;
+  const grpc = [err, (err as { cause?: unknown } | null)?.cause].find(isGrpcServiceError);
+  // UNAVAILABLE, DEADLINE_EXCEEDED: the server is not answering (any other code is an answer).
+  if (grpc) {
+    const code: number = grpc.code;
+    return code === 14 || code === 4 ? 'Temporal' : null;
   }
   const e = err as { code?: unknown; message?: unknown };
   // SQLSTATE 08 (connection exception), 57P01–57P03 (shutdown, cannot connect now), 53300

@@ -5,14 +5,6 @@ import type pg from 'pg';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-/** Every ledger entry's idempotency key, sorted: an entry posted twice shows as an extra key. */
-export async function ledgerEntryKeys(db: Queryable): Promise<string[]> {
-  const { rows } = await db.query<{ k: string }>(
-    'SELECT idempotency_key AS k FROM ledger_entries ORDER BY idempotency_key COLLATE "C"',
-  );
-  return rows.map((r) => r.k);
-}
-
 /** Every ledger entry's postings ("debit > credit amount currency" per line), by idempotency key. */
 export async function ledgerPostings(db: Queryable): Promise<Map<string, string>> {
   const { rows } = await db.query<{ k: string; lines: string }>(

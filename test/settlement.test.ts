@@ -8,7 +8,6 @@ import { convert, createCurrencyRegistry, divideHalfEven, formatAmount, parseAmo
 import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
-import { toIngestItem } from '../providers/simulated/generator';
 import {
   startJsonCursorProvider,
   type SimulatedProvider,
@@ -16,7 +15,7 @@ import {
 } from '../providers/simulated/json-cursor-server';
 import { taskQueue } from '../platform/temporal';
 import { settlementWorkflowId } from '../workflows/ids';
-import { dayOfTransactions } from './support/settlement';
+import { dayOfTransactions, settlingPartner } from './support/settlement';
 import { OpenExceptions, SettlementStatus } from '../workflows/search-attributes';
 import {
   approvePayout,
@@ -29,7 +28,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { partnerAccount } from '../domain/accounts';
 import { SecretBox } from '../platform/secrets';
-import { uniqueId, workflowBundlePath } from './support/env';
+import { workflowBundlePath } from './support/env';
 import { onboardPartner, type TestPartner } from './support/partners';
 import { startStack, type Stack } from './support/stack';
 
@@ -65,39 +64,7 @@ describe('settlementCycle workflow', () => {
     }));
   }
 
-  async function setUpPartner(
-    txs: SimulatedTx[],
-    contract: { rate: string; threshold?: string } = { rate: '0.10' },
-  ): Promise<TestPartner> {
-    const p = await onboardPartner(stack, { timezone: 'UTC' });
-    const body = {
-      batchId: uniqueId('b'),
-      transactions: txs.map((t) => toIngestItem(t, 'pl-1')),
-    };
-    expect((await stack.api('/v1/transactions', { body, token: p.apiKey })).status).toBe(200);
-    await stack.db.pool.query(
-      `INSERT INTO partner_providers (partner_id, format, base_url) VALUES ($1, 'json-cursor', $2)`,
-      [p.id, provider.url],
-    );
-    await stack.db.pool.query(
-      `INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2)`,
-      [
-        p.id,
-        JSON.stringify({
-          base: 'ggr',
-          tiers: [{ upToMinor: null, rate: contract.rate }],
-          tierMode: 'marginal',
-          minimumGuaranteeMinor: '0',
-          fixedFeeMinor: '0',
-          categoryRates: {},
-          negativeBase: 'carry_forward',
-          jackpots: 'exclude',
-          taxWithholdingRate: '0',
-        }),
-      ],
-    );
-    return p;
-  }
+  const setUpPartner = (txs: SimulatedTx[]): Promise<TestPartner> => settlingPartner(stack, provider, txs);
 
   async function start(
     p: TestPartner,

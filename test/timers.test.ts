@@ -69,6 +69,7 @@ describe('durable timers, on the time-skipping test server', () => {
     const DAY = '2026-11-25';
     const txs = dayOfTransactions('t', DAY, 6);
     const p = await settlingPartner(stack, provider, txs);
+    provider.setTransactions(txs);
     provider.setFaults({ missing: [txs[0]!.id] }); // one exception for the operators
     const start = Date.now();
     const cutoffAt = new Date(start + 6 * 3_600_000).toISOString(); // six hours from now

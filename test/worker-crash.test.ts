@@ -31,6 +31,7 @@ describe('a worker killed in the middle of a report fetch', () => {
     worker = await startChildWorker(stack.env);
     const txs = dayOfTransactions('k', DAY, PAGE_ROWS * PAGES);
     const p = await settlingPartner(stack, provider, txs);
+    provider.setTransactions(txs);
     provider.setFaults({ latencyMs: 250 }); // a slow provider: the kill lands between pages
     const before = provider.requests;
     const input = cycleInput(p.id, DAY);

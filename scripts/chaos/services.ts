@@ -190,6 +190,11 @@ export class ProductProcess {
     });
   }
 
+  /** The last few kilobytes it printed (for an error message). */
+  output(): string {
+    return this.lastWords;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.busy;

@@ -7,7 +7,8 @@ import type { Stack } from './stack';
 
 /**
  * A partner ready to settle: onboarded through the API, its transactions pushed through the
- * API, its provider report served by `provider`, a 10% GGR contract from 2026-01-01.
+ * API, its provider report served by `provider` (the caller sets what it reports), a 10% GGR
+ * contract from 2026-01-01.
  */
 export async function settlingPartner(
   stack: Stack,
@@ -41,7 +42,6 @@ export async function settlingPartner(
       }),
     ],
   );
-  provider.setTransactions(txs);
   return p;
 }
 
