@@ -6,7 +6,7 @@ import { errorBody } from './errors';
 export interface RateLimitSettings {
   /** Requests per minute per credential (API key or token); 0 switches the limit off. */
   perCredentialPerMinute: number;
-  /** Refused requests (4xx/5xx: bad credentials, bad input) per minute per source address; 0 off. */
+  /** Failed authentications (401: missing or unrecognised credential) per minute per address; 0 off. */
   failuresPerAddressPerMinute: number;
 }
 
@@ -23,8 +23,10 @@ function credentialOf(req: { get(name: string): string | undefined }): string | 
  * several API replicas each replica counts its own):
  *  - per credential: one partner or operator cannot take the API for itself. The key is a
  *    digest of the presented credential, never the credential itself.
- *  - per source address, counting only refused requests: guessing keys or sending garbage is
- *    slowed down, while one address pushing valid batches (an aggregator) is not.
+ *  - per source address, counting only failed authentication (401): guessing keys is slowed
+ *    down. Nothing else counts — not a validation refusal, a 403, a 404, nor a 429 (this limit's
+ *    own or the credential's): many partners may share one address behind a NAT, and one of them
+ *    sending bad batches or too many must not lock its neighbours out.
  * A limited caller gets 429 in the one error format, with Retry-After and RateLimit headers.
  */
 export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
@@ -45,12 +47,20 @@ export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
       rateLimit({
         windowMs: WINDOW_MS,
         limit: settings.failuresPerAddressPerMinute,
-        skipSuccessfulRequests: true,
+        // Counts 401s only. The library counts a request on arrival, before its status is known,
+        // and with skipFailedRequests takes it back when it ends unless requestWasSuccessful
+        // holds: read here as "ended in a 401". This way round, not skipSuccessfulRequests with
+        // the opposite test, because only it also takes back a request whose client left before
+        // any answer (a timed-out partner is no guesser); one leaving mid-body still counts, as
+        // the body parser answers it 400 at once. Until answered a request counts, so an address
+        // cannot have more than `limit` requests in flight.
+        skipFailedRequests: true,
+        requestWasSuccessful: (_req, res) => res.statusCode === 401,
         standardHeaders: 'draft-8',
         legacyHeaders: false,
         keyGenerator: (req) => `addr:${ipKeyGenerator(req.ip ?? 'unknown')}`,
         skip: (req) => req.path === '/healthz' || req.path === '/readyz',
-        handler: refuse('refused requests from this address'),
+        handler: refuse('failed authentications from this address'),
       }),
     );
   if (settings.perCredentialPerMinute > 0)

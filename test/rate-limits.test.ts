@@ -1,8 +1,9 @@
-import { onboardPartner } from './support/partners';
+import { application, onboardPartner } from './support/partners';
 import { startStack, type Stack } from './support/stack';
 
 // Limits per credential and per source address, in the one error format, before the
-// credential is checked or the body read.
+// credential is checked or the body read. Every call here comes from one address (loopback),
+// as the partners behind one NAT would.
 describe('rate limits', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -18,16 +19,46 @@ describe('rate limits', () => {
     await stack?.close();
   });
 
-  it('slows down an address that keeps being refused, not one whose calls succeed', async () => {
-    for (let i = 0; i < 5; i++)
-      expect((await stack.api('/v1/settlements', { token: `wrong-token-${i}-0123456789` })).status).toBe(401);
+  const statusesOf = async (times: number, path: string, init: Parameters<Stack['api']>[1]) => {
+    const statuses: number[] = [];
+    for (let i = 0; i < times; i++) statuses.push((await stack.api(path, init)).status);
+    return statuses;
+  };
+  const repeat = (status: number, times: number) => Array<number>(times).fill(status);
+
+  it('slows down an address guessing credentials, and nothing else its callers are refused for', async () => {
+    const admin = await stack.tokenFor('ada', 'admin');
+    const viewer = await stack.tokenFor('vic', 'viewer');
+    const reader = await stack.tokenFor('rex', 'viewer');
+    // Many more refusals than the 5 failures the address is allowed, none of them a 401:
+    // validation refusals, then this credential's own limit (429s) ...
+    expect(
+      await statusesOf(11, '/v1/partner-applications', { method: 'POST', body: {}, token: admin }),
+    ).toEqual([...repeat(422, 8), ...repeat(429, 3)]);
+    // ... a role the operation does not grant ...
+    expect(
+      await statusesOf(6, '/v1/partner-applications', { method: 'POST', body: application(), token: viewer }),
+    ).toEqual(repeat(403, 6));
+    // ... and missing resources and routes.
+    expect(await statusesOf(6, '/v1/partners/no-such-partner', { token: reader })).toEqual(repeat(404, 6));
+    expect(await statusesOf(6, '/v1/no-such-route', { token: null })).toEqual(repeat(404, 6));
+    expect((await stack.api('/v1/partners')).status).toBe(200);
+
+    // Failed authentication counts: five wrong or missing credentials, then the address waits.
+    const guesses: number[] = [];
+    for (let i = 0; i < 4; i++)
+      guesses.push((await stack.api('/v1/settlements', { token: `wrong-token-${i}-0123456789` })).status);
+    guesses.push((await stack.api('/v1/settlements', { token: null })).status);
+    expect(guesses).toEqual(repeat(401, 5));
     const limited = await stack.api('/v1/settlements', { token: 'wrong-token-again-0123456789' });
     expect(limited.status).toBe(429);
     expect(limited.body.error).toMatchObject({
       code: 'rate_limited',
-      message: expect.stringMatching(/address/),
+      message: expect.stringMatching(/failed authentications from this address/),
     });
-    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
     // Even a good credential from that address waits: the address is what guessed.
     expect((await stack.api('/v1/settlements')).status).toBe(429);
   });
