@@ -1,12 +1,14 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
+import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import { callUpstream, UpstreamRefusedError, UpstreamUnavailableError } from '../platform/outbound-http';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
 import { DomainError, UnavailableError } from '../domain/errors';
 
 /**
  * The one mapping from errors to Temporal retry behaviour: a failure that cannot succeed on
- * retry (validation, conflict, not found, a database data or constraint error) is
- * non-retryable and carries its type; anything else is left to the activity retry policy.
+ * retry (validation, conflict, not found, a database data or constraint error, a Temporal
+ * invalid argument) is non-retryable and carries its type; anything else is left to the
+ * activity retry policy.
  */
 export function toFailure(err: unknown): unknown {
   const data = dataError(err);
@@ -25,18 +27,38 @@ export function toFailure(err: unknown): unknown {
 }
 
 /**
- * A Postgres data or constraint error (SQLSTATE class 22 or 23) cannot succeed on a retry: the
- * same input meets the same rule. Retrying it forever would block the workflow (and its id)
- * for good, so it becomes a non-retryable `DataError` naming the rule. A unique violation
- * (23505) is left retryable: a concurrent writer may have won a race, and the retried step
- * finds its row.
+ * A Postgres data or constraint error (SQLSTATE class 22 or 23), or a Temporal invalid
+ * argument, cannot succeed on a retry: the same input meets the same rule. Retrying it forever
+ * would block the workflow (and its id) for good, so it becomes a non-retryable `DataError`
+ * naming the rule. A unique violation (23505) is left retryable: a concurrent writer may have
+ * won a race, and the retried step finds its row.
  */
 export function dataError(err: unknown): string | null {
+  const refused = temporalInvalidArgument(err);
+  if (refused !== null) return `data error INVALID_ARGUMENT (Temporal): ${refused}`;
   if (typeof err !== 'object' || err === null) return null;
   const { code, constraint, message } = err as { code?: unknown; constraint?: unknown; message?: unknown };
   if (typeof code !== 'string' || !/^2[23][0-9A-Z]{3}$/.test(code) || code === '23505') return null;
   const rule = typeof constraint === 'string' ? ` (constraint ${constraint})` : '';
   return `data error ${code}${rule}: ${typeof message === 'string' ? message : 'rejected by the database'}`;
+}
+
+/** gRPC status INVALID_ARGUMENT. */
+const INVALID_ARGUMENT = 3;
+
+/**
+ * Temporal's INVALID_ARGUMENT (a schedule time zone it cannot load, a malformed request): the
+ * data itself is refused, like a Postgres class 22 error, and a retry sends the same data.
+ * The client reports it as a ServiceError caused by the gRPC error, or as the gRPC error itself.
+ */
+function temporalInvalidArgument(err: unknown): string | null {
+  const grpc = isGrpcServiceError(err) ? err : err instanceof ServiceError ? err.cause : undefined;
+  if (!isGrpcServiceError(grpc)) return null;
+  const code: number = grpc.code; // grpc-js's status enum, by its wire value
+  if (code !== INVALID_ARGUMENT) return null;
+  // grpc-js puts the server's reason in `details`; the worker's native connection leaves that
+  // empty and puts it in the message.
+  return grpc.details || grpc.message.replace(/^3 INVALID_ARGUMENT: /, '');
 }
 
 export /** The one mapping of an outbound call's failure: unavailable is retried (after Retry-After). */

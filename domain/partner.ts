@@ -1,13 +1,13 @@
 import { z } from 'zod';
+import { timezoneSchema } from './timezones';
+
+// The one time-zone rule (domain/timezones.ts), re-exported where partners are described.
+export { timezoneSchema };
 
 /** Partner ids are business keys: they appear in workflow ids and ledger account names. */
 export const partnerIdSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercase letters, digits and dashes, 2 to 63 characters');
-
-export const timezoneSchema = z
-  .string()
-  .refine(isIanaTimezone, 'must be an IANA timezone such as Europe/Malta');
 
 export const currencyCodeSchema = z
   .string()
@@ -34,15 +34,6 @@ export interface Partner extends NewPartner {
   status: PartnerStatus;
   createdAt: string;
   activatedAt: string | null;
-}
-
-export function isIanaTimezone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return tz.includes('/') || tz === 'UTC';
-  } catch {
-    return false;
-  }
 }
 
 /** Two registrations describe the same partner (used to make onboarding idempotent). */

@@ -1,5 +1,12 @@
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ServiceError,
+  type Client,
+} from '@temporalio/client';
 import { scheduleCalendar, type SettlementCadence } from '../domain/contract';
+import { ValidationError } from '../domain/errors';
 import type { Config } from '../platform/config';
 import { taskQueue } from '../platform/temporal';
 import type { scheduledSettlement } from '../workflows/scheduled-settlement';
@@ -39,13 +46,45 @@ export async function upsertSettlementSchedule(
     state: { paused: p.paused, note: p.paused ? 'paused by an operator' : 'active' },
   };
   try {
-    await client.schedule.create({ scheduleId: settlementScheduleId(p.partnerId), ...options });
+    try {
+      await client.schedule.create({ scheduleId: settlementScheduleId(p.partnerId), ...options });
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await client.schedule
+        .getHandle(settlementScheduleId(p.partnerId))
+        .update((prev) => ({ ...prev, ...options, state: { ...prev.state, ...options.state } }));
+    }
   } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule
-      .getHandle(settlementScheduleId(p.partnerId))
-      .update((prev) => ({ ...prev, ...options, state: { ...prev.state, ...options.state } }));
+    const refusal = scheduleRefusal(err);
+    if (refusal === null) throw err;
+    // The same schedule is refused every time: a 422 for the API, a non-retryable failure for
+    // an activity (the onboarding ends Failed with the reason instead of retrying for ever).
+    throw new ValidationError(`Temporal refused the settlement schedule: ${refusal}`, [
+      { path: /time ?zone/i.test(refusal) ? 'timezone' : 'schedule', message: refusal },
+    ]);
   }
+}
+
+/** gRPC status INVALID_ARGUMENT: the request itself is wrong; sending it again changes nothing. */
+const INVALID_ARGUMENT = 3;
+
+/**
+ * Temporal's refusal of a schedule as described, or null for any other failure (unavailable,
+ * timed out…, which a retry may get past). How it arrives depends on the connection: over
+ * grpc-js (the API's) the SDK rewrites "3 INVALID_ARGUMENT: Invalid schedule spec: unknown time
+ * zone europe/malta" into a bare TypeError holding the reason, without the code (its own checks
+ * of the options throw TypeError too, as wrong on every attempt); over a worker's native
+ * connection (activities) it is a ServiceError caused by the gRPC error.
+ */
+function scheduleRefusal(err: unknown): string | null {
+  if (err instanceof TypeError) return err.message;
+  const grpc = isGrpcServiceError(err) ? err : err instanceof ServiceError ? err.cause : undefined;
+  if (!isGrpcServiceError(grpc)) return null;
+  const code: number = grpc.code; // grpc-js's status enum, by its wire value
+  if (code !== INVALID_ARGUMENT) return null;
+  // grpc-js puts the server's reason in `details`; the worker's native connection leaves that
+  // empty and puts it in the message.
+  return (grpc.details || grpc.message).replace(/^(3 INVALID_ARGUMENT: )?(Invalid schedule spec: )?/, '');
 }
 
 /** Pauses (or resumes) a partner's settlement Schedule, if it has one. */

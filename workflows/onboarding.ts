@@ -95,6 +95,9 @@ const once = proxyActivities<Activities>({
   retry: { maximumAttempts: 1 },
 });
 
+/** Failure types of a step that no retry can get past: the onboarding ends Failed with the reason. */
+const STOPS_ONBOARDING = new Set(['DataError', 'ConflictError', 'ValidationError']);
+
 const reasonOf = (err: unknown): string =>
   err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
 
@@ -293,13 +296,11 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
     log.info('partner onboarded', { partnerId: id });
   } catch (err) {
     // A data or constraint error cannot succeed on a retry: the onboarding stops in a state an
-    // operator sees (UI and API), and its id can be used again.
+    // operator sees (UI and API), and its id can be used again. A ValidationError is one too:
+    // data only a step of activation can judge, e.g. a time zone Temporal cannot load for the
+    // Schedule.
     const cause = err instanceof ActivityFailure ? err.cause : undefined;
-    if (
-      !(cause instanceof ApplicationFailure) ||
-      (cause.type !== 'DataError' && cause.type !== 'ConflictError')
-    )
-      throw err;
+    if (!(cause instanceof ApplicationFailure) || !STOPS_ONBOARDING.has(cause.type ?? '')) throw err;
     view.failure = cause.message;
     publish('Failed', `stopped: ${cause.message}; fix it, then submit the application again`);
     await condition(allHandlersFinished);
