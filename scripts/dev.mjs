@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { portOpen } from './lib/net.mjs';
+import { DEV_PORTS, devPort, portOpen } from './lib/net.mjs';
 import { deathLine, restartBudget } from './lib/restarts.mjs';
 import { devPostgresDataDir, spawnPostgresServer } from './lib/postgres.mjs';
 import { ensureTemporalCli, ROOT } from './lib/temporal-cli.mjs';
@@ -19,16 +19,16 @@ const DATA = process.env.CLEARHOUSE_DEV_DATA
   ? path.resolve(process.env.CLEARHOUSE_DEV_DATA)
   : path.join(ROOT, '.data');
 const env = { ...process.env };
-const API_PORT = Number(env.API_PORT || 3000);
-const TEMPORAL_PORT = Number(env.TEMPORAL_PORT || 7233);
-const TEMPORAL_UI_PORT = Number(env.TEMPORAL_UI_PORT || 8233);
-const PG_PORT = Number(env.EMBEDDED_PG_PORT || 54329);
+// Every port dev binds has its variable (scripts/lib/net.mjs); read where used, so that a value
+// that is no port ends the start-up with one line (checkPorts reads them all first).
+const port = (variable) => devPort(variable, process.env);
 const STOP_GRACE_MS = 15_000;
 // Where Postgres keeps its data: `.data/postgres`, or outside the checkout when running as root
 // (Postgres then runs as the `postgres` user, who may not enter the checkout).
 const PG_DATA = devPostgresDataDir(ROOT);
-// The simulated provider report servers (scripts/providers-server.ts).
-const DEMO_PROVIDER_PORTS = [4101, 4102, 4103];
+// FX rates and due diligence: the simulators, unless the URL of a service of your own is set.
+const SIMULATED_FX = !process.env.FX_RATES_URL;
+const SIMULATED_DUE_DILIGENCE = !process.env.DUE_DILIGENCE_URL;
 
 const colors = {
   dev: 36,
@@ -209,12 +209,13 @@ async function startPostgres() {
     log('DATABASE_URL is set: using that Postgres');
     return env.DATABASE_URL;
   }
-  if (await portOpen(PG_PORT))
-    throw new Error(`port ${PG_PORT} is taken: stop what uses it or set EMBEDDED_PG_PORT`);
-  say('postgres', `starting embedded Postgres on 127.0.0.1:${PG_PORT} (data in ${PG_DATA})`);
+  const pgPort = port('EMBEDDED_PG_PORT');
+  if (await portOpen(pgPort))
+    throw new Error(`port ${pgPort} is taken: stop what uses it or set EMBEDDED_PG_PORT`);
+  say('postgres', `starting embedded Postgres on 127.0.0.1:${pgPort} (data in ${PG_DATA})`);
   const server = await spawnPostgresServer({
     dataDir: PG_DATA,
-    port: PG_PORT,
+    port: pgPort,
     persistent: true,
     database: 'clearhouse',
     onSpawn: (child) => track('postgres', child),
@@ -228,6 +229,8 @@ async function startTemporal() {
     log(`TEMPORAL_ADDRESS is set: using the Temporal server at ${env.TEMPORAL_ADDRESS}`);
     return { address: env.TEMPORAL_ADDRESS, uiUrl: env.TEMPORAL_UI_URL || '(your Temporal UI)' };
   }
+  const TEMPORAL_PORT = port('TEMPORAL_PORT');
+  const TEMPORAL_UI_PORT = port('TEMPORAL_UI_PORT');
   if (await portOpen(TEMPORAL_PORT)) {
     throw new Error(
       `port ${TEMPORAL_PORT} is taken: stop what uses it, or set TEMPORAL_ADDRESS to use that server`,
@@ -296,31 +299,23 @@ async function startTemporal() {
 // ---------------------------------------------------------------- main
 /** Every port the stack listens on, checked before anything starts: one line per conflict. */
 async function checkPorts() {
-  const fxPort = Number(new URL(env.FX_RATES_URL || 'http://127.0.0.1:4200').port || 80);
-  const ddPort = Number(new URL(env.DUE_DILIGENCE_URL || 'http://127.0.0.1:4300').port || 80);
-  const wanted = [
-    [API_PORT, 'the API', 'API_PORT'],
-    [Number(env.WORKER_METRICS_PORT || 9464), 'worker metrics', 'WORKER_METRICS_PORT'],
-    ...DEMO_PROVIDER_PORTS.map((p) => [p, 'a simulated provider report server', null]),
-    [fxPort, 'the simulated FX rates service', 'FX_RATES_URL'],
-    [ddPort, 'the simulated registry and sanctions service', 'DUE_DILIGENCE_URL'],
-  ];
-  if (!env.DATABASE_URL) wanted.push([PG_PORT, 'embedded Postgres', 'EMBEDDED_PG_PORT']);
-  if (!env.TEMPORAL_ADDRESS) {
-    wanted.push([
-      TEMPORAL_PORT,
-      'the Temporal dev server',
-      'TEMPORAL_PORT (or TEMPORAL_ADDRESS to use a running server)',
-    ]);
-    wanted.push([TEMPORAL_UI_PORT, 'the Temporal Web UI', 'TEMPORAL_UI_PORT']);
+  const wanted = DEV_PORTS.filter((p) => !(p.unless && process.env[p.unless]));
+  const ports = wanted.map((p) => port(p.variable)); // a bad value: its one line, before anything starts
+  const twice = ports.find((p, i) => ports.indexOf(p) !== i);
+  if (twice !== undefined) {
+    const names = wanted.filter((_, i) => ports[i] === twice).map((p) => p.variable);
+    throw new Error(`port ${twice} is set for ${names.join(' and ')}: give each its own`);
   }
-  for (const [port, what, variable] of wanted) {
-    if (await portOpen(port)) {
-      throw new Error(
-        `port ${port} (${what}) is taken: stop what uses it${variable ? ` or set ${variable}` : ''}`,
-      );
-    }
+  for (const [i, { what, variable }] of wanted.entries()) {
+    if (await portOpen(ports[i]))
+      throw new Error(`port ${ports[i]} (${what}) is taken: stop what uses it or set ${variable}`);
   }
+}
+
+/** A path as a person finds it: relative inside the checkout, absolute outside. */
+function inCheckout(file) {
+  const relative = path.relative(ROOT, file);
+  return relative.startsWith('..') ? file : relative;
 }
 
 /** `npm run dev -- --reset`: start from empty demo data (Postgres, Temporal history, credentials). */
@@ -347,7 +342,14 @@ async function main() {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_UI_URL: temporal.uiUrl,
-    API_PORT: String(API_PORT),
+    API_PORT: String(port('API_PORT')),
+    WORKER_METRICS_PORT: String(port('WORKER_METRICS_PORT')),
+    FX_RATES_URL: SIMULATED_FX ? `http://127.0.0.1:${port('FX_PORT')}` : process.env.FX_RATES_URL,
+    DUE_DILIGENCE_URL: SIMULATED_DUE_DILIGENCE
+      ? `http://127.0.0.1:${port('DUE_DILIGENCE_PORT')}`
+      : process.env.DUE_DILIGENCE_URL,
+    // Where the seed keeps the demo partners' keys.
+    CLEARHOUSE_DEV_DATA: DATA,
     LOG_PRETTY: env.LOG_PRETTY ?? 'true',
   });
   const tsx = ['--import', 'tsx'];
@@ -360,10 +362,15 @@ async function main() {
     {},
     'migrations failed (see the [migrate] lines): fix the database, or start from empty dev data with `npm run dev -- --reset`',
   );
-  start('providers', process.execPath, [...tsx, 'scripts/providers-server.ts']);
+  start('providers', process.execPath, [
+    ...tsx,
+    'scripts/providers-server.ts',
+    ...(SIMULATED_FX ? [] : ['--no-fx']),
+    ...(SIMULATED_DUE_DILIGENCE ? [] : ['--no-due-diligence']),
+  ]);
   start('worker', process.execPath, [...tsx, 'workers/main.ts'], {}, { restartable: true });
   start('api', process.execPath, [...tsx, 'api/main.ts'], {}, { restartable: true });
-  const apiUrl = `http://localhost:${API_PORT}`;
+  const apiUrl = `http://localhost:${port('API_PORT')}`;
   await waitUntil('API', () => httpOk(`${apiUrl}/readyz`), 120_000);
   await runToCompletion('seed', process.execPath, [...tsx, 'scripts/seed.ts'], { API_URL: apiUrl });
 
@@ -375,10 +382,10 @@ async function main() {
     `  Temporal UI    ${temporal.uiUrl}`,
     `  Temporal gRPC  ${temporal.address}`,
     `  Postgres       ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
-    `  Worker metrics http://localhost:${env.WORKER_METRICS_PORT || 9464}/metrics`,
+    `  Worker metrics http://localhost:${port('WORKER_METRICS_PORT')}/metrics`,
     `  Bootstrap admin ${env.OPERATOR_TOKEN ? '(from OPERATOR_TOKEN)' : 'dev-operator-token (development default)'}`,
     '  Operator tokens npm run cli -- operator:token --name ana --role approver   (roles: viewer resolver approver admin)',
-    `  Demo partner API keys: .data/demo-credentials.json`,
+    `  Demo partner API keys: ${inCheckout(path.join(DATA, 'demo-credentials.json'))}`,
     `  Demo settlement awaiting an operator: settlement:nova-slots:${env.DEMO_DAY} (see README, "Resolve the demo exceptions")`,
     '  Demo application awaiting two approvers: onboarding:comet-play (see README, "Onboard a partner")',
     `  Data           ${DATA}${process.env.DATABASE_URL ? '' : ` and ${PG_DATA}`} (delete: npm run dev -- --reset)`,

@@ -4,12 +4,15 @@ import { startDueDiligenceService } from '../providers/simulated/due-diligence-s
 import { startFxServer } from '../providers/simulated/fx-server';
 import { generateDay } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type Faults } from '../providers/simulated/json-cursor-server';
+import { devPort } from './lib/net.mjs';
 
 // The simulated provider report servers of `npm run dev` (and the FX reference-rates service,
 // and the company-registry/sanctions service onboarding checks call):
 // one report server per demo partner, serving the
 // same generated day the seed pushes through the API. nova-slots' provider disagrees on
 // purpose (one amount altered, one transaction missing), so the demo cycle needs an operator.
+// Each listens on the port its variable sets (scripts/lib/net.mjs); the seed reads the same
+// variables to tell the API where the reports are.
 export const DEMO_TX_PER_PARTNER = 400;
 export const demoProviders: {
   partnerId: string;
@@ -22,7 +25,7 @@ export const demoProviders: {
   {
     partnerId: 'nova-slots',
     currency: 'EUR',
-    port: 4101,
+    port: devPort('NOVA_SLOTS_PORT'),
     format: 'json-cursor',
     options: {},
     faults: (day) => ({ altered: { [`nova-slots-${day}-7`]: 99_999n }, missing: [`nova-slots-${day}-11`] }),
@@ -31,7 +34,7 @@ export const demoProviders: {
   {
     partnerId: 'aurora-live',
     currency: 'GBP',
-    port: 4102,
+    port: devPort('AURORA_LIVE_PORT'),
     format: 'csv-daily',
     options: { timezone: 'Europe/London' },
     faults: () => ({}),
@@ -39,7 +42,7 @@ export const demoProviders: {
   {
     partnerId: 'orbit-hub',
     currency: 'USD',
-    port: 4103,
+    port: devPort('ORBIT_HUB_PORT'),
     format: 'aggregator-totals',
     options: { timezone: 'America/Sao_Paulo' },
     faults: () => ({}),
@@ -66,14 +69,20 @@ async function main(): Promise<void> {
       return server;
     }),
   );
-  const fxPort = Number(new URL(process.env.FX_RATES_URL ?? 'http://127.0.0.1:4200').port || 4200);
-  const fx = await startFxServer({ port: fxPort });
-  process.stdout.write(`FX reference rates at ${fx.url}/rates\n`);
-  const ddPort = Number(new URL(process.env.DUE_DILIGENCE_URL ?? 'http://127.0.0.1:4300').port || 4300);
-  const dd = await startDueDiligenceService({ port: ddPort });
-  process.stdout.write(`company registry and sanctions screening at ${dd.url}\n`);
+  // Not started when dev uses a service of your own (FX_RATES_URL, DUE_DILIGENCE_URL set).
+  const others: { close: () => Promise<void> }[] = [];
+  if (!process.argv.includes('--no-fx')) {
+    const fx = await startFxServer({ port: devPort('FX_PORT') });
+    process.stdout.write(`FX reference rates at ${fx.url}/rates\n`);
+    others.push(fx);
+  }
+  if (!process.argv.includes('--no-due-diligence')) {
+    const dd = await startDueDiligenceService({ port: devPort('DUE_DILIGENCE_PORT') });
+    process.stdout.write(`company registry and sanctions screening at ${dd.url}\n`);
+    others.push(dd);
+  }
   const stop = () =>
-    void Promise.all([...servers.map((s) => s.close()), fx.close(), dd.close()]).then(() => process.exit(0));
+    void Promise.all([...servers, ...others].map((s) => s.close())).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

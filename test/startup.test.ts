@@ -13,7 +13,7 @@ import {
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../scripts/lib/net.mjs';
+import { DEV_PORTS, freePort } from '../scripts/lib/net.mjs';
 
 // How the stack fails to start, as a user meets it: `npm run dev` and jest's global setup each
 // end with one line saying what and what to do, a non-zero exit code, and no process left
@@ -52,8 +52,9 @@ async function run(
   const marker = `CLEARHOUSE_STARTUP_TEST_MARKER=${randomUUID()}`;
   const [key, value] = marker.split('=') as [string, string];
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [key]: value, CI: 'true' };
-  delete childEnv.DATABASE_URL;
-  delete childEnv.TEMPORAL_ADDRESS;
+  // Services of one's own would replace the ones whose start-up is under test.
+  for (const own of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'FX_RATES_URL', 'DUE_DILIGENCE_URL'])
+    delete childEnv[own];
   delete childEnv.JEST_WORKER_ID;
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -69,15 +70,11 @@ async function run(
   return { code, lines, leftBehind: processesWith(marker) };
 }
 
+/** Every port `npm run dev` binds moved to a free one: the tests run beside a developer's dev stack. */
 async function devPorts(): Promise<Record<string, string>> {
-  return {
-    API_PORT: String(await freePort()),
-    WORKER_METRICS_PORT: String(await freePort()),
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    EMBEDDED_PG_PORT: String(await freePort()),
-    FX_RATES_URL: `http://127.0.0.1:${await freePort()}`,
-  };
+  const env: Record<string, string> = {};
+  for (const { variable } of DEV_PORTS) env[variable] = String(await freePort());
+  return env;
 }
 
 describe('a stack that cannot start', () => {
@@ -90,21 +87,24 @@ describe('a stack that cannot start', () => {
   };
   afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  it('npm run dev with the Postgres port taken: one line naming the port and the variable, exit 1, nothing started', async () => {
-    const taken = await occupy();
-    try {
-      const r = await run(['scripts/dev.mjs', '--no-install'], {
-        ...(await devPorts()),
-        EMBEDDED_PG_PORT: String(taken.port),
-        CLEARHOUSE_DEV_DATA: tmp(),
-      });
-      expect(r.code).toBe(1);
-      expect(r.lines.at(-1)).toMatch(
-        new RegExp(`error: port ${taken.port} \\(embedded Postgres\\) is taken: .*set EMBEDDED_PG_PORT$`),
-      );
-      expect(r.leftBehind).toEqual([]);
-    } finally {
-      await taken.close();
+  it('npm run dev with any of its ports taken (Postgres, Temporal, a simulator…): one line naming the port and its variable, exit 1, nothing started', async () => {
+    for (const { variable, what } of DEV_PORTS) {
+      const taken = await occupy();
+      try {
+        const r = await run(['scripts/dev.mjs', '--no-install'], {
+          ...(await devPorts()),
+          [variable]: String(taken.port),
+          CLEARHOUSE_DEV_DATA: tmp(),
+        });
+        expect({ variable, code: r.code, last: r.lines.at(-1) }).toEqual({
+          variable,
+          code: 1,
+          last: `[dev]       error: port ${taken.port} (${what}) is taken: stop what uses it or set ${variable}`,
+        });
+        expect(r.leftBehind).toEqual([]);
+      } finally {
+        await taken.close();
+      }
     }
   }, 60_000);
 
