@@ -45,11 +45,16 @@ import { deliverSignedWebhook, outboundFailure } from './failures';
 import { openProviderConnection } from '../providers/connection';
 import { adapters } from '../providers/registry';
 import {
+  fetchCountedPage,
   jsonBody,
   ProviderReportError,
   ProviderUnavailableError,
+  ReportCapExceededError,
+  reportCapProblem,
+  reportCapsInForce,
   reportLimitProblem,
 } from '../providers/types';
+import { REPORT_CAP_DEFAULTS, type Config } from '../platform/config';
 
 // Activities of the settlement cycle. Each one may run more than once (Temporal retries,
 // worker crashes): every write is keyed by the cycle id, so a repeat changes nothing.
@@ -120,16 +125,21 @@ interface FetchState {
   ord: number;
   pages: number;
   aggregateKeys: number;
+  /** Bytes of the provider's answers behind the pages stored (toward the byte cap). */
+  bytes: number;
   control: { recordCount: number; sumMinor: bigint } | null;
   fileChecked: boolean;
   fileMismatch: Discrepancy | null;
 }
 const FETCH_HEARTBEAT_MS = 2_000;
+/** Rows the stored pages brought (toward the row cap): transactions and totals alike. */
+const rowsStored = (s: FetchState) => s.ord - 1 + s.aggregateKeys;
 const freshFetch = (): FetchState => ({
   cursor: null,
   ord: 1,
   pages: 0,
   aggregateKeys: 0,
+  bytes: 0,
   control: null,
   fileChecked: false,
   fileMismatch: null,
@@ -151,6 +161,8 @@ const decodeFetchState = (json: unknown): FetchState => {
   const s = json as ReturnType<typeof encodeFetchState>;
   return {
     ...s,
+    // Progress saved before bytes were counted: they count from the pages still to come.
+    bytes: s.bytes ?? 0,
     control: s.control && { recordCount: s.control.recordCount, sumMinor: BigInt(s.control.sumMinor) },
     fileMismatch: s.fileMismatch && {
       ...s.fileMismatch,
@@ -161,12 +173,19 @@ const decodeFetchState = (json: unknown): FetchState => {
   };
 };
 
-const toException = (d: Discrepancy): SettlementException => ({
+/** What the rule of a resolution's GGR effect reads of an exception besides its difference. */
+type ExceptionFacts = Pick<Required<SettlementException>, 'txType' | 'isAggregate'>;
+/** An exception about the report as a whole: no transaction and no totals key. */
+const REPORT_LEVEL: ExceptionFacts = { txType: null, isAggregate: false };
+
+const toException = (d: Discrepancy, facts: ExceptionFacts): SettlementException => ({
   exceptionId: d.id,
   kind: d.kind,
   txId: d.txId,
   differenceMinor: d.differenceMinor.toString(),
   detail: d.detail,
+  txType: facts.txType,
+  isAggregate: facts.isAggregate,
 });
 
 export function settlementActivities({
@@ -174,12 +193,16 @@ export function settlementActivities({
   currencies = defaultCurrencies,
   secrets,
   fxRatesUrl,
+  config,
 }: {
   db: Db;
   currencies?: CurrencyRegistry;
   secrets?: SecretBox;
   fxRatesUrl?: string;
+  /** For the report caps (REPORT_MAX_ROWS, REPORT_MAX_BYTES); their defaults without it. */
+  config?: Pick<Config, 'reportCaps'>;
 }) {
+  const deploymentCaps = config?.reportCaps ?? REPORT_CAP_DEFAULTS;
   return {
     /**
      * Freezes the period's sources, then locks, once per cycle, the rate of every transaction currency into the settlement
@@ -284,13 +307,16 @@ export function settlementActivities({
      * costs at most the page in flight, fetched once more, and rows are stored once. The
      * heartbeat (every few seconds, also while a page is in flight) only says the fetch is
      * alive. Transient provider faults throw (Temporal retries with backoff); a report that
-     * cannot be read is non-retryable.
+     * cannot be read, or that would store more than its caps allow (ReportCapExceededError), is
+     * non-retryable.
      */
     async fetchProviderReport(
       c: CycleArgs,
     ): Promise<{ rows: number; control: 'ok' | 'absent' | 'mismatch'; exceptions: SettlementException[] }> {
-      const provider = openProviderConnection(await providerConnectionOf(db, c.partnerId), secrets);
+      const stored = await providerConnectionOf(db, c.partnerId);
+      const provider = openProviderConnection(stored, secrets);
       if (!provider) throw new NotFoundError(`no provider report configured for partner ${c.partnerId}`);
+      const caps = reportCapsInForce(deploymentCaps, stored?.limits ?? null);
       const adapter = adapters[provider.format];
       if (!adapter) throw new NotFoundError(`no adapter for report format ${provider.format}`);
       const window = await q.periodWindowMs(db, c);
@@ -303,9 +329,9 @@ export function settlementActivities({
         heartbeat(encodeFetchState(state));
         // A retry after the last page was stored (the worker died before answering) fetches nothing.
         while (!(state.pages > 0 && state.cursor === null)) {
-          let page;
+          let page, bytes;
           try {
-            page = await adapter.fetchPage({
+            ({ page, bytes } = await fetchCountedPage(adapter, {
               baseUrl: provider.baseUrl,
               currencies,
               options: provider.options,
@@ -313,7 +339,7 @@ export function settlementActivities({
               fromMs: window.fromMs,
               toMs: window.toMs,
               cursor: state.cursor,
-            });
+            }));
           } catch (err) {
             if (err instanceof ProviderUnavailableError) throw outboundFailure(err, (e) => e);
             if (err instanceof ProviderReportError) throw new ConflictError(err.message);
@@ -323,11 +349,19 @@ export function settlementActivities({
           const pages = state.pages + 1;
           const overLimit = reportLimitProblem(page, pages);
           if (overLimit) throw new ConflictError(`provider report unreadable: ${overLimit}`);
+          const pageRows = page.rows.length + (page.aggregates?.length ?? 0);
+          const overCap = reportCapProblem(
+            caps,
+            { rows: rowsStored(state), bytes: state.bytes },
+            { rows: pageRows, bytes },
+          );
+          if (overCap) throw new ReportCapExceededError(overCap);
           const next: FetchState = {
             cursor: page.nextCursor,
             ord: state.ord + page.rows.length,
             pages,
             aggregateKeys: state.aggregateKeys + (page.aggregates?.length ?? 0),
+            bytes: state.bytes + bytes,
             control: page.control ?? state.control,
             fileChecked: state.fileChecked || page.fileCheck !== undefined,
             fileMismatch:
@@ -348,15 +382,15 @@ export function settlementActivities({
       } finally {
         clearInterval(alive);
       }
-      const stored = await q.reportTotals(db, c.cycleId);
+      const totals = await q.reportTotals(db, c.cycleId);
       const mismatch =
-        state.fileMismatch ?? (state.control ? controlTotalsDiscrepancy(stored, state.control) : null);
+        state.fileMismatch ?? (state.control ? controlTotalsDiscrepancy(totals, state.control) : null);
       if (mismatch) await q.storeExceptions(db, c.cycleId, [mismatch]);
       const checked = state.control !== null || state.fileChecked;
       return {
-        rows: stored.recordCount + state.aggregateKeys,
+        rows: totals.recordCount + state.aggregateKeys,
         control: !checked ? 'absent' : mismatch ? 'mismatch' : 'ok',
-        exceptions: mismatch ? [toException(mismatch)] : [],
+        exceptions: mismatch ? [toException(mismatch, REPORT_LEVEL)] : [],
       };
     },
 
@@ -373,7 +407,7 @@ export function settlementActivities({
         detail: `provider report unavailable: ${reason}`,
       };
       await q.storeExceptions(db, c.cycleId, [d]);
-      return toException(d);
+      return toException(d, REPORT_LEVEL);
     },
 
     /** Totals per (day, game, currency) first; transactions only where they differ. */
@@ -402,6 +436,12 @@ export function settlementActivities({
         }
       }
       await q.storeExceptions(db, c.cycleId, discrepancies);
+      // What accepting the provider's figure would do to GGR is read as the fee step reads it.
+      const facts = new Map(
+        (discrepancies.length ? await accruals.exceptionRecords(db, c.cycleId, c.currencyScale) : []).map(
+          (e) => [e.exceptionId, { txType: e.txType, isAggregate: e.isAggregate }],
+        ),
+      );
       await q.storeCycleOutputs(db, c.cycleId, {
         report: {
           keysCompared: new Set(
@@ -413,7 +453,11 @@ export function settlementActivities({
       return {
         keysCompared: ours.length,
         keysDiffering: keys.length,
-        exceptions: discrepancies.map(toException),
+        exceptions: discrepancies.map((d) => {
+          const f = facts.get(d.id);
+          if (!f) throw new Error(`exception ${d.id} of ${c.cycleId} was not stored`);
+          return toException(d, f);
+        }),
       };
     },
 

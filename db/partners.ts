@@ -274,7 +274,14 @@ export interface StoredProviderConnection {
   options: Record<string, unknown>;
   /** The header that carries the provider API's credential and its value, sealed; or none. */
   credentials: { header: string; sealed: string } | null;
+  /** This connection's own caps on what one cycle's report stores; null: the deployment's. */
+  limits: ProviderReportLimits;
   updatedAt: string;
+}
+
+export interface ProviderReportLimits {
+  maxRows: number | null;
+  maxBytes: number | null;
 }
 
 interface ProviderConnectionRow {
@@ -283,6 +290,9 @@ interface ProviderConnectionRow {
   options: Record<string, unknown>;
   credentials_header: string | null;
   credentials_sealed: string | null;
+  // bigint arrives as text; the API bounds both well below 2^53.
+  report_max_rows: string | null;
+  report_max_bytes: string | null;
   updated_at: Date;
 }
 
@@ -295,28 +305,35 @@ function toProviderConnection(r: ProviderConnectionRow): StoredProviderConnectio
       r.credentials_header !== null && r.credentials_sealed !== null
         ? { header: r.credentials_header, sealed: r.credentials_sealed }
         : null,
+    limits: {
+      maxRows: r.report_max_rows === null ? null : Number(r.report_max_rows),
+      maxBytes: r.report_max_bytes === null ? null : Number(r.report_max_bytes),
+    },
     updatedAt: r.updated_at.toISOString(),
   };
 }
 
 const PROVIDER_CONNECTION_COLUMNS =
-  'format, base_url, options, credentials_header, credentials_sealed, updated_at';
+  'format, base_url, options, credentials_header, credentials_sealed, report_max_rows, report_max_bytes, updated_at';
 
 /**
- * Sets the partner's provider connection, replacing the whole of it: no credentials given
- * means none kept. One per partner; repeating the same call leaves the same connection.
+ * Sets the partner's provider connection, replacing the whole of it: no credentials (or
+ * limits) given means none kept. One per partner; repeating the same call leaves the same
+ * connection.
  */
 export async function upsertProviderConnection(
   db: Queryable,
   partnerId: string,
-  c: Omit<StoredProviderConnection, 'updatedAt'>,
+  c: Omit<StoredProviderConnection, 'updatedAt' | 'limits'> & { limits?: ProviderReportLimits },
 ): Promise<StoredProviderConnection> {
   const { rows } = await db.query<ProviderConnectionRow>(
-    `INSERT INTO partner_providers (partner_id, format, base_url, options, credentials_header, credentials_sealed)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO partner_providers (partner_id, format, base_url, options, credentials_header, credentials_sealed,
+                                    report_max_rows, report_max_bytes)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (partner_id) DO UPDATE SET format = EXCLUDED.format, base_url = EXCLUDED.base_url,
        options = EXCLUDED.options, credentials_header = EXCLUDED.credentials_header,
-       credentials_sealed = EXCLUDED.credentials_sealed, updated_at = now()
+       credentials_sealed = EXCLUDED.credentials_sealed, report_max_rows = EXCLUDED.report_max_rows,
+       report_max_bytes = EXCLUDED.report_max_bytes, updated_at = now()
      RETURNING ${PROVIDER_CONNECTION_COLUMNS}`,
     [
       partnerId,
@@ -325,6 +342,8 @@ export async function upsertProviderConnection(
       JSON.stringify(c.options),
       c.credentials?.header ?? null,
       c.credentials?.sealed ?? null,
+      c.limits?.maxRows ?? null,
+      c.limits?.maxBytes ?? null,
     ],
   );
   return toProviderConnection(rows[0]!);

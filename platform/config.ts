@@ -21,12 +21,46 @@ export const DEV_DEFAULTS = {
 } as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
+
+/** A token's longest lifetime unless configured: one working shift (the CLI's default --ttl). */
+export const OPERATOR_TOKEN_MAX_TTL_DEFAULT_SECONDS = 12 * 3600;
+
+/**
+ * What one cycle's provider report may store, unless configured. Rows: a large provider's day
+ * is a few million transactions, so 20 million leaves a wide margin, and at the cap the rows
+ * take a few GB in Postgres (about 150–300 bytes each with their key). Bytes, as the provider
+ * sends them: 8 GiB is 512 answers at the outbound client's 16 MiB cap, and 20 million JSON or
+ * CSV rows of 100–400 bytes each come to 2–8 GiB, so the two caps bind at about the same size
+ * for an ordinary report and the byte cap also stops one with oversized rows. Both are per
+ * cycle: size the database for them times the cycles that fetch at once.
+ */
+export const REPORT_CAP_DEFAULTS = { maxRows: 20_000_000, maxBytes: 8 * 1024 ** 3 } as const;
+/**
+ * How far the configuration may raise them. Rows: report rows are numbered with a Postgres
+ * integer. Bytes: 1 TiB, beyond any report one worker should read in a 30-minute attempt window.
+ */
+const REPORT_CAP_CEILINGS = { maxRows: 2_000_000_000, maxBytes: 1024 ** 4 } as const;
+
+/**
+ * Whether this process is the test runner or one its harness started. jest sets JEST_WORKER_ID
+ * in each of its workers; the harness sets CLEARHOUSE_TEST_RUN=1 in jest's own process (global
+ * setup) and in the environments it builds for the processes it starts (test/support/env.ts).
+ * Children given the process's environment inherit either. NODE_ENV=test is refused anywhere
+ * else: it switches the development keys on, which a deployment that sets it by mistake must
+ * not get silently.
+ */
+function inTestRunner(source: NodeJS.ProcessEnv): boolean {
+  const says = (env: NodeJS.ProcessEnv) =>
+    env.JEST_WORKER_ID !== undefined || env.CLEARHOUSE_TEST_RUN === '1';
+  return says(process.env) || says(source);
+}
 const bool = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1');
 
 export const envSchema = z
   .object({
     // Safe by default: a process not told it is in development (npm run dev says so) is in
-    // production, and refuses the development defaults.
+    // production, and refuses the development defaults. `test` has them too, so it is accepted
+    // only in the test runner (see inTestRunner).
     NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.default(false),
@@ -55,6 +89,7 @@ export const envSchema = z
       )
       .default('false'),
     RATE_LIMIT_PER_CREDENTIAL_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(6000),
+    /** Failed authentications (401) per minute per source address before it is answered 429; validation refusals, 403, 404 and 429 answers do not count. 0 switches the limit off. */
     RATE_LIMIT_FAILURES_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(600),
     /** The bootstrap administrator's bearer token (optional in production: unset it once named operators exist). */
     OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -66,6 +101,13 @@ export const envSchema = z
     OPERATOR_JWT_AUDIENCE: z.string().min(1).default('clearhouse-api'),
     OPERATOR_ROLES_CLAIM: z.string().min(1).default('roles'),
     OPERATOR_NAME_CLAIM: z.string().min(1).default('preferred_username'),
+    /** The longest an operator token may live (exp − iat), minted or presented. */
+    OPERATOR_TOKEN_MAX_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .default(OPERATOR_TOKEN_MAX_TTL_DEFAULT_SECONDS),
     SECRETS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     /** Bearer token a Prometheus scraper sends to the API's /metrics (open without it in development). */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -102,6 +144,20 @@ export const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9.:-]+(,[A-Za-z0-9.:-]+)*$/, 'host names or addresses, comma-separated')
       .optional(),
+
+    /** What one cycle's provider report may store; a provider connection's `limits` may lower them. */
+    REPORT_MAX_ROWS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(REPORT_CAP_CEILINGS.maxRows)
+      .default(REPORT_CAP_DEFAULTS.maxRows),
+    REPORT_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(REPORT_CAP_CEILINGS.maxBytes)
+      .default(REPORT_CAP_DEFAULTS.maxBytes),
 
     CURRENCY_EXTRA_ASSETS: z
       .string()
@@ -188,6 +244,8 @@ export interface Config {
   onboarding: { dueDiligenceUrl: string; reminderIntervalMs: number; expiresAfterMs: number };
   /** Non-public hosts outbound calls may reach (the address policy's allow-list). */
   outboundAllowedHosts: string[];
+  /** What one cycle's provider report may store (REPORT_MAX_ROWS, REPORT_MAX_BYTES). */
+  reportCaps: { maxRows: number; maxBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -202,14 +260,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "unset" (a common shell and compose idiom).
   const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => ({
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({
         variable: String(i.path[0] ?? '(environment)'),
         message: i.message,
-      })),
-    );
-  }
+      }));
+  if (env.NODE_ENV === 'test' && !inTestRunner(source))
+    problems.unshift({
+      variable: 'NODE_ENV',
+      message:
+        'test is for the test runner only (jest, or a process its harness starts with CLEARHOUSE_TEST_RUN=1): ' +
+        'it switches the development keys on. Deploy with production (the default); npm run dev sets development',
+    });
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     nodeEnv: e.NODE_ENV,
@@ -240,6 +304,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         audience: e.OPERATOR_JWT_AUDIENCE,
         rolesClaim: e.OPERATOR_ROLES_CLAIM,
         nameClaim: e.OPERATOR_NAME_CLAIM,
+        maxTtlSeconds: e.OPERATOR_TOKEN_MAX_TTL_SECONDS,
       },
       metricsToken: e.METRICS_TOKEN ?? null,
     },
@@ -266,6 +331,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     )
       .split(',')
       .filter(Boolean),
+    reportCaps: { maxRows: e.REPORT_MAX_ROWS, maxBytes: e.REPORT_MAX_BYTES },
     currencies: {
       extraAssets: Object.fromEntries(
         e.CURRENCY_EXTRA_ASSETS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])]),

@@ -48,6 +48,23 @@ export interface OperatorTokenSettings {
   rolesClaim: string;
   /** The claim that names the operator. */
   nameClaim: string;
+  /**
+   * The longest a token may live (OPERATOR_TOKEN_MAX_TTL_SECONDS): no token is minted for
+   * longer, and none is accepted whose exp is further than this from its iat or from now.
+   */
+  maxTtlSeconds: number;
+}
+
+/** How long a minted token lives when no lifetime is asked for: a working shift, or less if capped. */
+const DEFAULT_TTL_SECONDS = 12 * 3600;
+/** Tolerated skew between the issuer's clock and ours (also for nbf and exp). */
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+/** `8h`, `90 min`, `45 s`: a lifetime as an operator reads it in a refusal. */
+function lifetime(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
 }
 
 /** Mints a token for the embedded default issuer. Only the holder of the secret can. */
@@ -58,14 +75,43 @@ export async function mintOperatorToken(
   if (!settings.secret) throw new Error('OPERATOR_JWT_SECRET is not set: tokens come from the OIDC issuer');
   const name = operatorNameSchema.parse(who.name);
   const roles = z.array(operatorRoleSchema).min(1).parse(who.roles);
+  const ttl = who.ttlSeconds ?? Math.min(DEFAULT_TTL_SECONDS, settings.maxTtlSeconds);
+  if (!Number.isSafeInteger(ttl) || ttl <= 0)
+    throw new Error('a token lifetime is a whole number of seconds');
+  if (ttl > settings.maxTtlSeconds)
+    throw new Error(
+      `operator tokens live at most ${lifetime(settings.maxTtlSeconds)} (OPERATOR_TOKEN_MAX_TTL_SECONDS=${settings.maxTtlSeconds}): ` +
+        `${lifetime(ttl)} was asked for; mint a shorter one (--ttl), or raise the maximum`,
+    );
+  const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ [settings.rolesClaim]: roles, [settings.nameClaim]: name })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(name)
     .setIssuer(settings.issuer)
     .setAudience(settings.audience)
-    .setIssuedAt()
-    .setExpirationTime(`${who.ttlSeconds ?? 12 * 3600}s`)
+    .setIssuedAt(now)
+    .setExpirationTime(now + ttl)
     .sign(new TextEncoder().encode(settings.secret));
+}
+
+/**
+ * Why a verified token's lifetime is refused, or null. `iat` is required of every issuer: OIDC
+ * ID tokens must carry it and JWT access tokens (RFC 9068) do, so an issuer without it is one
+ * whose tokens' lifetime cannot be checked. exp − iat bounds what the issuer granted; exp − now
+ * also bounds a token whose iat is set in the future (or back-dated with a far exp).
+ */
+export function tokenLifetimeProblem(
+  payload: Pick<JWTPayload, 'iat' | 'exp'>,
+  maxTtlSeconds: number,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): string | null {
+  if (typeof payload.iat !== 'number' || typeof payload.exp !== 'number')
+    return 'the token carries no iat and exp';
+  if (payload.exp - payload.iat > maxTtlSeconds)
+    return `the token lives ${lifetime(payload.exp - payload.iat)}, longer than ${lifetime(maxTtlSeconds)}`;
+  if (payload.exp - nowSeconds > maxTtlSeconds + CLOCK_TOLERANCE_SECONDS)
+    return `the token expires more than ${lifetime(maxTtlSeconds)} from now`;
+  return null;
 }
 
 /** True when a credential has the shape of a JWT (three base64url parts). */
@@ -75,8 +121,8 @@ export function looksLikeJwt(credential: string): boolean {
 
 /**
  * Verifies operator tokens: signature (HS256 with our secret, or the issuer's JWKS),
- * issuer, audience, expiry, then reads the name and roles. Unknown roles are ignored; a
- * token without a known role is no operator.
+ * issuer, audience, expiry and lifetime (tokenLifetimeProblem), then reads the name and roles.
+ * Unknown roles are ignored; a token without a known role is no operator.
  */
 export function createOperatorVerifier(settings: OperatorTokenSettings) {
   const secret = settings.secret ? new TextEncoder().encode(settings.secret) : null;
@@ -86,12 +132,12 @@ export function createOperatorVerifier(settings: OperatorTokenSettings) {
   return async (token: string): Promise<OperatorIdentity | null> => {
     let payload: JWTPayload;
     try {
-      // A token without an expiry would be valid forever: `exp` is required.
+      // A token without an expiry would be valid forever, and one without iat of any length.
       const options = {
         issuer: settings.issuer,
         audience: settings.audience,
-        clockTolerance: 30,
-        requiredClaims: ['exp'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ['exp', 'iat'],
       };
       if (secret && (!jwks || headerAlg(token) === 'HS256')) {
         payload = (await jwtVerify(token, secret, { ...options, algorithms: ['HS256'] })).payload;
@@ -103,6 +149,7 @@ export function createOperatorVerifier(settings: OperatorTokenSettings) {
     } catch {
       return null;
     }
+    if (tokenLifetimeProblem(payload, settings.maxTtlSeconds)) return null;
     const name = operatorNameSchema.safeParse(payload[settings.nameClaim] ?? payload.sub);
     if (!name.success) return null;
     const claimed = payload[settings.rolesClaim];

@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ConflictError } from '../domain/errors';
 import { type CurrencyRegistry, UnknownCurrencyError } from '../domain/money';
 import { callUpstream, type OutboundResponse, UpstreamRefusedError } from '../platform/outbound-http';
 
@@ -12,7 +14,8 @@ export type { ReportAggregate, ReportRow };
  * Limits on what one provider's report may make the shared worker hold: named, checked for
  * every adapter by the report fetch (activities/settlement.ts). Beyond them the report is
  * unreadable (an exception for operators), never a worker out of memory. Bytes per page are
- * capped by the outbound client (OUTBOUND_MAX_RESPONSE_BYTES).
+ * capped by the outbound client (OUTBOUND_MAX_RESPONSE_BYTES); what the whole report may store,
+ * by ReportCaps.
  */
 export const REPORT_LIMITS = {
   /** Pages in one period's report (an endless cursor ends here). */
@@ -33,6 +36,79 @@ export function reportLimitProblem(page: ReportPage, pageNumber: number): string
       if (r[field].length > REPORT_LIMITS.maxFieldChars)
         return `row ${n} of page ${pageNumber}: ${field} is longer than ${REPORT_LIMITS.maxFieldChars} characters`;
   return null;
+}
+
+/**
+ * What one cycle's report may store in total: rows (transactions and totals) and bytes of the
+ * provider's answers. The deployment sets them (REPORT_MAX_ROWS, REPORT_MAX_BYTES); a provider
+ * connection's `limits` may only lower them, so whoever sizes the database for the deployment's
+ * caps keeps that guarantee whatever a connection says.
+ */
+export interface ReportCaps {
+  maxRows: number;
+  maxBytes: number;
+}
+
+/** One cap in force for a connection: its figure and the setting it comes from. */
+export interface CapInForce {
+  limit: number;
+  setBy: string;
+}
+
+/** The caps in force: the deployment's, or the connection's where it is lower. */
+export function reportCapsInForce(
+  deployment: ReportCaps,
+  connection: { maxRows: number | null; maxBytes: number | null } | null,
+): { rows: CapInForce; bytes: CapInForce } {
+  const pick = (key: keyof ReportCaps, variable: string): CapInForce => {
+    const own = connection?.[key] ?? null;
+    return own !== null && own < deployment[key]
+      ? {
+          limit: own,
+          setBy: `the provider connection's limits.${key} (${variable} is ${deployment[key]})`,
+        }
+      : { limit: deployment[key], setBy: variable };
+  };
+  return { rows: pick('maxRows', 'REPORT_MAX_ROWS'), bytes: pick('maxBytes', 'REPORT_MAX_BYTES') };
+}
+
+/**
+ * Why storing the next page would take the report beyond a cap, or null. Counted from what the
+ * pages stored so far brought (saved with them), so a resumed fetch keeps counting.
+ */
+export function reportCapProblem(
+  caps: { rows: CapInForce; bytes: CapInForce },
+  stored: { rows: number; bytes: number },
+  next: { rows: number; bytes: number },
+): string | null {
+  const over = (what: 'row' | 'byte', cap: CapInForce, sofar: number, more: number) =>
+    sofar + more > cap.limit
+      ? `report ${what} cap exceeded: the report has more than ${cap.limit} ${what}s ` +
+        `(${sofar} in the pages stored, the next page brings ${more}); the cap is set by ${cap.setBy}; ` +
+        `nothing beyond it was stored`
+      : null;
+  return over('row', caps.rows, stored.rows, next.rows) ?? over('byte', caps.bytes, stored.bytes, next.bytes);
+}
+
+/**
+ * A report beyond its row or byte cap: the fetch stops before storing the page that crosses it.
+ * Retrying cannot help (the report is as large as it is): an exception for operators, who
+ * settle without it or raise the cap and start the cycle again.
+ */
+export class ReportCapExceededError extends ConflictError {}
+
+// Bytes of the provider's answers behind the page being fetched, counted by fetchReportPage
+// (the one client every adapter fetches through), so no adapter has to count them itself.
+const answerBytes = new AsyncLocalStorage<{ bytes: number }>();
+
+/** One page from the adapter, with the bytes of the provider's answers it was read from. */
+export async function fetchCountedPage(
+  adapter: ProviderAdapter,
+  params: FetchPageParams,
+): Promise<{ page: ReportPage; bytes: number }> {
+  const counter = { bytes: 0 };
+  const page = await answerBytes.run(counter, () => adapter.fetchPage(params));
+  return { page, bytes: counter.bytes };
 }
 
 export interface ReportPage {
@@ -66,6 +142,7 @@ export interface FetchPageParams {
 
 export interface ProviderAdapter {
   format: string;
+  /** Fetches through fetchReportPage: the one client, which also counts the report's bytes. */
   fetchPage(params: FetchPageParams): Promise<ReportPage>;
 }
 
@@ -99,12 +176,16 @@ export async function fetchReportPage(
   who: string,
   headers?: Record<string, string>,
 ): Promise<OutboundResponse> {
+  let res: OutboundResponse;
   try {
-    return await callUpstream(url, headers ? { headers } : {}, { who });
+    res = await callUpstream(url, headers ? { headers } : {}, { who });
   } catch (err) {
     if (err instanceof UpstreamRefusedError) throw new ProviderReportError(err.message);
     throw err;
   }
+  const counter = answerBytes.getStore();
+  if (counter) counter.bytes += Buffer.byteLength(res.text, 'utf8');
+  return res;
 }
 
 /** A page's JSON body, or undefined when it is not JSON (the schema then names the problem). */

@@ -6,6 +6,7 @@ import { mintOperatorToken, operatorRoles, type OperatorRole } from '../platform
 //   operator:token --name ana --role approver [--role resolver] [--ttl 8h]
 //     Mints a signed operator token for the embedded issuer (OPERATOR_JWT_SECRET) and prints
 //     it on stdout, alone, so that it can be captured: TOKEN=$(npm run -s cli -- operator:token …).
+//     --ttl defaults to 12h (or OPERATOR_TOKEN_MAX_TTL_SECONDS when lower) and may not exceed it.
 const USAGE = `usage: npm run cli -- operator:token --name <name> --role <${operatorRoles.join('|')}> [--role …] [--ttl 12h]`;
 
 function seconds(ttl: string): number {
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
     options: {
       name: { type: 'string' },
       role: { type: 'string', multiple: true },
-      ttl: { type: 'string', default: '12h' },
+      ttl: { type: 'string' },
     },
     strict: true,
   });
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   const token = await mintOperatorToken(config.api.operatorTokens, {
     name: values.name,
     roles: values.role as OperatorRole[],
-    ttlSeconds: seconds(values.ttl),
+    ...(values.ttl === undefined ? {} : { ttlSeconds: seconds(values.ttl) }),
   });
   process.stdout.write(`${token}\n`);
 }

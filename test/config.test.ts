@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { ConfigError, DEV_DEFAULTS, loadConfig } from '../platform/config';
 
 describe('config: validated once at start-up, naming each bad variable', () => {
@@ -124,5 +126,75 @@ describe('config: validated once at start-up, naming each bad variable', () => {
 
   it('treats empty strings as unset, as shells and compose files produce them', () => {
     expect(loadConfig({ NODE_ENV: 'development', API_PORT: '', DATABASE_URL: '' }).api.port).toBe(3000);
+  });
+
+  it('reads the operator token lifetime and the report caps, with their defaults and bounds', () => {
+    const defaults = loadConfig({ NODE_ENV: 'development' });
+    expect(defaults.api.operatorTokens.maxTtlSeconds).toBe(12 * 3600);
+    expect(defaults.reportCaps).toEqual({ maxRows: 20_000_000, maxBytes: 8 * 1024 ** 3 });
+    const set = loadConfig({
+      NODE_ENV: 'development',
+      OPERATOR_TOKEN_MAX_TTL_SECONDS: '3600',
+      REPORT_MAX_ROWS: '5000000',
+      REPORT_MAX_BYTES: String(2 * 1024 ** 3),
+    });
+    expect(set.api.operatorTokens.maxTtlSeconds).toBe(3600);
+    expect(set.reportCaps).toEqual({ maxRows: 5_000_000, maxBytes: 2 * 1024 ** 3 });
+    let caught: unknown;
+    try {
+      loadConfig({
+        NODE_ENV: 'development',
+        OPERATOR_TOKEN_MAX_TTL_SECONDS: String(8 * 86_400),
+        REPORT_MAX_ROWS: '0',
+        REPORT_MAX_BYTES: String(2 * 1024 ** 4),
+      });
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as ConfigError).problems.map((p) => p.variable).sort()).toEqual([
+      'OPERATOR_TOKEN_MAX_TTL_SECONDS',
+      'REPORT_MAX_BYTES',
+      'REPORT_MAX_ROWS',
+    ]);
+  });
+});
+
+// NODE_ENV=test switches the development keys on (the bootstrap token, the JWT secret, the
+// secrets key, loopback and plain-http services), so only the test runner may use it.
+describe('NODE_ENV=test, outside the test runner', () => {
+  /** `npm run cli -- operator:token` as a deployment would start it: no jest, no test harness. */
+  const start = (env: Record<string, string>) =>
+    spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/cli.ts', 'operator:token', '--name', 'ana', '--role', 'viewer'],
+      {
+        cwd: path.join(__dirname, '..'),
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+
+  it('refuses to start, saying why and what to set instead', () => {
+    const r = start({ NODE_ENV: 'test' });
+    expect(r.status).toBe(78);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(
+      'NODE_ENV: test is for the test runner only (jest, or a process its harness starts with ' +
+        'CLEARHOUSE_TEST_RUN=1): it switches the development keys on. Deploy with production (the ' +
+        'default); npm run dev sets development',
+    );
+    // Named with the other problems, not after they are fixed.
+    const both = start({ NODE_ENV: 'test', REPORT_MAX_ROWS: '0' });
+    expect(both.stderr).toMatch(/- NODE_ENV: test is for the test runner only[^\n]*\n\s+- REPORT_MAX_ROWS: /);
+  });
+
+  it('is accepted in the test runner and in the processes its harness starts', () => {
+    // This process is a jest worker (JEST_WORKER_ID).
+    expect(loadConfig({ NODE_ENV: 'test' }).api.operatorToken).toBe(DEV_DEFAULTS.OPERATOR_TOKEN);
+    const harnessed = start({ NODE_ENV: 'test', CLEARHOUSE_TEST_RUN: '1' });
+    expect([harnessed.status, harnessed.stderr]).toEqual([0, '']);
+    expect(harnessed.stdout).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    expect(start({ NODE_ENV: 'development' }).status).toBe(0);
   });
 });

@@ -71,6 +71,10 @@ async function startTemporal(cli) {
 }
 
 export default async function globalSetup() {
+  // NODE_ENV=test switches the development keys on, so it is accepted only in the test runner
+  // (platform/config.ts): this process has no JEST_WORKER_ID, and what it starts (the
+  // migration) and every jest worker inherit the marker.
+  process.env.CLEARHOUSE_TEST_RUN = '1';
   const t0 = Date.now();
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'clearhouse-test-'));
   chmodSync(workDir, 0o755); // as root, Postgres runs as the `postgres` user and must reach its data dir

@@ -1,4 +1,10 @@
-import { REPORT_LIMITS, reportLimitProblem } from '../providers/types';
+import {
+  fetchCountedPage,
+  REPORT_LIMITS,
+  reportCapProblem,
+  reportCapsInForce,
+  reportLimitProblem,
+} from '../providers/types';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaultCurrencies } from '../domain/money';
@@ -147,5 +153,77 @@ describe('report limits', () => {
     expect(reportLimitProblem({ rows: [{ ...row, gameId: 'g'.repeat(201) }], nextCursor: null }, 3)).toBe(
       'row 0 of page 3: gameId is longer than 200 characters',
     );
+  });
+});
+
+describe('report caps', () => {
+  const deployment = { maxRows: 1000, maxBytes: 4096 };
+
+  it("applies a connection's caps only where they are lower, naming the setting each comes from", () => {
+    expect(reportCapsInForce(deployment, null)).toEqual({
+      rows: { limit: 1000, setBy: 'REPORT_MAX_ROWS' },
+      bytes: { limit: 4096, setBy: 'REPORT_MAX_BYTES' },
+    });
+    expect(reportCapsInForce(deployment, { maxRows: 10, maxBytes: 99_999 })).toEqual({
+      rows: { limit: 10, setBy: "the provider connection's limits.maxRows (REPORT_MAX_ROWS is 1000)" },
+      bytes: { limit: 4096, setBy: 'REPORT_MAX_BYTES' },
+    });
+  });
+
+  it('lets a report reach a cap exactly, and names the cap the next page would cross, with its figures', () => {
+    const caps = reportCapsInForce(deployment, null);
+    expect(reportCapProblem(caps, { rows: 900, bytes: 0 }, { rows: 100, bytes: 4096 })).toBeNull();
+    expect(reportCapProblem(caps, { rows: 900, bytes: 0 }, { rows: 101, bytes: 10 })).toBe(
+      'report row cap exceeded: the report has more than 1000 rows (900 in the pages stored, the next page ' +
+        'brings 101); the cap is set by REPORT_MAX_ROWS; nothing beyond it was stored',
+    );
+    expect(reportCapProblem(caps, { rows: 0, bytes: 4000 }, { rows: 1, bytes: 97 })).toBe(
+      'report byte cap exceeded: the report has more than 4096 bytes (4000 in the pages stored, the next page ' +
+        'brings 97); the cap is set by REPORT_MAX_BYTES; nothing beyond it was stored',
+    );
+  });
+
+  it("counts the bytes of the provider's answer behind a page, in every format, whatever its characters", async () => {
+    const game = 'Jörmungandr €';
+    const csv =
+      'transaction_id,type,round_id,game_id,currency,amount,local_time,round_status\n' +
+      `x1,bet,r1,${game},EUR,10.00,${DAY}T01:00:00,completed\nTOTAL,1,10.00\n`;
+    const totals = JSON.stringify({
+      page: 1,
+      total_pages: 1,
+      totals: [{ date: DAY, game, currency: 'EUR', bet_count: 1, bets: '10.00', wins: '0.00' }],
+    });
+    const cursor = JSON.stringify({
+      items: [
+        {
+          id: 'x1',
+          type: 'bet',
+          round_id: 'r1',
+          game_id: game,
+          currency: 'EUR',
+          amount_minor: '1000',
+          occurred_at_ms: window.fromMs,
+        },
+      ],
+      next_cursor: null,
+    });
+    const served = [
+      { adapter: csvDailyAdapter, body: csv, at: await serve('text/csv; charset=utf-8', csv) },
+      { adapter: aggregatorTotalsAdapter, body: totals, at: await serve('application/json', totals) },
+      { adapter: jsonCursorAdapter, body: cursor, at: await serve('application/json', cursor) },
+    ];
+    try {
+      for (const { adapter, body, at } of served) {
+        const { page, bytes } = await fetchCountedPage(adapter, params(at.url, { timezone: 'UTC' }));
+        expect([adapter.format, page.rows.length + (page.aggregates?.length ?? 0)]).toEqual([
+          adapter.format,
+          1,
+        ]);
+        expect([adapter.format, bytes]).toEqual([adapter.format, Buffer.byteLength(body)]);
+        expect(bytes).toBeGreaterThan(body.length); // bytes, not characters
+      }
+    } finally {
+      for (const { at } of served) await new Promise((r) => at.server.close(r));
+    }
   });
 });

@@ -101,6 +101,8 @@ describe('provider connection API', () => {
       baseUrl: 'https://reports.provider.example/clearhouse',
       options: { timezone: 'Europe/London' },
       credentials: { header: 'x-api-key', configured: true },
+      limits: { maxRows: null, maxBytes: null },
+      limitsInForce: stack.config.reportCaps,
       updatedAt: expect.any(String),
     };
     // The partner is active, so the connection is tested at once; this host does not exist.
@@ -156,6 +158,55 @@ describe('provider connection API', () => {
       [partner.id],
     );
     expect(rows[0]).toEqual({ credentials_header: null, credentials_sealed: null });
+  });
+
+  it("stores limits that lower the deployment's report caps, refuses higher ones, and a PUT without them removes them", async () => {
+    const caps = stack.config.reportCaps;
+    const base = { format: 'json-cursor', baseUrl: 'https://p.example' };
+    const lowered = await put({ ...base, limits: { maxRows: 1000, maxBytes: 1_048_576 } });
+    expect(lowered.status).toBe(200);
+    expect(lowered.body).toMatchObject({
+      limits: { maxRows: 1000, maxBytes: 1_048_576 },
+      limitsInForce: { maxRows: 1000, maxBytes: 1_048_576 },
+    });
+    const rowsOnly = await put({ ...base, limits: { maxRows: 1000 } });
+    expect(rowsOnly.body).toMatchObject({
+      limits: { maxRows: 1000, maxBytes: null },
+      limitsInForce: { maxRows: 1000, maxBytes: caps.maxBytes },
+    });
+    expect((await stack.api(path())).body).toMatchObject({ limits: { maxRows: 1000, maxBytes: null } });
+    // The deployment's own figure is allowed (no higher): its database was sized for it.
+    expect((await put({ ...base, limits: { maxBytes: caps.maxBytes } })).status).toBe(200);
+    const higher = await put({ ...base, limits: { maxRows: caps.maxRows + 1, maxBytes: caps.maxBytes + 1 } });
+    expect(higher.status).toBe(422);
+    expect(higher.body.error.details).toEqual([
+      {
+        path: 'limits.maxRows',
+        message: `at most ${caps.maxRows}, the deployment's REPORT_MAX_ROWS: limits only lower it`,
+      },
+      {
+        path: 'limits.maxBytes',
+        message: `at most ${caps.maxBytes}, the deployment's REPORT_MAX_BYTES: limits only lower it`,
+      },
+    ]);
+    for (const [limits, field] of [
+      [{ maxRows: 0 }, 'limits.maxRows'],
+      [{ maxBytes: 1.5 }, 'limits.maxBytes'],
+      [{ maxRows: '10' }, 'limits.maxRows'],
+      [{ rows: 10 }, 'limits.rows'],
+    ] as const) {
+      const res = await put({ ...base, limits });
+      expect([res.status, paths(res).join(',')]).toEqual([422, field]);
+    }
+    // A refused PUT changed nothing; one without limits removes them.
+    expect((await stack.api(path())).body.limits).toEqual({ maxRows: null, maxBytes: caps.maxBytes });
+    const removed = await put(base);
+    expect(removed.body).toMatchObject({ limits: { maxRows: null, maxBytes: null }, limitsInForce: caps });
+    const { rows } = await stack.db.pool.query(
+      'SELECT report_max_rows, report_max_bytes FROM partner_providers WHERE partner_id = $1',
+      [partner.id],
+    );
+    expect(rows[0]).toEqual({ report_max_rows: null, report_max_bytes: null });
   });
 
   it('refuses a format the registry does not know, naming `format`', async () => {
@@ -263,6 +314,17 @@ describe('provider connection API', () => {
     expect(Object.keys(ops).sort()).toEqual(['get', 'put']);
     expect(ops.put.requestBody.content['application/json'].example.format).toBe('csv-daily');
     expect(JSON.stringify(spec.components.schemas.ProviderConnectionConfig)).toContain('aggregator-totals');
+    // Only the PUT takes limits (an application's connection gets the deployment's caps).
+    expect(JSON.stringify(spec.components.schemas.ProviderConnectionSettings)).toContain(
+      'ProviderReportLimits',
+    );
+    expect(JSON.stringify(spec.components.schemas.ProviderConnectionConfig)).not.toContain('limits');
+    // The published maximum is the deployment's cap: the contract states what is refused.
+    const limits = spec.components.schemas.ProviderReportLimits.properties;
+    expect([limits.maxRows.maximum, limits.maxBytes.maximum]).toEqual([
+      stack.config.reportCaps.maxRows,
+      stack.config.reportCaps.maxBytes,
+    ]);
     expect(spec.components.schemas.ProviderConnection.properties.format.enum).toEqual(Object.keys(adapters));
   });
 

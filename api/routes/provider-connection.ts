@@ -15,6 +15,7 @@ import type { partnerConnectivityTest } from '../../workflows/onboarding';
 import { PartnerId } from '../../workflows/search-attributes';
 import { randomUUID } from 'node:crypto';
 import { providerFormats } from '../../providers/registry';
+import { reportCapsInForce, type ReportCaps } from '../../providers/types';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
@@ -94,9 +95,42 @@ const variants = Object.entries(providerFormats).map(([format, { options }]) =>
     })
     .strict(),
 );
+/** A connection as a partner application carries it (limits are set afterwards, by PUT). */
 export const providerConnectionBody = z
   .discriminatedUnion('format', variants as [(typeof variants)[number], ...typeof variants])
   .meta({ id: 'ProviderConnectionConfig' });
+
+/**
+ * The PUT's body: a connection and its own report limits, which may lower the deployment's
+ * caps but never raise them (its database was sized for them). The caps are the schema's
+ * maximum, so the published contract states the figure a value is refused above.
+ */
+function connectionSettingsBody(caps: ReportCaps) {
+  const cap = (figure: number, variable: string, what: string) =>
+    z
+      .number()
+      .int()
+      .positive()
+      .max(figure, `at most ${figure}, the deployment's ${variable}: limits only lower it`)
+      .optional()
+      .meta({ description: `${what}; at most ${variable}` });
+  const limits = z
+    .object({
+      maxRows: cap(caps.maxRows, 'REPORT_MAX_ROWS', 'Rows (transactions and totals) one cycle may store'),
+      maxBytes: cap(caps.maxBytes, 'REPORT_MAX_BYTES', "Bytes of the provider's answers one cycle may read"),
+    })
+    .strict()
+    .meta({
+      id: 'ProviderReportLimits',
+      description:
+        "Caps on one cycle's report below the deployment's (REPORT_MAX_ROWS, REPORT_MAX_BYTES), never above. " +
+        'Beyond either the fetch stops and the cycle gets a report_unavailable exception naming the cap',
+    });
+  const withLimits = variants.map((v) => v.extend({ limits: limits.optional() }));
+  return z
+    .discriminatedUnion('format', withLimits as [(typeof withLimits)[number], ...typeof withLimits])
+    .meta({ id: 'ProviderConnectionSettings' });
+}
 
 const connectionSchema = z
   .object({
@@ -107,6 +141,12 @@ const connectionSchema = z
       .object({ header: z.string(), configured: z.literal(true) })
       .nullable()
       .meta({ description: 'Which header carries the credential; its value is never returned' }),
+    limits: z
+      .object({ maxRows: z.number().nullable(), maxBytes: z.number().nullable() })
+      .meta({ description: "This connection's own caps; null: the deployment's" }),
+    limitsInForce: z.object({ maxRows: z.number(), maxBytes: z.number() }).meta({
+      description: "What one cycle's report may store: the lower of the connection's and the deployment's",
+    }),
     updatedAt: z.string(),
   })
   .meta({ id: 'ProviderConnection' });
@@ -142,13 +182,18 @@ async function connectivityTest(
   }
 }
 
-const shown = (c: StoredProviderConnection): z.infer<typeof connectionSchema> => ({
-  format: c.format,
-  baseUrl: c.baseUrl,
-  options: c.options,
-  credentials: c.credentials ? { header: c.credentials.header, configured: true } : null,
-  updatedAt: c.updatedAt,
-});
+const shown = (c: StoredProviderConnection, deploymentCaps: ReportCaps): z.infer<typeof connectionSchema> => {
+  const inForce = reportCapsInForce(deploymentCaps, c.limits);
+  return {
+    format: c.format,
+    baseUrl: c.baseUrl,
+    options: c.options,
+    credentials: c.credentials ? { header: c.credentials.header, configured: true } : null,
+    limits: c.limits,
+    limitsInForce: { maxRows: inForce.rows.limit, maxBytes: inForce.bytes.limit },
+    updatedAt: c.updatedAt,
+  };
+};
 
 export function providerConnectionRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
   const auth = authDeps(deps.db, deps.config.api);
@@ -163,17 +208,21 @@ export function providerConnectionRoutes(router: Router, registry: OpenAPIRegist
       'Replaces the whole connection: the report format (one of the adapter registry), its base URL, the ' +
       "options that format reads, and optionally a credential for the provider's API, sent in the named header " +
       'with every report request. The credential is stored encrypted and never returned; a PUT without ' +
-      '`credentials` removes it. Repeating the same PUT leaves the same connection. For a partner past onboarding ' +
+      "`credentials` removes it. Optional `limits` lower what one cycle's report may store (rows, and bytes of the " +
+      "provider's answers) below the deployment's REPORT_MAX_ROWS and REPORT_MAX_BYTES (a higher value is refused); " +
+      'beyond a cap the fetch stops and the cycle gets an exception naming it. A PUT without `limits` removes them. ' +
+      'Repeating the same PUT leaves the same connection. For a partner past onboarding ' +
       'the connectivity test runs again (one report page, one signed test webhook) and its outcome is in the answer.',
     tags: ['partners'],
     auth: 'admin',
     params,
-    body: providerConnectionBody,
+    body: connectionSettingsBody(deps.config.reportCaps),
     bodyExample: {
       format: 'csv-daily',
       baseUrl: 'https://reports.provider.example/clearhouse',
       options: { timezone: 'Europe/London' },
       credentials: { header: 'x-api-key', value: 'provider-issued-key' },
+      limits: { maxRows: 5_000_000 },
     },
     responses: {
       200: jsonResponse(
@@ -207,11 +256,12 @@ export function providerConnectionRoutes(router: Router, registry: OpenAPIRegist
         credentials: body.credentials
           ? { header: body.credentials.header, sealed: secrets.seal(body.credentials.value) }
           : null,
+        limits: { maxRows: body.limits?.maxRows ?? null, maxBytes: body.limits?.maxBytes ?? null },
       });
       // A partner past onboarding is tested at once (during onboarding the workflow tests it).
       const connectivity =
         partner.status === 'onboarding' ? null : await connectivityTest(deps, params.partnerId);
-      return { status: 200, body: { ...shown(stored), connectivity } };
+      return { status: 200, body: { ...shown(stored, deps.config.reportCaps), connectivity } };
     },
   });
 
@@ -232,7 +282,7 @@ export function providerConnectionRoutes(router: Router, registry: OpenAPIRegist
         throw new NotFoundError(`no provider connection for partner ${params.partnerId}`, [
           { path: 'params.partnerId', message: 'no provider connection' },
         ]);
-      return { status: 200, body: shown(stored) };
+      return { status: 200, body: shown(stored, deps.config.reportCaps) };
     },
   });
 }

@@ -55,6 +55,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: 'test',
+    // A child process given only this environment is still the test runner's (platform/config.ts).
+    CLEARHOUSE_TEST_RUN: '1',
     LOG_LEVEL: 'silent',
     TEMPORAL_ADDRESS: required('TEMPORAL_ADDRESS'),
     TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE ?? 'default',
