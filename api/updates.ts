@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
@@ -6,14 +7,27 @@ import {
 } from '@temporalio/client';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, ValidationError } from '../domain/errors';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
+import { refusalFailureTypes } from '../domain/refusals';
 import { API_UPDATE_PREFIX } from '../workflows/ids';
 import type { Principal } from './auth';
+
+/** A validator's refusal, by the kind its failure type names (domain/refusals.ts), as an HTTP error. */
+const refusedAs: Record<
+  string,
+  typeof ValidationError | typeof ForbiddenError | typeof ConflictError | typeof NotFoundError
+> = {
+  [refusalFailureTypes.invalid]: ValidationError,
+  [refusalFailureTypes.forbidden]: ForbiddenError,
+  [refusalFailureTypes.conflict]: ConflictError,
+  [refusalFailureTypes.not_found]: NotFoundError,
+};
 
 /**
  * Sends an Update to a workflow as the API: its id says so (api:<request id>:<nonce>) for the
  * audit trail, the operator's name comes from the caller's token, and a refusal by the
- * workflow's validator becomes a 422 that carries the validator's own words.
+ * workflow's validator carries the validator's own words with the status of its kind: 422
+ * (malformed), 403 (maker-checker), 409 (not at that point of the process), 404 (unknown id).
  */
 export async function sendUpdate<T>(
   temporal: Client,
@@ -31,9 +45,10 @@ export async function sendUpdate<T>(
     if (err instanceof WorkflowNotFoundError)
       throw new NotFoundError(`${what} not found (or no longer open)`);
     if (err instanceof WorkflowUpdateFailedError) {
-      throw new ValidationError(err.cause?.message ?? 'rejected', [
-        { path: 'body', message: err.cause?.message ?? 'rejected' },
-      ]);
+      const message = err.cause?.message ?? 'rejected';
+      const type = err.cause instanceof ApplicationFailure ? err.cause.type : null;
+      const Refused = refusedAs[type ?? ''] ?? ValidationError;
+      throw new Refused(message, [{ path: 'body', message }]);
     }
     throw err;
   }

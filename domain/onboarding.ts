@@ -1,3 +1,4 @@
+import { conflict, forbidden, invalid, type Refusal } from './refusals';
 // A partner application and the rules of its review: the due-diligence findings, the risk
 // score with its reasons, and what the decideApplication Update validator accepts. Pure and
 // synchronous: the validators run inside workflow code.
@@ -36,6 +37,13 @@ export const contactRoles = ['finance', 'technical', 'compliance', 'commercial']
 const text = (max: number) => z.string().trim().min(1).max(max);
 
 /** The applicant's business details: who they are, where they are licensed, whom to reach. */
+/**
+ * An e-mail address in the form zod checks (a practical subset of RFC 5322: no quoted local
+ * parts, no IP-literal domains). The pattern is published with it, so the OpenAPI document
+ * says exactly which addresses are accepted, not just "format: email".
+ */
+const contactEmail = z.email().max(254).meta({ pattern: z.regexes.email.source });
+
 export const applicantDetailsSchema = z
   .object({
     company: z
@@ -62,7 +70,7 @@ export const applicantDetailsSchema = z
       )
       .max(20),
     contacts: z
-      .array(z.object({ name: text(200), email: z.email().max(254), role: z.enum(contactRoles) }).strict())
+      .array(z.object({ name: text(200), email: contactEmail, role: z.enum(contactRoles) }).strict())
       .min(1)
       .max(20),
   })
@@ -202,45 +210,46 @@ export function decisionProblem(
     risk: RiskAssessment | null;
   },
   input: unknown,
-): string | null {
+): Refusal | null {
   if (state.status !== 'AwaitingDecision' && state.status !== 'ConnectivityFailed')
-    return `the application is not waiting for a decision (now ${state.status})`;
+    return conflict(`the application is not waiting for a decision (now ${state.status})`);
   if (!isObject(input))
-    return 'send one JSON object: {"decision": "approve|reject|request_info", "reason", "operator"}';
+    return invalid('send one JSON object: {"decision": "approve|reject|request_info", "reason", "operator"}');
   const { decision, reason, operator } = input;
   if (typeof decision !== 'string' || !(applicationDecisions as readonly string[]).includes(decision))
-    return `decision must be one of ${applicationDecisions.join(', ')}`;
-  if (typeof reason !== 'string' || reason.trim().length === 0) return 'reason is required: say why';
-  if (reason.length > MAX_TEXT) return `reason is limited to ${MAX_TEXT} characters`;
+    return invalid(`decision must be one of ${applicationDecisions.join(', ')}`);
+  if (typeof reason !== 'string' || reason.trim().length === 0) return invalid('reason is required: say why');
+  if (reason.length > MAX_TEXT) return invalid(`reason is limited to ${MAX_TEXT} characters`);
   if (typeof operator !== 'string' || operator.trim().length === 0 || operator.length > 200)
-    return 'operator is required: who decides (at most 200 characters)';
+    return invalid('operator is required: who decides (at most 200 characters)');
   const who = operator.trim();
   if (decision === 'approve') {
     if (state.risk?.blocked)
-      return 'cannot approve: a confirmed sanctions match blocks this application; reject it';
+      return conflict('cannot approve: a confirmed sanctions match blocks this application; reject it');
     if (who === state.submittedBy.trim())
-      return `${who} submitted this application: a maker cannot approve it (maker-checker)`;
+      return forbidden(`${who} submitted this application: a maker cannot approve it (maker-checker)`);
     if (state.status === 'AwaitingDecision' && state.approvals.includes(who))
-      return `${who} already approved: a second, different approver must approve (high risk)`;
+      return forbidden(`${who} already approved: a second, different approver must approve (high risk)`);
   }
   if (decision === 'request_info' && state.status === 'ConnectivityFailed')
-    return 'the checks are done: fix the connection and approve to test it again, or reject';
+    return conflict('the checks are done: fix the connection and approve to test it again, or reject');
   return null;
 }
 
 /** Why a provideInformation Update must be refused, or null. */
-export function informationProblem(status: ApplicationStatus, input: unknown): string | null {
+export function informationProblem(status: ApplicationStatus, input: unknown): Refusal | null {
   if (status !== 'AwaitingInformation')
-    return `the application is not waiting for information (now ${status})`;
-  if (!isObject(input)) return 'send one JSON object: {"details"?, "note", "operator"}';
+    return conflict(`the application is not waiting for information (now ${status})`);
+  if (!isObject(input)) return invalid('send one JSON object: {"details"?, "note", "operator"}');
   if (typeof input.note !== 'string' || input.note.trim().length === 0 || input.note.length > MAX_TEXT)
-    return `note is required (at most ${MAX_TEXT} characters): what was provided`;
-  if (typeof input.operator !== 'string' || input.operator.trim().length === 0) return 'operator is required';
+    return invalid(`note is required (at most ${MAX_TEXT} characters): what was provided`);
+  if (typeof input.operator !== 'string' || input.operator.trim().length === 0)
+    return invalid('operator is required');
   if (input.details !== undefined) {
     const parsed = applicantDetailsSchema.partial().safeParse(input.details);
     if (!parsed.success) {
       const i = parsed.error.issues[0]!;
-      return `details.${i.path.join('.')}: ${i.message}`;
+      return invalid(`details.${i.path.join('.')}: ${i.message}`);
     }
   }
   return null;

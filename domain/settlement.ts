@@ -1,5 +1,6 @@
 // The settlement cycle's shared vocabulary: statuses, exceptions, and the rules the Temporal
 // Update validators apply. Pure and synchronous, because validators run inside workflow code.
+import { conflict, forbidden, invalid, notFound, type Refusal } from './refusals';
 import { parseAmount } from './money';
 
 /** A cycle's steps, in order; the database's CHECK on settlement_cycles.status lists the same. */
@@ -53,6 +54,13 @@ export interface SettlementException {
   txId: string | null;
   differenceMinor: string;
   detail: string;
+  /**
+   * What resolutionBaseEffect reads besides the difference, as the fee step reads it: the type
+   * of the transaction (null for totals), and whether it is a difference of totals. Absent in
+   * cycles reconciled before exceptions carried them.
+   */
+  txType?: string | null;
+  isAggregate?: boolean;
   resolution?: { resolution: Resolution; amount?: string; reason: string; operator: string };
 }
 
@@ -107,39 +115,67 @@ export function resolutionProblem(
   exceptions: SettlementException[],
   input: unknown,
   currencyScale: number,
-): string | null {
+): Refusal | null {
   if (!isObject(input))
-    return 'send one JSON object: {"exceptionId", "resolution", "amount"?, "reason", "operator"}';
+    return invalid('send one JSON object: {"exceptionId", "resolution", "amount"?, "reason", "operator"}');
   const { exceptionId, resolution, amount, reason, operator } = input;
-  if (typeof exceptionId !== 'string') return 'exceptionId is required';
+  if (typeof exceptionId !== 'string') return invalid('exceptionId is required');
   const exception = exceptions.find((e) => e.exceptionId === exceptionId);
   if (!exception)
-    return `unknown exceptionId ${exceptionId}; open ones: ${
-      exceptions
-        .filter((e) => !e.resolution)
-        .map((e) => e.exceptionId)
-        .join(', ') || 'none'
-    }`;
+    return notFound(
+      `unknown exceptionId ${exceptionId}; open ones: ${
+        exceptions
+          .filter((e) => !e.resolution)
+          .map((e) => e.exceptionId)
+          .join(', ') || 'none'
+      }`,
+    );
   if (exception.resolution)
-    return `exception ${exceptionId} was already resolved (${exception.resolution.resolution}) by ${exception.resolution.operator}`;
+    return conflict(
+      `exception ${exceptionId} was already resolved (${exception.resolution.resolution}) by ${exception.resolution.operator}`,
+    );
   if (typeof resolution !== 'string' || !(resolutions as readonly string[]).includes(resolution))
-    return `resolution must be one of ${resolutions.join(', ')}`;
-  if (typeof reason !== 'string' || reason.trim().length === 0) return 'reason is required: say why';
-  if (reason.length > MAX_TEXT) return `reason is limited to ${MAX_TEXT} characters`;
+    return invalid(`resolution must be one of ${resolutions.join(', ')}`);
+  if (typeof reason !== 'string' || reason.trim().length === 0) return invalid('reason is required: say why');
+  if (reason.length > MAX_TEXT) return invalid(`reason is limited to ${MAX_TEXT} characters`);
   if (typeof operator !== 'string' || operator.trim().length === 0)
-    return 'operator is required: who resolves it';
+    return invalid('operator is required: who resolves it');
   if (resolution === 'adjust') {
     const parsed = parseAmount(amount, currencyScale, { allowNegative: true, allowZero: false });
-    if (!parsed.ok) return `amount ${parsed.message}`;
+    if (!parsed.ok) return invalid(`amount ${parsed.message}`);
   } else if (amount !== undefined) {
-    return 'amount is only for resolution "adjust"';
+    return invalid('amount is only for resolution "adjust"');
   }
   return null;
 }
 
 /**
+ * Whether a resolution moves the period's GGR, and so the fee and the payout: by the one rule
+ * the fee step applies (resolutionBaseEffect). An `adjust` always counts, whatever its amount.
+ * An exception from before the facts were kept is judged as a bet, the case in which accepting
+ * the provider's figure moves GGR by the whole difference: the safe side.
+ */
+export function resolutionMovesGgr(e: SettlementException): boolean {
+  const r = e.resolution;
+  if (!r) return false;
+  if (r.resolution === 'adjust') return true;
+  return (
+    resolutionBaseEffect(
+      {
+        kind: e.kind,
+        txType: e.txType === undefined ? 'bet' : e.txType,
+        isAggregate: e.isAggregate === true,
+        differenceMinor: BigInt(e.differenceMinor),
+      },
+      { resolution: r.resolution },
+    ) !== 0n
+  );
+}
+
+/**
  * The makers of a payout: whoever requested it (started the cycle by hand) and whoever
- * resolved one of its exceptions with an `adjust`. None of them may approve it.
+ * resolved one of its exceptions in a way that moved GGR (resolutionMovesGgr: an `adjust`, or
+ * an `accept_theirs` of a difference that changes GGR). None of them may approve it.
  */
 export function payoutMakers(
   exceptions: SettlementException[],
@@ -148,8 +184,16 @@ export function payoutMakers(
   return [
     ...(requestedBy ? [{ operator: requestedBy, made: 'requested this payout (started the cycle)' }] : []),
     ...exceptions.flatMap((e) =>
-      e.resolution?.resolution === 'adjust'
-        ? [{ operator: e.resolution.operator, made: `adjusted exception ${e.exceptionId}` }]
+      e.resolution && resolutionMovesGgr(e)
+        ? [
+            {
+              operator: e.resolution.operator,
+              made:
+                e.resolution.resolution === 'adjust'
+                  ? `adjusted exception ${e.exceptionId}`
+                  : `resolved exception ${e.exceptionId} with ${e.resolution.resolution}, which moved the GGR (and so the fee)`,
+            },
+          ]
         : [],
     ),
   ];
@@ -164,16 +208,17 @@ export function approvalProblem(
   input: unknown,
   awaitingApproval: boolean,
   makers: { operator: string; made: string }[] = [],
-): string | null {
-  if (!awaitingApproval) return 'this cycle is not waiting for a payout approval';
+): Refusal | null {
+  if (!awaitingApproval) return conflict('this cycle is not waiting for a payout approval');
   if (!isObject(input) || typeof input.operator !== 'string' || input.operator.trim().length === 0)
-    return 'operator is required';
+    return invalid('operator is required');
   const who = input.operator.trim();
-  if (approvers.includes(who)) return `${who} already approved: a second, different operator must approve`;
+  if (approvers.includes(who))
+    return forbidden(`${who} already approved: a second, different operator must approve`);
   const maker = makers.find((m) => m.operator.trim() === who);
-  if (maker) return `${who} ${maker.made}: a maker cannot approve the payout (maker-checker)`;
+  if (maker) return forbidden(`${who} ${maker.made}: a maker cannot approve the payout (maker-checker)`);
   if (input.comment !== undefined && (typeof input.comment !== 'string' || input.comment.length > MAX_TEXT))
-    return 'comment must be a string of at most 500 characters';
+    return invalid('comment must be a string of at most 500 characters');
   return null;
 }
 

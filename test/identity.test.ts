@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import path from 'node:path';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { appendAudit, verifyAudit } from '../db/audit';
+import { mintOperatorToken } from '../platform/operators';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
 import { toIngestItem } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
@@ -128,16 +131,27 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
       },
     });
     try {
-      const sign = (key: Parameters<SignJWT['sign']>[0], claims: Record<string, unknown>) =>
-        new SignJWT(claims)
+      const sign = (
+        key: Parameters<SignJWT['sign']>[0],
+        claims: Record<string, unknown>,
+        lifetime: { iat: boolean; exp: string } = { iat: true, exp: '10m' },
+      ) => {
+        const jwt = new SignJWT(claims)
           .setProtectedHeader({ alg: 'RS256', kid: 'sso-1' })
           .setIssuer('https://sso.example')
           .setAudience('clearhouse')
           .setSubject('00u1')
-          .setExpirationTime('10m')
-          .sign(key);
+          .setExpirationTime(lifetime.exp);
+        return (lifetime.iat ? jwt.setIssuedAt() : jwt).sign(key);
+      };
       const ana = await sign(privateKey, { email: 'ana@operator.example', groups: ['approver', 'everyone'] });
       expect((await sso.api('/v1/settlements', { token: ana })).status).toBe(200);
+      // The issuer's tokens are held to the same lifetime: iat required, at most the maximum.
+      const claims = { email: 'ana@operator.example', groups: ['approver'] };
+      const noIat = await sign(privateKey, claims, { iat: false, exp: '10m' });
+      expect((await sso.api('/v1/settlements', { token: noIat })).status).toBe(401);
+      const dayLong = await sign(privateKey, claims, { iat: true, exp: '24h' });
+      expect((await sso.api('/v1/settlements', { token: dayLong })).status).toBe(401);
       expect((await sso.api('/v1/audit', { token: ana })).status).toBe(403);
       const forged = await sign(other.privateKey, { email: 'ana@operator.example', groups: ['admin'] });
       expect((await sso.api('/v1/settlements', { token: forged })).status).toBe(401);
@@ -193,6 +207,185 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     expect(named.status).toBe(422);
     expect(named.body.error.details).toEqual([
       expect.objectContaining({ path: expect.stringContaining('operator') }),
+    ]);
+  });
+
+  it('mints no operator token longer than OPERATOR_TOKEN_MAX_TTL_SECONDS, in code or from the command line', async () => {
+    const settings = { ...stack.config.api.operatorTokens, maxTtlSeconds: 3600 };
+    await expect(
+      mintOperatorToken(settings, { name: 'ana', roles: ['viewer'], ttlSeconds: 3601 }),
+    ).rejects.toThrow(
+      'operator tokens live at most 1h (OPERATOR_TOKEN_MAX_TTL_SECONDS=3600): 3601 s was asked for',
+    );
+    // Without a lifetime asked for, the 12h default is lowered to the maximum.
+    const capped = decodeJwt(await mintOperatorToken(settings, { name: 'ana', roles: ['viewer'] }));
+    expect(capped.exp! - capped.iat!).toBe(3600);
+
+    // `npm run cli -- operator:token`, as the README runs it against the development defaults.
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/cli.ts', 'operator:token', '--name', 'ana', '--role', 'viewer', ...args],
+        {
+          cwd: path.join(__dirname, '..'),
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? '',
+            NODE_ENV: 'development',
+            ...env,
+          },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+    const refused = cli(['--ttl', '13h']);
+    expect(refused.status).toBe(64);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain(
+      'operator tokens live at most 12h (OPERATOR_TOKEN_MAX_TTL_SECONDS=43200): 13h was asked for',
+    );
+    const lifetimes = [
+      cli([]),
+      cli(['--ttl', '13h'], { OPERATOR_TOKEN_MAX_TTL_SECONDS: String(13 * 3600) }),
+    ].map((r) => {
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      const token = r.stdout.trim();
+      const claims = decodeJwt(token);
+      return { lifetime: claims.exp! - claims.iat!, token };
+    });
+    expect(lifetimes.map((l) => l.lifetime)).toEqual([12 * 3600, 13 * 3600]);
+    // The 12h one is accepted here (the same development secret); the 13h one exceeds this API's maximum.
+    expect((await stack.api('/v1/settlements', { token: lifetimes[0]!.token })).status).toBe(200);
+    expect((await stack.api('/v1/settlements', { token: lifetimes[1]!.token })).status).toBe(401);
+  });
+
+  it('refuses a presented token without iat, living longer than the maximum, or expiring further than it from now', async () => {
+    const secret = new TextEncoder().encode(stack.config.api.operatorTokens.secret!);
+    const now = Math.floor(Date.now() / 1000);
+    const hours = 3600;
+    const token = (iat: number | null, exp: number) => {
+      const jwt = new SignJWT({ roles: ['viewer'], preferred_username: 'vera' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer('clearhouse')
+        .setAudience('clearhouse-api')
+        .setExpirationTime(exp);
+      return (iat === null ? jwt : jwt.setIssuedAt(iat)).sign(secret);
+    };
+    const status = async (t: Promise<string>) =>
+      (await stack.api('/v1/settlements', { token: await t })).status;
+    expect(stack.config.api.operatorTokens.maxTtlSeconds).toBe(12 * hours);
+    expect(await status(token(now, now + 12 * hours))).toBe(200);
+    expect(await status(token(now, now + 12 * hours + 1))).toBe(401);
+    expect(await status(token(null, now + hours))).toBe(401);
+    // Back-dated to look fresh for a long while, or dated ahead to expire far away.
+    expect(await status(token(now - 20 * hours, now + hours))).toBe(401);
+    expect(await status(token(now + 20 * hours, now + 21 * hours))).toBe(401);
+  });
+
+  it('counts an accept_theirs that moved the GGR as a maker action; one that did not, and accept_ours, are not', async () => {
+    const p = await onboardPartner(stack, { timezone: 'UTC' });
+    const txs = Array.from({ length: 6 }, (_, i) => ({
+      id: `${p.id}-t${i}`,
+      type: i % 3 === 2 ? ('win' as const) : ('bet' as const),
+      roundId: `${p.id}-r${i}`,
+      gameId: 'game-1',
+      currency: 'EUR',
+      amountMinor: BigInt(10_000 + i * 100),
+      occurredAtMs: Date.parse(`${DAY}T12:00:00Z`) + i * 1000,
+    }));
+    const batch = { batchId: uniqueId('b'), transactions: txs.map((t) => toIngestItem(t, 'pl-1')) };
+    expect((await stack.api('/v1/transactions', { body: batch, token: p.apiKey })).status).toBe(200);
+    provider.setTransactions(txs);
+    // A bet reported 2.50 higher (moves GGR if accepted), a bet reported twice with the same
+    // content (accepting theirs moves nothing) and a win the provider did not report.
+    provider.setFaults({
+      altered: { [txs[1]!.id]: txs[1]!.amountMinor + 250n },
+      duplicated: [txs[0]!.id],
+      missing: [txs[2]!.id],
+    });
+    expect(
+      (
+        await stack.api(`/v1/partners/${p.id}/provider-connection`, {
+          method: 'PUT',
+          body: { format: 'json-cursor', baseUrl: provider.url },
+        })
+      ).status,
+    ).toBe(200);
+    const contract = await stack.api(`/v1/partners/${p.id}/contracts/1`, {
+      method: 'PUT',
+      body: {
+        effectiveFrom: '2026-01-01',
+        terms: {
+          base: 'ggr',
+          tiers: [{ upToMinor: null, rate: '0.10' }],
+          tierMode: 'marginal',
+          negativeBase: 'floor',
+          jackpots: 'exclude',
+          settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '0' },
+        },
+      },
+    });
+    expect(contract.status).toBe(200);
+    // Names of their own: a later test reads the audit trail of maria, rui and ana.
+    const [mona, raul, ines, olga] = await Promise.all([
+      stack.tokenFor('mona', 'admin'),
+      stack.tokenFor('raul', 'resolver', 'approver'),
+      stack.tokenFor('ines', 'resolver', 'approver'),
+      stack.tokenFor('olga', 'resolver', 'approver'),
+    ]);
+    const started = await stack.api('/v1/settlements', {
+      body: { partnerId: p.id, periodStart: DAY },
+      token: mona,
+    });
+    expect(started.status).toBe(202);
+    const id = started.body.id as string;
+    const handle = stack.temporal.workflow.getHandle(id);
+    const waitFor = async (status: string) => {
+      for (let i = 0; i < 300; i++) {
+        const view = await handle.query(settlementStatus);
+        if (view.status === status) return view;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`${id} never reached ${status}`);
+    };
+    const waiting = await waitFor('AwaitingResolution');
+    const base = `/v1/settlements/${encodeURIComponent(id)}`;
+    const byKind = (kind: string) => waiting.exceptions.find((e) => e.kind === kind)!;
+    expect(byKind('amount_mismatch')).toMatchObject({ txType: 'bet', differenceMinor: '250' });
+    expect(byKind('duplicate')).toMatchObject({ txType: 'bet', differenceMinor: '0' });
+    expect(waiting.exceptions).toHaveLength(3);
+    const resolve = async (kind: string, resolution: string, token: string) =>
+      (
+        await stack.api(`${base}/exceptions/${encodeURIComponent(byKind(kind).exceptionId)}/resolution`, {
+          body: { resolution, reason: 'checked against the provider export' },
+          token,
+        })
+      ).status;
+    expect(await resolve('amount_mismatch', 'accept_theirs', raul)).toBe(200);
+    expect(await resolve('duplicate', 'accept_theirs', ines)).toBe(200);
+    expect(await resolve('missing_theirs', 'accept_ours', olga)).toBe(200);
+    await waitFor('AwaitingPayoutApproval');
+
+    const byRaul = await stack.api(`${base}/payout-approvals`, { body: {}, token: raul });
+    expect(byRaul.status).toBe(403); // maker-checker: the sender may not, whatever it sends
+    expect(byRaul.body.error.message).toBe(
+      `raul resolved exception ${byKind('amount_mismatch').exceptionId} with accept_theirs, which moved the GGR ` +
+        '(and so the fee): a maker cannot approve the payout (maker-checker)',
+    );
+    expect(await stack.api(`${base}/payout-approvals`, { body: {}, token: ines })).toMatchObject({
+      status: 200,
+      body: { approvals: 1 },
+    });
+    expect(await stack.api(`${base}/payout-approvals`, { body: {}, token: olga })).toMatchObject({
+      status: 200,
+      body: { approvals: 2 },
+    });
+    const done = await handle.result();
+    expect(done.approvals).toEqual(['ines', 'olga']);
+    // The accepted difference is in the fee's base: the statement posts it.
+    const statement = await stack.api(`${base}/statement`);
+    expect(statement.body.revenue.resolutions).toEqual([
+      expect.objectContaining({ exceptionId: byKind('amount_mismatch').exceptionId, effect: '2.50' }),
     ]);
   });
 
@@ -273,10 +466,10 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     expect(view.exceptions[0]!.resolution).toMatchObject({ resolution: 'adjust', operator: 'rui' });
 
     const byRequester = await stack.api(`${base}/payout-approvals`, { body: {}, token: maria });
-    expect(byRequester.status).toBe(422);
+    expect(byRequester.status).toBe(403);
     expect(byRequester.body.error.message).toMatch(/maria requested this payout.*maker cannot approve/);
     const byAdjuster = await stack.api(`${base}/payout-approvals`, { body: {}, token: rui });
-    expect(byAdjuster.status).toBe(422);
+    expect(byAdjuster.status).toBe(403);
     expect(byAdjuster.body.error.message).toMatch(/rui adjusted exception .*maker cannot approve/);
     expect(
       await stack.api(`${base}/payout-approvals`, { body: { comment: 'checked' }, token: ana }),
@@ -285,7 +478,7 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
       body: { approvals: 1, needed: 2 },
     });
     const twice = await stack.api(`${base}/payout-approvals`, { body: {}, token: ana });
-    expect(twice.status).toBe(422);
+    expect(twice.status).toBe(403);
     expect(twice.body.error.message).toMatch(/ana already approved/);
     expect(await stack.api(`${base}/payout-approvals`, { body: {}, token: carla })).toMatchObject({
       status: 200,

@@ -85,7 +85,8 @@ describe('partner onboarding with manual approval', () => {
     });
     // Nothing exists yet: no partner, no key.
     expect((await stack.api(`/v1/partners/${id}`)).status).toBe(404);
-    expect((await stack.api(`/v1/partner-applications/${id}/credentials`, { body: {} })).status).toBe(404);
+    // The application is on its way: its credentials are not ready yet (409), not unknown (404).
+    expect((await stack.api(`/v1/partner-applications/${id}/credentials`, { body: {} })).status).toBe(409);
     // A viewer cannot decide; an approver can.
     expect((await decide(id, 'approve', await stack.tokenFor('vera', 'viewer'))).status).toBe(403);
     expect((await decide(id, 'approve', ana)).status).toBe(200);
@@ -165,7 +166,7 @@ describe('partner onboarding with manual approval', () => {
     });
     expect(waiting.approvalsNeeded).toBe(2);
     const bySubmitter = await decide(id, 'approve', maria);
-    expect(bySubmitter.status).toBe(422);
+    expect(bySubmitter.status).toBe(403);
     expect(bySubmitter.body.error.message).toMatch(
       /maria submitted this application: a maker cannot approve/,
     );
@@ -187,6 +188,7 @@ describe('partner onboarding with manual approval', () => {
       }),
     ).rejects.toThrow();
     const refused = await decide(blocked, 'approve', ana);
+    expect(refused.status).toBe(409);
     expect(refused.body.error.message).toMatch(/confirmed sanctions match/);
     expect((await decide(blocked, 'reject', ana, 'sanctions')).status).toBe(200);
     await waitForApplication(stack, blocked, 'Rejected');

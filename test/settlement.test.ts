@@ -288,16 +288,25 @@ describe('settlementCycle workflow', () => {
     expect(last.open).toBe(0);
 
     await waitForStatus(h, 'AwaitingPayoutApproval');
-    await h.executeUpdate(approvePayout, { args: [{ operator: 'ana' }] });
-    const same = await h
+    // ana's accept_theirs moved the GGR the fee is computed on: she made this payout. bo's
+    // write_off moved nothing: he may check it.
+    const byMaker = await h
       .executeUpdate(approvePayout, { args: [{ operator: 'ana' }] })
       .catch((e: unknown) => e);
-    expect(String((same as WorkflowUpdateFailedError).cause?.message)).toMatch(/second, different operator/);
+    expect(String((byMaker as WorkflowUpdateFailedError).cause?.message)).toBe(
+      `ana resolved exception ${byKind.amount_mismatch!.exceptionId} with accept_theirs, which moved the GGR ` +
+        '(and so the fee): a maker cannot approve the payout (maker-checker)',
+    );
     await h.executeUpdate(approvePayout, { args: [{ operator: 'carla' }] });
+    const same = await h
+      .executeUpdate(approvePayout, { args: [{ operator: 'carla' }] })
+      .catch((e: unknown) => e);
+    expect(String((same as WorkflowUpdateFailedError).cause?.message)).toMatch(/second, different operator/);
+    await h.executeUpdate(approvePayout, { args: [{ operator: 'bo' }] });
 
     const result = await h.result();
     expect(result.status).toBe('Completed');
-    expect(result.approvals).toEqual(['ana', 'carla']);
+    expect(result.approvals).toEqual(['carla', 'bo']);
     // accept_theirs on a win 5.00 higher lowers GGR by 5.00: the fee base includes it.
     expect(altered.type).toBe('win');
     const ggr = txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n) - 500n;

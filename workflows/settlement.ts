@@ -17,6 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { conflict } from '../domain/refusals';
 import { refuse } from './refuse';
 import {
   approvalProblem,
@@ -187,7 +188,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
         const problem =
           view.status === 'AwaitingResolution'
             ? resolutionProblem(view.exceptions, r, input.currencyScale)
-            : `exceptions can be resolved once reconciliation is done (now ${view.status})`;
+            : conflict(`exceptions can be resolved once reconciliation is done (now ${view.status})`);
         if (problem) refuse(problem);
       },
       description:
@@ -224,7 +225,7 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
         if (problem) refuse(problem);
       },
       description:
-        'Approve the payout (maker-checker: two different operators, neither the one who started the cycle nor one who adjusted an exception): {"operator","comment"?}',
+        'Approve the payout (maker-checker: two different operators, neither the one who started the cycle nor one whose resolution moved the GGR: an adjust, or an accept_theirs that changed it): {"operator","comment"?}',
     },
   );
 
