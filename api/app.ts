@@ -1,16 +1,15 @@
 import express, { Router } from 'express';
 import helmet from 'helmet';
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createCurrencyRegistry } from '../domain/money';
 import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
-import { authDeps, authenticateBeforeBody } from './auth';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { createMetrics } from './metrics';
 import { rateLimits } from './rate-limits';
-import { rejectUnstorableText } from './text-rule';
-import { BODY_DIGEST } from './route';
+import { documentTextRule } from './text-rule';
+import { methodNotAllowed } from './route';
 import { createRegistry, generateOpenApi } from './openapi';
 import { applicationRoutes } from './routes/applications';
 import { auditRoutes } from './routes/audit';
@@ -65,19 +64,9 @@ export function createApp(deps: ApiDeps): express.Express {
   );
   app.set('trust proxy', deps.config.api.trustProxy);
   for (const limit of rateLimits(deps.config.api.rateLimits)) app.use(limit);
-  app.use(authenticateBeforeBody(authDeps(deps.db, deps.config.api)));
-  app.use(
-    express.json({
-      limit: deps.config.api.bodyLimitBytes,
-      type: ['application/json', 'application/*+json'],
-      // The audit trail records a digest of what was sent, from the bytes themselves.
-      verify: (req, _res, buf) => {
-        (req as express.Request).res!.locals[BODY_DIGEST] = createHash('sha256').update(buf).digest('hex');
-      },
-    }),
-  );
-
-  app.use(rejectUnstorableText);
+  // No body is read here: each route authenticates its caller, checks its role, then reads
+  // and validates the body it declares (api/route.ts), so an unknown caller cannot make the API
+  // buffer megabytes, and a caller without the role hears 403 whatever it sent.
 
   const registry = createRegistry();
   const router = Router();
@@ -92,8 +81,11 @@ export function createApp(deps: ApiDeps): express.Express {
   settlementRoutes(router, registry, deps, currencies);
   auditRoutes(router, registry, deps);
   app.use(router);
+  app.use(methodNotAllowed(router));
 
-  const spec = generateOpenApi(registry, deps.config.api.publicUrl);
+  const spec = documentTextRule(
+    generateOpenApi(registry, deps.config.api.publicUrl) as Record<string, unknown>,
+  );
   app.get('/openapi.json', (_req, res) => {
     res.json(spec);
   });

@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { Request } from 'express';
 import { findActiveApiKey } from '../db/partners';
 import type { Db } from '../db/pool';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors';
@@ -31,6 +31,8 @@ export type AuthRequirement = 'none' | 'partner' | 'any' | OperatorRole;
 
 export interface AuthDeps {
   db: Db;
+  /** The largest JSON body a route reads (API_BODY_LIMIT_BYTES), once its sender is authenticated. */
+  bodyLimitBytes: number;
   /** The bootstrap administrator's token, when configured. */
   operatorToken: string | null;
   operatorTokens: OperatorTokenSettings;
@@ -39,9 +41,14 @@ export interface AuthDeps {
 /** The API's auth dependencies from its config (one verifier per process: it caches the JWKS). */
 export function authDeps(
   db: Db,
-  api: { operatorToken: string | null; operatorTokens: OperatorTokenSettings },
+  api: { operatorToken: string | null; operatorTokens: OperatorTokenSettings; bodyLimitBytes: number },
 ): AuthDeps {
-  return { db, operatorToken: api.operatorToken, operatorTokens: api.operatorTokens };
+  return {
+    db,
+    operatorToken: api.operatorToken,
+    operatorTokens: api.operatorTokens,
+    bodyLimitBytes: api.bodyLimitBytes,
+  };
 }
 
 const verifiers = new WeakMap<OperatorTokenSettings, ReturnType<typeof createOperatorVerifier>>();
@@ -60,33 +67,8 @@ function presentedCredential(req: Request): string | null {
   return req.get('x-api-key') ?? null;
 }
 
-/** Where authenticateBeforeBody leaves the caller, so that the route does not look it up again. */
-const PRINCIPAL = 'clearhouse.principal';
-
-/**
- * A request that carries a body is authenticated before the body is read: an unknown caller
- * cannot make the API buffer and parse megabytes. (Every route that takes a body needs a
- * credential.) The route then checks the role it needs against the same principal.
- */
-export function authenticateBeforeBody(deps: AuthDeps) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const hasBody = req.get('content-length') !== undefined || req.get('transfer-encoding') !== undefined;
-    if (!hasBody || req.method === 'GET' || req.method === 'HEAD') return next();
-    try {
-      res.locals[PRINCIPAL] = await authenticate(deps, req, 'any');
-      next();
-    } catch (err) {
-      // Unread, the body would keep the connection busy: close it after the answer.
-      res.set('connection', 'close');
-      next(err);
-    }
-  };
-}
-
 export async function authenticate(deps: AuthDeps, req: Request, need: AuthRequirement): Promise<Principal> {
   if (need === 'none') return { kind: 'anonymous' };
-  const known = req.res?.locals[PRINCIPAL] as Principal | undefined;
-  if (known) return allowed(known, need, req.method);
   const credential = presentedCredential(req);
   if (!credential) {
     throw new UnauthorizedError('missing credentials: send Authorization: Bearer <token>', [

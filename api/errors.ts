@@ -11,6 +11,8 @@ export interface ErrorBody {
 
 const statusByCode: Record<ErrorCode, number> = {
   bad_request: 400,
+  unsupported_media_type: 415,
+  method_not_allowed: 405,
   validation_failed: 422,
   unauthorized: 401,
   forbidden: 403,

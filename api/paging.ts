@@ -16,7 +16,14 @@ export const pageQuery = {
     .max(MAX_PAGE_SIZE)
     .default(DEFAULT_PAGE_SIZE)
     .meta({ description: `Page size (at most ${MAX_PAGE_SIZE})` }),
-  cursor: z.string().max(1000).optional().meta({ description: "The previous page's nextCursor" }),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,1000}$/, 'a nextCursor this list gave out')
+    .optional()
+    .meta({
+      description:
+        "The previous page's nextCursor, unchanged. Opaque (base64url): a value this list did not give out is a 400.",
+    }),
 };
 
 export const nextCursorSchema = z

@@ -1,11 +1,18 @@
 import { type OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openapi';
-import type { Request, Response, Router } from 'express';
-import { randomUUID } from 'node:crypto';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { BadRequestError, ValidationError } from '../domain/errors';
+import {
+  BadRequestError,
+  MethodNotAllowedError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../domain/errors';
 import { appendAudit } from '../db/audit';
 import { authenticate, type AuthDeps, type AuthRequirement, type Principal } from './auth';
 import { zodDetails } from './errors';
+import { errorResponses } from './schemas';
+import { checkBodyText, checkRequestLineText } from './text-rule';
 
 /**
  * A route is declared once: its schemas validate the request and, through the same
@@ -17,8 +24,13 @@ export interface RouteResult {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
-  /** Send as text with this content type instead of JSON. */
+  /**
+   * Send as text instead of JSON (operators only: a partner's answer is always its body as the
+   * route's partner view projects it; a partner-facing text format goes through `render`).
+   */
   text?: { contentType: string; body: string };
+  /** Renders the body — after the partner view projected it, for a partner — as text (CSV, say). */
+  render?: (body: never) => { contentType: string; body: string };
 }
 
 export interface RouteContext<P, Q, B> {
@@ -40,6 +52,13 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   /** Who may call it: declared here, enforced by mountRoute, shown in the OpenAPI spec. */
   auth: AuthRequirement;
   /**
+   * What a partner reads of a successful answer: an allow-list (api/partner-view.ts). Every
+   * field it does not name is dropped and an operator's name becomes a role, so a field added
+   * to the answer later stays hidden from partners until someone allows it here. Required
+   * when `auth` lets a partner call the route: mountRoute refuses to mount one without it.
+   */
+  partnerView?: z.ZodType;
+  /**
    * Every successful call of a route that is not a GET is recorded in the audit trail (who,
    * role, action, target, request id, digest of the request body). `false` for a route that
    * changes nothing (a dry run).
@@ -57,12 +76,62 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
 
 const empty = z.object({});
 
+/** The methods each mounted path answers, for the 405 of every other method (methodNotAllowed). */
+const mountedPaths = new WeakMap<Router, Map<string, { pattern: RegExp; methods: Set<string> }>>();
+
+/** JSON body readers, one per body limit: a body is read only once its sender is authenticated. */
+const jsonReaders = new Map<number, RequestHandler>();
+function jsonReader(limit: number): RequestHandler {
+  let reader = jsonReaders.get(limit);
+  if (!reader)
+    jsonReaders.set(
+      limit,
+      (reader = express.json({
+        limit,
+        type: JSON_TYPES,
+        // The audit trail records a digest of what was sent, from the bytes themselves.
+        verify: (req, _res, buf) => {
+          (req as Request).res!.locals[BODY_DIGEST] = createHash('sha256').update(buf).digest('hex');
+        },
+      })),
+    );
+  return reader;
+}
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+function readJson(limit: number, req: Request, res: Response): Promise<void> {
+  if (!req.is(JSON_TYPES)) {
+    const length = req.get('content-length');
+    if ((length === undefined || length === '0') && req.get('transfer-encoding') === undefined)
+      return Promise.reject(
+        new BadRequestError('this operation needs a JSON body', [{ path: 'body', message: 'required' }]),
+      );
+    return Promise.reject(
+      new UnsupportedMediaTypeError('expected Content-Type: application/json', [
+        { path: 'headers.content-type', message: `${req.get('content-type') ?? 'none'} is not JSON` },
+      ]),
+    );
+  }
+  return new Promise((resolve, reject) =>
+    // body-parser's errors (413, malformed JSON) carry the status the error handler answers.
+    jsonReader(limit)(req, res, (err?: unknown) =>
+      err ? reject(err instanceof Error ? err : new Error('unreadable body')) : resolve(),
+    ),
+  );
+}
+
 export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(
   router: Router,
   registry: OpenAPIRegistry,
   deps: AuthDeps,
   spec: RouteSpec<P, Q, B>,
 ): void {
+  const partnerMayCall = spec.auth === 'partner' || spec.auth === 'any';
+  if (partnerMayCall && !spec.partnerView)
+    throw new Error(
+      `${spec.method.toUpperCase()} ${spec.path}: a route partners may call needs a partnerView`,
+    );
+
   registry.registerPath({
     method: spec.method,
     path: spec.path,
@@ -88,22 +157,34 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
           }
         : {}),
     },
-    responses: spec.responses,
+    responses: { ...standardResponses(spec), ...spec.responses },
   });
 
   const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
+  let paths = mountedPaths.get(router);
+  if (!paths)
+    mountedPaths.set(router, (paths = new Map<string, { pattern: RegExp; methods: Set<string> }>()));
+  const mounted = paths.get(spec.path) ?? {
+    // Express matches paths case-insensitively, with or without a trailing slash.
+    pattern: new RegExp(
+      `^${spec.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{\w+\}/g, '[^/]+')}/?$`,
+      'i',
+    ),
+    methods: new Set<string>(),
+  };
+  mounted.methods.add(spec.method.toUpperCase());
+  paths.set(spec.path, mounted);
+
   router[spec.method](expressPath, async (req, res, next) => {
     try {
       const principal = await authenticate(deps, req, spec.auth);
+      checkRequestLineText(req.path, req.query);
       const params = parseOr(spec.params ?? empty, req.params, 'params', BadRequestError);
       const query = parseOr(spec.query ?? empty, req.query, 'query', BadRequestError);
       let body: unknown = undefined;
       if (spec.body) {
-        if (!req.is('application/json')) {
-          throw new BadRequestError('expected Content-Type: application/json', [
-            { path: 'body', message: 'not JSON' },
-          ]);
-        }
+        await readJson(deps.bodyLimitBytes, req, res);
+        checkBodyText(req.body);
         body = spec.fastBody?.(req.body) ?? parseOr(spec.body, req.body, '', ValidationError);
       }
       const result = await spec.handler({
@@ -114,18 +195,79 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
         req,
         res,
       });
-      if (spec.method !== 'get' && spec.audit !== false && result.status < 400)
-        await auditCall(deps, req, spec, principal, result.status);
-      if (result.headers) res.set(result.headers);
-      if (result.text) res.status(result.status).type(result.text.contentType).send(result.text.body);
-      else if (result.body === undefined) res.status(result.status).end();
-      else res.status(result.status).json(result.body);
+      const answer = principal.kind === 'partner' ? forPartner(spec, result) : result;
+      if (spec.method !== 'get' && spec.audit !== false && answer.status < 400)
+        await auditCall(deps, req, spec, principal, answer.status);
+      if (answer.headers) res.set(answer.headers);
+      const text = answer.text ?? (answer.render ? answer.render(answer.body as never) : undefined);
+      if (text) res.status(answer.status).type(text.contentType).send(text.body);
+      else if (answer.body === undefined) res.status(answer.status).end();
+      else res.status(answer.status).json(answer.body);
     } catch (err) {
       next(err);
     }
   });
 }
 
+/**
+ * A partner's answer: the body through the route's partner view (an allow-list), never text
+ * built around it. A body the view cannot read is a bug of ours, never sent.
+ */
+function forPartner(
+  spec: { method: string; path: string; partnerView?: z.ZodType },
+  result: RouteResult,
+): RouteResult {
+  if (result.status >= 300) return result;
+  const where = `${spec.method.toUpperCase()} ${spec.path}`;
+  if (result.text) throw new Error(`${where} answered a partner with text that bypasses its partner view`);
+  if (result.body === undefined) return result;
+  if (!spec.partnerView) throw new Error(`${where} has no partner view`);
+  const projected = spec.partnerView.safeParse(result.body);
+  if (!projected.success)
+    throw new Error(`${where}: the answer does not fit its partner view: ${projected.error.message}`);
+  return { ...result, body: projected.data };
+}
+
+/**
+ * 405 with Allow for a method a mounted path does not declare (RFC 9110), instead of the 404
+ * of a path that does not exist. Mounted after the routes.
+ */
+export function methodNotAllowed(router: Router): RequestHandler {
+  return (req, res, next) => {
+    const methods = new Set<string>();
+    for (const mounted of mountedPaths.get(router)?.values() ?? [])
+      if (mounted.pattern.test(req.path)) for (const m of mounted.methods) methods.add(m);
+    if (methods.size === 0) return next();
+    const allow = [...[...methods].sort(), ...(methods.has('GET') ? ['HEAD'] : []), 'OPTIONS'].join(', ');
+    res.set('allow', allow);
+    next(new MethodNotAllowedError(`${req.method} is not allowed on ${req.path}: use ${allow}`));
+  };
+}
+
+/**
+ * What any operation can answer besides its own statuses, documented on every one from the
+ * same facts mountRoute enforces: 400 (an unreadable parameter, or text the text rule
+ * refuses, in any query string), 401/403 (its auth requirement), the body statuses, 429 (rate
+ * limits), 431 (headers over Node's limit, answered before any route), 503 (an outage).
+ */
+function standardResponses(spec: {
+  auth: AuthRequirement;
+  method: string;
+  body?: unknown;
+}): RouteConfig['responses'] {
+  const statuses = [400, 429, 503];
+  if (spec.auth !== 'none') statuses.push(401);
+  // A role or a partner key is checked on every such route; a suspended partner may not write.
+  if (spec.auth !== 'none' && (spec.auth !== 'any' || spec.method !== 'get')) statuses.push(403);
+  if (spec.body) statuses.push(413, 415, 422);
+  return {
+    ...errorResponses(...statuses),
+    431: {
+      description:
+        'Request headers larger than the server accepts (answered by the HTTP server, without a body)',
+    },
+  };
+}
 /**
  * OpenAPI security per requirement: a partner's API key, an operator's bearer token with the
  * role named as its scope (OpenAPI 3.1 allows role names for any scheme), or either.

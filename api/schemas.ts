@@ -52,3 +52,16 @@ export function errorResponses(...statuses: number[]) {
 export function jsonResponse(schema: z.ZodType, description: string) {
   return { description, content: { 'application/json': { schema } } };
 }
+
+/**
+ * An instant with an explicit offset (RFC 3339), as the UTC instant it names: an offset
+ * RFC 3339 allows but Postgres does not (beyond ±15:59) never reaches the database.
+ */
+export const instantSchema = z.iso.datetime({ offset: true }).transform((v, ctx) => {
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'not an instant' });
+    return z.NEVER;
+  }
+  return new Date(ms).toISOString();
+});

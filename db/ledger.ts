@@ -229,16 +229,23 @@ export async function listAccounts(
  * Balance of an account as of a business date (effective_date ≤ date) or an instant
  * (posted_at ≤ instant): the sum of its postings, read from the two per-side indexes.
  */
+/**
+ * An account's balance as of a business date (postings effective on or before it: a closing
+ * balance, backdated entries included), as recorded by an instant (postings written at or
+ * before it: what the books said then), or both at once (what the books said at that instant
+ * about the days up to that date: an auditor's question about a closed month).
+ */
 export async function balanceAsOf(
   db: Queryable,
   accountId: string,
-  asOf: { date: string } | { instant: string },
+  asOf: { date?: string; instant?: string },
 ): Promise<bigint> {
-  const [column, value] = 'date' in asOf ? ['effective_date', asOf.date] : ['posted_at', asOf.instant];
   const { rows } = await db.query<{ debits: string; credits: string }>(
-    `SELECT (SELECT coalesce(sum(amount_minor), 0) FROM ledger_postings WHERE debit_account_id = $1 AND ${column} <= $2)::text AS debits,
-            (SELECT coalesce(sum(amount_minor), 0) FROM ledger_postings WHERE credit_account_id = $1 AND ${column} <= $2)::text AS credits`,
-    [accountId, value],
+    `SELECT (SELECT coalesce(sum(amount_minor), 0) FROM ledger_postings WHERE debit_account_id = $1
+               AND ($2::date IS NULL OR effective_date <= $2) AND ($3::timestamptz IS NULL OR posted_at <= $3))::text AS debits,
+            (SELECT coalesce(sum(amount_minor), 0) FROM ledger_postings WHERE credit_account_id = $1
+               AND ($2::date IS NULL OR effective_date <= $2) AND ($3::timestamptz IS NULL OR posted_at <= $3))::text AS credits`,
+    [accountId, asOf.date ?? null, asOf.instant ?? null],
   );
   return BigInt(rows[0]!.debits) - BigInt(rows[0]!.credits);
 }

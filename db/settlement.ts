@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { withTransaction } from './retry';
-import { NotFoundError, ValidationError } from '../domain/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import {
   accrualMonth,
   checkContractTerms,
@@ -444,14 +444,16 @@ export async function planCycle(
       ORDER BY effective_from DESC LIMIT 1`,
     [p.partnerId, anchor],
   );
+  // What the partner's contracts say decides these two: a conflict with stored state (409),
+  // not a malformed request.
   if (!contract.rows[0])
-    throw new ValidationError(`no contract in force for ${p.partnerId} on ${anchor}`, [
+    throw new ConflictError(`no contract in force for ${p.partnerId} on ${anchor}`, [
       { path: 'periodStart', message: 'no contract in force' },
     ]);
   const terms = readContractTerms(contract.rows[0].terms).settlement;
   const period = periodContaining(anchor, terms.period);
   if (p.periodStart !== null && period.start !== p.periodStart)
-    throw new ValidationError(`periodStart ${p.periodStart} does not start a ${terms.period} period`, [
+    throw new ConflictError(`periodStart ${p.periodStart} does not start a ${terms.period} period`, [
       { path: 'periodStart', message: `the contract settles ${terms.period}: use ${period.start}` },
     ]);
   const periodEnd = p.periodEnd ?? period.end;
@@ -494,21 +496,47 @@ export async function hasReportAggregates(db: Queryable, cycleId: string): Promi
 
 /**
  * The Schedule backfill window whose firings settle business days `from`..`to` of the partner
- * (a firing settles the day before it, in the partner's timezone); null for an unknown partner.
+ * (a firing settles the day before it, in the partner's timezone), with what bounds a
+ * backfill: the partner's first contract day and the last business day that has ended in its
+ * timezone (yesterday there). Null for an unknown partner.
  */
 export async function backfillWindow(
   db: Queryable,
   partnerId: string,
   from: string,
   to: string,
-): Promise<{ start: Date; end: Date } | null> {
-  const { rows } = await db.query<{ start: Date; end: Date }>(
+): Promise<{
+  start: Date;
+  end: Date;
+  timezone: string;
+  firstContractDay: string | null;
+  lastEndedDay: string;
+} | null> {
+  const { rows } = await db.query<{
+    start: Date;
+    end: Date;
+    timezone: string;
+    first_contract_day: string | null;
+    last_ended_day: string;
+  }>(
     `SELECT (($2::date + 1)::timestamp AT TIME ZONE timezone) AS start,
-            (($3::date + 2)::timestamp AT TIME ZONE timezone) AS end
-       FROM partners WHERE id = $1`,
+            (($3::date + 2)::timestamp AT TIME ZONE timezone) AS end,
+            timezone,
+            (SELECT min(effective_from)::text FROM partner_contracts WHERE partner_id = p.id) AS first_contract_day,
+            ((now() AT TIME ZONE timezone)::date - 1)::text AS last_ended_day
+       FROM partners p WHERE id = $1`,
     [partnerId, from, to],
   );
-  return rows[0] ?? null;
+  const r = rows[0];
+  return r
+    ? {
+        start: r.start,
+        end: r.end,
+        timezone: r.timezone,
+        firstContractDay: r.first_contract_day,
+        lastEndedDay: r.last_ended_day,
+      }
+    : null;
 }
 
 export interface CycleListing {

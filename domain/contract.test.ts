@@ -44,21 +44,29 @@ describe('contract cadence rules', () => {
   it('names the field of terms the fee engine refuses', () => {
     const terms = {
       base: 'ggr',
-      tiers: [{ upToMinor: null, rate: '0.1' }],
+      // Tiers that do not rise: a rule across items, the fee engine's (a schema cannot say it).
+      tiers: [
+        { upToMinor: '5000', rate: '0.1' },
+        { upToMinor: '5000', rate: '0.08' },
+        { upToMinor: null, rate: '0.05' },
+      ],
       tierMode: 'marginal',
       negativeBase: 'floor',
       jackpots: 'exclude',
-      gamingTax: { jurisdiction: 'MT', rate: '1.5', on: 'ggr' },
     };
     expect(() => checkContractTerms(terms)).toThrow(ValidationError);
     try {
       checkContractTerms(terms);
     } catch (err) {
       expect((err as ValidationError).details).toEqual([
-        { path: 'terms.gamingTax.rate', message: 'must not exceed 1 (100 %)' },
+        { path: 'terms.tiers.1.upToMinor', message: 'must rise from tier to tier' },
       ]);
     }
-    expect(checkContractTerms({ ...terms, gamingTax: null }).settlement).toEqual({
+    // A rate above 100 % is refused by the schema itself (and so says the OpenAPI document).
+    expect(() => checkContractTerms({ ...terms, tiers: [{ upToMinor: null, rate: '1.5' }] })).toThrow(
+      /invalid contract terms/,
+    );
+    expect(checkContractTerms({ ...terms, tiers: [{ upToMinor: null, rate: '0.1' }] }).settlement).toEqual({
       period: 'daily',
       cutoffGraceMinutes: 60,
       payoutApprovalThresholdMinor: '1000000',

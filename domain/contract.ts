@@ -5,11 +5,15 @@ import { InvalidTermsError, validateTerms, type FeeTerms } from './fees';
 import { ValidationError } from './errors';
 
 const minor = z.string().regex(/^\d{1,18}$/, 'minor units as a string of digits');
-const rate = z.string().regex(/^(0|[1-9]\d*)(\.\d{1,12})?$/, 'an exact decimal rate such as "0.12"');
+/** A share: an exact decimal from 0 to 1 (100 %), at most 12 decimals. */
+const rate = z
+  .string()
+  .regex(/^(0(\.\d{1,12})?|1(\.0{1,12})?)$/, 'an exact decimal rate from 0 to 1 such as "0.12"');
 /** A game category (the game catalogue's, the contract's category rates'). */
+const GAME_CATEGORY = /^[a-z][a-z0-9_-]{0,39}$/;
 export const gameCategorySchema = z
   .string()
-  .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a game category such as slots, live, table, crash');
+  .regex(GAME_CATEGORY, 'a game category such as slots, live, table, crash');
 
 export const cadences = ['daily', 'weekly', 'monthly'] as const;
 // The cadence rules (the period a cycle settles, when its Schedule fires, whether it closes
@@ -40,7 +44,11 @@ export const contractTermsSchema = z
     tierMode: z.enum(['marginal', 'whole_volume']),
     minimumGuaranteeMinor: minor.default('0').meta({ description: 'Monthly minimum guarantee' }),
     fixedFeeMinor: minor.default('0').meta({ description: 'Fixed fee per month' }),
-    categoryRates: z.record(gameCategorySchema, rate).default({}),
+    categoryRates: z
+      .record(gameCategorySchema, rate)
+      .default({})
+      // The generator does not publish a record's key schema: say it, so the contract does.
+      .meta({ propertyNames: { type: 'string', pattern: GAME_CATEGORY.source } }),
     negativeBase: z.enum(['carry_forward', 'floor']),
     jackpots: z.enum(['pass_through', 'exclude']),
     taxWithholdingRate: rate.default('0'),

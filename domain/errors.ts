@@ -10,6 +10,8 @@ export interface ErrorDetail {
 
 export type ErrorCode =
   | 'bad_request'
+  | 'unsupported_media_type'
+  | 'method_not_allowed'
   | 'validation_failed'
   | 'unauthorized'
   | 'forbidden'
@@ -33,6 +35,16 @@ export abstract class DomainError extends Error {
 /** The request itself is unreadable (malformed JSON, bad query string): HTTP 400. */
 export class BadRequestError extends DomainError {
   readonly code = 'bad_request';
+  readonly retryable = false;
+}
+/** The request's body is not in a media type the operation reads (JSON): HTTP 415. */
+export class UnsupportedMediaTypeError extends DomainError {
+  readonly code = 'unsupported_media_type';
+  readonly retryable = false;
+}
+/** The path exists but does not answer this method: HTTP 405 (with Allow). */
+export class MethodNotAllowedError extends DomainError {
+  readonly code = 'method_not_allowed';
   readonly retryable = false;
 }
 /** The request is readable but its content breaks a rule: HTTP 422. */

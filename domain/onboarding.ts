@@ -11,6 +11,7 @@ import {
   timezoneSchema,
   type NewPartner,
 } from './partner';
+import { nonBlankText } from './text';
 
 export const applicationStatuses = [
   /** Company registry, licences and sanctions being checked. */
@@ -34,7 +35,7 @@ export type ApplicationStatus = (typeof applicationStatuses)[number];
 
 export const contactRoles = ['finance', 'technical', 'compliance', 'commercial'] as const;
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+const text = nonBlankText;
 
 /** The applicant's business details: who they are, where they are licensed, whom to reach. */
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { timezoneSchema } from './timezones';
+import { nonBlankText } from './text';
 
 // The one time-zone rule (domain/timezones.ts), re-exported where partners are described.
 export { timezoneSchema };
@@ -18,7 +19,7 @@ export const partnerKinds = ['provider', 'aggregator', 'affiliate'] as const;
 export const newPartnerSchema = z
   .object({
     id: partnerIdSchema,
-    name: z.string().trim().min(1).max(200),
+    name: nonBlankText(200),
     kind: z.enum(partnerKinds),
     timezone: timezoneSchema,
     settlementCurrency: currencyCodeSchema,

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { ErrorDetail } from './errors';
 import { defaultCurrencies, parseAmount, type CurrencyRegistry } from './money';
-import { currencyCodeSchema } from './partner';
 
 /** Limits of one ingest batch (named, documented in the OpenAPI spec). */
 export const MAX_BATCH_ITEMS = 10_000;
@@ -26,48 +25,100 @@ export const providerId = z
   .max(MAX_ID_LENGTH)
   .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
-// RFC 3339 with an explicit offset (Z or ±hh:mm); a local time without offset is ambiguous.
-const MIN_YEAR = 1970;
-const MAX_YEAR = 2999;
-const rfc3339 = z.iso
-  .datetime({ offset: true, message: 'must be an RFC 3339 timestamp with offset, e.g. 2026-11-23T21:15:00Z' })
-  .refine((v) => {
-    const year = new Date(v).getUTCFullYear();
-    return year >= MIN_YEAR && year <= MAX_YEAR;
-  }, `must be between ${MIN_YEAR} and ${MAX_YEAR}`);
+// RFC 3339 with an explicit offset (Z or ±hh:mm; a local time without offset is ambiguous), a
+// real calendar day (leap years included) in the years 1970–2999. One regular expression, so
+// the OpenAPI document states the rule exactly as it is checked.
+const RFC3339_1970_2999 =
+  /^(?:(?:19(?:7[26]|8[048]|9[26])|2\d(?:0[48]|[2468][048]|[13579][26])|2[048]00)-02-29|(?:19[7-9]\d|2\d{3})-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8])))T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+const rfc3339 = z
+  .string()
+  .regex(
+    RFC3339_1970_2999,
+    'must be an RFC 3339 timestamp with offset in the years 1970 to 2999, e.g. 2026-11-23T21:15:00Z',
+  )
+  .meta({ format: 'date-time' });
 
-export const transactionItemSchema = z
-  .object({
+const decimal = (negative: boolean) =>
+  z
+    .string()
+    .max(64)
+    .regex(
+      negative ? /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/ : /^(0|[1-9][0-9]*)(\.[0-9]+)?$/,
+      'must be a decimal string such as "12.34"',
+    )
+    .meta({
+      description:
+        'Decimal string with at most the currency\'s decimals (EUR 2, JPY 0, KWD 3…), e.g. "12.34"; JSON numbers are rejected.' +
+        (negative ? ' May be negative.' : ''),
+      example: '12.50',
+    });
+
+/**
+ * One game transaction. Its type decides what else it carries, so each type is its own
+ * variant (the OpenAPI document shows them as `oneOf` by `type`): a rollback names what it
+ * cancels (`refId`, on no other type), an adjustment says why (`reason`) and alone may be
+ * negative. The currency is one the registry knows (ISO 4217 and the configured assets).
+ */
+export function transactionItemSchemaFor(currencies: CurrencyRegistry) {
+  const codes = currencies.codes() as [string, ...string[]];
+  const common = {
     id: providerId.meta({ example: 'tx-000123' }),
-    type: z.enum(transactionTypes),
     roundId: providerId.meta({ example: 'round-77' }),
     playerId: providerId.meta({ example: 'player-42' }),
     gameId: providerId.meta({ example: 'book-of-sun' }),
-    amount: z.string().meta({
-      description:
-        'Decimal string in the currency\'s scale, e.g. "12.34" (JSON numbers are rejected). Negative only for adjustments.',
-      example: '12.50',
-    }),
-    currency: currencyCodeSchema.meta({ example: 'EUR' }),
+    amount: decimal(false),
+    currency: z
+      .enum(codes)
+      .meta({ description: 'ISO 4217 code, or a configured asset code', example: 'EUR' }),
     occurredAt: rfc3339.meta({ example: '2026-11-23T21:15:00Z' }),
-    refId: providerId
-      .optional()
-      .meta({ description: 'For a rollback: the id of the bet or win it cancels.' }),
-    reason: z.string().max(500).optional().meta({ description: 'For an adjustment: why.' }),
-  })
-  .strict()
-  .meta({ id: 'GameTransaction' });
+    reason: z.string().max(500).optional().meta({ description: 'Why (required for an adjustment).' }),
+  };
+  return z
+    .discriminatedUnion('type', [
+      z
+        .object({
+          ...common,
+          type: z.enum(transactionTypes.filter((t) => t !== 'rollback' && t !== 'adjustment')),
+        })
+        .strict(),
+      z
+        .object({
+          ...common,
+          type: z.literal('rollback'),
+          refId: providerId.meta({ description: 'The id of the bet or win it cancels.' }),
+        })
+        .strict(),
+      z
+        .object({
+          ...common,
+          type: z.literal('adjustment'),
+          amount: decimal(true),
+          reason: z
+            .string({ error: (i) => (i.input === undefined ? 'is required for an adjustment' : undefined) })
+            .min(1, 'is required for an adjustment')
+            .max(500)
+            .meta({ description: 'Why the correction was made.' }),
+        })
+        .strict(),
+    ])
+    .meta({ id: 'GameTransaction' });
+}
 
-export const transactionBatchSchema = z
-  .object({
-    batchId: providerId.meta({
-      description: 'Unique per partner; a replay returns the first response.',
-      example: 'batch-2026-11-23-0001',
-    }),
-    transactions: z.array(transactionItemSchema).min(1).max(MAX_BATCH_ITEMS),
-  })
-  .strict()
-  .meta({ id: 'TransactionBatch' });
+export function transactionBatchSchemaFor(currencies: CurrencyRegistry) {
+  return z
+    .object({
+      batchId: providerId.meta({
+        description: 'Unique per partner; a replay returns the first response.',
+        example: 'batch-2026-11-23-0001',
+      }),
+      transactions: z.array(transactionItemSchemaFor(currencies)).min(1).max(MAX_BATCH_ITEMS),
+    })
+    .strict()
+    .meta({ id: 'TransactionBatch' });
+}
+
+export const transactionItemSchema = transactionItemSchemaFor(defaultCurrencies);
+export const transactionBatchSchema = transactionBatchSchemaFor(defaultCurrencies);
 
 export type TransactionItem = z.infer<typeof transactionItemSchema>;
 export type TransactionBatch = z.infer<typeof transactionBatchSchema>;
@@ -112,7 +163,7 @@ const ITEM_KEYS = new Set([
 ]);
 const TYPES = new Set<string>(transactionTypes);
 const PROVIDER_ID = /^[\x21-\x7e]{1,128}$/;
-const CURRENCY = /^[A-Z][A-Z0-9]{2,9}$/;
+const AMOUNT = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
 // Canonical UTC with calendar-valid ranges checked below, years 1970–2999.
 const FAST_INSTANT =
   /^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
@@ -124,7 +175,10 @@ const FAST_INSTANT =
  * truth for what is valid and for the error details. A property test holds the two together:
  * whatever this accepts, the schema accepts with the same result.
  */
-export function fastParseBatch(body: unknown): TransactionBatch | null {
+export function fastParseBatch(
+  body: unknown,
+  currencies: CurrencyRegistry = defaultCurrencies,
+): TransactionBatch | null {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const b = body as Record<string, unknown>;
   const keys = Object.keys(b);
@@ -148,11 +202,15 @@ export function fastParseBatch(body: unknown): TransactionBatch | null {
       !PROVIDER_ID.test(o.gameId) ||
       typeof o.amount !== 'string' ||
       typeof o.currency !== 'string' ||
-      !CURRENCY.test(o.currency) ||
+      currencies.scaleOf(o.currency) === undefined ||
+      !AMOUNT.test(o.amount) ||
+      (o.amount.startsWith('-') && o.type !== 'adjustment') ||
       typeof o.occurredAt !== 'string' ||
       !FAST_INSTANT.test(o.occurredAt) ||
+      (o.refId !== undefined) !== (o.type === 'rollback') ||
       (o.refId !== undefined && (typeof o.refId !== 'string' || !PROVIDER_ID.test(o.refId))) ||
-      (o.reason !== undefined && (typeof o.reason !== 'string' || o.reason.length > 500))
+      (o.reason !== undefined && (typeof o.reason !== 'string' || o.reason.length > 500)) ||
+      (o.type === 'adjustment' && (typeof o.reason !== 'string' || o.reason.length === 0))
     ) {
       return null;
     }
@@ -175,8 +233,8 @@ function canonicalInstant(value: string): string {
 
 /**
  * Second-stage validation that needs more than a schema: amounts against each currency's
- * scale, the rollback ↔ refId rule, and duplicates inside the batch (identical → counted
- * once; same id, different content → conflict).
+ * scale and range, and duplicates inside the batch (identical → counted once; same id,
+ * different content → conflict).
  */
 export function normalizeBatch(
   batch: TransactionBatch,
@@ -205,6 +263,8 @@ export function normalizeBatch(
 
   for (let i = 0; i < n; i++) {
     const t = batch.transactions[i]!;
+    // The schema (or the fast path) already held each type to its fields: refId on rollbacks only.
+    const refId = t.type === 'rollback' ? t.refId : undefined;
     const at = (field: string) => `transactions.${i}.${field}`;
     const scale = currencies.scaleOf(t.currency);
     let minor: bigint | null = null;
@@ -215,12 +275,6 @@ export function normalizeBatch(
       if (parsed.ok) minor = parsed.minor;
       else details.push({ path: at('amount'), message: parsed.message });
     }
-    if (t.type === 'rollback' && !t.refId)
-      details.push({ path: at('refId'), message: 'is required for a rollback' });
-    if (t.type !== 'rollback' && t.refId)
-      details.push({ path: at('refId'), message: 'is only allowed on a rollback' });
-    if (t.type === 'adjustment' && !t.reason)
-      details.push({ path: at('reason'), message: 'is required for an adjustment' });
     if (details.length >= MAX_REPORTED_DETAILS) break;
     if (minor === null) continue;
 
@@ -236,7 +290,7 @@ export function normalizeBatch(
       minor.toString(),
       t.currency,
       occurredIso,
-      t.refId ?? '',
+      refId ?? '',
       t.reason ?? '',
     ].join('\u001f');
     out.canonical[i] = line;
@@ -254,7 +308,7 @@ export function normalizeBatch(
     out.amountsMinor.push(minor.toString());
     out.currencies.push(t.currency);
     out.occurredAt.push(occurredIso);
-    out.refs.push(t.refId ?? null);
+    out.refs.push(refId ?? null);
     out.reasons.push(t.reason ?? null);
   }
   if (details.length) return { ok: false, kind: 'invalid', details };

@@ -7,12 +7,11 @@ import type { ProviderAdapter } from './types';
 
 /** Formats that speak in the provider's local time read one option: that timezone (UTC if unset). */
 const localTimeOptions = z
-  .object({
-    timezone: timezoneSchema
-      .optional()
-      .meta({ description: "IANA timezone of the report's days and times; UTC when unset" }),
-  })
-  .strict();
+  .object({ timezone: timezoneSchema.optional() })
+  .strict()
+  // On the object, not the field: a field's own meta would copy the whole Timezone enum into
+  // each format's schema instead of referring to the one component.
+  .meta({ description: "`timezone`: the IANA time zone of the report's days and times; UTC when unset" });
 
 /**
  * Every report format Clearhouse reads, with exactly the options its adapter reads: the one

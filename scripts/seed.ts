@@ -293,12 +293,13 @@ async function main(): Promise<void> {
     // The demo day settled now (the Schedule settles the days after it): nova-slots' provider
     // disagrees, so that cycle waits for an operator.
     const started = await call('POST', '/v1/settlements', { partnerId: id, periodStart: day });
-    if (started.status === 202 || started.status === 409) {
+    const exists = started.status === 409 && /already started/.test(why(started));
+    if (started.status === 202 || exists) {
       const cycle = started.status === 202 ? 'started' : 'already exists';
       return say(id, `${txs.length} transactions on ${day}, settlement:${id}:${day} ${cycle}`);
     }
-    // E.g. a later contract with a weekly or monthly cadence: the demo day starts no period.
-    if (started.status === 422 || started.status === 404)
+    // E.g. a later contract with a weekly or monthly cadence (409: the demo day starts no period).
+    if (started.status === 409 || started.status === 422 || started.status === 404)
       return say(id, `${txs.length} transactions on ${day}; no cycle started (${why(started)})`);
     throw new Error(`starting settlement for ${id}: ${started.status} ${why(started)}`);
   }

@@ -53,13 +53,41 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
     expect(res.body.error.code).toBe('payload_too_large');
   });
 
-  it('rejects a non-JSON content type with 400', async () => {
+  it('rejects a non-JSON content type with 415, and a missing body with 400', async () => {
     const res = await stack.api('/v1/partner-applications', {
       rawBody: 'id=x',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
-    expect(res.status).toBe(400);
-    expect(res.body.error.details).toEqual([{ path: 'body', message: 'not JSON' }]);
+    expect(res.status).toBe(415);
+    expect(res.body.error.details).toEqual([
+      { path: 'headers.content-type', message: 'application/x-www-form-urlencoded is not JSON' },
+    ]);
+    const none = await stack.api('/v1/partner-applications', { method: 'POST' });
+    expect(none.status).toBe(400);
+    expect(none.body.error.details).toEqual([{ path: 'body', message: 'required' }]);
+  });
+
+  it('answers 405 with Allow for a method a path does not declare, and 404 for a path that does not exist', async () => {
+    const trace = await stack.api('/v1/settlements', { method: 'DELETE' });
+    expect(trace.status).toBe(405);
+    expect(trace.headers.get('allow')).toBe('GET, POST, HEAD, OPTIONS');
+    expect(trace.body.error.code).toBe('method_not_allowed');
+    const health = await stack.api('/healthz', { method: 'PUT', token: null });
+    expect(health.status).toBe(405);
+    expect(health.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+    expect((await stack.api('/v1/nowhere')).status).toBe(404);
+  });
+
+  it('checks the role before it reads a body: a partner key on an operator route is a 403, whatever it sent', async () => {
+    const partner = await onboardPartner(stack);
+    for (const rawBody of ['{not json', JSON.stringify({ name: 'a\u0000b' })]) {
+      const res = await stack.api('/v1/partner-applications', {
+        rawBody,
+        headers: { 'content-type': 'application/json' },
+        token: partner.apiKey,
+      });
+      expect(res.status).toBe(403);
+    }
   });
 
   it('names every invalid field in a 422 and writes nothing', async () => {

@@ -32,9 +32,9 @@ describe('partner credentials', () => {
     const body = application();
     const id = body.partnerId as string;
     expect((await stack.api('/v1/partner-applications', { body })).status).toBe(202);
-    // No key before the partner exists and is active.
+    // No key before the partner is active: the application is there, not ready (409).
     const early = await stack.api(`/v1/partner-applications/${id}/credentials`, { body: {} });
-    expect(early.status).toBe(404);
+    expect(early.status).toBe(409);
     await approve(id);
     const collected = await stack.api(`/v1/partner-applications/${id}/credentials`, { body: {} });
     expect(collected.status).toBe(201);

@@ -133,13 +133,20 @@ describe('POST /v1/transactions: atomic, idempotent batches on real Postgres', (
       (await stack.api(`/v1/ledger/accounts/${encodeURIComponent(code)}/balance`, { token: partner.apiKey }))
         .status,
     ).toBe(404);
-    expect(
-      (
-        await stack.api(
-          `/v1/ledger/accounts/${encodeURIComponent(code)}/balance?asOfDate=2026-11-21&asOfTime=2026-11-21T00:00:00Z`,
-        )
-      ).status,
-    ).toBe(400);
+    // Both axes at once: what the books said at an instant about the days up to a date.
+    const both = (time: string) =>
+      stack.api(
+        `/v1/ledger/accounts/${encodeURIComponent(code)}/balance?asOfDate=2026-11-21&asOfTime=${encodeURIComponent(time)}`,
+        { token: p.apiKey },
+      );
+    expect((await both(new Date(Date.now() + 60_000).toISOString())).body).toMatchObject({
+      asOf: { date: '2026-11-21' },
+      balance: '20.00',
+    });
+    expect((await both('2020-01-01T00:00:00Z')).body).toMatchObject({
+      asOf: { date: '2026-11-21', time: '2020-01-01T00:00:00.000Z' },
+      balance: '0.00',
+    });
   });
 
   it('acknowledges exact duplicates, in the batch and from earlier batches, without storing them twice', async () => {
@@ -262,8 +269,17 @@ describe('POST /v1/transactions: atomic, idempotent batches on real Postgres', (
     await push({ batchId: uniqueId('b'), transactions: [t] }, other);
     expect((await stack.api(`/v1/transactions/${String(t.id)}`, { token: partner.apiKey })).status).toBe(404);
     expect((await stack.api(`/v1/transactions/${String(t.id)}`, { token: other.apiKey })).status).toBe(200);
-    expect((await stack.api(`/v1/transactions/${String(t.id)}?partnerId=${other.id}`)).status).toBe(200); // operator
-    expect((await stack.api(`/v1/transactions/${String(t.id)}`)).status).toBe(400); // operator must name the partner
+    // An operator names the partner in the path; a partner reads another's as if it did not exist.
+    expect((await stack.api(`/v1/partners/${other.id}/transactions/${String(t.id)}`)).status).toBe(200);
+    expect(
+      (await stack.api(`/v1/partners/${other.id}/transactions/${String(t.id)}`, { token: partner.apiKey }))
+        .status,
+    ).toBe(404);
+    expect(
+      (await stack.api(`/v1/partners/${other.id}/transactions/${String(t.id)}`, { token: other.apiKey }))
+        .status,
+    ).toBe(200);
+    expect((await stack.api(`/v1/transactions/${String(t.id)}`)).status).toBe(403); // the partner's own route
     const smuggled = await push({ batchId: uniqueId('b'), partnerId: other.id, transactions: [tx()] });
     expect(smuggled.status).toBe(422);
   });

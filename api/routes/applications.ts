@@ -29,6 +29,7 @@ import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
 import { operatorName, sendUpdate } from '../updates';
 import { providerConnectionBody } from './provider-connection';
+import { nonBlankText } from '../../domain/text';
 
 const applicationBody = partnerProfileSchema
   .extend(applicantDetailsSchema.shape)
@@ -213,7 +214,7 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
     auth: 'approver',
     params,
     body: z
-      .object({ decision: z.enum(applicationDecisions), reason: z.string().trim().min(1).max(500) })
+      .object({ decision: z.enum(applicationDecisions), reason: nonBlankText(500) })
       .strict()
       .meta({ id: 'ApplicationDecision' }),
     bodyExample: { decision: 'approve', reason: 'registry, licence and screening clear' },
@@ -222,7 +223,7 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
         z.object({ status: z.enum(applicationStatuses), approvals: z.number(), needed: z.number() }),
         'Decision recorded',
       ),
-      ...errorResponses(400, 401, 403, 404, 422),
+      ...errorResponses(400, 401, 403, 404, 409, 422),
     },
     handler: async ({ params, body, principal, req }) => {
       const result = await sendUpdate(
@@ -250,7 +251,7 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
     body: z
       .object({
         details: applicantDetailsSchema.partial().optional(),
-        note: z.string().trim().min(1).max(500),
+        note: nonBlankText(500),
       })
       .strict()
       .meta({ id: 'ApplicationInformation' }),
@@ -260,7 +261,7 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
     },
     responses: {
       200: jsonResponse(z.object({ status: z.enum(applicationStatuses) }), 'Recorded'),
-      ...errorResponses(400, 401, 403, 404, 422),
+      ...errorResponses(400, 401, 403, 404, 409, 422),
     },
     handler: async ({ params, body, principal, req }) => {
       const result = await sendUpdate(
@@ -303,10 +304,27 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
     },
     handler: async ({ params }) => {
       const partner = await getPartner(deps.db, params.partnerId);
-      if (!partner || partner.status !== 'active')
-        throw new NotFoundError(`no active partner ${params.partnerId}`, [
-          { path: 'params.partnerId', message: 'not active (yet)' },
-        ]);
+      if (!partner || partner.status !== 'active') {
+        // An application on its way is there, just not ready: 409 until it is active.
+        const applied = await deps.temporal.workflow
+          .getHandle(workflowId(params.partnerId))
+          .describe()
+          .then(
+            () => true,
+            (err: unknown) => {
+              if (err instanceof WorkflowNotFoundError) return false;
+              throw err;
+            },
+          );
+        if (!applied && !partner)
+          throw new NotFoundError(`no partner or application ${params.partnerId}`, [
+            { path: 'params.partnerId', message: 'not found' },
+          ]);
+        throw new ConflictError(
+          `${params.partnerId} is not active (yet): its credentials are handed out once it is`,
+          [{ path: 'params.partnerId', message: 'not active (yet)' }],
+        );
+      }
       const issued = await claimIssuedApiKey(deps.db, params.partnerId);
       if (!issued)
         throw new ConflictError(`the key of ${params.partnerId} was already collected (or expired)`, [

@@ -6,7 +6,7 @@ import { authDeps } from '../auth';
 import type { ApiDeps } from '../deps';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
-import { errorResponses, jsonResponse } from '../schemas';
+import { errorResponses, instantSchema, jsonResponse } from '../schemas';
 
 const auditEventSchema = z
   .object({
@@ -50,8 +50,8 @@ export function auditRoutes(router: Router, registry: OpenAPIRegistry, deps: Api
       action: text.optional(),
       target: text.optional(),
       source: z.enum(auditSources).optional(),
-      from: z.iso.datetime({ offset: true }).optional().meta({ description: 'Inclusive instant' }),
-      to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Exclusive instant' }),
+      from: instantSchema.optional().meta({ description: 'Inclusive instant' }),
+      to: instantSchema.optional().meta({ description: 'Exclusive instant' }),
       ...pageQuery,
     }),
     responses: {

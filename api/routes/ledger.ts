@@ -8,7 +8,7 @@ import { partnerIdSchema } from '../../domain/partner';
 import type { ApiDeps } from '../deps';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
-import { errorResponses, jsonResponse } from '../schemas';
+import { errorResponses, instantSchema, jsonResponse } from '../schemas';
 import { authDeps } from '../auth';
 
 const accountSchema = z
@@ -52,6 +52,7 @@ export function ledgerRoutes(
     balance: fmt(a.balanceMinor, a.currency),
   });
 
+  const accountList = z.object({ accounts: z.array(accountSchema), nextCursor: nextCursorSchema });
   mountRoute(router, registry, auth, {
     method: 'get',
     path: '/v1/ledger/accounts',
@@ -59,12 +60,10 @@ export function ledgerRoutes(
     description: "Partners see their own accounts; operators see all, or one partner's with `partnerId`.",
     tags: ['ledger'],
     auth: 'any',
+    partnerView: accountList,
     query: z.object({ partnerId: partnerIdSchema.optional(), ...pageQuery }),
     responses: {
-      200: jsonResponse(
-        z.object({ accounts: z.array(accountSchema), nextCursor: nextCursorSchema }),
-        'Accounts, by code',
-      ),
+      200: jsonResponse(accountList, 'Accounts, by code'),
       ...errorResponses(400, 401),
     },
     handler: async ({ query, principal }) => {
@@ -87,19 +86,16 @@ export function ledgerRoutes(
     summary: 'Balance of one account, now or as of a business date or an instant',
     description:
       '`asOfDate` sums postings whose effective (business) date is on or before it — for closing dates, including ' +
-      'backdated entries; `asOfTime` sums postings recorded at or before that instant.',
+      'backdated entries; `asOfTime` sums postings recorded at or before that instant; both together answer what ' +
+      'the books said at that instant about the days up to that date.',
     tags: ['ledger'],
     auth: 'any',
+    partnerView: balanceSchema,
     params: z.object({ code: z.string().min(3).max(200) }),
-    query: z
-      .object({
-        asOfDate: z.iso.date().optional().meta({ example: '2026-11-30' }),
-        asOfTime: z.iso.datetime({ offset: true }).optional().meta({ example: '2026-11-30T23:59:59Z' }),
-      })
-      .refine((q) => !(q.asOfDate && q.asOfTime), {
-        path: ['asOfTime'],
-        message: 'give asOfDate or asOfTime, not both',
-      }),
+    query: z.object({
+      asOfDate: z.iso.date().optional().meta({ example: '2026-11-30' }),
+      asOfTime: instantSchema.optional().meta({ example: '2026-11-30T23:59:59Z' }),
+    }),
     responses: { 200: jsonResponse(balanceSchema, 'The balance'), ...errorResponses(400, 401, 404) },
     handler: async ({ params, query, principal }) => {
       const account = await getAccount(deps.db, params.code);
@@ -111,10 +107,12 @@ export function ledgerRoutes(
         throw new NotFoundError(`account ${params.code} not found`, [
           { path: 'params.code', message: 'not found' },
         ]);
-      const minor = query.asOfDate
-        ? await balanceAsOf(deps.db, account.id, { date: query.asOfDate })
-        : query.asOfTime
-          ? await balanceAsOf(deps.db, account.id, { instant: query.asOfTime })
+      const minor =
+        query.asOfDate || query.asOfTime
+          ? await balanceAsOf(deps.db, account.id, {
+              ...(query.asOfDate ? { date: query.asOfDate } : {}),
+              ...(query.asOfTime ? { instant: query.asOfTime } : {}),
+            })
           : account.balanceMinor;
       return {
         status: 200,

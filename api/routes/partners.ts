@@ -15,6 +15,7 @@ import { mountRoute } from '../route';
 import { errorResponses, jsonResponse, partnerSchema } from '../schemas';
 import { providerConnectionRoutes } from './provider-connection';
 import { authDeps } from '../auth';
+import { nonBlankText } from '../../domain/text';
 
 export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
   const auth = authDeps(deps.db, deps.config.api);
@@ -30,7 +31,7 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
     tags: ['partners'],
     auth: 'viewer',
     query: z.object({
-      q: z.string().trim().min(1).max(100).optional(),
+      q: nonBlankText(100).optional(),
       status: z.enum(partnerStatuses).optional(),
       kind: z.enum(partnerKinds).optional(),
       ...pageQuery,
@@ -79,7 +80,7 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
       tags: ['partners'],
       auth: 'admin',
       params: z.object({ partnerId: partnerIdSchema }),
-      body: z.object({ reason: z.string().trim().min(1).max(500) }).strict(),
+      body: z.object({ reason: nonBlankText(500) }).strict(),
       bodyExample: { reason: action === 'suspend' ? 'unpaid invoices under review' : 'review closed' },
       responses: {
         200: jsonResponse(partnerSchema, 'The partner'),
@@ -182,6 +183,7 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
     summary: 'Read a partner (operator, or the partner itself)',
     tags: ['partners'],
     auth: 'any',
+    partnerView: partnerSchema,
     params: z.object({ partnerId: partnerIdSchema }),
     responses: { 200: jsonResponse(partnerSchema, 'The partner'), ...errorResponses(400, 401, 404) },
     handler: async ({ params, principal }) => {

@@ -26,13 +26,17 @@ import {
 import { authDeps, type Principal } from '../auth';
 import { settlementScheduleId, upsertSettlementSchedule } from '../../services/schedules';
 import type { ApiDeps } from '../deps';
-import { cycleViewForPartner, exceptionForPartner, isPartner } from '../partner-view';
+import { cycleList, cycleView, exceptionList, statementView } from '../partner-view';
+import { SettlementStatus } from '../../workflows/search-attributes';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
 import { operatorName, sendUpdate } from '../updates';
 import { errorResponses, jsonResponse } from '../schemas';
+import { nonBlankText } from '../../domain/text';
 
 const day = z.iso.date();
+/** The most business days one backfill settles (a quarter): a typo cannot start thousands of cycles. */
+export const BACKFILL_MAX_DAYS = 92;
 const cycleId = z
   .string()
   .regex(
@@ -52,13 +56,26 @@ const cycleSchema = z
   })
   .meta({ id: 'SettlementCycle' });
 
+const reason = nonBlankText(500);
+/** An `adjust` carries its amount (a signed decimal in the cycle's currency); no other resolution does. */
 const resolutionBody = z
-  .object({
-    resolution: z.enum(resolutions),
-    amount: z.string().optional().meta({ description: 'Decimal string, for "adjust" only' }),
-    reason: z.string().min(1).max(500),
-  })
-  .strict()
+  .discriminatedUnion('resolution', [
+    z
+      .object({
+        resolution: z.literal('adjust'),
+        amount: z
+          .string()
+          .max(64)
+          .regex(/^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/, 'a decimal string such as "-12.50"')
+          .meta({
+            description:
+              "Signed decimal string in the cycle's currency, at most its decimals (422 otherwise)",
+          }),
+        reason,
+      })
+      .strict(),
+    z.object({ resolution: z.enum(resolutions.filter((r) => r !== 'adjust')), reason }).strict(),
+  ])
   .meta({
     id: 'ExceptionResolution',
     description: 'The operator is the caller: its name comes from the token, never from the body.',
@@ -195,6 +212,10 @@ export function settlementRoutes(
     method: 'post',
     path: '/v1/partners/{partnerId}/settlement-schedule/backfill',
     summary: 'Settle missed business days through the Schedule (operator)',
+    description:
+      `From \`from\` to \`to\` (business days in the partner's timezone, both included): \`to\` on or after \`from\`, ` +
+      `at most ${BACKFILL_MAX_DAYS} days (422 otherwise); never before the partner's first contract nor a day that ` +
+      'has not ended yet in its timezone (409: what its contracts and calendar allow).',
     tags: ['settlements'],
     auth: 'admin',
     params: z.object({ partnerId: partnerIdSchema }),
@@ -205,14 +226,32 @@ export function settlementRoutes(
         z.object({ scheduleId: z.string(), from: z.string(), to: z.string() }),
         'Backfill requested',
       ),
-      ...errorResponses(401, 403, 404, 422),
+      ...errorResponses(401, 403, 404, 409, 422),
     },
     handler: async ({ params, body }) => {
       if (body.to < body.from)
         throw new ValidationError('to is before from', [{ path: 'to', message: 'before from' }]);
+      const days = (Date.parse(body.to) - Date.parse(body.from)) / 86_400_000 + 1;
+      if (days > BACKFILL_MAX_DAYS)
+        throw new ValidationError(`a backfill covers at most ${BACKFILL_MAX_DAYS} days (${days} asked)`, [
+          { path: 'to', message: `at most ${BACKFILL_MAX_DAYS} days after from, counting both` },
+        ]);
       // Firings on the days after `from`..`to` (local) settle exactly those business days.
       const window = await backfillWindow(deps.db, params.partnerId, body.from, body.to);
       if (!window) throw new NotFoundError(`partner ${params.partnerId} not found`);
+      // What the partner's contracts and calendar allow: a conflict with its state, not a bad request.
+      if (window.firstContractDay === null)
+        throw new ConflictError(`${params.partnerId} has no contract: nothing to settle`, [
+          { path: 'from', message: 'no contract yet' },
+        ]);
+      if (body.from < window.firstContractDay)
+        throw new ConflictError(`from ${body.from} is before ${params.partnerId}'s first contract`, [
+          { path: 'from', message: `on or after ${window.firstContractDay}` },
+        ]);
+      if (body.to > window.lastEndedDay)
+        throw new ConflictError(`to ${body.to} has not ended yet in ${window.timezone}`, [
+          { path: 'to', message: `on or before ${window.lastEndedDay}` },
+        ]);
       try {
         await deps.temporal.schedule
           .getHandle(settlementScheduleId(params.partnerId))
@@ -235,6 +274,7 @@ export function settlementRoutes(
     summary: 'List settlement cycles (a partner sees its own)',
     tags: ['settlements'],
     auth: 'any',
+    partnerView: cycleList,
     query: z.object({
       partnerId: partnerIdSchema.optional(),
       status: z.string().max(40).optional(),
@@ -269,6 +309,7 @@ export function settlementRoutes(
     summary: "Live state of a cycle (the workflow's status query)",
     tags: ['settlements'],
     auth: 'any',
+    partnerView: cycleView,
     params: z.object({ id: cycleId }),
     responses: {
       200: jsonResponse(z.unknown().meta({ id: 'SettlementView' }), 'Step, exceptions, fees, approvals'),
@@ -279,10 +320,7 @@ export function settlementRoutes(
       try {
         return {
           status: 200,
-          body: await deps.temporal.workflow
-            .getHandle(params.id)
-            .query(settlementStatus)
-            .then((view) => (isPartner(principal) ? cycleViewForPartner(view) : view)),
+          body: await deps.temporal.workflow.getHandle(params.id).query(settlementStatus),
         };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError)
@@ -298,44 +336,65 @@ export function settlementRoutes(
     summary: "The cycle's statement, JSON or CSV (Accept: text/csv)",
     tags: ['settlements'],
     auth: 'any',
+    partnerView: statementView,
     params: z.object({ id: cycleId }),
     responses: {
       200: {
         description: 'The statement',
         content: { 'application/json': { schema: z.unknown() }, 'text/csv': { schema: z.string() } },
       },
-      ...errorResponses(400, 401, 404),
+      ...errorResponses(400, 401, 404, 409),
     },
     handler: async ({ params, principal, req }) => {
       if (!visible(principal, params.id)) throw new NotFoundError(`settlement ${params.id} not found`);
       const text = await publishedStatement(deps.db, params.id);
-      if (!text) throw new NotFoundError(`no statement yet for ${params.id}`);
-      if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-        const statement = JSON.parse(text) as Statement | { statementVersion?: undefined };
-        if (statement.statementVersion !== 1)
-          throw new NotFoundError(
-            `${params.id} was settled before statements had a CSV form: ask for application/json`,
+      if (!text) {
+        // A cycle on its way has no statement yet (409); an unknown one is a 404.
+        const status = await deps.temporal.workflow
+          .getHandle(params.id)
+          .describe()
+          .then(
+            (d) => d.typedSearchAttributes.get(SettlementStatus),
+            (err: unknown) => {
+              if (err instanceof WorkflowNotFoundError) return null;
+              throw err;
+            },
           );
+        if (status === null) throw new NotFoundError(`settlement ${params.id} not found`);
+        throw new ConflictError(`${params.id} has no statement yet (${String(status ?? 'starting')})`, [
+          { path: 'params.id', message: 'the statement is published once the fees are computed' },
+        ]);
+      }
+      const statement = JSON.parse(text) as Statement | { statementVersion?: undefined };
+      const csv = req.accepts(['application/json', 'text/csv']) === 'text/csv';
+      if (statement.statementVersion !== 1) {
+        // Settled before statements had a version: operators read the stored bytes as they are.
+        if (csv || principal.kind === 'partner')
+          throw new NotFoundError(
+            `${params.id} was settled before statements had a CSV form or a partner view`,
+          );
+        return { status: 200, text: { contentType: 'application/json', body: text } };
+      }
+      if (csv)
         return {
           status: 200,
           headers: {
             'content-disposition': `attachment; filename="${params.id.replace(/:/g, '_')}.csv"`,
           },
-          text: { contentType: 'text/csv', body: statementCsv(statement) },
+          body: statement,
+          render: (s: Statement) => ({ contentType: 'text/csv', body: statementCsv(s) }),
         };
-      }
-      // The exact bytes the fee step stored (what a dry run compares against); a partner reads
-      // the same statement with its resolvers shown as a role.
-      if (isPartner(principal)) {
-        const statement = JSON.parse(text) as { exceptions?: { resolution?: unknown }[] };
+      // Operators read the exact bytes the fee step stored (what a dry run compares against); a
+      // partner reads the same statement through its partner view.
+      if (principal.kind === 'partner')
         return {
           status: 200,
-          text: {
+          body: statement,
+          render: (s: Statement) => ({
             contentType: 'application/json',
-            body: `${JSON.stringify({ ...statement, exceptions: (statement.exceptions ?? []).map(exceptionForPartner) }, null, 2)}\n`,
-          },
+            body: `${JSON.stringify(s, null, 2)}\n`,
+          }),
         };
-      }
       return { status: 200, text: { contentType: 'application/json', body: text } };
     },
   });
@@ -387,6 +446,7 @@ export function settlementRoutes(
     summary: 'Reconciliation exceptions (a partner sees its own)',
     tags: ['settlements'],
     auth: 'any',
+    partnerView: exceptionList,
     query: z.object({
       status: z.enum(['open', 'resolved']).optional(),
       partnerId: partnerIdSchema.optional(),
@@ -416,7 +476,7 @@ export function settlementRoutes(
       }));
       return {
         status: 200,
-        body: { exceptions: isPartner(principal) ? items.map(exceptionForPartner) : items, nextCursor },
+        body: { exceptions: items, nextCursor },
       };
     },
   });
@@ -432,7 +492,7 @@ export function settlementRoutes(
     bodyExample: { resolution: 'accept_theirs', reason: 'provider log confirms the amount' },
     responses: {
       200: jsonResponse(z.object({ open: z.number() }), 'Recorded; how many stay open'),
-      ...errorResponses(400, 401, 403, 404, 422),
+      ...errorResponses(400, 401, 403, 404, 409, 422),
     },
     handler: async ({ params, body, principal, req }) => {
       const result = await sendUpdate(
@@ -456,8 +516,9 @@ export function settlementRoutes(
     summary: 'Approve the payout (approver): the same approvePayout Update the Temporal UI sends',
     description:
       "Maker-checker, bound to identity: the approver is the token's operator. Above the contract threshold two " +
-      'different approvers are needed, and neither may be the operator who started the cycle or one who resolved ' +
-      'an exception of it with an `adjust` (422 naming why).',
+      'different approvers are needed, and neither may be the operator who started the cycle or one whose ' +
+      'resolution of one of its exceptions moved the GGR the fee is computed on — an `adjust`, or an ' +
+      '`accept_theirs` that changed GGR (403 naming why). 409 when the cycle is not waiting for approval.',
     tags: ['settlements'],
     auth: 'approver',
     params: z.object({ id: cycleId }),
@@ -465,7 +526,7 @@ export function settlementRoutes(
     bodyExample: { comment: 'statement checked against the provider invoice' },
     responses: {
       200: jsonResponse(z.object({ approvals: z.number(), needed: z.number() }), 'Approval recorded'),
-      ...errorResponses(400, 401, 403, 404, 422),
+      ...errorResponses(400, 401, 403, 404, 409, 422),
     },
     handler: async ({ params, body, principal, req }) => {
       const result = await sendUpdate(

@@ -3,14 +3,15 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { ingestBatch } from '../../db/ingest';
 import { positionCounters, readPositions, readTransaction } from '../../db/positions';
-import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { formatAmount, type CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
 import {
   fastParseBatch,
   MAX_BATCH_ITEMS,
   normalizeBatch,
-  transactionBatchSchema,
+  providerId,
+  transactionBatchSchemaFor,
 } from '../../domain/transactions';
 import type { Principal } from '../auth';
 import type { ApiDeps } from '../deps';
@@ -18,7 +19,8 @@ import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
 import { authDeps } from '../auth';
 
-const MAX_POSITION_DAYS = 366;
+/** The longest range of positions one read returns. */
+export const MAX_POSITION_DAYS = 366;
 
 const ingestResultSchema = z
   .object({
@@ -92,7 +94,6 @@ const positionsQuery = z
       .string()
       .regex(/^[A-Z][A-Z0-9]{2,9}$/)
       .optional(),
-    partnerId: partnerIdSchema.optional().meta({ description: 'Operators only: whose positions.' }),
   })
   .refine((q) => q.from <= q.to, { path: ['to'], message: 'must not be before from' })
   .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / 86_400_000 < MAX_POSITION_DAYS, {
@@ -104,18 +105,18 @@ function camel(s: string): string {
   return s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
-/** Partners act for themselves; operators name the partner. */
-function scopedPartner(principal: Principal, requested: string | undefined): string {
-  if (principal.kind === 'partner') {
-    if (requested && requested !== principal.partnerId)
-      throw new NotFoundError(`partner ${requested} not found`);
-    return principal.partnerId;
-  }
-  if (!requested)
-    throw new BadRequestError('operators must name the partner', [
-      { path: 'query.partnerId', message: 'required for operators' },
+const partnerOf = (principal: Principal): string => {
+  if (principal.kind !== 'partner') throw new Error('unreachable: route requires a partner');
+  return principal.partnerId;
+};
+
+/** Operators read any partner; a partner only itself (another's id is indistinguishable from none). */
+function visiblePartner(principal: Principal, partnerId: string): string {
+  if (principal.kind === 'partner' && principal.partnerId !== partnerId)
+    throw new NotFoundError(`partner ${partnerId} not found`, [
+      { path: 'params.partnerId', message: 'not found' },
     ]);
-  return requested;
+  return partnerId;
 }
 
 export function transactionRoutes(
@@ -139,8 +140,9 @@ export function transactionRoutes(
       "partner's timezone.",
     tags: ['transactions'],
     auth: 'partner',
-    body: transactionBatchSchema,
-    fastBody: fastParseBatch,
+    partnerView: ingestResultSchema,
+    body: transactionBatchSchemaFor(currencies),
+    fastBody: (raw) => fastParseBatch(raw, currencies),
     bodyExample: {
       batchId: 'batch-2026-11-23-0001',
       transactions: [
@@ -182,7 +184,7 @@ export function transactionRoutes(
       ...errorResponses(400, 401, 403, 409, 413, 422),
     },
     handler: async ({ body, principal }) => {
-      if (principal.kind !== 'partner') throw new Error('unreachable: route requires a partner');
+      const partnerId = partnerOf(principal);
       const normalized = normalizeBatch(body, currencies);
       if (!normalized.ok) {
         if (normalized.kind === 'invalid')
@@ -198,96 +200,134 @@ export function transactionRoutes(
           })),
         );
       }
-      return { status: 200, body: await ingestBatch(deps.db, principal.partnerId, normalized.batch) };
+      return { status: 200, body: await ingestBatch(deps.db, partnerId, normalized.batch) };
     },
+  });
+
+  const readOne = async (partnerId: string, id: string) => {
+    const t = await readTransaction(deps.db, partnerId, id);
+    if (!t)
+      throw new NotFoundError(`transaction ${id} not found`, [{ path: 'params.id', message: 'not found' }]);
+    const scale = currencies.requireScale(t.currency);
+    return {
+      id: t.tx_id,
+      type: t.type,
+      roundId: t.round_id,
+      playerId: t.player_id,
+      gameId: t.game_id,
+      amount: formatAmount(BigInt(t.amount_minor), scale),
+      currency: t.currency,
+      occurredAt: t.occurred_at.toISOString(),
+      businessDate: t.business_date,
+      refId: t.ref_id,
+      orphan: t.type === 'rollback' && t.ref_type === null,
+      reason: t.reason,
+      batchId: t.batch_id,
+      receivedAt: t.received_at.toISOString(),
+    };
+  };
+
+  const positionsOf = async (partnerId: string, query: z.infer<typeof positionsQuery>) => {
+    const rows = await readPositions(deps.db, {
+      partnerId,
+      from: query.from,
+      to: query.to,
+      ...(query.currency ? { currency: query.currency } : {}),
+    });
+    const positions = rows.map((r) => {
+      const scale = currencies.requireScale(r.currency);
+      const out: Record<string, string> = {
+        businessDate: r.business_date,
+        currency: r.currency,
+        gameId: r.game_id,
+        txCount: r.tx_count!,
+      };
+      for (const c of positionCounters) {
+        out[`${camel(c)}Count`] = r[`${c}_count`]!;
+        out[`${camel(c)}Amount`] = formatAmount(BigInt(r[`${c}_minor`]!), scale);
+      }
+      out.ggr = formatAmount(BigInt(r.ggr_minor!), scale);
+      return out;
+    });
+    return { partnerId, from: query.from, to: query.to, positions };
+  };
+
+  // A partner reads its own transactions and positions without naming itself; an operator
+  // names the partner in the path (below). One route per audience keeps every parameter
+  // unconditional: nothing is "required for operators only".
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/transactions/{id}',
+    summary: 'Read one of your stored transactions (partner)',
+    tags: ['transactions'],
+    auth: 'partner',
+    partnerView: transactionSchema,
+    params: z.object({ id: providerId }),
+    responses: { 200: jsonResponse(transactionSchema, 'The transaction'), ...errorResponses(404) },
+    handler: async ({ params, principal }) => ({
+      status: 200,
+      body: await readOne(partnerOf(principal), params.id),
+    }),
   });
 
   mountRoute(router, registry, auth, {
     method: 'get',
-    path: '/v1/transactions/{id}',
-    summary: 'Read one stored transaction',
+    path: '/v1/partners/{partnerId}/transactions/{id}',
+    summary: "Read one of a partner's stored transactions (operator, or the partner itself)",
     tags: ['transactions'],
     auth: 'any',
-    params: z.object({ id: z.string().min(1).max(128) }),
-    query: z.object({ partnerId: partnerIdSchema.optional().meta({ description: 'Operators only.' }) }),
-    responses: { 200: jsonResponse(transactionSchema, 'The transaction'), ...errorResponses(400, 401, 404) },
-    handler: async ({ params, query, principal }) => {
-      const partnerId = scopedPartner(principal, query.partnerId);
-      const t = await readTransaction(deps.db, partnerId, params.id);
-      if (!t)
-        throw new NotFoundError(`transaction ${params.id} not found`, [
-          { path: 'params.id', message: 'not found' },
-        ]);
-      const scale = currencies.requireScale(t.currency);
-      return {
-        status: 200,
-        body: {
-          id: t.tx_id,
-          type: t.type,
-          roundId: t.round_id,
-          playerId: t.player_id,
-          gameId: t.game_id,
-          amount: formatAmount(BigInt(t.amount_minor), scale),
-          currency: t.currency,
-          occurredAt: t.occurred_at.toISOString(),
-          businessDate: t.business_date,
-          refId: t.ref_id,
-          orphan: t.type === 'rollback' && t.ref_type === null,
-          reason: t.reason,
-          batchId: t.batch_id,
-          receivedAt: t.received_at.toISOString(),
-        },
-      };
-    },
+    partnerView: transactionSchema,
+    params: z.object({ partnerId: partnerIdSchema, id: providerId }),
+    responses: { 200: jsonResponse(transactionSchema, 'The transaction'), ...errorResponses(404) },
+    handler: async ({ params, principal }) => ({
+      status: 200,
+      body: await readOne(visiblePartner(principal, params.partnerId), params.id),
+    }),
   });
+
+  const positionsResponse = z
+    .object({
+      partnerId: z.string(),
+      from: z.string(),
+      to: z.string(),
+      positions: z.array(positionSchema),
+    })
+    .meta({ id: 'Positions' });
+  const positionsDescription =
+    'Maintained in the same database transaction as each batch, so it is current as soon as a batch is ' +
+    `acknowledged. \`to\` is on or after \`from\`, at most ${MAX_POSITION_DAYS} days later (a 400 otherwise).`;
 
   mountRoute(router, registry, auth, {
     method: 'get',
     path: '/v1/positions',
-    summary: 'Real-time position per business day, currency and game',
-    description:
-      'Maintained in the same database transaction as each batch, so it is current as soon as a batch is acknowledged.',
+    summary: 'Your real-time position per business day, currency and game (partner)',
+    description: positionsDescription,
+    tags: ['transactions'],
+    auth: 'partner',
+    partnerView: positionsResponse,
+    query: positionsQuery,
+    responses: { 200: jsonResponse(positionsResponse, 'Positions') },
+    handler: async ({ query, principal }) => ({
+      status: 200,
+      body: await positionsOf(partnerOf(principal), query),
+    }),
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/partners/{partnerId}/positions',
+    summary:
+      "A partner's real-time position per business day, currency and game (operator, or the partner itself)",
+    description: positionsDescription,
     tags: ['transactions'],
     auth: 'any',
+    partnerView: positionsResponse,
+    params: z.object({ partnerId: partnerIdSchema }),
     query: positionsQuery,
-    responses: {
-      200: jsonResponse(
-        z
-          .object({
-            partnerId: z.string(),
-            from: z.string(),
-            to: z.string(),
-            positions: z.array(positionSchema),
-          })
-          .meta({ id: 'Positions' }),
-        'Positions',
-      ),
-      ...errorResponses(400, 401, 404),
-    },
-    handler: async ({ query, principal }) => {
-      const partnerId = scopedPartner(principal, query.partnerId);
-      const rows = await readPositions(deps.db, {
-        partnerId,
-        from: query.from,
-        to: query.to,
-        ...(query.currency ? { currency: query.currency } : {}),
-      });
-      const positions = rows.map((r) => {
-        const scale = currencies.requireScale(r.currency);
-        const out: Record<string, string> = {
-          businessDate: r.business_date,
-          currency: r.currency,
-          gameId: r.game_id,
-          txCount: r.tx_count!,
-        };
-        for (const c of positionCounters) {
-          out[`${camel(c)}Count`] = r[`${c}_count`]!;
-          out[`${camel(c)}Amount`] = formatAmount(BigInt(r[`${c}_minor`]!), scale);
-        }
-        out.ggr = formatAmount(BigInt(r.ggr_minor!), scale);
-        return out;
-      });
-      return { status: 200, body: { partnerId, from: query.from, to: query.to, positions } };
-    },
+    responses: { 200: jsonResponse(positionsResponse, 'Positions'), ...errorResponses(404) },
+    handler: async ({ params, query, principal }) => ({
+      status: 200,
+      body: await positionsOf(visiblePartner(principal, params.partnerId), query),
+    }),
   });
 }

@@ -64,7 +64,13 @@ export async function startStack(
   const db = await createTestDatabase();
   // The due-diligence service onboarding checks call: simulated (it is outside the product).
   const dueDiligence = await startDueDiligenceService();
-  const env = testEnv({ DATABASE_URL: db.url, DUE_DILIGENCE_URL: dueDiligence.url, ...opts.overrides });
+  const env = testEnv({
+    DATABASE_URL: db.url,
+    DUE_DILIGENCE_URL: dueDiligence.url,
+    // No FX service unless a test starts one: never the default port a running `npm run dev` serves.
+    FX_RATES_URL: 'http://127.0.0.1:9',
+    ...opts.overrides,
+  });
   const config = loadConfig(env);
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });

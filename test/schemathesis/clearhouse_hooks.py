@@ -1,0 +1,116 @@
+"""Rules of the Clearhouse API that JSON Schema cannot state, taught to Schemathesis.
+
+The contract test (test/api-contract.test.ts) runs the pinned Schemathesis against
+/openapi.json. Almost every rule the server enforces is in that document; the few below
+relate two values of one request, or a value to what a list gave out, which a JSON Schema
+cannot say. For each, a request the fuzzer generates as *valid* (positive mode) is brought
+within the rule, or left out; requests generated as invalid (negative mode) are never touched,
+so the server must still refuse every one of them. The README ("The API contract") lists
+these rules with the same reasons; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+
+import schemathesis
+
+# Decimals per currency, from the server's own registry (the test passes it).
+SCALES: dict[str, int] = json.loads(os.environ.get("CLEARHOUSE_CURRENCY_SCALES", "{}"))
+# Largest amount in minor units (a signed 64-bit integer, domain/money.ts MAX_MINOR).
+MAX_MINOR = 2**63 - 1
+# GET …/positions: a range of fewer days than this (api/routes/transactions.ts; the test passes it).
+MAX_POSITION_DAYS = int(os.environ["CLEARHOUSE_MAX_POSITION_DAYS"])
+# POST …/settlement-schedule/backfill: at most this many days (api/routes/settlements.ts).
+BACKFILL_MAX_DAYS = int(os.environ["CLEARHOUSE_BACKFILL_MAX_DAYS"])
+
+
+def _positive(case) -> bool:
+    meta = getattr(case, "meta", None)
+    return meta is not None and meta.generation.mode.is_positive
+
+
+def _date(value):
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _ordered_range(container: dict, start: str, end: str, max_days: int) -> None:
+    """`end` on or after `start`, at most `max_days` days later (inclusive count)."""
+    a, b = _date(container.get(start)), _date(container.get(end))
+    if a is None or b is None:
+        return
+    if b < a or (b - a).days >= max_days:
+        container[end] = container[start]
+
+
+def _amount(value: str, currency: str) -> str:
+    """A decimal string within the currency's decimals and the minor-unit range."""
+    scale = SCALES.get(currency)
+    if scale is None or not isinstance(value, str):
+        return value
+    sign = "-" if value.startswith("-") else ""
+    whole, _, fraction = value.lstrip("-").partition(".")
+    fraction = fraction[:scale]
+    max_whole = len(str(MAX_MINOR)) - 1 - scale
+    whole = (whole[-max_whole:] if max_whole > 0 else "0").lstrip("0") or "0"
+    text = whole + (f".{fraction}" if fraction else "")
+    return sign + text if text.strip("0.") else text
+
+
+def _tiers(terms) -> None:
+    """Tiers rise from one to the next, and only the last is open-ended (domain/fees.ts)."""
+    if not isinstance(terms, dict) or not isinstance(terms.get("tiers"), list) or not terms["tiers"]:
+        return
+    tiers = terms["tiers"]
+    for i, tier in enumerate(tiers):
+        if isinstance(tier, dict):
+            tier["upToMinor"] = None if i == len(tiers) - 1 else str((i + 1) * 100_000)
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs) -> None:
+    # Every phase's requests pass here (generation hooks miss some, e.g. the coverage phase's
+    # minimal bodies); Schemathesis revalidates a case a before_call hook changed.
+    if not _positive(case):
+        return
+    path, method = case.operation.path, case.operation.method.lower()
+    query = case.query if isinstance(case.query, dict) else None
+    body = case.body if isinstance(case.body, dict) else None
+
+    # A cursor is opaque: only a nextCursor the list gave out is valid, and a schema cannot
+    # list those. Valid-by-schema requests go without one (malformed cursors are still sent).
+    if query is not None:
+        query.pop("cursor", None)
+
+    if method == "get" and path.endswith("/positions") and query is not None:
+        _ordered_range(query, "from", "to", MAX_POSITION_DAYS)
+    elif path.endswith("/settlement-schedule/backfill") and body is not None:
+        _ordered_range(body, "from", "to", BACKFILL_MAX_DAYS)
+    elif path == "/v1/settlements" and method == "post" and body is not None and "periodEnd" in body:
+        # A period ends on or after its start, in the month it starts (monthly accruals).
+        start, end = _date(body.get("periodStart")), _date(body.get("periodEnd"))
+        if start and end and (end < start or (end.year, end.month) != (start.year, start.month)):
+            body["periodEnd"] = body["periodStart"]
+    elif path == "/v1/transactions" and method == "post" and body is not None:
+        for tx in body.get("transactions") or []:
+            if isinstance(tx, dict) and "amount" in tx:
+                tx["amount"] = _amount(tx["amount"], tx.get("currency"))
+    elif re.fullmatch(r"/v1/partners/\{partnerId\}/contracts/\{version\}", path) and body is not None:
+        _tiers(body.get("terms"))
+    elif path == "/v1/partners/{partnerId}/games" and method == "put" and body is not None:
+        # A game is listed once per request (its category would be ambiguous otherwise).
+        seen = set()
+        games = body.get("games")
+        if isinstance(games, list) and games:
+            kept = [g for g in games if not (isinstance(g, dict) and (g.get("gameId") in seen or seen.add(g.get("gameId"))))]
+            body["games"] = kept
+    elif path == "/v1/partner-applications" and method == "post" and body is not None:
+        contract = body.get("contract")
+        if isinstance(contract, dict):
+            _tiers(contract.get("terms"))
