@@ -1,8 +1,8 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import { callUpstream, UpstreamRefusedError, UpstreamUnavailableError } from '../platform/outbound-http';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../platform/webhooks';
 import { DomainError, UnavailableError } from '../domain/errors';
+import { temporalInvalidArgument } from '../platform/temporal';
 
 /**
  * The one mapping from errors to Temporal retry behaviour: a failure that cannot succeed on
@@ -41,24 +41,6 @@ export function dataError(err: unknown): string | null {
   if (typeof code !== 'string' || !/^2[23][0-9A-Z]{3}$/.test(code) || code === '23505') return null;
   const rule = typeof constraint === 'string' ? ` (constraint ${constraint})` : '';
   return `data error ${code}${rule}: ${typeof message === 'string' ? message : 'rejected by the database'}`;
-}
-
-/** gRPC status INVALID_ARGUMENT. */
-const INVALID_ARGUMENT = 3;
-
-/**
- * Temporal's INVALID_ARGUMENT (a schedule time zone it cannot load, a malformed request): the
- * data itself is refused, like a Postgres class 22 error, and a retry sends the same data.
- * The client reports it as a ServiceError caused by the gRPC error, or as the gRPC error itself.
- */
-function temporalInvalidArgument(err: unknown): string | null {
-  const grpc = isGrpcServiceError(err) ? err : err instanceof ServiceError ? err.cause : undefined;
-  if (!isGrpcServiceError(grpc)) return null;
-  const code: number = grpc.code; // grpc-js's status enum, by its wire value
-  if (code !== INVALID_ARGUMENT) return null;
-  // grpc-js puts the server's reason in `details`; the worker's native connection leaves that
-  // empty and puts it in the message.
-  return grpc.details || grpc.message.replace(/^3 INVALID_ARGUMENT: /, '');
 }
 
 export /** The one mapping of an outbound call's failure: unavailable is retried (after Retry-After). */

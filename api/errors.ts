@@ -79,6 +79,10 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     if (res.headersSent) return;
+    // Refused before its body was read (no credentials, no role, a path or method that does
+    // not exist): close the connection after the answer, or Node would read the unread body to
+    // keep the connection alive, and an unknown caller could make the API take in gigabytes.
+    if (!req.complete) res.set('connection', 'close');
     if (err instanceof DomainError) {
       res.status(statusByCode[err.code]).json(errorBody(err.code, err.message, err.details));
       return;

@@ -178,7 +178,7 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
   router[spec.method](expressPath, async (req, res, next) => {
     try {
       const principal = await authenticate(deps, req, spec.auth);
-      checkRequestLineText(req.path, req.query);
+      checkRequestLineText(req.params, req.query);
       const params = parseOr(spec.params ?? empty, req.params, 'params', BadRequestError);
       const query = parseOr(spec.query ?? empty, req.query, 'query', BadRequestError);
       let body: unknown = undefined;

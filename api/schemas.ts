@@ -32,11 +32,14 @@ export function errorResponses(...statuses: number[]) {
   const text: Record<number, string> = {
     400: 'Malformed request (unreadable JSON, bad query parameter)',
     401: 'Missing or invalid credentials',
-    403: 'Credentials lack the role this operation needs',
+    403: 'Credentials lack the role this operation needs, a suspended partner tries to write, or maker-checker refuses the caller',
     404: 'Not found (or not visible to this partner)',
     409: 'Conflicts with what is already stored',
+    405: 'This path does not answer this method (see Allow)',
     413: 'Body larger than the limit',
+    415: 'Body is not JSON (Content-Type)',
     422: 'Content breaks a rule; details name each field',
+    429: 'Too many requests with this credential, or failed authentications from this address: retry after Retry-After seconds',
     503: 'The database or Temporal is unavailable right now (a restart, a failover): nothing was written; retry the same request after Retry-After seconds',
   };
   // Any operation can meet a dependency outage: 503 is documented on every one.

@@ -28,13 +28,16 @@ function firstUnstorable(value: unknown, path: string, depth = 0): string | null
 
 const MESSAGE = 'text must be valid Unicode without NUL characters';
 
-/** The path and query string: a 400 naming the parameter. */
-export function checkRequestLineText(path: string, query: unknown): void {
-  const inQuery = firstUnstorable(query, 'query');
-  if (inQuery !== null)
-    throw new BadRequestError(`${inQuery}: ${MESSAGE}`, [{ path: inQuery, message: MESSAGE }]);
-  if (unstorableText(path))
-    throw new BadRequestError(`path: ${MESSAGE}`, [{ path: 'params', message: MESSAGE }]);
+/** The path's parameters (as decoded: `%00` is a NUL) and the query string: a 400 naming the parameter. */
+export function checkRequestLineText(params: unknown, query: unknown): void {
+  for (const [where, value] of [
+    ['params', params],
+    ['query', query],
+  ] as const) {
+    const found = firstUnstorable(value, where);
+    if (found !== null)
+      throw new BadRequestError(`${found}: ${MESSAGE}`, [{ path: found, message: MESSAGE }]);
+  }
 }
 
 /** A parsed JSON body: a 422 naming the field. */
@@ -47,8 +50,9 @@ export function checkBodyText(body: unknown): void {
 }
 
 /**
- * JSON Schema's spelling of the rule (ECMA-262 and Python alike read `\u0000`): no NUL. Lone
- * surrogates need no pattern — a JSON text that carries one is not valid UTF-8.
+ * JSON Schema's spelling of the rule (ECMA-262 and Python alike read `\u0000`): no NUL. A lone
+ * surrogate (`"\ud800"` in a JSON text) is refused too, but no pattern says it alike in both
+ * languages; no generator of valid text produces one.
  */
 export const STORABLE_TEXT_PATTERN = '^[^\\u0000]*$';
 

@@ -226,10 +226,6 @@ export async function listAccounts(
 }
 
 /**
- * Balance of an account as of a business date (effective_date ≤ date) or an instant
- * (posted_at ≤ instant): the sum of its postings, read from the two per-side indexes.
- */
-/**
  * An account's balance as of a business date (postings effective on or before it: a closing
  * balance, backdated entries included), as recorded by an instant (postings written at or
  * before it: what the books said then), or both at once (what the books said at that instant

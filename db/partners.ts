@@ -317,9 +317,9 @@ const PROVIDER_CONNECTION_COLUMNS =
   'format, base_url, options, credentials_header, credentials_sealed, report_max_rows, report_max_bytes, updated_at';
 
 /**
- * Sets the partner's provider connection, replacing the whole of it: no credentials (or
- * limits) given means none kept. One per partner; repeating the same call leaves the same
- * connection.
+ * Sets the partner's provider connection, replacing the whole of it: no credentials given
+ * means none kept, and limits given (even empty) replace the stored ones; limits left out
+ * keep them. One per partner; repeating the same call leaves the same connection.
  */
 export async function upsertProviderConnection(
   db: Queryable,
@@ -332,8 +332,10 @@ export async function upsertProviderConnection(
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (partner_id) DO UPDATE SET format = EXCLUDED.format, base_url = EXCLUDED.base_url,
        options = EXCLUDED.options, credentials_header = EXCLUDED.credentials_header,
-       credentials_sealed = EXCLUDED.credentials_sealed, report_max_rows = EXCLUDED.report_max_rows,
-       report_max_bytes = EXCLUDED.report_max_bytes, updated_at = now()
+       credentials_sealed = EXCLUDED.credentials_sealed,
+       report_max_rows = CASE WHEN $9 THEN EXCLUDED.report_max_rows ELSE partner_providers.report_max_rows END,
+       report_max_bytes = CASE WHEN $9 THEN EXCLUDED.report_max_bytes ELSE partner_providers.report_max_bytes END,
+       updated_at = now()
      RETURNING ${PROVIDER_CONNECTION_COLUMNS}`,
     [
       partnerId,
@@ -344,6 +346,9 @@ export async function upsertProviderConnection(
       c.credentials?.sealed ?? null,
       c.limits?.maxRows ?? null,
       c.limits?.maxBytes ?? null,
+      // Without limits (an onboarding's activation, run again after an operator's PUT), the
+      // stored ones stay: only the PUT, which always says them, sets or clears them.
+      c.limits !== undefined,
     ],
   );
   return toProviderConnection(rows[0]!);

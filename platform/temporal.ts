@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, isGrpcServiceError, ServiceError } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import type { Config } from './config';
@@ -64,4 +64,22 @@ export async function connectTemporalClient(
     { address: String(connectionOptions.address), warn },
   );
   return new Client({ connection, namespace });
+}
+
+/** gRPC status INVALID_ARGUMENT: the request itself is wrong; sending it again changes nothing. */
+const INVALID_ARGUMENT = 3;
+
+/**
+ * Temporal's INVALID_ARGUMENT (a schedule time zone it cannot load, a malformed request) with
+ * the server's reason, or null for any other failure (unavailable, timed out…, which a retry
+ * may get past). The client reports it as a ServiceError caused by the gRPC error, or as the
+ * gRPC error itself; grpc-js puts the reason in `details`, the worker's native connection in
+ * the message.
+ */
+export function temporalInvalidArgument(err: unknown): string | null {
+  const grpc = isGrpcServiceError(err) ? err : err instanceof ServiceError ? err.cause : undefined;
+  if (!isGrpcServiceError(grpc)) return null;
+  const code: number = grpc.code; // grpc-js's status enum, by its wire value
+  if (code !== INVALID_ARGUMENT) return null;
+  return grpc.details || grpc.message.replace(/^3 INVALID_ARGUMENT: /, '');
 }

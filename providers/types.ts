@@ -63,11 +63,9 @@ export function reportCapsInForce(
   const pick = (key: keyof ReportCaps, variable: string): CapInForce => {
     const own = connection?.[key] ?? null;
     return own !== null && own < deployment[key]
-      ? {
-          limit: own,
-          setBy: `the provider connection's limits.${key} (${variable} is ${deployment[key]})`,
-        }
-      : { limit: deployment[key], setBy: variable };
+      ? // What reaches the exception a partner reads: which setting, not the deployment's figures.
+        { limit: own, setBy: `the provider connection's limits.${key}` }
+      : { limit: deployment[key], setBy: `the deployment's ${variable}` };
   };
   return { rows: pick('maxRows', 'REPORT_MAX_ROWS'), bytes: pick('maxBytes', 'REPORT_MAX_BYTES') };
 }

@@ -3,6 +3,7 @@ import { createPool } from '../db/pool';
 import { canonicalZones } from '../domain/timezones-data';
 import { acceptedTimezones, checkTimezone, tzdataVersion } from '../domain/timezones';
 import { loadConfigOrExit } from '../platform/config';
+import { postgresLoadsTimezone, postgresTimezoneNames, storedTimezones } from '../db/timezones';
 
 // `npm run timezones:check`: the stored time zones against the one rule (domain/timezones.ts),
 // and that rule against this database. Reports
@@ -36,23 +37,8 @@ export interface TimezoneReport {
   missingInIntl: string[];
 }
 
-async function postgresLoads(db: pg.Pool, timezone: string): Promise<boolean> {
-  try {
-    await db.query('SELECT now() AT TIME ZONE $1', [timezone]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function checkStoredTimezones(db: pg.Pool): Promise<TimezoneReport> {
-  const partners = await db.query<{ id: string; timezone: string }>(
-    'SELECT id, timezone FROM partners ORDER BY id',
-  );
-  const connections = await db.query<{ partner_id: string; timezone: string }>(
-    `SELECT partner_id, options->>'timezone' AS timezone FROM partner_providers
-      WHERE options ? 'timezone' ORDER BY partner_id`,
-  );
+  const { partners, connections } = await storedTimezones(db);
   const stored: StoredZoneFinding[] = [];
   const note = async (where: string, timezone: string) => {
     const verdict = checkTimezone(timezone);
@@ -62,20 +48,19 @@ export async function checkStoredTimezones(db: pg.Pool): Promise<TimezoneReport>
       timezone,
       problem: verdict.message,
       suggestion: verdict.suggestion,
-      postgresLoads: await postgresLoads(db, timezone),
+      postgresLoads: await postgresLoadsTimezone(db, timezone),
     });
   };
-  for (const p of partners.rows) await note(`partner ${p.id}`, p.timezone);
-  for (const c of connections.rows) await note(`provider connection of ${c.partner_id}`, c.timezone);
+  for (const p of partners) await note(`partner ${p.id}`, p.timezone);
+  for (const c of connections) await note(`provider connection of ${c.partnerId}`, c.timezone);
 
-  const listed = await db.query<{ name: string }>('SELECT name FROM pg_timezone_names');
-  const inPostgres = new Set(listed.rows.map((r) => r.name));
+  const inPostgres = await postgresTimezoneNames(db);
   const missingInPostgres = acceptedTimezones.filter((tz) => !inPostgres.has(tz));
   const accepted = new Set(acceptedTimezones);
   return {
     ok: stored.length === 0 && missingInPostgres.length === 0,
     tzdata: tzdataVersion,
-    checked: { partners: partners.rowCount ?? 0, providerConnections: connections.rowCount ?? 0 },
+    checked: { partners: partners.length, providerConnections: connections.length },
     stored,
     missingInPostgres,
     missingInIntl: canonicalZones.filter((tz) => !accepted.has(tz)),

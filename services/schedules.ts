@@ -1,14 +1,8 @@
-import {
-  isGrpcServiceError,
-  ScheduleAlreadyRunning,
-  ScheduleNotFoundError,
-  ServiceError,
-  type Client,
-} from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { scheduleCalendar, type SettlementCadence } from '../domain/contract';
 import { ValidationError } from '../domain/errors';
 import type { Config } from '../platform/config';
-import { taskQueue } from '../platform/temporal';
+import { taskQueue, temporalInvalidArgument } from '../platform/temporal';
 import type { scheduledSettlement } from '../workflows/scheduled-settlement';
 
 export const settlementScheduleId = (partnerId: string): string => `settlement-schedule:${partnerId}`;
@@ -65,26 +59,19 @@ export async function upsertSettlementSchedule(
   }
 }
 
-/** gRPC status INVALID_ARGUMENT: the request itself is wrong; sending it again changes nothing. */
-const INVALID_ARGUMENT = 3;
-
 /**
- * Temporal's refusal of a schedule as described, or null for any other failure (unavailable,
- * timed out…, which a retry may get past). How it arrives depends on the connection: over
- * grpc-js (the API's) the SDK rewrites "3 INVALID_ARGUMENT: Invalid schedule spec: unknown time
- * zone europe/malta" into a bare TypeError holding the reason, without the code (its own checks
- * of the options throw TypeError too, as wrong on every attempt); over a worker's native
- * connection (activities) it is a ServiceError caused by the gRPC error.
+ * Temporal's refusal of a schedule as described, or null for any other failure. Over a
+ * worker's native connection (activities) it is an INVALID_ARGUMENT; over grpc-js (the API's)
+ * the SDK rewrites "3 INVALID_ARGUMENT: Invalid schedule spec: unknown time zone europe/malta"
+ * into a bare TypeError holding the reason without the code, so a TypeError counts only when
+ * it is that rewrite (any other is a bug, and stays a 500).
  */
 function scheduleRefusal(err: unknown): string | null {
-  if (err instanceof TypeError) return err.message;
-  const grpc = isGrpcServiceError(err) ? err : err instanceof ServiceError ? err.cause : undefined;
-  if (!isGrpcServiceError(grpc)) return null;
-  const code: number = grpc.code; // grpc-js's status enum, by its wire value
-  if (code !== INVALID_ARGUMENT) return null;
-  // grpc-js puts the server's reason in `details`; the worker's native connection leaves that
-  // empty and puts it in the message.
-  return (grpc.details || grpc.message).replace(/^(3 INVALID_ARGUMENT: )?(Invalid schedule spec: )?/, '');
+  if (err instanceof TypeError)
+    return /invalid schedule spec|time ?zone/i.test(err.message)
+      ? err.message.replace(/^(3 INVALID_ARGUMENT: )?(Invalid schedule spec: )?/, '')
+      : null;
+  return temporalInvalidArgument(err)?.replace(/^Invalid schedule spec: /, '') ?? null;
 }
 
 /** Pauses (or resumes) a partner's settlement Schedule, if it has one. */

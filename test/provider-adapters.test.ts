@@ -161,12 +161,12 @@ describe('report caps', () => {
 
   it("applies a connection's caps only where they are lower, naming the setting each comes from", () => {
     expect(reportCapsInForce(deployment, null)).toEqual({
-      rows: { limit: 1000, setBy: 'REPORT_MAX_ROWS' },
-      bytes: { limit: 4096, setBy: 'REPORT_MAX_BYTES' },
+      rows: { limit: 1000, setBy: "the deployment's REPORT_MAX_ROWS" },
+      bytes: { limit: 4096, setBy: "the deployment's REPORT_MAX_BYTES" },
     });
     expect(reportCapsInForce(deployment, { maxRows: 10, maxBytes: 99_999 })).toEqual({
-      rows: { limit: 10, setBy: "the provider connection's limits.maxRows (REPORT_MAX_ROWS is 1000)" },
-      bytes: { limit: 4096, setBy: 'REPORT_MAX_BYTES' },
+      rows: { limit: 10, setBy: "the provider connection's limits.maxRows" },
+      bytes: { limit: 4096, setBy: "the deployment's REPORT_MAX_BYTES" },
     });
   });
 
@@ -175,11 +175,11 @@ describe('report caps', () => {
     expect(reportCapProblem(caps, { rows: 900, bytes: 0 }, { rows: 100, bytes: 4096 })).toBeNull();
     expect(reportCapProblem(caps, { rows: 900, bytes: 0 }, { rows: 101, bytes: 10 })).toBe(
       'report row cap exceeded: the report has more than 1000 rows (900 in the pages stored, the next page ' +
-        'brings 101); the cap is set by REPORT_MAX_ROWS; nothing beyond it was stored',
+        "brings 101); the cap is set by the deployment's REPORT_MAX_ROWS; nothing beyond it was stored",
     );
     expect(reportCapProblem(caps, { rows: 0, bytes: 4000 }, { rows: 1, bytes: 97 })).toBe(
       'report byte cap exceeded: the report has more than 4096 bytes (4000 in the pages stored, the next page ' +
-        'brings 97); the cap is set by REPORT_MAX_BYTES; nothing beyond it was stored',
+        "brings 97); the cap is set by the deployment's REPORT_MAX_BYTES; nothing beyond it was stored",
     );
   });
 

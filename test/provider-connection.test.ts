@@ -13,6 +13,7 @@ import {
   type SimulatedTx,
 } from '../providers/simulated/json-cursor-server';
 import { ProviderReportError } from '../providers/types';
+import { upsertProviderConnection } from '../db/partners';
 import { onboardPartner, type TestPartner } from './support/partners';
 import { startStack, type Stack } from './support/stack';
 
@@ -207,6 +208,18 @@ describe('provider connection API', () => {
       [partner.id],
     );
     expect(rows[0]).toEqual({ report_max_rows: null, report_max_bytes: null });
+  });
+
+  it("keeps an operator's limits when an onboarding's activation writes the connection again", async () => {
+    await put({ format: 'json-cursor', baseUrl: 'https://p.example', limits: { maxRows: 500 } });
+    // What the activation activity does (it carries the application's connection, no limits).
+    await upsertProviderConnection(stack.db.pool, partner.id, {
+      format: 'json-cursor',
+      baseUrl: 'https://p.example',
+      options: {},
+      credentials: null,
+    });
+    expect((await stack.api(path())).body.limits).toEqual({ maxRows: 500, maxBytes: null });
   });
 
   it('refuses a format the registry does not know, naming `format`', async () => {

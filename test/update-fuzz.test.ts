@@ -12,7 +12,7 @@ import { startStack, type Stack } from './support/stack';
 
 // Random payloads against every Update validator, as a careless or hostile Temporal UI user
 // would send them: each one is either accepted or refused with the validator's own message
-// (InvalidUpdate), and the workflow never fails a task over it. Seeded (FUZZ_SEED).
+// (a refusal of one of the kinds in domain/refusals.ts), and the workflow never fails a task over it. Seeded (FUZZ_SEED).
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 const RUNS = Number(process.env.FUZZ_UPDATES ?? 120);
 

@@ -66,7 +66,8 @@ const resolutionBody = z
         amount: z
           .string()
           .max(64)
-          .regex(/^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/, 'a decimal string such as "-12.50"')
+          // Not zero: an adjustment of nothing is no decision.
+          .regex(/^-?(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$/, 'a non-zero decimal string such as "-12.50"')
           .meta({
             description:
               "Signed decimal string in the cycle's currency, at most its decimals (422 otherwise)",
@@ -110,7 +111,7 @@ export function settlementRoutes(
     path: '/v1/settlements',
     summary: 'Run a settlement cycle now for a partner and period (operator)',
     description:
-      "Starts `settlementCycle` with id `settlement:<partnerId>:<periodStart>`; a second start for the same partner and period is a 409. The period is the contract cadence's period starting at `periodStart` (a day, an ISO week from a Monday, a calendar month from the 1st; another start is a 422 naming the right one); `periodEnd` overrides its end.",
+      "Starts `settlementCycle` with id `settlement:<partnerId>:<periodStart>`; a second start for the same partner and period is a 409. The period is the contract cadence's period starting at `periodStart` (a day, an ISO week from a Monday, a calendar month from the 1st; another start, or a day no contract covers, is a 409 naming the right one); `periodEnd` overrides its end (on or after `periodStart`, in its month: 422 otherwise).",
     tags: ['settlements'],
     auth: 'admin',
     body: z
