@@ -67,7 +67,10 @@ const resolutionBody = z
           .string()
           .max(64)
           // Not zero: an adjustment of nothing is no decision.
-          .regex(/^-?(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$/, 'a non-zero decimal string such as "-12.50"')
+          .regex(
+            /^-?(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$/,
+            'a non-zero decimal string such as "-12.50"',
+          )
           .meta({
             description:
               "Signed decimal string in the cycle's currency, at most its decimals (422 otherwise)",
