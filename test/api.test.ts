@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
@@ -88,6 +88,41 @@ describe('API skeleton: one error format, limits, auth, docs and metrics', () =>
       });
       expect(res.status).toBe(403);
     }
+  });
+
+  it('closes the connection after refusing a body it did not read: an unknown caller cannot stream gigabytes in', async () => {
+    const url = new URL('/v1/partner-applications', stack.baseUrl);
+    const answer = await new Promise<{ status: number; connection: string | undefined; sent: number }>(
+      (resolve, reject) => {
+        let sent = 0;
+        const req = request(
+          url,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'content-length': 50 * 1024 * 1024 },
+          },
+          (res) => {
+            res.resume();
+            res.once('end', () =>
+              resolve({ status: res.statusCode!, connection: res.headers.connection, sent }),
+            );
+          },
+        );
+        req.once('error', (err: NodeJS.ErrnoException) =>
+          // The server may close before the client has finished writing what it announced.
+          err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err),
+        );
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        const pump = () => {
+          while (sent < 4 * 1024 * 1024 && req.write(chunk)) sent += chunk.length;
+        };
+        req.on('drain', pump);
+        pump();
+      },
+    );
+    expect(answer.status).toBe(401);
+    expect(answer.connection).toBe('close');
+    expect(answer.sent).toBeLessThan(50 * 1024 * 1024);
   });
 
   it('names every invalid field in a 422 and writes nothing', async () => {
