@@ -90,7 +90,7 @@ describe('a database data error that slips past validation', () => {
       code: '22001',
       column: 'name',
     });
-    handle(tooLong, { method: 'PUT', path: '/v1/x' } as never, res as never, () => {});
+    handle(tooLong, { method: 'PUT', path: '/v1/x', complete: true } as never, res as never, () => {});
     expect(sent).toEqual({
       status: 422,
       body: {
@@ -105,7 +105,7 @@ describe('a database data error that slips past validation', () => {
       code: '23514',
       constraint: 'partners_id_check',
     });
-    handle(check, { method: 'PUT', path: '/v1/x' } as never, res as never, () => {});
+    handle(check, { method: 'PUT', path: '/v1/x', complete: true } as never, res as never, () => {});
     expect(sent.status).toBe(422);
     expect(sent.body.error.details[0].path).toBe('partners_id_check');
   });
