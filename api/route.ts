@@ -79,27 +79,20 @@ const empty = z.object({});
 /** The methods each mounted path answers, for the 405 of every other method (methodNotAllowed). */
 const mountedPaths = new WeakMap<Router, Map<string, { pattern: RegExp; methods: Set<string> }>>();
 
-/** JSON body readers, one per body limit: a body is read only once its sender is authenticated. */
-const jsonReaders = new Map<number, RequestHandler>();
+/** A route's JSON body reader: run only once its sender is authenticated and allowed. */
 function jsonReader(limit: number): RequestHandler {
-  let reader = jsonReaders.get(limit);
-  if (!reader)
-    jsonReaders.set(
-      limit,
-      (reader = express.json({
-        limit,
-        type: JSON_TYPES,
-        // The audit trail records a digest of what was sent, from the bytes themselves.
-        verify: (req, _res, buf) => {
-          (req as Request).res!.locals[BODY_DIGEST] = createHash('sha256').update(buf).digest('hex');
-        },
-      })),
-    );
-  return reader;
+  return express.json({
+    limit,
+    type: JSON_TYPES,
+    // The audit trail records a digest of what was sent, from the bytes themselves.
+    verify: (req, _res, buf) => {
+      (req as Request).res!.locals[BODY_DIGEST] = createHash('sha256').update(buf).digest('hex');
+    },
+  });
 }
 const JSON_TYPES = ['application/json', 'application/*+json'];
 
-function readJson(limit: number, req: Request, res: Response): Promise<void> {
+function readJson(reader: RequestHandler, req: Request, res: Response): Promise<void> {
   if (!req.is(JSON_TYPES)) {
     const length = req.get('content-length');
     if ((length === undefined || length === '0') && req.get('transfer-encoding') === undefined)
@@ -114,7 +107,7 @@ function readJson(limit: number, req: Request, res: Response): Promise<void> {
   }
   return new Promise((resolve, reject) =>
     // body-parser's errors (413, malformed JSON) carry the status the error handler answers.
-    jsonReader(limit)(req, res, (err?: unknown) =>
+    reader(req, res, (err?: unknown) =>
       err ? reject(err instanceof Error ? err : new Error('unreadable body')) : resolve(),
     ),
   );
@@ -161,6 +154,7 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
   });
 
   const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
+  const reader = spec.body ? jsonReader(deps.bodyLimitBytes) : null;
   let paths = mountedPaths.get(router);
   if (!paths)
     mountedPaths.set(router, (paths = new Map<string, { pattern: RegExp; methods: Set<string> }>()));
@@ -182,8 +176,8 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
       const params = parseOr(spec.params ?? empty, req.params, 'params', BadRequestError);
       const query = parseOr(spec.query ?? empty, req.query, 'query', BadRequestError);
       let body: unknown = undefined;
-      if (spec.body) {
-        await readJson(deps.bodyLimitBytes, req, res);
+      if (spec.body && reader) {
+        await readJson(reader, req, res);
         checkBodyText(req.body);
         body = spec.fastBody?.(req.body) ?? parseOr(spec.body, req.body, '', ValidationError);
       }

@@ -3,6 +3,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Request } from 'express';
@@ -52,6 +53,23 @@ export async function sendUpdate<T>(
     }
     throw err;
   }
+}
+
+/**
+ * A workflow as Temporal describes it, or null when there is none: what tells a resource on
+ * its way (409: not ready yet) from one that does not exist (404).
+ */
+export function describeWorkflow(
+  temporal: Client,
+  workflowId: string,
+): Promise<WorkflowExecutionDescription | null> {
+  return temporal.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    });
 }
 
 /** The authenticated operator's name (routes that call this require an operator role). */

@@ -6,7 +6,8 @@ import { ValidationError } from './errors';
 
 /** Postgres bigint range: the largest amount (in minor units) the ledger can hold. */
 export const MAX_MINOR = 2n ** 63n - 1n;
-const MAX_INPUT_LENGTH = 64;
+/** The longest decimal string an amount may be written as. */
+export const MAX_AMOUNT_CHARS = 64;
 
 /** ISO 4217 minor-unit exponents of active currencies; a code not listed (nor configured) is unknown. */
 export const ISO_4217_SCALES: Readonly<Record<string, number>> = Object.freeze({
@@ -70,7 +71,8 @@ export const defaultCurrencies: CurrencyRegistry = createCurrencyRegistry({ USDC
 
 export type ParseResult = { ok: true; minor: bigint } | { ok: false; message: string };
 
-const DECIMAL = /^(-)?(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
+/** A decimal string as amounts are written: an optional minus, no leading zeros, no exponent. */
+export const DECIMAL = /^(-)?(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
 const SHAPE_HINT = 'must be a decimal string such as "12.34"';
 
 /**
@@ -85,7 +87,7 @@ export function parseAmount(
 ): ParseResult {
   if (typeof input !== 'string')
     return { ok: false, message: `${SHAPE_HINT}, not a JSON ${input === null ? 'null' : typeof input}` };
-  if (input.length === 0 || input.length > MAX_INPUT_LENGTH) return { ok: false, message: SHAPE_HINT };
+  if (input.length === 0 || input.length > MAX_AMOUNT_CHARS) return { ok: false, message: SHAPE_HINT };
   const m = DECIMAL.exec(input);
   if (!m) return { ok: false, message: SHAPE_HINT };
   const [, sign, whole, fraction = ''] = m;
@@ -153,7 +155,7 @@ export function parseDecimal(
 ): { ok: true; value: Decimal } | { ok: false; message: string } {
   const maxScale = opts.maxScale ?? 12;
   if (typeof input !== 'string') return { ok: false, message: 'must be a decimal string such as "0.125"' };
-  if (input.length === 0 || input.length > MAX_INPUT_LENGTH)
+  if (input.length === 0 || input.length > MAX_AMOUNT_CHARS)
     return { ok: false, message: 'must be a decimal string such as "0.125"' };
   const m = DECIMAL.exec(input);
   if (!m) return { ok: false, message: 'must be a decimal string such as "0.125"' };

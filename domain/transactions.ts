@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ErrorDetail } from './errors';
-import { defaultCurrencies, parseAmount, type CurrencyRegistry } from './money';
+import { DECIMAL, defaultCurrencies, MAX_AMOUNT_CHARS, parseAmount, type CurrencyRegistry } from './money';
 
 /** Limits of one ingest batch (named, documented in the OpenAPI spec). */
 export const MAX_BATCH_ITEMS = 10_000;
@@ -41,11 +41,8 @@ const rfc3339 = z
 const decimal = (negative: boolean) =>
   z
     .string()
-    .max(64)
-    .regex(
-      negative ? /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/ : /^(0|[1-9][0-9]*)(\.[0-9]+)?$/,
-      'must be a decimal string such as "12.34"',
-    )
+    .max(MAX_AMOUNT_CHARS)
+    .regex(negative ? DECIMAL : /^(0|[1-9][0-9]*)(\.[0-9]+)?$/, 'must be a decimal string such as "12.34"')
     .meta({
       description:
         'Decimal string with at most the currency\'s decimals (EUR 2, JPY 0, KWD 3…), e.g. "12.34"; JSON numbers are rejected.' +
@@ -163,7 +160,6 @@ const ITEM_KEYS = new Set([
 ]);
 const TYPES = new Set<string>(transactionTypes);
 const PROVIDER_ID = /^[\x21-\x7e]{1,128}$/;
-const AMOUNT = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
 // Canonical UTC with calendar-valid ranges checked below, years 1970–2999.
 const FAST_INSTANT =
   /^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
@@ -203,7 +199,8 @@ export function fastParseBatch(
       typeof o.amount !== 'string' ||
       typeof o.currency !== 'string' ||
       currencies.scaleOf(o.currency) === undefined ||
-      !AMOUNT.test(o.amount) ||
+      o.amount.length > MAX_AMOUNT_CHARS ||
+      !DECIMAL.test(o.amount) ||
       (o.amount.startsWith('-') && o.type !== 'adjustment') ||
       typeof o.occurredAt !== 'string' ||
       !FAST_INSTANT.test(o.occurredAt) ||

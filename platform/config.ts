@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { OperatorTokenSettings } from './operators';
+import { DEFAULT_TOKEN_TTL_SECONDS, type OperatorTokenSettings } from './operators';
 
 /**
  * The one place where Clearhouse reads its environment. Every process (API, worker,
@@ -21,9 +21,6 @@ export const DEV_DEFAULTS = {
 } as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
-
-/** A token's longest lifetime unless configured: one working shift (the CLI's default --ttl). */
-export const OPERATOR_TOKEN_MAX_TTL_DEFAULT_SECONDS = 12 * 3600;
 
 /**
  * What one cycle's provider report may store, unless configured. Rows: a large provider's day
@@ -107,7 +104,7 @@ export const envSchema = z
       .int()
       .min(60)
       .max(7 * 86_400)
-      .default(OPERATOR_TOKEN_MAX_TTL_DEFAULT_SECONDS),
+      .default(DEFAULT_TOKEN_TTL_SECONDS),
     SECRETS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     /** Bearer token a Prometheus scraper sends to the API's /metrics (open without it in development). */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
+import { operatorDuration } from '../domain/settlement';
 
 /**
  * Operators are named identities with roles. A role is a duty, not a rank: `viewer` reads,
@@ -55,17 +56,16 @@ export interface OperatorTokenSettings {
   maxTtlSeconds: number;
 }
 
-/** How long a minted token lives when no lifetime is asked for: a working shift, or less if capped. */
-const DEFAULT_TTL_SECONDS = 12 * 3600;
+/**
+ * How long a minted token lives when no lifetime is asked for (a working shift, or less if
+ * capped), and the cap unless configured (OPERATOR_TOKEN_MAX_TTL_SECONDS).
+ */
+export const DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600;
 /** Tolerated skew between the issuer's clock and ours (also for nbf and exp). */
 const CLOCK_TOLERANCE_SECONDS = 30;
 
 /** `8h`, `90 min`, `45 s`: a lifetime as an operator reads it in a refusal. */
-function lifetime(seconds: number): string {
-  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-  if (seconds % 60 === 0) return `${seconds / 60} min`;
-  return `${seconds} s`;
-}
+const lifetime = (seconds: number): string => operatorDuration(seconds * 1000);
 
 /** Mints a token for the embedded default issuer. Only the holder of the secret can. */
 export async function mintOperatorToken(
@@ -75,7 +75,7 @@ export async function mintOperatorToken(
   if (!settings.secret) throw new Error('OPERATOR_JWT_SECRET is not set: tokens come from the OIDC issuer');
   const name = operatorNameSchema.parse(who.name);
   const roles = z.array(operatorRoleSchema).min(1).parse(who.roles);
-  const ttl = who.ttlSeconds ?? Math.min(DEFAULT_TTL_SECONDS, settings.maxTtlSeconds);
+  const ttl = who.ttlSeconds ?? Math.min(DEFAULT_TOKEN_TTL_SECONDS, settings.maxTtlSeconds);
   if (!Number.isSafeInteger(ttl) || ttl <= 0)
     throw new Error('a token lifetime is a whole number of seconds');
   if (ttl > settings.maxTtlSeconds)

@@ -27,7 +27,7 @@ import { authDeps } from '../auth';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
-import { operatorName, sendUpdate } from '../updates';
+import { describeWorkflow, operatorName, sendUpdate } from '../updates';
 import { providerConnectionBody } from './provider-connection';
 import { nonBlankText } from '../../domain/text';
 
@@ -306,16 +306,7 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
       const partner = await getPartner(deps.db, params.partnerId);
       if (!partner || partner.status !== 'active') {
         // An application on its way is there, just not ready: 409 until it is active.
-        const applied = await deps.temporal.workflow
-          .getHandle(workflowId(params.partnerId))
-          .describe()
-          .then(
-            () => true,
-            (err: unknown) => {
-              if (err instanceof WorkflowNotFoundError) return false;
-              throw err;
-            },
-          );
+        const applied = await describeWorkflow(deps.temporal, workflowId(params.partnerId));
         if (!applied && !partner)
           throw new NotFoundError(`no partner or application ${params.partnerId}`, [
             { path: 'params.partnerId', message: 'not found' },

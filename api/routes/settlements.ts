@@ -12,7 +12,7 @@ import { statementCsv, type Statement } from '../../domain/statement';
 import { recomputeStatement } from '../../services/statements';
 import { backfillWindow, contractCadence, listCycles, listExceptions, planCycle } from '../../db/settlement';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
-import type { CurrencyRegistry } from '../../domain/money';
+import { MAX_AMOUNT_CHARS, type CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
 import { resolutions } from '../../domain/settlement';
 import { taskQueue } from '../../platform/temporal';
@@ -30,7 +30,7 @@ import { cycleList, cycleView, exceptionList, statementView } from '../partner-v
 import { SettlementStatus } from '../../workflows/search-attributes';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
-import { operatorName, sendUpdate } from '../updates';
+import { describeWorkflow, operatorName, sendUpdate } from '../updates';
 import { errorResponses, jsonResponse } from '../schemas';
 import { nonBlankText } from '../../domain/text';
 
@@ -65,7 +65,7 @@ const resolutionBody = z
         resolution: z.literal('adjust'),
         amount: z
           .string()
-          .max(64)
+          .max(MAX_AMOUNT_CHARS)
           // Not zero: an adjustment of nothing is no decision.
           .regex(
             /^-?(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$/,
@@ -354,18 +354,10 @@ export function settlementRoutes(
       const text = await publishedStatement(deps.db, params.id);
       if (!text) {
         // A cycle on its way has no statement yet (409); an unknown one is a 404.
-        const status = await deps.temporal.workflow
-          .getHandle(params.id)
-          .describe()
-          .then(
-            (d) => d.typedSearchAttributes.get(SettlementStatus),
-            (err: unknown) => {
-              if (err instanceof WorkflowNotFoundError) return null;
-              throw err;
-            },
-          );
-        if (status === null) throw new NotFoundError(`settlement ${params.id} not found`);
-        throw new ConflictError(`${params.id} has no statement yet (${String(status ?? 'starting')})`, [
+        const cycle = await describeWorkflow(deps.temporal, params.id);
+        if (!cycle) throw new NotFoundError(`settlement ${params.id} not found`);
+        const status = cycle.typedSearchAttributes.get(SettlementStatus) ?? 'starting';
+        throw new ConflictError(`${params.id} has no statement yet (${status})`, [
           { path: 'params.id', message: 'the statement is published once the fees are computed' },
         ]);
       }
