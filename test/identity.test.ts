@@ -282,7 +282,8 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     expect(await status(token(now + 20 * hours, now + 21 * hours))).toBe(401);
   });
 
-  it('counts an accept_theirs that moved the GGR as a maker action; one that did not, and accept_ours, are not', async () => {
+  /** A partner whose six transactions of DAY are pushed and served by the simulated provider. */
+  async function pushedPartner() {
     const p = await onboardPartner(stack, { timezone: 'UTC' });
     const txs = Array.from({ length: 6 }, (_, i) => ({
       id: `${p.id}-t${i}`,
@@ -296,22 +297,17 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     const batch = { batchId: uniqueId('b'), transactions: txs.map((t) => toIngestItem(t, 'pl-1')) };
     expect((await stack.api('/v1/transactions', { body: batch, token: p.apiKey })).status).toBe(200);
     provider.setTransactions(txs);
-    // A bet reported 2.50 higher (moves GGR if accepted), a bet reported twice with the same
-    // content (accepting theirs moves nothing) and a win the provider did not report.
-    provider.setFaults({
-      altered: { [txs[1]!.id]: txs[1]!.amountMinor + 250n },
-      duplicated: [txs[0]!.id],
-      missing: [txs[2]!.id],
+    return { p, txs };
+  }
+
+  /** Its provider connection and a daily 10 % contract whose every payout needs two approvers, through the API. */
+  async function connectWithContract(partnerId: string) {
+    const connection = await stack.api(`/v1/partners/${partnerId}/provider-connection`, {
+      method: 'PUT',
+      body: { format: 'json-cursor', baseUrl: provider.url },
     });
-    expect(
-      (
-        await stack.api(`/v1/partners/${p.id}/provider-connection`, {
-          method: 'PUT',
-          body: { format: 'json-cursor', baseUrl: provider.url },
-        })
-      ).status,
-    ).toBe(200);
-    const contract = await stack.api(`/v1/partners/${p.id}/contracts/1`, {
+    expect(connection.status).toBe(200);
+    const contract = await stack.api(`/v1/partners/${partnerId}/contracts/1`, {
       method: 'PUT',
       body: {
         effectiveFrom: '2026-01-01',
@@ -326,6 +322,28 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
       },
     });
     expect(contract.status).toBe(200);
+  }
+
+  async function waitForCycle(id: string, status: string) {
+    const handle = stack.temporal.workflow.getHandle(id);
+    for (let i = 0; i < 300; i++) {
+      const view = await handle.query(settlementStatus);
+      if (view.status === status) return view;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${id} never reached ${status}`);
+  }
+
+  it('counts an accept_theirs that moved the GGR as a maker action; one that did not, and accept_ours, are not', async () => {
+    const { p, txs } = await pushedPartner();
+    // A bet reported 2.50 higher (moves GGR if accepted), a bet reported twice with the same
+    // content (accepting theirs moves nothing) and a win the provider did not report.
+    provider.setFaults({
+      altered: { [txs[1]!.id]: txs[1]!.amountMinor + 250n },
+      duplicated: [txs[0]!.id],
+      missing: [txs[2]!.id],
+    });
+    await connectWithContract(p.id);
     // Names of their own: a later test reads the audit trail of maria, rui and ana.
     const [mona, raul, ines, olga] = await Promise.all([
       stack.tokenFor('mona', 'admin'),
@@ -340,14 +358,7 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     expect(started.status).toBe(202);
     const id = started.body.id as string;
     const handle = stack.temporal.workflow.getHandle(id);
-    const waitFor = async (status: string) => {
-      for (let i = 0; i < 300; i++) {
-        const view = await handle.query(settlementStatus);
-        if (view.status === status) return view;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      throw new Error(`${id} never reached ${status}`);
-    };
+    const waitFor = (status: string) => waitForCycle(id, status);
     const waiting = await waitFor('AwaitingResolution');
     const base = `/v1/settlements/${encodeURIComponent(id)}`;
     const byKind = (kind: string) => waiting.exceptions.find((e) => e.kind === kind)!;
@@ -390,40 +401,9 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
   });
 
   it('binds maker-checker to the token: neither the requester nor an adjuster approves; two different approvers do', async () => {
-    const p = await onboardPartner(stack, { timezone: 'UTC' });
-    const txs = Array.from({ length: 6 }, (_, i) => ({
-      id: `${p.id}-t${i}`,
-      type: i % 3 === 2 ? ('win' as const) : ('bet' as const),
-      roundId: `${p.id}-r${i}`,
-      gameId: 'game-1',
-      currency: 'EUR',
-      amountMinor: BigInt(10_000 + i * 100),
-      occurredAtMs: Date.parse(`${DAY}T12:00:00Z`) + i * 1000,
-    }));
-    const batch = { batchId: uniqueId('b'), transactions: txs.map((t) => toIngestItem(t, 'pl-1')) };
-    expect((await stack.api('/v1/transactions', { body: batch, token: p.apiKey })).status).toBe(200);
-    provider.setTransactions(txs);
+    const { p, txs } = await pushedPartner();
     provider.setFaults({ altered: { [txs[1]!.id]: txs[1]!.amountMinor + 250n } });
-    const connection = await stack.api(`/v1/partners/${p.id}/provider-connection`, {
-      method: 'PUT',
-      body: { format: 'json-cursor', baseUrl: provider.url },
-    });
-    expect(connection.status).toBe(200);
-    const contract = await stack.api(`/v1/partners/${p.id}/contracts/1`, {
-      method: 'PUT',
-      body: {
-        effectiveFrom: '2026-01-01',
-        terms: {
-          base: 'ggr',
-          tiers: [{ upToMinor: null, rate: '0.10' }],
-          tierMode: 'marginal',
-          negativeBase: 'floor',
-          jackpots: 'exclude',
-          settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '0' },
-        },
-      },
-    });
-    expect(contract.status).toBe(200);
+    await connectWithContract(p.id);
 
     const maria = await stack.tokenFor('maria', 'admin', 'approver');
     const rui = await stack.tokenFor('rui', 'resolver', 'approver');
@@ -436,14 +416,7 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     expect(started.status).toBe(202);
     const id = started.body.id as string;
     const handle = stack.temporal.workflow.getHandle(id);
-    const waitFor = async (status: string) => {
-      for (let i = 0; i < 300; i++) {
-        const view = await handle.query(settlementStatus);
-        if (view.status === status) return view;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      throw new Error(`${id} never reached ${status}`);
-    };
+    const waitFor = (status: string) => waitForCycle(id, status);
     const waiting = await waitFor('AwaitingResolution');
     const base = `/v1/settlements/${encodeURIComponent(id)}`;
     const [first, ...others] = waiting.exceptions;

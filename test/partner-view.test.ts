@@ -49,16 +49,13 @@ beforeAll(async () => {
   stack = await startStack();
   provider = await startJsonCursorProvider();
   const txs = dayOfTransactions('pv', DAY, 12);
-  partner = await settlingPartner(stack, provider, txs);
-  txId = txs[1]!.id;
   // No grace, and every payout needs its two approvers.
-  await stack.db.pool.query(
-    `UPDATE partner_contracts SET terms = jsonb_set(terms, '{settlement}', $2::jsonb) WHERE partner_id = $1`,
-    [
-      partner.id,
-      JSON.stringify({ period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '0' }),
-    ],
-  );
+  partner = await settlingPartner(stack, provider, txs, {
+    period: 'daily',
+    cutoffGraceMinutes: 0,
+    payoutApprovalThresholdMinor: '0',
+  });
+  txId = txs[1]!.id;
   provider.setTransactions(txs);
   provider.setFaults({ missing: [txs[0]!.id], altered: { [txs[2]!.id]: 99_999n } });
 

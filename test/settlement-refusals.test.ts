@@ -18,14 +18,12 @@ beforeAll(async () => {
   stack = await startStack();
   provider = await startJsonCursorProvider();
   const txs = dayOfTransactions('sr', DAY, 9);
-  partner = await settlingPartner(stack, provider, txs); // a contract from 2026-01-01, UTC
-  await stack.db.pool.query(
-    `UPDATE partner_contracts SET terms = jsonb_set(terms, '{settlement}', $2::jsonb) WHERE partner_id = $1`,
-    [
-      partner.id,
-      JSON.stringify({ period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '0' }),
-    ],
-  );
+  // A contract from 2026-01-01 (UTC), no grace, and every payout needs two approvers.
+  partner = await settlingPartner(stack, provider, txs, {
+    period: 'daily',
+    cutoffGraceMinutes: 0,
+    payoutApprovalThresholdMinor: '0',
+  });
   provider.setTransactions(txs);
   provider.setFaults({ missing: [txs[0]!.id] });
 }, 120_000);

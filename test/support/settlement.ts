@@ -8,12 +8,13 @@ import type { Stack } from './stack';
 /**
  * A partner ready to settle: onboarded through the API, its transactions pushed through the
  * API, its provider report served by `provider` (the caller sets what it reports), a 10% GGR
- * contract from 2026-01-01.
+ * contract from 2026-01-01 (with `settlement` terms of the caller's, if given).
  */
 export async function settlingPartner(
   stack: Stack,
   provider: SimulatedProvider,
   txs: SimulatedTx[],
+  settlement?: { period: 'daily'; cutoffGraceMinutes: number; payoutApprovalThresholdMinor: string },
 ): Promise<TestPartner> {
   const p = await onboardPartner(stack, { timezone: 'UTC' });
   for (let i = 0; i < txs.length; i += 1000) {
@@ -39,6 +40,7 @@ export async function settlingPartner(
         negativeBase: 'carry_forward',
         jackpots: 'exclude',
         taxWithholdingRate: '0',
+        ...(settlement ? { settlement } : {}),
       }),
     ],
   );
