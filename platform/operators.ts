@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
+import { CLEARHOUSE_ISSUER, subjectForName, type Actor } from '../domain/actors';
 import { operatorDuration } from '../domain/settlement';
 
 /**
@@ -21,6 +22,10 @@ export const operatorNameSchema = z
   .regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only');
 
 export interface OperatorIdentity {
+  /** The token's issuer (`iss`) and subject (`sub`): who the person is (domain/actors.ts). */
+  issuer: string;
+  subject: string;
+  /** How the person is shown (the name claim, else the subject); never compared. */
   name: string;
   roles: OperatorRole[];
   /** How the caller proved it: a signed token, or the bootstrap administrator's token. */
@@ -29,10 +34,23 @@ export interface OperatorIdentity {
 
 /** The bootstrap administrator (OPERATOR_TOKEN): sets the house up; cannot approve payouts. */
 export const BOOTSTRAP_OPERATOR: OperatorIdentity = {
+  issuer: CLEARHOUSE_ISSUER,
+  subject: 'bootstrap-admin',
   name: 'bootstrap-admin',
   roles: ['admin', 'resolver', 'viewer'],
   via: 'bootstrap',
 };
+
+/** The actor an operator's verified credential stands for. */
+export function operatorActor(identity: OperatorIdentity): Actor {
+  return {
+    issuer: identity.issuer,
+    subject: identity.subject,
+    name: identity.name,
+    kind: identity.via === 'bootstrap' ? 'system' : 'person',
+    roles: [...identity.roles],
+  };
+}
 
 export function hasRole(identity: OperatorIdentity, role: OperatorRole): boolean {
   return role === 'viewer' ? identity.roles.length > 0 : identity.roles.includes(role);
@@ -70,7 +88,7 @@ const lifetime = (seconds: number): string => operatorDuration(seconds * 1000);
 /** Mints a token for the embedded default issuer. Only the holder of the secret can. */
 export async function mintOperatorToken(
   settings: OperatorTokenSettings,
-  who: { name: string; roles: OperatorRole[]; ttlSeconds?: number },
+  who: { name: string; subject?: string; roles: OperatorRole[]; ttlSeconds?: number },
 ): Promise<string> {
   if (!settings.secret) throw new Error('OPERATOR_JWT_SECRET is not set: tokens come from the OIDC issuer');
   const name = operatorNameSchema.parse(who.name);
@@ -86,7 +104,8 @@ export async function mintOperatorToken(
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ [settings.rolesClaim]: roles, [settings.nameClaim]: name })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(name)
+    // One person is one subject: the name's lower-case form unless a subject is given.
+    .setSubject(who.subject ?? subjectForName(name))
     .setIssuer(settings.issuer)
     .setAudience(settings.audience)
     .setIssuedAt(now)
@@ -150,12 +169,17 @@ export function createOperatorVerifier(settings: OperatorTokenSettings) {
       return null;
     }
     if (tokenLifetimeProblem(payload, settings.maxTtlSeconds)) return null;
+    // The subject is who the person is; a token without one names no one.
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 255) return null;
+    if (typeof payload.iss !== 'string') return null;
     const name = operatorNameSchema.safeParse(payload[settings.nameClaim] ?? payload.sub);
     if (!name.success) return null;
     const claimed = payload[settings.rolesClaim];
     const list = Array.isArray(claimed) ? claimed : typeof claimed === 'string' ? claimed.split(' ') : [];
     const roles = operatorRoles.filter((r) => list.includes(r));
-    return roles.length > 0 ? { name: name.data, roles, via: 'token' } : null;
+    return roles.length > 0
+      ? { issuer: payload.iss, subject: payload.sub, name: name.data, roles, via: 'token' }
+      : null;
   };
 }
 

@@ -3,11 +3,13 @@ import { loadConfigOrExit } from '../platform/config';
 import { mintOperatorToken, operatorRoles, type OperatorRole } from '../platform/operators';
 
 // `npm run cli -- <command>`: operator tooling.
-//   operator:token --name ana --role approver [--role resolver] [--ttl 8h]
+//   operator:token --name ana --role approver [--role resolver] [--subject ana] [--ttl 8h]
 //     Mints a signed operator token for the embedded issuer (OPERATOR_JWT_SECRET) and prints
 //     it on stdout, alone, so that it can be captured: TOKEN=$(npm run -s cli -- operator:token …).
+//     --subject is who the person is (maker-checker compares subjects); it defaults to the
+//     name in lower case, so one login in two cases is one person.
 //     --ttl defaults to 12h (or OPERATOR_TOKEN_MAX_TTL_SECONDS when lower) and may not exceed it.
-const USAGE = `usage: npm run cli -- operator:token --name <name> --role <${operatorRoles.join('|')}> [--role …] [--ttl 12h]`;
+const USAGE = `usage: npm run cli -- operator:token --name <name> --role <${operatorRoles.join('|')}> [--role …] [--subject <id>] [--ttl 12h]`;
 
 function seconds(ttl: string): number {
   const m = /^(\d{1,6})([smhd])$/.exec(ttl);
@@ -22,6 +24,7 @@ async function main(): Promise<void> {
     args: rest,
     options: {
       name: { type: 'string' },
+      subject: { type: 'string' },
       role: { type: 'string', multiple: true },
       ttl: { type: 'string' },
     },
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const token = await mintOperatorToken(config.api.operatorTokens, {
     name: values.name,
+    ...(values.subject === undefined ? {} : { subject: values.subject }),
     roles: values.role as OperatorRole[],
     ...(values.ttl === undefined ? {} : { ttlSeconds: seconds(values.ttl) }),
   });
