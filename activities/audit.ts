@@ -1,14 +1,19 @@
 import { Context } from '@temporalio/activity';
 import { appendAudit, type AuditSource } from '../db/audit';
 import type { Db } from '../db/pool';
+import { actorKey, type Actor } from '../domain/actors';
+import type { SealSource } from '../domain/decisions';
 import { API_UPDATE_PREFIX } from '../workflows/ids';
 
 /** What a workflow records of an action it took or an Update it accepted. */
 export interface WorkflowAuditInput {
   action: string;
   target: string;
-  /** The operator's name (from the Update's payload), or omitted for the workflow itself. */
+  /** The decider's display name, or omitted for the workflow itself. */
   operator?: string;
+  /** The actor the decision's seal verified, and the path that sealed it (domain/decisions.ts). */
+  actor?: Actor;
+  sealSource?: SealSource;
   /** The role the action needs (`resolver`, `approver`); `workflow` for the workflow's own steps. */
   role: string;
   /** The Update that carried the decision, to tell API from UI and find the sender's identity. */
@@ -54,20 +59,25 @@ export function auditActivities({ db }: { db: Db }) {
       const workflowId = info.workflowExecution?.workflowId ?? 'unknown';
       const runId = info.workflowExecution?.runId ?? 'unknown';
       const namespace = info.workflowNamespace ?? 'default';
+      // A sealed decision says which path sealed it (signed); a pre-seal one, its Update id.
       const fromApi = e.updateId?.startsWith(API_UPDATE_PREFIX) ?? false;
-      const source: AuditSource = e.updateId
-        ? fromApi
-          ? 'api'
-          : 'temporal-ui'
-        : e.scheduled
-          ? 'schedule'
-          : 'workflow';
+      const source: AuditSource = e.sealSource
+        ? e.sealSource
+        : e.updateId
+          ? fromApi
+            ? 'api'
+            : 'temporal-ui'
+          : e.scheduled
+            ? 'schedule'
+            : 'workflow';
       const clientIdentity = e.updateId
         ? await updateSenderIdentity(namespace, workflowId, e.updateId)
         : null;
       await appendAudit(db, {
         idempotencyKey: `wf:${runId}:${e.action}:${e.updateId ?? e.target}`,
-        actor: e.operator ?? (e.scheduled ? `schedule:${workflowId}` : `workflow:${workflowId}`),
+        actor: e.actor
+          ? actorKey(e.actor)
+          : (e.operator ?? (e.scheduled ? `schedule:${workflowId}` : `workflow:${workflowId}`)),
         role: e.role,
         action: e.action,
         target: e.target,
@@ -76,7 +86,11 @@ export function auditActivities({ db }: { db: Db }) {
         requestId: e.updateId ?? null,
         workflowId,
         afterDigest: e.afterDigest ?? null,
-        details: { ...e.details, ...(e.updateId ? { updateId: e.updateId, clientIdentity } : {}) },
+        details: {
+          ...e.details,
+          ...(e.actor ? { actorName: e.actor.name, issuer: e.actor.issuer, subject: e.actor.subject } : {}),
+          ...(e.updateId ? { updateId: e.updateId, clientIdentity } : {}),
+        },
       });
     },
   };

@@ -36,6 +36,8 @@ import {
   type SettlementException,
   type SettlementResolution,
   type SettlementStatus,
+  cyclePlanDifferences,
+  type CyclePlan,
   type SettlementInput,
 } from '../domain/settlement';
 import type { SecretBox } from '../platform/secrets';
@@ -255,6 +257,49 @@ export function settlementActivities({
       return new Date().toISOString();
     },
 
+    /**
+     * The cycle's input as Postgres says it is: the plan recorded when it was started (by the
+     * API for an operator, by the partner's Schedule), claimed by this run, re-derived (partner,
+     * period, currency, the contract in force and its threshold) and compared with what the
+     * workflow was told. A start without a plan, a second run of a claimed plan, or input that
+     * differs in anything money-shaped is refused (ConflictError): nothing is posted. Process
+     * settings (reminders, report attempts) and a later cut-off (waiting longer) may differ.
+     */
+    async confirmCyclePlan(cycleId: string, given: SettlementInput): Promise<CyclePlan> {
+      const runId = Context.current().info.workflowExecution?.runId ?? cycleId;
+      return withTransaction(db, async (client) => {
+        const claimed = await q.claimCyclePlan(client, cycleId, runId);
+        if (!claimed)
+          throw new ConflictError(
+            `no plan was recorded for ${cycleId}: cycles are started through POST /v1/settlements or a partner's Schedule, not directly on Temporal`,
+          );
+        const plan = await q.planCycle(client, currencies, {
+          partnerId: claimed.partnerId,
+          periodStart: claimed.periodStart,
+          periodEnd: claimed.periodEnd,
+        });
+        const differs = cyclePlanDifferences(plan, given);
+        if (differs.length > 0)
+          throw new ConflictError(
+            `the cycle's input differs from its plan in Postgres (${differs.join('; ')}): start it through the API or the Schedule`,
+          );
+        return {
+          input: {
+            ...plan,
+            reminderIntervalMs: given.reminderIntervalMs,
+            cutoffAt: given.cutoffAt,
+            graceMs: given.graceMs,
+            ...(given.reportFetchAttempts === undefined
+              ? {}
+              : { reportFetchAttempts: given.reportFetchAttempts }),
+          },
+          requestedBy: claimed.requester
+            ? { actor: claimed.requester.actor, name: claimed.requester.name }
+            : null,
+        };
+      });
+    },
+
     /** The cycle's row, so that it is listed from its start whoever started it. */
     async registerCycle(c: CycleArgs): Promise<void> {
       await q.registerCycle(db, c);
@@ -467,7 +512,7 @@ export function settlementActivities({
       await q.storeResolution(db, c.cycleId, {
         ...r,
         reason: r.reason.trim(),
-        operator: r.operator.trim(),
+        operator: (r.operator ?? '').trim(),
         amountMinor: amount && amount.ok ? amount.minor : null,
       });
     },
@@ -764,8 +809,27 @@ export function settlementActivities({
       });
     },
 
+    /**
+     * The plan of the cycle a Schedule firing starts, recorded as the Schedule's (a system
+     * actor requested it). A plan already claimed by a run is left as it is: the child's start
+     * is then refused as a duplicate, which is how catch-ups and backfills stay safe.
+     */
     async planScheduledCycle(p: { partnerId: string; firedAt: string }): Promise<SettlementInput> {
-      return q.planCycle(db, currencies, { partnerId: p.partnerId, periodStart: null, firedAt: p.firedAt });
+      const input = await q.planCycle(db, currencies, {
+        partnerId: p.partnerId,
+        periodStart: null,
+        firedAt: p.firedAt,
+      });
+      try {
+        await q.recordCyclePlan(db, settlementWorkflowId(input.partnerId, input.periodStart), input, {
+          actor: `schedule:${input.partnerId}`,
+          name: `settlement Schedule of ${input.partnerId}`,
+          plannedBy: 'schedule',
+        });
+      } catch (err) {
+        if (!(err instanceof ConflictError && /already started/.test(err.message))) throw err;
+      }
+      return input;
     },
 
     /**

@@ -13,6 +13,7 @@ import { methodNotAllowed } from './route';
 import { createRegistry, generateOpenApi } from './openapi';
 import { applicationRoutes } from './routes/applications';
 import { auditRoutes } from './routes/audit';
+import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
 import { contractRoutes } from './routes/contracts';
 import { gameRoutes } from './routes/games';
@@ -80,6 +81,8 @@ export function createApp(deps: ApiDeps): express.Express {
   ledgerRoutes(router, registry, deps, currencies);
   settlementRoutes(router, registry, deps, currencies);
   auditRoutes(router, registry, deps);
+  // Temporal's codec protocol for the CLI and Web UI (not a REST resource: not in the OpenAPI document).
+  codecRoutes(router, deps);
   app.use(router);
   app.use(methodNotAllowed(router));
 

@@ -116,3 +116,8 @@ async function resolve(deps: AuthDeps, credential: string): Promise<Principal | 
     ? { kind: 'operator', ...BOOTSTRAP_OPERATOR }
     : null;
 }
+
+/** An operator's signed token (not the bootstrap token, not a partner key), verified; or null. */
+export async function verifyOperatorToken(deps: AuthDeps, token: string): Promise<OperatorIdentity | null> {
+  return looksLikeJwt(token) ? verifierFor(deps.operatorTokens)(token) : null;
+}

@@ -1,4 +1,5 @@
 import { createPool } from '../db/pool';
+import { startupRoleRefusal } from '../db/roles';
 import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { connectTemporalClient } from '../platform/temporal';
@@ -10,6 +11,14 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config, 'api');
   const db = createPool(config);
+  // In production the connected role must be the application's: neither a superuser nor the
+  // owner of the audit and ledger history, which it could otherwise rewrite unseen.
+  const roleRefusal = await startupRoleRefusal(config, db, 'api');
+  if (roleRefusal) {
+    process.stderr.write(`${roleRefusal}\n`);
+    await db.end();
+    process.exit(78); // EX_CONFIG
+  }
   const temporal = await connectTemporalClient(config, (m) => logger.warn(m));
   const app = createApp({ config, db, temporal, logger });
 

@@ -1,3 +1,5 @@
+import { actorKey } from '../domain/actors';
+import { operatorActor } from '../platform/operators';
 import { type OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { createHash, randomUUID } from 'node:crypto';
@@ -289,7 +291,7 @@ async function auditCall(
     idempotencyKey: `api:${randomUUID()}`,
     actor:
       principal.kind === 'operator'
-        ? principal.name
+        ? actorKey(operatorActor(principal))
         : principal.kind === 'partner'
           ? `partner:${principal.partnerId}`
           : 'anonymous',

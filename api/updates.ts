@@ -6,10 +6,14 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { RawValue } from '@temporalio/common';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { refusalFailureTypes } from '../domain/refusals';
+import type { Config } from '../platform/config';
+import { parseSealingKey, sealDecision, type SealingKey } from '../platform/decision-seal';
+import { operatorActor } from '../platform/operators';
 import { API_UPDATE_PREFIX } from '../workflows/ids';
 import type { Principal } from './auth';
 
@@ -72,8 +76,43 @@ export function describeWorkflow(
     });
 }
 
-/** The authenticated operator's name (routes that call this require an operator role). */
-export function operatorName(principal: Principal): string {
-  if (principal.kind !== 'operator') throw new Error('operator route reached without an operator');
-  return principal.name;
+const sealingKeys = new WeakMap<Config, SealingKey>();
+/** This process's decision sealing key (DECISION_SEAL_PRIVATE_KEY), parsed once. */
+export function sealingKeyOf(config: Config): SealingKey {
+  let key = sealingKeys.get(config);
+  if (!key) {
+    if (!config.decisionSeals.privateKey)
+      throw new Error('DECISION_SEAL_PRIVATE_KEY is not set: this process cannot seal decisions');
+    sealingKeys.set(config, (key = parseSealingKey(config.decisionSeals.privateKey)));
+  }
+  return key;
+}
+
+/**
+ * Sends a decision as the API: sealed (domain/decisions.ts) for this workflow and decision with
+ * the actor of the caller's verified token, source `api`. The workflow's validator checks the
+ * seal like any other: the API has no way around it.
+ */
+export function sendDecision<T>(
+  deps: { config: Config; temporal: Client },
+  d: {
+    workflowId: string;
+    what: string;
+    decision: string;
+    fields: Record<string, unknown>;
+    principal: Principal;
+    req: Request;
+  },
+): Promise<T> {
+  if (d.principal.kind !== 'operator') throw new Error('a decision needs an operator');
+  const { payload } = sealDecision(sealingKeyOf(deps.config), {
+    target: { namespace: deps.config.temporal.namespace, workflowId: d.workflowId, decision: d.decision },
+    actor: operatorActor(d.principal),
+    source: 'api',
+    decision: d.fields,
+    ttlMs: deps.config.decisionSeals.ttlMs,
+  });
+  return sendUpdate(deps.temporal, d.workflowId, d.what, d.req, (handle, updateId) =>
+    handle.executeUpdate<T, [RawValue]>(d.decision, { updateId, args: [RawValue.fromPayload(payload)] }),
+  );
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { checkCheckpoints, type CheckpointCheck, type CheckpointOptions } from './checkpoints';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-export const auditSources = ['api', 'temporal-ui', 'schedule', 'workflow'] as const;
+export const auditSources = ['api', 'temporal-ui', 'temporal-cli', 'schedule', 'workflow'] as const;
 export type AuditSource = (typeof auditSources)[number];
 
 /** One state-changing action, as the audit trail records it. */
@@ -167,6 +168,8 @@ export interface AuditVerification {
   chains: number;
   firstBroken: { chainId: number; seq: string; eventId: string | null; reason: string } | null;
   heads: { chainId: number; seq: string; hash: string }[];
+  /** The newest signed checkpoints checked against the chains (only when asked to; empty: none taken yet). */
+  checkpoints?: CheckpointCheck[];
 }
 
 const PAGE = 5000;
@@ -175,7 +178,10 @@ const PAGE = 5000;
  * Walks every chain: recomputes each event's content hash from its stored columns (the same
  * SQL function that appended it), its link to the previous event and the chain head.
  */
-export async function verifyAudit(db: Queryable): Promise<AuditVerification> {
+export async function verifyAudit(
+  db: Queryable,
+  options: { checkpoints?: CheckpointOptions } = {},
+): Promise<AuditVerification> {
   const { rows: chains } = await db.query<{ chain_id: number; head_seq: string; head_hash: Buffer }>(
     'SELECT chain_id, head_seq::text, head_hash FROM audit_chains ORDER BY chain_id',
   );
@@ -223,11 +229,17 @@ export async function verifyAudit(db: Queryable): Promise<AuditVerification> {
       };
     if (broken) break;
   }
-  return {
-    ok: broken === null,
-    events,
-    chains: chains.length,
-    firstBroken: broken,
-    heads: chains.map((c) => ({ chainId: c.chain_id, seq: c.head_seq, hash: c.head_hash.toString('hex') })),
-  };
+  const heads = chains.map((c) => ({
+    chainId: c.chain_id,
+    seq: c.head_seq,
+    hash: c.head_hash.toString('hex'),
+  }));
+  if (!options.checkpoints)
+    return { ok: broken === null, events, chains: chains.length, firstBroken: broken, heads };
+  // A chain that walks intact may still have lost its tail: the signed checkpoint says how far it reached.
+  const checkpoints = await checkCheckpoints(db, 'audit', options.checkpoints);
+  const cut = checkpoints.find((c) => c.problem)?.problem;
+  if (!broken && cut)
+    broken = { chainId: cut.chainId ?? -1, seq: cut.seq ?? '0', eventId: null, reason: cut.reason };
+  return { ok: broken === null, events, chains: chains.length, firstBroken: broken, heads, checkpoints };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
+import { checkCheckpoints, type CheckpointCheck, type CheckpointOptions } from './checkpoints';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
@@ -254,6 +255,8 @@ export interface VerifyReport {
   /** The first broken entry (lowest id among the chains' first breaks), with why. */
   firstBroken: { chainId: number; blockSeq: number; entryId: string | null; reason: string } | null;
   heads: { chainId: number; seq: string; hash: string }[];
+  /** The newest signed checkpoints checked against the chains (only when asked to; empty: none taken yet). */
+  checkpoints?: CheckpointCheck[];
 }
 
 const BLOCK_PAGE = 500;
@@ -263,7 +266,10 @@ const BLOCK_PAGE = 500;
  * columns and postings, each block's entries hash, its link to the previous block and its
  * own hash, and the chain head. Reports the first place where the stored ledger differs.
  */
-export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
+export async function verifyLedger(
+  db: Queryable,
+  options: { checkpoints?: CheckpointOptions } = {},
+): Promise<VerifyReport> {
   const genesis = (c: number) => createHash('sha256').update(`clearhouse-ledger-genesis-${c}`).digest();
   const { rows: chains } = await db.query<{ chain_id: number; head_seq: string; head_hash: Buffer }>(
     'SELECT chain_id, head_seq::text, head_hash FROM ledger_chains ORDER BY chain_id',
@@ -342,6 +348,19 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
   breaks.sort((a, b) =>
     a.entryId === null ? 1 : b.entryId === null ? -1 : Number(BigInt(a.entryId) - BigInt(b.entryId)),
   );
+  // A chain that walks intact may still have lost its tail: the signed checkpoint says how far it reached.
+  let checkpoints: CheckpointCheck[] | undefined;
+  if (options.checkpoints) {
+    checkpoints = await checkCheckpoints(db, 'ledger', options.checkpoints);
+    const cut = checkpoints.find((c) => c.problem)?.problem;
+    if (breaks.length === 0 && cut)
+      breaks.push({
+        chainId: cut.chainId ?? -1,
+        blockSeq: Number(cut.seq ?? 0),
+        entryId: null,
+        reason: cut.reason,
+      });
+  }
   return {
     ok: breaks.length === 0,
     chains: chains.length,
@@ -349,5 +368,6 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
     entries,
     firstBroken: breaks[0] ?? null,
     heads: chains.map((c) => ({ chainId: c.chain_id, seq: c.head_seq, hash: c.head_hash.toString('hex') })),
+    ...(checkpoints ? { checkpoints } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ConflictError } from '../domain/errors';
 import { samePartner, type NewPartner, type Partner } from '../domain/partner';
+import { partnerSecret, type StoredSecret } from '../platform/secrets';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
@@ -166,14 +167,19 @@ const PICKUP_TTL = '1 hour';
 export async function claimIssuedApiKey(
   db: Queryable,
   partnerId: string,
-): Promise<{ keyId: string; secretSealed: string } | null> {
+): Promise<{ keyId: string; secretSealed: StoredSecret } | null> {
   const { rows } = await db.query<{ key_id: string; secret_sealed: string; fresh: boolean }>(
     `DELETE FROM partner_credential_pickups WHERE partner_id = $1
      RETURNING key_id, secret_sealed, created_at > now() - interval '${PICKUP_TTL}' AS fresh`,
     [partnerId],
   );
   const r = rows[0];
-  return r && r.fresh ? { keyId: r.key_id, secretSealed: r.secret_sealed } : null;
+  return r && r.fresh
+    ? {
+        keyId: r.key_id,
+        secretSealed: { sealed: r.secret_sealed, context: partnerSecret(partnerId, 'api-key-pickup') },
+      }
+    : null;
 }
 
 /**
@@ -238,17 +244,26 @@ export async function upsertWebhook(
 export async function webhookOf(
   db: Queryable,
   partnerId: string,
-): Promise<{ url: string; secretSealed: string } | null> {
+): Promise<{ url: string; secretSealed: StoredSecret } | null> {
   const { rows } = await db.query<{ url: string; secret_sealed: string }>(
     'SELECT url, secret_sealed FROM partner_webhooks WHERE partner_id = $1',
     [partnerId],
   );
-  return rows[0] ? { url: rows[0].url, secretSealed: rows[0].secret_sealed } : null;
+  // Opened only as this partner's webhook signing secret: a blob copied from another row does not open.
+  return rows[0]
+    ? {
+        url: rows[0].url,
+        secretSealed: { sealed: rows[0].secret_sealed, context: partnerSecret(partnerId, 'webhook-signing') },
+      }
+    : null;
 }
 
 /**
- * Records a contract version; versions are immutable. True when stored now or already stored
- * with the same content (a retry), false when the version or date holds other content.
+ * Records contract version 1 of an approved partner application (the onboarding activity), in
+ * force at once: the application went through maker-checker (its maker is the application's
+ * submitter, its checker the application's approver, both in the onboarding workflow and the
+ * audit trail). Versions are immutable. True when stored now or already stored with the same
+ * content (a retry), false when the version or date holds other content.
  */
 export async function recordContractVersion(
   db: Queryable,
@@ -256,15 +271,166 @@ export async function recordContractVersion(
 ): Promise<boolean> {
   const { rows } = await db.query<{ same: boolean }>(
     `WITH ins AS (
-       INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, $2, $3, $4)
+       INSERT INTO partner_contracts (partner_id, version, effective_from, terms, status, approved_through, approved_at)
+       VALUES ($1, $2, $3, $4, 'approved', 'application', now())
        ON CONFLICT DO NOTHING RETURNING true AS same)
      SELECT same FROM ins
      UNION ALL
-     SELECT effective_from = $3 AND terms = $4::jsonb FROM partner_contracts
+     SELECT effective_from = $3 AND terms = $4::jsonb AND status = 'approved' FROM partner_contracts
       WHERE partner_id = $1 AND version = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
     [c.partnerId, c.version, c.effectiveFrom, JSON.stringify(c.terms)],
   );
   return rows[0]?.same === true;
+}
+
+/** An actor as a contract stores it: the comparable key and the name shown beside it. */
+export interface ContractActor {
+  key: string;
+  name: string;
+}
+
+export interface StoredContractVersion {
+  partnerId: string;
+  version: number;
+  effectiveFrom: string;
+  terms: unknown;
+  status: 'proposed' | 'approved';
+  approvedThrough: 'api' | 'application' | 'before-maker-checker' | null;
+  proposedBy: ContractActor | null;
+  proposedAt: string;
+  approvedBy: ContractActor | null;
+  approvedAt: string | null;
+}
+
+interface ContractRow {
+  partner_id: string;
+  version: number;
+  effective_from: string;
+  terms: unknown;
+  status: 'proposed' | 'approved';
+  approved_through: StoredContractVersion['approvedThrough'];
+  proposed_by: string | null;
+  proposed_by_name: string | null;
+  approved_by: string | null;
+  approved_by_name: string | null;
+  created_at: Date;
+  approved_at: Date | null;
+}
+
+const CONTRACT_COLUMNS = `partner_id, version, effective_from::text AS effective_from, terms, status, approved_through,
+  proposed_by, proposed_by_name, approved_by, approved_by_name, created_at, approved_at`;
+
+function toContractVersion(r: ContractRow): StoredContractVersion {
+  const actor = (key: string | null, name: string | null) =>
+    key === null ? null : { key, name: name ?? key };
+  return {
+    partnerId: r.partner_id,
+    version: r.version,
+    effectiveFrom: r.effective_from,
+    terms: r.terms,
+    status: r.status,
+    approvedThrough: r.approved_through,
+    proposedBy: actor(r.proposed_by, r.proposed_by_name),
+    proposedAt: r.created_at.toISOString(),
+    approvedBy: actor(r.approved_by, r.approved_by_name),
+    approvedAt: r.approved_at?.toISOString() ?? null,
+  };
+}
+
+/**
+ * Proposes a contract version (maker): stored as `proposed`, not in force until another actor
+ * approves it. 'same' when the version is already stored with the same date and terms (a
+ * retry, whoever sent it), 'conflict' when the version or the date holds other content.
+ */
+export async function proposeContractVersion(
+  db: Queryable,
+  c: { partnerId: string; version: number; effectiveFrom: string; terms: unknown; proposedBy: ContractActor },
+): Promise<{ outcome: 'stored' | 'same' | 'conflict'; contract: StoredContractVersion | null }> {
+  const { rows } = await db.query<ContractRow>(
+    `INSERT INTO partner_contracts (partner_id, version, effective_from, terms, proposed_by, proposed_by_name)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT DO NOTHING RETURNING ${CONTRACT_COLUMNS}`,
+    [c.partnerId, c.version, c.effectiveFrom, JSON.stringify(c.terms), c.proposedBy.key, c.proposedBy.name],
+  );
+  if (rows[0]) return { outcome: 'stored', contract: toContractVersion(rows[0]) };
+  const { rows: same } = await db.query<ContractRow & { same: boolean }>(
+    `SELECT ${CONTRACT_COLUMNS}, effective_from = $3 AND terms = $4::jsonb AS same FROM partner_contracts
+      WHERE partner_id = $1 AND version = $2`,
+    [c.partnerId, c.version, c.effectiveFrom, JSON.stringify(c.terms)],
+  );
+  const stored = same[0];
+  return stored?.same
+    ? { outcome: 'same', contract: toContractVersion(stored) }
+    : { outcome: 'conflict', contract: stored ? toContractVersion(stored) : null };
+}
+
+/**
+ * Approves a proposed version (checker), when the checker is not its maker. Returns the
+ * version as stored after the call: approved (now, or already), or unchanged (still proposed,
+ * by the same actor: the caller refuses), or null when there is no such version.
+ */
+export async function approveContractVersion(
+  db: Queryable,
+  c: { partnerId: string; version: number; approvedBy: ContractActor },
+): Promise<{ approvedNow: boolean; contract: StoredContractVersion | null }> {
+  const { rows } = await db.query<ContractRow>(
+    `UPDATE partner_contracts
+        SET status = 'approved', approved_through = 'api', approved_by = $3, approved_by_name = $4, approved_at = now()
+      WHERE partner_id = $1 AND version = $2 AND status = 'proposed' AND proposed_by IS DISTINCT FROM $3
+      RETURNING ${CONTRACT_COLUMNS}`,
+    [c.partnerId, c.version, c.approvedBy.key, c.approvedBy.name],
+  );
+  if (rows[0]) return { approvedNow: true, contract: toContractVersion(rows[0]) };
+  return { approvedNow: false, contract: await contractVersionOf(db, c.partnerId, c.version) };
+}
+
+export async function contractVersionOf(
+  db: Queryable,
+  partnerId: string,
+  version: number,
+  lock = false,
+): Promise<StoredContractVersion | null> {
+  const { rows } = await db.query<ContractRow>(
+    `SELECT ${CONTRACT_COLUMNS} FROM partner_contracts WHERE partner_id = $1 AND version = $2${lock ? ' FOR UPDATE' : ''}`,
+    [partnerId, version],
+  );
+  return rows[0] ? toContractVersion(rows[0]) : null;
+}
+
+/** A partner's contract versions, proposed and approved, by version. */
+export async function listContractVersions(
+  db: Queryable,
+  partnerId: string,
+): Promise<StoredContractVersion[]> {
+  const { rows } = await db.query<ContractRow>(
+    `SELECT ${CONTRACT_COLUMNS} FROM partner_contracts WHERE partner_id = $1 ORDER BY version`,
+    [partnerId],
+  );
+  return rows.map(toContractVersion);
+}
+
+/**
+ * The latest period of the partner already frozen (a cycle past its cut-off: frozen, or in
+ * any status after WaitingForCutoff but a failure before it froze) that ends on or after
+ * `day`: a contract effective from `day` would change what that period settled on. Null if
+ * none. Locks the partner's row, so concurrent proposals and approvals of one partner check
+ * one after the other.
+ */
+export async function frozenPeriodFrom(
+  db: Queryable,
+  partnerId: string,
+  day: string,
+): Promise<{ cycleId: string; periodStart: string; periodEnd: string; status: string } | null> {
+  await db.query('SELECT 1 FROM partners WHERE id = $1 FOR UPDATE', [partnerId]);
+  const { rows } = await db.query<{ id: string; period_start: string; period_end: string; status: string }>(
+    `SELECT id, period_start::text, period_end::text, status FROM settlement_cycles
+      WHERE partner_id = $1 AND period_end >= $2
+        AND (frozen_at IS NOT NULL OR status NOT IN ('WaitingForCutoff', 'Failed'))
+      ORDER BY period_end DESC, id LIMIT 1`,
+    [partnerId, day],
+  );
+  const r = rows[0];
+  return r ? { cycleId: r.id, periodStart: r.period_start, periodEnd: r.period_end, status: r.status } : null;
 }
 
 /** Where and how a partner's provider report is fetched, as stored (credentials still sealed). */
@@ -272,8 +438,9 @@ export interface StoredProviderConnection {
   format: string;
   baseUrl: string;
   options: Record<string, unknown>;
-  /** The header that carries the provider API's credential and its value, sealed; or none. */
-  credentials: { header: string; sealed: string } | null;
+  /** The header that carries the provider API's credential and its value, sealed (bound to this
+   * partner as its provider credential); or none. */
+  credentials: { header: string; sealed: StoredSecret } | null;
   /** This connection's own caps on what one cycle's report stores; null: the deployment's. */
   limits: ProviderReportLimits;
   updatedAt: string;
@@ -285,6 +452,7 @@ export interface ProviderReportLimits {
 }
 
 interface ProviderConnectionRow {
+  partner_id: string;
   format: string;
   base_url: string;
   options: Record<string, unknown>;
@@ -303,7 +471,13 @@ function toProviderConnection(r: ProviderConnectionRow): StoredProviderConnectio
     options: r.options,
     credentials:
       r.credentials_header !== null && r.credentials_sealed !== null
-        ? { header: r.credentials_header, sealed: r.credentials_sealed }
+        ? {
+            header: r.credentials_header,
+            sealed: {
+              sealed: r.credentials_sealed,
+              context: partnerSecret(r.partner_id, 'provider-credential'),
+            },
+          }
         : null,
     limits: {
       maxRows: r.report_max_rows === null ? null : Number(r.report_max_rows),
@@ -314,7 +488,7 @@ function toProviderConnection(r: ProviderConnectionRow): StoredProviderConnectio
 }
 
 const PROVIDER_CONNECTION_COLUMNS =
-  'format, base_url, options, credentials_header, credentials_sealed, report_max_rows, report_max_bytes, updated_at';
+  'partner_id, format, base_url, options, credentials_header, credentials_sealed, report_max_rows, report_max_bytes, updated_at';
 
 /**
  * Sets the partner's provider connection, replacing the whole of it: no credentials given
@@ -324,7 +498,11 @@ const PROVIDER_CONNECTION_COLUMNS =
 export async function upsertProviderConnection(
   db: Queryable,
   partnerId: string,
-  c: Omit<StoredProviderConnection, 'updatedAt' | 'limits'> & { limits?: ProviderReportLimits },
+  c: Omit<StoredProviderConnection, 'updatedAt' | 'limits' | 'credentials'> & {
+    /** The credential sealed for this partner's `provider-credential`. */
+    credentials: { header: string; sealed: string } | null;
+    limits?: ProviderReportLimits;
+  },
 ): Promise<StoredProviderConnection> {
   const { rows } = await db.query<ProviderConnectionRow>(
     `INSERT INTO partner_providers (partner_id, format, base_url, options, credentials_header, credentials_sealed,

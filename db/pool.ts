@@ -3,7 +3,10 @@ import type { Config } from '../platform/config';
 
 // Postgres bigint (int8) and numeric arrive as strings by default; money code parses them
 // exactly with BigInt, never through a float.
-export function createPool(config: Pick<Config, 'db'>, overrides: pg.PoolConfig = {}): pg.Pool {
+export function createPool(
+  config: { db: Pick<Config['db'], 'url' | 'poolMax'> },
+  overrides: pg.PoolConfig = {},
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.db.url,
     max: config.db.poolMax,

@@ -350,13 +350,15 @@ export async function storeResolution(
   );
 }
 
+/** The approved version in force at `periodStart` (a proposed one is never in force), or null. */
 export async function contractInForce(
   db: Queryable,
   partnerId: string,
   periodStart: string,
 ): Promise<{ version: number; terms: ContractTerms; stored: StoredContractTerms } | null> {
   const { rows } = await db.query<{ version: number; terms: unknown }>(
-    `SELECT version, terms FROM partner_contracts WHERE partner_id = $1 AND effective_from <= $2 ORDER BY effective_from DESC LIMIT 1`,
+    `SELECT version, terms FROM partner_contracts WHERE partner_id = $1 AND status = 'approved' AND effective_from <= $2
+      ORDER BY effective_from DESC LIMIT 1`,
     [partnerId, periodStart],
   );
   if (!rows[0]) return null;
@@ -408,7 +410,8 @@ const REMINDER_INTERVAL_MS = 4 * 60 * 60 * 1000;
 export async function contractCadence(db: Queryable, partnerId: string): Promise<SettlementCadence> {
   const { rows } = await db.query<{ terms: unknown }>(
     `SELECT terms FROM partner_contracts c JOIN partners p ON p.id = c.partner_id
-      WHERE c.partner_id = $1 AND c.effective_from <= (now() AT TIME ZONE p.timezone)::date ORDER BY effective_from DESC LIMIT 1`,
+      WHERE c.partner_id = $1 AND c.status = 'approved' AND c.effective_from <= (now() AT TIME ZONE p.timezone)::date
+      ORDER BY effective_from DESC LIMIT 1`,
     [partnerId],
   );
   return rows[0] ? readContractTerms(rows[0].terms).settlement.period : 'daily';
@@ -440,7 +443,7 @@ export async function planCycle(
     ]);
   const anchor = p.periodStart ?? row.yesterday;
   const contract = await db.query<{ terms: unknown }>(
-    `SELECT terms FROM partner_contracts WHERE partner_id = $1 AND effective_from <= $2
+    `SELECT terms FROM partner_contracts WHERE partner_id = $1 AND status = 'approved' AND effective_from <= $2
       ORDER BY effective_from DESC LIMIT 1`,
     [p.partnerId, anchor],
   );
@@ -522,7 +525,8 @@ export async function backfillWindow(
     `SELECT (($2::date + 1)::timestamp AT TIME ZONE timezone) AS start,
             (($3::date + 2)::timestamp AT TIME ZONE timezone) AS end,
             timezone,
-            (SELECT min(effective_from)::text FROM partner_contracts WHERE partner_id = p.id) AS first_contract_day,
+            (SELECT min(effective_from)::text FROM partner_contracts WHERE partner_id = p.id AND status = 'approved')
+              AS first_contract_day,
             ((now() AT TIME ZONE timezone)::date - 1)::text AS last_ended_day
        FROM partners p WHERE id = $1`,
     [partnerId, from, to],
@@ -611,4 +615,113 @@ export async function listExceptions(
     ],
   );
   return rows;
+}
+
+/** Who planned a cycle: the actor that requested its payout (its key and name), and by which path. */
+export interface CycleRequester {
+  actor: string;
+  name: string;
+  plannedBy: 'api' | 'schedule';
+}
+
+/**
+ * Records a cycle's plan before its workflow starts (one row per cycle id; no two cycles of a
+ * partner overlap in days — an exclusion constraint). A plan may be recorded again while no
+ * run has claimed it (a start that never reached Temporal) or after its run failed; otherwise
+ * the cycle is already settling or settled (ConflictError), as is a period overlapping another
+ * cycle's.
+ */
+export async function recordCyclePlan(
+  db: Queryable,
+  cycleId: string,
+  plan: Pick<SettlementInput, 'partnerId' | 'periodStart' | 'periodEnd'>,
+  requester: CycleRequester,
+): Promise<void> {
+  try {
+    const { rowCount } = await db.query(
+      `INSERT INTO settlement_cycles (id, partner_id, period_start, period_end, status, requested_by,
+                                      requested_by_name, planned_by)
+       VALUES ($1, $2, $3, $4, 'WaitingForCutoff', $5, $6, $7)
+       ON CONFLICT (id) DO UPDATE
+          SET period_end = EXCLUDED.period_end, requested_by = EXCLUDED.requested_by,
+              requested_by_name = EXCLUDED.requested_by_name, planned_by = EXCLUDED.planned_by,
+              run_id = NULL, status = 'WaitingForCutoff', updated_at = now()
+        WHERE settlement_cycles.partner_id = EXCLUDED.partner_id
+          AND (settlement_cycles.run_id IS NULL OR settlement_cycles.status = 'Failed')`,
+      [
+        cycleId,
+        plan.partnerId,
+        plan.periodStart,
+        plan.periodEnd,
+        requester.actor,
+        requester.name,
+        requester.plannedBy,
+      ],
+    );
+    if (rowCount === 0)
+      throw new ConflictError(`${cycleId} was already started`, [
+        { path: 'periodStart', message: 'already settled or settling' },
+      ]);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23P01') throw err;
+    const { rows } = await db.query<{ id: string; period_start: string; period_end: string }>(
+      `SELECT id, period_start::text, period_end::text FROM settlement_cycles
+        WHERE partner_id = $1 AND id <> $2 AND daterange(period_start, period_end, '[]') && daterange($3::date, $4::date, '[]')
+        LIMIT 1`,
+      [plan.partnerId, cycleId, plan.periodStart, plan.periodEnd],
+    );
+    const other = rows[0];
+    throw new ConflictError(
+      `the period ${plan.periodStart} to ${plan.periodEnd} overlaps cycle ${other?.id ?? 'another cycle'}` +
+        (other ? ` (${other.period_start} to ${other.period_end})` : ''),
+      [{ path: 'periodEnd', message: 'overlaps another cycle of this partner' }],
+    );
+  }
+}
+
+/**
+ * The plan recorded for a cycle, claimed by one workflow run: null when there is none; a
+ * ConflictError when another run already claimed it (a second run of a settled period).
+ */
+export async function claimCyclePlan(
+  db: Queryable,
+  cycleId: string,
+  runId: string,
+): Promise<{
+  partnerId: string;
+  periodStart: string;
+  periodEnd: string;
+  requester: CycleRequester | null;
+} | null> {
+  const { rows } = await db.query<{
+    partner_id: string;
+    period_start: string;
+    period_end: string;
+    requested_by: string | null;
+    requested_by_name: string | null;
+    planned_by: 'api' | 'schedule' | null;
+    run_id: string | null;
+  }>(
+    `SELECT partner_id, period_start::text, period_end::text, requested_by, requested_by_name, planned_by, run_id
+       FROM settlement_cycles WHERE id = $1 FOR UPDATE`,
+    [cycleId],
+  );
+  const row = rows[0];
+  if (!row || row.planned_by === null) return null;
+  if (row.run_id !== null && row.run_id !== runId)
+    throw new ConflictError(`${cycleId} was already run (run ${row.run_id}): a period is settled once`);
+  if (row.run_id === null)
+    await db.query('UPDATE settlement_cycles SET run_id = $2, updated_at = now() WHERE id = $1', [
+      cycleId,
+      runId,
+    ]);
+  return {
+    partnerId: row.partner_id,
+    periodStart: row.period_start,
+    periodEnd: row.period_end,
+    requester:
+      row.requested_by && row.requested_by_name && row.planned_by
+        ? { actor: row.requested_by, name: row.requested_by_name, plannedBy: row.planned_by }
+        : null,
+  };
 }

@@ -52,3 +52,24 @@ export function systemActor(subject: string, roles: string[] = [], name = subjec
 export function subjectForName(name: string): string {
   return name.normalize('NFKC').toLowerCase();
 }
+
+/**
+ * Who made a decision: the actor key a seal verified, or (decisions recorded before seals, in
+ * histories that still replay) no key and the typed name.
+ */
+export interface Decider {
+  actor: string | null;
+  name: string;
+}
+
+/**
+ * Whether two deciders are one person. Two actor keys compare exactly (the subject decides, not
+ * the name). The cut-over: a decision recorded with a typed name (no key) matches an actor or
+ * another name whose display name is the same ignoring case and compatibility forms, so that a
+ * cycle already waiting with one legacy approval cannot be completed by the same person sealed.
+ */
+export function samePerson(a: Decider, b: Decider): boolean {
+  if (a.actor !== null && b.actor !== null) return a.actor === b.actor;
+  const fold = (s: string) => s.normalize('NFKC').trim().toLowerCase();
+  return fold(a.name) === fold(b.name);
+}

@@ -2,12 +2,15 @@ import fc from 'fast-check';
 import {
   accrualMonth,
   checkContractTerms,
+  checkNotBackdated,
+  checkPayoutThresholdCeiling,
   closesMonth,
+  contractApprovalProblem,
   earlierPeriodStarts,
   periodContaining,
   type SettlementCadence,
 } from './contract';
-import { ValidationError } from './errors';
+import { ConflictError, ForbiddenError, ValidationError } from './errors';
 
 const day = fc
   .date({ min: new Date('2020-01-01T00:00:00Z'), max: new Date('2035-12-31T00:00:00Z'), noInvalidDate: true })
@@ -85,5 +88,54 @@ describe('earlierPeriodStarts', () => {
     expect(week[0]).toBe('2026-12-01');
     expect(week.at(-1)).toBe('2026-12-27');
     expect(earlierPeriodStarts('2026-01-01', '2026-01-31')).toHaveLength(31); // December 2025
+  });
+});
+
+describe('contract maker-checker rules', () => {
+  const terms = (threshold: string) =>
+    checkContractTerms({
+      base: 'ggr',
+      tiers: [{ upToMinor: null, rate: '0.1' }],
+      tierMode: 'marginal',
+      negativeBase: 'floor',
+      jackpots: 'exclude',
+      settlement: { payoutApprovalThresholdMinor: threshold },
+    });
+
+  it('refuses a threshold above the ceiling, naming the field; the ceiling itself passes', () => {
+    expect(() => checkPayoutThresholdCeiling(terms('100000000'), '100000000')).not.toThrow();
+    expect(() => checkPayoutThresholdCeiling(terms('100000001'), '100000000')).toThrow(ValidationError);
+    let details: unknown = null;
+    try {
+      checkPayoutThresholdCeiling(terms('999999999999999999'), '100000000');
+    } catch (err) {
+      details = (err as ValidationError).details;
+    }
+    expect(details).toEqual([
+      {
+        path: 'terms.settlement.payoutApprovalThresholdMinor',
+        message: 'at most 100000000 (minor units of the settlement currency)',
+      },
+    ]);
+  });
+
+  it('refuses an effectiveFrom reaching into a frozen period, naming the period', () => {
+    const frozen = { cycleId: 'settlement:p:2026-11-01', periodStart: '2026-11-01', periodEnd: '2026-11-30' };
+    expect(() => checkNotBackdated('2026-12-01', null)).not.toThrow();
+    expect(() => checkNotBackdated('2026-11-30', frozen)).toThrow(ConflictError);
+    expect(() => checkNotBackdated('2026-11-30', frozen)).toThrow(/frozen period 2026-11-01\.\.2026-11-30/);
+  });
+
+  it('compares maker and checker by key, never by name; the bootstrap administrator never approves', () => {
+    const maker = { key: 'clearhouse#mallory', name: 'mallory' };
+    expect(
+      contractApprovalProblem(maker, { key: 'clearhouse#mallory', name: 'Someone Else', via: 'token' }),
+    ).toBeInstanceOf(ForbiddenError);
+    expect(
+      contractApprovalProblem(maker, { key: 'clearhouse#ana', name: 'mallory', via: 'token' }),
+    ).toBeNull();
+    expect(
+      contractApprovalProblem(maker, { key: 'bootstrap-admin', name: 'bootstrap-admin', via: 'bootstrap' }),
+    ).toBeInstanceOf(ForbiddenError);
   });
 });

@@ -2,7 +2,7 @@
 // their defaults, and the settlement cadence rules that follow from them.
 import { z } from 'zod';
 import { InvalidTermsError, validateTerms, type FeeTerms } from './fees';
-import { ValidationError } from './errors';
+import { ConflictError, ForbiddenError, ValidationError } from './errors';
 
 const minor = z.string().regex(/^\d{1,18}$/, 'minor units as a string of digits');
 /** A share: an exact decimal from 0 to 1 (100 %), at most 12 decimals. */
@@ -192,4 +192,77 @@ export function earlierPeriodStarts(periodStart: string, periodEnd: string): str
 export function closesMonth(periodEnd: string, cadence: SettlementCadence): boolean {
   const nextEnd = addDays(periodEnd, cadence === 'weekly' ? 7 : 1);
   return cadence === 'monthly' || nextEnd.slice(0, 7) !== periodEnd.slice(0, 7);
+}
+
+// ---- Maker-checker of contract versions ----------------------------------------------------
+
+export const contractStatuses = ['proposed', 'approved'] as const;
+export type ContractStatus = (typeof contractStatuses)[number];
+
+/** A contract's maker or checker: the comparable key (domain/actors.ts) and the name shown. */
+export interface ContractActorRef {
+  key: string;
+  name: string;
+}
+
+/**
+ * Refuses (422, naming the field) a payout-approval threshold above the deployment's ceiling
+ * (CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR, in the settlement currency's minor units): a
+ * contract may not let large payouts go out on one approval.
+ */
+export function checkPayoutThresholdCeiling(
+  terms: StoredContractTerms,
+  ceilingMinor: string,
+  path = 'terms',
+): void {
+  const threshold = terms.settlement.payoutApprovalThresholdMinor;
+  if (BigInt(threshold) > BigInt(ceilingMinor))
+    throw new ValidationError(
+      `payoutApprovalThresholdMinor ${threshold} is above the ceiling of ${ceilingMinor} (CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR)`,
+      [
+        {
+          path: `${path}.settlement.payoutApprovalThresholdMinor`,
+          message: `at most ${ceilingMinor} (minor units of the settlement currency)`,
+        },
+      ],
+    );
+}
+
+/**
+ * Refuses (409, naming the period) a contract effective on or before the last day of a period
+ * already frozen for the partner: it would change the money rules of a settled period.
+ */
+export function checkNotBackdated(
+  effectiveFrom: string,
+  frozen: { cycleId: string; periodStart: string; periodEnd: string } | null,
+  path = 'effectiveFrom',
+): void {
+  if (!frozen) return;
+  const period =
+    frozen.periodStart === frozen.periodEnd
+      ? frozen.periodStart
+      : `${frozen.periodStart}..${frozen.periodEnd}`;
+  throw new ConflictError(
+    `effectiveFrom ${effectiveFrom} reaches back into the frozen period ${period} (${frozen.cycleId}): a contract may only start after ${frozen.periodEnd}`,
+    [{ path, message: `on or before ${frozen.periodEnd}, the last day of the frozen period ${period}` }],
+  );
+}
+
+/**
+ * Why `approver` may not approve a version proposed by `proposedBy`, or null. Actors are
+ * compared by key only, never by display name; the bootstrap administrator never approves.
+ */
+export function contractApprovalProblem(
+  proposedBy: ContractActorRef | null,
+  approver: ContractActorRef & { via: 'token' | 'bootstrap' },
+): ForbiddenError | null {
+  if (approver.via === 'bootstrap')
+    return new ForbiddenError(
+      'the bootstrap administrator cannot approve a contract: an approver with a signed token must',
+    );
+  if (proposedBy && proposedBy.key === approver.key)
+    return new ForbiddenError(
+      `${approver.name} proposed this contract version: the maker cannot approve it (maker-checker); another approver must`,
+    );
+  return null;
 }

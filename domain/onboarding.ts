@@ -1,3 +1,5 @@
+import { samePerson, type Decider } from './actors';
+import { recordedDecider } from './decisions';
 import { conflict, forbidden, invalid, type Refusal } from './refusals';
 // A partner application and the rules of its review: the due-diligence findings, the risk
 // score with its reasons, and what the decideApplication Update validator accepts. Pure and
@@ -195,7 +197,8 @@ export interface DecideApplicationInput {
 export interface ProvideInformationInput {
   details?: Partial<ApplicantDetails>;
   note: string;
-  operator: string;
+  /** Only in decisions recorded before seals: who decides now comes from the seal. */
+  operator?: string;
 }
 
 const MAX_TEXT = 500;
@@ -211,26 +214,27 @@ export function decisionProblem(
     risk: RiskAssessment | null;
   },
   input: unknown,
+  who: Decider,
 ): Refusal | null {
   if (state.status !== 'AwaitingDecision' && state.status !== 'ConnectivityFailed')
     return conflict(`the application is not waiting for a decision (now ${state.status})`);
   if (!isObject(input))
-    return invalid('send one JSON object: {"decision": "approve|reject|request_info", "reason", "operator"}');
-  const { decision, reason, operator } = input;
+    return invalid('send one JSON object: {"decision": "approve|reject|request_info", "reason"}');
+  const { decision, reason } = input;
   if (typeof decision !== 'string' || !(applicationDecisions as readonly string[]).includes(decision))
     return invalid(`decision must be one of ${applicationDecisions.join(', ')}`);
   if (typeof reason !== 'string' || reason.trim().length === 0) return invalid('reason is required: say why');
   if (reason.length > MAX_TEXT) return invalid(`reason is limited to ${MAX_TEXT} characters`);
-  if (typeof operator !== 'string' || operator.trim().length === 0 || operator.length > 200)
-    return invalid('operator is required: who decides (at most 200 characters)');
-  const who = operator.trim();
   if (decision === 'approve') {
     if (state.risk?.blocked)
       return conflict('cannot approve: a confirmed sanctions match blocks this application; reject it');
-    if (who === state.submittedBy.trim())
-      return forbidden(`${who} submitted this application: a maker cannot approve it (maker-checker)`);
-    if (state.status === 'AwaitingDecision' && state.approvals.includes(who))
-      return forbidden(`${who} already approved: a second, different approver must approve (high risk)`);
+    if (samePerson(recordedDecider(state.submittedBy), who))
+      return forbidden(`${who.name} submitted this application: a maker cannot approve it (maker-checker)`);
+    if (
+      state.status === 'AwaitingDecision' &&
+      state.approvals.some((a) => samePerson(recordedDecider(a), who))
+    )
+      return forbidden(`${who.name} already approved: a second, different approver must approve (high risk)`);
   }
   if (decision === 'request_info' && state.status === 'ConnectivityFailed')
     return conflict('the checks are done: fix the connection and approve to test it again, or reject');
@@ -241,11 +245,9 @@ export function decisionProblem(
 export function informationProblem(status: ApplicationStatus, input: unknown): Refusal | null {
   if (status !== 'AwaitingInformation')
     return conflict(`the application is not waiting for information (now ${status})`);
-  if (!isObject(input)) return invalid('send one JSON object: {"details"?, "note", "operator"}');
+  if (!isObject(input)) return invalid('send one JSON object: {"details"?, "note"}');
   if (typeof input.note !== 'string' || input.note.trim().length === 0 || input.note.length > MAX_TEXT)
     return invalid(`note is required (at most ${MAX_TEXT} characters): what was provided`);
-  if (typeof input.operator !== 'string' || input.operator.trim().length === 0)
-    return invalid('operator is required');
   if (input.details !== undefined) {
     const parsed = applicantDetailsSchema.partial().safeParse(input.details);
     if (!parsed.success) {

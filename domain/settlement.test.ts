@@ -1,5 +1,6 @@
 import {
   approvalProblem,
+  samePerson,
   payoutMakers,
   resolutionBaseEffect,
   resolutionMovesGgr,
@@ -82,9 +83,10 @@ describe('payout makers', () => {
       resolved(exception({ exceptionId: 'fx_rounding:t4', differenceMinor: '1' }), 'adjust', 'ana'),
       exception({ exceptionId: 'open:t5' }),
     ];
-    const makers = payoutMakers(exceptions, 'maria');
-    expect(makers.map((m) => m.operator)).toEqual(['maria', 'rui', 'ana']);
-    const refusal = (operator: string) => approvalProblem([], { operator }, true, makers)?.message ?? null;
+    const makers = payoutMakers(exceptions, { actor: null, name: 'maria' });
+    expect(makers.map((m) => m.name)).toEqual(['maria', 'rui', 'ana']);
+    const refusal = (operator: string) =>
+      approvalProblem([], { actor: null, name: operator }, {}, true, makers)?.message ?? null;
     expect(refusal('rui')).toBe(
       'rui resolved exception amount_mismatch:t1 with accept_theirs, which moved the GGR (and so the fee): ' +
         'a maker cannot approve the payout (maker-checker)',
@@ -104,5 +106,23 @@ describe('payout makers', () => {
     expect(resolutionMovesGgr(resolved(old('250'), 'accept_theirs'))).toBe(true);
     expect(resolutionMovesGgr(resolved(old('0'), 'accept_theirs'))).toBe(false);
     expect(resolutionMovesGgr(resolved(old('250'), 'accept_ours'))).toBe(false);
+  });
+});
+
+describe('maker-checker between actors', () => {
+  const ana = { actor: 'clearhouse#ana', name: 'ana' };
+  it('compares actor keys, never display names', () => {
+    expect(samePerson(ana, { actor: 'clearhouse#ana', name: 'Mallory' })).toBe(true);
+    expect(samePerson(ana, { actor: 'https://sso.example#ana', name: 'ana' })).toBe(false);
+    expect(approvalProblem([ana], { actor: 'clearhouse#ana', name: 'ANA' }, {}, true)?.kind).toBe(
+      'forbidden',
+    );
+    expect(approvalProblem([ana], { actor: 'clearhouse#bo', name: 'ana' }, {}, true)).toBeNull();
+  });
+  it('matches a decision recorded with a typed name by its name in any case (the cut-over)', () => {
+    const legacy = { actor: null, name: 'Mallory' };
+    expect(samePerson(legacy, { actor: 'clearhouse#mallory', name: 'mallory' })).toBe(true);
+    expect(samePerson(legacy, { actor: null, name: 'MALLORY ' })).toBe(true);
+    expect(samePerson(legacy, { actor: 'clearhouse#bo', name: 'bo' })).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 // The settlement cycle's shared vocabulary: statuses, exceptions, and the rules the Temporal
 // Update validators apply. Pure and synchronous, because validators run inside workflow code.
+import { samePerson, type Decider } from './actors';
 import { conflict, forbidden, invalid, notFound, type Refusal } from './refusals';
 import { parseAmount } from './money';
 
@@ -44,8 +45,44 @@ export interface SettlementInput {
   reminderIntervalMs: number;
   /** Attempts at fetching the provider report before it becomes an exception (default 8, ≈ 2 min of backoff). */
   reportFetchAttempts?: number;
-  /** The operator who started the cycle by hand (it requested this payout): never one of its approvers. */
+  /**
+   * Who requested the payout (started the cycle): never one of its approvers. In input only in
+   * histories from before cycles were planned in Postgres (a typed name); since then the cycle
+   * reads it from its plan (confirmCyclePlan) and any value here is ignored.
+   */
   requestedBy?: string;
+}
+
+/** What a cycle runs on: its input as re-derived from Postgres, and who requested it. */
+export interface CyclePlan {
+  input: SettlementInput;
+  requestedBy: Decider | null;
+}
+
+/** What the plan fixes and the input may not change: partner, period, currency, threshold. */
+const PLANNED = [
+  'partnerId',
+  'periodStart',
+  'periodEnd',
+  'currency',
+  'currencyScale',
+  'payoutApprovalThresholdMinor',
+] as const;
+
+/**
+ * How a cycle's input differs from its plan in Postgres, in words (empty: it does not). The
+ * period may freeze later than planned (a longer wait is safe), never earlier; a requester in
+ * the input is refused: it comes from the plan.
+ */
+export function cyclePlanDifferences(plan: SettlementInput, given: SettlementInput): string[] {
+  const out: string[] = PLANNED.filter((k) => String(plan[k]) !== String(given[k])).map(
+    (k) => `${k} ${JSON.stringify(given[k])} instead of ${JSON.stringify(plan[k])}`,
+  );
+  const freezes = (i: SettlementInput) => Date.parse(i.cutoffAt) + i.graceMs;
+  if (!Number.isFinite(freezes(given)) || freezes(given) < freezes(plan))
+    out.push(`it would freeze before the planned cut-off ${plan.cutoffAt} + ${plan.graceMs} ms grace`);
+  if (given.requestedBy !== undefined) out.push('requestedBy is read from the plan, never from input');
+  return out;
 }
 
 export interface SettlementException {
@@ -61,7 +98,15 @@ export interface SettlementException {
    */
   txType?: string | null;
   isAggregate?: boolean;
-  resolution?: { resolution: Resolution; amount?: string; reason: string; operator: string };
+  resolution?: {
+    resolution: Resolution;
+    amount?: string;
+    reason: string;
+    /** The resolver's display name. */
+    operator: string;
+    /** The resolver's actor key (domain/actors.ts); absent for decisions recorded with a typed name. */
+    actor?: string;
+  };
 }
 
 /** What the fee step needs of one decided exception, handed over from the workflow's state. */
@@ -98,11 +143,13 @@ export interface ResolveExceptionInput {
   /** Decimal string in the settlement currency; required for `adjust` only. */
   amount?: string;
   reason: string;
-  operator: string;
+  /** Only in decisions recorded before seals: who decides now comes from the seal. */
+  operator?: string;
 }
 
 export interface ApprovePayoutInput {
-  operator: string;
+  /** Only in decisions recorded before seals: who decides now comes from the seal. */
+  operator?: string;
   comment?: string;
 }
 
@@ -117,8 +164,8 @@ export function resolutionProblem(
   currencyScale: number,
 ): Refusal | null {
   if (!isObject(input))
-    return invalid('send one JSON object: {"exceptionId", "resolution", "amount"?, "reason", "operator"}');
-  const { exceptionId, resolution, amount, reason, operator } = input;
+    return invalid('send one JSON object: {"exceptionId", "resolution", "amount"?, "reason"}');
+  const { exceptionId, resolution, amount, reason } = input;
   if (typeof exceptionId !== 'string') return invalid('exceptionId is required');
   const exception = exceptions.find((e) => e.exceptionId === exceptionId);
   if (!exception)
@@ -138,8 +185,6 @@ export function resolutionProblem(
     return invalid(`resolution must be one of ${resolutions.join(', ')}`);
   if (typeof reason !== 'string' || reason.trim().length === 0) return invalid('reason is required: say why');
   if (reason.length > MAX_TEXT) return invalid(`reason is limited to ${MAX_TEXT} characters`);
-  if (typeof operator !== 'string' || operator.trim().length === 0)
-    return invalid('operator is required: who resolves it');
   if (resolution === 'adjust') {
     const parsed = parseAmount(amount, currencyScale, { allowNegative: true, allowZero: false });
     if (!parsed.ok) return invalid(`amount ${parsed.message}`);
@@ -179,15 +224,16 @@ export function resolutionMovesGgr(e: SettlementException): boolean {
  */
 export function payoutMakers(
   exceptions: SettlementException[],
-  requestedBy: string | undefined,
-): { operator: string; made: string }[] {
+  requestedBy: Decider | null,
+): (Decider & { made: string })[] {
   return [
-    ...(requestedBy ? [{ operator: requestedBy, made: 'requested this payout (started the cycle)' }] : []),
+    ...(requestedBy ? [{ ...requestedBy, made: 'requested this payout (started the cycle)' }] : []),
     ...exceptions.flatMap((e) =>
       e.resolution && resolutionMovesGgr(e)
         ? [
             {
-              operator: e.resolution.operator,
+              actor: e.resolution.actor ?? null,
+              name: e.resolution.operator,
               made:
                 e.resolution.resolution === 'adjust'
                   ? `adjusted exception ${e.exceptionId}`
@@ -200,23 +246,22 @@ export function payoutMakers(
 }
 
 /**
- * Why an approvePayout Update must be rejected: maker-checker, bound to the operator's name
- * (from the API's token, or the UI's payload) — two different approvers, neither a maker.
+ * Why an approvePayout Update must be rejected: maker-checker between verified actors (the
+ * seal's, domain/decisions.ts) — two different approvers, neither a maker.
  */
 export function approvalProblem(
-  approvers: string[],
+  approvers: Decider[],
+  who: Decider,
   input: unknown,
   awaitingApproval: boolean,
-  makers: { operator: string; made: string }[] = [],
+  makers: (Decider & { made: string })[] = [],
 ): Refusal | null {
   if (!awaitingApproval) return conflict('this cycle is not waiting for a payout approval');
-  if (!isObject(input) || typeof input.operator !== 'string' || input.operator.trim().length === 0)
-    return invalid('operator is required');
-  const who = input.operator.trim();
-  if (approvers.includes(who))
-    return forbidden(`${who} already approved: a second, different operator must approve`);
-  const maker = makers.find((m) => m.operator.trim() === who);
-  if (maker) return forbidden(`${who} ${maker.made}: a maker cannot approve the payout (maker-checker)`);
+  if (!isObject(input)) return invalid('send one JSON object: {"comment"?}');
+  if (approvers.some((a) => samePerson(a, who)))
+    return forbidden(`${who.name} already approved: a second, different operator must approve`);
+  const maker = makers.find((m) => samePerson(m, who));
+  if (maker) return forbidden(`${who.name} ${maker.made}: a maker cannot approve the payout (maker-checker)`);
   if (input.comment !== undefined && (typeof input.comment !== 'string' || input.comment.length > MAX_TEXT))
     return invalid('comment must be a string of at most 500 characters');
   return null;
@@ -261,3 +306,5 @@ export function operatorDuration(ms: number): string {
   if (ms % 60_000 === 0) return `${ms / 60_000} min`;
   return `${Math.round(ms / 1000)} s`;
 }
+
+export { samePerson, type Decider };

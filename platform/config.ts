@@ -1,5 +1,7 @@
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_TOKEN_TTL_SECONDS, type OperatorTokenSettings } from './operators';
+import { LEGACY_KID, parseSecretKeys, type SecretKey } from './secrets';
 
 /**
  * The one place where Clearhouse reads its environment. Every process (API, worker,
@@ -14,13 +16,57 @@ import { DEFAULT_TOKEN_TTL_SECONDS, type OperatorTokenSettings } from './operato
 
 /** Defaults that make `npm run dev` work with no environment at all. */
 export const DEV_DEFAULTS = {
-  DATABASE_URL: 'postgres://clearhouse:clearhouse@127.0.0.1:54329/clearhouse',
+  /** The application's role (a login member of clearhouse_app, made by npm run dev and the tests). */
+  DATABASE_URL: 'postgres://clearhouse_app:clearhouse-app-dev@127.0.0.1:54329/clearhouse',
+  /** The owner (the embedded Postgres superuser): migrations and chain checkpoints. */
+  DATABASE_OWNER_URL: 'postgres://clearhouse:clearhouse@127.0.0.1:54329/clearhouse',
+  /**
+   * A development-only Ed25519 key pair for chain checkpoints (PKCS8 / SPKI DER, base64),
+   * generated once and committed: refused in production like the other defaults here.
+   */
+  CHECKPOINT_SIGNING_KEY: 'MC4CAQAwBQYDK2VwBCIEIOgcCpI0IErE0ZtANcxSHbYplsnNKqysSGQHOWb4oed+',
+  CHECKPOINT_PUBLIC_KEYS: 'dev:MCowBQYDK2VwAyEAkD4sGt469T1DBisAI9ZV2ffREl0noKf9cgKSaezU8ck=',
   OPERATOR_TOKEN: 'dev-operator-token',
   SECRETS_KEY: 'dev-secrets-key-do-not-use-in-production',
   OPERATOR_JWT_SECRET: 'dev-operator-jwt-secret-do-not-use-in-production',
+  /** Ed25519, development only: seals decisions (domain/decisions.ts). Refused in production. */
+  DECISION_SEAL_PRIVATE_KEY: 'dev-1:MC4CAQAwBQYDK2VwBCIEIIGZMujqZbvpmF8pSGurgd0QyhPyZHAzYumIcRcnED1C',
 } as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection URL');
+
+/** Parses an Ed25519 private key (PKCS8: PEM, or base64 of the DER). Throws when it is not one. */
+export function parseCheckpointSigningKey(text: string): KeyObject {
+  const t = text.trim().replace(/\\n/g, '\n');
+  const k = createPrivateKey(
+    t.startsWith('-----BEGIN')
+      ? { key: t, format: 'pem' }
+      : { key: Buffer.from(t, 'base64'), format: 'der', type: 'pkcs8' },
+  );
+  if (k.asymmetricKeyType !== 'ed25519') throw new Error('not an Ed25519 key');
+  return k;
+}
+
+/** `keyId:<base64 SPKI DER>` entries (comma- or whitespace-separated). Throws on a bad entry. */
+export function parseCheckpointPublicKeys(text: string): { keyId: string; key: KeyObject }[] {
+  return text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^([A-Za-z0-9._-]{1,64}):(.+)$/.exec(entry);
+      if (!m) throw new Error(`"${entry.slice(0, 20)}…" is not keyId:<base64 SPKI>`);
+      const key = createPublicKey({ key: Buffer.from(m[2]!, 'base64'), format: 'der', type: 'spki' });
+      if (key.asymmetricKeyType !== 'ed25519') throw new Error(`key ${m[1]} is not an Ed25519 key`);
+      return { keyId: m[1]!, key };
+    });
+}
+
+/** A signing key's default id: the first 16 hex digits of the SHA-256 of its public key (SPKI DER). */
+export function checkpointKeyFingerprint(key: KeyObject): string {
+  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('hex').slice(0, 16);
+}
 
 /**
  * What one cycle's provider report may store, unless configured. Rows: a large provider's day
@@ -62,10 +108,23 @@ export const envSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.default(false),
 
-    DATABASE_URL: z
+    /** The application's role: a member of clearhouse_app, neither superuser nor owner (see README, "Database roles"). */
+    DATABASE_URL: postgresUrl.optional(),
+    /** The owner's role: runs migrations (and, unless CHECKPOINT_DATABASE_URL, chain checkpoints). Unset: DATABASE_URL. */
+    DATABASE_OWNER_URL: postgresUrl.optional(),
+    /** Where `npm run chain:checkpoint` writes (a member of clearhouse_checkpointer, or the owner). Unset: the owner's URL. */
+    CHECKPOINT_DATABASE_URL: postgresUrl.optional(),
+    /** Ed25519 private key (PKCS8, base64 DER or PEM) that signs chain checkpoints; only the checkpoint process needs it. */
+    CHECKPOINT_SIGNING_KEY: z.string().min(1).optional(),
+    /** The id written with each checkpoint; unset: the key's fingerprint (`dev` for the development key). */
+    CHECKPOINT_KEY_ID: z
       .string()
-      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection URL')
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash, underscore (at most 64)')
       .optional(),
+    /** Keys that verify checkpoints: `keyId:<base64 SPKI DER>`, comma-separated. */
+    CHECKPOINT_PUBLIC_KEYS: z.string().min(1).optional(),
+    /** A file (JSON lines) each checkpoint is also appended to, and that verification also checks. */
+    CHECKPOINT_FILE: z.string().min(1).optional(),
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
 
     API_HOST: z.string().min(1).default('0.0.0.0'),
@@ -106,6 +165,27 @@ export const envSchema = z
       .max(7 * 86_400)
       .default(DEFAULT_TOKEN_TTL_SECONDS),
     SECRETS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Several keys, `kid:material,…`: the first seals, all open (rotation); instead of SECRETS_KEY. */
+    SECRETS_KEYS: z
+      .string()
+      .optional()
+      .superRefine((v, ctx) => {
+        if (v === undefined) return;
+        try {
+          parseSecretKeys(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }),
+    /**
+     * Decision seals (platform/decision-seal.ts). The API (and its codec endpoint) signs with
+     * the private key, `<key id>:<base64 PKCS#8 Ed25519>`; workers verify with the public keys,
+     * `<key id>:<base64 SPKI>,…`: every key a history may replay with (derived from the private
+     * key when unset). Seals hold DECISION_SEAL_TTL_SECONDS.
+     */
+    DECISION_SEAL_PRIVATE_KEY: z.string().min(1).optional(),
+    DECISION_SEAL_PUBLIC_KEYS: z.string().min(1).optional(),
+    DECISION_SEAL_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(600),
     /** Bearer token a Prometheus scraper sends to the API's /metrics (open without it in development). */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 
@@ -156,6 +236,16 @@ export const envSchema = z
       .max(REPORT_CAP_CEILINGS.maxBytes)
       .default(REPORT_CAP_DEFAULTS.maxBytes),
 
+    /**
+     * The highest payout-approval threshold a contract may set, in minor units of the partner's
+     * settlement currency (default 100000000: 1,000,000.00 of a two-decimal currency). Payouts
+     * above a contract's threshold need two approvers; a proposal above this ceiling is a 422.
+     */
+    CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR: z
+      .string()
+      .regex(/^\d{1,18}$/, 'minor units as a string of digits such as 100000000')
+      .default('100000000'),
+
     CURRENCY_EXTRA_ASSETS: z
       .string()
       .regex(
@@ -165,11 +255,33 @@ export const envSchema = z
       .default('USDC:6,USDT:6'),
   })
   .superRefine((env, ctx) => {
+    if (env.CHECKPOINT_SIGNING_KEY) {
+      try {
+        parseCheckpointSigningKey(env.CHECKPOINT_SIGNING_KEY);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['CHECKPOINT_SIGNING_KEY'],
+          message: `must be an Ed25519 private key (PKCS8, base64 DER or PEM): ${err instanceof Error ? err.message : String(err)}`,
+        });
+      }
+    }
+    if (env.CHECKPOINT_PUBLIC_KEYS) {
+      try {
+        parseCheckpointPublicKeys(env.CHECKPOINT_PUBLIC_KEYS);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['CHECKPOINT_PUBLIC_KEYS'],
+          message: `must be keyId:<base64 SPKI> entries of Ed25519 keys: ${err instanceof Error ? err.message : String(err)}`,
+        });
+      }
+    }
     if (env.NODE_ENV !== 'production') return;
     // In production nothing may fall back to, or repeat, a development default.
     const hint = '(NODE_ENV is production unless set: npm run dev sets development)';
     for (const key of ['DATABASE_URL', 'SECRETS_KEY', 'METRICS_TOKEN'] as const) {
-      if (!env[key])
+      if (!env[key] && !(key === 'SECRETS_KEY' && env.SECRETS_KEYS))
         ctx.addIssue({
           code: 'custom',
           path: [key],
@@ -188,7 +300,18 @@ export const envSchema = z
         path: ['OPERATOR_JWKS_URL'],
         message: 'must be an https:// URL in production',
       });
-    for (const key of ['OPERATOR_TOKEN', 'SECRETS_KEY', 'OPERATOR_JWT_SECRET'] as const) {
+    if (!env.DECISION_SEAL_PRIVATE_KEY && !env.DECISION_SEAL_PUBLIC_KEYS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DECISION_SEAL_PRIVATE_KEY'],
+        message: `(API) or DECISION_SEAL_PUBLIC_KEYS (workers) is required when NODE_ENV=production: decisions carry sealed identities ${hint}`,
+      });
+    for (const key of [
+      'OPERATOR_TOKEN',
+      'SECRETS_KEY',
+      'OPERATOR_JWT_SECRET',
+      'DECISION_SEAL_PRIVATE_KEY',
+    ] as const) {
       if (env[key] === DEV_DEFAULTS[key])
         ctx.addIssue({
           code: 'custom',
@@ -196,6 +319,28 @@ export const envSchema = z
           message: 'is the development default: choose a secret one',
         });
     }
+    if (env.CHECKPOINT_SIGNING_KEY?.trim() === DEV_DEFAULTS.CHECKPOINT_SIGNING_KEY)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CHECKPOINT_SIGNING_KEY'],
+        message: 'is the development key: generate one (see README, "Chain checkpoints")',
+      });
+    const devPublicKey = DEV_DEFAULTS.CHECKPOINT_PUBLIC_KEYS.split(':')[1]!;
+    if (env.CHECKPOINT_PUBLIC_KEYS?.includes(devPublicKey))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CHECKPOINT_PUBLIC_KEYS'],
+        message: 'lists the development key: list only your own',
+      });
+    if (
+      env.SECRETS_KEYS &&
+      parseSecretKeys(env.SECRETS_KEYS).some((k) => k.material === DEV_DEFAULTS.SECRETS_KEY)
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SECRETS_KEYS'],
+        message: 'holds the development key: choose secret ones',
+      });
     if (!env.DUE_DILIGENCE_URL.startsWith('https://'))
       ctx.addIssue({
         code: 'custom',
@@ -215,7 +360,19 @@ export type Env = z.infer<typeof envSchema>;
 export interface Config {
   nodeEnv: Env['NODE_ENV'];
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
-  db: { url: string; poolMax: number };
+  /** url: the application's role; ownerUrl: the role that runs migrations (DATABASE_OWNER_URL, else DATABASE_URL). */
+  db: { url: string; ownerUrl: string; poolMax: number };
+  /** Signed checkpoints of the audit and ledger chain heads (`npm run chain:checkpoint`, the verify commands). */
+  checkpoints: {
+    /** Where checkpoints are written (CHECKPOINT_DATABASE_URL, else the owner's URL). */
+    databaseUrl: string;
+    /** The signing key (PKCS8, as configured); null when this process has none. */
+    signingKey: string | null;
+    keyId: string | null;
+    /** `keyId:<base64 SPKI>` entries that verify checkpoints (empty: none configured). */
+    publicKeys: string;
+    file: string | null;
+  };
   api: {
     host: string;
     port: number;
@@ -236,6 +393,10 @@ export interface Config {
   currencies: { extraAssets: Record<string, number> };
   /** Key material that encrypts stored secrets (webhook signing keys). */
   secretsKey: string;
+  /** The keys stored secrets are sealed under: the first seals, every one opens. */
+  secretKeys: SecretKey[];
+  /** Decision seals: the API's signing key entry (null: this process cannot seal), the verify keys, the lifetime. */
+  decisionSeals: { privateKey: string | null; publicKeys: string | null; ttlMs: number };
   /** The FX reference-rates service cycles lock their rates from. */
   fxRatesUrl: string;
   onboarding: { dueDiligenceUrl: string; reminderIntervalMs: number; expiresAfterMs: number };
@@ -243,6 +404,27 @@ export interface Config {
   outboundAllowedHosts: string[];
   /** What one cycle's provider report may store (REPORT_MAX_ROWS, REPORT_MAX_BYTES). */
   reportCaps: { maxRows: number; maxBytes: number };
+  /** Contract rules (CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR). */
+  contracts: { maxPayoutApprovalThresholdMinor: string };
+}
+
+function checkpointSettings(e: Env): Config['checkpoints'] {
+  const dev = e.NODE_ENV !== 'production';
+  const signingKey = e.CHECKPOINT_SIGNING_KEY ?? (dev ? DEV_DEFAULTS.CHECKPOINT_SIGNING_KEY : null);
+  return {
+    databaseUrl:
+      e.CHECKPOINT_DATABASE_URL ?? e.DATABASE_OWNER_URL ?? e.DATABASE_URL ?? DEV_DEFAULTS.DATABASE_OWNER_URL,
+    signingKey,
+    keyId:
+      signingKey === null
+        ? null
+        : (e.CHECKPOINT_KEY_ID ??
+          (signingKey.trim() === DEV_DEFAULTS.CHECKPOINT_SIGNING_KEY
+            ? 'dev'
+            : checkpointKeyFingerprint(parseCheckpointSigningKey(signingKey)))),
+    publicKeys: e.CHECKPOINT_PUBLIC_KEYS ?? (dev ? DEV_DEFAULTS.CHECKPOINT_PUBLIC_KEYS : ''),
+    file: e.CHECKPOINT_FILE ?? null,
+  };
 }
 
 export class ConfigError extends Error {
@@ -275,7 +457,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   return {
     nodeEnv: e.NODE_ENV,
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
-    db: { url: e.DATABASE_URL ?? DEV_DEFAULTS.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    db: {
+      url: e.DATABASE_URL ?? DEV_DEFAULTS.DATABASE_URL,
+      // DATABASE_URL set and no owner URL: a single-URL deployment migrates with it, as before.
+      ownerUrl: e.DATABASE_OWNER_URL ?? e.DATABASE_URL ?? DEV_DEFAULTS.DATABASE_OWNER_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+    },
+    checkpoints: checkpointSettings(e),
     api: {
       host: e.API_HOST,
       port: e.API_PORT,
@@ -316,6 +504,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       ...(e.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: e.WORKFLOW_BUNDLE_PATH } : {}),
     },
     secretsKey: e.SECRETS_KEY ?? DEV_DEFAULTS.SECRETS_KEY,
+    // SECRETS_KEYS when set (the first seals); otherwise SECRETS_KEY under the key id k0.
+    secretKeys: e.SECRETS_KEYS
+      ? parseSecretKeys(e.SECRETS_KEYS)
+      : [{ kid: LEGACY_KID, material: e.SECRETS_KEY ?? DEV_DEFAULTS.SECRETS_KEY }],
+    decisionSeals: {
+      privateKey:
+        e.DECISION_SEAL_PRIVATE_KEY ??
+        (e.NODE_ENV === 'production' ? null : DEV_DEFAULTS.DECISION_SEAL_PRIVATE_KEY),
+      publicKeys: e.DECISION_SEAL_PUBLIC_KEYS ?? null,
+      ttlMs: e.DECISION_SEAL_TTL_SECONDS * 1000,
+    },
     fxRatesUrl: e.FX_RATES_URL,
     onboarding: {
       dueDiligenceUrl: e.DUE_DILIGENCE_URL,
@@ -329,6 +528,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       .split(',')
       .filter(Boolean),
     reportCaps: { maxRows: e.REPORT_MAX_ROWS, maxBytes: e.REPORT_MAX_BYTES },
+    contracts: { maxPayoutApprovalThresholdMinor: e.CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR },
     currencies: {
       extraAssets: Object.fromEntries(
         e.CURRENCY_EXTRA_ASSETS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])]),

@@ -102,15 +102,17 @@ export async function mintOperatorToken(
         `${lifetime(ttl)} was asked for; mint a shorter one (--ttl), or raise the maximum`,
     );
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ [settings.rolesClaim]: roles, [settings.nameClaim]: name })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    // One person is one subject: the name's lower-case form unless a subject is given.
-    .setSubject(who.subject ?? subjectForName(name))
-    .setIssuer(settings.issuer)
-    .setAudience(settings.audience)
-    .setIssuedAt(now)
-    .setExpirationTime(now + ttl)
-    .sign(new TextEncoder().encode(settings.secret));
+  return (
+    new SignJWT({ [settings.rolesClaim]: roles, [settings.nameClaim]: name })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      // One person is one subject: the name's lower-case form unless a subject is given.
+      .setSubject(who.subject ?? subjectForName(name))
+      .setIssuer(settings.issuer)
+      .setAudience(settings.audience)
+      .setIssuedAt(now)
+      .setExpirationTime(now + ttl)
+      .sign(new TextEncoder().encode(settings.secret))
+  );
 }
 
 /**

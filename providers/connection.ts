@@ -1,4 +1,4 @@
-import type { SecretBox } from '../platform/secrets';
+import type { SecretBox, StoredSecret } from '../platform/secrets';
 import type { FetchPageParams } from './types';
 
 /** A provider connection as db/partners.ts stores it: the credential's value still sealed. */
@@ -6,7 +6,8 @@ export interface SealedProviderConnection {
   format: string;
   baseUrl: string;
   options: Record<string, unknown>;
-  credentials: { header: string; sealed: string } | null;
+  /** Sealed, with the owner and purpose its row gives it. */
+  credentials: { header: string; sealed: StoredSecret } | null;
 }
 
 /** What an adapter needs to fetch a partner's report, the credential opened into its header. */

@@ -3,10 +3,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { activatePartner, registerPartner, storeApiKeyHash } from '../db/partners';
+import { activatePartner, recordContractVersion, registerPartner, storeApiKeyHash } from '../db/partners';
 import { createPool } from '../db/pool';
-import { formatAmount } from '../domain/money';
-import type { SettlementInput } from '../domain/settlement';
+import { planCycle, recordCyclePlan, type CycleRequester } from '../db/settlement';
+import { createCurrencyRegistry, formatAmount } from '../domain/money';
 import { issueApiKey } from '../platform/credentials';
 import { generateDay, toIngestItem } from '../providers/simulated/generator';
 import { settlementWorkflowId } from '../workflows/ids';
@@ -24,6 +24,8 @@ const SMALL_TX = 20;
 const DAY = '2026-11-20';
 const INGEST_CONCURRENCY = 8;
 const BATCH = 1000;
+/** Who plans the bench's cycles (an operator's actor key, as the API records one). */
+const REQUESTER: CycleRequester = { actor: 'clearhouse#bench', name: 'bench', plannedBy: 'api' };
 
 interface Totals {
   [key: string]: {
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
   const services = await startServices({ temporal: true });
   const db = createPool({ db: { url: services.databaseUrl, poolMax: 4 } });
   const children: ChildProcess[] = [];
+  const currencies = createCurrencyRegistry();
   const totalsByPartner = new Map<string, Totals>();
 
   // The aggregator simulator for every bench partner: GET /p/<partnerId>/v2/totals.
@@ -116,23 +119,29 @@ async function main(): Promise<void> {
       });
       await storeApiKeyHash(db, id, key.keyId, key.hash);
       await activatePartner(db, id);
-      await db.query(
-        `INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2)`,
-        [
-          id,
-          JSON.stringify({
-            base: 'ggr',
-            tiers: [{ upToMinor: null, rate: '0.10' }],
-            tierMode: 'marginal',
-            minimumGuaranteeMinor: '0',
-            fixedFeeMinor: '0',
-            categoryRates: {},
-            negativeBase: 'carry_forward',
-            jackpots: 'exclude',
-            taxWithholdingRate: '0',
-          }),
-        ],
-      );
+      // In force at once (as an approved application's version 1 is): only approved versions
+      // settle. No grace and no payout approval, so that every cycle runs straight through.
+      await recordContractVersion(db, {
+        partnerId: id,
+        version: 1,
+        effectiveFrom: '2026-01-01',
+        terms: {
+          base: 'ggr',
+          tiers: [{ upToMinor: null, rate: '0.10' }],
+          tierMode: 'marginal',
+          minimumGuaranteeMinor: '0',
+          fixedFeeMinor: '0',
+          categoryRates: {},
+          negativeBase: 'carry_forward',
+          jackpots: 'exclude',
+          taxWithholdingRate: '0',
+          settlement: {
+            period: 'daily',
+            cutoffGraceMinutes: 0,
+            payoutApprovalThresholdMinor: '100000000000000',
+          },
+        },
+      });
       await db.query(
         `INSERT INTO partner_providers (partner_id, format, base_url, options) VALUES ($1, 'aggregator-totals', $2, '{"timezone": "UTC"}')`,
         [id, `${aggregatorUrl}/p/${id}`],
@@ -187,22 +196,16 @@ async function main(): Promise<void> {
   async function settle(partners: { id: string }[]): Promise<number> {
     const t0 = Date.now();
     const handles = await Promise.all(
-      partners.map((p) => {
-        const input: SettlementInput = {
-          partnerId: p.id,
-          periodStart: DAY,
-          periodEnd: DAY,
-          currency: 'EUR',
-          currencyScale: 2,
-          cutoffAt: '2026-11-21T00:00:00.000Z',
-          graceMs: 0,
-          payoutApprovalThresholdMinor: '100000000000000',
-          reminderIntervalMs: 3_600_000,
-        };
+      partners.map(async (p) => {
+        // The plan first, as the API records it: the workflow reads it back and refuses a start
+        // without one (partner, period, currency and threshold from the contract in force).
+        const input = await planCycle(db, currencies, { partnerId: p.id, periodStart: DAY });
+        const workflowId = settlementWorkflowId(p.id, DAY);
+        await recordCyclePlan(db, workflowId, input, REQUESTER);
         return client.workflow.start<typeof settlementCycle>('settlementCycle', {
           taskQueue: 'settlement',
-          workflowId: settlementWorkflowId(p.id, DAY),
-          args: [input],
+          workflowId,
+          args: [{ ...input, reminderIntervalMs: 3_600_000 }],
         });
       }),
     );

@@ -11,7 +11,14 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { DEV_PORTS, devPort, portOpen } from './lib/net.mjs';
 import { deathLine, restartBudget } from './lib/restarts.mjs';
-import { devPostgresDataDir, spawnPostgresServer } from './lib/postgres.mjs';
+import {
+  devPostgresDataDir,
+  ensureAppRole,
+  PG_APP_PASSWORD,
+  PG_APP_USER,
+  spawnPostgresServer,
+  withUser,
+} from './lib/postgres.mjs';
 import { ensureTemporalCli, ROOT } from './lib/temporal-cli.mjs';
 
 // Dev data (Temporal history, demo credentials); CLEARHOUSE_DEV_DATA moves it (the start-up tests do).
@@ -39,6 +46,7 @@ const colors = {
   api: 92,
   seed: 33,
   providers: 94,
+  checkpoint: 90,
 };
 // The last line each component printed: when one dies, that line usually says why.
 const lastLine = {};
@@ -204,10 +212,15 @@ async function httpOk(url) {
 }
 
 // ---------------------------------------------------------------- services
+/**
+ * The database's two roles (README, "Database roles"): `owner` migrates and signs checkpoints,
+ * `app` is what the API, worker and seed connect as. With DATABASE_URL set, that is the
+ * application's and the owner is DATABASE_OWNER_URL (unset: the same URL, as before).
+ */
 async function startPostgres() {
   if (env.DATABASE_URL) {
     log('DATABASE_URL is set: using that Postgres');
-    return env.DATABASE_URL;
+    return { app: env.DATABASE_URL, owner: env.DATABASE_OWNER_URL || env.DATABASE_URL };
   }
   const pgPort = port('EMBEDDED_PG_PORT');
   if (await portOpen(pgPort))
@@ -221,7 +234,9 @@ async function startPostgres() {
     onSpawn: (child) => track('postgres', child),
     onLine: (line) => say('postgres', line),
   });
-  return server.url;
+  // The embedded superuser `clearhouse` owns the schema; the application logs in as its own role.
+  await ensureAppRole(server.url);
+  return { app: withUser(server.url, PG_APP_USER, PG_APP_PASSWORD), owner: server.url };
 }
 
 async function startTemporal() {
@@ -334,12 +349,14 @@ async function main() {
   ensureNodeModules();
   await checkPorts();
   mkdirSync(DATA, { recursive: true });
-  const [databaseUrl, temporal] = await Promise.all([startPostgres(), startTemporal()]);
+  const [database, temporal] = await Promise.all([startPostgres(), startTemporal()]);
+  const databaseUrl = database.app;
 
   Object.assign(env, {
     // The embedded defaults (operator token, secrets key, local FX service) are development's.
     NODE_ENV: env.NODE_ENV || 'development',
     DATABASE_URL: databaseUrl,
+    DATABASE_OWNER_URL: database.owner,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_UI_URL: temporal.uiUrl,
     API_PORT: String(port('API_PORT')),
@@ -368,6 +385,17 @@ async function main() {
     ...(SIMULATED_FX ? [] : ['--no-fx']),
     ...(SIMULATED_DUE_DILIGENCE ? [] : ['--no-due-diligence']),
   ]);
+  // Signed checkpoints of the audit and ledger chain heads, every minute (as the owner, with the
+  // development key): the verify commands then see a tail cut after the last one.
+  start(
+    'checkpoint',
+    process.execPath,
+    [...tsx, 'scripts/chain-checkpoint.ts', '--every', '60s'],
+    {},
+    {
+      restartable: true,
+    },
+  );
   start('worker', process.execPath, [...tsx, 'workers/main.ts'], {}, { restartable: true });
   start('api', process.execPath, [...tsx, 'api/main.ts'], {}, { restartable: true });
   const apiUrl = `http://localhost:${port('API_PORT')}`;
@@ -381,7 +409,8 @@ async function main() {
     `  API docs       ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
     `  Temporal UI    ${temporal.uiUrl}`,
     `  Temporal gRPC  ${temporal.address}`,
-    `  Postgres       ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
+    `  Postgres       ${databaseUrl.replace(/:[^:@/]+@/, ':***@')} (owner, migrations and checkpoints: ${database.owner.replace(/:[^:@/]+@/, ':***@')})`,
+    '  Checkpoints    chain heads signed every 60s (npm run audit:verify / ledger:verify check them)',
     `  Worker metrics http://localhost:${port('WORKER_METRICS_PORT')}/metrics`,
     `  Bootstrap admin ${env.OPERATOR_TOKEN ? '(from OPERATOR_TOKEN)' : 'dev-operator-token (development default)'}`,
     '  Operator tokens npm run cli -- operator:token --name ana --role approver   (roles: viewer resolver approver admin)',

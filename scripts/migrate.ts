@@ -1,10 +1,11 @@
 import { migrateUp } from '../db/migrate';
 import { loadConfigOrExit } from '../platform/config';
 
-// `npm run migrate`: applies pending migrations to DATABASE_URL (or the dev default).
+// `npm run migrate`: applies pending migrations as the owner: DATABASE_OWNER_URL, else DATABASE_URL
+// (a single-URL deployment), else the dev default (the embedded Postgres superuser).
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const applied = await migrateUp(config.db.url);
+  const applied = await migrateUp(config.db.ownerUrl);
   process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
 }
 

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { bundleWorkflows } from '../workers/create';
+import { DEV_DEFAULTS } from '../platform/config';
+import { bundleWorkflows, workerDataConverter } from '../workers/create';
 
 // `npm run replay -- [file.json|dir ...]`: replays workflow histories against the current
 // workflow code and names each one that no longer replays (a non-determinism error means a
@@ -26,12 +27,20 @@ async function main(): Promise<void> {
   );
   if (files.length === 0) throw new Error(`no history files in ${targets.join(', ')}`);
   const workflowBundle = bundlePath ? { codePath: bundlePath } : await bundleWorkflows();
+  // Every key a recorded seal may carry: DECISION_SEAL_PUBLIC_KEYS, or development's key.
+  const dataConverter = workerDataConverter({
+    decisionSeals: {
+      privateKey: process.env.DECISION_SEAL_PUBLIC_KEYS ? null : DEV_DEFAULTS.DECISION_SEAL_PRIVATE_KEY,
+      publicKeys: process.env.DECISION_SEAL_PUBLIC_KEYS ?? null,
+      ttlMs: 0,
+    },
+  });
   let failed = 0;
   for (const file of files) {
     const name = path.basename(file, '.json');
     try {
       const history: unknown = JSON.parse(readFileSync(file, 'utf8'));
-      await Worker.runReplayHistory({ workflowBundle }, history, name);
+      await Worker.runReplayHistory({ workflowBundle, dataConverter }, history, name);
       process.stdout.write(`replays: ${name}\n`);
     } catch (err) {
       failed++;

@@ -242,12 +242,18 @@ async function main(): Promise<void> {
     const id = provider.partnerId;
     // Contract v1: immutable, so the same terms again are a no-op and other terms a 409. An
     // operator records a change as a later version, which then governs (the seed adds none).
+    // Maker-checker: the bootstrap admin proposes (202), the demo approver approves; a version
+    // already approved answers 200.
     const contract = await call('PUT', `/v1/partners/${id}/contracts/1`, {
       effectiveFrom: '2026-01-01',
       terms: demoTerms,
     });
     if (contract.status === 409) say(id, `contract version 1 kept as recorded (${why(contract)})`);
-    else if (contract.status !== 200)
+    else if (contract.status === 202) {
+      const approved = await call('POST', `/v1/partners/${id}/contracts/1/approval`, {}, approver);
+      if (approved.status !== 200)
+        throw new Error(`contract approval of ${id}: ${approved.status} ${why(approved)}`);
+    } else if (contract.status !== 200)
       throw new Error(`contract of ${id}: ${contract.status} ${why(contract)}`);
 
     await connectProvider(provider);

@@ -26,6 +26,7 @@ describe('docker-compose.yml: the production topology', () => {
   it('has Postgres, a schema-set-up Temporal server, its UI, and the api and worker', () => {
     expect(Object.keys(services).sort()).toEqual([
       'api',
+      'chain-checkpoint',
       'migrate',
       'postgres',
       'temporal',
@@ -52,7 +53,7 @@ describe('docker-compose.yml: the production topology', () => {
 
   it('gives api and worker only variables the config module knows, and what production requires', () => {
     const known = new Set(Object.keys(envSchema.shape));
-    for (const app of ['api', 'worker', 'migrate']) {
+    for (const app of ['api', 'worker', 'migrate', 'chain-checkpoint']) {
       const env = services[app]!.environment!;
       for (const key of Object.keys(env))
         expect({ app, key, known: known.has(key) }).toEqual({ app, key, known: true });
@@ -62,6 +63,12 @@ describe('docker-compose.yml: the production topology', () => {
       expect(env.OPERATOR_JWT_SECRET).toBeDefined();
       expect(env.OPERATOR_JWKS_URL).toBeDefined();
       expect(env.DUE_DILIGENCE_URL).toMatch(/:\?/);
+    }
+    // The api and worker connect as the application's role, never as the owner.
+    for (const app of ['api', 'worker']) {
+      expect(services[app]!.environment!.DATABASE_URL).toMatch(/^postgres:\/\/clearhouse_app:/);
+      expect(services[app]!.environment!.DATABASE_OWNER_URL).toBeUndefined();
+      expect(services[app]!.environment!.CHECKPOINT_SIGNING_KEY).toBeUndefined();
     }
   });
 

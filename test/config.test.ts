@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { ConfigError, DEV_DEFAULTS, loadConfig } from '../platform/config';
+/** A deployment's own decision seal key (not the development one), generated for this test. */
+const SEALING_KEY = `prod-1:${generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`;
 
 describe('config: validated once at start-up, naming each bad variable', () => {
   it('runs on embedded defaults in development, and refuses them when not told it is development', () => {
@@ -70,11 +73,19 @@ describe('config: validated once at start-up, naming each bad variable', () => {
         SECRETS_KEY: 'k'.repeat(32),
       }),
     ).toThrow(/METRICS_TOKEN: is required/);
+    // The development decision seal key is refused; one of the deployment's own is required.
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        DECISION_SEAL_PRIVATE_KEY: DEV_DEFAULTS.DECISION_SEAL_PRIVATE_KEY,
+      }),
+    ).toThrow(/DECISION_SEAL_PRIVATE_KEY: is the development default/);
     const ok = loadConfig({
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://a@b/c',
       OPERATOR_TOKEN: 'x'.repeat(32),
       OPERATOR_JWT_SECRET: 'j'.repeat(32),
+      DECISION_SEAL_PRIVATE_KEY: SEALING_KEY,
       SECRETS_KEY: 'k'.repeat(32),
       METRICS_TOKEN: 'm'.repeat(16),
       FX_RATES_URL: 'https://rates.example',
@@ -86,6 +97,7 @@ describe('config: validated once at start-up, naming each bad variable', () => {
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://a@b/c',
       OPERATOR_JWKS_URL: 'https://sso.example/.well-known/jwks.json',
+      DECISION_SEAL_PUBLIC_KEYS: 'k1:MCowBQYDK2VwAyEAHi49V7o06CEAMzZGT9VvQEFPqc7Ni8Km8augws5lcH0=',
       SECRETS_KEY: 'k'.repeat(32),
       METRICS_TOKEN: 'm'.repeat(16),
       FX_RATES_URL: 'https://rates.example',
@@ -100,6 +112,7 @@ describe('config: validated once at start-up, naming each bad variable', () => {
         NODE_ENV: 'production',
         DATABASE_URL: 'postgres://a@b/c',
         OPERATOR_JWKS_URL: 'http://sso.example/jwks',
+        DECISION_SEAL_PUBLIC_KEYS: 'k1:MCowBQYDK2VwAyEAHi49V7o06CEAMzZGT9VvQEFPqc7Ni8Km8augws5lcH0=',
         SECRETS_KEY: 'k'.repeat(32),
         METRICS_TOKEN: 'm'.repeat(16),
         FX_RATES_URL: 'https://rates.example',

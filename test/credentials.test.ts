@@ -1,9 +1,10 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import { issueApiKey } from '../platform/credentials';
 import { SecretBox } from '../platform/secrets';
-import { taskQueue } from '../platform/temporal';
 import { onboardingWorkflowId } from '../workflows/ids';
 import { application, onboardPartner, waitForApplication } from './support/partners';
+import { startStoredApplication } from './support/applications';
 import { startStack, type Stack } from './support/stack';
 
 // Partner credentials are minted inside the onboarding's activity once the partner exists,
@@ -46,8 +47,9 @@ describe('partner credentials', () => {
     const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
     const input = JSON.parse(Buffer.from(started.input!.payloads![0]!.data!).toString('utf8'));
     expect(Object.keys(input).sort()).toEqual([
-      'application',
+      'applicationId',
       'expiresAfterMs',
+      'partnerId',
       'reminderIntervalMs',
       'submittedBy',
     ]);
@@ -67,25 +69,20 @@ describe('partner credentials', () => {
     const id = body.partnerId as string;
     const chosen = issueApiKey();
     const { partnerId, name, kind, timezone, settlementCurrency, company, licences, contacts } = body as any;
-    await stack.temporal.workflow.start('partnerOnboarding', {
-      taskQueue: taskQueue(stack.config, 'onboarding'),
-      workflowId: onboardingWorkflowId(id),
-      args: [
-        {
-          application: {
-            partner: { id: partnerId, name, kind, timezone, settlementCurrency },
-            details: { company, licences, contacts },
-            webhookUrl: null,
-            providerConnection: null,
-            contract: null,
-          },
-          submittedBy: 'mallory',
-          reminderIntervalMs: 3_600_000,
-          expiresAfterMs: 3_600_000,
-          apiKey: { keyId: chosen.keyId, keyHashHex: chosen.hash.toString('hex') },
-        },
-      ],
-    });
+    // Stored as the API stores it; the input adds a key of the starter's choosing.
+    await startStoredApplication(
+      stack,
+      {
+        partner: { id: partnerId, name, kind, timezone, settlementCurrency },
+        details: { company, licences, contacts },
+        webhookUrl: null,
+        contract: null,
+      },
+      {
+        submittedBy: 'mallory',
+        extra: { apiKey: { keyId: chosen.keyId, keyHashHex: chosen.hash.toString('hex') } },
+      },
+    );
     await approve(id);
     expect((await stack.api(`/v1/partners/${id}`, { token: chosen.plaintext })).status).toBe(401);
     const keys = await stack.db.pool.query('SELECT key_id FROM partner_api_keys WHERE partner_id = $1', [id]);
@@ -95,10 +92,14 @@ describe('partner credentials', () => {
 
   it('a retried mint stores one key', async () => {
     const p = await onboardPartner(stack);
-    const acts = createActivities({ db: stack.db.pool, secrets: new SecretBox(stack.config.secretsKey) });
+    const acts = createActivities({ db: stack.db.pool, secrets: new SecretBox(stack.config.secretKeys) });
     const keyId = 'ab'.repeat(8);
-    await acts.issuePartnerApiKey({ partnerId: p.id, keyId });
-    await acts.issuePartnerApiKey({ partnerId: p.id, keyId });
+    // As the onboarding's activity runs it: for a workflow run (its audit event is per run).
+    const env = new MockActivityEnvironment({
+      workflowExecution: { workflowId: `onboarding:${p.id}`, runId: 'retried-mint' },
+    });
+    await env.run(() => acts.issuePartnerApiKey({ partnerId: p.id, keyId }));
+    await env.run(() => acts.issuePartnerApiKey({ partnerId: p.id, keyId }));
     const keys = await stack.db.pool.query(
       'SELECT count(*)::int AS n FROM partner_api_keys WHERE key_id = $1',
       [keyId],

@@ -107,7 +107,13 @@ describe("npm run dev's seed over the state operators left the demo partners in"
         },
       },
     });
-    expect(monthly.status).toBe(200);
+    // Maker-checker: proposed by the bootstrap admin, in force once another operator approves.
+    expect(monthly.status).toBe(202);
+    const approved = await stack.api('/v1/partners/orbit-hub/contracts/2/approval', {
+      body: {},
+      token: await stack.tokenFor('dev-seed-approver', 'approver'),
+    });
+    expect([approved.status, approved.body.status]).toEqual([200, 'approved']);
     const keysBefore = readFileSync(path.join(dataDir, 'demo-credentials.json'), 'utf8');
 
     const again = await seed(env(NEXT_DAY));

@@ -12,7 +12,16 @@ import path from 'node:path';
 import { ensureTemporalCli, ROOT } from '../scripts/lib/temporal-cli.mjs';
 import { ensureTimeSkippingServer } from '../scripts/lib/temporal-test-server.mjs';
 import { freePort } from '../scripts/lib/net.mjs';
-import { ensureDatabase, spawnPostgresServer, withDatabase } from '../scripts/lib/postgres.mjs';
+import { codecEndpointOf } from '../scripts/lib/ui-gateway.mjs';
+import {
+  ensureAppRole,
+  ensureDatabase,
+  PG_APP_PASSWORD,
+  PG_APP_USER,
+  spawnPostgresServer,
+  withDatabase,
+  withUser,
+} from '../scripts/lib/postgres.mjs';
 
 const TEMPLATE_DB = 'clearhouse_test_template';
 
@@ -37,7 +46,14 @@ function oneLine(message) {
 }
 
 async function startPostgres(workDir) {
-  if (process.env.DATABASE_URL) return { adminUrl: process.env.DATABASE_URL, stop: async () => {} };
+  // Two roles (README, "Database roles"): the owner migrates and creates the test databases; the
+  // application's role is what the product's processes and the tests' stacks connect as.
+  if (process.env.DATABASE_URL)
+    return {
+      adminUrl: process.env.DATABASE_OWNER_URL || process.env.DATABASE_URL,
+      appUrl: process.env.DATABASE_URL,
+      stop: async () => {},
+    };
   const server = await spawnPostgresServer({
     dataDir: path.join(workDir, 'pg'),
     port: Number(process.env.CLEARHOUSE_TEST_PG_PORT) || (await freePort()),
@@ -45,7 +61,17 @@ async function startPostgres(workDir) {
     database: 'postgres',
     onLine: (line) => process.stderr.write(`[postgres] ${line}\n`),
   });
-  return { adminUrl: server.url, stop: server.stop };
+  try {
+    await ensureAppRole(server.url);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return {
+    adminUrl: server.url,
+    appUrl: withUser(server.url, PG_APP_USER, PG_APP_PASSWORD),
+    stop: server.stop,
+  };
 }
 
 async function startTemporal(cli) {
@@ -55,19 +81,24 @@ async function startTemporal(cli) {
     readFileSync(path.join(ROOT, 'platform/search-attributes.json'), 'utf8'),
   );
   const uiPort = await freePort();
+  // The UI's codec is Clearhouse's, on the UI's own origin through a gateway the browser test
+  // starts on this port (scripts/lib/ui-gateway.mjs): the Update dialog's fetch carries the
+  // session cookie there.
+  const gatewayPort = await freePort();
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },
       ip: '127.0.0.1',
       ui: true,
       uiPort,
+      extraArgs: ['--ui-codec-endpoint', codecEndpointOf(`http://127.0.0.1:${gatewayPort}`)],
       searchAttributes: Object.entries(searchAttributes).map(([k, t]) =>
         defineSearchAttributeKey(k, t.toUpperCase()),
       ),
       log: { format: 'pretty', level: 'error' },
     },
   });
-  return { env, uiUrl: `http://127.0.0.1:${uiPort}` };
+  return { env, uiUrl: `http://127.0.0.1:${uiPort}`, gatewayPort };
 }
 
 export default async function globalSetup() {
@@ -92,6 +123,7 @@ export default async function globalSetup() {
       startPostgres(workDir),
       bundleWorkflowCode({
         workflowsPath: path.join(ROOT, 'workflows/index.ts'),
+        payloadConverterPath: path.join(ROOT, 'workflows/payload-converter.ts'),
         logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
       }),
     ]);
@@ -104,17 +136,20 @@ export default async function globalSetup() {
 
     // Migrate a template once with the real `npm run migrate` entry point; each test file
     // clones it (fast, and perfectly isolated).
-    const { adminUrl } = postgres.value;
+    const { adminUrl, appUrl } = postgres.value;
     await ensureDatabase(withDatabase(adminUrl, 'postgres'), TEMPLATE_DB);
     await run(process.execPath, ['--import', 'tsx', 'scripts/migrate.ts'], {
-      DATABASE_URL: withDatabase(adminUrl, TEMPLATE_DB),
+      DATABASE_URL: withDatabase(appUrl, TEMPLATE_DB),
+      DATABASE_OWNER_URL: withDatabase(adminUrl, TEMPLATE_DB),
     });
 
     Object.assign(process.env, {
       TEMPORAL_ADDRESS: temporal.value.env.address,
       TEMPORAL_NAMESPACE: 'default',
       CLEARHOUSE_TEST_TEMPORAL_UI_URL: temporal.value.uiUrl,
+      CLEARHOUSE_TEST_UI_GATEWAY_PORT: String(temporal.value.gatewayPort),
       CLEARHOUSE_TEST_PG_ADMIN_URL: withDatabase(adminUrl, 'postgres'),
+      CLEARHOUSE_TEST_PG_APP_URL: withDatabase(appUrl, 'postgres'),
       CLEARHOUSE_TEST_TEMPLATE_DB: TEMPLATE_DB,
       CLEARHOUSE_TEST_WORKFLOW_BUNDLE: bundlePath,
       // The timer tests' time-skipping server (empty: the SDK downloads one, needs internet).

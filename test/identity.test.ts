@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -8,9 +8,10 @@ import { mintOperatorToken } from '../platform/operators';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
 import { toIngestItem } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
-import { settlementStatus } from '../workflows/settlement';
+import { QueryNotRegisteredError } from '@temporalio/client';
+import { settlementStatus, type SettlementView } from '../workflows/settlement';
 import { uniqueId } from './support/env';
-import { onboardPartner } from './support/partners';
+import { onboardPartner, recordContract } from './support/partners';
 import { startStack, type Stack } from './support/stack';
 
 // Operators are named identities with roles; the route table says which role each endpoint
@@ -222,31 +223,49 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     expect(capped.exp! - capped.iat!).toBe(3600);
 
     // `npm run cli -- operator:token`, as the README runs it against the development defaults.
+    // Run without blocking this process: the API under test serves from the same event loop.
     const cli = (args: string[], env: Record<string, string> = {}) =>
-      spawnSync(
-        process.execPath,
-        ['--import', 'tsx', 'scripts/cli.ts', 'operator:token', '--name', 'ana', '--role', 'viewer', ...args],
-        {
-          cwd: path.join(__dirname, '..'),
-          env: {
-            PATH: process.env.PATH ?? '',
-            HOME: process.env.HOME ?? '',
-            NODE_ENV: 'development',
-            ...env,
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'scripts/cli.ts',
+            'operator:token',
+            '--name',
+            'ana',
+            '--role',
+            'viewer',
+            ...args,
+          ],
+          {
+            cwd: path.join(__dirname, '..'),
+            env: {
+              PATH: process.env.PATH ?? '',
+              HOME: process.env.HOME ?? '',
+              NODE_ENV: 'development',
+              ...env,
+            },
+            timeout: 60_000,
           },
-          encoding: 'utf8',
-          timeout: 60_000,
-        },
-      );
-    const refused = cli(['--ttl', '13h']);
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+        child.once('error', reject);
+        child.once('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    const refused = await cli(['--ttl', '13h']);
     expect(refused.status).toBe(64);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toContain(
       'operator tokens live at most 12h (OPERATOR_TOKEN_MAX_TTL_SECONDS=43200): 13h was asked for',
     );
     const lifetimes = [
-      cli([]),
-      cli(['--ttl', '13h'], { OPERATOR_TOKEN_MAX_TTL_SECONDS: String(13 * 3600) }),
+      await cli([]),
+      await cli(['--ttl', '13h'], { OPERATOR_TOKEN_MAX_TTL_SECONDS: String(13 * 3600) }),
     ].map((r) => {
       expect([r.status, r.stderr]).toEqual([0, '']);
       const token = r.stdout.trim();
@@ -268,6 +287,7 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
         .setProtectedHeader({ alg: 'HS256' })
         .setIssuer('clearhouse')
         .setAudience('clearhouse-api')
+        .setSubject('vera')
         .setExpirationTime(exp);
       return (iat === null ? jwt : jwt.setIssuedAt(iat)).sign(secret);
     };
@@ -280,6 +300,15 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     // Back-dated to look fresh for a long while, or dated ahead to expire far away.
     expect(await status(token(now - 20 * hours, now + hours))).toBe(401);
     expect(await status(token(now + 20 * hours, now + 21 * hours))).toBe(401);
+    // Within its lifetime, a token without a subject names no one.
+    const anonymous = new SignJWT({ roles: ['viewer'], preferred_username: 'vera' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('clearhouse')
+      .setAudience('clearhouse-api')
+      .setIssuedAt(now)
+      .setExpirationTime(now + hours)
+      .sign(secret);
+    expect(await status(anonymous)).toBe(401);
   });
 
   /** A partner whose six transactions of DAY are pushed and served by the simulated provider. */
@@ -307,18 +336,15 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
       body: { format: 'json-cursor', baseUrl: provider.url },
     });
     expect(connection.status).toBe(200);
-    const contract = await stack.api(`/v1/partners/${partnerId}/contracts/1`, {
-      method: 'PUT',
-      body: {
-        effectiveFrom: '2026-01-01',
-        terms: {
-          base: 'ggr',
-          tiers: [{ upToMinor: null, rate: '0.10' }],
-          tierMode: 'marginal',
-          negativeBase: 'floor',
-          jackpots: 'exclude',
-          settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '0' },
-        },
+    const contract = await recordContract(stack, partnerId, 1, {
+      effectiveFrom: '2026-01-01',
+      terms: {
+        base: 'ggr',
+        tiers: [{ upToMinor: null, rate: '0.10' }],
+        tierMode: 'marginal',
+        negativeBase: 'floor',
+        jackpots: 'exclude',
+        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '0' },
       },
     });
     expect(contract.status).toBe(200);
@@ -327,8 +353,12 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
   async function waitForCycle(id: string, status: string) {
     const handle = stack.temporal.workflow.getHandle(id);
     for (let i = 0; i < 300; i++) {
-      const view = await handle.query(settlementStatus);
-      if (view.status === status) return view;
+      // The status query is registered once the cycle has confirmed its plan (its first activity).
+      const view: SettlementView | null = await handle.query(settlementStatus).catch((err: unknown) => {
+        if (err instanceof QueryNotRegisteredError) return null;
+        throw err;
+      });
+      if (view?.status === status) return view;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`${id} never reached ${status}`);
@@ -392,7 +422,11 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
       body: { approvals: 2 },
     });
     const done = await handle.result();
-    expect(done.approvals).toEqual(['ines', 'olga']);
+    // Approvers are the tokens' people: issuer#subject, and the name they are shown by.
+    expect(done.approvals).toEqual([
+      { actor: 'clearhouse#ines', name: 'ines' },
+      { actor: 'clearhouse#olga', name: 'olga' },
+    ]);
     // The accepted difference is in the fee's base: the statement posts it.
     const statement = await stack.api(`${base}/statement`);
     expect(statement.body.revenue.resolutions).toEqual([
@@ -436,7 +470,11 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
       expect(r.status).toBe(200);
     }
     const view = await waitFor('AwaitingPayoutApproval');
-    expect(view.exceptions[0]!.resolution).toMatchObject({ resolution: 'adjust', operator: 'rui' });
+    expect(view.exceptions[0]!.resolution).toMatchObject({
+      resolution: 'adjust',
+      operator: 'rui',
+      actor: 'clearhouse#rui',
+    });
 
     const byRequester = await stack.api(`${base}/payout-approvals`, { body: {}, token: maria });
     expect(byRequester.status).toBe(403);
@@ -457,25 +495,34 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
       status: 200,
       body: { approvals: 2 },
     });
-    expect((await handle.result()).approvals).toEqual(['ana', 'carla']);
+    expect((await handle.result()).approvals).toEqual([
+      { actor: 'clearhouse#ana', name: 'ana' },
+      { actor: 'clearhouse#carla', name: 'carla' },
+    ]);
 
     // The audit trail: the API's calls (who, role, request) and the workflow's own record of
-    // each decision, with the Temporal client identity that sent it.
+    // each decision (by the seal's actor: issuer#subject, its name in the details), with the
+    // Temporal client identity that sent it.
     const audit = await stack.api(`/v1/audit?target=${encodeURIComponent(id)}&limit=50`);
     expect(audit.status).toBe(200);
     const events = audit.body.events as any[];
     const decisions = events.filter((e) => e.action === 'settlement.approvePayout').reverse();
-    expect(decisions.map((e) => [e.actor, e.role, e.source])).toEqual([
-      ['ana', 'approver', 'api'],
-      ['carla', 'approver', 'api'],
+    expect(decisions.map((e) => [e.actor, e.role, e.source, e.details.actorName])).toEqual([
+      ['clearhouse#ana', 'approver', 'api', 'ana'],
+      ['clearhouse#carla', 'approver', 'api', 'carla'],
     ]);
-    expect(decisions[0].details).toMatchObject({ comment: 'checked', clientIdentity: expect.any(String) });
+    expect(decisions[0].details).toMatchObject({
+      comment: 'checked',
+      issuer: 'clearhouse',
+      subject: 'ana',
+      clientIdentity: expect.any(String),
+    });
     expect(decisions[0].workflowId).toBe(id);
     expect(events.map((e) => e.action)).toEqual(
       expect.arrayContaining(['settlement.post', 'settlement.payout']),
     );
     const calls = await stack.api(
-      `/v1/audit?action=${encodeURIComponent('POST /v1/settlements/{id}/payout-approvals')}&actor=ana`,
+      `/v1/audit?action=${encodeURIComponent('POST /v1/settlements/{id}/payout-approvals')}&actor=${encodeURIComponent('clearhouse#ana')}`,
     );
     // Refused calls (the second by ana) change nothing and are not recorded as actions.
     expect(calls.body.events).toEqual([
@@ -483,10 +530,12 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     ]);
     expect(calls.body.events[0].afterDigest).toMatch(/^[0-9a-f]{64}$/);
     const start = await stack.api(
-      `/v1/audit?action=${encodeURIComponent('POST /v1/settlements')}&actor=maria`,
+      `/v1/audit?action=${encodeURIComponent('POST /v1/settlements')}&actor=${encodeURIComponent('clearhouse#maria')}`,
     );
     expect(start.body.events).toHaveLength(1);
-    const resolutions = await stack.api(`/v1/audit?action=settlement.resolveException&actor=rui`);
+    const resolutions = await stack.api(
+      `/v1/audit?action=settlement.resolveException&actor=${encodeURIComponent('clearhouse#rui')}`,
+    );
     expect(resolutions.body.events[resolutions.body.events.length - 1]).toMatchObject({
       target: `${id}/exceptions/${first!.exceptionId}`,
       details: expect.objectContaining({ resolution: 'adjust', amount: '2.50' }),

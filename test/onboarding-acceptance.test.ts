@@ -64,34 +64,35 @@ describe('onboarding to a first settlement, through the API and the Temporal CLI
     expect((await stack.api('/v1/partner-applications', { body, token: admin })).status).toBe(202);
     await waitForApplication(stack, id, 'AwaitingDecision');
 
-    // The approver decides from the Temporal CLI (the UI sends the same Update).
-    const refused = await cli([
-      'workflow',
-      'update',
-      'execute',
-      '--workflow-id',
-      `onboarding:${id}`,
-      '--name',
-      'decideApplication',
-      '--input',
-      JSON.stringify({ decision: 'approve', reason: 'mine', operator: 'maria' }),
-    ]).catch((err: { stderr?: string; message?: string }) => err.stderr ?? err.message ?? 'failed');
+    // The approver decides from the Temporal CLI (the UI sends the same Update), through
+    // Clearhouse's codec, which seals the decision with the identity of the caller's token.
+    const decideFromCli = async (token: string, reason: string) =>
+      cli([
+        'workflow',
+        'update',
+        'execute',
+        '--codec-endpoint',
+        `${stack.baseUrl}/codec`,
+        '--codec-auth',
+        `Bearer ${token}`,
+        '--workflow-id',
+        `onboarding:${id}`,
+        '--name',
+        'decideApplication',
+        '--input',
+        JSON.stringify({
+          workflowId: `onboarding:${id}`,
+          update: 'decideApplication',
+          decision: 'approve',
+          reason,
+        }),
+      ]);
+    // The submitter, even holding the approver role, is refused: a maker cannot check.
+    const refused = await decideFromCli(await stack.tokenFor('maria', 'approver'), 'mine').catch(
+      (err: { stderr?: string; message?: string }) => err.stderr ?? err.message ?? 'failed',
+    );
     expect(refused).toMatch(/maria submitted this application: a maker cannot approve/);
-    await cli([
-      'workflow',
-      'update',
-      'execute',
-      '--workflow-id',
-      `onboarding:${id}`,
-      '--name',
-      'decideApplication',
-      '--input',
-      JSON.stringify({
-        decision: 'approve',
-        reason: 'registry, licence and screening clear',
-        operator: 'ana',
-      }),
-    ]);
+    await decideFromCli(await stack.tokenFor('ana', 'approver'), 'registry, licence and screening clear');
     const active = await waitForApplication(stack, id, 'Active');
     expect(active.connectivity).toEqual({ report: 'ok', webhook: 'not-configured' });
     const key = (await stack.api(`/v1/partner-applications/${id}/credentials`, { body: {}, token: admin }))
@@ -169,25 +170,25 @@ describe('onboarding to a first settlement, through the API and the Temporal CLI
         status: 403,
       });
 
-    // The audit trail: every step, with its actor and where it came from.
+    // The audit trail: every step, with its actor (operators by actor key) and where it came from.
     const trail = async (query: string) =>
       ((await stack.api(`/v1/audit?${query}&limit=200`)).body.events as any[]).map(
         (e) => `${e.source} ${e.actor} ${e.action}`,
       );
-    expect(await trail(`actor=maria`)).toEqual(
+    expect(await trail(`actor=${encodeURIComponent('clearhouse#maria')}`)).toEqual(
       expect.arrayContaining([
-        'api maria POST /v1/partner-applications',
-        'api maria POST /v1/partner-applications/{partnerId}/credentials',
-        'api maria POST /v1/settlements',
+        'api clearhouse#maria POST /v1/partner-applications',
+        'api clearhouse#maria POST /v1/partner-applications/{partnerId}/credentials',
+        'api clearhouse#maria POST /v1/settlements',
       ]),
     );
     expect(await trail(`target=${encodeURIComponent(`onboarding:${id}`)}`)).toEqual([
-      'temporal-ui ana onboarding.decideApplication',
+      'temporal-cli clearhouse#ana onboarding.decideApplication',
     ]);
     expect(await trail(`target=${encodeURIComponent(cycleId)}`)).toEqual([
       `workflow workflow:${cycleId} settlement.payout`,
-      'api carla settlement.approvePayout',
-      'api ana settlement.approvePayout',
+      'api clearhouse#carla settlement.approvePayout',
+      'api clearhouse#ana settlement.approvePayout',
       `workflow workflow:${cycleId} settlement.post`,
     ]);
     expect(await trail(`actor=${encodeURIComponent(`partner:${id}`)}`)).toEqual([

@@ -4,10 +4,11 @@ import { startJsonCursorProvider, type SimulatedProvider } from '../providers/si
 import { verifyWebhook } from '../platform/webhooks';
 import { settlementScheduleId } from '../services/schedules';
 import { WorkflowFailedError } from '@temporalio/client';
-import { taskQueue } from '../platform/temporal';
-import { decideApplication, onboardingStatus, partnerOnboarding } from '../workflows/onboarding';
+import { decideApplication, onboardingStatus } from '../workflows/onboarding';
 import { onboardingWorkflowId } from '../workflows/ids';
 import { application, onboardPartner, tx, waitForApplication } from './support/partners';
+import { startStoredApplication } from './support/applications';
+import { sealed } from './support/decisions';
 import { startStack, type Stack } from './support/stack';
 
 // Partner onboarding as a durable process with a human decision: checks against the
@@ -111,10 +112,14 @@ describe('partner onboarding with manual approval', () => {
     });
     expect(started.status).toBe(202); // the contract is in force
 
-    // The decision is in the audit trail with who made it.
+    // The decision is in the audit trail with who made it (the actor key of ana's token).
     const audit = await stack.api(`/v1/audit?target=${encodeURIComponent(`onboarding:${id}`)}`);
     expect(audit.body.events).toEqual([
-      expect.objectContaining({ action: 'onboarding.decideApplication', actor: 'ana', source: 'api' }),
+      expect.objectContaining({
+        action: 'onboarding.decideApplication',
+        actor: 'clearhouse#ana',
+        source: 'api',
+      }),
     ]);
 
     // Lifecycle: listed and searchable; suspended partners cannot push; the Schedule pauses.
@@ -176,7 +181,7 @@ describe('partner onboarding with manual approval', () => {
     expect((await decide(id, 'approve', carla)).status).toBe(200);
     await waitForApplication(stack, id, 'Active');
 
-    // The same rule holds for an Update sent straight to Temporal (the UI's path).
+    // The same rule holds for a sealed Update sent straight to Temporal (the UI's path).
     const blocked = await submit({
       company: { legalName: 'Sanctioned Holdings', registrationNumber: 'C 9', country: 'MT' },
     });
@@ -184,9 +189,16 @@ describe('partner onboarding with manual approval', () => {
     const handle = stack.temporal.workflow.getHandle(onboardingWorkflowId(blocked));
     await expect(
       handle.executeUpdate(decideApplication, {
-        args: [{ decision: 'approve', reason: 'ok', operator: 'ana' }],
+        args: [
+          sealed(
+            stack.config,
+            'ana',
+            { workflowId: handle.workflowId, decision: 'decideApplication' },
+            { decision: 'approve', reason: 'ok' },
+          ) as never,
+        ],
       }),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/confirmed sanctions match/) } });
     const refused = await decide(blocked, 'approve', ana);
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toMatch(/confirmed sanctions match/);
@@ -216,16 +228,18 @@ describe('partner onboarding with manual approval', () => {
     expect((await decide(id, 'request_info', ana, 'send the current registration')).status).toBe(200);
     const asked = await waitForApplication(stack, id, 'AwaitingInformation');
     expect(asked.waitingFor).toMatch(/send the current registration/);
+    // A decision is a person's, signed in with their own token: an administrator answers.
     const answered = await stack.api(`/v1/partner-applications/${id}/information`, {
       body: {
         details: { company: { legalName: 'Gone Ltd', registrationNumber: 'C 777', country: 'MT' } },
         note: 'new registration',
       },
+      token: await stack.tokenFor('ada', 'admin', 'viewer'),
     });
     expect(answered.status).toBe(200);
     const rechecked = await waitForApplication(stack, id, 'AwaitingDecision');
     expect(rechecked.risk.level).toBe('low');
-    expect(rechecked.information).toEqual([{ note: 'new registration', operator: 'bootstrap-admin' }]);
+    expect(rechecked.information).toEqual([{ note: 'new registration', operator: 'ada' }]);
 
     // Nobody deciding (reminders, then Expired) runs on the time-skipping server: test/timers.test.ts.
   });
@@ -251,29 +265,24 @@ describe('partner onboarding with manual approval', () => {
     const { name, kind, timezone, settlementCurrency, company, licences, contacts } = body as any;
     const id = `Bad_Id_${Date.now()}`;
     const start = () =>
-      stack.temporal.workflow.start(partnerOnboarding, {
-        taskQueue: taskQueue(stack.config, 'onboarding'),
-        workflowId: onboardingWorkflowId(id),
-        args: [
-          {
-            application: {
-              partner: { id, name, kind, timezone, settlementCurrency },
-              details: { company, licences, contacts },
-              webhookUrl: null,
-              providerConnection: null,
-              contract: null,
-            },
-            submittedBy: 'bootstrap-admin',
-            reminderIntervalMs: 60_000,
-            expiresAfterMs: 600_000,
-          },
-        ],
+      startStoredApplication(stack, {
+        partner: { id, name, kind, timezone, settlementCurrency },
+        details: { company, licences, contacts },
+        webhookUrl: null,
+        contract: null,
       });
     const handle = await start();
     for (let i = 0; i < 200 && (await handle.query(onboardingStatus)).status !== 'AwaitingDecision'; i++)
       await new Promise((r) => setTimeout(r, 50));
     await handle.executeUpdate(decideApplication, {
-      args: [{ decision: 'approve', reason: 'ok', operator: 'ana' }],
+      args: [
+        sealed(
+          stack.config,
+          'ana',
+          { workflowId: handle.workflowId, decision: 'decideApplication' },
+          { decision: 'approve', reason: 'ok' },
+        ) as never,
+      ],
     });
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     const failed = await handle.query(onboardingStatus);
@@ -323,38 +332,37 @@ describe('partner onboarding with manual approval', () => {
   it('never lets an onboarding started straight on Temporal take over an active partner', async () => {
     const p = await onboardPartner(stack);
     const before = await stack.api(`/v1/partners/${p.id}`);
-    const handle = await stack.temporal.workflow.start(partnerOnboarding, {
-      taskQueue: taskQueue(stack.config, 'onboarding'),
-      workflowId: `${onboardingWorkflowId(p.id)}-takeover`,
-      args: [
-        {
-          application: {
-            partner: {
-              id: p.id,
-              name: before.body.name,
-              kind: 'provider',
-              timezone: p.timezone,
-              settlementCurrency: 'EUR',
-            },
-            details: {
-              company: { legalName: 'X Ltd', registrationNumber: 'C 1', country: 'MT' },
-              licences: [{ jurisdiction: 'MT', number: 'L-1' }],
-              contacts: [{ name: 'X', email: 'x@x.example', role: 'finance' as const }],
-            },
-            webhookUrl: 'http://127.0.0.1:9/attacker',
-            providerConnection: null,
-            contract: null,
-          },
-          submittedBy: 'mallory',
-          reminderIntervalMs: 60_000,
-          expiresAfterMs: 600_000,
+    const handle = await startStoredApplication(
+      stack,
+      {
+        partner: {
+          id: p.id,
+          name: before.body.name,
+          kind: 'provider',
+          timezone: p.timezone,
+          settlementCurrency: 'EUR',
         },
-      ],
-    });
+        details: {
+          company: { legalName: 'X Ltd', registrationNumber: 'C 1', country: 'MT' },
+          licences: [{ jurisdiction: 'MT', number: 'L-1' }],
+          contacts: [{ name: 'X', email: 'x@x.example', role: 'finance' as const }],
+        },
+        webhookUrl: 'http://127.0.0.1:9/attacker',
+        contract: null,
+      },
+      { workflowId: `${onboardingWorkflowId(p.id)}-takeover`, submittedBy: 'mallory' },
+    );
     for (let i = 0; i < 200 && (await handle.query(onboardingStatus)).status !== 'AwaitingDecision'; i++)
       await new Promise((r) => setTimeout(r, 50));
     await handle.executeUpdate(decideApplication, {
-      args: [{ decision: 'approve', reason: 'x', operator: 'eve' }],
+      args: [
+        sealed(
+          stack.config,
+          'eve',
+          { workflowId: handle.workflowId, decision: 'decideApplication' },
+          { decision: 'approve', reason: 'x' },
+        ) as never,
+      ],
     });
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     expect((await handle.query(onboardingStatus)).failure).toMatch(

@@ -12,7 +12,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ARTIFACTS_DIR, launchBrowser, saveScreenshot } from './support/browser';
 import { uniqueId } from './support/env';
-import { onboardPartner } from './support/partners';
+import { onboardPartner, recordContract } from './support/partners';
+import { sealed } from './support/decisions';
+// @ts-expect-error plain JavaScript module (scripts/lib), no declarations
+import { startUiGateway } from '../scripts/lib/ui-gateway.mjs';
 import { startStack, type Stack } from './support/stack';
 
 // The operator's path in the Temporal Web UI, in a real browser, as a person takes it: find the
@@ -20,7 +23,11 @@ import { startStack, type Stack } from './support/stack';
 // validator refuses and read why, resolve the exceptions, approve the payout twice, and see the
 // cycle complete. Pointer clicks on what is visible; keyboard typing into the payload editor.
 // CLEARHOUSE_SCREENSHOTS_DIR=docs/images saves the README's screenshots from this run.
-const UI = process.env.CLEARHOUSE_TEST_TEMPORAL_UI_URL!;
+// The Temporal UI as operators reach it: through the gateway that serves Clearhouse's codec and
+// sign-in on the UI's origin (the dev server's --ui-codec-endpoint points there).
+const UI_SERVER = process.env.CLEARHOUSE_TEST_TEMPORAL_UI_URL!;
+const GATEWAY_PORT = Number(process.env.CLEARHOUSE_TEST_UI_GATEWAY_PORT);
+let UI = '';
 const SHOTS = process.env.CLEARHOUSE_SCREENSHOTS_DIR;
 const DAY = '2026-11-20';
 const WAIT_MS = 30_000;
@@ -40,14 +47,25 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
   let provider: SimulatedProvider;
   let fx: SimulatedFx;
   let browser: Browser;
+  let gateway: { url: string; close: () => Promise<void> };
   beforeAll(async () => {
     fx = await startFxServer();
     stack = await startStack({ overrides: { FX_RATES_URL: fx.url } });
+    gateway = (await startUiGateway({
+      port: GATEWAY_PORT,
+      uiTarget: UI_SERVER,
+      apiTarget: stack.baseUrl,
+    })) as {
+      url: string;
+      close: () => Promise<void>;
+    };
+    UI = gateway.url;
     provider = await startJsonCursorProvider();
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
+    await gateway?.close();
     await provider?.close();
     await fx?.close();
     await stack?.close();
@@ -73,18 +91,15 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
       `INSERT INTO partner_providers (partner_id, format, base_url) VALUES ($1, 'json-cursor', $2)`,
       [p.id, provider.url],
     );
-    const contract = await stack.api(`/v1/partners/${p.id}/contracts/1`, {
-      method: 'PUT',
-      body: {
-        effectiveFrom: '2026-01-01',
-        terms: {
-          base: 'ggr',
-          tiers: [{ upToMinor: null, rate: '0.10' }],
-          tierMode: 'marginal',
-          negativeBase: 'carry_forward',
-          jackpots: 'exclude',
-          settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '0' },
-        },
+    const contract = await recordContract(stack, p.id, 1, {
+      effectiveFrom: '2026-01-01',
+      terms: {
+        base: 'ggr',
+        tiers: [{ upToMinor: null, rate: '0.10' }],
+        tierMode: 'marginal',
+        negativeBase: 'carry_forward',
+        jackpots: 'exclude',
+        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '0' },
       },
     });
     expect(contract.status).toBe(200);
@@ -140,7 +155,18 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
   it('finds the waiting cycle, sees a refusal without a stack trace, resolves, approves twice, and sees it complete', async () => {
     const { partnerId, workflowId } = await cycleAwaitingAnOperator();
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    /** Signs the browser in as a demo operator on the UI's own origin, as a person would. */
+    const signInAs = async (name: string) => {
+      await page.goto(`${UI}/clearhouse/codec/sign-in`);
+      await page.getByRole('button', { name: new RegExp(`^Sign in as ${name} `) }).click();
+      await visible(page.getByRole('heading', { name: `Signed in as ${name}` }));
+    };
+    const openCycle = async () => {
+      await page.goto(`${UI}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`);
+      await visible(page.getByRole('button', { name: 'More Actions' }));
+    };
     try {
+      await signInAs('ana');
       // 1. The saved filter: cycles of this partner waiting for a resolution.
       const query = `PartnerId = "${partnerId}" AND SettlementStatus = "AwaitingResolution"`;
       await page.goto(`${UI}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
@@ -158,12 +184,24 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
       await visible(details.getByText(/next reminder at 2026-\d\d-\d\d \d\d:\d\d Europe\/London/));
       if (SHOTS) await saveScreenshot(page, 'operator-2-current-details', SHOTS);
 
-      // 3. A payload the validator refuses: its message, and nothing of our source.
+      // 3. A decision typed as before, with a name and no target: refused, saying how to send it.
       let dialog = await sendUpdate(page, 'resolveException', {
+        exceptionId: 'x',
+        resolution: 'accept_ours',
+        reason: 'checked',
+        operator: 'mallory',
+      });
+      await visible(dialog.getByRole('alert').filter({ hasText: 'not sealed' }));
+      await dialog.getByTestId('cancel-modal-button').click();
+      await hidden(dialog);
+
+      // A sealed payload the validator refuses: its message, and nothing of our source.
+      const target = (update: string) => ({ workflowId, update });
+      dialog = await sendUpdate(page, 'resolveException', {
+        ...target('resolveException'),
         exceptionId: 'no-such-exception',
         resolution: 'accept_ours',
         reason: 'checked',
-        operator: 'ana',
       });
       const refusal = dialog.getByRole('alert').filter({ hasText: 'unknown exceptionId' });
       await visible(refusal);
@@ -179,10 +217,10 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
       // 4. Resolve both; each one click of Submit sends it and closes the dialog.
       for (const [i, exceptionId] of ids.entries()) {
         dialog = await sendUpdate(page, 'resolveException', {
+          ...target('resolveException'),
           exceptionId,
           resolution: i === 0 ? 'accept_ours' : 'write_off',
           reason: 'checked against our round log',
-          operator: 'ana',
         });
         await hidden(dialog);
       }
@@ -195,13 +233,18 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
       await detailsTab.click();
       await refreshUntilVisible(page, payoutWait);
 
-      // 5. Maker-checker: the same operator twice is refused, two different ones complete it.
+      // 5. Maker-checker between signed-in people: ana approves; ana again is refused whatever
+      // name she types; signed in as bo, the payout completes.
       for (const [operator, refused] of [
         ['ana', false],
         ['ana', true],
         ['bo', false],
       ] as const) {
-        dialog = await sendUpdate(page, 'approvePayout', { operator });
+        if (operator === 'bo') {
+          await signInAs('bo');
+          await openCycle();
+        }
+        dialog = await sendUpdate(page, 'approvePayout', { ...target('approvePayout'), comment: 'Ana' });
         if (refused) {
           await visible(dialog.getByRole('alert').filter({ hasText: 'already approved' }));
           await dialog.getByTestId('cancel-modal-button').click();
@@ -215,10 +258,16 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
       if (SHOTS) await saveScreenshot(page, 'operator-4-completed', SHOTS);
       const result = await stack.temporal.workflow.getHandle(workflowId).result();
       expect(result.status).toBe('Completed');
-      expect(result.approvals).toEqual(['ana', 'bo']);
-      expect(result.exceptions.map((e: any) => e.resolution.operator)).toEqual(['ana', 'ana']);
-      // Decisions made in the UI are in the audit trail: the payload's name, source temporal-ui,
-      // and the client identity the history records for the Update.
+      expect(result.approvals).toEqual([
+        { actor: 'clearhouse#ana', name: 'ana' },
+        { actor: 'clearhouse#bo', name: 'bo' },
+      ]);
+      expect(result.exceptions.map((e: any) => e.resolution.actor)).toEqual([
+        'clearhouse#ana',
+        'clearhouse#ana',
+      ]);
+      // Decisions made in the UI are in the audit trail: the sealed actors, source temporal-ui
+      // (signed in the seal), and the client identity the history records for the Update.
       const audit = await stack.api(
         `/v1/audit?target=${encodeURIComponent(workflowId)}&action=settlement.approvePayout`,
       );
@@ -227,8 +276,8 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
           .map((e) => [e.actor, e.source, typeof e.details.clientIdentity])
           .reverse(),
       ).toEqual([
-        ['ana', 'temporal-ui', 'string'],
-        ['bo', 'temporal-ui', 'string'],
+        ['clearhouse#ana', 'temporal-ui', 'string'],
+        ['clearhouse#bo', 'temporal-ui', 'string'],
       ]);
     } catch (err) {
       const name = `operator-ui-failure-${Date.now()}`;
@@ -248,7 +297,14 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
     const err: unknown = await stack.temporal.workflow
       .getHandle(workflowId)
       .executeUpdate(resolveException, {
-        args: [{ exceptionId: 'x', resolution: 'accept_ours', reason: 'r', operator: 'ana' }],
+        args: [
+          sealed(
+            stack.config,
+            'ana',
+            { workflowId, decision: 'resolveException' },
+            { exceptionId: 'x', resolution: 'accept_ours', reason: 'r' },
+          ) as never,
+        ],
       })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowUpdateFailedError);

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { providerConnectionOf } from '../db/partners';
 import { defaultCurrencies } from '../domain/money';
-import { SecretBox } from '../platform/secrets';
+import { partnerSecret, SecretBox } from '../platform/secrets';
 import { openProviderConnection } from '../providers/connection';
 import { adapters } from '../providers/registry';
 import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
@@ -144,10 +144,15 @@ describe('provider connection API', () => {
       'SELECT row_to_json(p)::text AS row, credentials_sealed AS sealed FROM partner_providers p WHERE partner_id = $1',
       [partner.id],
     );
-    expect(rows[0]!.sealed).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(rows[0]!.sealed).toMatch(/^v2\.k0\.[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(rows[0]!.row).not.toContain(SECRET);
     expect(rows[0]!.row).not.toContain(Buffer.from(SECRET).toString('base64url'));
-    expect(new SecretBox(stack.config.secretsKey).open(rows[0]!.sealed)).toBe(SECRET);
+    expect(
+      new SecretBox(stack.config.secretKeys).open(
+        rows[0]!.sealed,
+        partnerSecret(partner.id, 'provider-credential'),
+      ),
+    ).toBe(SECRET);
   });
 
   it('replaces the whole connection: a PUT without credentials removes them', async () => {

@@ -1,12 +1,11 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import { QueryNotRegisteredError, type WorkflowHandle } from '@temporalio/client';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
-import { taskQueue } from '../platform/temporal';
-import { settlementWorkflowId } from '../workflows/ids';
 import { resolveException, settlementStatus, type settlementCycle } from '../workflows/settlement';
 import type { TestPartner } from './support/partners';
 import { startChildWorker, type ChildWorker } from './support/processes';
-import { cycleInput, dayOfTransactions, settlingPartner } from './support/settlement';
+import { sealed } from './support/decisions';
+import { dayOfTransactions, settlingPartner, startPlannedCycle } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
 
 // A partner's report server cannot fill Postgres: one cycle's report stores at most its caps
@@ -41,18 +40,19 @@ describe('report caps, end to end through a settlement cycle', () => {
     return res.body as { limits: unknown; limitsInForce: unknown };
   };
 
+  /** A cycle for `day`, its plan recorded in Postgres first (test/support/settlement.ts). */
   const start = (p: TestPartner, day: string): Promise<WorkflowHandle<typeof settlementCycle>> =>
-    stack.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
-      taskQueue: taskQueue(stack.config, 'settlement'),
-      workflowId: settlementWorkflowId(p.id, day),
-      args: [cycleInput(p.id, day)],
-    });
+    startPlannedCycle(stack, p.id, day, { over: { reminderIntervalMs: 60_000 } });
 
   /** The cycle's view once reconciliation is behind it (where a report over its cap leaves it). */
   const awaitingResolution = async (h: WorkflowHandle<typeof settlementCycle>) => {
     for (let i = 0; i < 600; i++) {
-      const view = await h.query(settlementStatus);
-      if (view.status !== 'WaitingForCutoff' && view.status !== 'Reconciling') {
+      // The status query is registered once the cycle has confirmed its plan (its first activity).
+      const view = await h.query(settlementStatus).catch((err: unknown) => {
+        if (err instanceof QueryNotRegisteredError) return null;
+        throw err;
+      });
+      if (view && view.status !== 'WaitingForCutoff' && view.status !== 'Reconciling') {
         expect(view.status).toBe('AwaitingResolution');
         return view;
       }
@@ -127,12 +127,16 @@ describe('report caps, end to end through a settlement cycle', () => {
     // Operators settle on our figures, as for any report that cannot be had.
     await h.executeUpdate(resolveException, {
       args: [
-        {
-          exceptionId: waiting.exceptions[0]!.exceptionId,
-          resolution: 'accept_ours',
-          reason: 'report over its cap; settled on our figures',
-          operator: 'ana',
-        },
+        sealed(
+          stack.config,
+          'ana',
+          { workflowId: h.workflowId, decision: 'resolveException' },
+          {
+            exceptionId: waiting.exceptions[0]!.exceptionId,
+            resolution: 'accept_ours',
+            reason: 'report over its cap; settled on our figures',
+          },
+        ) as never,
       ],
     });
     expect((await h.result()).status).toBe('Completed');

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
-import { onboardPartner } from './support/partners';
+import { onboardPartner, recordContract } from './support/partners';
 import { startStack, type Stack } from './support/stack';
 
 // No secret reaches a workflow history: partner API keys, webhook signing secrets and provider
@@ -48,18 +48,15 @@ describe('secrets stay out of workflow histories', () => {
         })
       ).status,
     ).toBe(200);
-    await stack.api(`/v1/partners/${p.id}/contracts/1`, {
-      method: 'PUT',
-      body: {
-        effectiveFrom: '2026-10-01',
-        terms: {
-          base: 'ggr',
-          tiers: [{ upToMinor: null, rate: '0.1' }],
-          tierMode: 'marginal',
-          negativeBase: 'floor',
-          jackpots: 'exclude',
-          settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
-        },
+    await recordContract(stack, p.id, 1, {
+      effectiveFrom: '2026-10-01',
+      terms: {
+        base: 'ggr',
+        tiers: [{ upToMinor: null, rate: '0.1' }],
+        tierMode: 'marginal',
+        negativeBase: 'floor',
+        jackpots: 'exclude',
+        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
       },
     });
     provider.setTransactions([]);

@@ -7,7 +7,7 @@ import {
   type SimulatedTx,
 } from '../providers/simulated/json-cursor-server';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
-import { onboardPartner, type TestPartner } from './support/partners';
+import { onboardPartner, recordContract, type TestPartner } from './support/partners';
 import { uniqueId } from './support/env';
 import { startStack, type Stack } from './support/stack';
 
@@ -95,7 +95,12 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
     }
     throw new Error(`${id} never reached ${status}`);
   }
+  /**
+   * An operator's decision from the Temporal CLI, sealed on its way by Clearhouse's codec with
+   * the person of the operator token it is given (ana, a resolver): the JSON names its target.
+   */
   async function resolve(id: string, r: Record<string, string>) {
+    const token = await stack.tokenFor('ana', 'resolver');
     await cli([
       'workflow',
       'update',
@@ -105,7 +110,16 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
       '--name',
       'resolveException',
       '--input',
-      JSON.stringify({ operator: 'ana', reason: 'checked against the provider back-office', ...r }),
+      JSON.stringify({
+        workflowId: id,
+        update: 'resolveException',
+        reason: 'checked against the provider back-office',
+        ...r,
+      }),
+      '--codec-endpoint',
+      `${stack.baseUrl}/codec`,
+      '--codec-auth',
+      `Bearer ${token}`,
     ]);
   }
   async function settle(p: TestPartner, day: string, resolutions: Record<string, Record<string, string>>) {
@@ -140,17 +154,21 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
     const put = async (path: string, body: unknown) =>
       expect((await stack.api(path, { method: 'PUT', body })).status).toBe(200);
     await put(`/v1/partners/${p.id}/provider-connection`, { format: 'json-cursor', baseUrl: late.url });
-    await put(`/v1/partners/${p.id}/contracts/1`, {
-      effectiveFrom,
-      terms: {
-        base: 'ggr',
-        tiers,
-        tierMode: 'marginal',
-        negativeBase: 'floor',
-        jackpots: 'exclude',
-        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
-      },
-    });
+    expect(
+      (
+        await recordContract(stack, p.id, 1, {
+          effectiveFrom,
+          terms: {
+            base: 'ggr',
+            tiers,
+            tierMode: 'marginal',
+            negativeBase: 'floor',
+            jackpots: 'exclude',
+            settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
+          },
+        })
+      ).status,
+    ).toBe(200);
     return p;
   }
 
@@ -167,7 +185,7 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
         { gameId: 'live-1', category: 'live' },
       ],
     });
-    await put(`/v1/partners/${p.id}/contracts/1`, {
+    const contract = await recordContract(stack, p.id, 1, {
       effectiveFrom: '2026-11-01',
       terms: {
         base: 'ngr',
@@ -185,6 +203,7 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
         settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
       },
     });
+    expect([contract.status, contract.body.status]).toEqual([200, 'approved']);
 
     // Day 28: GGR 800.00 (a 100.00 bet rolled back), bonus wins 50.00, jackpot contributions 20.00.
     const a = t('2026-11-28', 'bet', 'slot-1', '1200.00');

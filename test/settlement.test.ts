@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { QueryNotRegisteredError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from '../platform/webhooks';
 import { settlementStatuses, type SettlementInput } from '../domain/settlement';
 import { registerCycle, setCycleStatus } from '../db/settlement';
@@ -15,7 +15,8 @@ import {
 } from '../providers/simulated/json-cursor-server';
 import { taskQueue } from '../platform/temporal';
 import { settlementWorkflowId } from '../workflows/ids';
-import { dayOfTransactions, settlingPartner } from './support/settlement';
+import { sealed } from './support/decisions';
+import { dayOfTransactions, settlingPartner, startPlannedCycle } from './support/settlement';
 import { OpenExceptions, SettlementStatus } from '../workflows/search-attributes';
 import {
   approvePayout,
@@ -26,10 +27,11 @@ import {
 } from '../workflows/settlement';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { workerDataConverter } from '../workers/create';
 import { partnerAccount } from '../domain/accounts';
 import { SecretBox } from '../platform/secrets';
 import { workflowBundlePath } from './support/env';
-import { onboardPartner, type TestPartner } from './support/partners';
+import { onboardPartner, recordContract, type TestPartner } from './support/partners';
 import { startStack, type Stack } from './support/stack';
 
 // The settlement cycle end to end: transactions pushed through the API, a real HTTP provider
@@ -66,35 +68,30 @@ describe('settlementCycle workflow', () => {
 
   const setUpPartner = (txs: SimulatedTx[]): Promise<TestPartner> => settlingPartner(stack, provider, txs);
 
-  async function start(
+  /** A cycle for DAY, planned in Postgres then started (test/support/settlement.ts). */
+  function start(
     p: TestPartner,
-    over: Partial<SettlementInput> = {},
+    over: Partial<
+      Pick<SettlementInput, 'cutoffAt' | 'graceMs' | 'reminderIntervalMs' | 'reportFetchAttempts'>
+    > = {},
     queue = taskQueue(stack.config, 'settlement'),
   ): Promise<WorkflowHandle<typeof settlementCycle>> {
-    const input: SettlementInput = {
-      partnerId: p.id,
-      periodStart: DAY,
-      periodEnd: DAY,
-      currency: 'EUR',
-      currencyScale: 2,
-      cutoffAt: '2026-11-24T00:00:00Z',
-      graceMs: 0,
-      payoutApprovalThresholdMinor: '100000000',
-      reminderIntervalMs: 60_000,
-      ...over,
-    };
-    return stack.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
+    return startPlannedCycle(stack, p.id, DAY, {
       taskQueue: queue,
-      workflowId: settlementWorkflowId(p.id, DAY),
-      args: [input],
+      // The plan's grace (the contract's, 1 h by default) stands: a start may not freeze earlier.
+      over: { cutoffAt: '2026-11-24T00:00:00Z', reminderIntervalMs: 60_000, ...over },
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
     });
   }
 
   async function waitForStatus(h: WorkflowHandle, status: SettlementView['status']): Promise<SettlementView> {
     for (let i = 0; i < 200; i++) {
-      const view = await h.query(settlementStatus);
-      if (view.status === status) return view;
+      // The status query is registered once the cycle has confirmed its plan (its first activity).
+      const view = await h.query(settlementStatus).catch((err: unknown) => {
+        if (err instanceof QueryNotRegisteredError) return null;
+        throw err;
+      });
+      if (view?.status === status) return view;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`status never became ${status}`);
@@ -193,7 +190,12 @@ describe('settlementCycle workflow', () => {
 
   it('names the discrepancies, waits for operators, validates their Updates, and needs two approvers above the threshold', async () => {
     const txs = generate(30);
-    const p = await setUpPartner(txs);
+    // The contract asks for two approvals above 1.00: the threshold comes from the plan, not the start.
+    const p = await settlingPartner(stack, provider, txs, {
+      period: 'daily',
+      cutoffGraceMinutes: 0,
+      payoutApprovalThresholdMinor: '100',
+    });
     const [missing, altered] = [txs[0]!, txs[2]!];
     const extra: SimulatedTx = { ...txs[3]!, id: 'only-theirs' };
     provider.setTransactions(txs);
@@ -202,9 +204,9 @@ describe('settlementCycle workflow', () => {
       altered: { [altered.id]: altered.amountMinor + 500n },
       extra: [extra],
     });
-    const h = await start(p, { payoutApprovalThresholdMinor: '100' });
-
+    const h = await start(p);
     const waiting = await waitForStatus(h, 'AwaitingResolution');
+    expect(waiting.input.payoutApprovalThresholdMinor).toBe('100');
     const byKind = Object.fromEntries(waiting.exceptions.map((e) => [e.kind, e]));
     expect(Object.keys(byKind).sort()).toEqual(['amount_mismatch', 'missing_ours', 'missing_theirs']);
     expect(byKind.amount_mismatch!.txId).toBe(altered.id);
@@ -214,99 +216,139 @@ describe('settlementCycle workflow', () => {
     expect(desc.typedSearchAttributes.get(OpenExceptions)).toBe(3);
     expect(desc.typedSearchAttributes.get(SettlementStatus)).toBe('AwaitingResolution');
 
-    const reject = async (payload: unknown, message: RegExp) => {
-      const err = await h
-        .executeUpdate(resolveException, { args: [payload as never] })
-        .catch((e: unknown) => e);
+    // Decisions sealed by Clearhouse for this workflow, as the API or the CLI through the codec send them.
+    const resolve = (who: string, fields: Record<string, unknown>) =>
+      sealed(stack.config, who, { workflowId: h.workflowId, decision: 'resolveException' }, fields) as never;
+    const approve = (who: string) =>
+      sealed(stack.config, who, { workflowId: h.workflowId, decision: 'approvePayout' }) as never;
+    const reject = async (arg: unknown, message: RegExp) => {
+      const err = await h.executeUpdate(resolveException, { args: [arg as never] }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
       expect(String((err as WorkflowUpdateFailedError).cause?.message)).toMatch(message);
     };
-    await reject({ exceptionId: 'nope', resolution: 'write_off', reason: 'x' }, /unknown exceptionId/);
+    // Sealed, so each reaches the field checks.
     await reject(
-      {
-        exceptionId: byKind.missing_ours!.exceptionId,
-        resolution: 'write_off',
-        reason: ' ',
-        operator: 'ana',
-      },
+      resolve('ana', { exceptionId: 'nope', resolution: 'write_off', reason: 'x' }),
+      /unknown exceptionId/,
+    );
+    await reject(
+      resolve('ana', { exceptionId: byKind.missing_ours!.exceptionId, resolution: 'write_off', reason: ' ' }),
       /reason is required/,
     );
     await reject(
-      {
+      resolve('ana', {
         exceptionId: byKind.missing_ours!.exceptionId,
         resolution: 'adjust',
         amount: '1.234',
         reason: 'x',
-        operator: 'ana',
-      },
+      }),
       /amount has more than 2/,
     );
     await reject(
-      { exceptionId: byKind.missing_ours!.exceptionId, resolution: 'split', reason: 'x' },
+      resolve('ana', { exceptionId: byKind.missing_ours!.exceptionId, resolution: 'split', reason: 'x' }),
       /resolution must be one of/,
     );
+    // A typed name is no identity: unsealed, the decision is refused whatever it says.
+    await reject(
+      {
+        exceptionId: byKind.missing_ours!.exceptionId,
+        resolution: 'write_off',
+        reason: 'x',
+        operator: 'ana',
+      },
+      /not sealed/,
+    );
+    // Nor does a sealed decision carry a name of its own.
+    await reject(
+      resolve('ana', {
+        exceptionId: byKind.missing_ours!.exceptionId,
+        resolution: 'write_off',
+        reason: 'x',
+        operator: 'bo',
+      }),
+      /"operator" is no longer part of a decision/,
+    );
+    expect((await h.query(settlementStatus)).exceptions.every((e) => !e.resolution)).toBe(true);
 
     await h.executeUpdate(resolveException, {
       args: [
-        {
+        resolve('ana', {
           exceptionId: byKind.missing_theirs!.exceptionId,
           resolution: 'accept_ours',
           reason: 'in our logs',
-          operator: 'ana',
-        },
+        }),
       ],
     });
     await reject(
-      {
+      resolve('bo', {
         exceptionId: byKind.missing_theirs!.exceptionId,
         resolution: 'write_off',
         reason: 'again',
-        operator: 'bo',
-      },
-      /already resolved/,
+      }),
+      /already resolved \(accept_ours\) by ana/,
     );
     await h.executeUpdate(resolveException, {
       args: [
-        {
+        resolve('ana', {
           exceptionId: byKind.amount_mismatch!.exceptionId,
           resolution: 'accept_theirs',
           reason: 'provider is right',
-          operator: 'ana',
-        },
+        }),
       ],
     });
     const last = await h.executeUpdate(resolveException, {
       args: [
-        {
+        resolve('bo', {
           exceptionId: byKind.missing_ours!.exceptionId,
           resolution: 'write_off',
           reason: 'test round',
-          operator: 'bo',
-        },
+        }),
       ],
     });
     expect(last.open).toBe(0);
 
-    await waitForStatus(h, 'AwaitingPayoutApproval');
+    const awaiting = await waitForStatus(h, 'AwaitingPayoutApproval');
+    // Who resolved is the seal's actor (issuer#subject), with the name people read.
+    expect(
+      Object.fromEntries(
+        awaiting.exceptions.map((e) => [e.kind, [e.resolution?.operator, e.resolution?.actor]]),
+      ),
+    ).toEqual({
+      missing_theirs: ['ana', 'clearhouse#ana'],
+      amount_mismatch: ['ana', 'clearhouse#ana'],
+      missing_ours: ['bo', 'clearhouse#bo'],
+    });
+    const refusal = async (arg: unknown) =>
+      String(
+        (
+          (await h
+            .executeUpdate(approvePayout, { args: [arg as never] })
+            .catch((e: unknown) => e)) as WorkflowUpdateFailedError
+        ).cause?.message,
+      );
     // ana's accept_theirs moved the GGR the fee is computed on: she made this payout. bo's
     // write_off moved nothing: he may check it.
-    const byMaker = await h
-      .executeUpdate(approvePayout, { args: [{ operator: 'ana' }] })
-      .catch((e: unknown) => e);
-    expect(String((byMaker as WorkflowUpdateFailedError).cause?.message)).toBe(
+    expect(await refusal(approve('ana'))).toBe(
       `ana resolved exception ${byKind.amount_mismatch!.exceptionId} with accept_theirs, which moved the GGR ` +
         '(and so the fee): a maker cannot approve the payout (maker-checker)',
     );
-    await h.executeUpdate(approvePayout, { args: [{ operator: 'carla' }] });
-    const same = await h
-      .executeUpdate(approvePayout, { args: [{ operator: 'carla' }] })
-      .catch((e: unknown) => e);
-    expect(String((same as WorkflowUpdateFailedError).cause?.message)).toMatch(/second, different operator/);
-    await h.executeUpdate(approvePayout, { args: [{ operator: 'bo' }] });
+    // Nor may whoever requested the cycle (the plan's requester).
+    expect(await refusal(approve('cycle-starter'))).toMatch(
+      /cycle-starter requested this payout \(started the cycle\): a maker cannot approve/,
+    );
+    // An unsealed approval naming an operator is no approval.
+    expect(await refusal({ operator: 'carla' })).toMatch(/not sealed/);
+    await h.executeUpdate(approvePayout, { args: [approve('carla')] });
+    // A fresh seal (new nonce) by the same person is still the same approver.
+    expect(await refusal(approve('carla'))).toMatch(/second, different operator/);
+    await h.executeUpdate(approvePayout, { args: [approve('bo')] });
 
     const result = await h.result();
     expect(result.status).toBe('Completed');
-    expect(result.approvals).toEqual(['carla', 'bo']);
+    expect(result.approvals).toEqual([
+      { actor: 'clearhouse#carla', name: 'carla' },
+      { actor: 'clearhouse#bo', name: 'bo' },
+    ]);
     // accept_theirs on a win 5.00 higher lowers GGR by 5.00: the fee base includes it.
     expect(altered.type).toBe('win');
     const ggr = txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n) - 500n;
@@ -318,10 +360,13 @@ describe('settlementCycle workflow', () => {
     );
     expect(stored.rows[0].n).toBe(3);
 
-    // Determinism guard: the recorded history (timers, Updates, activities) replays against
-    // the current workflow code without a non-determinism error.
+    // Determinism guard: the recorded history (timers, sealed Updates, activities) replays against
+    // the current workflow code, through the workers' codec, without a non-determinism error.
     await Worker.runReplayHistory(
-      { workflowBundle: { codePath: workflowBundlePath() } },
+      {
+        workflowBundle: { codePath: workflowBundlePath() },
+        dataConverter: workerDataConverter(stack.config),
+      },
       await h.fetchHistory(),
       h.workflowId,
     );
@@ -358,8 +403,11 @@ describe('settlementCycle workflow', () => {
 
     const exceptionId = waiting.exceptions[0]!.exceptionId;
     const path = `/v1/settlements/${encodeURIComponent(id)}/exceptions/${encodeURIComponent(exceptionId)}/resolution`;
+    // Decisions are a person's: sealed by the API with the actor of the caller's token.
+    const resolver = await stack.tokenFor('ana', 'resolver');
     const bad = await stack.api(path, {
       body: { resolution: 'adjust', amount: '1.001', reason: 'x' },
+      token: resolver,
     });
     expect(bad.status).toBe(422);
     expect(bad.body.error.message).toMatch(/amount has more than 2 decimal places/);
@@ -373,6 +421,7 @@ describe('settlementCycle workflow', () => {
     ).toBe(403);
     const ok = await stack.api(path, {
       body: { resolution: 'accept_ours', reason: 'in our logs' },
+      token: resolver,
     });
     expect(ok).toMatchObject({ status: 200, body: { open: 0 } });
     expect((await h.result()).status).toBe('Completed');
@@ -423,6 +472,8 @@ describe('settlementCycle workflow', () => {
       namespace: stack.config.temporal.namespace,
       taskQueue: queue,
       workflowBundle: { codePath: workflowBundlePath() },
+      // The workers' codec: it verifies the decisions' seals.
+      dataConverter: workerDataConverter(stack.config),
       activities: {
         ...real,
         recordResolution: async (...args: Parameters<typeof real.recordResolution>) => {
@@ -442,13 +493,17 @@ describe('settlementCycle workflow', () => {
       expect(waiting.exceptions.map((e) => e.kind)).toEqual(['amount_mismatch']);
       await h.executeUpdate(resolveException, {
         args: [
-          {
-            exceptionId: waiting.exceptions[0]!.exceptionId,
-            resolution: 'adjust',
-            amount: '-50.00',
-            reason: 'goodwill credit agreed with the provider',
-            operator: 'ana',
-          },
+          sealed(
+            stack.config,
+            'ana',
+            { workflowId: h.workflowId, decision: 'resolveException' },
+            {
+              exceptionId: waiting.exceptions[0]!.exceptionId,
+              resolution: 'adjust',
+              amount: '-50.00',
+              reason: 'goodwill credit agreed with the provider',
+            },
+          ) as never,
         ],
       });
       const result = await h.result();
@@ -493,12 +548,16 @@ describe('settlementCycle workflow', () => {
     await stack.restartWorkers(); // the old worker is gone; its state lives in Temporal
     await h.executeUpdate(resolveException, {
       args: [
-        {
-          exceptionId: waiting.exceptions[0]!.exceptionId,
-          resolution: 'accept_ours',
-          reason: 'ours is right',
-          operator: 'ana',
-        },
+        sealed(
+          stack.config,
+          'ana',
+          { workflowId: h.workflowId, decision: 'resolveException' },
+          {
+            exceptionId: waiting.exceptions[0]!.exceptionId,
+            resolution: 'accept_ours',
+            reason: 'ours is right',
+          },
+        ) as never,
       ],
     });
     expect((await h.result()).status).toBe('Completed');
@@ -559,18 +618,15 @@ describe('settlementCycle workflow', () => {
   it('lists a cycle its Schedule started before the period freezes, with the same summary as the API path', async () => {
     const p = await setUpPartner(generate(1));
     // A week of grace: yesterday's cycle waits for its cut-off well past this test.
-    const contract = await stack.api(`/v1/partners/${p.id}/contracts/2`, {
-      method: 'PUT',
-      body: {
-        effectiveFrom: '2026-01-02',
-        terms: {
-          base: 'ggr',
-          tiers: [{ upToMinor: null, rate: '0.10' }],
-          tierMode: 'marginal',
-          negativeBase: 'carry_forward',
-          jackpots: 'exclude',
-          settlement: { period: 'daily', cutoffGraceMinutes: 7 * 24 * 60, payoutApprovalThresholdMinor: '0' },
-        },
+    const contract = await recordContract(stack, p.id, 2, {
+      effectiveFrom: '2026-01-02',
+      terms: {
+        base: 'ggr',
+        tiers: [{ upToMinor: null, rate: '0.10' }],
+        tierMode: 'marginal',
+        negativeBase: 'carry_forward',
+        jackpots: 'exclude',
+        settlement: { period: 'daily', cutoffGraceMinutes: 7 * 24 * 60, payoutApprovalThresholdMinor: '0' },
       },
     });
     expect(contract.status).toBe(200);
@@ -711,12 +767,16 @@ describe('settlementCycle workflow', () => {
       expect(agg.requests).toBe(3); // 429, then pages 1 and 2
       await h.executeUpdate(resolveException, {
         args: [
-          {
-            exceptionId: waiting.exceptions[0]!.exceptionId,
-            resolution: 'accept_theirs',
-            reason: 'aggregator statement is binding',
-            operator: 'ana',
-          },
+          sealed(
+            stack.config,
+            'ana',
+            { workflowId: h.workflowId, decision: 'resolveException' },
+            {
+              exceptionId: waiting.exceptions[0]!.exceptionId,
+              resolution: 'accept_theirs',
+              reason: 'aggregator statement is binding',
+            },
+          ) as never,
         ],
       });
       const result = await h.result();
@@ -741,8 +801,11 @@ describe('settlementCycle workflow', () => {
     };
     const put = (version: number, body: unknown) =>
       stack.api(`/v1/partners/${p.id}/contracts/${version}`, { method: 'PUT', body });
+    // Proposed (202, not in force), approved by a second operator; the same content again: idempotent.
+    expect((await put(1, { effectiveFrom: '2026-01-01', terms })).status).toBe(202);
+    expect((await put(1, { effectiveFrom: '2026-01-01', terms })).status).toBe(202);
+    expect((await recordContract(stack, p.id, 1, { effectiveFrom: '2026-01-01', terms })).status).toBe(200);
     expect((await put(1, { effectiveFrom: '2026-01-01', terms })).status).toBe(200);
-    expect((await put(1, { effectiveFrom: '2026-01-01', terms })).status).toBe(200); // same content: idempotent
     expect(
       (
         await put(1, {
@@ -764,8 +827,12 @@ describe('settlementCycle workflow', () => {
     expect(badRate.status).toBe(422);
     expect(badRate.body.error.details.map((d: { path: string }) => d.path)).toContain('terms.tiers.0.rate');
     expect(
-      (await put(2, { effectiveFrom: '2026-06-01', terms: { ...terms, settlement: { period: 'monthly' } } }))
-        .status,
+      (
+        await recordContract(stack, p.id, 2, {
+          effectiveFrom: '2026-06-01',
+          terms: { ...terms, settlement: { period: 'monthly' } },
+        })
+      ).status,
     ).toBe(200);
     expect(
       (await stack.api(`/v1/partners/${p.id}/settlement-schedule`, { method: 'PUT', body: {} })).body.cadence,
@@ -826,23 +893,7 @@ describe('settlementCycle workflow', () => {
     provider.setFaults({ missing: [first[0]!.id] }); // the first day waits for an operator
     const h1 = await start(p);
     const open = await waitForStatus(h1, 'AwaitingResolution');
-    const h2 = await stack.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
-      taskQueue: taskQueue(stack.config, 'settlement'),
-      workflowId: settlementWorkflowId(p.id, d2),
-      args: [
-        {
-          partnerId: p.id,
-          periodStart: d2,
-          periodEnd: d2,
-          currency: 'EUR',
-          currencyScale: 2,
-          cutoffAt: '2026-11-25T00:00:00Z',
-          graceMs: 0,
-          payoutApprovalThresholdMinor: '100000000',
-          reminderIntervalMs: 60_000,
-        },
-      ],
-    });
+    const h2 = await startPlannedCycle(stack, p.id, d2, { over: { cutoffAt: '2026-11-25T00:00:00Z' } });
     // The second day is reconciled and clean, but its fee follows the first day's.
     await waitForStatus(h2, 'WaitingForEarlierPeriods');
     expect((await h2.describe()).typedSearchAttributes.get(SettlementStatus)).toBe(
@@ -850,12 +901,16 @@ describe('settlementCycle workflow', () => {
     );
     await h1.executeUpdate(resolveException, {
       args: [
-        {
-          exceptionId: open.exceptions[0]!.exceptionId,
-          resolution: 'accept_ours',
-          reason: 'in our logs',
-          operator: 'ana',
-        },
+        sealed(
+          stack.config,
+          'ana',
+          { workflowId: h1.workflowId, decision: 'resolveException' },
+          {
+            exceptionId: open.exceptions[0]!.exceptionId,
+            resolution: 'accept_ours',
+            reason: 'in our logs',
+          },
+        ) as never,
       ],
     });
     expect((await h1.result()).status).toBe('Completed');
@@ -883,12 +938,16 @@ describe('settlementCycle workflow', () => {
     provider.setFaults({});
     await h.executeUpdate(resolveException, {
       args: [
-        {
-          exceptionId: waiting.exceptions[0]!.exceptionId,
-          resolution: 'accept_ours',
-          reason: 'settle on our figures',
-          operator: 'ana',
-        },
+        sealed(
+          stack.config,
+          'ana',
+          { workflowId: h.workflowId, decision: 'resolveException' },
+          {
+            exceptionId: waiting.exceptions[0]!.exceptionId,
+            resolution: 'accept_ours',
+            reason: 'settle on our figures',
+          },
+        ) as never,
       ],
     });
     expect((await h.result()).status).toBe('Completed');

@@ -3,18 +3,20 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
+import { QueryNotRegisteredError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { resolveException, settlementStatus, type settlementCycle } from '../workflows/settlement';
+import { resolveException, settlementStatus } from '../workflows/settlement';
 import { taskQueue } from '../platform/temporal';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
-import { onboardingWorkflowId, settlementWorkflowId } from '../workflows/ids';
+import { onboardingWorkflowId } from '../workflows/ids';
 import { createApp } from '../api/app';
 import { createLogger } from '../platform/logger';
 import { application } from './support/partners';
 import { createWorkers } from '../workers/create';
 import { workflowBundlePath } from './support/env';
-import { cycleInput, dayOfTransactions, settlingPartner } from './support/settlement';
+import { sealed } from './support/decisions';
+import { dayOfTransactions, settlingPartner, startPlannedCycle } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
 
 // The timer paths on Temporal's time-skipping test server: hours of cut-off and grace and days
@@ -73,12 +75,22 @@ describe('durable timers, on the time-skipping test server', () => {
     provider.setFaults({ missing: [txs[0]!.id] }); // one exception for the operators
     const start = Date.now();
     const cutoffAt = new Date(start + 6 * 3_600_000).toISOString(); // six hours from now
-    const h = await env.client.workflow.start<typeof settlementCycle>('settlementCycle', {
+    // Planned in Postgres, started on this server: a later cut-off and a longer grace than the plan's.
+    const h = await startPlannedCycle(stack, p.id, DAY, {
+      client: env.client,
       taskQueue: taskQueue(stack.config, 'settlement'),
-      workflowId: settlementWorkflowId(p.id, DAY),
-      args: [cycleInput(p.id, DAY, { cutoffAt, graceMs: 2 * 3_600_000, reminderIntervalMs: 86_400_000 })],
+      over: { cutoffAt, graceMs: 2 * 3_600_000, reminderIntervalMs: 86_400_000 },
     });
-    expect((await h.query(settlementStatus)).status).toBe('WaitingForCutoff');
+    // The status query is registered once the cycle has confirmed its plan (its first activity).
+    let opened = null;
+    for (let i = 0; i < 100 && opened === null; i++) {
+      opened = await h.query(settlementStatus).catch((err: unknown) => {
+        if (err instanceof QueryNotRegisteredError) return null;
+        throw err;
+      });
+      if (opened === null) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(opened?.status).toBe('WaitingForCutoff');
 
     // Eight hours of cut-off and grace, then the report; an hour more and the operators are asked.
     await env.sleep('9 hours');
@@ -102,14 +114,20 @@ describe('durable timers, on the time-skipping test server', () => {
     expect(escalated.remindersSent).toBe(3);
     expect(escalated.escalated).toBe(true);
 
+    // Sealed now, at workflow time (days past the wall clock): a seal holds 10 minutes.
     await h.executeUpdate(resolveException, {
       args: [
-        {
-          exceptionId: waiting.exceptions[0]!.exceptionId,
-          resolution: 'accept_ours',
-          reason: 'in our logs',
-          operator: 'ana',
-        },
+        sealed(
+          stack.config,
+          'ana',
+          { workflowId: h.workflowId, decision: 'resolveException' },
+          {
+            exceptionId: waiting.exceptions[0]!.exceptionId,
+            resolution: 'accept_ours',
+            reason: 'in our logs',
+          },
+          { nowMs: await env.currentTimeMs() },
+        ) as never,
       ],
     });
     expect((await h.result()).status).toBe('Completed');

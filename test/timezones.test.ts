@@ -8,11 +8,11 @@ import { registerPartner } from '../db/partners';
 import { ValidationError } from '../domain/errors';
 import { timezoneSchema } from '../domain/partner';
 import { acceptedTimezones, checkTimezone } from '../domain/timezones';
-import { taskQueue } from '../platform/temporal';
 import { settlementScheduleId, upsertSettlementSchedule } from '../services/schedules';
 import { tableFrom } from '../scripts/timezones-generate';
-import { onboardingWorkflowId } from '../workflows/ids';
-import { decideApplication, onboardingStatus, partnerOnboarding } from '../workflows/onboarding';
+import { decideApplication, onboardingStatus } from '../workflows/onboarding';
+import { startStoredApplication } from './support/applications';
+import { sealed } from './support/decisions';
 import { createTestDatabase, uniqueId } from './support/env';
 import { application, waitForApplication } from './support/partners';
 import { startStack, type Stack } from './support/stack';
@@ -248,28 +248,23 @@ describe('one time-zone rule for the API, Postgres and Temporal', () => {
         settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '0' },
       },
     };
-    const handle = await stack.temporal.workflow.start(partnerOnboarding, {
-      taskQueue: taskQueue(stack.config, 'onboarding'),
-      workflowId: onboardingWorkflowId(id),
-      args: [
-        {
-          application: {
-            partner: { id, name, kind, timezone: 'europe/malta', settlementCurrency },
-            details: { company, licences, contacts },
-            webhookUrl: null,
-            providerConnection: null,
-            contract: contract as any,
-          },
-          submittedBy: 'bootstrap-admin',
-          reminderIntervalMs: 60_000,
-          expiresAfterMs: 600_000,
-        },
-      ],
+    const handle = await startStoredApplication(stack, {
+      partner: { id, name, kind, timezone: 'europe/malta', settlementCurrency },
+      details: { company, licences, contacts },
+      webhookUrl: null,
+      contract: contract as any,
     });
     for (let i = 0; i < 200 && (await handle.query(onboardingStatus)).status !== 'AwaitingDecision'; i++)
       await new Promise((r) => setTimeout(r, 50));
     await handle.executeUpdate(decideApplication, {
-      args: [{ decision: 'approve', reason: 'ok', operator: 'ana' }],
+      args: [
+        sealed(
+          stack.config,
+          'ana',
+          { workflowId: handle.workflowId, decision: 'decideApplication' },
+          { decision: 'approve', reason: 'ok' },
+        ) as never,
+      ],
     });
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     expect(await handle.query(onboardingStatus)).toMatchObject({

@@ -1,13 +1,13 @@
 import { refusalFailureTypes } from '../domain/refusals';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { QueryNotRegisteredError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import fc from 'fast-check';
-import type { SettlementInput } from '../domain/settlement';
-import { taskQueue } from '../platform/temporal';
-import { onboardingWorkflowId, settlementWorkflowId } from '../workflows/ids';
+import { onboardingWorkflowId } from '../workflows/ids';
 import { decideApplication, onboardingStatus, provideInformation } from '../workflows/onboarding';
 import { approvePayout, resolveException, settlementStatus } from '../workflows/settlement';
-import { application, onboardPartner, waitForApplication } from './support/partners';
+import { sealed } from './support/decisions';
+import { application, onboardPartner, recordContract, waitForApplication } from './support/partners';
+import { startPlannedCycle } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
 
 // Random payloads against every Update validator, as a careless or hostile Temporal UI user
@@ -62,37 +62,55 @@ describe('Update validators under random payloads', () => {
 
   it('resolveException and approvePayout refuse every malformed payload by name, never by a task failure', async () => {
     const p = await onboardPartner(stack, { timezone: 'UTC' });
-    // No provider connection: the report is unavailable, which is an exception to resolve.
-    const input: SettlementInput = {
-      partnerId: p.id,
-      periodStart: '2026-11-16',
-      periodEnd: '2026-11-16',
-      currency: 'EUR',
-      currencyScale: 2,
-      cutoffAt: '2026-11-17T00:00:00Z',
-      graceMs: 0,
-      payoutApprovalThresholdMinor: '100000000',
-      reminderIntervalMs: 3_600_000,
-      reportFetchAttempts: 1,
-    };
-    const handle = await stack.temporal.workflow.start('settlementCycle', {
-      taskQueue: taskQueue(stack.config, 'settlement'),
-      workflowId: settlementWorkflowId(p.id, input.periodStart),
-      args: [input],
+    // A daily contract (no grace; approvals only above 1,000,000.00), the cycle planned from it.
+    const contract = await recordContract(stack, p.id, 1, {
+      effectiveFrom: '2026-01-01',
+      terms: {
+        base: 'ggr',
+        tiers: [{ upToMinor: null, rate: '0.10' }],
+        tierMode: 'marginal',
+        negativeBase: 'floor',
+        jackpots: 'exclude',
+        settlement: { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
+      },
     });
-    for (let i = 0; i < 200 && (await handle.query(settlementStatus)).status !== 'AwaitingResolution'; i++)
+    expect(contract.status).toBe(200);
+    // No provider connection: the report is unavailable, which is an exception to resolve.
+    const handle = await startPlannedCycle(stack, p.id, '2026-11-16', {
+      over: { reminderIntervalMs: 3_600_000, reportFetchAttempts: 1 },
+    });
+    const status = () =>
+      handle.query(settlementStatus).then(
+        (v) => v.status,
+        (err: unknown) => {
+          // Registered once the cycle has confirmed its plan (its first activity).
+          if (err instanceof QueryNotRegisteredError) return null;
+          throw err;
+        },
+      );
+    for (let i = 0; i < 200 && (await status()) !== 'AwaitingResolution'; i++)
       await new Promise((r) => setTimeout(r, 100));
+    // Each payload sealed afresh by a resolver and approver, so that it gets past the seal to the
+    // validator's own checks (an unsealed one is refused at the seal, whatever it says).
+    const seal = (decision: string, a: unknown) =>
+      sealed(
+        stack.config,
+        'ana',
+        { workflowId: handle.workflowId, decision },
+        a as Record<string, unknown>,
+      ) as never;
     const fields = ['exceptionId', 'resolution', 'amount', 'reason', 'operator'];
     const resolved = await fuzz(
       handle,
-      (a) => handle.executeUpdate(resolveException, { args: [a as never] }),
+      (a) => handle.executeUpdate(resolveException, { args: [seal('resolveException', a)] }),
       fields,
     );
     expect(resolved.refused).toBeGreaterThan(RUNS - 2);
-    const approved = await fuzz(handle, (a) => handle.executeUpdate(approvePayout, { args: [a as never] }), [
-      'operator',
-      'comment',
-    ]);
+    const approved = await fuzz(
+      handle,
+      (a) => handle.executeUpdate(approvePayout, { args: [seal('approvePayout', a)] }),
+      ['operator', 'comment'],
+    );
     expect(approved.accepted).toBe(0); // not waiting for an approval: every one refused
     expect((await handle.query(settlementStatus)).status).toBe('AwaitingResolution');
     await handle.terminate('fuzzed');

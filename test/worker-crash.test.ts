@@ -1,10 +1,8 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { taskQueue } from '../platform/temporal';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
-import { settlementWorkflowId } from '../workflows/ids';
 import type { settlementCycle } from '../workflows/settlement';
 import { startChildWorker, type ChildWorker } from './support/processes';
-import { cycleInput, dayOfTransactions, settlingPartner } from './support/settlement';
+import { dayOfTransactions, settlingPartner, startPlannedCycle } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
 
 // The worker is a real process here (workers/main.ts), killed with SIGKILL in the middle of a
@@ -34,13 +32,9 @@ describe('a worker killed in the middle of a report fetch', () => {
     provider.setTransactions(txs);
     provider.setFaults({ latencyMs: 250 }); // a slow provider: the kill lands between pages
     const before = provider.requests;
-    const input = cycleInput(p.id, DAY);
-    const h: WorkflowHandle<typeof settlementCycle> = await stack.temporal.workflow.start<
-      typeof settlementCycle
-    >('settlementCycle', {
-      taskQueue: taskQueue(stack.config, 'settlement'),
-      workflowId: settlementWorkflowId(p.id, DAY),
-      args: [input],
+    // Planned in Postgres first, then started (test/support/settlement.ts).
+    const h: WorkflowHandle<typeof settlementCycle> = await startPlannedCycle(stack, p.id, DAY, {
+      over: { reminderIntervalMs: 60_000 },
     });
 
     const stored = async () =>

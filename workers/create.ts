@@ -2,6 +2,7 @@ import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/w
 import { createActivities, type ActivityDeps } from '../activities';
 import { createCurrencyRegistry } from '../domain/money';
 import { setAddressPolicy } from '../platform/address-policy';
+import { DecisionCodec, verifyKeysFrom } from '../platform/decision-seal';
 import { SecretBox } from '../platform/secrets';
 import type { Config } from '../platform/config';
 import { taskQueue } from '../platform/temporal';
@@ -25,9 +26,10 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const activities = createActivities({
     ...deps,
     currencies: createCurrencyRegistry(deps.config.currencies.extraAssets),
-    secrets: new SecretBox(deps.config.secretsKey),
+    secrets: new SecretBox(deps.config.secretKeys),
     fxRatesUrl: deps.config.fxRatesUrl,
   });
+  const dataConverter = workerDataConverter(deps.config);
   return Promise.all(
     (['onboarding', 'settlement'] as const).map((domain) =>
       Worker.create({
@@ -36,14 +38,31 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         taskQueue: taskQueue(deps.config, domain),
         activities,
         workflowBundle,
+        dataConverter,
       }),
     ),
   );
 }
 
+/** The payload converter every workflow bundle carries: it turns verified seals into symbols. */
+export const PAYLOAD_CONVERTER_PATH = require.resolve('../workflows/payload-converter');
+
+/**
+ * What workers decode payloads with: the codec that verifies decision seals with the public
+ * keys (and strips anything posing as verified), then the converter of the bundle. Replay uses
+ * the same, so a history decides as it did.
+ */
+export function workerDataConverter(config: Pick<Config, 'decisionSeals'>) {
+  return {
+    payloadConverterPath: PAYLOAD_CONVERTER_PATH,
+    payloadCodecs: [new DecisionCodec(verifyKeysFrom(config.decisionSeals))],
+  };
+}
+
 export async function bundleWorkflows(): Promise<{ code: string }> {
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
+    payloadConverterPath: PAYLOAD_CONVERTER_PATH,
     // webpack's build statistics are noise in the logs; errors still throw.
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
   });

@@ -1,5 +1,6 @@
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { createPool } from '../db/pool';
+import { startupRoleRefusal } from '../db/roles';
 import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { connectWhenReachable, temporalConnectOptions } from '../platform/temporal';
@@ -35,6 +36,14 @@ async function main(): Promise<void> {
   });
 
   const db = createPool(config);
+  // In production the connected role must be the application's: neither a superuser nor the
+  // owner of the audit and ledger history, which it could otherwise rewrite unseen.
+  const roleRefusal = await startupRoleRefusal(config, db, 'worker');
+  if (roleRefusal) {
+    process.stderr.write(`${roleRefusal}\n`);
+    await db.end();
+    process.exit(78); // EX_CONFIG
+  }
   const { connectionOptions } = temporalConnectOptions(config);
   const connection = await connectWhenReachable(() => NativeConnection.connect(connectionOptions), {
     address: String(connectionOptions.address),

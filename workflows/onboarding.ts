@@ -13,9 +13,11 @@ import {
   setHandler,
   upsertSearchAttributes,
   uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { refuse } from './refuse';
+import { deciderOf, sealOf, sealProblem, type Sealed } from '../domain/decisions';
+import { refuse, workflowNow } from './refuse';
 import {
   approvalsNeeded,
   assessRisk,
@@ -33,10 +35,18 @@ import { operatorDuration } from '../domain/settlement';
 import { PartnerId } from './search-attributes';
 
 export interface OnboardingInput {
-  /** The application as submitted: no credential, nor its hash, ever enters a workflow's input
-   * (a provider credential arrives sealed by the API). */
-  application: PartnerApplication;
-  /** The operator who submitted it: never one of its approvers. */
+  /**
+   * The application the API stored (POST /v1/partner-applications): the activities read the
+   * partner, details, contract, webhook URL and provider connection from that record, never
+   * from this input; its credential never enters a workflow history. A start whose id was never
+   * stored, or whose partnerId or submittedBy differ from the record, registers nothing and ends
+   * Failed saying why.
+   */
+  applicationId?: string;
+  partnerId?: string;
+  /** Histories started before application-by-reference only: the application itself. */
+  application?: PartnerApplication;
+  /** The operator who submitted it (as the record says): never one of its approvers. */
   submittedBy: string;
   /** While waiting on operators or the applicant: remind this often, close after this long. */
   reminderIntervalMs: number;
@@ -64,11 +74,12 @@ export interface OnboardingView {
 export const onboardingStatus = defineQuery<OnboardingView>('status');
 export const decideApplication = defineUpdate<
   { status: ApplicationStatus; approvals: number; needed: number },
-  [DecideApplicationInput]
+  [Sealed<DecideApplicationInput>]
 >('decideApplication');
-export const provideInformation = defineUpdate<{ status: ApplicationStatus }, [ProvideInformationInput]>(
-  'provideInformation',
-);
+export const provideInformation = defineUpdate<
+  { status: ApplicationStatus },
+  [Sealed<ProvideInformationInput>]
+>('provideInformation');
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -109,8 +120,14 @@ const reasonOf = (err: unknown): string =>
  * its settlement Schedule, and activation. Reminders while it waits; closed when nobody acts.
  */
 export async function partnerOnboarding(input: OnboardingInput): Promise<OnboardingView> {
-  const app: PartnerApplication = { ...input.application };
-  const id = app.partner.id;
+  // Since application-by-reference the application is read from Postgres by the activities;
+  // the input's own copy is read only by histories from before (and ignored otherwise).
+  const byReference = patched('application-by-reference');
+  const app: PartnerApplication | null = byReference ? null : { ...input.application! };
+  const ref = { applicationId: String(input.applicationId ?? '') };
+  const id = app ? app.partner.id : String(input.partnerId ?? '');
+  let kind = app ? app.partner.kind : null;
+  let hasContract = app ? app.contract !== null : false;
   const view: OnboardingView = {
     status: 'Checking',
     partnerId: id,
@@ -135,12 +152,25 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
   };
 
   setHandler(onboardingStatus, () => view);
+  // Every seal is used once (its nonce), and only for this workflow, at workflow time.
+  const usedNonces = new Set<string>();
+  const expect = (decision: string, role: string) => ({
+    namespace: workflowInfo().namespace,
+    workflowId: workflowInfo().workflowId,
+    decision,
+    role,
+  });
   setHandler(
     decideApplication,
     async (d) => {
-      const operator = d.operator.trim();
+      const who = deciderOf(d);
+      const seal = sealOf(d);
+      if (seal) usedNonces.add(seal.nonce);
+      const operator = who.name;
       view.decisions.push({ decision: d.decision, reason: d.reason.trim(), operator });
-      if (d.decision === 'approve' && view.status === 'AwaitingDecision') view.approvals.push(operator);
+      // Approvers are recorded as actor keys (names for decisions from before seals).
+      if (d.decision === 'approve' && view.status === 'AwaitingDecision')
+        view.approvals.push(who.actor ?? operator);
       // An approval while the connectivity test failed means "test again"; counted once.
       if (
         d.decision !== 'approve' ||
@@ -152,6 +182,7 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
         action: 'onboarding.decideApplication',
         target: `onboarding:${id}`,
         operator,
+        ...(seal ? { actor: seal.actor, sealSource: seal.source } : {}),
         role: 'approver',
         updateId: currentUpdateInfo()!.id,
         details: { decision: d.decision, reason: d.reason.trim(), risk: view.risk?.level ?? null },
@@ -160,23 +191,32 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
     },
     {
       validator: (d) => {
-        const problem = decisionProblem(view, d);
+        const problem =
+          sealProblem(d, expect('decideApplication', 'approver'), workflowNow(), usedNonces) ??
+          decisionProblem(view, d, deciderOf(d as { operator?: string }));
         if (problem) refuse(problem);
       },
       description:
-        'Decide the application: {"decision":"approve|reject|request_info","reason","operator"}. High risk needs two different approvers; the submitter cannot approve.',
+        'Decide the application, sealed by Clearhouse (API, or the UI/CLI through its codec): {"workflowId","update":"decideApplication","decision":"approve|reject|request_info","reason"}. High risk needs two different approvers; the submitter cannot approve.',
     },
   );
   setHandler(
     provideInformation,
     async (i) => {
-      if (i.details) app.details = { ...app.details, ...i.details };
-      view.information.push({ note: i.note.trim(), operator: i.operator.trim() });
+      if (byReference) {
+        // Stored with the application before the checks run again on it.
+        if (i.details) await acts.recordApplicationInformation({ ...ref, details: i.details });
+      } else if (i.details && app) app.details = { ...app.details, ...i.details };
+      const who = deciderOf(i);
+      const seal = sealOf(i);
+      if (seal) usedNonces.add(seal.nonce);
+      view.information.push({ note: i.note.trim(), operator: who.name });
       informationArrived = true;
       await acts.recordAudit({
         action: 'onboarding.provideInformation',
         target: `onboarding:${id}`,
-        operator: i.operator.trim(),
+        operator: who.name,
+        ...(seal ? { actor: seal.actor, sealSource: seal.source } : {}),
         role: 'admin',
         updateId: currentUpdateInfo()!.id,
         details: { note: i.note.trim(), changed: Object.keys(i.details ?? {}) },
@@ -185,11 +225,13 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
     },
     {
       validator: (i) => {
-        const problem = informationProblem(view.status, i);
+        const problem =
+          sealProblem(i, expect('provideInformation', 'admin'), workflowNow(), usedNonces) ??
+          informationProblem(view.status, i);
         if (problem) refuse(problem);
       },
       description:
-        'The applicant\'s answer to request_info: {"details"?: {company?, licences?, contacts?}, "note", "operator"}; the checks run again.',
+        'The applicant\'s answer to request_info, sealed by Clearhouse: {"workflowId","update":"provideInformation","details"?: {company?, licences?, contacts?}, "note"}; the checks run again.',
     },
   );
   upsertSearchAttributes([{ key: PartnerId, value: id }]);
@@ -221,23 +263,34 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
   };
 
   try {
+    if (byReference) {
+      // The application as the API stored it, claimed by this run; a forged start ends here.
+      const summary = await acts.loadApplication({
+        applicationId: input.applicationId,
+        partnerId: input.partnerId,
+        submittedBy: input.submittedBy,
+      });
+      kind = summary.kind;
+      hasContract = summary.hasContract;
+      view.submittedBy = summary.submittedBy;
+    }
     // 1–2. Automated checks and the risk score, again after every answer to request_info.
     for (;;) {
       publish('Checking', 'company registry, licences and sanctions screening');
       const [registry, sanctions] = await Promise.all([
-        outside.checkRegistry(app).catch((err: unknown) => {
+        (app ? outside.checkRegistry(app) : outside.checkApplicantRegistry(ref)).catch((err: unknown) => {
           const error = reasonOf(err);
           return {
             registry: { outcome: 'unavailable', error },
             licences: { outcome: 'unavailable', error },
           } as const;
         }),
-        outside
-          .screenSanctions(app)
-          .catch((err: unknown) => ({ outcome: 'unavailable', error: reasonOf(err) }) as const),
+        (app ? outside.screenSanctions(app) : outside.screenApplicant(ref)).catch(
+          (err: unknown) => ({ outcome: 'unavailable', error: reasonOf(err) }) as const,
+        ),
       ]);
       view.checks = { ...registry, sanctions };
-      view.risk = assessRisk(app.partner.kind, view.checks);
+      view.risk = assessRisk(kind!, view.checks);
       view.approvalsNeeded = approvalsNeeded(view.risk.level);
       view.approvals = [];
       pending = null;
@@ -246,7 +299,7 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
       const awaiting = () =>
         view.risk!.blocked
           ? 'an operator to reject it (confirmed sanctions match) — Update decideApplication'
-          : `${view.approvalsNeeded - view.approvals.length} more approval(s) from an approver other than ${input.submittedBy} (risk ${view.risk!.level}, score ${view.risk!.score}: ${view.risk!.reasons.join('; ')}), or a rejection or request_info — Update decideApplication; reminders every ${operatorDuration(input.reminderIntervalMs)}`;
+          : `${view.approvalsNeeded - view.approvals.length} more approval(s) from an approver other than ${view.submittedBy} (risk ${view.risk!.level}, score ${view.risk!.score}: ${view.risk!.reasons.join('; ')}), or a rejection or request_info — Update decideApplication; reminders every ${operatorDuration(input.reminderIntervalMs)}`;
       publish('AwaitingDecision', `risk ${view.risk.level} (${view.risk.score})`, awaiting());
       if (!(await waitWithReminders(() => pending !== null, awaiting)))
         return await closeAs('Expired', `no decision within ${operatorDuration(input.expiresAfterMs)}`);
@@ -264,8 +317,13 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
 
     // 4. Approved: the partner and everything it settles with.
     publish('Activating', `approved by ${view.approvals.join(' and ')}`);
-    await acts.registerPartner(app.partner);
-    await acts.setUpPartner(app);
+    if (app) {
+      await acts.registerPartner(app.partner);
+      await acts.setUpPartner(app);
+    } else {
+      await acts.registerApplicant(ref);
+      await acts.setUpApplicant(ref);
+    }
     // The key is minted by an activity, once the partner exists; its id is fixed here so that a
     // retried activity finds the key it already stored instead of minting a second one. Minted
     // just before activation, so that its one-hour pickup starts when the partner is active.
@@ -289,7 +347,7 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
         publish('Activating', 'testing connectivity again');
       }
     }
-    if (app.contract) await acts.createSettlementSchedule(id);
+    if (hasContract) await acts.createSettlementSchedule(id);
     if (mintAtActivation) await acts.issuePartnerApiKey({ partnerId: id, keyId });
     await acts.activatePartner(id);
     publish('Active', `partner ${id} is active`);

@@ -17,8 +17,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { deciderOf, sealOf, sealProblem, type Sealed } from '../domain/decisions';
 import { conflict } from '../domain/refusals';
-import { refuse } from './refuse';
+import { refuse, workflowNow } from './refuse';
 import {
   approvalProblem,
   decidedResolutions,
@@ -27,6 +28,7 @@ import {
   payoutMakers,
   resolutionProblem,
   type ApprovePayoutInput,
+  type Decider,
   type ResolveExceptionInput,
   type SettlementException,
   type SettlementInput,
@@ -40,10 +42,13 @@ import {
 } from './search-attributes';
 
 // Messages, defined once and used by the workflow, the API and the Temporal UI.
-export const resolveException = defineUpdate<{ open: number }, [ResolveExceptionInput]>('resolveException');
-export const approvePayout = defineUpdate<{ approvals: number; needed: number }, [ApprovePayoutInput]>(
-  'approvePayout',
+export const resolveException = defineUpdate<{ open: number }, [Sealed<ResolveExceptionInput>]>(
+  'resolveException',
 );
+export const approvePayout = defineUpdate<
+  { approvals: number; needed: number },
+  [Sealed<ApprovePayoutInput>]
+>('approvePayout');
 
 export interface SettlementView {
   status: SettlementStatus;
@@ -52,7 +57,10 @@ export interface SettlementView {
   reportRows: number | null;
   exceptions: SettlementException[];
   fees: { grossFee: string; taxWithheld: string; netPayable: string; contractVersion: number } | null;
-  approvals: string[];
+  /** Who approved the payout, in order (display name and actor key). */
+  approvals: Decider[];
+  /** Who requested the payout (started the cycle), from its plan: never one of its approvers. */
+  requestedBy?: Decider | null;
   remindersSent: number;
   escalated: boolean;
   notification: 'pending' | 'sent' | 'no-webhook' | 'failed';
@@ -107,15 +115,13 @@ const notifying = proxyActivities<Activities>({
  * reconcile, wait for operators to resolve exceptions, compute fees from the contract in
  * force, post, build the statement, get the payout approved, pay out.
  */
-export async function settlementCycle(input: SettlementInput): Promise<SettlementView> {
-  const cycle = {
-    cycleId: workflowInfo().workflowId,
-    ...input,
-    roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR,
-  };
+export async function settlementCycle(given: SettlementInput): Promise<SettlementView> {
+  // Decided in the first workflow task, where no Update can be accepted (see README, "Changing
+  // workflow code"); histories from before it settle without waiting for earlier periods.
+  const feesInPeriodOrder = patched('fees-in-period-order');
   const view: SettlementView = {
     status: 'WaitingForCutoff',
-    input,
+    input: given,
     frozenAt: null,
     reportRows: null,
     exceptions: [],
@@ -126,6 +132,36 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     notification: 'pending',
     fxRates: [],
   };
+  setHandler(settlementStatus, () => view);
+  // Nothing money-shaped is taken from the input: the cycle's plan is read back from Postgres
+  // (partner, period, currency, threshold from the contract in force, requester), and a start
+  // with no plan, or input that differs from it, fails here having posted nothing. Histories
+  // from before plans run on their input.
+  let input = given;
+  let requestedBy: Decider | null = given.requestedBy ? { actor: null, name: given.requestedBy } : null;
+  if (patched('plan-from-postgres')) {
+    const plan = await acts.confirmCyclePlan.executeWithOptions(
+      { summary: 'the plan recorded in Postgres (partner, period, contract, requester)' },
+      [workflowInfo().workflowId, given],
+    );
+    input = plan.input;
+    view.input = input;
+    requestedBy = plan.requestedBy;
+    view.requestedBy = requestedBy;
+  }
+  const cycle = {
+    cycleId: workflowInfo().workflowId,
+    ...input,
+    roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR,
+  };
+  // Every seal is used once (its nonce), and only for this workflow, at workflow time.
+  const usedNonces = new Set<string>();
+  const expect = (decision: string, role: string) => ({
+    namespace: workflowInfo().namespace,
+    workflowId: workflowInfo().workflowId,
+    decision,
+    role,
+  });
   const open = () => view.exceptions.filter((e) => !e.resolution).length;
   const period =
     input.periodStart === input.periodEnd ? input.periodStart : `${input.periodStart} to ${input.periodEnd}`;
@@ -154,24 +190,28 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     return `waiting for operators to resolve ${open()} exception(s) (Update resolveException)${escalated}; next reminder${next}, every ${every}`;
   };
 
-  setHandler(settlementStatus, () => view);
   setHandler(
     resolveException,
     async (r) => {
       // Marked before awaiting, so a second Update for the same exception fails validation.
+      const who = deciderOf(r);
+      const seal = sealOf(r);
+      if (seal) usedNonces.add(seal.nonce);
       const e = view.exceptions.find((x) => x.exceptionId === r.exceptionId)!;
       e.resolution = {
         resolution: r.resolution,
         reason: r.reason.trim(),
-        operator: r.operator.trim(),
+        operator: who.name,
+        ...(who.actor === null ? {} : { actor: who.actor }),
         ...(r.amount === undefined ? {} : { amount: r.amount }),
       };
-      await acts.recordResolution(cycle, r);
+      await acts.recordResolution(cycle, { ...r, operator: who.name });
       if (patched('audit-trail'))
         await acts.recordAudit({
           action: 'settlement.resolveException',
           target: `${cycle.cycleId}/exceptions/${r.exceptionId}`,
-          operator: r.operator.trim(),
+          operator: who.name,
+          ...(seal ? { actor: seal.actor, sealSource: seal.source } : {}),
           role: 'resolver',
           updateId: currentUpdateInfo()!.id,
           details: {
@@ -186,24 +226,29 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     {
       validator: (r) => {
         const problem =
-          view.status === 'AwaitingResolution'
+          sealProblem(r, expect('resolveException', 'resolver'), workflowNow(), usedNonces) ??
+          (view.status === 'AwaitingResolution'
             ? resolutionProblem(view.exceptions, r, input.currencyScale)
-            : conflict(`exceptions can be resolved once reconciliation is done (now ${view.status})`);
+            : conflict(`exceptions can be resolved once reconciliation is done (now ${view.status})`));
         if (problem) refuse(problem);
       },
       description:
-        'Resolve one reconciliation exception: {"exceptionId","resolution":"accept_ours|accept_theirs|adjust|write_off|carry_forward","amount"?,"reason","operator"}',
+        'Resolve one reconciliation exception, sealed by Clearhouse (API, or the UI/CLI through its codec): {"workflowId","update":"resolveException","exceptionId","resolution":"accept_ours|accept_theirs|adjust|write_off|carry_forward","amount"?,"reason"}',
     },
   );
   setHandler(
     approvePayout,
     async (a) => {
-      view.approvals.push(a.operator.trim());
+      const who = deciderOf(a);
+      const seal = sealOf(a);
+      if (seal) usedNonces.add(seal.nonce);
+      view.approvals.push({ actor: who.actor, name: who.name });
       if (patched('audit-trail'))
         await acts.recordAudit({
           action: 'settlement.approvePayout',
           target: cycle.cycleId,
-          operator: a.operator.trim(),
+          operator: who.name,
+          ...(seal ? { actor: seal.actor, sealSource: seal.source } : {}),
           role: 'approver',
           updateId: currentUpdateInfo()!.id,
           details: {
@@ -216,22 +261,21 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     },
     {
       validator: (a) => {
-        const problem = approvalProblem(
-          view.approvals,
-          a,
-          view.status === 'AwaitingPayoutApproval',
-          payoutMakers(view.exceptions, input.requestedBy),
-        );
+        const problem =
+          sealProblem(a, expect('approvePayout', 'approver'), workflowNow(), usedNonces) ??
+          approvalProblem(
+            view.approvals,
+            deciderOf(a as { operator?: string }),
+            a,
+            view.status === 'AwaitingPayoutApproval',
+            payoutMakers(view.exceptions, requestedBy),
+          );
         if (problem) refuse(problem);
       },
       description:
-        'Approve the payout (maker-checker: two different operators, neither the one who started the cycle nor one whose resolution moved the GGR: an adjust, or an accept_theirs that changed it): {"operator","comment"?}',
+        'Approve the payout, sealed by Clearhouse (API, or the UI/CLI through its codec; maker-checker: two different people, neither the one who started the cycle nor one whose resolution moved the GGR): {"workflowId","update":"approvePayout","comment"?}',
     },
   );
-
-  // Decided in the first workflow task, where no Update can be accepted (see README, "Changing
-  // workflow code"); histories from before it settle without waiting for earlier periods.
-  const feesInPeriodOrder = patched('fees-in-period-order');
 
   upsertSearchAttributes([
     { key: PartnerId, value: input.partnerId },
@@ -380,9 +424,9 @@ export async function settlementCycle(input: SettlementInput): Promise<Settlemen
     await publish('PayingOut', `${fees.netPayable} ${input.currency}`);
     await acts.recordPayout.executeWithOptions(
       {
-        summary: `${fees.netPayable} ${input.currency} (approved by ${view.approvals.join(', ') || 'no one: below threshold'})`,
+        summary: `${fees.netPayable} ${input.currency} (approved by ${view.approvals.map((a) => a.name).join(', ') || 'no one: below threshold'})`,
       },
-      [cycle, { netPayableMinor: fees.netPayableMinor, approvers: view.approvals }],
+      [cycle, { netPayableMinor: fees.netPayableMinor, approvers: view.approvals.map((a) => a.name) }],
     );
 
     // 10. Tell the partner (signed webhook, retried with backoff; a partner that never answers

@@ -1,6 +1,8 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Router } from 'express';
+import { randomUUID } from 'node:crypto';
+import { deleteUnclaimedApplication, insertApplication } from '../../db/applications';
 import { z } from 'zod';
 import { claimIssuedApiKey, getPartner, webhookOf } from '../../db/partners';
 import { checkContractTerms, contractTermsSchema } from '../../domain/contract';
@@ -13,7 +15,7 @@ import {
   type PartnerApplication,
 } from '../../domain/onboarding';
 import { partnerIdSchema } from '../../domain/partner';
-import { SecretBox } from '../../platform/secrets';
+import { partnerSecret, SecretBox } from '../../platform/secrets';
 import { taskQueue } from '../../platform/temporal';
 import { onboardingWorkflowId } from '../../workflows/ids';
 import {
@@ -27,7 +29,9 @@ import { authDeps } from '../auth';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
 import { errorResponses, jsonResponse } from '../schemas';
-import { describeWorkflow, operatorName, sendUpdate } from '../updates';
+import { describeWorkflow, sendDecision } from '../updates';
+import { actorKey } from '../../domain/actors';
+import { operatorActor } from '../../platform/operators';
 import { providerConnectionBody } from './provider-connection';
 import { nonBlankText } from '../../domain/text';
 
@@ -72,7 +76,7 @@ const params = z.object({ partnerId: partnerIdSchema });
 
 export function applicationRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
   const auth = authDeps(deps.db, deps.config.api);
-  const secrets = new SecretBox(deps.config.secretsKey);
+  const secrets = new SecretBox(deps.config.secretKeys);
   const workflowId = onboardingWorkflowId;
 
   mountRoute(router, registry, auth, {
@@ -116,7 +120,7 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
         throw new ConflictError(`partner ${profile.partnerId} already exists`, [
           { path: 'partnerId', message: 'already a partner' },
         ]);
-      const application: PartnerApplication = {
+      const application = {
         partner: {
           id: profile.partnerId,
           name: profile.name,
@@ -126,7 +130,8 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
         },
         details: { company, licences, contacts },
         webhookUrl: webhookUrl ?? null,
-        // The provider's credential is sealed before it enters the workflow's history.
+        // The provider's credential is sealed (bound to this partner as its provider credential)
+        // and stored with the application: it never enters a workflow's input or history.
         providerConnection: providerConnection
           ? {
               format: providerConnection.format,
@@ -135,22 +140,32 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
               credentials: providerConnection.credentials
                 ? {
                     header: providerConnection.credentials.header,
-                    sealed: secrets.seal(providerConnection.credentials.value),
+                    sealed: secrets.seal(
+                      providerConnection.credentials.value,
+                      partnerSecret(profile.partnerId, 'provider-credential'),
+                    ),
                   }
                 : null,
             }
           : null,
-        contract: contract ?? null,
+        contract: (contract ?? null) as PartnerApplication['contract'],
       };
       const id = workflowId(profile.partnerId);
+      // The submitter as an actor key (maker-checker compares actors, never names).
+      if (principal.kind !== 'operator') throw new Error('operator route reached without an operator');
+      const submittedBy = actorKey(operatorActor(principal));
+      // The workflow carries only the application's id; its activities read the rest from here.
+      const applicationId = `app_${randomUUID()}`;
+      await insertApplication(deps.db, { id: applicationId, workflowId: id, submittedBy, application });
       try {
         await deps.temporal.workflow.start<typeof partnerOnboarding>('partnerOnboarding', {
           taskQueue: taskQueue(deps.config, 'onboarding'),
           workflowId: id,
           args: [
             {
-              application,
-              submittedBy: operatorName(principal),
+              applicationId,
+              partnerId: profile.partnerId,
+              submittedBy,
               reminderIntervalMs: deps.config.onboarding.reminderIntervalMs,
               expiresAfterMs: deps.config.onboarding.expiresAfterMs,
             },
@@ -162,6 +177,7 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
           staticSummary: `Onboard ${profile.name} (${profile.partnerId}, ${profile.kind}, ${profile.settlementCurrency})`,
         });
       } catch (err) {
+        await deleteUnclaimedApplication(deps.db, applicationId);
         if (err instanceof WorkflowExecutionAlreadyStartedError)
           throw new ConflictError(`an application for ${profile.partnerId} is already in review`, [
             { path: 'partnerId', message: 'already in review' },
@@ -226,17 +242,18 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
       ...errorResponses(400, 401, 403, 404, 409, 422),
     },
     handler: async ({ params, body, principal, req }) => {
-      const result = await sendUpdate(
-        deps.temporal,
-        workflowId(params.partnerId),
-        `application ${params.partnerId}`,
+      const result = await sendDecision<{
+        status: (typeof applicationStatuses)[number];
+        approvals: number;
+        needed: number;
+      }>(deps, {
+        workflowId: workflowId(params.partnerId),
+        what: `application ${params.partnerId}`,
+        decision: decideApplication.name,
+        fields: body,
+        principal,
         req,
-        (handle, updateId) =>
-          handle.executeUpdate(decideApplication, {
-            updateId,
-            args: [{ ...body, operator: operatorName(principal) }],
-          }),
-      );
+      });
       return { status: 200, body: result };
     },
   });
@@ -264,17 +281,14 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
       ...errorResponses(400, 401, 403, 404, 409, 422),
     },
     handler: async ({ params, body, principal, req }) => {
-      const result = await sendUpdate(
-        deps.temporal,
-        workflowId(params.partnerId),
-        `application ${params.partnerId}`,
+      const result = await sendDecision<{ status: (typeof applicationStatuses)[number] }>(deps, {
+        workflowId: workflowId(params.partnerId),
+        what: `application ${params.partnerId}`,
+        decision: provideInformation.name,
+        fields: body,
+        principal,
         req,
-        (handle, updateId) =>
-          handle.executeUpdate(provideInformation, {
-            updateId,
-            args: [{ ...body, operator: operatorName(principal) }],
-          }),
-      );
+      });
       return { status: 200, body: result };
     },
   });

@@ -8,7 +8,7 @@ import { withTransaction } from '../../db/retry';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { partnerIdSchema, partnerKinds, partnerStatuses, type Partner } from '../../domain/partner';
 import { issueApiKey } from '../../platform/credentials';
-import { SecretBox } from '../../platform/secrets';
+import { partnerSecret, SecretBox } from '../../platform/secrets';
 import { newWebhookSecret } from '../../platform/webhooks';
 import type { ApiDeps } from '../deps';
 import { mountRoute } from '../route';
@@ -19,7 +19,7 @@ import { nonBlankText } from '../../domain/text';
 
 export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
   const auth = authDeps(deps.db, deps.config.api);
-  const secrets = new SecretBox(deps.config.secretsKey);
+  const secrets = new SecretBox(deps.config.secretKeys);
 
   mountRoute(router, registry, auth, {
     method: 'get',
@@ -172,7 +172,12 @@ export function partnerRoutes(router: Router, registry: OpenAPIRegistry, deps: A
       if (!(await getPartner(deps.db, params.partnerId)))
         throw new NotFoundError(`partner ${params.partnerId} not found`);
       const secret = newWebhookSecret();
-      await upsertWebhook(deps.db, params.partnerId, body.url, secrets.seal(secret));
+      await upsertWebhook(
+        deps.db,
+        params.partnerId,
+        body.url,
+        secrets.seal(secret, partnerSecret(params.partnerId, 'webhook-signing')),
+      );
       return { status: 200, body: { url: body.url, secret } };
     },
   });

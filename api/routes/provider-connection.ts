@@ -9,7 +9,7 @@ import {
 } from '../../db/partners';
 import { NotFoundError } from '../../domain/errors';
 import { partnerIdSchema } from '../../domain/partner';
-import { SecretBox } from '../../platform/secrets';
+import { partnerSecret, SecretBox } from '../../platform/secrets';
 import { taskQueue } from '../../platform/temporal';
 import type { partnerConnectivityTest } from '../../workflows/onboarding';
 import { PartnerId } from '../../workflows/search-attributes';
@@ -197,7 +197,7 @@ const shown = (c: StoredProviderConnection, deploymentCaps: ReportCaps): z.infer
 
 export function providerConnectionRoutes(router: Router, registry: OpenAPIRegistry, deps: ApiDeps): void {
   const auth = authDeps(deps.db, deps.config.api);
-  const secrets = new SecretBox(deps.config.secretsKey);
+  const secrets = new SecretBox(deps.config.secretKeys);
   const params = z.object({ partnerId: partnerIdSchema });
 
   mountRoute(router, registry, auth, {
@@ -254,7 +254,13 @@ export function providerConnectionRoutes(router: Router, registry: OpenAPIRegist
         baseUrl: body.baseUrl,
         options: body.options,
         credentials: body.credentials
-          ? { header: body.credentials.header, sealed: secrets.seal(body.credentials.value) }
+          ? {
+              header: body.credentials.header,
+              sealed: secrets.seal(
+                body.credentials.value,
+                partnerSecret(params.partnerId, 'provider-credential'),
+              ),
+            }
           : null,
         limits: { maxRows: body.limits?.maxRows ?? null, maxBytes: body.limits?.maxBytes ?? null },
       });

@@ -10,7 +10,16 @@ import { getPartner } from '../../db/partners';
 import { publishedStatement } from '../../db/accruals';
 import { statementCsv, type Statement } from '../../domain/statement';
 import { recomputeStatement } from '../../services/statements';
-import { backfillWindow, contractCadence, listCycles, listExceptions, planCycle } from '../../db/settlement';
+import {
+  backfillWindow,
+  contractCadence,
+  listCycles,
+  listExceptions,
+  planCycle,
+  recordCyclePlan,
+} from '../../db/settlement';
+import { actorKey } from '../../domain/actors';
+import { operatorActor } from '../../platform/operators';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { MAX_AMOUNT_CHARS, type CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
@@ -30,7 +39,7 @@ import { cycleList, cycleView, exceptionList, statementView } from '../partner-v
 import { SettlementStatus } from '../../workflows/search-attributes';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
-import { describeWorkflow, operatorName, sendUpdate } from '../updates';
+import { describeWorkflow, sendDecision } from '../updates';
 import { errorResponses, jsonResponse } from '../schemas';
 import { nonBlankText } from '../../domain/text';
 
@@ -137,9 +146,18 @@ export function settlementRoutes(
         periodStart: body.periodStart,
         ...(body.periodEnd ? { periodEnd: body.periodEnd } : {}),
       });
-      // The operator who starts a cycle by hand requested its payout: never one of its approvers.
-      const start = settlementCycleStart({ ...input, requestedBy: operatorName(principal) });
+      const start = settlementCycleStart(input);
       const id = start.workflowId;
+      // The plan, in Postgres, before the workflow: the cycle reads it back (nothing money-shaped
+      // from its input), and the operator who starts it requested its payout: never one of its
+      // approvers. No two cycles of a partner overlap (409).
+      if (principal.kind !== 'operator') throw new Error('operator route reached without an operator');
+      const actor = operatorActor(principal);
+      await recordCyclePlan(deps.db, id, input, {
+        actor: actorKey(actor),
+        name: actor.name,
+        plannedBy: 'api',
+      });
       try {
         await deps.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
           ...start,
@@ -491,17 +509,14 @@ export function settlementRoutes(
       ...errorResponses(400, 401, 403, 404, 409, 422),
     },
     handler: async ({ params, body, principal, req }) => {
-      const result = await sendUpdate(
-        deps.temporal,
-        params.id,
-        `settlement ${params.id}`,
+      const result = await sendDecision<{ open: number }>(deps, {
+        workflowId: params.id,
+        what: `settlement ${params.id}`,
+        decision: resolveException.name,
+        fields: { exceptionId: params.exceptionId, ...body },
+        principal,
         req,
-        (handle, updateId) =>
-          handle.executeUpdate(resolveException, {
-            updateId,
-            args: [{ exceptionId: params.exceptionId, ...body, operator: operatorName(principal) }],
-          }),
-      );
+      });
       return { status: 200, body: result };
     },
   });
@@ -525,22 +540,14 @@ export function settlementRoutes(
       ...errorResponses(400, 401, 403, 404, 409, 422),
     },
     handler: async ({ params, body, principal, req }) => {
-      const result = await sendUpdate(
-        deps.temporal,
-        params.id,
-        `settlement ${params.id}`,
+      const result = await sendDecision<{ approvals: number; needed: number }>(deps, {
+        workflowId: params.id,
+        what: `settlement ${params.id}`,
+        decision: approvePayout.name,
+        fields: body.comment === undefined ? {} : { comment: body.comment },
+        principal,
         req,
-        (handle, updateId) =>
-          handle.executeUpdate(approvePayout, {
-            updateId,
-            args: [
-              {
-                operator: operatorName(principal),
-                ...(body.comment === undefined ? {} : { comment: body.comment }),
-              },
-            ],
-          }),
-      );
+      });
       return { status: 200, body: result };
     },
   });

@@ -287,7 +287,8 @@ export async function settle(
       const status = s.body.status;
       if (status === 'Completed' || status === 'Failed') final.set(id, status);
       else if (status === 'AwaitingPayoutApproval') {
-        const have = (s.body.approvals ?? []) as string[];
+        // Who approved so far, in order (the operators' view: actor key and display name).
+        const have = (s.body.approvals ?? []) as { actor: string | null; name: string }[];
         for (const [i, token] of tokens.approvers.entries()) {
           if (have.length > i) continue;
           // 422 "already approved": a retried approval that had gone through.

@@ -32,6 +32,11 @@ import { fileURLToPath } from 'node:url';
 
 export const PG_USER = 'clearhouse';
 export const PG_PASSWORD = 'clearhouse';
+// The application's login role in development and tests (README, "Database roles"): the
+// superuser above owns the schema and runs migrations; the API, workers, seed and tests connect
+// as this one, which the migrations grant only what the application needs (clearhouse_app).
+export const PG_APP_USER = 'clearhouse_app';
+export const PG_APP_PASSWORD = 'clearhouse-app-dev';
 const SERVER_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'postgres-server.mjs');
 const START_TIMEOUT_MS = 120_000;
 
@@ -359,4 +364,37 @@ export function withDatabase(url, database) {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
+}
+
+/** Replaces the user and password in a postgres URL. */
+export function withUser(url, user, password) {
+  const u = new URL(url);
+  u.username = encodeURIComponent(user);
+  u.password = encodeURIComponent(password);
+  return u.toString();
+}
+
+/**
+ * Makes the application's login role on the server behind ownerUrl (a superuser or a role
+ * with CREATEROLE): created if missing, else given LOGIN and this password. The migrations
+ * grant it its privileges; this only lets it log in.
+ */
+export async function ensureAppRole(ownerUrl, user = PG_APP_USER, password = PG_APP_PASSWORD) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const ident = `"${user.replace(/"/g, '""')}"`;
+    const literal = `'${password.replace(/'/g, "''")}'`;
+    const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
+    try {
+      await client.query(
+        `${rowCount ? 'ALTER' : 'CREATE'} ROLE ${ident} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${literal}`,
+      );
+    } catch (err) {
+      if (err.code !== '42710') throw err; // created meanwhile by another process
+    }
+  } finally {
+    await client.end();
+  }
 }

@@ -14,8 +14,14 @@ function required(name: string): string {
 export const uniqueId = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 export interface TestDatabase {
+  /** The application's role (clearhouse_app): what the stack's API, workers and child processes use. */
   url: string;
+  /** The owner's URL (migrations' role; superuser of the embedded Postgres). */
+  ownerUrl: string;
+  /** The owner's pool: fixtures that set up or tamper as a DBA would (ALTER TABLE, disabled triggers). */
   pool: pg.Pool;
+  /** The application's pool: what the product connects with (README, "Database roles"). */
+  appPool: pg.Pool;
   drop: () => Promise<void>;
 }
 
@@ -31,15 +37,23 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   } finally {
     await admin.end();
   }
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  const pool = createPool({ db: { url, poolMax: 10 } });
+  // Privileges are inside the database, so the clone carries the template's grants.
+  const at = (base: string) => {
+    const u = new URL(base);
+    u.pathname = `/${name}`;
+    return u.toString();
+  };
+  const ownerUrl = at(adminUrl);
+  const url = at(required('CLEARHOUSE_TEST_PG_APP_URL'));
+  const pool = createPool({ db: { url: ownerUrl, poolMax: 10 } });
+  const appPool = createPool({ db: { url, poolMax: 10 } });
   return {
     url,
+    ownerUrl,
     pool,
+    appPool,
     drop: async () => {
-      await pool.end();
+      await Promise.all([pool.end(), appPool.end()]);
       const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
       try {

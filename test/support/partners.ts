@@ -66,6 +66,27 @@ export async function onboardPartner(
   return { id, apiKey: credentials.body.apiKey as string, timezone: body.timezone as string };
 }
 
+/**
+ * Records a contract version as operators must (maker-checker): `maker` (the bootstrap
+ * administrator unless given) proposes it with PUT, then a second operator with the approver
+ * role (`contract-approver` unless given: another subject) approves it. Answers the approval,
+ * or the PUT when that did not leave a proposal to approve (a refusal, or a version already
+ * approved with the same content: 200).
+ */
+export async function recordContract(
+  stack: Stack,
+  partnerId: string,
+  version: number,
+  body: { effectiveFrom: string; terms: unknown },
+  who: { maker?: string; approver?: string } = {},
+): Promise<{ status: number; body: any }> {
+  const path = `/v1/partners/${partnerId}/contracts/${version}`;
+  const proposed = await stack.api(path, { method: 'PUT', body, ...(who.maker ? { token: who.maker } : {}) });
+  if (proposed.status !== 202) return proposed;
+  const approver = who.approver ?? (await stack.tokenFor('contract-approver', 'approver'));
+  return stack.api(`${path}/approval`, { body: {}, token: approver });
+}
+
 let seq = 0;
 /** A valid transaction; override any field. */
 export function tx(overrides: Record<string, unknown> = {}): Record<string, unknown> {

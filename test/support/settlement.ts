@@ -1,14 +1,20 @@
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { planCycle, recordCyclePlan } from '../../db/settlement';
+import { createCurrencyRegistry } from '../../domain/money';
 import type { SettlementInput } from '../../domain/settlement';
+import { taskQueue } from '../../platform/temporal';
+import { settlementWorkflowId } from '../../workflows/ids';
+import type { settlementCycle } from '../../workflows/settlement';
 import { toIngestItem } from '../../providers/simulated/generator';
 import type { SimulatedProvider, SimulatedTx } from '../../providers/simulated/json-cursor-server';
 import { uniqueId } from './env';
-import { onboardPartner, type TestPartner } from './partners';
+import { onboardPartner, recordContract, type TestPartner } from './partners';
 import type { Stack } from './stack';
 
 /**
  * A partner ready to settle: onboarded through the API, its transactions pushed through the
  * API, its provider report served by `provider` (the caller sets what it reports), a 10% GGR
- * contract from 2026-01-01 (with `settlement` terms of the caller's, if given).
+ * contract from 2026-01-01 proposed and approved through the API (with `settlement` terms of the caller's, if given).
  */
 export async function settlingPartner(
   stack: Stack,
@@ -26,24 +32,24 @@ export async function settlingPartner(
     `INSERT INTO partner_providers (partner_id, format, base_url) VALUES ($1, 'json-cursor', $2)`,
     [p.id, provider.url],
   );
-  await stack.db.pool.query(
-    `INSERT INTO partner_contracts (partner_id, version, effective_from, terms) VALUES ($1, 1, '2026-01-01', $2)`,
-    [
-      p.id,
-      JSON.stringify({
-        base: 'ggr',
-        tiers: [{ upToMinor: null, rate: '0.10' }],
-        tierMode: 'marginal',
-        minimumGuaranteeMinor: '0',
-        fixedFeeMinor: '0',
-        categoryRates: {},
-        negativeBase: 'carry_forward',
-        jackpots: 'exclude',
-        taxWithholdingRate: '0',
-        ...(settlement ? { settlement } : {}),
-      }),
-    ],
-  );
+  // Through the API, under maker-checker: proposed by the bootstrap admin, approved by another.
+  const contract = await recordContract(stack, p.id, 1, {
+    effectiveFrom: '2026-01-01',
+    terms: {
+      base: 'ggr',
+      tiers: [{ upToMinor: null, rate: '0.10' }],
+      tierMode: 'marginal',
+      minimumGuaranteeMinor: '0',
+      fixedFeeMinor: '0',
+      categoryRates: {},
+      negativeBase: 'carry_forward',
+      jackpots: 'exclude',
+      taxWithholdingRate: '0',
+      ...(settlement ? { settlement } : {}),
+    },
+  });
+  if (contract.status !== 200)
+    throw new Error(`contract failed: ${contract.status} ${JSON.stringify(contract.body)}`);
   return p;
 }
 
@@ -79,4 +85,43 @@ export function cycleInput(
     reminderIntervalMs: 60_000,
     ...over,
   };
+}
+
+/** Who starts cycles in tests that start them on Temporal themselves (an operator's actor key). */
+export const TEST_REQUESTER = {
+  actor: 'clearhouse#cycle-starter',
+  name: 'cycle-starter',
+  plannedBy: 'api' as const,
+};
+
+/**
+ * Starts a cycle as the API does: its plan recorded in Postgres first (partner, period,
+ * currency and threshold from the contract in force; requested by `requester`), then the
+ * workflow with the plan's input. `over` sets process settings only (a later cut-off, the
+ * reminder interval, report attempts): money-shaped input comes from the plan.
+ */
+export async function startPlannedCycle(
+  stack: Stack,
+  partnerId: string,
+  periodStart: string,
+  opts: {
+    client?: Client;
+    taskQueue?: string;
+    over?: Partial<
+      Pick<SettlementInput, 'cutoffAt' | 'graceMs' | 'reminderIntervalMs' | 'reportFetchAttempts'>
+    >;
+    requester?: typeof TEST_REQUESTER;
+    workflowIdReusePolicy?: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE_FAILED_ONLY';
+  } = {},
+): Promise<WorkflowHandle<typeof settlementCycle>> {
+  const currencies = createCurrencyRegistry(stack.config.currencies.extraAssets);
+  const input = await planCycle(stack.db.pool, currencies, { partnerId, periodStart });
+  const workflowId = settlementWorkflowId(partnerId, periodStart);
+  await recordCyclePlan(stack.db.pool, workflowId, input, opts.requester ?? TEST_REQUESTER);
+  return (opts.client ?? stack.temporal).workflow.start<typeof settlementCycle>('settlementCycle', {
+    taskQueue: opts.taskQueue ?? taskQueue(stack.config, 'settlement'),
+    workflowId,
+    args: [{ ...input, ...opts.over }],
+    workflowIdReusePolicy: opts.workflowIdReusePolicy ?? 'ALLOW_DUPLICATE_FAILED_ONLY',
+  });
 }

@@ -82,7 +82,7 @@ export async function startStack(
     nativeConnection ??= await NativeConnection.connect({ address: config.temporal.address });
     workers = await createWorkers({
       config,
-      db: db.pool,
+      db: db.appPool, // the application's role, as in production
       connection: nativeConnection,
       workflowBundle: { codePath: workflowBundlePath() },
     });
@@ -95,7 +95,7 @@ export async function startStack(
   };
   if (opts.workers !== false) await startWorkers();
 
-  const app = createApp({ config, db: db.pool, temporal, logger: createLogger(config, 'api-test') });
+  const app = createApp({ config, db: db.appPool, temporal, logger: createLogger(config, 'api-test') });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
