@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { DEV_PORTS, devPort, portOpen } from './lib/net.mjs';
+import { codecEndpointOf, startUiGateway } from './lib/ui-gateway.mjs';
 import { deathLine, restartBudget } from './lib/restarts.mjs';
 import {
   devPostgresDataDir,
@@ -171,6 +172,8 @@ async function stopChild({ component, child, exited }) {
 }
 
 let sdkTemporal = null;
+/** The Temporal UI's gateway (codec and sign-in on the UI's origin), closed on shutdown. */
+let uiGateway = null;
 /** Stops every child, last started first; a failure's one line is printed last, after their noise. */
 async function shutdown(code, failure) {
   if (stopping) return;
@@ -178,6 +181,7 @@ async function shutdown(code, failure) {
   log(failure ? 'stopping after a failure …' : 'stopping …');
   // Reverse start order: api, worker, then Temporal and Postgres.
   for (const entry of [...children].reverse()) await stopChild(entry);
+  if (uiGateway) await uiGateway.close().catch(() => {});
   if (sdkTemporal) await sdkTemporal.teardown().catch(() => {});
   log(failure ? `error: ${failure}` : 'stopped');
   process.exit(code);
@@ -246,6 +250,11 @@ async function startTemporal() {
   }
   const TEMPORAL_PORT = port('TEMPORAL_PORT');
   const TEMPORAL_UI_PORT = port('TEMPORAL_UI_PORT');
+  // The UI server listens inside; people reach it through the gateway on TEMPORAL_UI_PORT, which
+  // serves Clearhouse's codec and sign-in on the UI's origin (scripts/lib/ui-gateway.mjs).
+  const UI_SERVER_PORT = port('TEMPORAL_UI_SERVER_PORT');
+  const gatewayUrl = `http://127.0.0.1:${TEMPORAL_UI_PORT}`;
+  const codecArgs = ['--ui-codec-endpoint', codecEndpointOf(gatewayUrl)];
   if (await portOpen(TEMPORAL_PORT)) {
     throw new Error(
       `port ${TEMPORAL_PORT} is taken: stop what uses it, or set TEMPORAL_ADDRESS to use that server`,
@@ -257,7 +266,7 @@ async function startTemporal() {
   const dbFile = path.join(DATA, 'temporal', 'temporal.db');
   mkdirSync(path.dirname(dbFile), { recursive: true });
   const address = `127.0.0.1:${TEMPORAL_PORT}`;
-  const uiUrl = `http://localhost:${TEMPORAL_UI_PORT}`;
+  const uiUrl = gatewayUrl;
   const cli = ensureTemporalCli((m) => say('temporal', m));
   if (cli) {
     say(
@@ -272,7 +281,8 @@ async function startTemporal() {
       '--port',
       String(TEMPORAL_PORT),
       '--ui-port',
-      String(TEMPORAL_UI_PORT),
+      String(UI_SERVER_PORT),
+      ...codecArgs,
       '--db-filename',
       dbFile,
       '--log-level',
@@ -290,7 +300,8 @@ async function startTemporal() {
           executable: { type: 'cached-download', downloadDir: path.join(ROOT, '.tools', 'temporal-sdk') },
           ip: '127.0.0.1',
           port: TEMPORAL_PORT,
-          uiPort: TEMPORAL_UI_PORT,
+          uiPort: UI_SERVER_PORT,
+          extraArgs: codecArgs,
           ui: true,
           dbFilename: dbFile,
           searchAttributes: Object.entries(searchAttributes).map(([k, t]) =>
@@ -307,7 +318,12 @@ async function startTemporal() {
     }
   }
   await waitUntil('Temporal', () => portOpen(TEMPORAL_PORT), 60_000);
-  await waitUntil('Temporal UI', () => httpOk(uiUrl), 60_000);
+  await waitUntil('Temporal UI', () => httpOk(`http://127.0.0.1:${UI_SERVER_PORT}`), 60_000);
+  uiGateway = await startUiGateway({
+    port: TEMPORAL_UI_PORT,
+    uiTarget: `http://127.0.0.1:${UI_SERVER_PORT}`,
+    apiTarget: `http://127.0.0.1:${port('API_PORT')}`,
+  });
   return { address, uiUrl };
 }
 
@@ -408,6 +424,7 @@ async function main() {
     `  API            ${apiUrl}`,
     `  API docs       ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
     `  Temporal UI    ${temporal.uiUrl}`,
+    `  UI sign-in     ${temporal.uiUrl}/clearhouse/codec/sign-in   (decisions sent from the UI are sealed with who signed in)`,
     `  Temporal gRPC  ${temporal.address}`,
     `  Postgres       ${databaseUrl.replace(/:[^:@/]+@/, ':***@')} (owner, migrations and checkpoints: ${database.owner.replace(/:[^:@/]+@/, ':***@')})`,
     '  Checkpoints    chain heads signed every 60s (npm run audit:verify / ledger:verify check them)',

@@ -14,6 +14,12 @@ export const DEV_PORTS = [
   { variable: 'EMBEDDED_PG_PORT', port: 54329, what: 'embedded Postgres', unless: 'DATABASE_URL' },
   { variable: 'TEMPORAL_PORT', port: 7233, what: 'the Temporal dev server', unless: 'TEMPORAL_ADDRESS' },
   { variable: 'TEMPORAL_UI_PORT', port: 8233, what: 'the Temporal Web UI', unless: 'TEMPORAL_ADDRESS' },
+  {
+    variable: 'TEMPORAL_UI_SERVER_PORT',
+    port: 8234,
+    what: "the Temporal UI server behind the UI's gateway (codec and sign-in on the UI's origin)",
+    unless: 'TEMPORAL_ADDRESS',
+  },
   { variable: 'NOVA_SLOTS_PORT', port: 4101, what: "nova-slots' simulated provider report server" },
   { variable: 'AURORA_LIVE_PORT', port: 4102, what: "aurora-live's simulated provider report server" },
   { variable: 'ORBIT_HUB_PORT', port: 4103, what: "orbit-hub's simulated provider report server" },

@@ -61,7 +61,11 @@ export function startUiGateway({ port, host = '127.0.0.1', uiTarget, apiTarget }
       resolve({
         url: `http://${host}:${bound}`,
         port: bound,
-        close: () => new Promise((r) => server.close(() => r())),
+        close: () =>
+          new Promise((r) => {
+            server.close(() => r());
+            server.closeAllConnections();
+          }),
       });
     });
   });
