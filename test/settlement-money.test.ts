@@ -518,6 +518,11 @@ describe('settlement money, end to end through the API and the Temporal CLI', ()
     expect(JSON.stringify(failed)).not.toContain('.ts:');
     const listed = await stack.api(`/v1/settlements?partnerId=${p.id}`);
     expect(listed.body.settlements).toEqual([expect.objectContaining({ id, status: 'Failed' })]);
+    // The status is published before the run ends (it waits for its handlers, then fails).
+    await stack.temporal.workflow
+      .getHandle(id)
+      .result()
+      .catch(() => undefined);
     const history = await stack.temporal.workflow.getHandle(id).describe();
     expect(history.status.name).toBe('FAILED');
 
