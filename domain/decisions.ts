@@ -9,7 +9,8 @@ import { forbidden, invalid, type Refusal } from './refusals';
  * UI get a seal from Clearhouse's codec endpoint (`/codec/encode`), which reads the person
  * from their token or session. Workers hold only public keys: their payload codec checks the
  * signature and marks the decision verified (or says why not); the workflow's validator then
- * checks target, freshness against workflow time, the nonce and the role.
+ * checks target, freshness against workflow time (as its history proves it), the nonce and
+ * the role.
  *
  * Pure and deterministic: workflows and the payload converter import it.
  */
@@ -72,8 +73,6 @@ export function sealOf(input: unknown): DecisionSeal | null {
   return (input as { [DECISION_SEAL]?: DecisionSeal })[DECISION_SEAL] ?? null;
 }
 
-/** Seals may be this much older than workflow time says they were issued (clock skew). */
-export const SEAL_CLOCK_SKEW_MS = 60_000;
 /** How long a seal holds unless the sealer is told otherwise: time to press Submit. */
 export const DEFAULT_SEAL_TTL_MS = 10 * 60_000;
 /** The longest a seal may hold, whatever the sealer says. */
@@ -90,8 +89,9 @@ export function howToSeal(target: DecisionTarget): string {
 
 /**
  * Why a decision must be refused for its seal, or null: no seal (typed JSON), a seal the
- * codec could not verify, a seal for another workflow, namespace or decision, one not yet
- * valid or expired at workflow time, one already used (nonce), or an actor without the role.
+ * codec could not verify, a seal for another workflow, namespace or decision, one expired at
+ * `nowMs` (the time the workflow's history proves: workflows/decisions.ts), one already used
+ * (nonce), or an actor without the role.
  */
 export function sealProblem(
   input: unknown,
@@ -116,8 +116,6 @@ export function sealProblem(
     return forbidden(
       `this seal is for ${t.decision}, not ${expected.decision}: seal it again for ${expected.decision}`,
     );
-  if (seal.issuedAt > nowMs + SEAL_CLOCK_SKEW_MS)
-    return forbidden("the seal is issued in the future: check the sealing server's clock");
   if (seal.expiresAt <= nowMs || seal.expiresAt - seal.issuedAt > MAX_SEAL_TTL_MS)
     return forbidden('the seal has expired: send the decision again to have it sealed afresh');
   if (usedNonces.has(seal.nonce))

@@ -8,7 +8,6 @@ import { mintOperatorToken } from '../platform/operators';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
 import { toIngestItem } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
-import { QueryNotRegisteredError } from '@temporalio/client';
 import { settlementStatus, type SettlementView } from '../workflows/settlement';
 import { uniqueId } from './support/env';
 import { onboardPartner, recordContract } from './support/partners';
@@ -353,12 +352,8 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
   async function waitForCycle(id: string, status: string) {
     const handle = stack.temporal.workflow.getHandle(id);
     for (let i = 0; i < 300; i++) {
-      // The status query is registered once the cycle has confirmed its plan (its first activity).
-      const view: SettlementView | null = await handle.query(settlementStatus).catch((err: unknown) => {
-        if (err instanceof QueryNotRegisteredError) return null;
-        throw err;
-      });
-      if (view?.status === status) return view;
+      const view: SettlementView = await handle.query(settlementStatus);
+      if (view.status === status) return view;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`${id} never reached ${status}`);

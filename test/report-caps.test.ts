@@ -1,4 +1,4 @@
-import { QueryNotRegisteredError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
 import { resolveException, settlementStatus, type settlementCycle } from '../workflows/settlement';
@@ -47,12 +47,8 @@ describe('report caps, end to end through a settlement cycle', () => {
   /** The cycle's view once reconciliation is behind it (where a report over its cap leaves it). */
   const awaitingResolution = async (h: WorkflowHandle<typeof settlementCycle>) => {
     for (let i = 0; i < 600; i++) {
-      // The status query is registered once the cycle has confirmed its plan (its first activity).
-      const view = await h.query(settlementStatus).catch((err: unknown) => {
-        if (err instanceof QueryNotRegisteredError) return null;
-        throw err;
-      });
-      if (view && view.status !== 'WaitingForCutoff' && view.status !== 'Reconciling') {
+      const view = await h.query(settlementStatus);
+      if (view.status !== 'WaitingForCutoff' && view.status !== 'Reconciling') {
         expect(view.status).toBe('AwaitingResolution');
         return view;
       }

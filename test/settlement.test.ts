@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { QueryNotRegisteredError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from '../platform/webhooks';
 import { settlementStatuses, type SettlementInput } from '../domain/settlement';
 import { registerCycle, setCycleStatus } from '../db/settlement';
@@ -86,12 +86,8 @@ describe('settlementCycle workflow', () => {
 
   async function waitForStatus(h: WorkflowHandle, status: SettlementView['status']): Promise<SettlementView> {
     for (let i = 0; i < 200; i++) {
-      // The status query is registered once the cycle has confirmed its plan (its first activity).
-      const view = await h.query(settlementStatus).catch((err: unknown) => {
-        if (err instanceof QueryNotRegisteredError) return null;
-        throw err;
-      });
-      if (view?.status === status) return view;
+      const view = await h.query(settlementStatus);
+      if (view.status === status) return view;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`status never became ${status}`);
@@ -648,8 +644,20 @@ describe('settlementCycle workflow', () => {
     expect(listed).toEqual([
       expect.objectContaining({ id, periodStart: yesterday, status: 'WaitingForCutoff', frozenAt: null }),
     ]);
+    // The plan is listed from the moment the Schedule's firing records it, just before it
+    // starts the cycle's workflow.
     const h = stack.temporal.workflow.getHandle(id);
-    expect(await (await h.describe()).staticSummary()).toBe(
+    const described = async () => {
+      for (let i = 0; ; i++) {
+        try {
+          return await h.describe();
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError) || i >= 100) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    };
+    expect(await (await described()).staticSummary()).toBe(
       `Settle Test Partner (${p.id}) for ${yesterday} in EUR`,
     );
     await h.terminate('test done');

@@ -1,5 +1,5 @@
 import { refusalFailureTypes } from '../domain/refusals';
-import { QueryNotRegisteredError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import fc from 'fast-check';
 import { onboardingWorkflowId } from '../workflows/ids';
@@ -79,15 +79,7 @@ describe('Update validators under random payloads', () => {
     const handle = await startPlannedCycle(stack, p.id, '2026-11-16', {
       over: { reminderIntervalMs: 3_600_000, reportFetchAttempts: 1 },
     });
-    const status = () =>
-      handle.query(settlementStatus).then(
-        (v) => v.status,
-        (err: unknown) => {
-          // Registered once the cycle has confirmed its plan (its first activity).
-          if (err instanceof QueryNotRegisteredError) return null;
-          throw err;
-        },
-      );
+    const status = async () => (await handle.query(settlementStatus)).status;
     for (let i = 0; i < 200 && (await status()) !== 'AwaitingResolution'; i++)
       await new Promise((r) => setTimeout(r, 100));
     // Each payload sealed afresh by a resolver and approver, so that it gets past the seal to the

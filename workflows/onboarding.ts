@@ -13,11 +13,11 @@ import {
   setHandler,
   upsertSearchAttributes,
   uuid4,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { deciderOf, sealOf, sealProblem, type Sealed } from '../domain/decisions';
-import { refuse, workflowNow } from './refuse';
+import { deciderOf, type Sealed } from '../domain/decisions';
+import { decisionGuard } from './decisions';
+import { refuse } from './refuse';
 import {
   approvalsNeeded,
   assessRisk,
@@ -152,20 +152,12 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
   };
 
   setHandler(onboardingStatus, () => view);
-  // Every seal is used once (its nonce), and only for this workflow, at workflow time.
-  const usedNonces = new Set<string>();
-  const expect = (decision: string, role: string) => ({
-    namespace: workflowInfo().namespace,
-    workflowId: workflowInfo().workflowId,
-    decision,
-    role,
-  });
+  // Sealed decisions: each seal once, for this workflow only, fresh at the time history proves.
+  const decisions = decisionGuard();
   setHandler(
     decideApplication,
     async (d) => {
-      const who = deciderOf(d);
-      const seal = sealOf(d);
-      if (seal) usedNonces.add(seal.nonce);
+      const { who, audit } = decisions.accept(d);
       const operator = who.name;
       view.decisions.push({ decision: d.decision, reason: d.reason.trim(), operator });
       // Approvers are recorded as actor keys (names for decisions from before seals).
@@ -181,8 +173,7 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
       await acts.recordAudit({
         action: 'onboarding.decideApplication',
         target: `onboarding:${id}`,
-        operator,
-        ...(seal ? { actor: seal.actor, sealSource: seal.source } : {}),
+        ...audit,
         role: 'approver',
         updateId: currentUpdateInfo()!.id,
         details: { decision: d.decision, reason: d.reason.trim(), risk: view.risk?.level ?? null },
@@ -192,7 +183,7 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
     {
       validator: (d) => {
         const problem =
-          sealProblem(d, expect('decideApplication', 'approver'), workflowNow(), usedNonces) ??
+          decisions.problem(d, 'decideApplication', 'approver') ??
           decisionProblem(view, d, deciderOf(d as { operator?: string }));
         if (problem) refuse(problem);
       },
@@ -203,20 +194,18 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
   setHandler(
     provideInformation,
     async (i) => {
+      // Spent before anything is awaited: the same seal sent twice meets a used nonce.
+      const { who, audit } = decisions.accept(i);
       if (byReference) {
         // Stored with the application before the checks run again on it.
         if (i.details) await acts.recordApplicationInformation({ ...ref, details: i.details });
       } else if (i.details && app) app.details = { ...app.details, ...i.details };
-      const who = deciderOf(i);
-      const seal = sealOf(i);
-      if (seal) usedNonces.add(seal.nonce);
       view.information.push({ note: i.note.trim(), operator: who.name });
       informationArrived = true;
       await acts.recordAudit({
         action: 'onboarding.provideInformation',
         target: `onboarding:${id}`,
-        operator: who.name,
-        ...(seal ? { actor: seal.actor, sealSource: seal.source } : {}),
+        ...audit,
         role: 'admin',
         updateId: currentUpdateInfo()!.id,
         details: { note: i.note.trim(), changed: Object.keys(i.details ?? {}) },
@@ -226,8 +215,7 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
     {
       validator: (i) => {
         const problem =
-          sealProblem(i, expect('provideInformation', 'admin'), workflowNow(), usedNonces) ??
-          informationProblem(view.status, i);
+          decisions.problem(i, 'provideInformation', 'admin') ?? informationProblem(view.status, i);
         if (problem) refuse(problem);
       },
       description:
@@ -242,8 +230,10 @@ export async function partnerOnboarding(input: OnboardingInput): Promise<Onboard
     while (!done()) {
       const step = Math.min(input.reminderIntervalMs, input.expiresAfterMs - waited);
       if (step <= 0) return false;
+      const from = decisions.knownTime();
       if (await condition(done, step, { summary: `reminder or expiry (${operatorDuration(step)})` }))
         return true;
+      decisions.learn(from + step); // the timer fired: at least `step` has passed
       waited += step;
       if (waited >= input.expiresAfterMs) return done();
       view.remindersSent++;

@@ -16,10 +16,3 @@ export function refuse(refusal: Refusal): never {
   failure.stack = '';
   throw failure;
 }
-
-/**
- * Workflow time: the sandbox's deterministic clock (the time of the current workflow task,
- * the same on replay). What a decision seal's freshness is judged against.
- */
-// eslint-disable-next-line no-restricted-properties -- the one reading of workflow time, replay-safe
-export const workflowNow = (): number => Date.now();

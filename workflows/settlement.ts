@@ -17,9 +17,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { deciderOf, sealOf, sealProblem, type Sealed } from '../domain/decisions';
+import { deciderOf, type Sealed } from '../domain/decisions';
 import { conflict } from '../domain/refusals';
-import { refuse, workflowNow } from './refuse';
+import { decisionGuard } from './decisions';
+import { refuse } from './refuse';
 import {
   approvalProblem,
   decidedResolutions,
@@ -154,14 +155,8 @@ export async function settlementCycle(given: SettlementInput): Promise<Settlemen
     ...input,
     roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR,
   };
-  // Every seal is used once (its nonce), and only for this workflow, at workflow time.
-  const usedNonces = new Set<string>();
-  const expect = (decision: string, role: string) => ({
-    namespace: workflowInfo().namespace,
-    workflowId: workflowInfo().workflowId,
-    decision,
-    role,
-  });
+  // Sealed decisions: each seal once, for this workflow only, fresh at the time history proves.
+  const decisions = decisionGuard();
   const open = () => view.exceptions.filter((e) => !e.resolution).length;
   const period =
     input.periodStart === input.periodEnd ? input.periodStart : `${input.periodStart} to ${input.periodEnd}`;
@@ -194,9 +189,7 @@ export async function settlementCycle(given: SettlementInput): Promise<Settlemen
     resolveException,
     async (r) => {
       // Marked before awaiting, so a second Update for the same exception fails validation.
-      const who = deciderOf(r);
-      const seal = sealOf(r);
-      if (seal) usedNonces.add(seal.nonce);
+      const { who, audit } = decisions.accept(r);
       const e = view.exceptions.find((x) => x.exceptionId === r.exceptionId)!;
       e.resolution = {
         resolution: r.resolution,
@@ -210,8 +203,7 @@ export async function settlementCycle(given: SettlementInput): Promise<Settlemen
         await acts.recordAudit({
           action: 'settlement.resolveException',
           target: `${cycle.cycleId}/exceptions/${r.exceptionId}`,
-          operator: who.name,
-          ...(seal ? { actor: seal.actor, sealSource: seal.source } : {}),
+          ...audit,
           role: 'resolver',
           updateId: currentUpdateInfo()!.id,
           details: {
@@ -226,7 +218,7 @@ export async function settlementCycle(given: SettlementInput): Promise<Settlemen
     {
       validator: (r) => {
         const problem =
-          sealProblem(r, expect('resolveException', 'resolver'), workflowNow(), usedNonces) ??
+          decisions.problem(r, 'resolveException', 'resolver') ??
           (view.status === 'AwaitingResolution'
             ? resolutionProblem(view.exceptions, r, input.currencyScale)
             : conflict(`exceptions can be resolved once reconciliation is done (now ${view.status})`));
@@ -239,16 +231,13 @@ export async function settlementCycle(given: SettlementInput): Promise<Settlemen
   setHandler(
     approvePayout,
     async (a) => {
-      const who = deciderOf(a);
-      const seal = sealOf(a);
-      if (seal) usedNonces.add(seal.nonce);
-      view.approvals.push({ actor: who.actor, name: who.name });
+      const { who, audit } = decisions.accept(a);
+      view.approvals.push(who);
       if (patched('audit-trail'))
         await acts.recordAudit({
           action: 'settlement.approvePayout',
           target: cycle.cycleId,
-          operator: who.name,
-          ...(seal ? { actor: seal.actor, sealSource: seal.source } : {}),
+          ...audit,
           role: 'approver',
           updateId: currentUpdateInfo()!.id,
           details: {
@@ -262,7 +251,7 @@ export async function settlementCycle(given: SettlementInput): Promise<Settlemen
     {
       validator: (a) => {
         const problem =
-          sealProblem(a, expect('approvePayout', 'approver'), workflowNow(), usedNonces) ??
+          decisions.problem(a, 'approvePayout', 'approver') ??
           approvalProblem(
             view.approvals,
             deciderOf(a as { operator?: string }),
@@ -301,9 +290,11 @@ export async function settlementCycle(given: SettlementInput): Promise<Settlemen
     // 1. Cut-off plus grace, on a durable timer, then freeze the period.
     const waitMs = freezeAt - workflowInfo().runStartTime.getTime();
     if (waitMs > 0) await sleep(waitMs, { summary: cutoffLabel });
+    decisions.learn(freezeAt);
     view.frozenAt = (
       await acts.freezePeriod.executeWithOptions({ summary: `period ${period}` }, [cycle])
     ).frozenAt;
+    decisions.learn(view.frozenAt);
     await publish('Reconciling', `fetching the provider report for ${period}`);
 
     // 2. The provider's report; a provider that stays down becomes an exception, never a guess.
@@ -337,12 +328,17 @@ export async function settlementCycle(given: SettlementInput): Promise<Settlemen
         waitingSince = Date.parse(
           await acts.now.executeWithOptions({ summary: "the time the operators' wait starts" }, []),
         );
+      decisions.learn(waitingSince);
       await publish('AwaitingResolution', awaiting());
+      let remindFrom = decisions.knownTime();
       while (
         !(await condition(() => open() === 0, input.reminderIntervalMs, {
           summary: `reminder ${view.remindersSent + 1} (every ${every}; escalated after ${ESCALATE_AFTER_REMINDERS})`,
         }))
       ) {
+        // A reminder fired: at least one interval has passed since the wait (re)started.
+        decisions.learn(remindFrom + input.reminderIntervalMs);
+        remindFrom = decisions.knownTime();
         if (waitingSince !== null) waitingSince += input.reminderIntervalMs;
         view.remindersSent++;
         if (view.remindersSent >= ESCALATE_AFTER_REMINDERS && !view.escalated) {

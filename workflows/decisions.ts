@@ -1,0 +1,61 @@
+import { workflowInfo } from '@temporalio/workflow';
+import type { Decider } from '../domain/actors';
+import { deciderOf, sealOf, sealProblem, type DecisionSeal } from '../domain/decisions';
+import type { Refusal } from '../domain/refusals';
+
+/**
+ * A workflow's side of sealed decisions (domain/decisions.ts), one per run: the nonces already
+ * used, and the time the run's own history proves. Validators ask `problem`; a handler's first
+ * step is `accept`, which spends the seal's nonce and says who decided.
+ *
+ * Freshness is judged against workflow time taken from history, as every time this code reads
+ * (the run's start, activity results, timers that fired, the issue time of seals Clearhouse
+ * signed): a lower bound of the true time, the same on replay. A seal is refused once that
+ * bound passes its expiry; one that expired since the workflow last learned the time is
+ * accepted until it learns a later one (its next timer, activity result or decision), and
+ * still only once, only for its workflow and decision, only with the role.
+ */
+export function decisionGuard() {
+  const usedNonces = new Set<string>();
+  let knownMs = workflowInfo().runStartTime.getTime();
+  const target = (decision: string, role: string) => ({
+    namespace: workflowInfo().namespace,
+    workflowId: workflowInfo().workflowId,
+    decision,
+    role,
+  });
+  return {
+    /** Learns a time the history proves (an instant, or an ISO string); earlier ones change nothing. */
+    learn(at: number | string | null | undefined): void {
+      const ms = typeof at === 'string' ? Date.parse(at) : at;
+      if (typeof ms === 'number' && Number.isFinite(ms) && ms > knownMs) knownMs = ms;
+    },
+    /** The latest time the history proves. */
+    knownTime: (): number => knownMs,
+    /** Why a decision must be refused for its seal, or null (validators: changes nothing). */
+    problem: (input: unknown, decision: string, role: string): Refusal | null =>
+      sealProblem(input, target(decision, role), knownMs, usedNonces),
+    /**
+     * A handler's first step: spends the seal's nonce, learns its issue time, and says who
+     * decided (the sealed actor, or the typed name of a decision recorded before seals) with
+     * what the audit trail records of it.
+     */
+    accept(input: { operator?: string }): {
+      who: Decider;
+      seal: DecisionSeal | null;
+      audit: { operator: string; actor?: DecisionSeal['actor']; sealSource?: DecisionSeal['source'] };
+    } {
+      const seal = sealOf(input);
+      const { actor, name } = deciderOf(input);
+      if (seal) {
+        usedNonces.add(seal.nonce);
+        this.learn(seal.issuedAt);
+      }
+      return {
+        who: { actor, name },
+        seal,
+        audit: { operator: name, ...(seal ? { actor: seal.actor, sealSource: seal.source } : {}) },
+      };
+    },
+  };
+}
