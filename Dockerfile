@@ -14,6 +14,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/package.json ./
+# The UI's gateway (compose service ui-gateway): plain JavaScript, run as it is.
+COPY --from=build /app/scripts/lib/ui-gateway.mjs ./scripts/lib/ui-gateway.mjs
 USER node
 EXPOSE 3000 9464
 CMD ["node", "dist/api/main.js"]

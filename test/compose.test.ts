@@ -33,6 +33,7 @@ describe('docker-compose.yml: the production topology', () => {
       'temporal-schema',
       'temporal-setup',
       'temporal-ui',
+      'ui-gateway',
       'worker',
     ]);
     expect(services.temporal!.image).toMatch(/^temporalio\/server:/);
@@ -69,7 +70,11 @@ describe('docker-compose.yml: the production topology', () => {
       expect(services[app]!.environment!.DATABASE_URL).toMatch(/^postgres:\/\/clearhouse_app:/);
       expect(services[app]!.environment!.DATABASE_OWNER_URL).toBeUndefined();
       expect(services[app]!.environment!.CHECKPOINT_SIGNING_KEY).toBeUndefined();
+      expect(services[app]!.environment!.DECISION_SEAL_PUBLIC_KEYS).toMatch(/:\?/);
     }
+    // Only the api seals decisions; the worker verifies with public keys.
+    expect(services.api!.environment!.DECISION_SEAL_PRIVATE_KEY).toMatch(/:\?/);
+    expect(services.worker!.environment!.DECISION_SEAL_PRIVATE_KEY).toBeUndefined();
   });
 
   it('builds api and worker from a glibc (non-alpine) image and runs their compiled entry points', () => {
@@ -82,12 +87,36 @@ describe('docker-compose.yml: the production topology', () => {
     expect(services.migrate!.command).toEqual(['node', 'dist/scripts/migrate.js']);
   });
 
-  it("does not publish Temporal's gRPC frontend, and the UI only on loopback", () => {
+  it("does not publish Temporal's gRPC frontend, and the UI only on loopback through its gateway", () => {
     expect(services.temporal!.ports).toBeUndefined();
-    expect(services['temporal-ui']!.ports).toEqual(['127.0.0.1:8233:8080']);
-    expect(Object.keys(services['temporal-ui']!.environment!)).toEqual(
-      expect.arrayContaining(['TEMPORAL_AUTH_ENABLED', 'TEMPORAL_DISABLE_WRITE_ACTIONS']),
+    expect(services['temporal-ui']!.ports).toBeUndefined();
+    expect(services['ui-gateway']!.ports).toEqual(['127.0.0.1:8233:8233']);
+    expect(services['ui-gateway']!.command).toEqual(['node', 'scripts/lib/ui-gateway.mjs']);
+    expect(services['ui-gateway']!.environment).toMatchObject({
+      TEMPORAL_UI_SERVER_URL: 'http://temporal-ui:8080',
+      CLEARHOUSE_API_URL: 'http://api:3000',
+    });
+  });
+
+  it('lets operators decide in the UI with sealed Updates behind SSO, and do nothing else there', () => {
+    const ui = services['temporal-ui']!.environment!;
+    expect(ui.TEMPORAL_AUTH_ENABLED).toBe('${TEMPORAL_UI_AUTH_ENABLED:-true}');
+    // Updates on (the one write action decisions use), every other write action off.
+    expect(ui.TEMPORAL_DISABLE_WRITE_ACTIONS).toBe('false');
+    for (const off of [
+      'TEMPORAL_START_WORKFLOW_DISABLED',
+      'TEMPORAL_WORKFLOW_RESET_DISABLED',
+      'TEMPORAL_WORKFLOW_TERMINATE_DISABLED',
+      'TEMPORAL_WORKFLOW_CANCEL_DISABLED',
+      'TEMPORAL_WORKFLOW_SIGNAL_DISABLED',
+      'TEMPORAL_BATCH_ACTIONS_DISABLED',
+    ])
+      expect({ [off]: ui[off] }).toEqual({ [off]: 'true' });
+    // The codec is Clearhouse's, on the UI's own origin (the gateway), so its session cookie rides along.
+    expect(ui.TEMPORAL_CODEC_ENDPOINT).toBe(
+      '${TEMPORAL_UI_PUBLIC_URL:-http://localhost:8233}/clearhouse/codec',
     );
+    expect(readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toContain('scripts/lib/ui-gateway.mjs');
   });
 
   it('registers the same search attributes as the dev server and the tests', () => {

@@ -6,6 +6,8 @@
 // the Temporal UI server.
 // Plain JavaScript: `npm run dev` starts it before TypeScript tooling is needed.
 import http from 'node:http';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const PREFIX = '/clearhouse/';
 /** Only the codec and its sign-in go to the API: the rest of the API is not served here. */
@@ -73,3 +75,18 @@ export function startUiGateway({ port, host = '127.0.0.1', uiTarget, apiTarget }
 
 /** The codec endpoint the Temporal UI is configured with, for a gateway at `gatewayUrl`. */
 export const codecEndpointOf = (gatewayUrl) => `${gatewayUrl}${PREFIX}codec`;
+
+// Run directly (compose's ui-gateway): UI_GATEWAY_PORT, UI_GATEWAY_HOST, TEMPORAL_UI_SERVER_URL,
+// CLEARHOUSE_API_URL.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const env = process.env;
+  const gateway = await startUiGateway({
+    port: Number(env.UI_GATEWAY_PORT ?? 8233),
+    host: env.UI_GATEWAY_HOST ?? '127.0.0.1',
+    uiTarget: env.TEMPORAL_UI_SERVER_URL ?? 'http://127.0.0.1:8080',
+    apiTarget: env.CLEARHOUSE_API_URL ?? 'http://127.0.0.1:3000',
+  });
+  process.stdout.write(`ui-gateway listening on ${gateway.url}\n`);
+  for (const signal of ['SIGINT', 'SIGTERM'])
+    process.on(signal, () => void gateway.close().then(() => process.exit(0)));
+}
