@@ -7,6 +7,7 @@ import { withFailureMapping } from './failures';
 import { onboardingActivities } from './onboarding';
 import { partnerActivities } from './partners';
 import { settlementActivities } from './settlement';
+import { temporalSweepActivities } from './temporal-sweep';
 
 export interface ActivityDeps {
   db: Db;
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...onboardingActivities(deps),
     ...partnerActivities(deps),
     ...settlementActivities(deps),
+    ...temporalSweepActivities(deps),
   });
 }
 

@@ -4,7 +4,14 @@ import { checkCheckpoints, type CheckpointCheck, type CheckpointOptions } from '
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-export const auditSources = ['api', 'temporal-ui', 'temporal-cli', 'schedule', 'workflow'] as const;
+export const auditSources = [
+  'api',
+  'temporal-ui',
+  'temporal-cli',
+  'temporal',
+  'schedule',
+  'workflow',
+] as const;
 export type AuditSource = (typeof auditSources)[number];
 
 /** One state-changing action, as the audit trail records it. */

@@ -223,6 +223,11 @@ export const envSchema = z
       .optional(),
 
     /** What one cycle's provider report may store; a provider connection's `limits` may lower them. */
+    /**
+     * How often the worker's Schedule sweeps Temporal for terminations, resets, cancellations
+     * and unplanned starts to audit (activities/temporal-sweep.ts); 0 creates no Schedule.
+     */
+    TEMPORAL_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
     REPORT_MAX_ROWS: z.coerce
       .number()
       .int()
@@ -388,7 +393,7 @@ export interface Config {
     metricsToken: string | null;
   };
   temporal: { address: string; namespace: string; uiUrl: string; taskQueuePrefix: string };
-  worker: { metricsPort: number; workflowBundlePath?: string };
+  worker: { metricsPort: number; workflowBundlePath?: string; temporalSweepSeconds: number };
   /** Assets beyond ISO 4217 and their scales (minor-unit exponents), e.g. { USDC: 6 }. */
   currencies: { extraAssets: Record<string, number> };
   /** Key material that encrypts stored secrets (webhook signing keys). */
@@ -501,6 +506,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     worker: {
       metricsPort: e.WORKER_METRICS_PORT,
+      temporalSweepSeconds: e.TEMPORAL_SWEEP_INTERVAL_SECONDS,
       ...(e.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: e.WORKFLOW_BUNDLE_PATH } : {}),
     },
     secretsKey: e.SECRETS_KEY ?? DEV_DEFAULTS.SECRETS_KEY,

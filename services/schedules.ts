@@ -89,3 +89,35 @@ export async function pauseSchedule(
     if (!(err instanceof ScheduleNotFoundError)) throw err;
   }
 }
+
+/** The Schedule that sweeps Temporal for interventions no workflow code sees (workflows/temporal-sweep.ts). */
+export const temporalSweepScheduleId = (config: Config): string =>
+  `${config.temporal.taskQueuePrefix}temporal-sweep`;
+
+/**
+ * Creates (or updates) the sweep's Schedule: every `everySeconds`, one run at a time (a slow
+ * sweep is not overlapped; the next one starts from where it left off).
+ */
+export async function upsertTemporalSweepSchedule(
+  client: Client,
+  config: Config,
+  everySeconds: number,
+): Promise<void> {
+  const scheduleId = temporalSweepScheduleId(config);
+  const options = {
+    spec: { intervals: [{ every: `${everySeconds}s` as const }] },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'temporalSweep',
+      taskQueue: taskQueue(config, 'settlement'),
+      workflowId: scheduleId,
+    },
+    policies: { overlap: 'SKIP' as const, catchupWindow: '1 hour' },
+  };
+  try {
+    await client.schedule.create({ scheduleId, ...options });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, ...options }));
+  }
+}

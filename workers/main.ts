@@ -3,7 +3,8 @@ import { createPool } from '../db/pool';
 import { startupRoleRefusal } from '../db/roles';
 import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
-import { connectWhenReachable, temporalConnectOptions } from '../platform/temporal';
+import { connectTemporalClient, connectWhenReachable, temporalConnectOptions } from '../platform/temporal';
+import { upsertTemporalSweepSchedule } from '../services/schedules';
 import { createWorkers } from './create';
 
 async function main(): Promise<void> {
@@ -57,6 +58,15 @@ async function main(): Promise<void> {
       ? { workflowBundle: { codePath: config.worker.workflowBundlePath } }
       : {}),
   });
+  // What happens on Temporal with no workflow code running is audited by a Schedule's sweep.
+  if (config.worker.temporalSweepSeconds > 0) {
+    const client = await connectTemporalClient(config, (m) => logger.warn(m));
+    try {
+      await upsertTemporalSweepSchedule(client, config, config.worker.temporalSweepSeconds);
+    } finally {
+      await client.connection.close();
+    }
+  }
   logger.info(
     {
       taskQueues: workers.map((w) => w.options.taskQueue),

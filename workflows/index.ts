@@ -2,3 +2,4 @@
 export { partnerConnectivityTest, partnerOnboarding } from './onboarding';
 export { settlementCycle } from './settlement';
 export { scheduledSettlement } from './scheduled-settlement';
+export { temporalSweep } from './temporal-sweep';

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { deleteUnclaimedApplication, insertApplication } from '../../db/applications';
 import { z } from 'zod';
 import { claimIssuedApiKey, getPartner, webhookOf } from '../../db/partners';
-import { checkContractTerms, contractTermsSchema } from '../../domain/contract';
+import { checkContractTerms, checkPayoutThresholdCeiling, contractTermsSchema } from '../../domain/contract';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import {
   applicantDetailsSchema,
@@ -112,7 +112,13 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
     },
     handler: async ({ body, principal }) => {
       const { company, licences, contacts, webhookUrl, providerConnection, contract, ...profile } = body;
-      if (contract) checkContractTerms(contract.terms, 'contract.terms');
+      // Contract version 1 comes into force with the approval: the same ceiling as any version.
+      if (contract)
+        checkPayoutThresholdCeiling(
+          checkContractTerms(contract.terms, 'contract.terms'),
+          deps.config.contracts.maxPayoutApprovalThresholdMinor,
+          'contract.terms',
+        );
       // A partner still onboarding (an earlier application rejected, expired or failed after it
       // was registered) may apply again; an onboarded one may not.
       const existing = await getPartner(deps.db, profile.partnerId);

@@ -155,7 +155,8 @@ const contractTerms = (approvals: boolean) => ({
   negativeBase: 'carry_forward',
   jackpots: 'exclude',
   taxWithholdingRate: '0',
-  settlement: { cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: approvals ? '0' : '100000000000' },
+  // Without approvals: the highest threshold a contract may set (CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR).
+  settlement: { cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: approvals ? '0' : '100000000' },
 });
 
 /**
