@@ -5,12 +5,11 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { activatePartner, recordContractVersion, registerPartner, storeApiKeyHash } from '../db/partners';
 import { createPool } from '../db/pool';
-import { planCycle, recordCyclePlan, type CycleRequester } from '../db/settlement';
+import type { CycleRequester } from '../db/settlement';
+import { startPlannedCycle } from '../services/cycles';
 import { createCurrencyRegistry, formatAmount } from '../domain/money';
 import { issueApiKey } from '../platform/credentials';
 import { generateDay, toIngestItem } from '../providers/simulated/generator';
-import { settlementWorkflowId } from '../workflows/ids';
-import type { settlementCycle } from '../workflows/settlement';
 import { freePort, log, ROOT, startServices } from './bench/services';
 
 // `npm run bench:settle`: BENCH_PARTNERS (100) partners × BENCH_TX (100,000) transactions pushed
@@ -197,16 +196,16 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const handles = await Promise.all(
       partners.map(async (p) => {
-        // The plan first, as the API records it: the workflow reads it back and refuses a start
-        // without one (partner, period, currency and threshold from the contract in force).
-        const input = await planCycle(db, currencies, { partnerId: p.id, periodStart: DAY });
-        const workflowId = settlementWorkflowId(p.id, DAY);
-        await recordCyclePlan(db, workflowId, input, REQUESTER);
-        return client.workflow.start<typeof settlementCycle>('settlementCycle', {
-          taskQueue: 'settlement',
-          workflowId,
-          args: [{ ...input, reminderIntervalMs: 3_600_000 }],
-        });
+        // Planned, then started, as the API starts a cycle (the workflow refuses one without a plan).
+        return startPlannedCycle(
+          { db, temporal: client, currencies, taskQueue: 'settlement' },
+          {
+            partnerId: p.id,
+            periodStart: DAY,
+            requester: REQUESTER,
+            process: { reminderIntervalMs: 3_600_000 },
+          },
+        );
       }),
     );
     const results = await Promise.all(handles.map((h) => h.result()));

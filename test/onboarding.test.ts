@@ -8,7 +8,7 @@ import { decideApplication, onboardingStatus } from '../workflows/onboarding';
 import { onboardingWorkflowId } from '../workflows/ids';
 import { application, onboardPartner, tx, waitForApplication } from './support/partners';
 import { startStoredApplication } from './support/applications';
-import { sealed } from './support/decisions';
+import { sendSealed } from './support/decisions';
 import { startStack, type Stack } from './support/stack';
 
 // Partner onboarding as a durable process with a human decision: checks against the
@@ -188,16 +188,7 @@ describe('partner onboarding with manual approval', () => {
     await waitForApplication(stack, blocked, 'AwaitingDecision');
     const handle = stack.temporal.workflow.getHandle(onboardingWorkflowId(blocked));
     await expect(
-      handle.executeUpdate(decideApplication, {
-        args: [
-          sealed(
-            stack.config,
-            'ana',
-            { workflowId: handle.workflowId, decision: 'decideApplication' },
-            { decision: 'approve', reason: 'ok' },
-          ) as never,
-        ],
-      }),
+      sendSealed(stack.config, handle, decideApplication, 'ana', { decision: 'approve', reason: 'ok' }),
     ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/confirmed sanctions match/) } });
     const refused = await decide(blocked, 'approve', ana);
     expect(refused.status).toBe(409);
@@ -274,16 +265,7 @@ describe('partner onboarding with manual approval', () => {
     const handle = await start();
     for (let i = 0; i < 200 && (await handle.query(onboardingStatus)).status !== 'AwaitingDecision'; i++)
       await new Promise((r) => setTimeout(r, 50));
-    await handle.executeUpdate(decideApplication, {
-      args: [
-        sealed(
-          stack.config,
-          'ana',
-          { workflowId: handle.workflowId, decision: 'decideApplication' },
-          { decision: 'approve', reason: 'ok' },
-        ) as never,
-      ],
-    });
+    await sendSealed(stack.config, handle, decideApplication, 'ana', { decision: 'approve', reason: 'ok' });
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     const failed = await handle.query(onboardingStatus);
     expect(failed).toMatchObject({
@@ -354,16 +336,7 @@ describe('partner onboarding with manual approval', () => {
     );
     for (let i = 0; i < 200 && (await handle.query(onboardingStatus)).status !== 'AwaitingDecision'; i++)
       await new Promise((r) => setTimeout(r, 50));
-    await handle.executeUpdate(decideApplication, {
-      args: [
-        sealed(
-          stack.config,
-          'eve',
-          { workflowId: handle.workflowId, decision: 'decideApplication' },
-          { decision: 'approve', reason: 'x' },
-        ) as never,
-      ],
-    });
+    await sendSealed(stack.config, handle, decideApplication, 'eve', { decision: 'approve', reason: 'x' });
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     expect((await handle.query(onboardingStatus)).failure).toMatch(
       /already active: an onboarding cannot take it over/,

@@ -72,8 +72,7 @@ describe('rate limits', () => {
       },
     });
     try {
-      // A second operator, who makes no call while the partner is onboarded (the onboarding
-      // polls with the bootstrap token, as many times as the workflow takes).
+      // A second operator, who makes no call while the partner is onboarded.
       const operator = await other.tokenFor('olga', 'viewer');
       const p = await onboardPartner(other);
       const statuses: number[] = [];

@@ -4,7 +4,7 @@ import { startJsonCursorProvider, type SimulatedProvider } from '../providers/si
 import { resolveException, settlementStatus, type settlementCycle } from '../workflows/settlement';
 import type { TestPartner } from './support/partners';
 import { startChildWorker, type ChildWorker } from './support/processes';
-import { sealed } from './support/decisions';
+import { sendSealed } from './support/decisions';
 import { dayOfTransactions, settlingPartner, startPlannedCycle } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
 
@@ -121,19 +121,10 @@ describe('report caps, end to end through a settlement cycle', () => {
     expect(await fetchFailures(h)).toEqual(['ReportCapExceededError']);
 
     // Operators settle on our figures, as for any report that cannot be had.
-    await h.executeUpdate(resolveException, {
-      args: [
-        sealed(
-          stack.config,
-          'ana',
-          { workflowId: h.workflowId, decision: 'resolveException' },
-          {
-            exceptionId: waiting.exceptions[0]!.exceptionId,
-            resolution: 'accept_ours',
-            reason: 'report over its cap; settled on our figures',
-          },
-        ) as never,
-      ],
+    await sendSealed(stack.config, h, resolveException, 'ana', {
+      exceptionId: waiting.exceptions[0]!.exceptionId,
+      resolution: 'accept_ours',
+      reason: 'report over its cap; settled on our figures',
     });
     expect((await h.result()).status).toBe('Completed');
   });

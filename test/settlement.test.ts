@@ -15,7 +15,7 @@ import {
 } from '../providers/simulated/json-cursor-server';
 import { taskQueue } from '../platform/temporal';
 import { settlementWorkflowId } from '../workflows/ids';
-import { sealed } from './support/decisions';
+import { sealed, sendSealed } from './support/decisions';
 import { dayOfTransactions, settlingPartner, startPlannedCycle } from './support/settlement';
 import { OpenExceptions, SettlementStatus } from '../workflows/search-attributes';
 import {
@@ -487,20 +487,11 @@ describe('settlementCycle workflow', () => {
       const h = await start(p, {}, queue);
       const waiting = await waitForStatus(h, 'AwaitingResolution');
       expect(waiting.exceptions.map((e) => e.kind)).toEqual(['amount_mismatch']);
-      await h.executeUpdate(resolveException, {
-        args: [
-          sealed(
-            stack.config,
-            'ana',
-            { workflowId: h.workflowId, decision: 'resolveException' },
-            {
-              exceptionId: waiting.exceptions[0]!.exceptionId,
-              resolution: 'adjust',
-              amount: '-50.00',
-              reason: 'goodwill credit agreed with the provider',
-            },
-          ) as never,
-        ],
+      await sendSealed(stack.config, h, resolveException, 'ana', {
+        exceptionId: waiting.exceptions[0]!.exceptionId,
+        resolution: 'adjust',
+        amount: '-50.00',
+        reason: 'goodwill credit agreed with the provider',
       });
       const result = await h.result();
       const ggr = txs.reduce((s, t) => s + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n) - 5000n;
@@ -542,19 +533,10 @@ describe('settlementCycle workflow', () => {
     const h = await start(p);
     const waiting = await waitForStatus(h, 'AwaitingResolution');
     await stack.restartWorkers(); // the old worker is gone; its state lives in Temporal
-    await h.executeUpdate(resolveException, {
-      args: [
-        sealed(
-          stack.config,
-          'ana',
-          { workflowId: h.workflowId, decision: 'resolveException' },
-          {
-            exceptionId: waiting.exceptions[0]!.exceptionId,
-            resolution: 'accept_ours',
-            reason: 'ours is right',
-          },
-        ) as never,
-      ],
+    await sendSealed(stack.config, h, resolveException, 'ana', {
+      exceptionId: waiting.exceptions[0]!.exceptionId,
+      resolution: 'accept_ours',
+      reason: 'ours is right',
     });
     expect((await h.result()).status).toBe('Completed');
     expect(await ledgerEntries(h.workflowId)).toEqual([`${h.workflowId}:fees`, `${h.workflowId}:payout`]);
@@ -773,19 +755,10 @@ describe('settlementCycle workflow', () => {
         }),
       ]);
       expect(agg.requests).toBe(3); // 429, then pages 1 and 2
-      await h.executeUpdate(resolveException, {
-        args: [
-          sealed(
-            stack.config,
-            'ana',
-            { workflowId: h.workflowId, decision: 'resolveException' },
-            {
-              exceptionId: waiting.exceptions[0]!.exceptionId,
-              resolution: 'accept_theirs',
-              reason: 'aggregator statement is binding',
-            },
-          ) as never,
-        ],
+      await sendSealed(stack.config, h, resolveException, 'ana', {
+        exceptionId: waiting.exceptions[0]!.exceptionId,
+        resolution: 'accept_theirs',
+        reason: 'aggregator statement is binding',
       });
       const result = await h.result();
       const ggr =
@@ -907,19 +880,10 @@ describe('settlementCycle workflow', () => {
     expect((await h2.describe()).typedSearchAttributes.get(SettlementStatus)).toBe(
       'WaitingForEarlierPeriods',
     );
-    await h1.executeUpdate(resolveException, {
-      args: [
-        sealed(
-          stack.config,
-          'ana',
-          { workflowId: h1.workflowId, decision: 'resolveException' },
-          {
-            exceptionId: open.exceptions[0]!.exceptionId,
-            resolution: 'accept_ours',
-            reason: 'in our logs',
-          },
-        ) as never,
-      ],
+    await sendSealed(stack.config, h1, resolveException, 'ana', {
+      exceptionId: open.exceptions[0]!.exceptionId,
+      resolution: 'accept_ours',
+      reason: 'in our logs',
     });
     expect((await h1.result()).status).toBe('Completed');
     expect((await h2.result()).status).toBe('Completed');
@@ -944,19 +908,10 @@ describe('settlementCycle workflow', () => {
     const waiting = await waitForStatus(h, 'AwaitingResolution');
     expect(waiting.exceptions.map((e) => e.kind)).toEqual(['report_unavailable']);
     provider.setFaults({});
-    await h.executeUpdate(resolveException, {
-      args: [
-        sealed(
-          stack.config,
-          'ana',
-          { workflowId: h.workflowId, decision: 'resolveException' },
-          {
-            exceptionId: waiting.exceptions[0]!.exceptionId,
-            resolution: 'accept_ours',
-            reason: 'settle on our figures',
-          },
-        ) as never,
-      ],
+    await sendSealed(stack.config, h, resolveException, 'ana', {
+      exceptionId: waiting.exceptions[0]!.exceptionId,
+      resolution: 'accept_ours',
+      reason: 'settle on our figures',
     });
     expect((await h.result()).status).toBe('Completed');
   }, 120_000);

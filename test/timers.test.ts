@@ -14,7 +14,7 @@ import { createLogger } from '../platform/logger';
 import { application } from './support/partners';
 import { createWorkers } from '../workers/create';
 import { workflowBundlePath } from './support/env';
-import { sealed } from './support/decisions';
+import { sendSealed } from './support/decisions';
 import { dayOfTransactions, settlingPartner, startPlannedCycle } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
 
@@ -105,21 +105,18 @@ describe('durable timers, on the time-skipping test server', () => {
     expect(escalated.escalated).toBe(true);
 
     // Sealed now, at workflow time (days past the wall clock): a seal holds 10 minutes.
-    await h.executeUpdate(resolveException, {
-      args: [
-        sealed(
-          stack.config,
-          'ana',
-          { workflowId: h.workflowId, decision: 'resolveException' },
-          {
-            exceptionId: waiting.exceptions[0]!.exceptionId,
-            resolution: 'accept_ours',
-            reason: 'in our logs',
-          },
-          { nowMs: await env.currentTimeMs() },
-        ) as never,
-      ],
-    });
+    await sendSealed(
+      stack.config,
+      h,
+      resolveException,
+      'ana',
+      {
+        exceptionId: waiting.exceptions[0]!.exceptionId,
+        resolution: 'accept_ours',
+        reason: 'in our logs',
+      },
+      { nowMs: await env.currentTimeMs() },
+    );
     expect((await h.result()).status).toBe('Completed');
     // Three days and nine hours of workflow time, in far less wall time.
     const history = (await h.fetchHistory()).events!;

@@ -12,7 +12,7 @@ import { settlementScheduleId, upsertSettlementSchedule } from '../services/sche
 import { tableFrom } from '../scripts/timezones-generate';
 import { decideApplication, onboardingStatus } from '../workflows/onboarding';
 import { startStoredApplication } from './support/applications';
-import { sealed } from './support/decisions';
+import { sendSealed } from './support/decisions';
 import { createTestDatabase, uniqueId } from './support/env';
 import { application, waitForApplication } from './support/partners';
 import { startStack, type Stack } from './support/stack';
@@ -256,16 +256,7 @@ describe('one time-zone rule for the API, Postgres and Temporal', () => {
     });
     for (let i = 0; i < 200 && (await handle.query(onboardingStatus)).status !== 'AwaitingDecision'; i++)
       await new Promise((r) => setTimeout(r, 50));
-    await handle.executeUpdate(decideApplication, {
-      args: [
-        sealed(
-          stack.config,
-          'ana',
-          { workflowId: handle.workflowId, decision: 'decideApplication' },
-          { decision: 'approve', reason: 'ok' },
-        ) as never,
-      ],
-    });
+    await sendSealed(stack.config, handle, decideApplication, 'ana', { decision: 'approve', reason: 'ok' });
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     expect(await handle.query(onboardingStatus)).toMatchObject({
       status: 'Failed',

@@ -10,14 +10,7 @@ import { getPartner } from '../../db/partners';
 import { publishedStatement } from '../../db/accruals';
 import { statementCsv, type Statement } from '../../domain/statement';
 import { recomputeStatement } from '../../services/statements';
-import {
-  backfillWindow,
-  contractCadence,
-  listCycles,
-  listExceptions,
-  planCycle,
-  recordCyclePlan,
-} from '../../db/settlement';
+import { backfillWindow, contractCadence, listCycles, listExceptions } from '../../db/settlement';
 import { actorKey } from '../../domain/actors';
 import { operatorActor } from '../../platform/operators';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
@@ -25,13 +18,9 @@ import { MAX_AMOUNT_CHARS, type CurrencyRegistry } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
 import { resolutions } from '../../domain/settlement';
 import { taskQueue } from '../../platform/temporal';
-import { settlementCycleStart } from '../../workflows/cycle-start';
-import {
-  approvePayout,
-  resolveException,
-  settlementStatus,
-  type settlementCycle,
-} from '../../workflows/settlement';
+import { startPlannedCycle } from '../../services/cycles';
+import { settlementWorkflowId } from '../../workflows/ids';
+import { approvePayout, resolveException, settlementStatus } from '../../workflows/settlement';
 import { authDeps, type Principal } from '../auth';
 import { settlementScheduleId, upsertSettlementSchedule } from '../../services/schedules';
 import type { ApiDeps } from '../deps';
@@ -141,28 +130,27 @@ export function settlementRoutes(
         throw new NotFoundError(`partner ${body.partnerId} not found`, [
           { path: 'partnerId', message: 'not found' },
         ]);
-      const input = await planCycle(deps.db, currencies, {
-        partnerId: partner.id,
-        periodStart: body.periodStart,
-        ...(body.periodEnd ? { periodEnd: body.periodEnd } : {}),
-      });
-      const start = settlementCycleStart(input);
-      const id = start.workflowId;
       // The plan, in Postgres, before the workflow: the cycle reads it back (nothing money-shaped
       // from its input), and the operator who starts it requested its payout: never one of its
       // approvers. No two cycles of a partner overlap (409).
       if (principal.kind !== 'operator') throw new Error('operator route reached without an operator');
       const actor = operatorActor(principal);
-      await recordCyclePlan(deps.db, id, input, {
-        actor: actorKey(actor),
-        name: actor.name,
-        plannedBy: 'api',
-      });
+      const id = settlementWorkflowId(partner.id, body.periodStart);
       try {
-        await deps.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
-          ...start,
-          taskQueue: taskQueue(deps.config, 'settlement'),
-        });
+        await startPlannedCycle(
+          {
+            db: deps.db,
+            temporal: deps.temporal,
+            currencies,
+            taskQueue: taskQueue(deps.config, 'settlement'),
+          },
+          {
+            partnerId: partner.id,
+            periodStart: body.periodStart,
+            ...(body.periodEnd ? { periodEnd: body.periodEnd } : {}),
+            requester: { actor: actorKey(actor), name: actor.name, plannedBy: 'api' },
+          },
+        );
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError)
           throw new ConflictError(`${id} was already started`, [

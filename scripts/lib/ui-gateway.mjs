@@ -80,13 +80,15 @@ export const codecEndpointOf = (gatewayUrl) => `${gatewayUrl}${PREFIX}codec`;
 // CLEARHOUSE_API_URL.
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const env = process.env;
-  const gateway = await startUiGateway({
+  // No top-level await: jest loads this file as CommonJS in the browser test.
+  void startUiGateway({
     port: Number(env.UI_GATEWAY_PORT ?? 8233),
     host: env.UI_GATEWAY_HOST ?? '127.0.0.1',
     uiTarget: env.TEMPORAL_UI_SERVER_URL ?? 'http://127.0.0.1:8080',
     apiTarget: env.CLEARHOUSE_API_URL ?? 'http://127.0.0.1:3000',
+  }).then((gateway) => {
+    process.stdout.write(`ui-gateway listening on ${gateway.url}\n`);
+    for (const signal of ['SIGINT', 'SIGTERM'])
+      process.on(signal, () => void gateway.close().then(() => process.exit(0)));
   });
-  process.stdout.write(`ui-gateway listening on ${gateway.url}\n`);
-  for (const signal of ['SIGINT', 'SIGTERM'])
-    process.on(signal, () => void gateway.close().then(() => process.exit(0)));
 }

@@ -1,4 +1,5 @@
-import { RawValue } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import { RawValue, type UpdateDefinition } from '@temporalio/common';
 import { subjectForName, type Actor } from '../../domain/actors';
 import type { SealSource } from '../../domain/decisions';
 import type { Config } from '../../platform/config';
@@ -46,4 +47,17 @@ export function sealed(
     ...(opts.nowMs === undefined ? {} : { nowMs: opts.nowMs }),
   });
   return RawValue.fromPayload(payload);
+}
+
+/** Sends `update` to `handle`'s workflow sealed by `who`, as the Temporal CLI does through the codec. */
+export function sendSealed<Ret, Arg>(
+  config: Config,
+  handle: WorkflowHandle,
+  update: UpdateDefinition<Ret, [Arg]>,
+  who: string | Actor,
+  fields: Record<string, unknown> = {},
+  opts: { source?: SealSource; ttlMs?: number; nowMs?: number } = {},
+): Promise<Ret> {
+  const arg = sealed(config, who, { workflowId: handle.workflowId, decision: update.name }, fields, opts);
+  return handle.executeUpdate(update, { args: [arg as never] });
 }

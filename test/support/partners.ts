@@ -1,3 +1,5 @@
+import { onboardingWorkflowId } from '../../workflows/ids';
+import { onboardingStatus } from '../../workflows/onboarding';
 import { uniqueId } from './env';
 import type { Stack } from './stack';
 
@@ -22,16 +24,27 @@ export function application(overrides: Record<string, unknown> = {}): Record<str
   };
 }
 
-/** Polls an application until it reaches `status` (or fails the test with where it stands). */
+/**
+ * Waits until an application reaches `status`, then reads it through the API once (or fails the
+ * test with where it stands). It watches the workflow through Temporal, not the API, so that
+ * waiting spends no caller's rate-limit budget.
+ */
 export async function waitForApplication(stack: Stack, partnerId: string, status: string): Promise<any> {
-  let last: any = null;
+  const handle = stack.temporal.workflow.getHandle(onboardingWorkflowId(partnerId));
+  let last: unknown = null;
   for (let i = 0; i < 600; i++) {
-    const res = await stack.api(`/v1/partner-applications/${partnerId}`);
-    last = res.body;
-    if (res.status === 200 && res.body.status === status) return res.body;
+    last = await handle.query(onboardingStatus).then(
+      (view) => view.status,
+      () => null, // not started yet
+    );
+    if (last === status) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`application ${partnerId} never reached ${status}: ${JSON.stringify(last)}`);
+  const res = await stack.api(`/v1/partner-applications/${partnerId}`);
+  if (res.status === 200 && res.body.status === status) return res.body;
+  throw new Error(
+    `application ${partnerId} never reached ${status}: ${JSON.stringify(last)} ${JSON.stringify(res.body)}`,
+  );
 }
 
 /**

@@ -1,9 +1,8 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { planCycle, recordCyclePlan } from '../../db/settlement';
 import { createCurrencyRegistry } from '../../domain/money';
 import type { SettlementInput } from '../../domain/settlement';
 import { taskQueue } from '../../platform/temporal';
-import { settlementWorkflowId } from '../../workflows/ids';
+import { startPlannedCycle as startCycle, type CycleProcessSettings } from '../../services/cycles';
 import type { settlementCycle } from '../../workflows/settlement';
 import { toIngestItem } from '../../providers/simulated/generator';
 import type { SimulatedProvider, SimulatedTx } from '../../providers/simulated/json-cursor-server';
@@ -95,33 +94,34 @@ export const TEST_REQUESTER = {
 };
 
 /**
- * Starts a cycle as the API does: its plan recorded in Postgres first (partner, period,
- * currency and threshold from the contract in force; requested by `requester`), then the
- * workflow with the plan's input. `over` sets process settings only (a later cut-off, the
- * reminder interval, report attempts): money-shaped input comes from the plan.
+ * Starts a cycle as the API does (services/cycles.ts), requested by `requester`; `over` sets
+ * process settings only (a later cut-off, the reminder interval, report attempts).
  */
-export async function startPlannedCycle(
+export function startPlannedCycle(
   stack: Stack,
   partnerId: string,
   periodStart: string,
   opts: {
     client?: Client;
     taskQueue?: string;
-    over?: Partial<
-      Pick<SettlementInput, 'cutoffAt' | 'graceMs' | 'reminderIntervalMs' | 'reportFetchAttempts'>
-    >;
+    over?: CycleProcessSettings;
     requester?: typeof TEST_REQUESTER;
     workflowIdReusePolicy?: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE_FAILED_ONLY';
   } = {},
 ): Promise<WorkflowHandle<typeof settlementCycle>> {
-  const currencies = createCurrencyRegistry(stack.config.currencies.extraAssets);
-  const input = await planCycle(stack.db.pool, currencies, { partnerId, periodStart });
-  const workflowId = settlementWorkflowId(partnerId, periodStart);
-  await recordCyclePlan(stack.db.pool, workflowId, input, opts.requester ?? TEST_REQUESTER);
-  return (opts.client ?? stack.temporal).workflow.start<typeof settlementCycle>('settlementCycle', {
-    taskQueue: opts.taskQueue ?? taskQueue(stack.config, 'settlement'),
-    workflowId,
-    args: [{ ...input, ...opts.over }],
-    workflowIdReusePolicy: opts.workflowIdReusePolicy ?? 'ALLOW_DUPLICATE_FAILED_ONLY',
-  });
+  return startCycle(
+    {
+      db: stack.db.pool,
+      temporal: opts.client ?? stack.temporal,
+      currencies: createCurrencyRegistry(stack.config.currencies.extraAssets),
+      taskQueue: opts.taskQueue ?? taskQueue(stack.config, 'settlement'),
+    },
+    {
+      partnerId,
+      periodStart,
+      requester: opts.requester ?? TEST_REQUESTER,
+      ...(opts.over ? { process: opts.over } : {}),
+      workflowIdReusePolicy: opts.workflowIdReusePolicy ?? 'ALLOW_DUPLICATE_FAILED_ONLY',
+    },
+  );
 }
