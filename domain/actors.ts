@@ -33,18 +33,6 @@ export function actorKey(a: Pick<Actor, 'issuer' | 'subject' | 'kind'>): string 
   return a.kind === 'system' && a.issuer === CLEARHOUSE_ISSUER ? a.subject : `${a.issuer}#${a.subject}`;
 }
 
-export function sameActor(
-  a: Pick<Actor, 'issuer' | 'subject' | 'kind'>,
-  b: Pick<Actor, 'issuer' | 'subject' | 'kind'>,
-): boolean {
-  return actorKey(a) === actorKey(b);
-}
-
-/** A principal Clearhouse vouches for itself (no token): Schedules, workflows, partners, rules. */
-export function systemActor(subject: string, roles: string[] = [], name = subject): Actor {
-  return { issuer: CLEARHOUSE_ISSUER, subject, name, kind: 'system', roles };
-}
-
 /**
  * The subject Clearhouse's own issuer mints for a name when none is given: the name's
  * compatibility form in lower case, so that one login typed in two cases is one subject.
@@ -72,4 +60,13 @@ export function samePerson(a: Decider, b: Decider): boolean {
   if (a.actor !== null && b.actor !== null) return a.actor === b.actor;
   const fold = (s: string) => s.normalize('NFKC').trim().toLowerCase();
   return fold(a.name) === fold(b.name);
+}
+
+/**
+ * A decider stored as text (a submitter, an approver): an actor key `issuer#subject`, or (before
+ * seals, and for system principals) a name. Names cannot contain `#` (operatorNameSchema).
+ */
+export function recordedDecider(s: string): Decider {
+  const i = s.indexOf('#');
+  return i > 0 ? { actor: s, name: s.slice(i + 1) } : { actor: null, name: s };
 }

@@ -31,8 +31,6 @@ export const CODEC_ONLY_ENCODINGS = [VERIFIED_DECISION_ENCODING, REFUSED_DECISIO
  */
 export const DECISION_SEAL = Symbol.for('clearhouse.decision.seal');
 export const DECISION_SEAL_PROBLEM = Symbol.for('clearhouse.decision.sealProblem');
-/** What a value to be sent sealed carries: the envelope bytes the payload converter emits as-is. */
-export const SEALED_ENVELOPE = Symbol.for('clearhouse.decision.envelope');
 
 export const sealSources = ['api', 'temporal-ui', 'temporal-cli'] as const;
 export type SealSource = (typeof sealSources)[number];
@@ -129,15 +127,6 @@ export function sealProblem(
   if (typeof input === 'object' && input !== null && 'operator' in input)
     return invalid('"operator" is no longer part of a decision: who decides comes from the seal');
   return null;
-}
-
-/**
- * A decider stored as text (a submitter, an approver): an actor key `issuer#subject`, or (before
- * seals, and for system principals) a name. Names cannot contain `#` (operatorNameSchema).
- */
-export function recordedDecider(s: string): { actor: string | null; name: string } {
-  const i = s.indexOf('#');
-  return i > 0 ? { actor: s, name: s.slice(i + 1) } : { actor: null, name: s };
 }
 
 /** Who sent a decision: the actor its seal verified, or the typed name of a pre-seal history. */

@@ -1,5 +1,4 @@
-import { samePerson, type Decider } from './actors';
-import { recordedDecider } from './decisions';
+import { recordedDecider, samePerson, type Decider } from './actors';
 import { conflict, forbidden, invalid, type Refusal } from './refusals';
 // A partner application and the rules of its review: the due-diligence findings, the risk
 // score with its reasons, and what the decideApplication Update validator accepts. Pure and

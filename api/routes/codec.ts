@@ -2,7 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { actorKey } from '../../domain/actors';
 import { SEALED_DECISION_ENCODING, type SealSource } from '../../domain/decisions';
-import { parseVerifyKeys, publicKeyEntry, sealDecision, verifySealed } from '../../platform/decision-seal';
+import { sealDecision, verifyKeysFrom, verifySealed } from '../../platform/decision-seal';
 import {
   mintOperatorToken,
   operatorActor,
@@ -62,8 +62,9 @@ const DEMO_PEOPLE: { name: string; roles: OperatorRole[] }[] = [
 export function codecRoutes(router: Router, deps: ApiDeps): void {
   const auth = authDeps(deps.db, deps.config.api);
   const dev = deps.config.nodeEnv !== 'production' && deps.config.api.operatorTokens.secret !== null;
-  const verifyKeys = () =>
-    parseVerifyKeys(deps.config.decisionSeals.publicKeys ?? publicKeyEntry(sealingKeyOf(deps.config)));
+  // Parsed once, on the first decode that needs them.
+  let keys: ReturnType<typeof verifyKeysFrom> | null = null;
+  const verifyKeys = () => (keys ??= verifyKeysFrom(deps.config.decisionSeals));
 
   /** Who calls the codec: a bearer operator token (CLI), else the session cookie (Web UI). */
   async function caller(req: Request): Promise<{ who: OperatorIdentity; source: SealSource } | null> {
