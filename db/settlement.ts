@@ -626,10 +626,10 @@ export interface CycleRequester {
 
 /**
  * Records a cycle's plan before its workflow starts (one row per cycle id; no two cycles of a
- * partner overlap in days — an exclusion constraint). A plan may be recorded again while no
- * run has claimed it (a start that never reached Temporal) or after its run failed; otherwise
- * the cycle is already settling or settled (ConflictError), as is a period overlapping another
- * cycle's.
+ * partner overlap in days — an exclusion constraint). A plan is recorded again only after its
+ * run failed, or as the same requester's retry of a start that never reached Temporal;
+ * otherwise the cycle is already planned or settling (ConflictError), as is a period
+ * overlapping another cycle's. Nothing overwrites who requested a plan no run has claimed yet.
  */
 export async function recordCyclePlan(
   db: Queryable,
@@ -638,7 +638,7 @@ export async function recordCyclePlan(
   requester: CycleRequester,
 ): Promise<void> {
   try {
-    const { rowCount } = await db.query(
+    const { rows } = await db.query<{ recorded: boolean }>(
       `INSERT INTO settlement_cycles (id, partner_id, period_start, period_end, status, requested_by,
                                       requested_by_name, planned_by)
        VALUES ($1, $2, $3, $4, 'WaitingForCutoff', $5, $6, $7)
@@ -646,8 +646,8 @@ export async function recordCyclePlan(
           SET period_end = EXCLUDED.period_end, requested_by = EXCLUDED.requested_by,
               requested_by_name = EXCLUDED.requested_by_name, planned_by = EXCLUDED.planned_by,
               run_id = NULL, status = 'WaitingForCutoff', updated_at = now()
-        WHERE settlement_cycles.partner_id = EXCLUDED.partner_id
-          AND (settlement_cycles.run_id IS NULL OR settlement_cycles.status = 'Failed')`,
+        WHERE settlement_cycles.partner_id = EXCLUDED.partner_id AND settlement_cycles.status = 'Failed'
+       RETURNING true AS recorded`,
       [
         cycleId,
         plan.partnerId,
@@ -658,8 +658,15 @@ export async function recordCyclePlan(
         requester.plannedBy,
       ],
     );
-    if (rowCount === 0)
-      throw new ConflictError(`${cycleId} was already started`, [
+    if (rows.length > 0) return;
+    // The same requester retrying a start that never reached Temporal finds its own plan.
+    const same = await db.query(
+      `SELECT 1 FROM settlement_cycles
+        WHERE id = $1 AND run_id IS NULL AND requested_by = $2 AND partner_id = $3 AND period_end = $4`,
+      [cycleId, requester.actor, plan.partnerId, plan.periodEnd],
+    );
+    if (same.rowCount === 0)
+      throw new ConflictError(`${cycleId} was already started (or planned by someone else)`, [
         { path: 'periodStart', message: 'already settled or settling' },
       ]);
   } catch (err) {

@@ -31,6 +31,8 @@ export const DEV_DEFAULTS = {
   OPERATOR_JWT_SECRET: 'dev-operator-jwt-secret-do-not-use-in-production',
   /** Ed25519, development only: seals decisions (domain/decisions.ts). Refused in production. */
   DECISION_SEAL_PRIVATE_KEY: 'dev-1:MC4CAQAwBQYDK2VwBCIEIIGZMujqZbvpmF8pSGurgd0QyhPyZHAzYumIcRcnED1C',
+  /** Its public half: a worker trusting it would accept seals anyone can make. Refused in production. */
+  DECISION_SEAL_PUBLIC_KEY: 'MCowBQYDK2VwAyEAHi49V7o06CEAMzZGT9VvQEFPqc7Ni8Km8augws5lcH0=',
 } as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -310,6 +312,13 @@ export const envSchema = z
         code: 'custom',
         path: ['DECISION_SEAL_PRIVATE_KEY'],
         message: `(API) or DECISION_SEAL_PUBLIC_KEYS (workers) is required when NODE_ENV=production: decisions carry sealed identities ${hint}`,
+      });
+    if (env.DECISION_SEAL_PUBLIC_KEYS?.includes(DEV_DEFAULTS.DECISION_SEAL_PUBLIC_KEY))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DECISION_SEAL_PUBLIC_KEYS'],
+        message:
+          "lists the development key, whose private half is public: workers would accept anyone's seal",
       });
     for (const key of [
       'OPERATOR_TOKEN',

@@ -3,7 +3,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { ConfigError, DEV_DEFAULTS, loadConfig } from '../platform/config';
 /** A deployment's own decision seal key (not the development one), generated for this test. */
-const SEALING_KEY = `prod-1:${generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`;
+const SEALING_PAIR = generateKeyPairSync('ed25519');
+const SEALING_PUBLIC_KEY = `prod-1:${SEALING_PAIR.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
+const SEALING_KEY = `prod-1:${SEALING_PAIR.privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`;
 
 describe('config: validated once at start-up, naming each bad variable', () => {
   it('runs on embedded defaults in development, and refuses them when not told it is development', () => {
@@ -80,6 +82,12 @@ describe('config: validated once at start-up, naming each bad variable', () => {
         DECISION_SEAL_PRIVATE_KEY: DEV_DEFAULTS.DECISION_SEAL_PRIVATE_KEY,
       }),
     ).toThrow(/DECISION_SEAL_PRIVATE_KEY: is the development default/);
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        DECISION_SEAL_PUBLIC_KEYS: `k1:${DEV_DEFAULTS.DECISION_SEAL_PUBLIC_KEY}`,
+      }),
+    ).toThrow(/DECISION_SEAL_PUBLIC_KEYS: lists the development key/);
     const ok = loadConfig({
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://a@b/c',
@@ -97,7 +105,7 @@ describe('config: validated once at start-up, naming each bad variable', () => {
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://a@b/c',
       OPERATOR_JWKS_URL: 'https://sso.example/.well-known/jwks.json',
-      DECISION_SEAL_PUBLIC_KEYS: 'k1:MCowBQYDK2VwAyEAHi49V7o06CEAMzZGT9VvQEFPqc7Ni8Km8augws5lcH0=',
+      DECISION_SEAL_PUBLIC_KEYS: SEALING_PUBLIC_KEY,
       SECRETS_KEY: 'k'.repeat(32),
       METRICS_TOKEN: 'm'.repeat(16),
       FX_RATES_URL: 'https://rates.example',
@@ -112,7 +120,7 @@ describe('config: validated once at start-up, naming each bad variable', () => {
         NODE_ENV: 'production',
         DATABASE_URL: 'postgres://a@b/c',
         OPERATOR_JWKS_URL: 'http://sso.example/jwks',
-        DECISION_SEAL_PUBLIC_KEYS: 'k1:MCowBQYDK2VwAyEAHi49V7o06CEAMzZGT9VvQEFPqc7Ni8Km8augws5lcH0=',
+        DECISION_SEAL_PUBLIC_KEYS: SEALING_PUBLIC_KEY,
         SECRETS_KEY: 'k'.repeat(32),
         METRICS_TOKEN: 'm'.repeat(16),
         FX_RATES_URL: 'https://rates.example',

@@ -1,4 +1,4 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { condition, workflowInfo } from '@temporalio/workflow';
 import type { Decider } from '../domain/actors';
 import { deciderOf, sealOf, sealProblem, type DecisionSeal } from '../domain/decisions';
 import type { Refusal } from '../domain/refusals';
@@ -12,9 +12,14 @@ import type { Refusal } from '../domain/refusals';
  * (the run's start, activity results, timers that fired, the issue time of seals Clearhouse
  * signed): a lower bound of the true time, the same on replay. A seal is refused once that
  * bound passes its expiry; one that expired since the workflow last learned the time is
- * accepted until it learns a later one (its next timer, activity result or decision), and
- * still only once, only for its workflow and decision, only with the role.
+ * accepted until it learns a later one — at most one reminder interval while exceptions wait
+ * (its reminder timers), one SEAL_CLOCK_TICK_MS while a payout waits for approval
+ * (`waitWithClock`), one reminder while an application waits — and still only once, only for
+ * its workflow and decision, only with the role.
  */
+/** While a workflow waits only for decisions, its clock for seals moves on this often. */
+export const SEAL_CLOCK_TICK_MS = 30 * 60_000;
+
 export function decisionGuard() {
   const usedNonces = new Set<string>();
   let knownMs = workflowInfo().runStartTime.getTime();
@@ -32,6 +37,20 @@ export function decisionGuard() {
     },
     /** The latest time the history proves. */
     knownTime: (): number => knownMs,
+    /**
+     * Waits until `done`, with a timer every SEAL_CLOCK_TICK_MS that moves the clock on: a seal
+     * used while the workflow waits is refused at most one tick after its expiry.
+     */
+    async waitWithClock(done: () => boolean): Promise<void> {
+      for (;;) {
+        const from = knownMs;
+        if (
+          await condition(done, SEAL_CLOCK_TICK_MS, { summary: 'clock for sealed decisions (every 30 min)' })
+        )
+          return;
+        if (from + SEAL_CLOCK_TICK_MS > knownMs) knownMs = from + SEAL_CLOCK_TICK_MS;
+      }
+    },
     /** Why a decision must be refused for its seal, or null (validators: changes nothing). */
     problem: (input: unknown, decision: string, role: string): Refusal | null =>
       sealProblem(input, target(decision, role), knownMs, usedNonces),
@@ -47,6 +66,13 @@ export function decisionGuard() {
     } {
       const seal = sealOf(input);
       const { actor, name } = deciderOf(input);
+      // Only a verified seal, or a typed name of a decision recorded before seals, reaches here
+      // (the validator refuses anything else). A history replayed without the key that sealed
+      // one of its decisions must stop, not go on with an unknown decider.
+      if (!seal && !name)
+        throw new Error(
+          'a recorded decision has no verified seal: is the key that sealed it missing from DECISION_SEAL_PUBLIC_KEYS?',
+        );
       if (seal) {
         usedNonces.add(seal.nonce);
         this.learn(seal.issuedAt);

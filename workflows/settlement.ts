@@ -406,6 +406,7 @@ export async function settlementCycle(given: SettlementInput): Promise<Settlemen
       // same workflow task as an accepted Update can replay in another order (seen in CI as
       // TMPRL1100). Histories from before this move carry the older marker, after publish().
       const recordedEarly = patched('approvals-recorded-before-payout-v2');
+      const clockTicks = patched('approval-clock');
       await publish(
         'AwaitingPayoutApproval',
         `waiting for ${PAYOUT_APPROVALS} different operators to approve the payout of ${fees.netPayable} ${input.currency} (Update approvePayout)`,
@@ -413,9 +414,10 @@ export async function settlementCycle(given: SettlementInput): Promise<Settlemen
       // Histories from before publish() mirrored the status wrote it here (replay-safe).
       if (!patched('one-status-writer')) await acts.setCycleStatus(cycle.cycleId, 'AwaitingPayoutApproval');
       const recorded = recordedEarly || patched('approvals-recorded-before-payout');
-      await condition(
-        () => view.approvals.length >= PAYOUT_APPROVALS && (!recorded || allHandlersFinished()),
-      );
+      const approved = () =>
+        view.approvals.length >= PAYOUT_APPROVALS && (!recorded || allHandlersFinished());
+      if (clockTicks) await decisions.waitWithClock(approved);
+      else await condition(approved);
     }
     await publish('PayingOut', `${fees.netPayable} ${input.currency}`);
     await acts.recordPayout.executeWithOptions(

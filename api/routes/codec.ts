@@ -1,4 +1,5 @@
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import { actorKey } from '../../domain/actors';
 import { SEALED_DECISION_ENCODING, type SealSource } from '../../domain/decisions';
@@ -9,6 +10,7 @@ import {
   type OperatorIdentity,
   type OperatorRole,
 } from '../../platform/operators';
+import { DEV_DEFAULTS } from '../../platform/config';
 import { authDeps, verifyOperatorToken } from '../auth';
 import type { ApiDeps } from '../deps';
 import { sealingKeyOf } from '../updates';
@@ -61,7 +63,13 @@ const DEMO_PEOPLE: { name: string; roles: OperatorRole[] }[] = [
 
 export function codecRoutes(router: Router, deps: ApiDeps): void {
   const auth = authDeps(deps.db, deps.config.api);
-  const dev = deps.config.nodeEnv !== 'production' && deps.config.api.operatorTokens.secret !== null;
+  // The demo sign-in (one click as ana or bo) exists only for the development issuer, outside
+  // production, and only for a browser on this machine: anywhere else it would be two approvers
+  // for anyone.
+  const demo =
+    deps.config.nodeEnv !== 'production' &&
+    deps.config.api.operatorTokens.secret === DEV_DEFAULTS.OPERATOR_JWT_SECRET;
+  const demoFor = (req: Request) => demo && isLoopback(req.socket.remoteAddress);
   // Parsed once, on the first decode that needs them.
   let keys: ReturnType<typeof verifyKeysFrom> | null = null;
   const verifyKeys = () => (keys ??= verifyKeysFrom(deps.config.decisionSeals));
@@ -79,14 +87,33 @@ export function codecRoutes(router: Router, deps: ApiDeps): void {
   }
 
   const json = express.json({ limit: MAX_BODY, type: 'application/json' });
+  /**
+   * Who may send a body here, before it is read: a verified operator (the caller is kept on
+   * res.locals), from this origin or no browser at all (the CLI), never a page of another site.
+   */
+  const signedIn: RequestHandler = (req, res, next) => {
+    if (!sameOriginOrNoBrowser(req))
+      return problem(res, 403, 'forbidden', "codec calls come from the UI's own origin or the CLI");
+    caller(req).then((identity) => {
+      if (!identity)
+        return problem(
+          res,
+          401,
+          'unauthorized',
+          'the codec serves signed-in operators: sign in at /clearhouse/codec/sign-in (Web UI), or pass --codec-auth "Bearer <operator token>" (CLI)',
+        );
+      res.locals.identity = identity;
+      next();
+    }, next);
+  };
 
-  router.post('/codec/encode', json, async (req, res, next) => {
+  router.post('/codec/encode', signedIn, json, async (req, res, next) => {
     try {
       const body = codecBody.safeParse(req.body);
       if (!body.success)
         return problem(res, 422, 'invalid', 'send {"payloads": [...]} (Temporal codec protocol)');
       const namespace = req.get('x-namespace') || deps.config.temporal.namespace;
-      let identity: Awaited<ReturnType<typeof caller>> | undefined;
+      const identity = res.locals.identity as { who: OperatorIdentity; source: SealSource };
       const out: WirePayload[] = [];
       for (const p of body.data.payloads) {
         const decision = decisionIn(p);
@@ -94,14 +121,6 @@ export function codecRoutes(router: Router, deps: ApiDeps): void {
           out.push(p);
           continue;
         }
-        identity ??= await caller(req);
-        if (!identity)
-          return problem(
-            res,
-            401,
-            'unauthorized',
-            'a decision is sealed only for a signed-in operator: sign in at /clearhouse/codec/sign-in (Web UI), or pass --codec-auth "Bearer <operator token>" (CLI)',
-          );
         const { payload } = sealDecision(sealingKeyOf(deps.config), {
           target: { namespace, workflowId: decision.workflowId, decision: decision.decision },
           actor: operatorActor(identity.who),
@@ -130,7 +149,7 @@ export function codecRoutes(router: Router, deps: ApiDeps): void {
     }
   });
 
-  router.post('/codec/decode', json, async (req, res, next) => {
+  router.post('/codec/decode', signedIn, json, async (req, res, next) => {
     try {
       const body = codecBody.safeParse(req.body);
       if (!body.success)
@@ -138,8 +157,7 @@ export function codecRoutes(router: Router, deps: ApiDeps): void {
       const sealed = body.data.payloads.some(
         (p) => unb64(p.metadata?.encoding).toString() === SEALED_DECISION_ENCODING,
       );
-      // Who decided what is for operators: without a verified one, sealed payloads stay as they are.
-      if (!sealed || !(await caller(req))) return res.json({ payloads: body.data.payloads });
+      if (!sealed) return res.json({ payloads: body.data.payloads });
       const keys = verifyKeys();
       res.json({
         payloads: body.data.payloads.map((p) => {
@@ -165,11 +183,11 @@ export function codecRoutes(router: Router, deps: ApiDeps): void {
 
   // Sign-in for the Web UI: an operator token (or, in development, a demo person) becomes an
   // HttpOnly SameSite=Strict session cookie on the UI's origin.
-  router.get('/codec/sign-in', (_req, res) => {
+  router.get('/codec/sign-in', (req, res) => {
     res
       .set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
       .type('html')
-      .send(signInPage(dev));
+      .send(signInPage(demoFor(req)));
   });
 
   const form = express.urlencoded({ extended: false, limit: '16kb' });
@@ -182,18 +200,21 @@ export function codecRoutes(router: Router, deps: ApiDeps): void {
       const given = (req.body ?? {}) as { token?: unknown; as?: unknown };
       let token: string | null =
         typeof given.token === 'string' && given.token.trim() ? given.token.trim() : null;
-      if (!token && dev && typeof given.as === 'string') {
+      if (!token && demoFor(req) && typeof given.as === 'string') {
         const demo = DEMO_PEOPLE.find((p) => p.name === given.as);
         if (demo) token = await mintOperatorToken(deps.config.api.operatorTokens, demo);
       }
       const who = token ? await verifyOperatorToken(auth, token) : null;
       if (!token || !who) return problem(res, 401, 'unauthorized', 'not a valid operator token');
+      // Sent only to the codec's own paths (behind the gateway: /clearhouse/codec), never to
+      // the Temporal UI server; Secure in production; gone when the token expires.
+      const exp = decodeJwt(token).exp ?? 0;
       res.cookie(SESSION_COOKIE, token, {
         httpOnly: true,
         sameSite: 'strict',
-        secure: req.secure,
-        path: '/',
-        maxAge: deps.config.api.operatorTokens.maxTtlSeconds * 1000,
+        secure: req.secure || deps.config.nodeEnv === 'production',
+        path: `${forwardedPrefix(req)}/codec`,
+        maxAge: Math.max(0, exp * 1000 - Date.now()),
       });
       res
         .status(200)
@@ -209,10 +230,28 @@ export function codecRoutes(router: Router, deps: ApiDeps): void {
     }
   });
 
-  router.post('/codec/sign-out', (_req, res) => {
-    res.clearCookie(SESSION_COOKIE, { path: '/' }).status(204).end();
+  router.post('/codec/sign-out', (req, res) => {
+    res
+      .clearCookie(SESSION_COOKIE, { path: `${forwardedPrefix(req)}/codec` })
+      .status(204)
+      .end();
   });
 }
+
+/** A call from a page of this origin, or from no browser at all (the Temporal CLI sends no Sec-Fetch-Site). */
+function sameOriginOrNoBrowser(req: Request): boolean {
+  const site = req.get('sec-fetch-site');
+  return !site || site === 'same-origin' || site === 'none';
+}
+
+/** The path prefix the UI's gateway serves the codec under (`/clearhouse`), or none. */
+function forwardedPrefix(req: Request): string {
+  const prefix = req.get('x-forwarded-prefix') ?? '';
+  return /^(\/[A-Za-z0-9_-]+)*$/.test(prefix) ? prefix : '';
+}
+
+const isLoopback = (address: string | undefined): boolean =>
+  address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 
 /** A payload that names a decision's target: JSON with "workflowId" and "update" (its name). */
 function decisionIn(

@@ -9,9 +9,11 @@ import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const PREFIX = '/clearhouse/';
+const PREFIX = '/clearhouse';
 /** Only the codec and its sign-in go to the API: the rest of the API is not served here. */
-const CODEC = '/clearhouse/codec/';
+const CODEC_PATHS = new Set(
+  ['encode', 'decode', 'sign-in', 'session', 'sign-out'].map((p) => `${PREFIX}/codec/${p}`),
+);
 
 /** Hop-by-hop headers are not forwarded (RFC 9110 §7.6.1). */
 const HOP = new Set([
@@ -24,13 +26,14 @@ const HOP = new Set([
   'upgrade',
 ]);
 
-function forward(req, res, target, path) {
+function forward(req, res, target, path, extra = {}) {
   const url = new URL(path, target);
   const headers = {};
   for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v;
   headers.host = url.host;
   headers['x-forwarded-host'] = req.headers.host ?? '';
-  headers['x-forwarded-proto'] = 'http';
+  headers['x-forwarded-proto'] = req.headers['x-forwarded-proto'] ?? 'http';
+  Object.assign(headers, extra);
   const upstream = http.request(url, { method: req.method, headers }, (up) => {
     const out = {};
     for (const [k, v] of Object.entries(up.headers)) if (!HOP.has(k)) out[k] = v;
@@ -51,10 +54,18 @@ function forward(req, res, target, path) {
  */
 export function startUiGateway({ port, host = '127.0.0.1', uiTarget, apiTarget }) {
   const server = http.createServer((req, res) => {
-    const path = req.url ?? '/';
-    if (path.startsWith(CODEC)) forward(req, res, apiTarget, `/${path.slice(PREFIX.length)}`);
-    else if (path.startsWith(PREFIX)) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-    else forward(req, res, uiTarget, path);
+    const raw = req.url ?? '/';
+    // Judged on the path as the upstream would resolve it; towards the API, dot segments and
+    // their encodings (`..`, `%2e%2e`, `%2f`) never reach past the allow-list.
+    const { pathname, search } = new URL(raw, 'http://gateway');
+    const toApi = pathname === PREFIX || pathname.startsWith(`${PREFIX}/`) || raw.startsWith(PREFIX);
+    const dotted = /(^|\/)(\.|%2e){1,2}(\/|$)|%2f|%5c|\\/i.test(raw);
+    if (toApi && CODEC_PATHS.has(pathname) && !dotted)
+      forward(req, res, apiTarget, `${pathname.slice(PREFIX.length)}${search}`, {
+        'x-forwarded-prefix': PREFIX,
+      });
+    else if (toApi) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    else forward(req, res, uiTarget, raw);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -74,7 +85,7 @@ export function startUiGateway({ port, host = '127.0.0.1', uiTarget, apiTarget }
 }
 
 /** The codec endpoint the Temporal UI is configured with, for a gateway at `gatewayUrl`. */
-export const codecEndpointOf = (gatewayUrl) => `${gatewayUrl}${PREFIX}codec`;
+export const codecEndpointOf = (gatewayUrl) => `${gatewayUrl}${PREFIX}/codec`;
 
 // Run directly (compose's ui-gateway): UI_GATEWAY_PORT, UI_GATEWAY_HOST, TEMPORAL_UI_SERVER_URL,
 // CLEARHOUSE_API_URL.
