@@ -95,6 +95,7 @@ async function schemathesis(credential: string, label: string): Promise<Run> {
         SCHEMATHESIS_HOOKS: 'clearhouse_hooks',
         CLEARHOUSE_BACKFILL_MAX_DAYS: String(BACKFILL_MAX_DAYS),
         CLEARHOUSE_MAX_POSITION_DAYS: String(MAX_POSITION_DAYS),
+        CLEARHOUSE_THRESHOLD_CEILING: stack.config.contracts.maxPayoutApprovalThresholdMinor,
         CLEARHOUSE_CURRENCY_SCALES: JSON.stringify(
           Object.fromEntries(currencies.codes().map((c) => [c, currencies.requireScale(c)])),
         ),

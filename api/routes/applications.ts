@@ -88,7 +88,8 @@ export function applicationRoutes(router: Router, registry: OpenAPIRegistry, dep
       'checks with a risk score and its reasons, then operators decide (`POST …/decisions` or the Update ' +
       '`decideApplication` in the Temporal UI). High risk needs two different approvers; the submitter is never ' +
       'one. On approval: partner, contract version 1, ledger accounts, API key (collected once with ' +
-      '`POST …/credentials`), a connectivity test of the provider report and the webhook, the settlement Schedule.',
+      '`POST …/credentials`), a connectivity test of the provider report and the webhook, the settlement Schedule. ' +
+      'A contract whose `payoutApprovalThresholdMinor` is above the deployment ceiling (CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR) is a 422 naming the field.',
     tags: ['partners'],
     auth: 'admin',
     body: applicationBody,

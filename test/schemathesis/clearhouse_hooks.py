@@ -63,6 +63,17 @@ def _amount(value: str, currency: str) -> str:
     return sign + text if text.strip("0.") else text
 
 
+THRESHOLD_CEILING = int(os.environ["CLEARHOUSE_THRESHOLD_CEILING"])
+
+
+def _threshold(terms) -> None:
+    """A payout-approval threshold is at most the deployment's ceiling (a configured value)."""
+    settlement = terms.get("settlement") if isinstance(terms, dict) else None
+    value = settlement.get("payoutApprovalThresholdMinor") if isinstance(settlement, dict) else None
+    if isinstance(value, str) and value.isdigit() and int(value) > THRESHOLD_CEILING:
+        settlement["payoutApprovalThresholdMinor"] = str(THRESHOLD_CEILING)
+
+
 def _tiers(terms) -> None:
     """Tiers rise from one to the next, and only the last is open-ended (domain/fees.ts)."""
     if not isinstance(terms, dict) or not isinstance(terms.get("tiers"), list) or not terms["tiers"]:
@@ -103,6 +114,7 @@ def before_call(context, case, kwargs) -> None:
                 tx["amount"] = _amount(tx["amount"], tx.get("currency"))
     elif re.fullmatch(r"/v1/partners/\{partnerId\}/contracts/\{version\}", path) and body is not None:
         _tiers(body.get("terms"))
+        _threshold(body.get("terms"))
     elif path == "/v1/partners/{partnerId}/games" and method == "put" and body is not None:
         # A game is listed once per request (its category would be ambiguous otherwise).
         seen = set()
@@ -114,3 +126,4 @@ def before_call(context, case, kwargs) -> None:
         contract = body.get("contract")
         if isinstance(contract, dict):
             _tiers(contract.get("terms"))
+            _threshold(contract.get("terms"))
