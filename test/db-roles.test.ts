@@ -105,6 +105,7 @@ describe('the application role (clearhouse_app) on real Postgres', () => {
     'DELETE FROM ledger_blocks',
     'TRUNCATE ledger_blocks CASCADE',
     'UPDATE ledger_accounts SET debits_minor = debits_minor + 1',
+    "INSERT INTO ledger_accounts (code, owner_kind, kind, currency, debits_minor) VALUES ('house:forged', 'house', 'asset', 'EUR', 1000)",
     'UPDATE audit_chains SET head_seq = head_seq',
     "INSERT INTO audit_chains (chain_id, head_hash) VALUES (99, '\\x00')",
     'DELETE FROM audit_chains WHERE chain_id = 15',
