@@ -6,6 +6,7 @@ import { auditActivities } from './audit';
 import { withFailureMapping } from './failures';
 import { onboardingActivities } from './onboarding';
 import { partnerActivities } from './partners';
+import { reportActivities } from './report';
 import { settlementActivities } from './settlement';
 import { temporalSweepActivities } from './temporal-sweep';
 
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...auditActivities(deps),
     ...onboardingActivities(deps),
     ...partnerActivities(deps),
+    ...reportActivities(deps),
     ...settlementActivities(deps),
     ...temporalSweepActivities(deps),
   });

@@ -1,10 +1,10 @@
-import { activityInfo, Context, heartbeat } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { settlementWorkflowId } from '../workflows/ids';
 import { ensureAccounts, postEntries, type EntryInput } from '../db/ledger';
 import type { Db } from '../db/pool';
 import { withTransaction } from '../db/retry';
-import { providerConnectionOf, webhookOf } from '../db/partners';
+import { webhookOf } from '../db/partners';
 import * as q from '../db/settlement';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import * as accruals from '../db/accruals';
@@ -25,13 +25,6 @@ import {
   type StatementInputs,
 } from '../domain/statement';
 import {
-  aggregateDiscrepancies,
-  controlTotalsDiscrepancy,
-  differingKeys,
-  reconcileTransactions,
-  type Discrepancy,
-} from '../domain/reconciliation';
-import {
   type ResolveExceptionInput,
   type SettlementException,
   type SettlementResolution,
@@ -44,19 +37,7 @@ import type { SecretBox } from '../platform/secrets';
 import { callUpstream } from '../platform/outbound-http';
 import { auditWorkflowStep } from './audit';
 import { deliverSignedWebhook, outboundFailure } from './failures';
-import { openProviderConnection } from '../providers/connection';
-import { adapters } from '../providers/registry';
-import {
-  fetchCountedPage,
-  jsonBody,
-  ProviderReportError,
-  ProviderUnavailableError,
-  ReportCapExceededError,
-  reportCapProblem,
-  reportCapsInForce,
-  reportLimitProblem,
-} from '../providers/types';
-import { REPORT_CAP_DEFAULTS, type Config } from '../platform/config';
+import { jsonBody } from '../providers/types';
 
 // Activities of the settlement cycle. Each one may run more than once (Temporal retries,
 // worker crashes): every write is keyed by the cycle id, so a repeat changes nothing.
@@ -119,92 +100,17 @@ function feeSummary(s: Statement, scale: number): FeeSummary {
   };
 }
 
-/** Where a report fetch stands after its last stored page (saved with that page). */
-interface FetchState {
-  /** The cursor of the next page; null after the last page (or before the first, when pages is 0). */
-  cursor: string | null;
-  /** Row number of the next page's first row. */
-  ord: number;
-  pages: number;
-  aggregateKeys: number;
-  /** Bytes of the provider's answers behind the pages stored (toward the byte cap). */
-  bytes: number;
-  control: { recordCount: number; sumMinor: bigint } | null;
-  fileChecked: boolean;
-  fileMismatch: Discrepancy | null;
-}
-const FETCH_HEARTBEAT_MS = 2_000;
-/** Rows the stored pages brought (toward the row cap): transactions and totals alike. */
-const rowsStored = (s: FetchState) => s.ord - 1 + s.aggregateKeys;
-const freshFetch = (): FetchState => ({
-  cursor: null,
-  ord: 1,
-  pages: 0,
-  aggregateKeys: 0,
-  bytes: 0,
-  control: null,
-  fileChecked: false,
-  fileMismatch: null,
-});
-/** JSON for the progress row and the heartbeat: each bigint as a decimal string. */
-const big = (v: bigint | null) => (v === null ? null : v.toString());
-const unbig = (v: string | null) => (v === null ? null : BigInt(v));
-const encodeFetchState = (s: FetchState) => ({
-  ...s,
-  control: s.control && { recordCount: s.control.recordCount, sumMinor: s.control.sumMinor.toString() },
-  fileMismatch: s.fileMismatch && {
-    ...s.fileMismatch,
-    oursMinor: big(s.fileMismatch.oursMinor),
-    theirsMinor: big(s.fileMismatch.theirsMinor),
-    differenceMinor: s.fileMismatch.differenceMinor.toString(),
-  },
-});
-const decodeFetchState = (json: unknown): FetchState => {
-  const s = json as ReturnType<typeof encodeFetchState>;
-  return {
-    ...s,
-    // Progress saved before bytes were counted: they count from the pages still to come.
-    bytes: s.bytes ?? 0,
-    control: s.control && { recordCount: s.control.recordCount, sumMinor: BigInt(s.control.sumMinor) },
-    fileMismatch: s.fileMismatch && {
-      ...s.fileMismatch,
-      oursMinor: unbig(s.fileMismatch.oursMinor),
-      theirsMinor: unbig(s.fileMismatch.theirsMinor),
-      differenceMinor: BigInt(s.fileMismatch.differenceMinor),
-    },
-  };
-};
-
-/** What the rule of a resolution's GGR effect reads of an exception besides its difference. */
-type ExceptionFacts = Pick<Required<SettlementException>, 'txType' | 'isAggregate'>;
-/** An exception about the report as a whole: no transaction and no totals key. */
-const REPORT_LEVEL: ExceptionFacts = { txType: null, isAggregate: false };
-
-const toException = (d: Discrepancy, facts: ExceptionFacts): SettlementException => ({
-  exceptionId: d.id,
-  kind: d.kind,
-  txId: d.txId,
-  differenceMinor: d.differenceMinor.toString(),
-  detail: d.detail,
-  txType: facts.txType,
-  isAggregate: facts.isAggregate,
-});
-
 export function settlementActivities({
   db,
   currencies = defaultCurrencies,
   secrets,
   fxRatesUrl,
-  config,
 }: {
   db: Db;
   currencies?: CurrencyRegistry;
   secrets?: SecretBox;
   fxRatesUrl?: string;
-  /** For the report caps (REPORT_MAX_ROWS, REPORT_MAX_BYTES); their defaults without it. */
-  config?: Pick<Config, 'reportCaps'>;
 }) {
-  const deploymentCaps = config?.reportCaps ?? REPORT_CAP_DEFAULTS;
   return {
     /**
      * Freezes the period's sources, then locks, once per cycle, the rate of every transaction currency into the settlement
@@ -344,166 +250,6 @@ export function settlementActivities({
       const frozenAt = await q.freezeCycle(db, c);
       await accruals.snapshotSources(db, c);
       return { frozenAt };
-    },
-
-    /**
-     * Pages through the provider's report. Each page is stored in one transaction with where
-     * the fetch stands after it, so a new worker resumes after the last stored page: a crash
-     * costs at most the page in flight, fetched once more, and rows are stored once. The
-     * heartbeat (every few seconds, also while a page is in flight) only says the fetch is
-     * alive. Transient provider faults throw (Temporal retries with backoff); a report that
-     * cannot be read, or that would store more than its caps allow (ReportCapExceededError), is
-     * non-retryable.
-     */
-    async fetchProviderReport(
-      c: CycleArgs,
-    ): Promise<{ rows: number; control: 'ok' | 'absent' | 'mismatch'; exceptions: SettlementException[] }> {
-      const stored = await providerConnectionOf(db, c.partnerId);
-      const provider = openProviderConnection(stored, secrets);
-      if (!provider) throw new NotFoundError(`no provider report configured for partner ${c.partnerId}`);
-      const caps = reportCapsInForce(deploymentCaps, stored?.limits ?? null);
-      const adapter = adapters[provider.format];
-      if (!adapter) throw new NotFoundError(`no adapter for report format ${provider.format}`);
-      const window = await q.periodWindowMs(db, c);
-      // Always set for an activity a workflow runs (absent only for standalone activities).
-      const runId = activityInfo().workflowExecution?.runId ?? c.cycleId;
-      const saved = await q.reportProgress(db, c.cycleId, runId);
-      let state: FetchState = saved === null ? freshFetch() : decodeFetchState(saved);
-      const alive = setInterval(() => heartbeat(encodeFetchState(state)), FETCH_HEARTBEAT_MS);
-      try {
-        heartbeat(encodeFetchState(state));
-        // A retry after the last page was stored (the worker died before answering) fetches nothing.
-        while (!(state.pages > 0 && state.cursor === null)) {
-          let page, bytes;
-          try {
-            ({ page, bytes } = await fetchCountedPage(adapter, {
-              baseUrl: provider.baseUrl,
-              currencies,
-              options: provider.options,
-              headers: provider.headers,
-              fromMs: window.fromMs,
-              toMs: window.toMs,
-              cursor: state.cursor,
-            }));
-          } catch (err) {
-            if (err instanceof ProviderUnavailableError) throw outboundFailure(err, (e) => e);
-            if (err instanceof ProviderReportError) throw new ConflictError(err.message);
-            throw err;
-          }
-          // Counted from the saved state: a resumed fetch cannot exceed the cap either.
-          const pages = state.pages + 1;
-          const overLimit = reportLimitProblem(page, pages);
-          if (overLimit) throw new ConflictError(`provider report unreadable: ${overLimit}`);
-          const pageRows = page.rows.length + (page.aggregates?.length ?? 0);
-          const overCap = reportCapProblem(
-            caps,
-            { rows: rowsStored(state), bytes: state.bytes },
-            { rows: pageRows, bytes },
-          );
-          if (overCap) throw new ReportCapExceededError(overCap);
-          const next: FetchState = {
-            cursor: page.nextCursor,
-            ord: state.ord + page.rows.length,
-            pages,
-            aggregateKeys: state.aggregateKeys + (page.aggregates?.length ?? 0),
-            bytes: state.bytes + bytes,
-            control: page.control ?? state.control,
-            fileChecked: state.fileChecked || page.fileCheck !== undefined,
-            fileMismatch:
-              state.fileMismatch ??
-              (page.fileCheck
-                ? controlTotalsDiscrepancy(page.fileCheck.actual, page.fileCheck.declared)
-                : null),
-          };
-          await q.storeReportPage(
-            db,
-            { ...c, runId },
-            { firstOrd: state.ord, rows: page.rows, aggregates: page.aggregates ?? [] },
-            encodeFetchState(next),
-          );
-          state = next;
-          heartbeat(encodeFetchState(state));
-        }
-      } finally {
-        clearInterval(alive);
-      }
-      const totals = await q.reportTotals(db, c.cycleId);
-      const mismatch =
-        state.fileMismatch ?? (state.control ? controlTotalsDiscrepancy(totals, state.control) : null);
-      if (mismatch) await q.storeExceptions(db, c.cycleId, [mismatch]);
-      const checked = state.control !== null || state.fileChecked;
-      return {
-        rows: totals.recordCount + state.aggregateKeys,
-        control: !checked ? 'absent' : mismatch ? 'mismatch' : 'ok',
-        exceptions: mismatch ? [toException(mismatch, REPORT_LEVEL)] : [],
-      };
-    },
-
-    /** Records that the report could not be fetched at all, as an exception operators resolve. */
-    async recordReportUnavailable(c: CycleArgs, reason: string): Promise<SettlementException> {
-      const d: Discrepancy = {
-        id: 'report_unavailable:report',
-        kind: 'report_unavailable',
-        key: null,
-        txId: null,
-        oursMinor: null,
-        theirsMinor: null,
-        differenceMinor: 0n,
-        detail: `provider report unavailable: ${reason}`,
-      };
-      await q.storeExceptions(db, c.cycleId, [d]);
-      return toException(d, REPORT_LEVEL);
-    },
-
-    /** Totals per (day, game, currency) first; transactions only where they differ. */
-    async reconcile(
-      c: CycleArgs & { frozenAt: string },
-    ): Promise<{ keysCompared: number; keysDiffering: number; exceptions: SettlementException[] }> {
-      // The frozen sources (a no-op when the freeze froze them, as it does since they exist).
-      await accruals.snapshotSources(db, c);
-      const [ours, theirs] = await Promise.all([
-        accruals.sourceAggregates(db, c.cycleId),
-        q.theirAggregates(db, c.cycleId),
-      ]);
-      const keys = differingKeys(ours, theirs);
-      let discrepancies: Discrepancy[] = [];
-      if (keys.length) {
-        const aggregateOnly = await q.hasReportAggregates(db, c.cycleId);
-        if (aggregateOnly) {
-          // An aggregator reports no transactions: the difference is named per key.
-          discrepancies = aggregateDiscrepancies(ours, theirs, keys);
-        } else {
-          const txs = await q.transactionsForKeys(db, c, keys);
-          discrepancies = reconcileTransactions(txs.ours, txs.theirs, {
-            frozenAt: c.frozenAt,
-            roundingToleranceMinor: BigInt(c.roundingToleranceMinor),
-          });
-        }
-      }
-      await q.storeExceptions(db, c.cycleId, discrepancies);
-      // What accepting the provider's figure would do to GGR is read as the fee step reads it.
-      const facts = new Map(
-        (discrepancies.length ? await accruals.exceptionRecords(db, c.cycleId, c.currencyScale) : []).map(
-          (e) => [e.exceptionId, { txType: e.txType, isAggregate: e.isAggregate }],
-        ),
-      );
-      await q.storeCycleOutputs(db, c.cycleId, {
-        report: {
-          keysCompared: new Set(
-            [...ours, ...theirs].map((k) => `${k.businessDate}|${k.gameId}|${k.currency}`),
-          ).size,
-          keysDiffering: keys.length,
-        },
-      });
-      return {
-        keysCompared: ours.length,
-        keysDiffering: keys.length,
-        exceptions: discrepancies.map((d) => {
-          const f = facts.get(d.id);
-          if (!f) throw new Error(`exception ${d.id} of ${c.cycleId} was not stored`);
-          return toException(d, f);
-        }),
-      };
     },
 
     async recordResolution(c: CycleArgs, r: ResolveExceptionInput): Promise<void> {

@@ -6,7 +6,8 @@ import { formatAmount, type CurrencyRegistry } from '../domain/money';
 import type { Resolution } from '../domain/settlement';
 import type { AggregateRow } from '../domain/reconciliation';
 import type { ExceptionRecord, SourceRow, StatementInputs } from '../domain/statement';
-import { aggregateRow, lockedRates, type AggregateSqlRow, type CycleRef } from './settlement';
+import { lockedRates, type CycleRef } from './settlement';
+import { aggregateRow, type AggregateSqlRow } from './reports';
 
 // A period's money state between cycles: the month's accrual (tier volume, variable fees,
 // guarantee top-ups, fixed fee) and the carry one period leaves for a later one. Every write
