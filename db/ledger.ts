@@ -127,17 +127,81 @@ export async function postEntries(db: Queryable, entries: EntryInput[]): Promise
         ...rows.map((r) => ({ idempotencyKey: r.idempotency_key, entryId: r.entry_id, status: r.status })),
       );
     } catch (err) {
-      const e = err as { code?: string; detail?: string; message?: string };
-      if (e.code === 'CH409') {
-        throw new ConflictError(
-          'idempotency keys reused with different content',
-          (e.detail ?? '')
-            .split(',')
-            .map((k) => ({ path: `entries[key=${k}]`, message: 'different content' })),
-        );
-      }
-      if (e.code === 'CH422') throw new ValidationError(e.message ?? 'invalid entries');
-      throw err;
+      throw postingFailure(err);
+    }
+  }
+  return results;
+}
+
+/** The ledger functions' refusals as typed failures; anything else as it came. */
+function postingFailure(err: unknown): unknown {
+  const e = err as { code?: string; detail?: string; message?: string };
+  if (e.code === 'CH409') {
+    return new ConflictError(
+      'idempotency keys reused with different content',
+      (e.detail ?? '').split(',').map((k) => ({ path: `entries[key=${k}]`, message: 'different content' })),
+    );
+  }
+  if (e.code === 'CH422') return new ValidationError(e.message ?? 'invalid entries');
+  return err;
+}
+
+// Postgres' text form of composite values and arrays: every value double-quoted, with its
+// quotes and backslashes escaped, so that nesting (a row inside an array inside a row inside
+// an array) stays unambiguous whatever the text holds; an unquoted empty field is NULL.
+const quoted = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
+const rowLiteral = (fields: (string | null)[]) =>
+  `(${fields.map((f) => (f === null ? '' : quoted(f))).join(',')})`;
+const arrayLiteral = (items: string[]) => `{${items.map(quoted).join(',')}}`;
+
+/** A batch as one `ledger_entry_in[]` value: each entry a row carrying its postings' rows. */
+export function entryRowsLiteral(entries: EntryInput[]): string {
+  return arrayLiteral(
+    entries.map((e) => {
+      if (e.postings.length === 0) throw new ValidationError(`entry ${e.idempotencyKey} has no postings`);
+      return rowLiteral([
+        e.idempotencyKey,
+        e.effectiveDate,
+        e.sourceKind,
+        e.sourceRef,
+        JSON.stringify(e.metadata ?? {}),
+        e.reversesEntryId ?? null,
+        arrayLiteral(
+          e.postings.map((p) => {
+            if (p.amountMinor <= 0n)
+              throw new ValidationError(`entry ${e.idempotencyKey}: posting amounts must be positive`);
+            return rowLiteral([p.debitAccountId, p.creditAccountId, p.currency, p.amountMinor.toString()]);
+          }),
+        ),
+      ]);
+    }),
+  );
+}
+
+/**
+ * Posts entries like postEntries, the batch crossing into SQL as one array of entry rows
+ * (`ledger_entry_in[]`, each with its `ledger_posting_in[]`) through ledger_post_entries,
+ * which hands them to ledger_post: the same checks, hashes, chains, idempotency and results.
+ * Used by journals (db/journals.ts); ingest keeps its own path to ledger_post.
+ */
+export async function postEntryRows(db: Queryable, entries: EntryInput[]): Promise<PostResult[]> {
+  const results: PostResult[] = [];
+  for (let start = 0; start < entries.length; start += MAX_ENTRIES_PER_CALL) {
+    const chunk = entries.slice(start, start + MAX_ENTRIES_PER_CALL);
+    try {
+      const { rows } = await db.query<{
+        idempotency_key: string;
+        entry_id: string;
+        status: PostResult['status'];
+      }>(
+        `SELECT idempotency_key, entry_id::text, status FROM ledger_post_entries($1::smallint, $2::ledger_entry_in[])`,
+        [chainFor(chunk[0]!.idempotencyKey), entryRowsLiteral(chunk)],
+      );
+      results.push(
+        ...rows.map((r) => ({ idempotencyKey: r.idempotency_key, entryId: r.entry_id, status: r.status })),
+      );
+    } catch (err) {
+      throw postingFailure(err);
     }
   }
   return results;

@@ -1,15 +1,19 @@
 import fc from 'fast-check';
 import type { StoredContractTerms } from './contract';
 import { computeFees, emptyMonth, type FeeTerms, type MonthToDate } from './fees';
-import { parseAmount } from './money';
+import { gamingTaxAccount, partnerAccount, type PartnerAccountName } from './accounts';
+import type { Journal } from './journal';
+import { formatAmount, parseAmount } from './money';
 import { resolutions, type Resolution } from './settlement';
 import {
   renderStatement,
+  settle,
   settlePeriod,
   spreadsheetSafe,
   statementCsv,
   type ExceptionRecord,
   type SourceRow,
+  type Statement,
   type StatementInputs,
 } from './statement';
 
@@ -422,5 +426,187 @@ describe('the month, settled in any order', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+// What activities/settlement.ts postSettlement posted before journals: the statement's text
+// parsed back (its feeSummary) and the entries rebuilt from it, rule by rule, as it did them.
+// Kept here as the reference the journal must match, entry for entry.
+function postedFromStatementText(
+  s: Statement,
+  p: { partnerId: string; periodStart: string; periodEnd: string },
+) {
+  const scale = 2;
+  const amount = (x: string) => m(x, scale);
+  const effects = s.revenue.resolutions
+    .filter((r) => r.posted !== formatAmount(0n, scale))
+    .map((r) => ({ exceptionId: r.exceptionId, effect: r.posted, minor: amount(r.posted) }));
+  const gamingTax = s.revenue.gamingTax
+    ? { jurisdiction: s.revenue.gamingTax.jurisdiction, amount: s.revenue.gamingTax.amount }
+    : null;
+  const carriedIn = sum(s.base.carriedIn.map((x) => amount(x.amount)));
+  const carriedOut = amount(s.base.carriedOut.total);
+  const net = amount(s.netPayable);
+  const tax = amount(s.taxWithheld);
+  const gamingTaxMinor = gamingTax ? amount(gamingTax.amount) : 0n;
+  const acct = (name: PartnerAccountName) => partnerAccount(p.partnerId, name, s.currency).code;
+  const taxPayable = gamingTax ? gamingTaxAccount(gamingTax.jurisdiction, s.currency).code : null;
+  const signed = (up: string, down: string, x: bigint) =>
+    x > 0n
+      ? { debit: up, credit: down, currency: s.currency, amountMinor: x }
+      : { debit: down, credit: up, currency: s.currency, amountMinor: -x };
+  const entry = (
+    key: string,
+    sourceKind: string,
+    metadata: Record<string, unknown>,
+    postings: unknown[],
+  ) => ({
+    key,
+    effectiveDate: p.periodEnd,
+    sourceKind,
+    sourceRef: s.settlementId,
+    metadata: { partnerId: p.partnerId, ...metadata },
+    postings,
+  });
+  const entries = [];
+  for (const e of effects)
+    entries.push(
+      entry(
+        `${s.settlementId}:resolution:${e.exceptionId}`,
+        'adjustment',
+        { exceptionId: e.exceptionId, ggrEffectMinor: e.minor.toString() },
+        [signed(acct('game_activity'), acct('gaming_revenue'), e.minor)],
+      ),
+    );
+  if (carriedIn !== 0n)
+    entries.push(
+      entry(`${s.settlementId}:carry-in`, 'settlement', { carriedInMinor: carriedIn.toString() }, [
+        signed(acct('carry_forward_offset'), acct('carry_forward'), carriedIn),
+      ]),
+    );
+  if (carriedOut !== 0n)
+    entries.push(
+      entry(`${s.settlementId}:carry-out`, 'settlement', { carriedOutMinor: carriedOut.toString() }, [
+        signed(acct('carry_forward'), acct('carry_forward_offset'), carriedOut),
+      ]),
+    );
+  if (gamingTaxMinor !== 0n && taxPayable)
+    entries.push(
+      entry(
+        `${s.settlementId}:gaming-tax`,
+        'settlement',
+        { jurisdiction: gamingTax!.jurisdiction, gamingTax: gamingTax!.amount },
+        [signed(acct('gaming_tax'), taxPayable, gamingTaxMinor)],
+      ),
+    );
+  const feePostings = [
+    ...(net !== 0n ? [signed(acct('provider_fees'), acct('fees_payable'), net)] : []),
+    ...(tax !== 0n ? [signed(acct('provider_fees'), acct('tax_withheld'), tax)] : []),
+  ];
+  if (feePostings.length > 0)
+    entries.push(
+      entry(
+        `${s.settlementId}:fees`,
+        'settlement',
+        {
+          periodStart: p.periodStart,
+          periodEnd: p.periodEnd,
+          grossFee: s.grossFee,
+          taxWithheld: s.taxWithheld,
+          netPayable: s.netPayable,
+        },
+        feePostings,
+      ),
+    );
+  return entries;
+}
+
+/** The journal in the reference's shape; metadata without the fields journals added. */
+const asPosted = (j: Journal) =>
+  j.entries.map((e) => {
+    const { line: _line, fromSettlementIds: _from, ...metadata } = e.metadata;
+    return {
+      key: e.key,
+      effectiveDate: e.effectiveDate,
+      sourceKind: e.sourceKind,
+      sourceRef: j.sourceRef,
+      metadata,
+      postings: e.postings.map((p) => ({
+        debit: p.debit.code,
+        credit: p.credit.code,
+        currency: p.currency,
+        amountMinor: p.amountMinor,
+      })),
+    };
+  });
+
+describe('the settlement journal', () => {
+  const check = (input: StatementInputs) => {
+    const settled = settle(input);
+    const { statement: s, journal } = settled;
+    // The statement is the one settlePeriod gives, byte for byte: the journal adds nothing to it.
+    expect(renderStatement(s)).toBe(renderStatement(settlePeriod(input).statement));
+    expect(renderStatement(s)).not.toContain('"line"');
+    expect(journal).toMatchObject({
+      id: `${input.cycleId}:settlement`,
+      kind: 'settlement',
+      sourceRef: input.cycleId,
+    });
+    // Its keys are the statement's ledger entries, the payout aside, in the same order...
+    expect(journal.entries.map((e) => e.key)).toEqual(
+      s.ledgerEntries.filter((k) => k !== `${input.cycleId}:payout`),
+    );
+    // ...and each entry posts what postSettlement posted from the statement's text.
+    expect(asPosted(journal)).toEqual(postedFromStatementText(s, input));
+    // Every entry names the statement line it comes from; every posting is positive.
+    for (const e of journal.entries) {
+      expect(typeof e.metadata.line).toBe('string');
+      for (const p of e.postings) expect(p.amountMinor > 0n).toBe(true);
+    }
+  };
+
+  it('posts exactly what postSettlement posted, under the keys the statement lists', () => {
+    fc.assert(fc.property(inputs, check), { numRuns: 500 });
+  });
+
+  it('holds for the hand-made fixtures too (late transactions under every resolution, a carry in, no activity)', () => {
+    const base = fc.sample(inputs, { seed: 7, numRuns: 1 })[0]!;
+    const late = (resolution: Resolution): StatementInputs => ({
+      ...base,
+      sources: [],
+      carriedIn: [{ fromSettlementId: 'settlement:acme:2026-11-01', amountMinor: -12_345n }],
+      exceptions: [
+        {
+          exceptionId: 'late_transaction:l-1',
+          kind: 'late_transaction',
+          txId: 'l-1',
+          differenceMinor: '50000',
+          lateAccruedMinor: '50000',
+          detail: 'received after the freeze',
+          currency: 'EUR',
+          txType: 'bet',
+          isAggregate: false,
+          resolution: { resolution, reason: 'late', operator: 'ana' },
+        },
+      ],
+    });
+    for (const r of resolutions) check(late(r));
+    check({ ...base, sources: [], exceptions: [], carriedIn: [] });
+    const refused = settle(late('accept_ours')).journal;
+    expect(refused.entries.find((e) => e.key.endsWith(':resolution:late_transaction:l-1'))).toMatchObject({
+      sourceKind: 'adjustment',
+      metadata: {
+        line: 'revenue.resolutions',
+        exceptionId: 'late_transaction:l-1',
+        ggrEffectMinor: '-50000',
+      },
+      postings: [
+        {
+          debit: { code: 'partner:acme:gaming_revenue:EUR' },
+          credit: { code: 'partner:acme:game_activity:EUR' },
+          amountMinor: 50000n,
+        },
+      ],
+    });
   });
 });

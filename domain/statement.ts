@@ -15,6 +15,7 @@ import {
 import { stringify } from 'csv-stringify/sync';
 import { convert, formatAmount, parseAmount, parseDecimal, type Fraction } from './money';
 import { resolutionBaseEffect, type Resolution } from './settlement';
+import { settlementJournal, type Journal } from './journal';
 
 /** Our side of the period, per business day, game and currency (after rollbacks), as frozen. */
 export interface SourceRow {
@@ -94,6 +95,15 @@ export interface SettledPeriod {
   /** Resolutions deferred to the next period (in the carry out). */
   deferred: { exceptionId: string; effectMinor: bigint }[];
   carriedInMinor: bigint;
+}
+
+/** A settled period with what it posts: the journal, built from the exact figures. */
+export interface Settled extends SettledPeriod {
+  /**
+   * Every ledger entry the period posts but the payout (`<cycleId>:settlement`): the keys
+   * the statement lists, in its order. Its metadata is not part of the statement's bytes.
+   */
+  journal: Journal;
 }
 
 type Amount = string;
@@ -262,6 +272,14 @@ export function ledgerEntryKeys(
 
 /** Settles one period from its inputs: the figures, the statement, what to post and carry. */
 export function settlePeriod(inputs: StatementInputs): SettledPeriod {
+  return settle(inputs);
+}
+
+/**
+ * Settles one period from its inputs: the figures, the statement, and the journal of what it
+ * posts, built from the same bigint figures the statement formats (never parsed back from it).
+ */
+export function settle(inputs: StatementInputs): Settled {
   const terms = readContractTerms(inputs.contract.terms).fees;
   const scale = inputs.currencyScale;
   const fmt = (m: bigint) => formatAmount(m, scale);
@@ -547,7 +565,35 @@ export function settlePeriod(inputs: StatementInputs): SettledPeriod {
       carriedOutMinor: fees.carriedOutMinor,
     }),
   };
-  return { statement, fees, resolutionEffects, deferred, carriedInMinor };
+  const journal = settlementJournal(
+    {
+      cycleId: inputs.cycleId,
+      partnerId: inputs.partnerId,
+      currency: inputs.currency,
+      periodStart: inputs.periodStart,
+      periodEnd: inputs.periodEnd,
+    },
+    {
+      scale,
+      resolutionEffects: resolutionEffects.filter((e) => e.ledgerMinor !== 0n),
+      carriedIn: inputs.carriedIn,
+      carriedOutMinor: fees.carriedOutMinor,
+      gamingTax: terms.gamingTax
+        ? { jurisdiction: terms.gamingTax.jurisdiction, amountMinor: fees.gamingTaxMinor }
+        : null,
+      grossFeeMinor: fees.grossFeeMinor,
+      taxWithheldMinor: fees.taxWithheldMinor,
+      netPayableMinor: fees.netPayableMinor,
+    },
+  );
+  // The statement lists what is posted: one list, whatever either side computes.
+  const listed = statement.ledgerEntries.filter((k) => k !== `${inputs.cycleId}:payout`);
+  const posted = journal.entries.map((e) => e.key);
+  if (posted.join('|') !== listed.join('|'))
+    throw new Error(
+      `journal of ${inputs.cycleId} posts ${posted.join(', ')}; the statement lists ${listed.join(', ')}`,
+    );
+  return { statement, fees, resolutionEffects, deferred, carriedInMinor, journal };
 }
 
 function parseFraction(r: { residue: string }): Fraction {
