@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { appendAudit, type AuditSource } from '../db/audit';
+import { appendAudit, type AuditEvent, type AuditSource } from '../db/audit';
 import type { Db } from '../db/pool';
 import { actorKey, type Actor } from '../domain/actors';
 import type { SealSource } from '../domain/decisions';
@@ -55,43 +55,48 @@ export function auditActivities({ db }: { db: Db }) {
      * it was), besides the name in the payload.
      */
     async recordAudit(e: WorkflowAuditInput): Promise<void> {
-      const info = Context.current().info;
-      const workflowId = info.workflowExecution?.workflowId ?? 'unknown';
-      const runId = info.workflowExecution?.runId ?? 'unknown';
-      const namespace = info.workflowNamespace ?? 'default';
-      // A sealed decision says which path sealed it (signed); a pre-seal one, its Update id.
-      const fromApi = e.updateId?.startsWith(API_UPDATE_PREFIX) ?? false;
-      const source: AuditSource = e.sealSource
-        ? e.sealSource
-        : e.updateId
-          ? fromApi
-            ? 'api'
-            : 'temporal-ui'
-          : e.scheduled
-            ? 'schedule'
-            : 'workflow';
-      const clientIdentity = e.updateId
-        ? await updateSenderIdentity(namespace, workflowId, e.updateId)
-        : null;
-      await appendAudit(db, {
-        idempotencyKey: `wf:${runId}:${e.action}:${e.updateId ?? e.target}`,
-        actor: e.actor
-          ? actorKey(e.actor)
-          : (e.operator ?? (e.scheduled ? `schedule:${workflowId}` : `workflow:${workflowId}`)),
-        role: e.role,
-        action: e.action,
-        target: e.target,
-        source,
-        // The API's Update ids carry its request id: api:<request id>:<nonce>.
-        requestId: e.updateId ?? null,
-        workflowId,
-        afterDigest: e.afterDigest ?? null,
-        details: {
-          ...e.details,
-          ...(e.actor ? { actorName: e.actor.name, issuer: e.actor.issuer, subject: e.actor.subject } : {}),
-          ...(e.updateId ? { updateId: e.updateId, clientIdentity } : {}),
-        },
-      });
+      await appendAudit(db, await workflowAuditEvent(e));
+    },
+  };
+}
+
+/**
+ * The audit event of a workflow's action or accepted Update, as recordAudit appends it, for a
+ * step that appends it in its own transaction (a batch of resolutions and the book's change
+ * commit together). Idempotent per (workflow run, action, update id or target).
+ */
+export async function workflowAuditEvent(e: WorkflowAuditInput): Promise<AuditEvent> {
+  const info = Context.current().info;
+  const workflowId = info.workflowExecution?.workflowId ?? 'unknown';
+  const runId = info.workflowExecution?.runId ?? 'unknown';
+  const namespace = info.workflowNamespace ?? 'default';
+  const fromApi = e.updateId?.startsWith(API_UPDATE_PREFIX) ?? false;
+  const source: AuditSource = e.sealSource
+    ? e.sealSource
+    : e.updateId
+      ? fromApi
+        ? 'api'
+        : 'temporal-ui'
+      : e.scheduled
+        ? 'schedule'
+        : 'workflow';
+  const clientIdentity = e.updateId ? await updateSenderIdentity(namespace, workflowId, e.updateId) : null;
+  return {
+    idempotencyKey: `wf:${runId}:${e.action}:${e.updateId ?? e.target}`,
+    actor: e.actor
+      ? actorKey(e.actor)
+      : (e.operator ?? (e.scheduled ? `schedule:${workflowId}` : `workflow:${workflowId}`)),
+    role: e.role,
+    action: e.action,
+    target: e.target,
+    source,
+    requestId: e.updateId ?? null,
+    workflowId,
+    afterDigest: e.afterDigest ?? null,
+    details: {
+      ...e.details,
+      ...(e.actor ? { actorName: e.actor.name, issuer: e.actor.issuer, subject: e.actor.subject } : {}),
+      ...(e.updateId ? { updateId: e.updateId, clientIdentity } : {}),
     },
   };
 }

@@ -4,6 +4,8 @@ import type { CurrencyRegistry } from '../domain/money';
 import type { SecretBox } from '../platform/secrets';
 import { auditActivities } from './audit';
 import { withFailureMapping } from './failures';
+import { journalActivities } from './journal';
+import { legacySettlementActivities } from './legacy-settlement';
 import { onboardingActivities } from './onboarding';
 import { partnerActivities } from './partners';
 import { reportActivities } from './report';
@@ -30,6 +32,8 @@ export function createActivities(deps: ActivityDeps) {
     ...partnerActivities(deps),
     ...reportActivities(deps),
     ...settlementActivities(deps),
+    ...journalActivities(deps),
+    ...legacySettlementActivities(deps),
     ...temporalSweepActivities(deps),
   });
 }

@@ -1,33 +1,28 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { settlementWorkflowId } from '../workflows/ids';
-import { ensureAccounts, postEntries, type EntryInput } from '../db/ledger';
+import type { PoolClient } from 'pg';
 import type { Db } from '../db/pool';
+import * as book from '../db/exception-book';
+import { storeJournal } from '../db/journals';
 import { withTransaction } from '../db/retry';
 import { webhookOf } from '../db/partners';
 import * as q from '../db/settlement';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import * as accruals from '../db/accruals';
-import { gamingTaxAccount, houseAccount, partnerAccount, type PartnerAccountName } from '../domain/accounts';
 import { accrualMonth, closesMonth, earlierPeriodStarts } from '../domain/contract';
+import { defaultCurrencies, parseAmount, parseDecimal, type CurrencyRegistry } from '../domain/money';
 import {
-  defaultCurrencies,
-  formatAmount,
-  parseAmount,
-  parseDecimal,
-  type CurrencyRegistry,
-} from '../domain/money';
-import {
-  ledgerEntryKeys,
   renderStatement,
-  settlePeriod,
+  settle,
+  type ExceptionRecord,
   type Statement,
   type StatementInputs,
 } from '../domain/statement';
+import { payoutJournal, settlementJournalId } from '../domain/journal';
+import type { BookSummary, ResolutionInput } from '../domain/exception-book';
+import type { Decider } from '../domain/actors';
 import {
-  type ResolveExceptionInput,
-  type SettlementException,
-  type SettlementResolution,
   type SettlementStatus,
   cyclePlanDifferences,
   type CyclePlan,
@@ -35,7 +30,9 @@ import {
 } from '../domain/settlement';
 import type { SecretBox } from '../platform/secrets';
 import { callUpstream } from '../platform/outbound-http';
-import { auditWorkflowStep } from './audit';
+import { workflowAuditEvent, type WorkflowAuditInput } from './audit';
+import { reportActivities } from './report';
+import type { Config } from '../platform/config';
 import { deliverSignedWebhook, outboundFailure } from './failures';
 import { jsonBody } from '../providers/types';
 
@@ -49,55 +46,94 @@ export interface CycleArgs extends q.CycleRef {
   roundingToleranceMinor: string;
 }
 
-/** What the workflow keeps of the fee step: the statement's figures and what to post. */
-export interface FeeSummary {
-  contractVersion: number;
-  grossFee: string;
-  taxWithheld: string;
-  netPayable: string;
-  netPayableMinor: string;
-  ggr: string;
-  feeBase: string;
-  lines: Statement['lines'];
-  posting: {
-    resolutionEffects: { exceptionId: string; effect: string }[];
-    gamingTax: { jurisdiction: string; amount: string } | null;
-    carriedIn: string;
-    carriedOut: string;
+/**
+ * Settles the period's money once, inside the caller's transaction under the partner's lock:
+ * the fee from the contract in force, on the frozen sources at the locked rates, with the
+ * exceptions as `decide` says they were resolved, the carries claimed from earlier periods and
+ * the month's position so far (domain/statement.ts decides every figure). The statement's
+ * bytes are stored once, with the accrual. A repeat returns what was decided (`fresh` false).
+ */
+export async function settleOnce(
+  client: PoolClient,
+  currencies: CurrencyRegistry,
+  c: CycleArgs,
+  decide: (records: ExceptionRecord[]) => ExceptionRecord[],
+): Promise<{ statement: Statement; fresh: boolean; settled: ReturnType<typeof settle> | null }> {
+  await accruals.lockPartnerMoney(client, c.partnerId);
+  const done = await accruals.accrualOf(client, c.cycleId);
+  if (done) return { statement: JSON.parse(done.statementText) as Statement, fresh: false, settled: null };
+
+  const contract = await q.contractInForce(client, c.partnerId, c.periodStart);
+  if (!contract) throw new NotFoundError(`no contract in force for ${c.partnerId} on ${c.periodStart}`);
+  const month = accrualMonth(c.periodEnd);
+  const closing = closesMonth(c.periodEnd, contract.terms.settlement.period);
+  const exceptions = decide(await accruals.exceptionRecords(client, c.cycleId, c.currencyScale));
+  const sources = await accruals.cycleSources(client, c.cycleId);
+  const monthToDate = await accruals.monthToDate(client, { ...c, month });
+  const carriedIn = await accruals.claimCarries(client, c);
+  const inputs: StatementInputs = {
+    cycleId: c.cycleId,
+    partnerId: c.partnerId,
+    periodStart: c.periodStart,
+    periodEnd: c.periodEnd,
+    currency: c.currency,
+    currencyScale: c.currencyScale,
+    contract: { version: contract.version, terms: contract.stored },
+    currencyScales: accruals.currencyScales(currencies, sources, exceptions),
+    sources,
+    fxRates: await q.lockedRates(client, c.cycleId),
+    exceptions,
+    carriedIn,
+    month,
+    closesMonth: closing,
+    monthToDate,
   };
+  const settled = settle(inputs);
+  await accruals.insertAccrual(client, {
+    cycle: c,
+    month,
+    closesMonth: closing,
+    accrual: settled.fees.accrual,
+    fixedFeeCharged: settled.fees.month.fixedFeeCharged && !monthToDate.fixedFeeCharged,
+    carriedOutMinor: settled.fees.carriedOutMinor,
+    inputs: {
+      contractVersion: contract.version,
+      currencyScale: c.currencyScale,
+      month,
+      closesMonth: closing,
+      monthToDate: accruals.frozenMonth(monthToDate),
+      carriedIn: carriedIn.map((x) => ({
+        fromSettlementId: x.fromSettlementId,
+        amountMinor: x.amountMinor.toString(),
+      })),
+      lateAccrued: Object.fromEntries(
+        exceptions.flatMap((e) => (e.lateAccruedMinor === null ? [] : [[e.exceptionId, e.lateAccruedMinor]])),
+      ),
+    },
+    statementText: renderStatement(settled.statement),
+  });
+  return { statement: settled.statement, fresh: true, settled };
 }
 
-function feeSummary(s: Statement, scale: number): FeeSummary {
-  const net = parseAmount(s.netPayable, scale);
-  if (!net.ok) throw new Error(`statement of ${s.settlementId}: net payable ${s.netPayable}`);
-  return {
-    contractVersion: s.contractVersion,
-    grossFee: s.grossFee,
-    taxWithheld: s.taxWithheld,
-    netPayable: s.netPayable,
-    netPayableMinor: net.minor.toString(),
-    ggr: s.revenue.ggr,
-    feeBase: s.base.feeBase,
-    lines: s.lines,
-    posting: {
-      // What each resolution's entry moves (its GGR effect less what ingest already accrued).
-      resolutionEffects: s.revenue.resolutions
-        .filter((r) => r.posted !== formatAmount(0n, scale))
-        .map((r) => ({ exceptionId: r.exceptionId, effect: r.posted })),
-      gamingTax: s.revenue.gamingTax
-        ? { jurisdiction: s.revenue.gamingTax.jurisdiction, amount: s.revenue.gamingTax.amount }
-        : null,
-      carriedIn: formatAmount(
-        s.base.carriedIn.reduce((sum, x) => {
-          const p = parseAmount(x.amount, scale, { allowNegative: true });
-          if (!p.ok) throw new Error(`statement of ${s.settlementId}: carry ${x.amount}`);
-          return sum + p.minor;
-        }, 0n),
-        scale,
-      ),
-      carriedOut: s.base.carriedOut.total,
-    },
-  };
+/** The net payable the stored statement states, in minor units (its one figure read back). */
+function netPayableMinor(statement: Statement, scale: number): bigint {
+  const net = parseAmount(statement.netPayable, scale, { allowNegative: true });
+  if (!net.ok) throw new Error(`statement of ${statement.settlementId}: net payable ${statement.netPayable}`);
+  return net.minor;
+}
+
+/** Whether the contract in force asks two approvers for this payout (above its threshold). */
+async function payoutNeedsApproval(
+  client: Pick<PoolClient, 'query'>,
+  c: CycleArgs,
+  statement: Statement,
+): Promise<boolean> {
+  const contract = await q.contractInForce(client, c.partnerId, c.periodStart);
+  if (!contract) throw new NotFoundError(`no contract in force for ${c.partnerId} on ${c.periodStart}`);
+  return (
+    netPayableMinor(statement, c.currencyScale) >
+    BigInt(contract.terms.settlement.payoutApprovalThresholdMinor)
+  );
 }
 
 export function settlementActivities({
@@ -105,12 +141,20 @@ export function settlementActivities({
   currencies = defaultCurrencies,
   secrets,
   fxRatesUrl,
+  config,
 }: {
   db: Db;
   currencies?: CurrencyRegistry;
   secrets?: SecretBox;
   fxRatesUrl?: string;
+  config?: Pick<Config, 'reportCaps'>;
 }) {
+  const report = reportActivities({
+    db,
+    currencies,
+    ...(secrets ? { secrets } : {}),
+    ...(config ? { config } : {}),
+  });
   return {
     /**
      * Freezes the period's sources, then locks, once per cycle, the rate of every transaction currency into the settlement
@@ -158,6 +202,159 @@ export function settlementActivities({
       return q.lockedRates(db, c.cycleId);
     },
 
+    /** The provider's report, page by page (activities/report.ts); only its counts enter history. */
+    async fetchReport(c: CycleArgs): Promise<{ rows: number; control: 'ok' | 'absent' | 'mismatch' }> {
+      const r = await report.fetchProviderReport(c);
+      return { rows: r.rows, control: r.control };
+    },
+
+    /** Ours against theirs (activities/report.ts); what differs goes into the exception book. */
+    async reconcileReport(
+      c: CycleArgs & { frozenAt: string },
+    ): Promise<{ keysCompared: number; keysDiffering: number }> {
+      const r = await report.reconcile(c);
+      return { keysCompared: r.keysCompared, keysDiffering: r.keysDiffering };
+    },
+
+    /** A report that could not be fetched at all: an exception in the book operators resolve. */
+    async reportUnavailable(c: CycleArgs, reason: string): Promise<void> {
+      await report.recordReportUnavailable(c, reason);
+    },
+
+    /** The exception book's version and counts, with the first open exceptions. */
+    async exceptionBook(c: CycleArgs): Promise<BookSummary> {
+      return book.bookSummary(db, c.cycleId);
+    },
+
+    /**
+     * A resolution message (one exception or a list) applied to the book in one transaction
+     * with its audit event: each item applied, or refused with why. The workflow's validator
+     * checked its shape and seal; the book checks the rest.
+     */
+    async resolveExceptions(
+      c: CycleArgs,
+      m: {
+        items: ResolutionInput[];
+        who: Decider;
+        audit: Omit<WorkflowAuditInput, 'action' | 'target' | 'role'> & { updateId: string; single: boolean };
+      },
+    ): Promise<book.BatchResult> {
+      const items = m.items.map((i) => {
+        const amount =
+          i.amount === undefined ? null : parseAmount(i.amount, c.currencyScale, { allowNegative: true });
+        if (amount && !amount.ok) throw new ValidationError(`amount of ${i.exceptionId}: ${amount.message}`);
+        return {
+          exceptionId: i.exceptionId,
+          resolution: i.resolution,
+          amountMinor: amount ? amount.minor : null,
+          reason: i.reason.trim(),
+        };
+      });
+      const { single, ...auditInput } = m.audit;
+      const audit = await workflowAuditEvent({
+        ...auditInput,
+        action: 'settlement.resolveException',
+        // One exception keeps its own target; a list names the book.
+        target: single ? `${c.cycleId}/exceptions/${items[0]!.exceptionId}` : `${c.cycleId}/exceptions`,
+        role: 'resolver',
+        details: single
+          ? {
+              resolution: items[0]!.resolution,
+              ...(m.items[0]!.amount === undefined ? {} : { amount: m.items[0]!.amount }),
+              reason: items[0]!.reason,
+            }
+          : { items: items.length },
+      });
+      return book.resolveInBook(db, c.cycleId, {
+        items,
+        actor: m.who.actor,
+        name: m.who.name,
+        updateId: m.audit.updateId,
+        audit,
+      });
+    },
+
+    /**
+     * Settles the period from the exception book at the version the workflow decided on
+     * (refused otherwise), and stores the statement and its journal together, once. Only the
+     * figures an operator reads enter history; whether the payout needs approval is decided
+     * here, against the contract in force.
+     */
+    async settleCycle(
+      c: CycleArgs,
+      decided: { bookVersion: number },
+    ): Promise<{
+      figures: { contractVersion: number; grossFee: string; taxWithheld: string; netPayable: string };
+      journalId: string;
+      needsApproval: boolean;
+      notification: Record<string, string>;
+    }> {
+      return withTransaction(db, async (client) => {
+        await book.requireBookVersion(client, c.cycleId, decided.bookVersion);
+        const { statement, fresh, settled } = await settleOnce(client, currencies, c, (records) => records);
+        const journalId = settlementJournalId(c.cycleId);
+        if (settled) await storeJournal(client, settled.journal);
+        const figures = {
+          contractVersion: statement.contractVersion,
+          grossFee: statement.grossFee,
+          taxWithheld: statement.taxWithheld,
+          netPayable: statement.netPayable,
+        };
+        if (fresh)
+          await q.storeCycleOutputs(client, c.cycleId, {
+            fees: {
+              ...figures,
+              ggr: statement.revenue.ggr,
+              feeBase: statement.base.feeBase,
+              lines: statement.lines,
+            },
+          });
+        return {
+          figures,
+          journalId,
+          needsApproval: await payoutNeedsApproval(client, c, statement),
+          notification: {
+            settlementId: c.cycleId,
+            partnerId: c.partnerId,
+            periodStart: c.periodStart,
+            periodEnd: c.periodEnd,
+            currency: c.currency,
+            netPayable: statement.netPayable,
+          },
+        };
+      });
+    },
+
+    /** The statement is published (GET /v1/settlements/{id}/statement) once its journal is posted. */
+    async publishStatement(c: CycleArgs): Promise<void> {
+      await q.publishStatement(db, c.cycleId);
+    },
+
+    /**
+     * The payout's journal: what the stored statement says is owed (fees payable → payouts
+     * clearing), with who approved it. Refused when the contract needs approvals the workflow
+     * does not bring. Null when nothing is owed.
+     */
+    async preparePayout(c: CycleArgs, p: { approvers: Decider[] }): Promise<{ journalId: string | null }> {
+      return withTransaction(db, async (client) => {
+        const done = await accruals.accrualOf(client, c.cycleId);
+        if (!done) throw new NotFoundError(`no statement for ${c.cycleId}: fees are computed first`);
+        const statement = JSON.parse(done.statementText) as Statement;
+        const net = netPayableMinor(statement, c.currencyScale);
+        if (net <= 0n) return { journalId: null };
+        const distinct = new Set(p.approvers.map((a) => a.actor ?? a.name.toLowerCase()));
+        if ((await payoutNeedsApproval(client, c, statement)) && distinct.size < 2)
+          throw new ConflictError(`the payout of ${c.cycleId} needs two different approvers`);
+        const journal = payoutJournal(
+          c,
+          net,
+          p.approvers.map((a) => a.name),
+        );
+        await storeJournal(client, journal);
+        return { journalId: journal.id };
+      });
+    },
+
     /** The time, recorded in history: how the workflow learns "now" for the deadlines it shows. */
     async now(): Promise<string> {
       return new Date().toISOString();
@@ -171,10 +368,15 @@ export function settlementActivities({
      * differs in anything money-shaped is refused (ConflictError): nothing is posted. Process
      * settings (reminders, report attempts) and a later cut-off (waiting longer) may differ.
      */
-    async confirmCyclePlan(cycleId: string, given: SettlementInput): Promise<CyclePlan> {
+    async confirmCyclePlan(
+      cycleId: string,
+      given: SettlementInput,
+      /** The run this one continues as new (Temporal sets it; a start cannot): it takes over its claim. */
+      continuedFrom: string | null = null,
+    ): Promise<CyclePlan> {
       const runId = Context.current().info.workflowExecution?.runId ?? cycleId;
       return withTransaction(db, async (client) => {
-        const claimed = await q.claimCyclePlan(client, cycleId, runId);
+        const claimed = await q.claimCyclePlan(client, cycleId, runId, continuedFrom);
         if (!claimed)
           throw new ConflictError(
             `no plan was recorded for ${cycleId}: cycles are started through POST /v1/settlements or a partner's Schedule, not directly on Temporal`,
@@ -250,309 +452,6 @@ export function settlementActivities({
       const frozenAt = await q.freezeCycle(db, c);
       await accruals.snapshotSources(db, c);
       return { frozenAt };
-    },
-
-    async recordResolution(c: CycleArgs, r: ResolveExceptionInput): Promise<void> {
-      const amount =
-        r.amount === undefined ? null : parseAmount(r.amount, c.currencyScale, { allowNegative: true });
-      await q.storeResolution(db, c.cycleId, {
-        ...r,
-        reason: r.reason.trim(),
-        operator: (r.operator ?? '').trim(),
-        amountMinor: amount && amount.ok ? amount.minor : null,
-      });
-    },
-
-    /**
-     * Settles the period's money: the fee from the contract in force, on the frozen sources at
-     * the locked rates, with the operators' resolutions, the carries claimed from earlier
-     * periods and the month's position so far (domain/statement.ts decides every figure).
-     * `resolutions` come from the workflow's state (what the operators decided), never re-read
-     * from the database, where the last one may still be being written by its Update handler.
-     * Runs in one transaction under the partner's lock, once: a repeat returns what was decided.
-     */
-    async computeSettlementFees(c: CycleArgs, resolutions: SettlementResolution[]): Promise<FeeSummary> {
-      return withTransaction(db, async (client) => {
-        await accruals.lockPartnerMoney(client, c.partnerId);
-        const done = await accruals.accrualOf(client, c.cycleId);
-        if (done) return feeSummary(JSON.parse(done.statementText) as Statement, c.currencyScale);
-
-        const contract = await q.contractInForce(client, c.partnerId, c.periodStart);
-        if (!contract) throw new NotFoundError(`no contract in force for ${c.partnerId} on ${c.periodStart}`);
-        const month = accrualMonth(c.periodEnd);
-        const closing = closesMonth(c.periodEnd, contract.terms.settlement.period);
-        const decided = new Map(resolutions.map((r) => [r.exceptionId, r]));
-        const exceptions = (await accruals.exceptionRecords(client, c.cycleId, c.currencyScale)).map((e) => {
-          const r = decided.get(e.exceptionId);
-          if (!r) throw new NotFoundError(`exception ${e.exceptionId} of ${c.cycleId} has no resolution`);
-          let amount: string | undefined;
-          if (r.amount !== undefined) {
-            const parsed = parseAmount(r.amount, c.currencyScale, { allowNegative: true });
-            if (!parsed.ok) throw new ValidationError(`amount of ${r.exceptionId}: ${parsed.message}`);
-            amount = formatAmount(parsed.minor, c.currencyScale);
-          }
-          return {
-            ...e,
-            resolution: {
-              resolution: r.resolution,
-              ...(amount === undefined ? {} : { amount }),
-              reason: (r.reason ?? '').trim(),
-              operator: (r.operator ?? '').trim(),
-            },
-          };
-        });
-        for (const id of decided.keys())
-          if (!exceptions.some((e) => e.exceptionId === id))
-            throw new NotFoundError(`exception ${id} is not one of ${c.cycleId}'s`);
-        const sources = await accruals.cycleSources(client, c.cycleId);
-        const monthToDate = await accruals.monthToDate(client, { ...c, month });
-        const carriedIn = await accruals.claimCarries(client, c);
-        const inputs: StatementInputs = {
-          cycleId: c.cycleId,
-          partnerId: c.partnerId,
-          periodStart: c.periodStart,
-          periodEnd: c.periodEnd,
-          currency: c.currency,
-          currencyScale: c.currencyScale,
-          contract: { version: contract.version, terms: contract.stored },
-          currencyScales: accruals.currencyScales(currencies, sources, exceptions),
-          sources,
-          fxRates: await q.lockedRates(client, c.cycleId),
-          exceptions,
-          carriedIn,
-          month,
-          closesMonth: closing,
-          monthToDate,
-        };
-        const settled = settlePeriod(inputs);
-        const statementText = renderStatement(settled.statement);
-        await accruals.insertAccrual(client, {
-          cycle: c,
-          month,
-          closesMonth: closing,
-          accrual: settled.fees.accrual,
-          fixedFeeCharged: settled.fees.month.fixedFeeCharged && !monthToDate.fixedFeeCharged,
-          carriedOutMinor: settled.fees.carriedOutMinor,
-          inputs: {
-            contractVersion: contract.version,
-            currencyScale: c.currencyScale,
-            month,
-            closesMonth: closing,
-            monthToDate: accruals.frozenMonth(monthToDate),
-            carriedIn: carriedIn.map((x) => ({
-              fromSettlementId: x.fromSettlementId,
-              amountMinor: x.amountMinor.toString(),
-            })),
-            lateAccrued: Object.fromEntries(
-              exceptions.flatMap((e) =>
-                e.lateAccruedMinor === null ? [] : [[e.exceptionId, e.lateAccruedMinor]],
-              ),
-            ),
-          },
-          statementText,
-        });
-        const summary = feeSummary(settled.statement, c.currencyScale);
-        await q.storeCycleOutputs(client, c.cycleId, { fees: summary });
-        return summary;
-      });
-    },
-
-    /**
-     * Posts the period's money under keys derived from the cycle, in one transaction, exactly
-     * the entries its statement lists: each resolution that moves GGR (game activity ↔ gaming
-     * revenue, so that the ledger's GGR is the statement's), the carry claimed and the carry
-     * left (memo accounts: their balance is what later periods still have to absorb), the
-     * gaming tax (gaming revenue → the jurisdiction's payable), and the fee (expense →
-     * payable, and tax withheld).
-     */
-    async postSettlement(c: CycleArgs, fees: FeeSummary): Promise<{ entryIds: string[] }> {
-      const amount = (s: string) => {
-        const p = parseAmount(s, c.currencyScale, { allowNegative: true });
-        if (!p.ok) throw new ValidationError(`bad amount ${s}: ${p.message}`);
-        return p.minor;
-      };
-      const p = fees.posting;
-      const net = amount(fees.netPayable);
-      const tax = amount(fees.taxWithheld);
-      const gamingTaxMinor = p.gamingTax ? amount(p.gamingTax.amount) : 0n;
-      const carriedIn = amount(p.carriedIn);
-      const carriedOut = amount(p.carriedOut);
-      const effects = p.resolutionEffects.map((e) => ({ ...e, minor: amount(e.effect) }));
-      const keys = ledgerEntryKeys(c.cycleId, {
-        resolutionEffects: effects,
-        gamingTaxMinor,
-        netPayableMinor: net,
-        taxWithheldMinor: tax,
-        carriedInMinor: carriedIn,
-        carriedOutMinor: carriedOut,
-      }).filter((k) => !k.endsWith(':payout'));
-      if (keys.length === 0) return { entryIds: [] };
-      return withTransaction(db, async (client) => {
-        const acct = (name: PartnerAccountName) => partnerAccount(c.partnerId, name, c.currency);
-        const taxPayable = p.gamingTax ? gamingTaxAccount(p.gamingTax.jurisdiction, c.currency) : null;
-        const specs = [
-          acct('provider_fees'),
-          acct('fees_payable'),
-          acct('tax_withheld'),
-          acct('game_activity'),
-          acct('gaming_revenue'),
-          acct('carry_forward'),
-          acct('carry_forward_offset'),
-          acct('gaming_tax'),
-          ...(taxPayable ? [taxPayable] : []),
-        ];
-        const ids = await ensureAccounts(client, specs);
-        const move = (from: { code: string }, to: { code: string }, amountMinor: bigint) => ({
-          debitAccountId: ids.get(from.code)!,
-          creditAccountId: ids.get(to.code)!,
-          currency: c.currency,
-          amountMinor,
-        });
-        // A signed amount between two accounts: positive debits `up`, negative credits it.
-        const signed = (up: { code: string }, down: { code: string }, m: bigint) =>
-          m > 0n ? move(up, down, m) : move(down, up, -m);
-        const entry = (
-          key: string,
-          sourceKind: EntryInput['sourceKind'],
-          metadata: Record<string, unknown>,
-          postings: EntryInput['postings'],
-        ): EntryInput => ({
-          idempotencyKey: key,
-          effectiveDate: c.periodEnd,
-          sourceKind,
-          sourceRef: c.cycleId,
-          metadata: { partnerId: c.partnerId, ...metadata },
-          postings,
-        });
-        const entries: EntryInput[] = [];
-        for (const e of effects)
-          entries.push(
-            entry(
-              `${c.cycleId}:resolution:${e.exceptionId}`,
-              'adjustment',
-              { exceptionId: e.exceptionId, ggrEffectMinor: e.minor.toString() },
-              // More GGR: game play owes the operator more; less: the reverse.
-              [signed(acct('game_activity'), acct('gaming_revenue'), e.minor)],
-            ),
-          );
-        // The carry account's balance is the base still to be absorbed by later periods.
-        if (carriedIn !== 0n)
-          entries.push(
-            entry(`${c.cycleId}:carry-in`, 'settlement', { carriedInMinor: carriedIn.toString() }, [
-              signed(acct('carry_forward_offset'), acct('carry_forward'), carriedIn),
-            ]),
-          );
-        if (carriedOut !== 0n)
-          entries.push(
-            entry(`${c.cycleId}:carry-out`, 'settlement', { carriedOutMinor: carriedOut.toString() }, [
-              signed(acct('carry_forward'), acct('carry_forward_offset'), carriedOut),
-            ]),
-          );
-        // Negative when a later period of the month lowered the month's tax: a refund.
-        if (gamingTaxMinor !== 0n && taxPayable)
-          entries.push(
-            entry(
-              `${c.cycleId}:gaming-tax`,
-              'settlement',
-              { jurisdiction: p.gamingTax!.jurisdiction, gamingTax: p.gamingTax!.amount },
-              [signed(acct('gaming_tax'), taxPayable, gamingTaxMinor)],
-            ),
-          );
-        // A negative fee (a whole-volume tier step-down or a guarantee true-up) is a credit
-        // note: it reduces what the partner is owed (fees payable may turn into a receivable).
-        const feePostings = [
-          ...(net !== 0n ? [signed(acct('provider_fees'), acct('fees_payable'), net)] : []),
-          ...(tax !== 0n ? [signed(acct('provider_fees'), acct('tax_withheld'), tax)] : []),
-        ];
-        if (feePostings.length > 0)
-          entries.push(
-            entry(
-              `${c.cycleId}:fees`,
-              'settlement',
-              {
-                periodStart: c.periodStart,
-                periodEnd: c.periodEnd,
-                grossFee: fees.grossFee,
-                taxWithheld: fees.taxWithheld,
-                netPayable: fees.netPayable,
-              },
-              feePostings,
-            ),
-          );
-        const posted = entries.map((e) => e.idempotencyKey);
-        if (posted.join('|') !== keys.join('|'))
-          throw new Error(
-            `posting plan ${posted.join(', ')} differs from the statement's ${keys.join(', ')}`,
-          );
-        const results = await postEntries(client, entries);
-        await auditWorkflowStep(client, {
-          action: 'settlement.post',
-          target: c.cycleId,
-          details: {
-            netPayable: fees.netPayable,
-            currency: c.currency,
-            entryIds: results.map((r) => r.entryId),
-          },
-        });
-        return { entryIds: results.map((r) => r.entryId) };
-      });
-    },
-
-    /**
-     * Publishes the statement the fee step computed (its exact bytes are kept with the
-     * accrual; this copy is what GET /v1/settlements/{id}/statement serves).
-     */
-    async buildStatement(
-      c: CycleArgs,
-      parts: { fees: unknown; entryIds: string[]; exceptions: SettlementException[] },
-    ): Promise<{ lines: number }> {
-      const done = await accruals.accrualOf(db, c.cycleId);
-      if (!done) throw new NotFoundError(`no fees computed for ${c.cycleId}`);
-      const statement = JSON.parse(done.statementText) as Statement;
-      await q.storeCycleOutputs(db, c.cycleId, { statement });
-      return { lines: statement.lines.length + parts.exceptions.length };
-    },
-
-    /** Pays the partner: fees payable → payouts clearing, once per cycle. */
-    async recordPayout(
-      c: CycleArgs,
-      p: { netPayableMinor: string; approvers: string[] },
-    ): Promise<{ entryId: string | null }> {
-      const amount = BigInt(p.netPayableMinor);
-      if (amount <= 0n) return { entryId: null };
-      return withTransaction(db, async (client) => {
-        const payable = partnerAccount(c.partnerId, 'fees_payable', c.currency);
-        const clearing = houseAccount('payouts_clearing', c.currency);
-        const ids = await ensureAccounts(client, [payable, clearing]);
-        const [r] = await postEntries(client, [
-          {
-            idempotencyKey: `${c.cycleId}:payout`,
-            effectiveDate: c.periodEnd,
-            sourceKind: 'settlement',
-            sourceRef: c.cycleId,
-            metadata: { approvers: p.approvers },
-            postings: [
-              {
-                debitAccountId: ids.get(payable.code)!,
-                creditAccountId: ids.get(clearing.code)!,
-                currency: c.currency,
-                amountMinor: amount,
-              },
-            ],
-          },
-        ]);
-        await auditWorkflowStep(client, {
-          action: 'settlement.payout',
-          target: c.cycleId,
-          details: {
-            amountMinor: amount.toString(),
-            currency: c.currency,
-            approvers: p.approvers,
-            entryId: r!.entryId,
-          },
-        });
-        return { entryId: r!.entryId };
-      });
     },
 
     /**

@@ -1,7 +1,13 @@
 import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
-import { DomainError, NotFoundError, type ErrorCode, type ErrorDetail } from '../domain/errors';
+import {
+  DomainError,
+  NotFoundError,
+  TooManyRequestsError,
+  type ErrorCode,
+  type ErrorDetail,
+} from '../domain/errors';
 import type { Logger } from '../platform/logger';
 
 /** The one error body every 4xx/5xx uses: { error: { code, message, details: [{ path, message }] } }. */
@@ -18,6 +24,7 @@ const statusByCode: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  too_many_requests: 429,
   unavailable: 503,
 };
 
@@ -84,6 +91,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // keep the connection alive, and an unknown caller could make the API take in gigabytes.
     if (!req.complete) res.set('connection', 'close');
     if (err instanceof DomainError) {
+      if (err instanceof TooManyRequestsError) res.set('retry-after', String(err.retryAfterSeconds));
       res.status(statusByCode[err.code]).json(errorBody(err.code, err.message, err.details));
       return;
     }

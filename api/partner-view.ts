@@ -66,7 +66,10 @@ export const cycleView = z.object({
   }),
   frozenAt: text.nullable(),
   reportRows: z.number().nullable(),
+  // The first open exceptions (settlementCycleV2; a legacy cycle lists all, with decisions).
   exceptions: z.array(cycleException),
+  exceptionsOpen: z.number().optional(),
+  exceptionsTotal: z.number().optional(),
   fees: feeFigures.nullable(),
   approvals: z.array(z.unknown()).transform((a) => a.map((_, i) => `approver ${i + 1}`)),
   notification: text,

@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  isGrpcServiceError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
@@ -9,7 +10,13 @@ import {
 import { RawValue } from '@temporalio/common';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  TooManyRequestsError,
+  ValidationError,
+} from '../domain/errors';
 import { refusalFailureTypes } from '../domain/refusals';
 import type { Config } from '../platform/config';
 import { parseSealingKey, sealDecision, type SealingKey } from '../platform/decision-seal';
@@ -55,8 +62,34 @@ export async function sendUpdate<T>(
       const Refused = refusedAs[type ?? ''] ?? ValidationError;
       throw new Refused(message, [{ path: 'body', message }]);
     }
+    const limited = updateLimit(err);
+    if (limited === 'in-flight')
+      throw new TooManyRequestsError(
+        `${what} has as many decisions in flight as Temporal allows (10): retry shortly`,
+        UPDATE_RETRY_AFTER_S,
+      );
+    if (limited === 'total')
+      throw new ConflictError(
+        `${what} has accepted as many decisions as Temporal allows a workflow (2,000): send resolutions as lists`,
+      );
     throw err;
   }
+}
+
+/** Seconds a caller waits when a workflow has its 10 Updates in flight (Retry-After). */
+export const UPDATE_RETRY_AFTER_S = 1;
+
+/**
+ * Which of Temporal's per-workflow Update limits refused a request: RESOURCE_EXHAUSTED (8) when
+ * 10 are in flight, FAILED_PRECONDITION (9) naming the total when 2,000 were accepted in its life.
+ */
+function updateLimit(err: unknown): 'in-flight' | 'total' | null {
+  const grpc = [err, (err as { cause?: unknown } | null)?.cause].find(isGrpcServiceError);
+  if (!grpc) return null;
+  const code: number = grpc.code;
+  if (code === 8) return 'in-flight';
+  if (code === 9 && /total|distinct updates/i.test(grpc.message)) return 'total';
+  return null;
 }
 
 /**

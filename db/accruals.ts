@@ -424,7 +424,7 @@ export async function publishedStatement(db: Queryable, cycleId: string): Promis
   const { rows } = await db.query<{ text: string | null; statement: unknown }>(
     `SELECT a.statement_text AS text, c.statement FROM settlement_cycles c
        LEFT JOIN settlement_accruals a ON a.cycle_id = c.id
-      WHERE c.id = $1 AND c.statement IS NOT NULL`,
+      WHERE c.id = $1 AND (c.statement IS NOT NULL OR c.statement_published_at IS NOT NULL)`,
     [cycleId],
   );
   const r = rows[0];

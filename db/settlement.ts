@@ -11,7 +11,6 @@ import {
 } from '../domain/contract';
 import type { CurrencyRegistry } from '../domain/money';
 import type { SettlementInput, SettlementStatus } from '../domain/settlement';
-import type { Discrepancy } from '../domain/reconciliation';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
@@ -81,47 +80,6 @@ export async function storeCycleOutputs(
       outputs.fees ? JSON.stringify(outputs.fees) : null,
       outputs.statement ? JSON.stringify(outputs.statement) : null,
     ],
-  );
-}
-
-export async function storeExceptions(db: Queryable, cycleId: string, ds: Discrepancy[]): Promise<void> {
-  if (ds.length === 0) return;
-  await db.query(
-    `INSERT INTO settlement_exceptions (cycle_id, exception_id, kind, tx_id, business_date, game_id, currency, ours_minor, theirs_minor, difference_minor, detail)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::date[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
-     ON CONFLICT (cycle_id, exception_id) DO NOTHING`,
-    [
-      cycleId,
-      ds.map((d) => d.id),
-      ds.map((d) => d.kind),
-      ds.map((d) => d.txId),
-      ds.map((d) => d.key?.businessDate ?? null),
-      ds.map((d) => d.key?.gameId ?? null),
-      ds.map((d) => d.key?.currency ?? null),
-      ds.map((d) => d.oursMinor?.toString() ?? null),
-      ds.map((d) => d.theirsMinor?.toString() ?? null),
-      ds.map((d) => d.differenceMinor.toString()),
-      ds.map((d) => d.detail),
-    ],
-  );
-}
-
-/** Records a resolution once; a retried activity finds it already there. */
-export async function storeResolution(
-  db: Queryable,
-  cycleId: string,
-  r: {
-    exceptionId: string;
-    resolution: string;
-    amountMinor: bigint | null;
-    reason: string;
-    operator: string;
-  },
-): Promise<void> {
-  await db.query(
-    `UPDATE settlement_exceptions SET resolution = $3, resolution_amount_minor = $4, reason = $5, operator = $6, resolved_at = now()
-      WHERE cycle_id = $1 AND exception_id = $2 AND resolved_at IS NULL`,
-    [cycleId, r.exceptionId, r.resolution, r.amountMinor?.toString() ?? null, r.reason, r.operator],
   );
 }
 
@@ -357,32 +315,6 @@ export async function listCycles(
   }));
 }
 
-/** Exceptions across cycles, by cycle and id, for one partner or all, open or resolved: `limit` after `after`. */
-export async function listExceptions(
-  db: Queryable,
-  filter: { partnerId: string | null; status: 'open' | 'resolved' | null },
-  pageOf: { limit: number; after: { settlementId: string; exceptionId: string } | null },
-): Promise<Record<string, unknown>[]> {
-  const { rows } = await db.query<Record<string, unknown>>(
-    `SELECT e.cycle_id AS "settlementId", e.exception_id AS "exceptionId", e.kind, e.tx_id AS "txId",
-            e.difference_minor::text AS "differenceMinor", e.detail, e.resolution, e.reason, e.operator,
-            e.resolved_at AS "resolvedAt"
-       FROM settlement_exceptions e JOIN settlement_cycles c ON c.id = e.cycle_id
-      WHERE ($1::text IS NULL OR c.partner_id = $1)
-        AND ($2::text IS NULL OR ($2 = 'open') = (e.resolved_at IS NULL))
-        AND ($3::text IS NULL OR (e.cycle_id, e.exception_id) > ($3, $4))
-      ORDER BY e.cycle_id, e.exception_id LIMIT $5`,
-    [
-      filter.partnerId,
-      filter.status,
-      pageOf.after?.settlementId ?? null,
-      pageOf.after?.exceptionId ?? null,
-      pageOf.limit,
-    ],
-  );
-  return rows;
-}
-
 /** Who planned a cycle: the actor that requested its payout (its key and name), and by which path. */
 export interface CycleRequester {
   actor: string;
@@ -460,6 +392,8 @@ export async function claimCyclePlan(
   db: Queryable,
   cycleId: string,
   runId: string,
+  /** The run this one continues (continue-as-new): it takes that run's claim over. */
+  continuedFrom: string | null = null,
 ): Promise<{
   partnerId: string;
   periodStart: string;
@@ -481,9 +415,10 @@ export async function claimCyclePlan(
   );
   const row = rows[0];
   if (!row || row.planned_by === null) return null;
-  if (row.run_id !== null && row.run_id !== runId)
+  const handedOver = continuedFrom !== null && row.run_id === continuedFrom;
+  if (row.run_id !== null && row.run_id !== runId && !handedOver)
     throw new ConflictError(`${cycleId} was already run (run ${row.run_id}): a period is settled once`);
-  if (row.run_id === null)
+  if (row.run_id === null || handedOver)
     await db.query('UPDATE settlement_cycles SET run_id = $2, updated_at = now() WHERE id = $1', [
       cycleId,
       runId,
@@ -498,3 +433,14 @@ export async function claimCyclePlan(
         : null,
   };
 }
+
+/** The statement is published (its bytes are the accrual's, stored once) after its journal posted. */
+export async function publishStatement(db: Queryable, cycleId: string): Promise<void> {
+  await db.query(
+    'UPDATE settlement_cycles SET statement_published_at = coalesce(statement_published_at, now()), updated_at = now() WHERE id = $1',
+    [cycleId],
+  );
+}
+
+// The exception book writes exceptions (reconciliation's callers import them from here).
+export { recordFound as storeExceptions, listExceptions } from './exception-book';

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'conflict'
+  | 'too_many_requests'
   | 'unavailable';
 
 export abstract class DomainError extends Error {
@@ -67,6 +68,21 @@ export class NotFoundError extends DomainError {
 export class ConflictError extends DomainError {
   readonly code = 'conflict';
   readonly retryable = false;
+}
+/**
+ * Too much in flight right now (e.g. Temporal's limit of Updates in flight per workflow): the
+ * same request succeeds later. HTTP 429 with Retry-After; nothing of the request was applied.
+ */
+export class TooManyRequestsError extends DomainError {
+  readonly code = 'too_many_requests';
+  readonly retryable = true;
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    details: ErrorDetail[] = [],
+  ) {
+    super(message, details);
+  }
 }
 /** A dependency (database, provider, Temporal) is not reachable right now. */
 export class UnavailableError extends DomainError {

@@ -4,7 +4,7 @@ import { planCycle, recordCyclePlan, type CycleRequester } from '../db/settlemen
 import type { CurrencyRegistry } from '../domain/money';
 import type { SettlementInput } from '../domain/settlement';
 import { settlementCycleStart } from '../workflows/cycle-start';
-import type { settlementCycle } from '../workflows/settlement';
+import type { settlementCycleV2 } from '../workflows/settlement';
 
 /** What a caller may set of a cycle besides its plan: how the process runs, never the money. */
 export type CycleProcessSettings = Partial<
@@ -27,7 +27,7 @@ export async function startPlannedCycle(
     process?: CycleProcessSettings;
     workflowIdReusePolicy?: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE_FAILED_ONLY';
   },
-): Promise<WorkflowHandle<typeof settlementCycle>> {
+): Promise<WorkflowHandle<typeof settlementCycleV2>> {
   const input = await planCycle(deps.db, deps.currencies, {
     partnerId: p.partnerId,
     periodStart: p.periodStart,
@@ -35,7 +35,7 @@ export async function startPlannedCycle(
   });
   const start = settlementCycleStart(input);
   await recordCyclePlan(deps.db, start.workflowId, input, p.requester);
-  return deps.temporal.workflow.start<typeof settlementCycle>('settlementCycle', {
+  return deps.temporal.workflow.start<typeof settlementCycleV2>('settlementCycleV2', {
     ...start,
     args: [{ ...input, ...p.process }],
     taskQueue: deps.taskQueue,

@@ -9,7 +9,7 @@ import { createCurrencyRegistry } from '../domain/money';
 import { taskQueue } from '../platform/temporal';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.mjs';
-import { approvePayout, settlementStatus, type settlementCycle } from '../workflows/settlement';
+import { approvePayout, settlementStatus, type settlementCycleV2 } from '../workflows/settlement';
 import { sealed } from './support/decisions';
 import { dayOfTransactions, settlingPartner, TEST_REQUESTER } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
@@ -34,7 +34,7 @@ describe('decisions carry a verified identity on every path', () => {
   });
 
   /** A cycle of a fresh partner waiting for payout approval (threshold 0, no exceptions). */
-  async function awaitingApproval(prefix: string): Promise<WorkflowHandle<typeof settlementCycle>> {
+  async function awaitingApproval(prefix: string): Promise<WorkflowHandle<typeof settlementCycleV2>> {
     const day = '2026-11-23';
     const txs = dayOfTransactions(prefix, day, 6);
     const p = await settlingPartner(stack, provider, txs, {
@@ -46,7 +46,7 @@ describe('decisions carry a verified identity on every path', () => {
     provider.setFaults({});
     const started = await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: day } });
     expect(started.status).toBe(202);
-    const h = stack.temporal.workflow.getHandle<typeof settlementCycle>(started.body.id as string);
+    const h = stack.temporal.workflow.getHandle<typeof settlementCycleV2>(started.body.id as string);
     for (let i = 0; i < 300; i++) {
       if ((await h.query(settlementStatus)).status === 'AwaitingPayoutApproval') return h;
       await new Promise((r) => setTimeout(r, 200));
@@ -181,7 +181,7 @@ describe('decisions carry a verified identity on every path', () => {
     const input = await planCycle(stack.db.pool, currencies, { partnerId: p.id, periodStart: day });
     const start = (workflowId: string, args: object) =>
       stack.temporal.workflow
-        .execute<typeof settlementCycle>('settlementCycle', {
+        .execute<typeof settlementCycleV2>('settlementCycle', {
           taskQueue: taskQueue(stack.config, 'settlement'),
           workflowId,
           args: [{ ...input, ...args }],

@@ -8,7 +8,7 @@ import { mintOperatorToken } from '../platform/operators';
 import { startFxServer, type SimulatedFx } from '../providers/simulated/fx-server';
 import { toIngestItem } from '../providers/simulated/generator';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
-import { settlementStatus, type SettlementView } from '../workflows/settlement';
+import { settlementStatus, type CycleView } from '../workflows/settlement';
 import { uniqueId } from './support/env';
 import { onboardPartner, recordContract } from './support/partners';
 import { startStack, type Stack } from './support/stack';
@@ -352,7 +352,7 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
   async function waitForCycle(id: string, status: string) {
     const handle = stack.temporal.workflow.getHandle(id);
     for (let i = 0; i < 300; i++) {
-      const view: SettlementView = await handle.query(settlementStatus);
+      const view: CycleView = await handle.query(settlementStatus);
       if (view.status === status) return view;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -387,8 +387,8 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
     const waiting = await waitFor('AwaitingResolution');
     const base = `/v1/settlements/${encodeURIComponent(id)}`;
     const byKind = (kind: string) => waiting.exceptions.find((e) => e.kind === kind)!;
-    expect(byKind('amount_mismatch')).toMatchObject({ txType: 'bet', differenceMinor: '250' });
-    expect(byKind('duplicate')).toMatchObject({ txType: 'bet', differenceMinor: '0' });
+    expect(byKind('amount_mismatch')).toMatchObject({ differenceMinor: '250' });
+    expect(byKind('duplicate')).toMatchObject({ differenceMinor: '0' });
     expect(waiting.exceptions).toHaveLength(3);
     const resolve = async (kind: string, resolution: string, token: string) =>
       (
@@ -464,8 +464,11 @@ describe('operator identities, roles, maker-checker and the audit trail', () => 
       });
       expect(r.status).toBe(200);
     }
-    const view = await waitFor('AwaitingPayoutApproval');
-    expect(view.exceptions[0]!.resolution).toMatchObject({
+    await waitFor('AwaitingPayoutApproval');
+    const book = await stack.api(`/v1/exceptions?settlementId=${encodeURIComponent(id)}`, { token: maria });
+    expect(
+      book.body.exceptions.find((e: { exceptionId: string }) => e.exceptionId === first!.exceptionId),
+    ).toMatchObject({
       resolution: 'adjust',
       operator: 'rui',
       actor: 'clearhouse#rui',

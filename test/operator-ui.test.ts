@@ -262,10 +262,10 @@ describe('operator path in the Temporal Web UI (real browser)', () => {
         { actor: 'clearhouse#ana', name: 'ana' },
         { actor: 'clearhouse#bo', name: 'bo' },
       ]);
-      expect(result.exceptions.map((e: any) => e.resolution.actor)).toEqual([
-        'clearhouse#ana',
-        'clearhouse#ana',
-      ]);
+      // The exceptions the UI resolved are in the book, each by the sealed actor.
+      const book = await stack.api(`/v1/exceptions?settlementId=${encodeURIComponent(workflowId)}`);
+      expect(result.exceptionsOpen).toBe(0);
+      expect(book.body.exceptions.map((e: any) => e.actor)).toEqual(['clearhouse#ana', 'clearhouse#ana']);
       // Decisions made in the UI are in the audit trail: the sealed actors, source temporal-ui
       // (signed in the seal), and the client identity the history records for the Update.
       const audit = await stack.api(

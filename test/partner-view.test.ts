@@ -101,7 +101,11 @@ afterAll(async () => {
 });
 
 it('shows operators the names a partner must not see (so the walk below can fail)', async () => {
-  const view = JSON.stringify((await stack.api(`/v1/settlements/${encodeURIComponent(cycleId)}`)).body);
+  // The cycle names who requested and approved; the exception book, who resolved.
+  const view = JSON.stringify([
+    (await stack.api(`/v1/settlements/${encodeURIComponent(cycleId)}`)).body,
+    (await stack.api(`/v1/exceptions?settlementId=${encodeURIComponent(cycleId)}`)).body,
+  ]);
   for (const name of NAMES) expect(view).toContain(name);
   expect(view).toContain('requestedBy');
 });
@@ -162,10 +166,14 @@ it('answers every GET a partner may call without an operator name or an operator
   const live = (await stack.api(`/v1/settlements/${encodeURIComponent(cycleId)}`, { token: partner.apiKey }))
     .body;
   expect(live.approvals).toEqual(['approver 1', 'approver 2']);
-  expect(live.exceptions.map((e: { resolution: { operator: string } }) => e.resolution.operator)).toEqual([
-    'operations',
-    'operations',
-  ]);
+  // The book's exceptions: decided by `operations`, never a person's name or actor.
+  const book = (
+    await stack.api(`/v1/exceptions?settlementId=${encodeURIComponent(cycleId)}`, { token: partner.apiKey })
+  ).body;
+  expect(book.exceptions.map((e: { operator: string }) => e.operator)).toEqual(['operations', 'operations']);
+  expect(JSON.stringify(book)).not.toMatch(/clearhouse#/);
+  expect(live.exceptions).toEqual([]);
+  expect(live.exceptionsOpen).toBe(0);
 });
 
 it('refuses to mount a route partners may call without a partner view', () => {

@@ -1,7 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
-import { resolveException, settlementStatus, type settlementCycle } from '../workflows/settlement';
+import { resolveException, settlementStatus, type settlementCycleV2 } from '../workflows/settlement';
 import type { TestPartner } from './support/partners';
 import { startChildWorker, type ChildWorker } from './support/processes';
 import { sendSealed } from './support/decisions';
@@ -41,11 +41,11 @@ describe('report caps, end to end through a settlement cycle', () => {
   };
 
   /** A cycle for `day`, its plan recorded in Postgres first (test/support/settlement.ts). */
-  const start = (p: TestPartner, day: string): Promise<WorkflowHandle<typeof settlementCycle>> =>
+  const start = (p: TestPartner, day: string): Promise<WorkflowHandle<typeof settlementCycleV2>> =>
     startPlannedCycle(stack, p.id, day, { over: { reminderIntervalMs: 60_000 } });
 
   /** The cycle's view once reconciliation is behind it (where a report over its cap leaves it). */
-  const awaitingResolution = async (h: WorkflowHandle<typeof settlementCycle>) => {
+  const awaitingResolution = async (h: WorkflowHandle<typeof settlementCycleV2>) => {
     for (let i = 0; i < 600; i++) {
       const view = await h.query(settlementStatus);
       if (view.status !== 'WaitingForCutoff' && view.status !== 'Reconciling') {
@@ -66,7 +66,7 @@ describe('report caps, end to end through a settlement cycle', () => {
     ).rows[0]!.n;
 
   /** The type of each failure of the cycle's report fetch, in order. */
-  const fetchFailures = async (h: WorkflowHandle<typeof settlementCycle>) =>
+  const fetchFailures = async (h: WorkflowHandle<typeof settlementCycleV2>) =>
     ((await h.fetchHistory()).events ?? []).flatMap((e) => {
       const failure = e.activityTaskFailedEventAttributes?.failure;
       return failure ? [failure.applicationFailureInfo?.type ?? failure.message] : [];
@@ -190,7 +190,7 @@ describe('report caps, end to end through a settlement cycle', () => {
     // The second attempt (after the heartbeat timeout) is the one that stopped at the cap.
     const events = (await h.fetchHistory()).events!;
     const scheduled = events.find(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'fetchProviderReport',
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'fetchReport',
     )!;
     const started = events.find(
       (e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled.eventId),

@@ -22,8 +22,8 @@ import {
   approvePayout,
   resolveException,
   settlementStatus,
-  type settlementCycle,
-  type SettlementView,
+  type settlementCycleV2,
+  type CycleView,
 } from '../workflows/settlement';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -75,7 +75,7 @@ describe('settlementCycle workflow', () => {
       Pick<SettlementInput, 'cutoffAt' | 'graceMs' | 'reminderIntervalMs' | 'reportFetchAttempts'>
     > = {},
     queue = taskQueue(stack.config, 'settlement'),
-  ): Promise<WorkflowHandle<typeof settlementCycle>> {
+  ): Promise<WorkflowHandle<typeof settlementCycleV2>> {
     return startPlannedCycle(stack, p.id, DAY, {
       taskQueue: queue,
       // The plan's grace (the contract's, 1 h by default) stands: a start may not freeze earlier.
@@ -84,7 +84,7 @@ describe('settlementCycle workflow', () => {
     });
   }
 
-  async function waitForStatus(h: WorkflowHandle, status: SettlementView['status']): Promise<SettlementView> {
+  async function waitForStatus(h: WorkflowHandle, status: CycleView['status']): Promise<CycleView> {
     for (let i = 0; i < 200; i++) {
       const view = await h.query(settlementStatus);
       if (view.status === status) return view;
@@ -225,7 +225,7 @@ describe('settlementCycle workflow', () => {
     // Sealed, so each reaches the field checks.
     await reject(
       resolve('ana', { exceptionId: 'nope', resolution: 'write_off', reason: 'x' }),
-      /unknown exceptionId/,
+      /unknown exceptionId nope; open ones: /,
     );
     await reject(
       resolve('ana', { exceptionId: byKind.missing_ours!.exceptionId, resolution: 'write_off', reason: ' ' }),
@@ -264,7 +264,7 @@ describe('settlementCycle workflow', () => {
       }),
       /"operator" is no longer part of a decision/,
     );
-    expect((await h.query(settlementStatus)).exceptions.every((e) => !e.resolution)).toBe(true);
+    expect((await h.query(settlementStatus)).exceptionsOpen).toBe(3);
 
     await h.executeUpdate(resolveException, {
       args: [
@@ -303,13 +303,14 @@ describe('settlementCycle workflow', () => {
     });
     expect(last.open).toBe(0);
 
-    const awaiting = await waitForStatus(h, 'AwaitingPayoutApproval');
-    // Who resolved is the seal's actor (issuer#subject), with the name people read.
-    expect(
-      Object.fromEntries(
-        awaiting.exceptions.map((e) => [e.kind, [e.resolution?.operator, e.resolution?.actor]]),
-      ),
-    ).toEqual({
+    await waitForStatus(h, 'AwaitingPayoutApproval');
+    // Who resolved is the seal's actor (issuer#subject), with the name people read: in the
+    // exception book, with each exception's history.
+    const book = await stack.db.pool.query<{ kind: string; operator: string; actor: string }>(
+      'SELECT kind, operator, actor FROM settlement_exceptions WHERE cycle_id = $1',
+      [h.workflowId],
+    );
+    expect(Object.fromEntries(book.rows.map((e) => [e.kind, [e.operator, e.actor]]))).toEqual({
       missing_theirs: ['ana', 'clearhouse#ana'],
       amount_mismatch: ['ana', 'clearhouse#ana'],
       missing_ours: ['bo', 'clearhouse#bo'],
@@ -453,7 +454,7 @@ describe('settlementCycle workflow', () => {
   });
 
   it('computes the fee from what operators decided, even while the last resolution is still being recorded', async () => {
-    // A worker of this test's own whose recordResolution (the real one) takes 2 s, as a slow
+    // A worker of this test's own whose resolveExceptions (the real one) takes 2 s, as a slow
     // database would: the cycle must not compute its fee before the last resolution counts.
     const queue = `${taskQueue(stack.config, 'settlement')}-slow-resolution`;
     const real = createActivities({
@@ -472,9 +473,9 @@ describe('settlementCycle workflow', () => {
       dataConverter: workerDataConverter(stack.config),
       activities: {
         ...real,
-        recordResolution: async (...args: Parameters<typeof real.recordResolution>) => {
+        resolveExceptions: async (...args: Parameters<typeof real.resolveExceptions>) => {
           await new Promise((r) => setTimeout(r, 2000));
-          return real.recordResolution(...args);
+          return real.resolveExceptions(...args);
         },
       },
     });
@@ -520,7 +521,11 @@ describe('settlementCycle workflow', () => {
         [partnerAccount(p.id, 'gaming_revenue', 'EUR').code],
       );
       expect(BigInt(revenue.rows[0]!.ggr)).toBe(ggr);
-      expect((result.fees as any).ggr).toBe(formatAmount(ggr, 2));
+      const listed = await stack.db.pool.query<{ ggr: string }>(
+        "SELECT fees->>'ggr' AS ggr FROM settlement_cycles WHERE id = $1",
+        [h.workflowId],
+      );
+      expect(listed.rows[0]!.ggr).toBe(formatAmount(ggr, 2));
     });
     await connection.close();
   });

@@ -4,7 +4,7 @@ import { createCurrencyRegistry } from '../domain/money';
 import { taskQueue } from '../platform/temporal';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
 import type { temporalSweep } from '../workflows/temporal-sweep';
-import { settlementStatus, type settlementCycle } from '../workflows/settlement';
+import { settlementStatus, type settlementCycleV2 } from '../workflows/settlement';
 import { uniqueId } from './support/env';
 import { dayOfTransactions, settlingPartner } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
@@ -46,7 +46,7 @@ describe('the sweep of interventions on Temporal', () => {
     });
     provider.setTransactions(txs);
     const started = await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: day } });
-    const h = stack.temporal.workflow.getHandle<typeof settlementCycle>(started.body.id as string);
+    const h = stack.temporal.workflow.getHandle<typeof settlementCycleV2>(started.body.id as string);
     for (let i = 0; i < 300 && (await h.query(settlementStatus)).status !== 'AwaitingPayoutApproval'; i++)
       await new Promise((r) => setTimeout(r, 100));
 
@@ -72,7 +72,7 @@ describe('the sweep of interventions on Temporal', () => {
     const input = await planCycle(stack.db.pool, currencies, { partnerId: p.id, periodStart: day });
     const forgedId = `settlement:${p.id}:${day}:forged`;
     await expect(
-      stack.temporal.workflow.execute<typeof settlementCycle>('settlementCycle', {
+      stack.temporal.workflow.execute<typeof settlementCycleV2>('settlementCycle', {
         taskQueue: taskQueue(stack.config, 'settlement'),
         workflowId: forgedId,
         args: [input],

@@ -1,6 +1,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
-import type { settlementCycle } from '../workflows/settlement';
+import type { settlementCycleV2 } from '../workflows/settlement';
 import { startChildWorker, type ChildWorker } from './support/processes';
 import { dayOfTransactions, settlingPartner, startPlannedCycle } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
@@ -33,7 +33,7 @@ describe('a worker killed in the middle of a report fetch', () => {
     provider.setFaults({ latencyMs: 250 }); // a slow provider: the kill lands between pages
     const before = provider.requests;
     // Planned in Postgres first, then started (test/support/settlement.ts).
-    const h: WorkflowHandle<typeof settlementCycle> = await startPlannedCycle(stack, p.id, DAY, {
+    const h: WorkflowHandle<typeof settlementCycleV2> = await startPlannedCycle(stack, p.id, DAY, {
       over: { reminderIntervalMs: 60_000 },
     });
 
@@ -63,7 +63,7 @@ describe('a worker killed in the middle of a report fetch', () => {
     // one did not start over: the pages before the kill were not asked for again.
     const events = (await h.fetchHistory()).events!;
     const fetchScheduled = events.find(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'fetchProviderReport',
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'fetchReport',
     )!;
     const fetchStarted = events.find(
       (e) =>

@@ -37,6 +37,13 @@ export function decisionGuard() {
     },
     /** The latest time the history proves. */
     knownTime: (): number => knownMs,
+    /** What a run continued as new must carry on: the time proved so far and the nonces spent. */
+    snapshot: (): { knownMs: number; nonces: string[] } => ({ knownMs, nonces: [...usedNonces] }),
+    /** Takes over a previous run's snapshot (its seals stay spent, its clock keeps its time). */
+    restore(s: { knownMs: number; nonces: string[] }): void {
+      for (const n of s.nonces) usedNonces.add(n);
+      if (s.knownMs > knownMs) knownMs = s.knownMs;
+    },
     /**
      * Waits until `done`, with a timer every SEAL_CLOCK_TICK_MS that moves the clock on: a seal
      * used while the workflow waits is refused at most one tick after its expiry.

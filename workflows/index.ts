@@ -1,5 +1,7 @@
 // Every workflow the workers register. Deterministic code only: see eslint.config.mjs.
 export { partnerConnectivityTest, partnerOnboarding } from './onboarding';
-export { settlementCycle } from './settlement';
+export { settlementCycleV2 } from './settlement';
+// Until every cycle started before the cut-over has finished (README, "Cut-over to settlementCycleV2").
+export { settlementCycle } from './legacy/settlement-cycle-v1';
 export { scheduledSettlement } from './scheduled-settlement';
 export { temporalSweep } from './temporal-sweep';

@@ -1,9 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ApplicationFailure, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { settlementCycleStart } from './cycle-start';
 import { TemporalScheduledStartTime } from './search-attributes';
-import { settlementCycle } from './settlement';
+import { settlementCycle } from './legacy/settlement-cycle-v1';
+import { settlementCycleV2 } from './settlement';
 
 const { planScheduledCycle } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -12,7 +13,7 @@ const { planScheduledCycle } = proxyActivities<Activities>({
 
 /**
  * What a partner's Schedule starts: works out which business day the firing (or backfill)
- * stands for and starts that day's settlementCycle as an independent child. Starting the
+ * stands for and starts that day's settlement cycle as an independent child. Starting the
  * same day twice is refused by the cycle's workflow id, so catch-ups and backfills are safe.
  */
 export async function scheduledSettlement(args: {
@@ -25,7 +26,10 @@ export async function scheduledSettlement(args: {
   const start = settlementCycleStart(input);
   const cycleId = start.workflowId;
   try {
-    await startChild(settlementCycle, { ...start, parentClosePolicy: 'ABANDON' });
+    // Firings from before the cut-over started the legacy workflow type (their histories replay so).
+    if (patched('settlement-cycle-v2'))
+      await startChild(settlementCycleV2, { ...start, parentClosePolicy: 'ABANDON' });
+    else await startChild(settlementCycle, { ...start, parentClosePolicy: 'ABANDON' });
     return { cycleId, started: true };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { cycleId, started: false };

@@ -10,7 +10,10 @@ import { getPartner } from '../../db/partners';
 import { publishedStatement } from '../../db/accruals';
 import { statementCsv, type Statement } from '../../domain/statement';
 import { recomputeStatement } from '../../services/statements';
-import { backfillWindow, contractCadence, listCycles, listExceptions } from '../../db/settlement';
+import { backfillWindow, contractCadence, listCycles } from '../../db/settlement';
+import { exceptionHistory, listExceptions } from '../../db/exception-book';
+import { MAX_RESOLUTIONS_PER_UPDATE } from '../../domain/exception-book';
+import { TooManyRequestsError } from '../../domain/errors';
 import { actorKey } from '../../domain/actors';
 import { operatorActor } from '../../platform/operators';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
@@ -20,7 +23,12 @@ import { resolutions } from '../../domain/settlement';
 import { taskQueue } from '../../platform/temporal';
 import { startPlannedCycle } from '../../services/cycles';
 import { settlementWorkflowId } from '../../workflows/ids';
-import { approvePayout, resolveException, settlementStatus } from '../../workflows/settlement';
+import {
+  approvePayout,
+  resolveException,
+  settlementStatus,
+  type ResolveResult,
+} from '../../workflows/settlement';
 import { authDeps, type Principal } from '../auth';
 import { settlementScheduleId, upsertSettlementSchedule } from '../../services/schedules';
 import type { ApiDeps } from '../deps';
@@ -28,7 +36,7 @@ import { cycleList, cycleView, exceptionList, statementView } from '../partner-v
 import { SettlementStatus } from '../../workflows/search-attributes';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
-import { describeWorkflow, sendDecision } from '../updates';
+import { describeWorkflow, sendDecision, UPDATE_RETRY_AFTER_S } from '../updates';
 import { errorResponses, jsonResponse } from '../schemas';
 import { nonBlankText } from '../../domain/text';
 
@@ -82,6 +90,23 @@ const resolutionBody = z
     id: 'ExceptionResolution',
     description: 'The operator is the caller: its name comes from the token, never from the body.',
   });
+
+/** The most resolutions one request carries: the API sends them as Updates of MAX_RESOLUTIONS_PER_UPDATE. */
+export const MAX_RESOLUTIONS_PER_REQUEST = 5_000;
+/** How long a list waits for Temporal's Updates in flight to drain before answering 429. */
+const IN_FLIGHT_PATIENCE_MS = 30_000;
+
+const resolutionItem = z
+  .intersection(z.object({ exceptionId: z.string().min(1).max(300) }), resolutionBody)
+  .meta({ id: 'ExceptionResolutionItem' });
+
+const resolveResult = z
+  .object({
+    open: z.number().int(),
+    applied: z.number().int(),
+    refused: z.array(z.object({ exceptionId: z.string(), reason: z.string() })),
+  })
+  .meta({ id: 'ResolutionResult' });
 
 const approvalBody = z
   .object({ comment: z.string().max(500).optional() })
@@ -452,6 +477,7 @@ export function settlementRoutes(
     query: z.object({
       status: z.enum(['open', 'resolved']).optional(),
       partnerId: partnerIdSchema.optional(),
+      settlementId: cycleId.optional(),
       ...pageQuery,
     }),
     responses: {
@@ -467,9 +493,11 @@ export function settlementRoutes(
         query.cursor,
         z.object({ settlementId: z.string(), exceptionId: z.string() }),
       );
+      if (query.settlementId && !visible(principal, query.settlementId))
+        return { status: 200, body: { exceptions: [], nextCursor: null } };
       const rows = await listExceptions(
         deps.db,
-        { partnerId, status: query.status ?? null },
+        { partnerId, status: query.status ?? null, settlementId: query.settlementId ?? null },
         { limit: query.limit + 1, after },
       );
       const { items, nextCursor } = page(rows, query.limit, (r) => ({
@@ -487,17 +515,19 @@ export function settlementRoutes(
     method: 'post',
     path: '/v1/settlements/{id}/exceptions/{exceptionId}/resolution',
     summary: 'Resolve an exception (operator): the same resolveException Update the Temporal UI sends',
+    description:
+      '404 for an exception the cycle does not have, 409 for one already resolved (naming by whom) or a cycle not waiting for resolutions.',
     tags: ['settlements'],
     auth: 'resolver',
     params: z.object({ id: cycleId, exceptionId: z.string().min(1).max(300) }),
     body: resolutionBody,
     bodyExample: { resolution: 'accept_theirs', reason: 'provider log confirms the amount' },
     responses: {
-      200: jsonResponse(z.object({ open: z.number() }), 'Recorded; how many stay open'),
-      ...errorResponses(400, 401, 403, 404, 409, 422),
+      200: jsonResponse(resolveResult, 'Recorded; how many stay open'),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 429),
     },
     handler: async ({ params, body, principal, req }) => {
-      const result = await sendDecision<{ open: number }>(deps, {
+      const result = await sendDecision<ResolveResult>(deps, {
         workflowId: params.id,
         what: `settlement ${params.id}`,
         decision: resolveException.name,
@@ -506,6 +536,114 @@ export function settlementRoutes(
         req,
       });
       return { status: 200, body: result };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'post',
+    path: '/v1/settlements/{id}/exceptions/resolutions',
+    summary: 'Resolve a list of exceptions (operator): resolveException Updates of up to 1,000 each',
+    description:
+      `Up to ${MAX_RESOLUTIONS_PER_REQUEST} resolutions; the API sends them in order as resolveException Updates of up to ` +
+      `${MAX_RESOLUTIONS_PER_UPDATE} (each sealed with the caller's identity). Each item is applied or refused with the reason ` +
+      '(unknown exception, already resolved): the answer lists the refused ones. When the cycle has as many Updates in flight ' +
+      `as Temporal allows, the rest of the list waits up to ${IN_FLIGHT_PATIENCE_MS / 1000} s; if even the first part cannot be sent, 429 with Retry-After ` +
+      '(nothing applied); if a later part cannot, the answer says which items were not sent (`notSent`): send those again.',
+    tags: ['settlements'],
+    auth: 'resolver',
+    params: z.object({ id: cycleId }),
+    body: z
+      .object({
+        items: z
+          .array(resolutionItem)
+          .min(1)
+          .max(MAX_RESOLUTIONS_PER_REQUEST)
+          .refine((items) => new Set(items.map((i) => i.exceptionId)).size === items.length, {
+            message: 'each exceptionId at most once',
+          }),
+      })
+      .strict()
+      .meta({ id: 'ExceptionResolutions' }),
+    bodyExample: {
+      items: [
+        {
+          exceptionId: 'missing_theirs:tx-1',
+          resolution: 'accept_ours',
+          reason: 'provider report lags by a day',
+        },
+        {
+          exceptionId: 'amount_mismatch:tx-2',
+          resolution: 'adjust',
+          amount: '-0.01',
+          reason: 'rounding per contract',
+        },
+      ],
+    },
+    responses: {
+      200: jsonResponse(
+        resolveResult.extend({ updates: z.number().int(), notSent: z.array(z.string()) }),
+        'Applied and refused, per item; how many stay open',
+      ),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 429),
+    },
+    handler: async ({ params, body, principal, req }) => {
+      const out = {
+        open: 0,
+        applied: 0,
+        refused: [] as ResolveResult['refused'],
+        updates: 0,
+        notSent: [] as string[],
+      };
+      for (let start = 0; start < body.items.length; start += MAX_RESOLUTIONS_PER_UPDATE) {
+        const items = body.items.slice(start, start + MAX_RESOLUTIONS_PER_UPDATE);
+        let result: ResolveResult | null = null;
+        for (const deadline = Date.now() + IN_FLIGHT_PATIENCE_MS; result === null;) {
+          try {
+            result = await sendDecision<ResolveResult>(deps, {
+              workflowId: params.id,
+              what: `settlement ${params.id}`,
+              decision: resolveException.name,
+              fields: { items },
+              principal,
+              req,
+            });
+          } catch (err) {
+            if (!(err instanceof TooManyRequestsError)) throw err;
+            // Nothing sent yet: the caller retries the whole list. Otherwise wait for the
+            // workflow's Updates in flight to finish, then say what could not be sent.
+            if (out.updates === 0 && Date.now() >= deadline) throw err;
+            if (Date.now() >= deadline) {
+              out.notSent = body.items.slice(start).map((i) => i.exceptionId);
+              return { status: 200, body: out };
+            }
+            await new Promise((r) => setTimeout(r, UPDATE_RETRY_AFTER_S * 1000));
+          }
+        }
+        out.updates++;
+        out.open = result.open;
+        out.applied += result.applied;
+        out.refused.push(...result.refused);
+      }
+      return { status: 200, body: out };
+    },
+  });
+
+  mountRoute(router, registry, auth, {
+    method: 'get',
+    path: '/v1/settlements/{id}/exceptions/{exceptionId}/history',
+    summary: "An exception's history (operator): found, then resolved — who, when, why, through which Update",
+    tags: ['settlements'],
+    auth: 'viewer',
+    params: z.object({ id: cycleId, exceptionId: z.string().min(1).max(300) }),
+    responses: {
+      200: jsonResponse(z.object({ events: z.array(z.unknown()) }), 'Oldest first'),
+      ...errorResponses(400, 401, 403, 404),
+    },
+    handler: async ({ params }) => {
+      const events = await exceptionHistory(deps.db, params.id, params.exceptionId);
+      if (events.length === 0)
+        throw new NotFoundError(`no exception ${params.exceptionId} in settlement ${params.id}`);
+      return { status: 200, body: { events } };
     },
   });
 

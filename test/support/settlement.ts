@@ -3,7 +3,7 @@ import { createCurrencyRegistry } from '../../domain/money';
 import type { SettlementInput } from '../../domain/settlement';
 import { taskQueue } from '../../platform/temporal';
 import { startPlannedCycle as startCycle, type CycleProcessSettings } from '../../services/cycles';
-import type { settlementCycle } from '../../workflows/settlement';
+import type { settlementCycleV2 } from '../../workflows/settlement';
 import { toIngestItem } from '../../providers/simulated/generator';
 import type { SimulatedProvider, SimulatedTx } from '../../providers/simulated/json-cursor-server';
 import { uniqueId } from './env';
@@ -108,7 +108,7 @@ export function startPlannedCycle(
     requester?: typeof TEST_REQUESTER;
     workflowIdReusePolicy?: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE_FAILED_ONLY';
   } = {},
-): Promise<WorkflowHandle<typeof settlementCycle>> {
+): Promise<WorkflowHandle<typeof settlementCycleV2>> {
   return startCycle(
     {
       db: stack.db.pool,

@@ -1,0 +1,375 @@
+import type pg from 'pg';
+import { appendAudit, type AuditEvent } from './audit';
+import type { Db } from './pool';
+import { withTransaction } from './retry';
+import { ConflictError } from '../domain/errors';
+import type { Discrepancy } from '../domain/reconciliation';
+import {
+  bookMaker,
+  FIRST_OPEN_EXCEPTIONS,
+  type BookSummary,
+  type ItemOutcome,
+  type OpenException,
+  type PayoutMaker,
+  type Resolution,
+} from '../domain/exception-book';
+
+// The exception book (see domain/exception-book.ts): the one writer of a cycle's exceptions,
+// their matches and their resolutions. Every change takes the book's row lock, raises its
+// version by one and writes each exception's history in the same transaction as the change,
+// with its audit event for decisions.
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+/** What reconciliation records of itself as the actor of a `found` event. */
+const RECONCILIATION = 'reconciliation';
+
+async function lockBook(client: pg.PoolClient, cycleId: string): Promise<{ version: number }> {
+  await client.query('INSERT INTO exception_books (cycle_id) VALUES ($1) ON CONFLICT DO NOTHING', [cycleId]);
+  const { rows } = await client.query<{ version: string }>(
+    'SELECT version::text FROM exception_books WHERE cycle_id = $1 FOR UPDATE',
+    [cycleId],
+  );
+  return { version: Number(rows[0]!.version) };
+}
+
+/** The book's version and counts, with the first open exceptions (what the status query shows). */
+export async function bookSummary(db: Queryable, cycleId: string): Promise<BookSummary> {
+  const [book, open] = await Promise.all([
+    db.query<{ version: string; total: number; open: number }>(
+      'SELECT version::text, total, open FROM exception_books WHERE cycle_id = $1',
+      [cycleId],
+    ),
+    db.query<{
+      exception_id: string;
+      kind: string;
+      tx_id: string | null;
+      difference_minor: string;
+      detail: string;
+    }>(
+      `SELECT exception_id, kind, tx_id, difference_minor::text, detail FROM settlement_exceptions
+        WHERE cycle_id = $1 AND resolved_at IS NULL ORDER BY exception_id LIMIT $2`,
+      [cycleId, FIRST_OPEN_EXCEPTIONS],
+    ),
+  ]);
+  const b = book.rows[0];
+  return {
+    version: b ? Number(b.version) : 0,
+    total: b?.total ?? 0,
+    open: b?.open ?? 0,
+    firstOpen: open.rows.map((r): OpenException => ({
+      exceptionId: r.exception_id,
+      kind: r.kind,
+      txId: r.tx_id,
+      differenceMinor: r.difference_minor,
+      detail: r.detail,
+    })),
+  };
+}
+
+/**
+ * Records what reconciliation found, once: an exception already in the book is left as it is (a
+ * retried activity finds nothing new and leaves the version alone). Each new exception gets its
+ * `found` event and the transactions it is about (ours by id, theirs by report ordinal).
+ */
+export async function recordFound(db: Db, cycleId: string, ds: Discrepancy[]): Promise<BookSummary> {
+  await withTransaction(db, async (client) => {
+    const { version } = await lockBook(client, cycleId);
+    if (ds.length === 0) return;
+    const inserted = await client.query<{ exception_id: string }>(
+      `INSERT INTO settlement_exceptions (cycle_id, exception_id, kind, tx_id, business_date, game_id, currency, ours_minor, theirs_minor, difference_minor, detail)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::date[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
+       ON CONFLICT (cycle_id, exception_id) DO NOTHING
+       RETURNING exception_id`,
+      [
+        cycleId,
+        ds.map((d) => d.id),
+        ds.map((d) => d.kind),
+        ds.map((d) => d.txId),
+        ds.map((d) => d.key?.businessDate ?? null),
+        ds.map((d) => d.key?.gameId ?? null),
+        ds.map((d) => d.key?.currency ?? null),
+        ds.map((d) => d.oursMinor?.toString() ?? null),
+        ds.map((d) => d.theirsMinor?.toString() ?? null),
+        ds.map((d) => d.differenceMinor.toString()),
+        ds.map((d) => d.detail),
+      ],
+    );
+    const ids = inserted.rows.map((r) => r.exception_id);
+    if (ids.length === 0) return;
+    const next = version + 1;
+    await client.query(
+      `INSERT INTO exception_events (cycle_id, exception_id, version, event, actor, actor_name)
+       SELECT $1, id, $2, 'found', $3, $3 FROM unnest($4::text[]) AS id`,
+      [cycleId, next, RECONCILIATION, ids],
+    );
+    // The transactions behind each new exception: ours by id, theirs by the report's ordinal.
+    await client.query(
+      `INSERT INTO exception_matches (cycle_id, exception_id, side, tx_id, report_ord)
+       SELECT e.cycle_id, e.exception_id, 'ours', g.tx_id, NULL
+         FROM settlement_exceptions e JOIN settlement_cycles c ON c.id = e.cycle_id
+         JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
+        WHERE e.cycle_id = $1 AND e.exception_id = ANY($2::text[])
+       UNION ALL
+       SELECT e.cycle_id, e.exception_id, 'theirs', r.tx_id, min(r.ord)
+         FROM settlement_exceptions e JOIN provider_report_rows r ON r.cycle_id = e.cycle_id AND r.tx_id = e.tx_id
+        WHERE e.cycle_id = $1 AND e.exception_id = ANY($2::text[])
+        GROUP BY e.cycle_id, e.exception_id, r.tx_id
+       ON CONFLICT DO NOTHING`,
+      [cycleId, ids],
+    );
+    await client.query(
+      `UPDATE exception_books SET version = $2, total = total + $3, open = open + $3, updated_at = now()
+        WHERE cycle_id = $1`,
+      [cycleId, next, ids.length],
+    );
+  });
+  return bookSummary(db, cycleId);
+}
+
+/** The open exceptions an unknown id's refusal lists (the first ten; where to find the rest). */
+async function openHint(db: Queryable, cycleId: string): Promise<string> {
+  const { rows } = await db.query<{ exception_id: string; open: number }>(
+    `SELECT exception_id, (SELECT open FROM exception_books WHERE cycle_id = $1) AS open
+       FROM settlement_exceptions WHERE cycle_id = $1 AND resolved_at IS NULL ORDER BY exception_id LIMIT 10`,
+    [cycleId],
+  );
+  const open = rows[0]?.open ?? 0;
+  const more =
+    open > rows.length
+      ? `the first ${rows.length} of ${open} open (all: GET /v1/exceptions?settlementId=${cycleId}&status=open); `
+      : '';
+  return `${more}open ones: ${rows.map((r) => r.exception_id).join(', ') || 'none'}`;
+}
+
+/** One decision of a batch, checked for shape by the caller (the workflow's validator). */
+export interface ResolutionItem {
+  exceptionId: string;
+  resolution: Resolution;
+  amountMinor: bigint | null;
+  reason: string;
+}
+
+export interface ResolutionBatch {
+  items: ResolutionItem[];
+  /** The decider: a verified actor key (null for a decision recorded with a typed name). */
+  actor: string | null;
+  name: string;
+  /** The Update that carried the batch: a retry of the same batch applies nothing twice. */
+  updateId: string | null;
+  /** The audit event of the batch (its details gain what was applied and refused). */
+  audit: AuditEvent | null;
+}
+
+export interface BatchResult {
+  /** How many items were applied (or had been, by this same Update). */
+  applied: number;
+  /** The items refused, each with why: only these cross into workflow history. */
+  refused: Extract<ItemOutcome, { outcome: 'refused' }>[];
+  /** Who of this batch moved the GGR the fee is computed on (never an approver of the payout). */
+  makers: PayoutMaker[];
+  book: BookSummary;
+}
+
+/**
+ * Applies a batch of resolutions in one transaction: each item applied, or refused with the
+ * reason (unknown exception, or already resolved, by whom); the book's version rises once, each
+ * applied item gets its `resolved` event, and the batch's audit event commits with them. A retry
+ * of the same Update (same updateId) finds its items resolved by itself and reports them applied.
+ */
+export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBatch): Promise<BatchResult> {
+  const outcome = await withTransaction(db, async (client) => {
+    const { version } = await lockBook(client, cycleId);
+    const ids = batch.items.map((i) => i.exceptionId);
+    const { rows } = await client.query<{
+      exception_id: string;
+      kind: string;
+      difference_minor: string;
+      resolution: Resolution | null;
+      operator: string | null;
+      update_id: string | null;
+      tx_type: string | null;
+      is_aggregate: boolean;
+    }>(
+      `SELECT e.exception_id, e.kind, e.difference_minor::text, e.resolution, e.operator, e.update_id,
+              coalesce(g.type, r.type) AS tx_type, (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate
+         FROM settlement_exceptions e
+         JOIN settlement_cycles c ON c.id = e.cycle_id
+         LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
+         LEFT JOIN LATERAL (SELECT type FROM provider_report_rows
+                             WHERE cycle_id = e.cycle_id AND tx_id = e.tx_id ORDER BY ord LIMIT 1) r ON true
+        WHERE e.cycle_id = $1 AND e.exception_id = ANY($2::text[])
+        FOR UPDATE OF e`,
+      [cycleId, ids],
+    );
+    const found = new Map(rows.map((r) => [r.exception_id, r]));
+    const results: ItemOutcome[] = [];
+    const apply: ResolutionItem[] = [];
+    const makers: PayoutMaker[] = [];
+    // An unknown id's refusal names the open ones, as the operator needs them in the UI.
+    const missing = batch.items.some((i) => !found.has(i.exceptionId)) ? await openHint(client, cycleId) : '';
+    for (const item of batch.items) {
+      const e = found.get(item.exceptionId);
+      if (!e) {
+        results.push({
+          exceptionId: item.exceptionId,
+          outcome: 'refused',
+          refusal: 'not_found',
+          reason: `unknown exceptionId ${item.exceptionId}; ${missing}`,
+        });
+        continue;
+      }
+      if (e.resolution !== null) {
+        // Resolved by this very Update (a retry of the activity that already committed).
+        if (batch.updateId !== null && e.update_id === batch.updateId) {
+          results.push({ exceptionId: item.exceptionId, outcome: 'applied' });
+        } else {
+          results.push({
+            exceptionId: item.exceptionId,
+            outcome: 'refused',
+            refusal: 'conflict',
+            reason: `exception ${item.exceptionId} was already resolved (${e.resolution}) by ${e.operator ?? 'someone'}`,
+          });
+          continue;
+        }
+      } else {
+        apply.push(item);
+        results.push({ exceptionId: item.exceptionId, outcome: 'applied' });
+      }
+      const maker = bookMaker(
+        {
+          exceptionId: item.exceptionId,
+          kind: e.kind,
+          txType: e.tx_type,
+          isAggregate: e.is_aggregate,
+          differenceMinor: BigInt(e.difference_minor),
+        },
+        { resolution: item.resolution, amountMinor: item.amountMinor },
+        { actor: batch.actor, name: batch.name },
+      );
+      if (maker && !makers.some((m) => (m.actor ?? m.name) === (maker.actor ?? maker.name)))
+        makers.push(maker);
+    }
+    if (apply.length > 0) {
+      const next = version + 1;
+      await client.query(
+        `UPDATE settlement_exceptions e
+            SET resolution = r.resolution, resolution_amount_minor = r.amount, reason = r.reason,
+                operator = $3, actor = $4, update_id = $5, resolved_version = $6, resolved_at = now()
+           FROM unnest($2::text[], $7::text[], $8::bigint[], $9::text[]) AS r(exception_id, resolution, amount, reason)
+          WHERE e.cycle_id = $1 AND e.exception_id = r.exception_id AND e.resolved_at IS NULL`,
+        [
+          cycleId,
+          apply.map((i) => i.exceptionId),
+          batch.name,
+          batch.actor,
+          batch.updateId,
+          next,
+          apply.map((i) => i.resolution),
+          apply.map((i) => i.amountMinor?.toString() ?? null),
+          apply.map((i) => i.reason),
+        ],
+      );
+      await client.query(
+        `INSERT INTO exception_events (cycle_id, exception_id, version, event, resolution, amount_minor, reason, actor, actor_name, update_id)
+         SELECT $1, r.exception_id, $2, 'resolved', r.resolution, r.amount, r.reason, $3, $4, $5
+           FROM unnest($6::text[], $7::text[], $8::bigint[], $9::text[]) AS r(exception_id, resolution, amount, reason)`,
+        [
+          cycleId,
+          next,
+          batch.actor ?? batch.name,
+          batch.name,
+          batch.updateId,
+          apply.map((i) => i.exceptionId),
+          apply.map((i) => i.resolution),
+          apply.map((i) => i.amountMinor?.toString() ?? null),
+          apply.map((i) => i.reason),
+        ],
+      );
+      await client.query(
+        'UPDATE exception_books SET version = $2, open = open - $3, updated_at = now() WHERE cycle_id = $1',
+        [cycleId, next, apply.length],
+      );
+    }
+    if (batch.audit)
+      await appendAudit(client, {
+        ...batch.audit,
+        details: {
+          ...batch.audit.details,
+          applied: results.filter((r) => r.outcome === 'applied').map((r) => r.exceptionId),
+          refused: results.flatMap((r) =>
+            r.outcome === 'refused' ? [{ exceptionId: r.exceptionId, reason: r.reason }] : [],
+          ),
+        },
+      });
+    return { results, makers };
+  });
+  return {
+    applied: outcome.results.filter((r) => r.outcome === 'applied').length,
+    refused: outcome.results.flatMap((r) => (r.outcome === 'refused' ? [r] : [])),
+    makers: outcome.makers,
+    book: await bookSummary(db, cycleId),
+  };
+}
+
+/**
+ * The book as the fee step reads it: refused (ConflictError) unless it is at the version the
+ * workflow holds — the statement's numbers come from what the workflow decided.
+ */
+export async function requireBookVersion(db: Queryable, cycleId: string, version: number): Promise<void> {
+  const { rows } = await db.query<{ version: string; open: number }>(
+    'SELECT version::text, open FROM exception_books WHERE cycle_id = $1',
+    [cycleId],
+  );
+  const at = rows[0] ? Number(rows[0].version) : 0;
+  if (at !== version)
+    throw new ConflictError(
+      `the exception book of ${cycleId} is at version ${at}, the workflow decided on version ${version}: refusing to compute fees`,
+    );
+  if ((rows[0]?.open ?? 0) > 0)
+    throw new ConflictError(`the exception book of ${cycleId} has ${rows[0]!.open} open exception(s)`);
+}
+
+/** Exceptions as the API pages through them (any cycle, a partner's, one cycle's), in id order. */
+export async function listExceptions(
+  db: Queryable,
+  filter: { partnerId: string | null; status: 'open' | 'resolved' | null; settlementId?: string | null },
+  pageOf: { limit: number; after: { settlementId: string; exceptionId: string } | null },
+): Promise<Record<string, unknown>[]> {
+  const { rows } = await db.query<Record<string, unknown>>(
+    `SELECT e.cycle_id AS "settlementId", e.exception_id AS "exceptionId", e.kind, e.tx_id AS "txId",
+            e.difference_minor::text AS "differenceMinor", e.detail, e.resolution,
+            e.resolution_amount_minor::text AS "amountMinor", e.reason, e.operator, e.actor,
+            e.resolved_version AS "resolvedVersion", e.resolved_at AS "resolvedAt"
+       FROM settlement_exceptions e JOIN settlement_cycles c ON c.id = e.cycle_id
+      WHERE ($1::text IS NULL OR c.partner_id = $1)
+        AND ($2::text IS NULL OR ($2 = 'open') = (e.resolved_at IS NULL))
+        AND ($3::text IS NULL OR (e.cycle_id, e.exception_id) > ($3, $4))
+        AND ($6::text IS NULL OR e.cycle_id = $6)
+      ORDER BY e.cycle_id, e.exception_id LIMIT $5`,
+    [
+      filter.partnerId,
+      filter.status,
+      pageOf.after?.settlementId ?? null,
+      pageOf.after?.exceptionId ?? null,
+      pageOf.limit,
+      filter.settlementId ?? null,
+    ],
+  );
+  return rows;
+}
+
+/** One exception's history, oldest first: found, then resolved (who, when, why, which Update). */
+export async function exceptionHistory(
+  db: Queryable,
+  cycleId: string,
+  exceptionId: string,
+): Promise<Record<string, unknown>[]> {
+  const { rows } = await db.query<Record<string, unknown>>(
+    `SELECT event, version::int AS version, resolution, amount_minor::text AS "amountMinor", reason, actor,
+            actor_name AS "actorName", update_id AS "updateId", at
+       FROM exception_events WHERE cycle_id = $1 AND exception_id = $2 ORDER BY version, event`,
+    [cycleId, exceptionId],
+  );
+  return rows;
+}

@@ -1,0 +1,394 @@
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  currentUpdateInfo,
+  log,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { deciderOf } from '../../domain/decisions';
+import {
+  resolutionItems,
+  resolutionMessageProblem,
+  type BookSummary,
+  type PayoutMaker,
+} from '../../domain/exception-book';
+import { conflict, notFound } from '../../domain/refusals';
+import {
+  approvalProblem,
+  operatorDuration,
+  operatorTime,
+  type Decider,
+  type SettlementInput,
+  type SettlementStatus,
+} from '../../domain/settlement';
+import { decisionGuard } from '../decisions';
+import { refuse } from '../refuse';
+import {
+  OpenExceptions,
+  PartnerId,
+  SettlementPeriod,
+  SettlementStatus as SettlementStatusKey,
+} from '../search-attributes';
+import {
+  approvePayout,
+  resolveException,
+  settlementStatus,
+  type CycleResume,
+  type CycleStart,
+  type CycleView,
+} from './messages';
+import { ESCALATE_AFTER_REMINDERS, mirror, PAYOUT_APPROVALS, steps } from './policies';
+
+/** Amounts within this many minor units are FX/rounding differences (the reconciliation's rule). */
+const ROUNDING_TOLERANCE_MINOR = '1';
+/**
+ * While operators resolve, a run continues as new past this much history: resolution messages
+ * (up to 1,000 items each) are what grows it, so every run stays far below Temporal's warning
+ * limits (10,240 events, 10 MB) whatever the number of exceptions.
+ */
+export const CONTINUE_AS_NEW_AT = { bytes: 2 * 1024 * 1024, events: 2_000 };
+
+/**
+ * One settlement cycle's state and everything around its process: the status it publishes (the
+ * one writer: search attributes, current details, the Postgres mirror), the messages it
+ * answers, the labels an operator reads, the reminders and the waits. The process itself is
+ * settlementCycleV2 (./process.ts).
+ */
+export class Cycle {
+  readonly view: CycleView;
+  input: SettlementInput;
+  /** The makers of the payout (who requested it, who moved GGR): none may approve it. */
+  private makers: PayoutMaker[] = [];
+  private readonly decisions = decisionGuard();
+  private waitingSince: number | null = null;
+
+  constructor(given: SettlementInput) {
+    this.input = given;
+    this.view = {
+      status: 'WaitingForCutoff',
+      input: given,
+      frozenAt: null,
+      reportRows: null,
+      exceptions: [],
+      exceptionsOpen: 0,
+      exceptionsTotal: 0,
+      bookVersion: 0,
+      fees: null,
+      approvals: [],
+      requestedBy: null,
+      remindersSent: 0,
+      escalated: false,
+      continuedRuns: 0,
+      notification: 'pending',
+      fxRates: [],
+    };
+    setHandler(settlementStatus, () => this.view);
+  }
+
+  /** What every activity of the cycle is given: its id and plan (re-derived from Postgres). */
+  get args() {
+    return {
+      cycleId: workflowInfo().workflowId,
+      ...this.input,
+      roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR,
+    };
+  }
+  get period(): string {
+    const { periodStart, periodEnd } = this.input;
+    return periodStart === periodEnd ? periodStart : `${periodStart} to ${periodEnd}`;
+  }
+  /** Times and durations as the operator reads them in the UI (partner's timezone). */
+  at(instant: string | number): string {
+    return operatorTime(instant, this.input.timezone);
+  }
+  get freezeAt(): number {
+    return Date.parse(this.input.cutoffAt) + this.input.graceMs;
+  }
+  get cutoffLabel(): string {
+    return `cut-off ${this.at(this.input.cutoffAt)} + ${operatorDuration(this.input.graceMs)} grace, until ${this.at(this.freezeAt)}`;
+  }
+  get open(): number {
+    return this.view.exceptionsOpen;
+  }
+
+  /** Takes the plan recorded in Postgres as the cycle's input (nothing money-shaped from the start's input). */
+  adoptPlan(plan: { input: SettlementInput; requestedBy: Decider | null }): void {
+    this.input = plan.input;
+    this.view.input = plan.input;
+    this.view.requestedBy = plan.requestedBy;
+    if (plan.requestedBy)
+      this.makers.push({ ...plan.requestedBy, made: 'requested this payout (started the cycle)' });
+    upsertSearchAttributes([
+      { key: PartnerId, value: plan.input.partnerId },
+      { key: SettlementPeriod, value: `${plan.input.periodStart}/${plan.input.periodEnd}` },
+    ]);
+  }
+
+  /** The book as Postgres last said it: counts, version and the first open exceptions. */
+  adoptBook(book: BookSummary): void {
+    // Versions only rise: an older answer that arrives late changes nothing.
+    if (book.version < this.view.bookVersion) return;
+    this.view.exceptions = book.firstOpen;
+    this.view.exceptionsOpen = book.open;
+    this.view.exceptionsTotal = book.total;
+    this.view.bookVersion = book.version;
+  }
+
+  /** A continued run takes over where the previous one stood (its plan is claimed anew). */
+  resume(r: CycleResume): void {
+    // Waiting for operators from the first moment: a resolution the previous run had admitted
+    // but not accepted is retried on this one, in its first workflow task.
+    this.view.status = 'AwaitingResolution';
+    this.adoptBook(r.book);
+    this.view.frozenAt = r.frozenAt;
+    this.view.reportRows = r.reportRows;
+    this.view.remindersSent = r.remindersSent;
+    this.view.escalated = r.escalated;
+    this.view.continuedRuns = r.runs;
+    this.waitingSince = r.waitingSince;
+    for (const m of r.makers)
+      if (!this.makers.some((x) => (x.actor ?? x.name) === (m.actor ?? m.name))) this.makers.push(m);
+    this.decisions.restore(r.seals);
+  }
+
+  private get historyIsLarge(): boolean {
+    const info = workflowInfo();
+    return (
+      info.continueAsNewSuggested ||
+      info.historySize > CONTINUE_AS_NEW_AT.bytes ||
+      info.historyLength > CONTINUE_AS_NEW_AT.events
+    );
+  }
+
+  learnTime(at: number | string | null): void {
+    this.decisions.learn(at);
+  }
+
+  /** The one owner of the cycle's status: the UI's search attributes and details, and the Postgres mirror. */
+  async publish(status: SettlementStatus, details: string): Promise<void> {
+    const changed = status !== this.view.status;
+    this.view.status = status;
+    upsertSearchAttributes([
+      { key: SettlementStatusKey, value: status },
+      { key: OpenExceptions, value: this.open },
+    ]);
+    setCurrentDetails(`**${status}** — ${details}`);
+    if (changed) await mirror.setCycleStatus(this.args.cycleId, status);
+  }
+
+  private awaiting(): string {
+    const every = operatorDuration(this.input.reminderIntervalMs);
+    const next =
+      this.waitingSince === null ? '' : ` at ${this.at(this.waitingSince + this.input.reminderIntervalMs)}`;
+    const first = this.view.exceptions
+      .slice(0, 5)
+      .map((e) => e.exceptionId)
+      .join(', ');
+    return `waiting for operators to resolve ${this.open} exception(s) (Update resolveException, one or a list of up to 1,000; first open: ${first}; all: GET /v1/exceptions?settlementId=…)${this.view.escalated ? ' — ESCALATED' : ''}; next reminder${next}, every ${every}`;
+  }
+
+  /** The decisions the cycle answers: resolutions (one or a list) and payout approvals. */
+  listen(): void {
+    setHandler(
+      resolveException,
+      async (message) => {
+        // The seal is spent before awaiting: the same decision cannot be accepted twice.
+        const { who, audit } = this.decisions.accept(message as { operator?: string });
+        const single = !('items' in message);
+        const items = resolutionItems(message);
+        const result = await steps.resolveExceptions(this.args, {
+          items: items.map((i) => ({
+            exceptionId: i.exceptionId,
+            resolution: i.resolution,
+            ...(i.amount === undefined ? {} : { amount: i.amount }),
+            reason: i.reason,
+          })),
+          who,
+          audit: { ...audit, updateId: currentUpdateInfo()!.id, single },
+        });
+        this.adoptBook(result.book);
+        for (const m of result.makers)
+          if (!this.makers.some((x) => (x.actor ?? x.name) === (m.actor ?? m.name))) this.makers.push(m);
+        if (this.view.status === 'AwaitingResolution' && this.open > 0)
+          await this.publish('AwaitingResolution', this.awaiting());
+        // The single form answers as it always did: a refusal is the Update's failure (404/409).
+        const only = result.refused[0];
+        if (single && only)
+          refuse(only.refusal === 'not_found' ? notFound(only.reason) : conflict(only.reason));
+        return {
+          open: this.open,
+          applied: result.applied,
+          refused: result.refused.map((r) => ({ exceptionId: r.exceptionId, reason: r.reason })),
+        };
+      },
+      {
+        // What the workflow can know: its step, the message's shape, the seal. The book says the rest.
+        validator: (message) => {
+          const problem =
+            this.decisions.problem(message, 'resolveException', 'resolver') ??
+            (this.view.status === 'AwaitingResolution'
+              ? resolutionMessageProblem(message, this.input.currencyScale)
+              : conflict(`exceptions can be resolved once reconciliation is done (now ${this.view.status})`));
+          if (problem) refuse(problem);
+        },
+        description:
+          'Resolve reconciliation exceptions, sealed by Clearhouse (API, or the UI/CLI through its codec): {"workflowId","update":"resolveException","exceptionId","resolution":"accept_ours|accept_theirs|adjust|write_off|carry_forward","amount"?,"reason"}, or {"workflowId","update":"resolveException","items":[{"exceptionId","resolution","amount"?,"reason"}, … up to 1,000]}',
+      },
+    );
+    setHandler(
+      approvePayout,
+      async (a) => {
+        const { who, audit } = this.decisions.accept(a);
+        this.view.approvals.push(who);
+        await steps.recordAudit({
+          action: 'settlement.approvePayout',
+          target: this.args.cycleId,
+          ...audit,
+          role: 'approver',
+          updateId: currentUpdateInfo()!.id,
+          details: {
+            approval: this.view.approvals.length,
+            needed: PAYOUT_APPROVALS,
+            ...(a.comment === undefined ? {} : { comment: a.comment }),
+          },
+        });
+        return { approvals: this.view.approvals.length, needed: PAYOUT_APPROVALS };
+      },
+      {
+        validator: (a) => {
+          const problem =
+            this.decisions.problem(a, 'approvePayout', 'approver') ??
+            approvalProblem(
+              this.view.approvals,
+              deciderOf(a as { operator?: string }),
+              a,
+              this.view.status === 'AwaitingPayoutApproval',
+              this.makers,
+            );
+          if (problem) refuse(problem);
+        },
+        description:
+          'Approve the payout, sealed by Clearhouse (API, or the UI/CLI through its codec; maker-checker: two different people, neither the one who started the cycle nor one whose resolution moved the GGR): {"workflowId","update":"approvePayout","comment"?}',
+      },
+    );
+  }
+
+  /** Cut-off plus grace, on a durable timer. */
+  async waitForCutoff(): Promise<void> {
+    await this.publish('WaitingForCutoff', `waiting for the ${this.cutoffLabel}; then the period freezes`);
+    const waitMs = this.freezeAt - workflowInfo().runStartTime.getTime();
+    if (waitMs > 0) await sleep(waitMs, { summary: this.cutoffLabel });
+    this.decisions.learn(this.freezeAt);
+  }
+
+  /**
+   * Operators resolve what is open (UI or API), reminded every interval, escalated after a few.
+   * Past CONTINUE_AS_NEW_AT of history the run continues as new, carrying where it stands.
+   */
+  async waitForResolutions(): Promise<void> {
+    if (this.open > 0) {
+      if (this.waitingSince === null) {
+        this.waitingSince = Date.parse(
+          await steps.now.executeWithOptions({ summary: "the time the operators' wait starts" }, []),
+        );
+      }
+      this.decisions.learn(this.waitingSince);
+      await this.publish('AwaitingResolution', this.awaiting());
+      const every = operatorDuration(this.input.reminderIntervalMs);
+      let remindFrom = this.decisions.knownTime();
+      for (;;) {
+        const resolved = await condition(
+          () => this.open === 0 || this.historyIsLarge,
+          this.input.reminderIntervalMs,
+          {
+            summary: `reminder ${this.view.remindersSent + 1} (every ${every}; escalated after ${ESCALATE_AFTER_REMINDERS})`,
+          },
+        );
+        if (resolved && this.open === 0) break;
+        if (resolved) {
+          // Every accepted resolution finished (its book change and audit committed) first.
+          await condition(allHandlersFinished);
+          if (this.open > 0) await this.continueAsNew();
+          break;
+        }
+        // A reminder fired: at least one interval has passed since the wait (re)started.
+        this.decisions.learn(remindFrom + this.input.reminderIntervalMs);
+        remindFrom = this.decisions.knownTime();
+        if (this.waitingSince !== null) this.waitingSince += this.input.reminderIntervalMs;
+        this.view.remindersSent++;
+        if (this.view.remindersSent >= ESCALATE_AFTER_REMINDERS && !this.view.escalated) {
+          this.view.escalated = true;
+          log.error('settlement escalated: exceptions still open after reminders', {
+            open: this.open,
+            reminders: this.view.remindersSent,
+          });
+        } else
+          log.warn('settlement exceptions still open', {
+            open: this.open,
+            reminders: this.view.remindersSent,
+          });
+        await this.publish('AwaitingResolution', this.awaiting());
+      }
+    }
+    // Every resolution's handler has finished before the money is computed from the book.
+    await condition(allHandlersFinished);
+  }
+
+  /** A fresh run of the same cycle, handed what it needs to go on waiting (never the book). */
+  private async continueAsNew(): Promise<never> {
+    const resume: CycleResume = {
+      frozenAt: this.view.frozenAt!,
+      reportRows: this.view.reportRows,
+      remindersSent: this.view.remindersSent,
+      escalated: this.view.escalated,
+      waitingSince: this.waitingSince,
+      makers: this.makers.filter((m) => !m.made.startsWith('requested')),
+      seals: this.decisions.snapshot(),
+      runs: this.view.continuedRuns + 1,
+      book: {
+        version: this.view.bookVersion,
+        open: this.view.exceptionsOpen,
+        total: this.view.exceptionsTotal,
+        firstOpen: this.view.exceptions,
+      },
+    };
+    const next: CycleStart = { ...this.input, resume };
+    return continueAsNew<(input: CycleStart) => Promise<CycleView>>(next);
+  }
+
+  /**
+   * The month's tiers, minimum guarantee and carries count its periods in order: an earlier
+   * period of the partner still open computes its fee first (polled on a durable timer, backing
+   * off to 5 minutes), so the fee never depends on which operator was quicker.
+   */
+  async waitForEarlierPeriods(): Promise<void> {
+    for (let waitMs = 5_000; ; waitMs = Math.min(waitMs * 2, 300_000)) {
+      const earlier = await steps.earlierPeriodsPending.executeWithOptions(
+        { summary: 'earlier periods of the month without a fee yet' },
+        [this.args],
+      );
+      if (earlier.length === 0) return;
+      await this.publish(
+        'WaitingForEarlierPeriods',
+        `the month's earlier periods compute their fees first: waiting for ${earlier.join(', ')}; next look in ${waitMs / 1000} s`,
+      );
+      await sleep(waitMs, { summary: `until ${earlier.join(', ')} computes its fee` });
+    }
+  }
+
+  /** Two different operators approve (no maker), each approval on record before the money moves. */
+  async waitForApprovals(netPayable: string): Promise<void> {
+    await this.publish(
+      'AwaitingPayoutApproval',
+      `waiting for ${PAYOUT_APPROVALS} different operators to approve the payout of ${netPayable} ${this.input.currency} (Update approvePayout)`,
+    );
+    await this.decisions.waitWithClock(
+      () => this.view.approvals.length >= PAYOUT_APPROVALS && allHandlersFinished(),
+    );
+  }
+}

@@ -1,0 +1,9 @@
+// The settlement cycle: its process, its state and messages, its retry policies.
+export { settlementCycleV2 } from './process';
+export {
+  approvePayout,
+  resolveException,
+  settlementStatus,
+  type CycleView,
+  type ResolveResult,
+} from './messages';

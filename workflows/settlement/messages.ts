@@ -1,0 +1,78 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { Decider } from '../../domain/actors';
+import type { Sealed } from '../../domain/decisions';
+import type {
+  BookSummary,
+  OpenException,
+  PayoutMaker,
+  ResolveExceptionsInput,
+} from '../../domain/exception-book';
+import type { ApprovePayoutInput, SettlementInput, SettlementStatus } from '../../domain/settlement';
+
+// The settlement cycle's messages, defined once and used by the workflow, the API and the
+// Temporal UI (whose guide shows the single-exception form of resolveException).
+
+/** What the status query shows: the process and its counts, never the exception book itself. */
+export interface CycleView {
+  status: SettlementStatus;
+  input: SettlementInput;
+  frozenAt: string | null;
+  reportRows: number | null;
+  /** The first open exceptions with their ids (all of them: GET /v1/exceptions?settlementId=…). */
+  exceptions: OpenException[];
+  exceptionsOpen: number;
+  exceptionsTotal: number;
+  /** The exception book's version the workflow holds: the fee step refuses any other. */
+  bookVersion: number;
+  /** Figures shown to the operator (decimal text in the settlement currency). */
+  fees: { grossFee: string; taxWithheld: string; netPayable: string; contractVersion: number } | null;
+  /** Who approved the payout, in order (display name and actor key). */
+  approvals: Decider[];
+  /** Who requested the payout (started the cycle), from its plan: never one of its approvers. */
+  requestedBy: Decider | null;
+  remindersSent: number;
+  escalated: boolean;
+  /** Runs continued as new while operators resolved (each one's history stays small). */
+  continuedRuns: number;
+  notification: 'pending' | 'sent' | 'no-webhook' | 'failed';
+  fxRates: { from: string; to: string; rate: string; source: string; asOf: string }[];
+}
+
+/**
+ * What a run hands to the run it continues as new while operators resolve (its history is
+ * bounded: see Cycle.waitForResolutions). Honoured only in a run Temporal continued from
+ * another, whose claim on the plan it takes over.
+ */
+export interface CycleResume {
+  frozenAt: string;
+  reportRows: number | null;
+  remindersSent: number;
+  escalated: boolean;
+  waitingSince: number | null;
+  makers: PayoutMaker[];
+  /** The seal clock and the nonces spent (decisionGuard's snapshot). */
+  seals: { knownMs: number; nonces: string[] };
+  /** How many runs came before this one. */
+  runs: number;
+  /** The book as the previous run last saw it (counts, version, the first open ones). */
+  book: BookSummary;
+}
+
+/** The cycle's input: the plan as started, and, in a continued run, where it stands. */
+export type CycleStart = SettlementInput & { resume?: CycleResume };
+
+/** A resolution message's answer: every item applied or refused with why, and what stays open. */
+export interface ResolveResult {
+  open: number;
+  applied: number;
+  refused: { exceptionId: string; reason: string }[];
+}
+
+export const resolveException = defineUpdate<ResolveResult, [Sealed<ResolveExceptionsInput>]>(
+  'resolveException',
+);
+export const approvePayout = defineUpdate<
+  { approvals: number; needed: number },
+  [Sealed<ApprovePayoutInput>]
+>('approvePayout');
+export const settlementStatus = defineQuery<CycleView>('status');
