@@ -400,6 +400,9 @@ export function settlementActivities({
             ...(given.reportFetchAttempts === undefined
               ? {}
               : { reportFetchAttempts: given.reportFetchAttempts }),
+            ...(given.continueAsNewAtEvents === undefined
+              ? {}
+              : { continueAsNewAtEvents: given.continueAsNewAtEvents }),
           },
           requestedBy: claimed.requester
             ? { actor: claimed.requester.actor, name: claimed.requester.name }

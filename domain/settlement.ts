@@ -46,6 +46,11 @@ export interface SettlementInput {
   /** Attempts at fetching the provider report before it becomes an exception (default 8, ≈ 2 min of backoff). */
   reportFetchAttempts?: number;
   /**
+   * History events a run may hold while operators resolve before it continues as new (default
+   * 2,000; it also does past 2 MB). A process setting, like the reminders.
+   */
+  continueAsNewAtEvents?: number;
+  /**
    * Who requested the payout (started the cycle): never one of its approvers. In input only in
    * histories from before cycles were planned in Postgres (a typed name); since then the cycle
    * reads it from its plan (confirmCyclePlan) and any value here is ignored.

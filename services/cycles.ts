@@ -8,7 +8,10 @@ import type { settlementCycleV2 } from '../workflows/settlement';
 
 /** What a caller may set of a cycle besides its plan: how the process runs, never the money. */
 export type CycleProcessSettings = Partial<
-  Pick<SettlementInput, 'cutoffAt' | 'graceMs' | 'reminderIntervalMs' | 'reportFetchAttempts'>
+  Pick<
+    SettlementInput,
+    'cutoffAt' | 'graceMs' | 'reminderIntervalMs' | 'reportFetchAttempts' | 'continueAsNewAtEvents'
+  >
 >;
 
 /**

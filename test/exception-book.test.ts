@@ -1,10 +1,12 @@
-import { writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { MAX_RESOLUTIONS_PER_UPDATE } from '../domain/exception-book';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
 import { settlementStatus, type CycleView } from '../workflows/settlement';
 import { uniqueId } from './support/env';
-import { dayOfTransactions, settlingPartner } from './support/settlement';
+import { dayOfTransactions, settlingPartner, startPlannedCycle } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
 
 // The exception book at a real day's volume, on the real Temporal server and Postgres: a
@@ -171,4 +173,97 @@ describe('the exception book', () => {
         `${JSON.stringify({ exceptions: N, updates: results.reduce((n, r) => n + (r.updates as number), 1), runs })}\n`,
       );
   }, 600_000);
+
+  it('carries the makers, the spent seals and the counts across runs continued as new', async () => {
+    const txs = dayOfTransactions(uniqueId('cn'), DAY, 30);
+    const p = await settlingPartner(stack, provider, txs, {
+      period: 'daily',
+      cutoffGraceMinutes: 0,
+      payoutApprovalThresholdMinor: '0',
+    });
+    provider.setTransactions([]);
+    // A small history budget, so that a few resolution messages make the run continue as new.
+    const h = await startPlannedCycle(stack, p.id, DAY, { over: { continueAsNewAtEvents: 40 } });
+    const id = h.workflowId;
+    const waiting = await waitFor(id, 'AwaitingResolution');
+    expect(waiting.exceptionsOpen).toBe(30);
+    const [rui, ana, bo] = await Promise.all([
+      stack.tokenFor('rui', 'resolver', 'approver'),
+      stack.tokenFor('ana', 'resolver', 'approver'),
+      stack.tokenFor('bo', 'approver'),
+    ]);
+    const base = `/v1/settlements/${encodeURIComponent(id)}/exceptions`;
+    const ids = (
+      (await stack.api(`/v1/exceptions?settlementId=${encodeURIComponent(id)}&limit=500`)).body
+        .exceptions as {
+        exceptionId: string;
+      }[]
+    ).map((e) => e.exceptionId);
+    // rui adjusts one in the first run: a maker of this payout, in every run after it too.
+    const adjusted = await stack.api(`${base}/${encodeURIComponent(ids[0]!)}/resolution`, {
+      body: { resolution: 'adjust', amount: '-1.00', reason: 'credit note 7731' },
+      token: rui,
+    });
+    expect(adjusted.status).toBe(200);
+    // ana resolves the rest three at a time: one Update each.
+    for (let i = 1; i < ids.length; i += 3) {
+      const res = await stack.api(`${base}/resolutions`, {
+        body: {
+          items: ids.slice(i, i + 3).map((exceptionId) => ({
+            exceptionId,
+            resolution: 'accept_ours',
+            reason: 'in our logs',
+          })),
+        },
+        token: ana,
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.refused).toEqual([]);
+    }
+    const approving = await waitFor(id, 'AwaitingPayoutApproval');
+    expect(approving.continuedRuns).toBeGreaterThan(0);
+    expect(approving).toMatchObject({
+      exceptionsOpen: 0,
+      exceptionsTotal: 30,
+      requestedBy: { name: 'cycle-starter' },
+    });
+    const approve = (token: string) =>
+      stack.api(`/v1/settlements/${encodeURIComponent(id)}/payout-approvals`, { body: {}, token });
+    const byMaker = await approve(rui);
+    expect(byMaker.status).toBe(403);
+    expect(byMaker.body.error.message).toMatch(/rui adjusted exception .*maker-checker/);
+    expect((await approve(ana)).status).toBe(200);
+    expect((await approve(bo)).status).toBe(200);
+    const done = await waitFor(id, 'Completed');
+    const runs = await historiesOf(id);
+    expect(runs).toHaveLength(done.continuedRuns + 1);
+    // The book changed once per message, whichever run accepted it.
+    expect(done.bookVersion).toBe(1 + 1 + Math.ceil(29 / 3));
+
+    // `CLEARHOUSE_RECORD_HISTORIES=<dir>` keeps these runs' histories for `npm run replay`.
+    const dir = process.env.CLEARHOUSE_RECORD_HISTORIES;
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      const cli = process.env.TEMPORAL_CLI ?? path.join(__dirname, '..', '.tools/temporal/bin/temporal');
+      for (const [i, run] of runs.reverse().entries()) {
+        const { stdout } = await promisify(execFile)(
+          cli,
+          [
+            'workflow',
+            'show',
+            '--address',
+            stack.config.temporal.address,
+            '-w',
+            id,
+            '-r',
+            run.runId,
+            '--output',
+            'json',
+          ],
+          { maxBuffer: 64 * 1024 * 1024 },
+        );
+        writeFileSync(path.join(dir, `settlement-v2-continued-run${i + 1}.json`), stdout);
+      }
+    }
+  }, 300_000);
 });

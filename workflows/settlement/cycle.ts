@@ -161,7 +161,7 @@ export class Cycle {
     return (
       info.continueAsNewSuggested ||
       info.historySize > CONTINUE_AS_NEW_AT.bytes ||
-      info.historyLength > CONTINUE_AS_NEW_AT.events
+      info.historyLength > (this.input.continueAsNewAtEvents ?? CONTINUE_AS_NEW_AT.events)
     );
   }
 
