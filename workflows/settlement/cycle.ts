@@ -1,5 +1,7 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
+  ApplicationFailure,
   condition,
   continueAsNew,
   currentUpdateInfo,
@@ -42,7 +44,16 @@ import {
   type CycleStart,
   type CycleView,
 } from './messages';
-import { ESCALATE_AFTER_REMINDERS, mirror, PAYOUT_APPROVALS, steps } from './policies';
+import {
+  DEFAULT_REPORT_FETCH_ATTEMPTS,
+  ESCALATE_AFTER_REMINDERS,
+  fetching,
+  mirror,
+  notifying,
+  PAYOUT_APPROVALS,
+  reconciling,
+  steps,
+} from './policies';
 
 /** Amounts within this many minor units are FX/rounding differences (the reconciliation's rule). */
 const ROUNDING_TOLERANCE_MINOR = '1';
@@ -66,6 +77,7 @@ export class Cycle {
   private makers: PayoutMaker[] = [];
   private readonly decisions = decisionGuard();
   private waitingSince: number | null = null;
+  private continuedFrom: string | null = null;
 
   constructor(given: SettlementInput) {
     this.input = given;
@@ -140,7 +152,7 @@ export class Cycle {
   }
 
   /** A continued run takes over where the previous one stood (its plan is claimed anew). */
-  resume(r: CycleResume): void {
+  private resume(r: CycleResume): void {
     // Waiting for operators from the first moment: a resolution the previous run had admitted
     // but not accepted is retried on this one, in its first workflow task.
     this.view.status = 'AwaitingResolution';
@@ -278,6 +290,147 @@ export class Cycle {
     );
   }
 
+  /**
+   * Whether this run continues an earlier one (Temporal says so: a start cannot pose as one),
+   * and if so takes over where it stood.
+   */
+  continues(resume: CycleResume | undefined): boolean {
+    this.continuedFrom = workflowInfo().continuedFromExecutionRunId ?? null;
+    if (!resume || this.continuedFrom === null) return false;
+    this.resume(resume);
+    return true;
+  }
+
+  /**
+   * Nothing money-shaped is taken from the input: the plan recorded in Postgres (partner,
+   * period, currency, the contract in force, the requester) is read back, and a start with no
+   * plan, or input that differs from it, fails here having posted nothing. A continued run
+   * takes over its predecessor's claim.
+   */
+  async confirmPlan(given: SettlementInput): Promise<void> {
+    this.adoptPlan(
+      await steps.confirmCyclePlan.executeWithOptions(
+        { summary: 'the plan recorded in Postgres (partner, period, contract, requester)' },
+        [this.args.cycleId, given, this.continuedFrom],
+      ),
+    );
+  }
+
+  /** Listed in GET /v1/settlements from its start; a Schedule's cycle audits its own start. */
+  async register(): Promise<void> {
+    await steps.registerCycle.executeWithOptions({ summary: `list the cycle for ${this.period}` }, [
+      this.args,
+    ]);
+    if (workflowInfo().parent)
+      await steps.recordAudit({
+        action: 'settlement.start',
+        target: this.args.cycleId,
+        role: 'schedule',
+        scheduled: true,
+      });
+  }
+
+  /** The period's sources freeze: reconciliation and the fee see the same ones. */
+  async freeze(): Promise<void> {
+    this.view.frozenAt = (
+      await steps.freezePeriod.executeWithOptions({ summary: `period ${this.period}` }, [this.args])
+    ).frozenAt;
+    this.decisions.learn(this.view.frozenAt);
+  }
+
+  /**
+   * The provider's report, page by page, then ours against theirs (set-based in Postgres):
+   * every difference goes into the exception book. A provider that stays down is an
+   * exception too, never a guess.
+   */
+  async fetchAndReconcile(): Promise<void> {
+    await this.publish('Reconciling', `fetching the provider report for ${this.period}`);
+    try {
+      const report = await fetching(
+        this.input.reportFetchAttempts ?? DEFAULT_REPORT_FETCH_ATTEMPTS,
+      ).fetchReport.executeWithOptions(
+        { summary: `${this.period}, page by page (progress stored with each page: a new worker resumes)` },
+        [this.args],
+      );
+      this.view.reportRows = report.rows;
+      await reconciling.reconcileReport.executeWithOptions(
+        { summary: 'every transaction of the period, ours against theirs' },
+        [{ ...this.args, frozenAt: this.view.frozenAt! }],
+      );
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      await steps.reportUnavailable(this.args, err.cause?.message ?? err.message);
+    }
+  }
+
+  async readBook(): Promise<void> {
+    this.adoptBook(await steps.exceptionBook(this.args));
+  }
+
+  /** FX locked per currency, then the statement and its journal, from the book at the version decided on. */
+  async settle() {
+    await this.publish('ComputingFees', 'locking FX rates and applying the contract');
+    this.view.fxRates = await steps.lockFxRates.executeWithOptions(
+      { summary: 'one rate per currency pair, source and time recorded' },
+      [this.args],
+    );
+    const settled = await steps.settleCycle.executeWithOptions(
+      { summary: 'the contract in force, in the settlement currency: statement and journal' },
+      [this.args, { bookVersion: this.view.bookVersion }],
+    );
+    this.view.fees = settled.figures;
+    return settled;
+  }
+
+  /** The net payable as the operator reads it. */
+  get net(): string {
+    return `${this.view.fees?.netPayable ?? '?'} ${this.input.currency}`;
+  }
+
+  /** The payout's journal (its amount from Postgres), posted like any other. */
+  async payOut(): Promise<void> {
+    await this.publish('PayingOut', this.net);
+    const approvedBy = this.view.approvals.map((a) => a.name).join(', ') || 'no one: below threshold';
+    const payout = await steps.preparePayout.executeWithOptions(
+      { summary: `${this.net} (approved by ${approvedBy})` },
+      [this.args, { approvers: this.view.approvals }],
+    );
+    if (payout.journalId)
+      await steps.postJournal.executeWithOptions({ summary: `payout journal, ${this.net}` }, [
+        payout.journalId,
+      ]);
+  }
+
+  /** A signed webhook, retried with backoff; a partner that never answers undoes nothing. */
+  async notify(event: Record<string, string>): Promise<void> {
+    try {
+      this.view.notification = await notifying.notifyPartner.executeWithOptions(
+        { summary: 'signed webhook to the partner' },
+        [this.args, event],
+      );
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      this.view.notification = 'failed';
+      log.warn('partner notification failed after retries', { error: err.message });
+    }
+  }
+
+  /**
+   * A data or constraint error cannot succeed on a retry: the cycle stops in a state an
+   * operator sees (UI and API), and its id can be started again once the data is fixed. Any
+   * other error goes on to Temporal.
+   */
+  async stopOnDataError(err: unknown): Promise<never> {
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    if (!(cause instanceof ApplicationFailure) || cause.type !== 'DataError') throw err;
+    await this.publish(
+      'Failed',
+      `stopped by a data error: ${cause.message}; fix it, then start the cycle again`,
+    );
+    await condition(allHandlersFinished);
+    throw ApplicationFailure.create({ type: 'CycleFailed', message: cause.message, nonRetryable: true });
+  }
+
   /** Cut-off plus grace, on a durable timer. */
   async waitForCutoff(): Promise<void> {
     await this.publish('WaitingForCutoff', `waiting for the ${this.cutoffLabel}; then the period freezes`);
@@ -382,10 +535,10 @@ export class Cycle {
   }
 
   /** Two different operators approve (no maker), each approval on record before the money moves. */
-  async waitForApprovals(netPayable: string): Promise<void> {
+  async waitForApprovals(): Promise<void> {
     await this.publish(
       'AwaitingPayoutApproval',
-      `waiting for ${PAYOUT_APPROVALS} different operators to approve the payout of ${netPayable} ${this.input.currency} (Update approvePayout)`,
+      `waiting for ${PAYOUT_APPROVALS} different operators to approve the payout of ${this.net} (Update approvePayout)`,
     );
     await this.decisions.waitWithClock(
       () => this.view.approvals.length >= PAYOUT_APPROVALS && allHandlersFinished(),
