@@ -83,7 +83,12 @@ function itemProblem(item: unknown, currencyScale: number, where: string): Refus
  * (its shape, the limit, no exception twice). Whether each exception exists and is still open
  * is the book's to say, item by item.
  */
-export function resolutionMessageProblem(input: unknown, currencyScale: number): Refusal | null {
+export function resolutionMessageProblem(
+  input: unknown,
+  currencyScale: number,
+  /** The most items accepted (the API checks a whole request's list against the same rules). */
+  limit = MAX_RESOLUTIONS_PER_UPDATE,
+): Refusal | null {
   if (!isObject(input))
     return invalid(
       'send one JSON object: {"exceptionId", "resolution", "amount"?, "reason"} or {"items": [...]}',
@@ -91,8 +96,7 @@ export function resolutionMessageProblem(input: unknown, currencyScale: number):
   if (!('items' in input)) return itemProblem(input, currencyScale, '');
   const { items } = input;
   if (!Array.isArray(items) || items.length === 0) return invalid('items must be a non-empty list');
-  if (items.length > MAX_RESOLUTIONS_PER_UPDATE)
-    return invalid(`at most ${MAX_RESOLUTIONS_PER_UPDATE} resolutions per message (${items.length} sent)`);
+  if (items.length > limit) return invalid(`at most ${limit} resolutions per message (${items.length} sent)`);
   const seen = new Set<string>();
   for (const [i, item] of items.entries()) {
     const problem = itemProblem(item, currencyScale, `items[${i}].`);

@@ -199,6 +199,31 @@ describe('the exception book', () => {
         exceptionId: string;
       }[]
     ).map((e) => e.exceptionId);
+    // A list with a fault of its own is refused whole, before any part of it is sent.
+    const faulty = [
+      {
+        items: [ids[1], ids[2], ids[1]].map((exceptionId) => ({
+          exceptionId,
+          resolution: 'write_off',
+          reason: 'x',
+        })),
+      },
+      {
+        items: [
+          { exceptionId: ids[1], resolution: 'write_off', reason: 'x' },
+          { exceptionId: ids[2], resolution: 'adjust', amount: '1.001', reason: 'x' },
+        ],
+      },
+    ];
+    const refusedWhole = await Promise.all(
+      faulty.map((body) => stack.api(`${base}/resolutions`, { body, token: ana })),
+    );
+    expect(refusedWhole.map((r) => [r.status, r.body.error.message])).toEqual([
+      [422, expect.stringMatching(/items\[2\]\.exceptionId .* appears twice/)],
+      [422, expect.stringMatching(/items\[1\]\.amount has more than 2 decimal places/)],
+    ]);
+    expect((await h.query(settlementStatus)).exceptionsOpen).toBe(30);
+
     // rui adjusts one in the first run: a maker of this payout, in every run after it too.
     const adjusted = await stack.api(`${base}/${encodeURIComponent(ids[0]!)}/resolution`, {
       body: { resolution: 'adjust', amount: '-1.00', reason: 'credit note 7731' },

@@ -12,7 +12,7 @@ import { statementCsv, type Statement } from '../../domain/statement';
 import { recomputeStatement } from '../../services/statements';
 import { backfillWindow, contractCadence, listCycles } from '../../db/settlement';
 import { exceptionHistory, listExceptions } from '../../db/exception-book';
-import { MAX_RESOLUTIONS_PER_UPDATE } from '../../domain/exception-book';
+import { MAX_RESOLUTIONS_PER_UPDATE, resolutionMessageProblem } from '../../domain/exception-book';
 import { TooManyRequestsError } from '../../domain/errors';
 import { actorKey } from '../../domain/actors';
 import { operatorActor } from '../../platform/operators';
@@ -64,41 +64,36 @@ const cycleSchema = z
 
 const reason = nonBlankText(500);
 /** An `adjust` carries its amount (a signed decimal in the cycle's currency); no other resolution does. */
-const resolutionBody = z
-  .discriminatedUnion('resolution', [
-    z
-      .object({
-        resolution: z.literal('adjust'),
-        amount: z
-          .string()
-          .max(MAX_AMOUNT_CHARS)
-          // Not zero: an adjustment of nothing is no decision.
-          .regex(
-            /^-?(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$/,
-            'a non-zero decimal string such as "-12.50"',
-          )
-          .meta({
-            description:
-              "Signed decimal string in the cycle's currency, at most its decimals (422 otherwise)",
-          }),
-        reason,
-      })
-      .strict(),
-    z.object({ resolution: z.enum(resolutions.filter((r) => r !== 'adjust')), reason }).strict(),
-  ])
+const adjustAmount = z
+  .string()
+  .max(MAX_AMOUNT_CHARS)
+  // Not zero: an adjustment of nothing is no decision.
+  .regex(
+    /^-?(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$/,
+    'a non-zero decimal string such as "-12.50"',
+  )
   .meta({
-    id: 'ExceptionResolution',
-    description: 'The operator is the caller: its name comes from the token, never from the body.',
+    description: "Signed decimal string in the cycle's currency, at most its decimals (422 otherwise)",
   });
+/** One resolution, with whatever else names it (nothing in a path, its exceptionId in a list). */
+const resolutionOf = <T extends z.ZodRawShape>(extra: T) =>
+  z.discriminatedUnion('resolution', [
+    z.object({ ...extra, resolution: z.literal('adjust'), amount: adjustAmount, reason }).strict(),
+    z.object({ ...extra, resolution: z.enum(resolutions.filter((r) => r !== 'adjust')), reason }).strict(),
+  ]);
+const resolutionBody = resolutionOf({}).meta({
+  id: 'ExceptionResolution',
+  description: 'The operator is the caller: its name comes from the token, never from the body.',
+});
 
 /** The most resolutions one request carries: the API sends them as Updates of MAX_RESOLUTIONS_PER_UPDATE. */
 export const MAX_RESOLUTIONS_PER_REQUEST = 5_000;
 /** How long a list waits for Temporal's Updates in flight to drain before answering 429. */
 const IN_FLIGHT_PATIENCE_MS = 30_000;
 
-const resolutionItem = z
-  .intersection(z.object({ exceptionId: z.string().min(1).max(300) }), resolutionBody)
-  .meta({ id: 'ExceptionResolutionItem' });
+const resolutionItem = resolutionOf({ exceptionId: z.string().min(1).max(300) }).meta({
+  id: 'ExceptionResolutionItem',
+});
 
 const resolveResult = z
   .object({
@@ -554,13 +549,8 @@ export function settlementRoutes(
     params: z.object({ id: cycleId }),
     body: z
       .object({
-        items: z
-          .array(resolutionItem)
-          .min(1)
-          .max(MAX_RESOLUTIONS_PER_REQUEST)
-          .refine((items) => new Set(items.map((i) => i.exceptionId)).size === items.length, {
-            message: 'each exceptionId at most once',
-          }),
+        // An exceptionId twice in one list is a 422 naming it (a rule JSON Schema cannot state).
+        items: z.array(resolutionItem).min(1).max(MAX_RESOLUTIONS_PER_REQUEST),
       })
       .strict()
       .meta({ id: 'ExceptionResolutions' }),
@@ -587,6 +577,21 @@ export function settlementRoutes(
       ...errorResponses(400, 401, 403, 404, 409, 422, 429),
     },
     handler: async ({ params, body, principal, req }) => {
+      if (!(await describeWorkflow(deps.temporal, params.id)))
+        throw new NotFoundError(`settlement ${params.id} not found`);
+      // Refused whole before anything is sent, by the rules the workflow's validator applies to
+      // each part: a list is never half applied for a fault of its own.
+      const partner = await getPartner(deps.db, params.id.split(':')[1]!);
+      const scale = partner ? currencies.scaleOf(partner.settlementCurrency) : undefined;
+      if (scale !== undefined) {
+        const problem = resolutionMessageProblem(
+          { items: body.items },
+          scale,
+          body.items.length, // the whole list at once; the parts are within the Update limit
+        );
+        if (problem)
+          throw new ValidationError(problem.message, [{ path: 'items', message: problem.message }]);
+      }
       const out = {
         open: 0,
         applied: 0,
