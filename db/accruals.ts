@@ -232,14 +232,12 @@ export async function exceptionRecords(
     operator: string | null;
   }>(
     `SELECT e.exception_id, e.kind, e.tx_id, e.difference_minor::text, e.detail, e.currency,
-            CASE WHEN g.received_at > c.frozen_at THEN g.amount_minor::text END AS late_accrued_minor, coalesce(g.type, r.type) AS tx_type,
+            CASE WHEN g.received_at > c.frozen_at THEN g.amount_minor::text END AS late_accrued_minor, coalesce(g.type, e.report_tx_type) AS tx_type,
             (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate,
             e.resolution, e.resolution_amount_minor::text AS amount, e.reason, e.operator
        FROM settlement_exceptions e
        JOIN settlement_cycles c ON c.id = e.cycle_id
        LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
-       LEFT JOIN LATERAL (SELECT type FROM provider_report_rows
-                           WHERE cycle_id = e.cycle_id AND tx_id = e.tx_id ORDER BY ord LIMIT 1) r ON true
       WHERE e.cycle_id = $1 ORDER BY e.exception_id`,
     [cycleId],
   );

@@ -103,6 +103,19 @@ export async function recordFound(db: Db, cycleId: string, ds: Discrepancy[]): P
        SELECT $1, id, $2, 'found', $3, $3 FROM unnest($4::text[]) AS id`,
       [cycleId, next, RECONCILIATION, ids],
     );
+    // The type the provider reported for each new exception's transaction (its first row), kept
+    // with the exception: what a resolution's effect on GGR reads when ours is missing, without
+    // probing the report's rows (millions a day, indexed by ordinal) per exception later.
+    await client.query(
+      `UPDATE settlement_exceptions e SET report_tx_type = r.type
+         FROM (SELECT DISTINCT ON (r.tx_id) r.tx_id, r.type
+                 FROM provider_report_rows r
+                 JOIN settlement_exceptions x ON x.cycle_id = r.cycle_id AND x.tx_id = r.tx_id
+                WHERE r.cycle_id = $1 AND x.exception_id = ANY($2::text[])
+                ORDER BY r.tx_id, r.ord) r
+        WHERE e.cycle_id = $1 AND e.exception_id = ANY($2::text[]) AND e.tx_id = r.tx_id`,
+      [cycleId, ids],
+    );
     // The transactions behind each new exception: ours by id, theirs by the report's ordinal.
     await client.query(
       `INSERT INTO exception_matches (cycle_id, exception_id, side, tx_id, report_ord)
@@ -192,13 +205,12 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
       is_aggregate: boolean;
     }>(
       `SELECT e.exception_id, e.kind, e.difference_minor::text, e.resolution, e.operator, e.update_id,
-              coalesce(g.type, r.type) AS tx_type, (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate
+              coalesce(g.type, e.report_tx_type) AS tx_type, (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate
          FROM settlement_exceptions e
          JOIN settlement_cycles c ON c.id = e.cycle_id
          LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
-         LEFT JOIN LATERAL (SELECT type FROM provider_report_rows
-                             WHERE cycle_id = e.cycle_id AND tx_id = e.tx_id ORDER BY ord LIMIT 1) r ON true
         WHERE e.cycle_id = $1 AND e.exception_id = ANY($2::text[])
+        ORDER BY e.exception_id
         FOR UPDATE OF e`,
       [cycleId, ids],
     );

@@ -12,11 +12,18 @@ CREATE TABLE exception_books (
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- Who resolved (actor key; `operator` keeps the display name) and in which book version.
+-- Who resolved (actor key; `operator` keeps the display name) and in which book version; and
+-- the transaction type the provider reported (its first row), kept with the exception so that
+-- nothing later probes millions of report rows per exception.
 ALTER TABLE settlement_exceptions
   ADD COLUMN actor text,
   ADD COLUMN resolved_version bigint,
-  ADD COLUMN update_id text;
+  ADD COLUMN update_id text,
+  ADD COLUMN report_tx_type text;
+UPDATE settlement_exceptions e
+   SET report_tx_type = (SELECT r.type FROM provider_report_rows r
+                          WHERE r.cycle_id = e.cycle_id AND r.tx_id = e.tx_id ORDER BY r.ord LIMIT 1)
+ WHERE e.tx_id IS NOT NULL;
 
 -- Open exceptions of a cycle in id order: the first page an operator sees, and the open count.
 CREATE INDEX settlement_exceptions_open ON settlement_exceptions (cycle_id, exception_id)
@@ -72,5 +79,5 @@ ALTER TABLE settlement_cycles DROP COLUMN statement_published_at;
 DROP TABLE exception_matches;
 DROP TABLE exception_events;
 DROP INDEX settlement_exceptions_open;
-ALTER TABLE settlement_exceptions DROP COLUMN update_id, DROP COLUMN resolved_version, DROP COLUMN actor;
+ALTER TABLE settlement_exceptions DROP COLUMN report_tx_type, DROP COLUMN update_id, DROP COLUMN resolved_version, DROP COLUMN actor;
 DROP TABLE exception_books;
