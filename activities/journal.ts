@@ -21,10 +21,11 @@ export function journalActivities({ db }: { db: Db }) {
      * currency and entry ids, `settlement.payout` with the amount, currency, approvers and entry
      * id. A journal with nothing to post (nothing owed) posts and records nothing.
      */
-    async postJournal(journalId: string): Promise<{ entryIds: string[] }> {
+    async postJournal(journalId: string): Promise<{ entries: number }> {
       return withTransaction(db, async (client) => {
         const { entryIds, journal } = await postJournal(client, journalId);
-        if (entryIds.length === 0) return { entryIds };
+        // A count into history: the ids are in the ledger and the audit event.
+        if (entryIds.length === 0) return { entries: 0 };
         const summary = journal.summary ?? {};
         await auditWorkflowStep(client, {
           action: AUDIT_ACTIONS[journal.kind] ?? `journal.${journal.kind}`,
@@ -34,7 +35,7 @@ export function journalActivities({ db }: { db: Db }) {
               ? { ...summary, entryId: entryIds[0]! }
               : { ...summary, journalId, entryIds },
         });
-        return { entryIds };
+        return { entries: entryIds.length };
       });
     },
   };

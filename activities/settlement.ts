@@ -1,16 +1,16 @@
-import { Context } from '@temporalio/activity';
+import { activityInfo, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { settlementWorkflowId } from '../workflows/ids';
 import type { PoolClient } from 'pg';
 import type { Db } from '../db/pool';
 import * as book from '../db/exception-book';
-import { storeJournal } from '../db/journals';
+import { journalOf, storeJournal } from '../db/journals';
 import { withTransaction } from '../db/retry';
 import { webhookOf } from '../db/partners';
 import * as q from '../db/settlement';
-import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
+import { ConflictError, DataError, NotFoundError, ValidationError } from '../domain/errors';
 import * as accruals from '../db/accruals';
-import { accrualMonth, closesMonth, earlierPeriodStarts } from '../domain/contract';
+import { accrualMonth, closesMonth, earlierPeriodStarts, readContractTerms } from '../domain/contract';
 import { defaultCurrencies, parseAmount, parseDecimal, type CurrencyRegistry } from '../domain/money';
 import {
   renderStatement,
@@ -24,6 +24,7 @@ import type { BookSummary, ResolutionInput } from '../domain/exception-book';
 import type { Decider } from '../domain/actors';
 import {
   type SettlementStatus,
+  approvalProblem,
   cyclePlanDifferences,
   type CyclePlan,
   type SettlementInput,
@@ -122,18 +123,19 @@ function netPayableMinor(statement: Statement, scale: number): bigint {
   return net.minor;
 }
 
-/** Whether the contract in force asks two approvers for this payout (above its threshold). */
+/**
+ * Whether the payout needs two approvers: above the threshold of the contract version the
+ * statement was computed under (the one rule; a version approved later changes nothing here).
+ */
 async function payoutNeedsApproval(
   client: Pick<PoolClient, 'query'>,
   c: CycleArgs,
   statement: Statement,
 ): Promise<boolean> {
-  const contract = await q.contractInForce(client, c.partnerId, c.periodStart);
-  if (!contract) throw new NotFoundError(`no contract in force for ${c.partnerId} on ${c.periodStart}`);
-  return (
-    netPayableMinor(statement, c.currencyScale) >
-    BigInt(contract.terms.settlement.payoutApprovalThresholdMinor)
+  const terms = readContractTerms(
+    await accruals.contractVersion(client, c.partnerId, statement.contractVersion),
   );
+  return netPayableMinor(statement, c.currencyScale) > BigInt(terms.settlement.payoutApprovalThresholdMinor);
 }
 
 export function settlementActivities({
@@ -204,6 +206,8 @@ export function settlementActivities({
 
     /** The provider's report, page by page (activities/report.ts); only its counts enter history. */
     async fetchReport(c: CycleArgs): Promise<{ rows: number; control: 'ok' | 'absent' | 'mismatch' }> {
+      // This run's exception book (a new generation when the cycle is run again after it Failed).
+      await book.openBook(db, c.cycleId, activityInfo().workflowExecution?.runId ?? c.cycleId);
       const r = await report.fetchProviderReport(c);
       return { rows: r.rows, control: r.control };
     },
@@ -218,6 +222,7 @@ export function settlementActivities({
 
     /** A report that could not be fetched at all: an exception in the book operators resolve. */
     async reportUnavailable(c: CycleArgs, reason: string): Promise<void> {
+      await book.openBook(db, c.cycleId, activityInfo().workflowExecution?.runId ?? c.cycleId);
       await report.recordReportUnavailable(c, reason);
     },
 
@@ -294,6 +299,11 @@ export function settlementActivities({
         const { statement, fresh, settled } = await settleOnce(client, currencies, c, (records) => records);
         const journalId = settlementJournalId(c.cycleId);
         if (settled) await storeJournal(client, settled.journal);
+        else if (!(await journalOf(client, journalId)))
+          // Fees computed by the legacy workflow before it failed: it posted without a journal.
+          throw new DataError(
+            `${c.cycleId} was settled by the legacy workflow (no journal stored): finish it there, or void its accrual first`,
+          );
         const figures = {
           contractVersion: statement.contractVersion,
           grossFee: statement.grossFee,
@@ -342,9 +352,31 @@ export function settlementActivities({
         const statement = JSON.parse(done.statementText) as Statement;
         const net = netPayableMinor(statement, c.currencyScale);
         if (net <= 0n) return { journalId: null };
-        const distinct = new Set(p.approvers.map((a) => a.actor ?? a.name.toLowerCase()));
-        if ((await payoutNeedsApproval(client, c, statement)) && distinct.size < 2)
-          throw new ConflictError(`the payout of ${c.cycleId} needs two different approvers`);
+        if (await payoutNeedsApproval(client, c, statement)) {
+          // Maker-checker again, from Postgres: the plan's requester and the book's makers, by
+          // the validator's own rule (approvalProblem), whatever the workflow held.
+          const requester = await q.cycleRequester(client, c.cycleId);
+          const makers = [
+            ...(requester
+              ? [
+                  {
+                    actor: requester.actor,
+                    name: requester.name,
+                    made: 'requested this payout (started the cycle)',
+                  },
+                ]
+              : []),
+            ...(await book.bookMakers(client, c.cycleId)),
+          ];
+          if (p.approvers.length < 2)
+            throw new DataError(
+              `the payout of ${c.cycleId} needs two approvers, it has ${p.approvers.length}`,
+            );
+          for (const [i, who] of p.approvers.entries()) {
+            const problem = approvalProblem(p.approvers.slice(0, i), who, {}, true, makers);
+            if (problem) throw new DataError(`the payout of ${c.cycleId} cannot be paid: ${problem.message}`);
+          }
+        }
         const journal = payoutJournal(
           c,
           net,

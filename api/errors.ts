@@ -24,7 +24,7 @@ const statusByCode: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
-  too_many_requests: 429,
+  rate_limited: 429,
   unavailable: 503,
 };
 

@@ -237,6 +237,7 @@ export async function exceptionRecords(
             e.resolution, e.resolution_amount_minor::text AS amount, e.reason, e.operator
        FROM settlement_exceptions e
        JOIN settlement_cycles c ON c.id = e.cycle_id
+       JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
        LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
       WHERE e.cycle_id = $1 ORDER BY e.exception_id`,
     [cycleId],
@@ -394,7 +395,9 @@ export async function listGames(
 export async function sourceCurrencies(db: Queryable, cycleId: string): Promise<string[]> {
   const { rows } = await db.query<{ currency: string }>(
     `SELECT currency FROM settlement_sources WHERE cycle_id = $1
-     UNION SELECT currency FROM settlement_exceptions WHERE cycle_id = $1 AND currency IS NOT NULL
+     UNION SELECT e.currency FROM settlement_exceptions e
+             JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
+            WHERE e.cycle_id = $1 AND e.currency IS NOT NULL
      ORDER BY currency`,
     [cycleId],
   );

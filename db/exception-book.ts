@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { appendAudit, type AuditEvent } from './audit';
 import type { Db } from './pool';
 import { withTransaction } from './retry';
-import { ConflictError } from '../domain/errors';
+import { DataError } from '../domain/errors';
 import type { Discrepancy } from '../domain/reconciliation';
 import {
   bookMaker,
@@ -24,46 +24,93 @@ type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 /** What reconciliation records of itself as the actor of a `found` event. */
 const RECONCILIATION = 'reconciliation';
 
-async function lockBook(client: pg.PoolClient, cycleId: string): Promise<{ version: number }> {
+async function lockBook(
+  client: pg.PoolClient,
+  cycleId: string,
+): Promise<{ version: number; generation: number }> {
   await client.query('INSERT INTO exception_books (cycle_id) VALUES ($1) ON CONFLICT DO NOTHING', [cycleId]);
-  const { rows } = await client.query<{ version: string }>(
-    'SELECT version::text FROM exception_books WHERE cycle_id = $1 FOR UPDATE',
+  const { rows } = await client.query<{ version: string; generation: number }>(
+    'SELECT version::text, generation FROM exception_books WHERE cycle_id = $1 FOR UPDATE',
     [cycleId],
   );
-  return { version: Number(rows[0]!.version) };
+  return { version: Number(rows[0]!.version), generation: rows[0]!.generation };
 }
 
-/** The book's version and counts, with the first open exceptions (what the status query shows). */
-export async function bookSummary(db: Queryable, cycleId: string): Promise<BookSummary> {
-  const [book, open] = await Promise.all([
-    db.query<{ version: string; total: number; open: number }>(
-      'SELECT version::text, total, open FROM exception_books WHERE cycle_id = $1',
-      [cycleId],
-    ),
-    db.query<{
-      exception_id: string;
-      kind: string;
-      tx_id: string | null;
-      difference_minor: string;
-      detail: string;
+/**
+ * Opens the book for a run of its cycle before its report is fetched: a no-op for the run that
+ * holds it (a retry, or a run it continued as new, which never reconciles again). A cycle run
+ * again after it Failed gets a new generation: the earlier run's exceptions stay in the book
+ * with their history, each voided by an event, and nothing of them reaches this run's fee,
+ * makers or counts.
+ */
+export async function openBook(db: Db, cycleId: string, runId: string): Promise<BookSummary> {
+  await withTransaction(db, async (client) => {
+    await client.query(
+      'INSERT INTO exception_books (cycle_id, run_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      [cycleId, runId],
+    );
+    const { rows } = await client.query<{
+      run_id: string | null;
+      generation: number;
+      version: string;
+      total: number;
     }>(
-      `SELECT exception_id, kind, tx_id, difference_minor::text, detail FROM settlement_exceptions
-        WHERE cycle_id = $1 AND resolved_at IS NULL ORDER BY exception_id LIMIT $2`,
-      [cycleId, FIRST_OPEN_EXCEPTIONS],
-    ),
-  ]);
-  const b = book.rows[0];
+      'SELECT run_id, generation, version::text, total FROM exception_books WHERE cycle_id = $1 FOR UPDATE',
+      [cycleId],
+    );
+    const book = rows[0]!;
+    if (book.run_id === runId) return;
+    // A book of a legacy run (no run recorded) that holds nothing is simply taken over.
+    if (book.total === 0 && book.run_id === null) {
+      await client.query('UPDATE exception_books SET run_id = $2, updated_at = now() WHERE cycle_id = $1', [
+        cycleId,
+        runId,
+      ]);
+      return;
+    }
+    const next = Number(book.version) + 1;
+    await client.query(
+      `INSERT INTO exception_events (cycle_id, generation, exception_id, version, event, reason, actor, actor_name)
+       SELECT cycle_id, generation, exception_id, $3, 'voided', 'the cycle was run again (run ' || $4 || ')', $5, $5
+         FROM settlement_exceptions WHERE cycle_id = $1 AND generation = $2`,
+      [cycleId, book.generation, next, runId, `workflow:${cycleId}`],
+    );
+    await client.query(
+      `UPDATE exception_books SET run_id = $2, generation = generation + 1, version = $3, total = 0, open = 0,
+              updated_at = now() WHERE cycle_id = $1`,
+      [cycleId, runId, next],
+    );
+  });
+  return bookSummary(db, cycleId);
+}
+
+/**
+ * The book's version and counts, with the first open exceptions (what the status query shows),
+ * read in one statement: one snapshot, so the count and the list agree.
+ */
+export async function bookSummary(db: Queryable, cycleId: string): Promise<BookSummary> {
+  const { rows } = await db.query<{
+    version: string;
+    total: number;
+    open: number;
+    first_open: OpenException[] | null;
+  }>(
+    `SELECT b.version::text, b.total, b.open,
+            (SELECT json_agg(json_build_object('exceptionId', e.exception_id, 'kind', e.kind, 'txId', e.tx_id,
+                                               'differenceMinor', e.difference_minor::text, 'detail', e.detail)
+                             ORDER BY e.exception_id)
+               FROM (SELECT * FROM settlement_exceptions
+                      WHERE cycle_id = b.cycle_id AND generation = b.generation AND resolved_at IS NULL
+                      ORDER BY exception_id LIMIT $2) e) AS first_open
+       FROM exception_books b WHERE b.cycle_id = $1`,
+    [cycleId, FIRST_OPEN_EXCEPTIONS],
+  );
+  const b = rows[0];
   return {
     version: b ? Number(b.version) : 0,
     total: b?.total ?? 0,
     open: b?.open ?? 0,
-    firstOpen: open.rows.map((r): OpenException => ({
-      exceptionId: r.exception_id,
-      kind: r.kind,
-      txId: r.tx_id,
-      differenceMinor: r.difference_minor,
-      detail: r.detail,
-    })),
+    firstOpen: b?.first_open ?? [],
   };
 }
 
@@ -74,12 +121,12 @@ export async function bookSummary(db: Queryable, cycleId: string): Promise<BookS
  */
 export async function recordFound(db: Db, cycleId: string, ds: Discrepancy[]): Promise<BookSummary> {
   await withTransaction(db, async (client) => {
-    const { version } = await lockBook(client, cycleId);
+    const { version, generation } = await lockBook(client, cycleId);
     if (ds.length === 0) return;
     const inserted = await client.query<{ exception_id: string }>(
-      `INSERT INTO settlement_exceptions (cycle_id, exception_id, kind, tx_id, business_date, game_id, currency, ours_minor, theirs_minor, difference_minor, detail)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::date[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
-       ON CONFLICT (cycle_id, exception_id) DO NOTHING
+      `INSERT INTO settlement_exceptions (cycle_id, generation, exception_id, kind, tx_id, business_date, game_id, currency, ours_minor, theirs_minor, difference_minor, detail)
+       SELECT $1, $12, * FROM unnest($2::text[], $3::text[], $4::text[], $5::date[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
+       ON CONFLICT (cycle_id, generation, exception_id) DO NOTHING
        RETURNING exception_id`,
       [
         cycleId,
@@ -93,15 +140,16 @@ export async function recordFound(db: Db, cycleId: string, ds: Discrepancy[]): P
         ds.map((d) => d.theirsMinor?.toString() ?? null),
         ds.map((d) => d.differenceMinor.toString()),
         ds.map((d) => d.detail),
+        generation,
       ],
     );
     const ids = inserted.rows.map((r) => r.exception_id);
     if (ids.length === 0) return;
     const next = version + 1;
     await client.query(
-      `INSERT INTO exception_events (cycle_id, exception_id, version, event, actor, actor_name)
-       SELECT $1, id, $2, 'found', $3, $3 FROM unnest($4::text[]) AS id`,
-      [cycleId, next, RECONCILIATION, ids],
+      `INSERT INTO exception_events (cycle_id, generation, exception_id, version, event, actor, actor_name)
+       SELECT $1, $5, id, $2, 'found', $3, $3 FROM unnest($4::text[]) AS id`,
+      [cycleId, next, RECONCILIATION, ids, generation],
     );
     // The type the provider reported for each new exception's transaction (its first row), kept
     // with the exception: what a resolution's effect on GGR reads when ours is missing, without
@@ -111,25 +159,25 @@ export async function recordFound(db: Db, cycleId: string, ds: Discrepancy[]): P
          FROM (SELECT DISTINCT ON (r.tx_id) r.tx_id, r.type
                  FROM provider_report_rows r
                  JOIN settlement_exceptions x ON x.cycle_id = r.cycle_id AND x.tx_id = r.tx_id
-                WHERE r.cycle_id = $1 AND x.exception_id = ANY($2::text[])
+                WHERE r.cycle_id = $1 AND x.generation = $3 AND x.exception_id = ANY($2::text[])
                 ORDER BY r.tx_id, r.ord) r
-        WHERE e.cycle_id = $1 AND e.exception_id = ANY($2::text[]) AND e.tx_id = r.tx_id`,
-      [cycleId, ids],
+        WHERE e.cycle_id = $1 AND e.generation = $3 AND e.exception_id = ANY($2::text[]) AND e.tx_id = r.tx_id`,
+      [cycleId, ids, generation],
     );
     // The transactions behind each new exception: ours by id, theirs by the report's ordinal.
     await client.query(
-      `INSERT INTO exception_matches (cycle_id, exception_id, side, tx_id, report_ord)
-       SELECT e.cycle_id, e.exception_id, 'ours', g.tx_id, NULL
+      `INSERT INTO exception_matches (cycle_id, generation, exception_id, side, tx_id, report_ord)
+       SELECT e.cycle_id, e.generation, e.exception_id, 'ours', g.tx_id, NULL
          FROM settlement_exceptions e JOIN settlement_cycles c ON c.id = e.cycle_id
          JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
-        WHERE e.cycle_id = $1 AND e.exception_id = ANY($2::text[])
+        WHERE e.cycle_id = $1 AND e.generation = $3 AND e.exception_id = ANY($2::text[])
        UNION ALL
-       SELECT e.cycle_id, e.exception_id, 'theirs', r.tx_id, min(r.ord)
+       SELECT e.cycle_id, e.generation, e.exception_id, 'theirs', r.tx_id, min(r.ord)
          FROM settlement_exceptions e JOIN provider_report_rows r ON r.cycle_id = e.cycle_id AND r.tx_id = e.tx_id
-        WHERE e.cycle_id = $1 AND e.exception_id = ANY($2::text[])
-        GROUP BY e.cycle_id, e.exception_id, r.tx_id
+        WHERE e.cycle_id = $1 AND e.generation = $3 AND e.exception_id = ANY($2::text[])
+        GROUP BY e.cycle_id, e.generation, e.exception_id, r.tx_id
        ON CONFLICT DO NOTHING`,
-      [cycleId, ids],
+      [cycleId, ids, generation],
     );
     await client.query(
       `UPDATE exception_books SET version = $2, total = total + $3, open = open + $3, updated_at = now()
@@ -141,11 +189,12 @@ export async function recordFound(db: Db, cycleId: string, ds: Discrepancy[]): P
 }
 
 /** The open exceptions an unknown id's refusal lists (the first ten; where to find the rest). */
-async function openHint(db: Queryable, cycleId: string): Promise<string> {
+async function openHint(db: Queryable, cycleId: string, generation: number): Promise<string> {
   const { rows } = await db.query<{ exception_id: string; open: number }>(
     `SELECT exception_id, (SELECT open FROM exception_books WHERE cycle_id = $1) AS open
-       FROM settlement_exceptions WHERE cycle_id = $1 AND resolved_at IS NULL ORDER BY exception_id LIMIT 10`,
-    [cycleId],
+       FROM settlement_exceptions WHERE cycle_id = $1 AND generation = $2 AND resolved_at IS NULL
+      ORDER BY exception_id LIMIT 10`,
+    [cycleId, generation],
   );
   const open = rows[0]?.open ?? 0;
   const more =
@@ -192,7 +241,7 @@ export interface BatchResult {
  */
 export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBatch): Promise<BatchResult> {
   const outcome = await withTransaction(db, async (client) => {
-    const { version } = await lockBook(client, cycleId);
+    const { version, generation } = await lockBook(client, cycleId);
     const ids = batch.items.map((i) => i.exceptionId);
     const { rows } = await client.query<{
       exception_id: string;
@@ -200,26 +249,30 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
       difference_minor: string;
       resolution: Resolution | null;
       operator: string | null;
+      actor: string | null;
       update_id: string | null;
       tx_type: string | null;
       is_aggregate: boolean;
     }>(
-      `SELECT e.exception_id, e.kind, e.difference_minor::text, e.resolution, e.operator, e.update_id,
+      `SELECT e.exception_id, e.kind, e.difference_minor::text, e.resolution, e.operator, e.actor, e.update_id,
               coalesce(g.type, e.report_tx_type) AS tx_type, (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate
          FROM settlement_exceptions e
          JOIN settlement_cycles c ON c.id = e.cycle_id
          LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
-        WHERE e.cycle_id = $1 AND e.exception_id = ANY($2::text[])
+        WHERE e.cycle_id = $1 AND e.generation = $3 AND e.exception_id = ANY($2::text[])
         ORDER BY e.exception_id
         FOR UPDATE OF e`,
-      [cycleId, ids],
+      [cycleId, ids, generation],
     );
     const found = new Map(rows.map((r) => [r.exception_id, r]));
     const results: ItemOutcome[] = [];
     const apply: ResolutionItem[] = [];
     const makers: PayoutMaker[] = [];
     // An unknown id's refusal names the open ones, as the operator needs them in the UI.
-    const missing = batch.items.some((i) => !found.has(i.exceptionId)) ? await openHint(client, cycleId) : '';
+    // Said once per batch (a list of unknown ids must not repeat it a thousand times).
+    let hint: string | null = batch.items.some((i) => !found.has(i.exceptionId))
+      ? await openHint(client, cycleId, generation)
+      : null;
     for (const item of batch.items) {
       const e = found.get(item.exceptionId);
       if (!e) {
@@ -227,13 +280,16 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
           exceptionId: item.exceptionId,
           outcome: 'refused',
           refusal: 'not_found',
-          reason: `unknown exceptionId ${item.exceptionId}; ${missing}`,
+          reason: `unknown exceptionId ${item.exceptionId}${hint ? `; ${hint}` : ''}`,
         });
+        hint = null;
         continue;
       }
       if (e.resolution !== null) {
-        // Resolved by this very Update (a retry of the activity that already committed).
-        if (batch.updateId !== null && e.update_id === batch.updateId) {
+        // Resolved by this very Update (a retry of the activity that already committed): the same
+        // id and the same decider (Update ids are unique per run only, and a UI may reuse one).
+        const sameDecider = (e.actor ?? e.operator) === (batch.actor ?? batch.name);
+        if (batch.updateId !== null && e.update_id === batch.updateId && sameDecider) {
           results.push({ exceptionId: item.exceptionId, outcome: 'applied' });
         } else {
           results.push({
@@ -269,7 +325,7 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
             SET resolution = r.resolution, resolution_amount_minor = r.amount, reason = r.reason,
                 operator = $3, actor = $4, update_id = $5, resolved_version = $6, resolved_at = now()
            FROM unnest($2::text[], $7::text[], $8::bigint[], $9::text[]) AS r(exception_id, resolution, amount, reason)
-          WHERE e.cycle_id = $1 AND e.exception_id = r.exception_id AND e.resolved_at IS NULL`,
+          WHERE e.cycle_id = $1 AND e.generation = $10 AND e.exception_id = r.exception_id AND e.resolved_at IS NULL`,
         [
           cycleId,
           apply.map((i) => i.exceptionId),
@@ -280,11 +336,12 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
           apply.map((i) => i.resolution),
           apply.map((i) => i.amountMinor?.toString() ?? null),
           apply.map((i) => i.reason),
+          generation,
         ],
       );
       await client.query(
-        `INSERT INTO exception_events (cycle_id, exception_id, version, event, resolution, amount_minor, reason, actor, actor_name, update_id)
-         SELECT $1, r.exception_id, $2, 'resolved', r.resolution, r.amount, r.reason, $3, $4, $5
+        `INSERT INTO exception_events (cycle_id, generation, exception_id, version, event, resolution, amount_minor, reason, actor, actor_name, update_id)
+         SELECT $1, $10, r.exception_id, $2, 'resolved', r.resolution, r.amount, r.reason, $3, $4, $5
            FROM unnest($6::text[], $7::text[], $8::bigint[], $9::text[]) AS r(exception_id, resolution, amount, reason)`,
         [
           cycleId,
@@ -296,6 +353,7 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
           apply.map((i) => i.resolution),
           apply.map((i) => i.amountMinor?.toString() ?? null),
           apply.map((i) => i.reason),
+          generation,
         ],
       );
       await client.query(
@@ -329,20 +387,24 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
  * workflow holds — the statement's numbers come from what the workflow decided.
  */
 export async function requireBookVersion(db: Queryable, cycleId: string, version: number): Promise<void> {
+  // Held (FOR SHARE) until the fee step commits: no change to the book can slip in between.
   const { rows } = await db.query<{ version: string; open: number }>(
-    'SELECT version::text, open FROM exception_books WHERE cycle_id = $1',
+    'SELECT version::text, open FROM exception_books WHERE cycle_id = $1 FOR SHARE',
     [cycleId],
   );
   const at = rows[0] ? Number(rows[0].version) : 0;
   if (at !== version)
-    throw new ConflictError(
+    throw new DataError(
       `the exception book of ${cycleId} is at version ${at}, the workflow decided on version ${version}: refusing to compute fees`,
     );
   if ((rows[0]?.open ?? 0) > 0)
-    throw new ConflictError(`the exception book of ${cycleId} has ${rows[0]!.open} open exception(s)`);
+    throw new DataError(`the exception book of ${cycleId} has ${rows[0]!.open} open exception(s)`);
 }
 
-/** Exceptions as the API pages through them (any cycle, a partner's, one cycle's), in id order. */
+/**
+ * Exceptions as the API pages through them (any cycle, a partner's, one cycle's), in id order:
+ * each cycle's current generation (a run replaced after it Failed keeps its own in the history).
+ */
 export async function listExceptions(
   db: Queryable,
   filter: { partnerId: string | null; status: 'open' | 'resolved' | null; settlementId?: string | null },
@@ -354,6 +416,7 @@ export async function listExceptions(
             e.resolution_amount_minor::text AS "amountMinor", e.reason, e.operator, e.actor,
             e.resolved_version AS "resolvedVersion", e.resolved_at AS "resolvedAt"
        FROM settlement_exceptions e JOIN settlement_cycles c ON c.id = e.cycle_id
+       JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
       WHERE ($1::text IS NULL OR c.partner_id = $1)
         AND ($2::text IS NULL OR ($2 = 'open') = (e.resolved_at IS NULL))
         AND ($3::text IS NULL OR (e.cycle_id, e.exception_id) > ($3, $4))
@@ -371,16 +434,76 @@ export async function listExceptions(
   return rows;
 }
 
-/** One exception's history, oldest first: found, then resolved (who, when, why, which Update). */
+/**
+ * One exception's history, oldest first: found, then resolved (who, when, why, which Update), or
+ * voided when its run was replaced; every generation of the cycle.
+ */
 export async function exceptionHistory(
   db: Queryable,
   cycleId: string,
   exceptionId: string,
 ): Promise<Record<string, unknown>[]> {
   const { rows } = await db.query<Record<string, unknown>>(
-    `SELECT event, version::int AS version, resolution, amount_minor::text AS "amountMinor", reason, actor,
+    `SELECT generation, event, version::int AS version, resolution, amount_minor::text AS "amountMinor", reason, actor,
             actor_name AS "actorName", update_id AS "updateId", at
-       FROM exception_events WHERE cycle_id = $1 AND exception_id = $2 ORDER BY version, event`,
+       FROM exception_events WHERE cycle_id = $1 AND exception_id = $2 ORDER BY generation, version, event`,
+    [cycleId, exceptionId],
+  );
+  return rows;
+}
+
+/**
+ * The makers the book records for the current generation: whoever resolved an exception in a
+ * way that moved GGR (the fee step's rule, bookMaker). What the payout step checks the
+ * approvers against, independently of what the workflow held.
+ */
+export async function bookMakers(db: Queryable, cycleId: string): Promise<PayoutMaker[]> {
+  const { rows } = await db.query<{
+    exception_id: string;
+    kind: string;
+    difference_minor: string;
+    resolution: Resolution;
+    amount: string | null;
+    operator: string | null;
+    actor: string | null;
+    tx_type: string | null;
+    is_aggregate: boolean;
+  }>(
+    `SELECT e.exception_id, e.kind, e.difference_minor::text, e.resolution, e.resolution_amount_minor::text AS amount,
+            e.operator, e.actor, coalesce(g.type, e.report_tx_type) AS tx_type,
+            (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate
+       FROM settlement_exceptions e
+       JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
+       JOIN settlement_cycles c ON c.id = e.cycle_id
+       LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
+      WHERE e.cycle_id = $1 AND e.resolution IS NOT NULL ORDER BY e.exception_id`,
+    [cycleId],
+  );
+  return rows.flatMap((r) => {
+    const maker = bookMaker(
+      {
+        exceptionId: r.exception_id,
+        kind: r.kind,
+        txType: r.tx_type,
+        isAggregate: r.is_aggregate,
+        differenceMinor: BigInt(r.difference_minor),
+      },
+      { resolution: r.resolution, amountMinor: r.amount === null ? null : BigInt(r.amount) },
+      { actor: r.actor, name: r.operator ?? '' },
+    );
+    return maker ? [maker] : [];
+  });
+}
+
+/** The transactions an exception is about, every generation: ours by id, theirs by report row. */
+export async function exceptionMatches(
+  db: Queryable,
+  cycleId: string,
+  exceptionId: string,
+): Promise<Record<string, unknown>[]> {
+  const { rows } = await db.query<Record<string, unknown>>(
+    `SELECT generation, side, tx_id AS "txId", report_ord AS "reportOrd"
+       FROM exception_matches WHERE cycle_id = $1 AND exception_id = $2 ORDER BY generation, side, tx_id`,
     [cycleId, exceptionId],
   );
   return rows;

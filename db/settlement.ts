@@ -434,6 +434,22 @@ export async function claimCyclePlan(
   };
 }
 
+/** Who requested a cycle's payout (its plan's requester), or null for a cycle without one. */
+export async function cycleRequester(db: Queryable, cycleId: string): Promise<CycleRequester | null> {
+  const { rows } = await db.query<{
+    actor: string | null;
+    name: string | null;
+    planned_by: 'api' | 'schedule' | null;
+  }>(
+    'SELECT requested_by AS actor, requested_by_name AS name, planned_by FROM settlement_cycles WHERE id = $1',
+    [cycleId],
+  );
+  const r = rows[0];
+  return r?.actor && r.name && r.planned_by
+    ? { actor: r.actor, name: r.name, plannedBy: r.planned_by }
+    : null;
+}
+
 /** The statement is published (its bytes are the accrual's, stored once) after its journal posted. */
 export async function publishStatement(db: Queryable, cycleId: string): Promise<void> {
   await db.query(

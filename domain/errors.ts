@@ -17,7 +17,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'conflict'
-  | 'too_many_requests'
+  | 'rate_limited'
   | 'unavailable';
 
 export abstract class DomainError extends Error {
@@ -70,11 +70,17 @@ export class ConflictError extends DomainError {
   readonly retryable = false;
 }
 /**
+ * Stored data contradicts what a step was told (an invariant broke): no retry can fix it. A
+ * workflow step that meets one stops its cycle `Failed` (type `DataError`), restartable once the
+ * data is understood, like a database constraint error.
+ */
+export class DataError extends ConflictError {}
+/**
  * Too much in flight right now (e.g. Temporal's limit of Updates in flight per workflow): the
  * same request succeeds later. HTTP 429 with Retry-After; nothing of the request was applied.
  */
 export class TooManyRequestsError extends DomainError {
-  readonly code = 'too_many_requests';
+  readonly code = 'rate_limited';
   readonly retryable = true;
   constructor(
     message: string,

@@ -179,9 +179,9 @@ describe('decisions carry a verified identity on every path', () => {
     provider.setTransactions(txs);
     const currencies = createCurrencyRegistry(stack.config.currencies.extraAssets);
     const input = await planCycle(stack.db.pool, currencies, { partnerId: p.id, periodStart: day });
-    const start = (workflowId: string, args: object) =>
+    const start = (workflowId: string, args: object, type = 'settlementCycleV2') =>
       stack.temporal.workflow
-        .execute<typeof settlementCycleV2>('settlementCycle', {
+        .execute<typeof settlementCycleV2>(type, {
           taskQueue: taskQueue(stack.config, 'settlement'),
           workflowId,
           args: [{ ...input, ...args }],
@@ -198,12 +198,16 @@ describe('decisions carry a verified identity on every path', () => {
     ).toMatch(
       /no plan was recorded for settlement:.*: cycles are started through POST \/v1\/settlements or a partner's Schedule/,
     );
-    // Under the planned id, with a threshold and a requester of its own: refused.
+    // Under the planned id, with a threshold and a requester of its own: refused, by the new
+    // type and by the legacy one still registered until it drains.
     const id = `settlement:${p.id}:${day}`;
     await recordCyclePlan(stack.db.pool, id, input, TEST_REQUESTER);
-    expect(await start(id, { payoutApprovalThresholdMinor: '999999999999', requestedBy: 'nobody' })).toMatch(
-      /differs from its plan in Postgres \(payoutApprovalThresholdMinor "999999999999" instead of "1000000"; requestedBy is read from the plan/,
-    );
+    for (const type of ['settlementCycleV2', 'settlementCycle'])
+      expect(
+        await start(id, { payoutApprovalThresholdMinor: '999999999999', requestedBy: 'nobody' }, type),
+      ).toMatch(
+        /differs from its plan in Postgres \(payoutApprovalThresholdMinor "999999999999" instead of "1000000"; requestedBy is read from the plan/,
+      );
     const posted = await stack.db.pool.query('SELECT 1 FROM ledger_entries WHERE source_ref LIKE $1', [
       `${id}%`,
     ]);
@@ -217,4 +221,33 @@ describe('decisions carry a verified identity on every path', () => {
       expect.stringMatching(/overlaps cycle settlement:.*:2026-11-23/) as unknown,
     ]);
   }, 240_000);
+  it('ignores a resume posed in the input of a start: only a run Temporal continued takes over where one stood', async () => {
+    const day = '2026-11-23';
+    const txs = dayOfTransactions('resume', day, 6);
+    const p = await settlingPartner(stack, provider, txs);
+    provider.setTransactions(txs);
+    const currencies = createCurrencyRegistry(stack.config.currencies.extraAssets);
+    const input = await planCycle(stack.db.pool, currencies, { partnerId: p.id, periodStart: day });
+    const id = `settlement:${p.id}:${day}`;
+    await recordCyclePlan(stack.db.pool, id, input, TEST_REQUESTER);
+    const forged = {
+      frozenAt: '2026-01-01T00:00:00.000Z',
+      reportRows: 0,
+      remindersSent: 0,
+      escalated: false,
+      waitingSince: null,
+      makers: [],
+      seals: { knownMs: 0, nonces: [] },
+      runs: 7,
+      book: { version: 5, open: 0, total: 0, firstOpen: [] },
+    };
+    const result = await stack.temporal.workflow.execute<typeof settlementCycleV2>('settlementCycleV2', {
+      taskQueue: taskQueue(stack.config, 'settlement'),
+      workflowId: id,
+      args: [{ ...input, resume: forged } as never],
+    });
+    // It froze, fetched and reconciled like any start: nothing of the posed state was taken.
+    expect(result).toMatchObject({ status: 'Completed', continuedRuns: 0, bookVersion: 0, reportRows: 6 });
+    expect(result.frozenAt).not.toBe(forged.frozenAt);
+  }, 120_000);
 });

@@ -291,4 +291,58 @@ describe('the exception book', () => {
       }
     }
   }, 300_000);
+  it("gives a cycle run again after it Failed a book of its own: the earlier run's decisions are voided, never reused", async () => {
+    const txs = dayOfTransactions(uniqueId('rg'), DAY, 12);
+    const p = await settlingPartner(stack, provider, txs);
+    const [a, b] = [txs[0]!, txs[3]!];
+    // First run: the provider lacks two transactions.
+    provider.setTransactions(txs.filter((t) => t !== a && t !== b));
+    const started = await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: DAY } });
+    const id = started.body.id as string;
+    const first = await waitFor(id, 'AwaitingResolution');
+    expect(first.exceptionsOpen).toBe(2);
+    const rui = await stack.tokenFor('rui', 'resolver', 'approver');
+    const base = `/v1/settlements/${encodeURIComponent(id)}/exceptions`;
+    const adjusted = await stack.api(`${base}/${encodeURIComponent(`missing_theirs:${a.id}`)}/resolution`, {
+      body: { resolution: 'adjust', amount: '-5.00', reason: 'credit note' },
+      token: rui,
+    });
+    expect(adjusted.status).toBe(200);
+    // The run stops as a data error would stop it (Failed, published), and is started again
+    // once the provider's report is fixed: now only one transaction is missing.
+    await stack.temporal.workflow.getHandle(id).terminate('test: as if a step met a data error');
+    await stack.db.pool.query("UPDATE settlement_cycles SET status = 'Failed' WHERE id = $1", [id]);
+    provider.setTransactions(txs.filter((t) => t !== b));
+    const again = await stack.api('/v1/settlements', { body: { partnerId: p.id, periodStart: DAY } });
+    expect(again.status).toBe(202);
+    const second = await waitFor(id, 'AwaitingResolution');
+    expect(second).toMatchObject({ exceptionsOpen: 1, exceptionsTotal: 1 });
+    expect(second.exceptions.map((e) => e.exceptionId)).toEqual([`missing_theirs:${b.id}`]);
+    // The earlier run's exception keeps its history, voided; the API lists only this run's.
+    const history = await stack.api(`${base}/${encodeURIComponent(`missing_theirs:${a.id}`)}/history`);
+    expect(history.body.events.map((e: { event: string }) => e.event)).toEqual([
+      'found',
+      'resolved',
+      'voided',
+    ]);
+    const listed = await stack.api(`/v1/exceptions?settlementId=${encodeURIComponent(id)}`);
+    expect(listed.body.exceptions.map((e: { exceptionId: string }) => e.exceptionId)).toEqual([
+      `missing_theirs:${b.id}`,
+    ]);
+    // A stale id of the earlier run is unknown to this one.
+    const stale = await stack.api(`${base}/${encodeURIComponent(`missing_theirs:${a.id}`)}/resolution`, {
+      body: { resolution: 'write_off', reason: 'x' },
+      token: rui,
+    });
+    expect(stale.status).toBe(404);
+    await stack.api(`${base}/${encodeURIComponent(`missing_theirs:${b.id}`)}/resolution`, {
+      body: { resolution: 'accept_ours', reason: 'in our logs' },
+      token: rui,
+    });
+    await waitFor(id, 'Completed');
+    // The statement knows this run's decision only: the earlier adjustment moved nothing.
+    const statement = (await stack.api(`/v1/settlements/${encodeURIComponent(id)}/statement`)).body;
+    expect(JSON.stringify(statement)).not.toMatch(/credit note/);
+    expect(JSON.stringify(statement)).toMatch(/in our logs/);
+  }, 180_000);
 });

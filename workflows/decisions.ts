@@ -20,8 +20,16 @@ import type { Refusal } from '../domain/refusals';
 /** While a workflow waits only for decisions, its clock for seals moves on this often. */
 export const SEAL_CLOCK_TICK_MS = 30 * 60_000;
 
+/** A nonce spent by an accepted decision, with its seal's expiry (null: unknown, kept). */
+export interface SpentNonce {
+  nonce: string;
+  expiresAt: number | null;
+}
+
 export function decisionGuard() {
   const usedNonces = new Set<string>();
+  /** When each spent nonce's seal expires: past it, the seal is refused as expired anyway. */
+  const expiries = new Map<string, number>();
   let knownMs = workflowInfo().runStartTime.getTime();
   const target = (decision: string, role: string) => ({
     namespace: workflowInfo().namespace,
@@ -38,10 +46,20 @@ export function decisionGuard() {
     /** The latest time the history proves. */
     knownTime: (): number => knownMs,
     /** What a run continued as new must carry on: the time proved so far and the nonces spent. */
-    snapshot: (): { knownMs: number; nonces: string[] } => ({ knownMs, nonces: [...usedNonces] }),
+    /** Only nonces whose seal has not expired yet are carried: an expired seal is refused anyway. */
+    snapshot: (): { knownMs: number; nonces: SpentNonce[] } => ({
+      knownMs,
+      nonces: [...usedNonces]
+        .filter((n) => (expiries.get(n) ?? Infinity) > knownMs)
+        .map((nonce) => ({ nonce, expiresAt: expiries.get(nonce) ?? null })),
+    }),
     /** Takes over a previous run's snapshot (its seals stay spent, its clock keeps its time). */
-    restore(s: { knownMs: number; nonces: string[] }): void {
-      for (const n of s.nonces) usedNonces.add(n);
+    restore(s: { knownMs: number; nonces: (SpentNonce | string)[] }): void {
+      for (const n of s.nonces) {
+        const spent = typeof n === 'string' ? { nonce: n, expiresAt: null } : n;
+        usedNonces.add(spent.nonce);
+        if (spent.expiresAt !== null) expiries.set(spent.nonce, spent.expiresAt);
+      }
       if (s.knownMs > knownMs) knownMs = s.knownMs;
     },
     /**
@@ -82,6 +100,7 @@ export function decisionGuard() {
         );
       if (seal) {
         usedNonces.add(seal.nonce);
+        expiries.set(seal.nonce, seal.expiresAt);
         this.learn(seal.issuedAt);
       }
       return {

@@ -11,9 +11,9 @@ import { publishedStatement } from '../../db/accruals';
 import { statementCsv, type Statement } from '../../domain/statement';
 import { recomputeStatement } from '../../services/statements';
 import { backfillWindow, contractCadence, listCycles } from '../../db/settlement';
-import { exceptionHistory, listExceptions } from '../../db/exception-book';
+import { exceptionHistory, exceptionMatches, listExceptions } from '../../db/exception-book';
 import { MAX_RESOLUTIONS_PER_UPDATE, resolutionMessageProblem } from '../../domain/exception-book';
-import { TooManyRequestsError } from '../../domain/errors';
+import { DomainError, TooManyRequestsError } from '../../domain/errors';
 import { actorKey } from '../../domain/actors';
 import { operatorActor } from '../../platform/operators';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
@@ -571,7 +571,11 @@ export function settlementRoutes(
     },
     responses: {
       200: jsonResponse(
-        resolveResult.extend({ updates: z.number().int(), notSent: z.array(z.string()) }),
+        resolveResult.extend({
+          updates: z.number().int(),
+          notSent: z.array(z.string()),
+          notSentReason: z.string().nullable(),
+        }),
         'Applied and refused, per item; how many stay open',
       ),
       ...errorResponses(400, 401, 403, 404, 409, 422, 429),
@@ -598,6 +602,7 @@ export function settlementRoutes(
         refused: [] as ResolveResult['refused'],
         updates: 0,
         notSent: [] as string[],
+        notSentReason: null as string | null,
       };
       for (let start = 0; start < body.items.length; start += MAX_RESOLUTIONS_PER_UPDATE) {
         const items = body.items.slice(start, start + MAX_RESOLUTIONS_PER_UPDATE);
@@ -613,12 +618,20 @@ export function settlementRoutes(
               req,
             });
           } catch (err) {
+            // Once part of the list went through, the answer says what did and what did not
+            // (a refusal of the rest, e.g. the cycle moved on), never an error that hides it.
+            if (out.updates > 0 && err instanceof DomainError && !(err instanceof TooManyRequestsError)) {
+              out.notSent = body.items.slice(start).map((i) => i.exceptionId);
+              out.notSentReason = err.message;
+              return { status: 200, body: out };
+            }
             if (!(err instanceof TooManyRequestsError)) throw err;
             // Nothing sent yet: the caller retries the whole list. Otherwise wait for the
             // workflow's Updates in flight to finish, then say what could not be sent.
             if (out.updates === 0 && Date.now() >= deadline) throw err;
             if (Date.now() >= deadline) {
               out.notSent = body.items.slice(start).map((i) => i.exceptionId);
+              out.notSentReason = err.message;
               return { status: 200, body: out };
             }
             await new Promise((r) => setTimeout(r, UPDATE_RETRY_AFTER_S * 1000));
@@ -641,14 +654,20 @@ export function settlementRoutes(
     auth: 'viewer',
     params: z.object({ id: cycleId, exceptionId: z.string().min(1).max(300) }),
     responses: {
-      200: jsonResponse(z.object({ events: z.array(z.unknown()) }), 'Oldest first'),
+      200: jsonResponse(
+        z.object({ events: z.array(z.unknown()), matches: z.array(z.unknown()) }),
+        'Its events, oldest first, and the transactions it is about (ours by id, theirs by report row)',
+      ),
       ...errorResponses(400, 401, 403, 404),
     },
     handler: async ({ params }) => {
       const events = await exceptionHistory(deps.db, params.id, params.exceptionId);
       if (events.length === 0)
         throw new NotFoundError(`no exception ${params.exceptionId} in settlement ${params.id}`);
-      return { status: 200, body: { events } };
+      return {
+        status: 200,
+        body: { events, matches: await exceptionMatches(deps.db, params.id, params.exceptionId) },
+      };
     },
   });
 

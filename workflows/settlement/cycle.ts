@@ -78,6 +78,8 @@ export class Cycle {
   private readonly decisions = decisionGuard();
   private waitingSince: number | null = null;
   private continuedFrom: string | null = null;
+  /** Resolution messages this run accepted. */
+  private resolutionsInRun = 0;
 
   constructor(given: SettlementInput) {
     this.input = given;
@@ -170,6 +172,8 @@ export class Cycle {
 
   private get historyIsLarge(): boolean {
     const info = workflowInfo();
+    // Only a run that accepted resolutions continues (never a loop of empty runs).
+    if (this.resolutionsInRun === 0) return false;
     return (
       info.continueAsNewSuggested ||
       info.historySize > CONTINUE_AS_NEW_AT.bytes ||
@@ -211,6 +215,7 @@ export class Cycle {
       async (message) => {
         // The seal is spent before awaiting: the same decision cannot be accepted twice.
         const { who, audit } = this.decisions.accept(message as { operator?: string });
+        this.resolutionsInRun++;
         const single = !('items' in message);
         const items = resolutionItems(message);
         const result = await steps.resolveExceptions(this.args, {
@@ -243,9 +248,11 @@ export class Cycle {
         validator: (message) => {
           const problem =
             this.decisions.problem(message, 'resolveException', 'resolver') ??
-            (this.view.status === 'AwaitingResolution'
-              ? resolutionMessageProblem(message, this.input.currencyScale)
-              : conflict(`exceptions can be resolved once reconciliation is done (now ${this.view.status})`));
+            (this.view.status !== 'AwaitingResolution'
+              ? conflict(`exceptions can be resolved once reconciliation is done (now ${this.view.status})`)
+              : this.open === 0
+                ? conflict('no exception is open: the cycle is on its way to computing its fees')
+                : resolutionMessageProblem(message, this.input.currencyScale));
           if (problem) refuse(problem);
         },
         description:
@@ -353,14 +360,16 @@ export class Cycle {
         [this.args],
       );
       this.view.reportRows = report.rows;
-      await reconciling.reconcileReport.executeWithOptions(
-        { summary: 'every transaction of the period, ours against theirs' },
-        [{ ...this.args, frozenAt: this.view.frozenAt! }],
-      );
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       await steps.reportUnavailable(this.args, err.cause?.message ?? err.message);
+      return;
     }
+    // Only the fetch's failure is an exception for operators: reconciliation's own is not.
+    await reconciling.reconcileReport.executeWithOptions(
+      { summary: 'every transaction of the period, ours against theirs' },
+      [{ ...this.args, frozenAt: this.view.frozenAt! }],
+    );
   }
 
   async readBook(): Promise<void> {

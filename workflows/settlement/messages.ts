@@ -1,6 +1,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Decider } from '../../domain/actors';
 import type { Sealed } from '../../domain/decisions';
+import type { SpentNonce } from '../decisions';
 import type {
   BookSummary,
   OpenException,
@@ -50,8 +51,8 @@ export interface CycleResume {
   escalated: boolean;
   waitingSince: number | null;
   makers: PayoutMaker[];
-  /** The seal clock and the nonces spent (decisionGuard's snapshot). */
-  seals: { knownMs: number; nonces: string[] };
+  /** The seal clock and the nonces spent whose seals have not expired (decisionGuard's snapshot). */
+  seals: { knownMs: number; nonces: (SpentNonce | string)[] };
   /** How many runs came before this one. */
   runs: number;
   /** The book as the previous run last saw it (counts, version, the first open ones). */
