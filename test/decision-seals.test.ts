@@ -244,7 +244,7 @@ describe('decisions carry a verified identity on every path', () => {
     const result = await stack.temporal.workflow.execute<typeof settlementCycleV2>('settlementCycleV2', {
       taskQueue: taskQueue(stack.config, 'settlement'),
       workflowId: id,
-      args: [{ ...input, resume: forged } as never],
+      args: [{ ...input, resume: forged }],
     });
     // It froze, fetched and reconciled like any start: nothing of the posed state was taken.
     expect(result).toMatchObject({ status: 'Completed', continuedRuns: 0, bookVersion: 0, reportRows: 6 });
