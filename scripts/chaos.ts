@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { accrualOf } from '../db/accruals';
 import { verifyAudit } from '../db/audit';
 import {
   accountBalances,
@@ -43,7 +45,9 @@ import {
 // cutting pages off. Then every workflow must have completed, the ledger balance and its hash
 // chains verify, no posting be made twice, no acknowledged transaction be lost, and every
 // statement be byte-identical to the reference's. Prints the figures; the last line is one
-// JSON object. Exit code 0 when every check holds.
+// JSON object. Exit code 0 when every check holds. That object's statementsDigest and
+// postingsDigest fingerprint the reference run's money (see moneyDigests): the same seed must
+// give the same digests on any version of the code that does not change money.
 
 const { values: args } = parseArgs({
   options: {
@@ -55,6 +59,8 @@ const { values: args } = parseArgs({
     'worker-kills': { type: 'string' },
     'api-kills': { type: 'string' },
     fuzz: { type: 'string' },
+    /** Writes the canonical text the digests are taken over (reference run) to this file. */
+    'digest-dump': { type: 'string' },
   },
 });
 const seed = Number(args.seed);
@@ -92,7 +98,63 @@ interface RunResult {
   providerFaults: Record<string, number>;
   retried: Record<string, number>;
   unexpectedExits: string[];
+  /** sha256 of the canonical text of the stored statements and of the ledger (moneyDigests). */
+  statementsDigest: string;
+  postingsDigest: string;
+  canonical: string;
   seconds: number;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The money a run left, in a form that depends only on the seed (partner ids, transaction ids,
+ * batch ids and cycle ids are all derived from it, see scripts/chaos/workload.ts):
+ * - statements: per cycle, sorted by cycle id, the id and the exact bytes stored with its
+ *   accrual (settlement_accruals.statement_text), length-prefixed;
+ * - postings: per ledger entry, sorted by idempotency key, the key, effective date, source kind
+ *   and source ref, and its postings (debit account code, credit account code, currency,
+ *   amount), sorted. Not entry ids, line numbers, timestamps, hashes or metadata.
+ */
+async function moneyDigests(
+  db: ReturnType<typeof createPool>,
+  cycleIds: string[],
+): Promise<{ statementsDigest: string; postingsDigest: string; canonical: string }> {
+  const stmtParts: string[] = [];
+  for (const id of [...cycleIds].sort(byCodeUnits)) {
+    const text = (await accrualOf(db, id))?.statementText;
+    stmtParts.push(
+      text === undefined ? `${id}\nmissing\n` : `${id}\n${Buffer.byteLength(text, 'utf8')}\n${text}\n`,
+    );
+  }
+  const { rows } = await db.query<{
+    k: string;
+    d: string;
+    sk: string;
+    sr: string;
+    postings: [string, string, string, string][];
+  }>(
+    `SELECT e.idempotency_key AS k, e.effective_date::text AS d, e.source_kind AS sk, e.source_ref AS sr,
+            json_agg(json_build_array(dr.code, cr.code, p.currency, p.amount_minor::text)) AS postings
+       FROM ledger_entries e
+       JOIN ledger_postings p ON p.entry_id = e.id
+       JOIN ledger_accounts dr ON dr.id = p.debit_account_id
+       JOIN ledger_accounts cr ON cr.id = p.credit_account_id
+      GROUP BY e.id`,
+  );
+  const entries = rows
+    .map((r) =>
+      JSON.stringify([r.k, r.d, r.sk, r.sr, r.postings.map((x) => JSON.stringify(x)).sort(byCodeUnits)]),
+    )
+    .sort(byCodeUnits);
+  const statementsText = stmtParts.join('');
+  const postingsText = entries.map((e) => `${e}\n`).join('');
+  return {
+    statementsDigest: sha256(statementsText),
+    postingsDigest: sha256(postingsText),
+    canonical: `# statements\n${statementsText}# postings\n${postingsText}`,
+  };
 }
 
 async function runOnce(
@@ -268,7 +330,9 @@ async function runOnce(
       lost += (await missingTransactions(db, partner.id, ids)).length;
       extraStored += (await storedTransactionCount(db, partner.id)) - ids.length;
     }
+    const digests = await moneyDigests(db, [...cycles.keys()]);
     const result: RunResult = {
+      ...digests,
       statements: stmts,
       cycles,
       onboardings,
@@ -363,6 +427,11 @@ async function main(): Promise<void> {
     say(`reference run: ${reference.seconds.toFixed(1)} s; chaos run: ${chaos.seconds.toFixed(1)} s`);
     say(`retried by clients in the chaos run: ${JSON.stringify(chaos.retried)}`);
     say(`provider faults injected: ${JSON.stringify(chaos.providerFaults)}`);
+    say(
+      `money digests, chaos run: statements ${chaos.statementsDigest}, postings ${chaos.postingsDigest} ` +
+        `(${chaos.statementsDigest === reference.statementsDigest && chaos.postingsDigest === reference.postingsDigest ? 'the same as' : 'NOT the same as'} the reference run's)`,
+    );
+    if (args['digest-dump']) writeFileSync(args['digest-dump'], reference.canonical);
     for (const id of differing)
       say(
         `statement ${id} differs: ${statementDifference(reference.statements.get(id)!, chaos.statements.get(id) ?? 'missing')}`,
@@ -397,6 +466,8 @@ async function main(): Promise<void> {
       unexpectedExits: chaos.unexpectedExits.length,
       fuzzRequests: fuzz.fuzzRequests,
       fuzz5xx: fuzz.fuzz5xx,
+      statementsDigest: reference.statementsDigest,
+      postingsDigest: reference.postingsDigest,
       seconds: Math.round((Date.now() - started) / 1000),
     };
     const ok =
