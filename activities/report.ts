@@ -18,14 +18,15 @@ import type { SecretBox } from '../platform/secrets';
 import { outboundFailure } from './failures';
 import { openProviderConnection } from '../providers/connection';
 import { adapters } from '../providers/registry';
+import { localDay } from '../providers/timezone';
 import {
-  fetchCountedPage,
   ProviderReportError,
   ProviderUnavailableError,
   ReportCapExceededError,
   reportCapProblem,
   reportCapsInForce,
   reportLimitProblem,
+  reportPages,
 } from '../providers/types';
 import { REPORT_CAP_DEFAULTS, type Config } from '../platform/config';
 import type { CycleArgs } from './settlement';
@@ -44,6 +45,11 @@ interface FetchState {
   /** Bytes of the provider's answers behind the pages stored (toward the byte cap). */
   bytes: number;
   control: { recordCount: number; sumMinor: bigint } | null;
+  /**
+   * Σ amount of the rows stored, kept with each page (so the control totals are checked without
+   * reading the report back); null in progress saved before it was kept: then it is read back.
+   */
+  rowsSum: bigint | null;
   fileChecked: boolean;
   fileMismatch: Discrepancy | null;
 }
@@ -57,6 +63,7 @@ const freshFetch = (): FetchState => ({
   aggregateKeys: 0,
   bytes: 0,
   control: null,
+  rowsSum: 0n,
   fileChecked: false,
   fileMismatch: null,
 });
@@ -65,6 +72,7 @@ const big = (v: bigint | null) => (v === null ? null : v.toString());
 const unbig = (v: string | null) => (v === null ? null : BigInt(v));
 const encodeFetchState = (s: FetchState) => ({
   ...s,
+  rowsSum: big(s.rowsSum),
   control: s.control && { recordCount: s.control.recordCount, sumMinor: s.control.sumMinor.toString() },
   fileMismatch: s.fileMismatch && {
     ...s.fileMismatch,
@@ -79,6 +87,7 @@ const decodeFetchState = (json: unknown): FetchState => {
     ...s,
     // Progress saved before bytes were counted: they count from the pages still to come.
     bytes: s.bytes ?? 0,
+    rowsSum: unbig(s.rowsSum ?? null),
     control: s.control && { recordCount: s.control.recordCount, sumMinor: BigInt(s.control.sumMinor) },
     fileMismatch: s.fileMismatch && {
       ...s.fileMismatch,
@@ -88,6 +97,32 @@ const decodeFetchState = (json: unknown): FetchState => {
     },
   };
 };
+
+/**
+ * At most `size` holders at once, the others queued in arrival order: bounds what one worker
+ * spends on reports (memory, database connections, CPU) whatever the number of cycles started
+ * together. One per worker process (activities are created once per process).
+ */
+class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly size: number) {}
+  async acquire(): Promise<() => void> {
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    };
+  }
+}
+
+/** Defaults of REPORT_FETCH_CONCURRENCY and REPORT_PAGE_ROWS (platform/config.ts), without a config. */
+const REPORT_DEFAULTS = { fetchConcurrency: 4, pageRows: 10_000 } as const;
 
 /** What the rule of a resolution's GGR effect reads of an exception besides its difference. */
 type ExceptionFacts = Pick<Required<SettlementException>, 'txType' | 'isAggregate'>;
@@ -113,15 +148,24 @@ export function reportActivities({
   db: Db;
   currencies?: CurrencyRegistry;
   secrets?: SecretBox;
-  /** For the report caps (REPORT_MAX_ROWS, REPORT_MAX_BYTES); their defaults without it. */
-  config?: Pick<Config, 'reportCaps'>;
+  /**
+   * For the report caps (REPORT_MAX_ROWS, REPORT_MAX_BYTES), the fetches at once and the page
+   * size (REPORT_FETCH_CONCURRENCY, REPORT_PAGE_ROWS); their defaults without it.
+   */
+  config?: Pick<Config, 'reportCaps'> & Partial<Pick<Config, 'reports'>>;
 }) {
   const deploymentCaps = config?.reportCaps ?? REPORT_CAP_DEFAULTS;
+  const { fetchConcurrency, pageRows } = config?.reports ?? REPORT_DEFAULTS;
+  // Fetches and transaction-level comparisons each take their turn, per worker process.
+  const fetching = new Limiter(fetchConcurrency);
+  const comparing = new Limiter(fetchConcurrency);
   return {
     /**
-     * Pages through the provider's report. Each page is stored in one transaction with where
-     * the fetch stands after it, so a new worker resumes after the last stored page: a crash
-     * costs at most the page in flight, fetched once more, and rows are stored once. The
+     * Pages through the provider's report (streamed where the format is a file per day), at
+     * most REPORT_FETCH_CONCURRENCY fetches at once per worker, one page of rows in memory each.
+     * Each page is stored (COPY) in one transaction with where the fetch stands after it, so a
+     * new worker resumes after the last stored page: a crash costs at most the page in flight,
+     * fetched once more, and rows are stored once (db/reports.ts, storeReportPage). The
      * heartbeat (every few seconds, also while a page is in flight) only says the fetch is
      * alive. Transient provider faults throw (Temporal retries with backoff); a report that
      * cannot be read, or that would store more than its caps allow (ReportCapExceededError), is
@@ -141,14 +185,18 @@ export function reportActivities({
       const runId = activityInfo().workflowExecution?.runId ?? c.cycleId;
       const saved = await reports.reportProgress(db, c.cycleId, runId);
       let state: FetchState = saved === null ? freshFetch() : decodeFetchState(saved);
+      // Heartbeats from here on, also while this fetch waits for its turn below.
       const alive = setInterval(() => heartbeat(encodeFetchState(state)), FETCH_HEARTBEAT_MS);
       try {
         heartbeat(encodeFetchState(state));
-        // A retry after the last page was stored (the worker died before answering) fetches nothing.
-        while (!(state.pages > 0 && state.cursor === null)) {
-          let page, bytes;
-          try {
-            ({ page, bytes } = await fetchCountedPage(adapter, {
+        const release = await fetching.acquire();
+        try {
+          await reports.ensureReportPartition(db, c.periodStart);
+          const timezone = await reports.partnerTimezone(db, c.partnerId);
+          const where = { ...c, runId, businessDate: (ms: number) => localDay(ms, timezone) };
+          // A retry after the last page was stored (the worker died before answering) fetches nothing.
+          fetch: while (!(state.pages > 0 && state.cursor === null)) {
+            const pages = reportPages(adapter, {
               baseUrl: provider.baseUrl,
               currencies,
               options: provider.options,
@@ -156,50 +204,70 @@ export function reportActivities({
               fromMs: window.fromMs,
               toMs: window.toMs,
               cursor: state.cursor,
-            }));
-          } catch (err) {
-            if (err instanceof ProviderUnavailableError) throw outboundFailure(err, (e) => e);
-            if (err instanceof ProviderReportError) throw new ConflictError(err.message);
-            throw err;
+              pageRows,
+            });
+            try {
+              for await (const { page, bytes } of pages) {
+                // Counted from the saved state: a resumed fetch cannot exceed the cap either.
+                const pageNumber = state.pages + 1;
+                const overLimit = reportLimitProblem(page, pageNumber);
+                if (overLimit) throw new ConflictError(`provider report unreadable: ${overLimit}`);
+                const pageRowCount = page.rows.length + (page.aggregates?.length ?? 0);
+                const overCap = reportCapProblem(
+                  caps,
+                  { rows: rowsStored(state), bytes: state.bytes },
+                  { rows: pageRowCount, bytes },
+                );
+                if (overCap) throw new ReportCapExceededError(overCap);
+                const next: FetchState = {
+                  cursor: page.nextCursor,
+                  ord: state.ord + page.rows.length,
+                  pages: pageNumber,
+                  aggregateKeys: state.aggregateKeys + (page.aggregates?.length ?? 0),
+                  bytes: state.bytes + bytes,
+                  control: page.control ?? state.control,
+                  rowsSum:
+                    state.rowsSum === null
+                      ? null
+                      : page.rows.reduce((sum, r) => sum + r.amountMinor, state.rowsSum),
+                  fileChecked: state.fileChecked || page.fileCheck !== undefined,
+                  fileMismatch:
+                    state.fileMismatch ??
+                    (page.fileCheck
+                      ? controlTotalsDiscrepancy(page.fileCheck.actual, page.fileCheck.declared)
+                      : null),
+                };
+                const outcome = await reports.storeReportPage(
+                  db,
+                  where,
+                  { pageNumber, firstOrd: state.ord, rows: page.rows, aggregates: page.aggregates ?? [] },
+                  encodeFetchState(next),
+                );
+                if (!outcome.stored) {
+                  // An earlier attempt, still running, stored this page: go on from what is stored.
+                  if (outcome.progress === null) throw new Error(`report progress of ${c.cycleId} vanished`);
+                  state = decodeFetchState(outcome.progress);
+                  continue fetch;
+                }
+                state = next;
+                heartbeat(encodeFetchState(state));
+              }
+            } catch (err) {
+              if (err instanceof ProviderUnavailableError) throw outboundFailure(err, (e) => e);
+              if (err instanceof ProviderReportError) throw new ConflictError(err.message);
+              throw err;
+            }
           }
-          // Counted from the saved state: a resumed fetch cannot exceed the cap either.
-          const pages = state.pages + 1;
-          const overLimit = reportLimitProblem(page, pages);
-          if (overLimit) throw new ConflictError(`provider report unreadable: ${overLimit}`);
-          const pageRows = page.rows.length + (page.aggregates?.length ?? 0);
-          const overCap = reportCapProblem(
-            caps,
-            { rows: rowsStored(state), bytes: state.bytes },
-            { rows: pageRows, bytes },
-          );
-          if (overCap) throw new ReportCapExceededError(overCap);
-          const next: FetchState = {
-            cursor: page.nextCursor,
-            ord: state.ord + page.rows.length,
-            pages,
-            aggregateKeys: state.aggregateKeys + (page.aggregates?.length ?? 0),
-            bytes: state.bytes + bytes,
-            control: page.control ?? state.control,
-            fileChecked: state.fileChecked || page.fileCheck !== undefined,
-            fileMismatch:
-              state.fileMismatch ??
-              (page.fileCheck
-                ? controlTotalsDiscrepancy(page.fileCheck.actual, page.fileCheck.declared)
-                : null),
-          };
-          await reports.storeReportPage(
-            db,
-            { ...c, runId },
-            { firstOrd: state.ord, rows: page.rows, aggregates: page.aggregates ?? [] },
-            encodeFetchState(next),
-          );
-          state = next;
-          heartbeat(encodeFetchState(state));
+        } finally {
+          release();
         }
       } finally {
         clearInterval(alive);
       }
-      const totals = await reports.reportTotals(db, c.cycleId);
+      const totals =
+        state.rowsSum === null
+          ? await reports.reportTotals(db, c.cycleId)
+          : { recordCount: state.ord - 1, sumMinor: state.rowsSum };
       const mismatch =
         state.fileMismatch ?? (state.control ? controlTotalsDiscrepancy(totals, state.control) : null);
       if (mismatch) await q.storeExceptions(db, c.cycleId, [mismatch]);
@@ -245,7 +313,14 @@ export function reportActivities({
           // An aggregator reports no transactions: the difference is named per key.
           discrepancies = aggregateDiscrepancies(ours, theirs, keys);
         } else {
-          const txs = await reports.transactionsForKeys(db, c, keys);
+          // Only the transactions that differ come back from Postgres (a join on the id there).
+          const release = await comparing.acquire();
+          let txs;
+          try {
+            txs = await reports.transactionsForKeys(db, c, keys);
+          } finally {
+            release();
+          }
           discrepancies = reconcileTransactions(txs.ours, txs.theirs, {
             frozenAt: c.frozenAt,
             roundingToleranceMinor: BigInt(c.roundingToleranceMinor),
@@ -253,12 +328,17 @@ export function reportActivities({
         }
       }
       await q.storeExceptions(db, c.cycleId, discrepancies);
-      // What accepting the provider's figure would do to GGR is read as the fee step reads it.
-      const facts = new Map(
-        (discrepancies.length ? await accruals.exceptionRecords(db, c.cycleId, c.currencyScale) : []).map(
-          (e) => [e.exceptionId, { txType: e.txType, isAggregate: e.isAggregate }],
-        ),
+      // What accepting the provider's figure would do to GGR reads each exception's transaction
+      // type as the fee step does (ours, else theirs): read for these ids only.
+      const types = await reports.transactionTypes(
+        db,
+        c,
+        discrepancies.flatMap((d) => (d.txId === null ? [] : [d.txId])),
       );
+      const factsOf = (d: Discrepancy): ExceptionFacts => ({
+        txType: d.txId === null ? null : (types.get(d.txId) ?? null),
+        isAggregate: d.txId === null && d.key !== null,
+      });
       await q.storeCycleOutputs(db, c.cycleId, {
         report: {
           keysCompared: new Set(
@@ -270,11 +350,7 @@ export function reportActivities({
       return {
         keysCompared: ours.length,
         keysDiffering: keys.length,
-        exceptions: discrepancies.map((d) => {
-          const f = facts.get(d.id);
-          if (!f) throw new Error(`exception ${d.id} of ${c.cycleId} was not stored`);
-          return toException(d, f);
-        }),
+        exceptions: discrepancies.map((d) => toException(d, factsOf(d))),
       };
     },
   };

@@ -242,6 +242,22 @@ export const envSchema = z
       .min(1)
       .max(REPORT_CAP_CEILINGS.maxBytes)
       .default(REPORT_CAP_DEFAULTS.maxBytes),
+    /**
+     * Report fetches one worker runs at once (each holds at most one page of rows in memory);
+     * the others wait their turn. Bounds the worker's memory and the database connections the
+     * report path takes, whatever the number of cycles started together.
+     */
+    REPORT_FETCH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /**
+     * Rows asked for per report page (formats that page by rows; CSV files are streamed in pages
+     * of it). A page's answer must stay under the outbound client's 16 MB: ~2.3 MB at 10,000.
+     */
+    REPORT_PAGE_ROWS: z.coerce.number().int().min(100).max(50_000).default(10_000),
+    /**
+     * Months of provider report rows kept (`npm run reports:retention` drops older months'
+     * partitions); 0 keeps them forever.
+     */
+    REPORT_RETENTION_MONTHS: z.coerce.number().int().min(0).max(1200).default(13),
 
     /**
      * The highest payout-approval threshold a contract may set, in minor units of the partner's
@@ -418,6 +434,8 @@ export interface Config {
   outboundAllowedHosts: string[];
   /** What one cycle's provider report may store (REPORT_MAX_ROWS, REPORT_MAX_BYTES). */
   reportCaps: { maxRows: number; maxBytes: number };
+  /** The report path at scale: fetches at once per worker, rows per page, months of rows kept. */
+  reports: { fetchConcurrency: number; pageRows: number; retentionMonths: number };
   /** Contract rules (CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR). */
   contracts: { maxPayoutApprovalThresholdMinor: string };
 }
@@ -543,6 +561,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       .split(',')
       .filter(Boolean),
     reportCaps: { maxRows: e.REPORT_MAX_ROWS, maxBytes: e.REPORT_MAX_BYTES },
+    reports: {
+      fetchConcurrency: e.REPORT_FETCH_CONCURRENCY,
+      pageRows: e.REPORT_PAGE_ROWS,
+      retentionMonths: e.REPORT_RETENTION_MONTHS,
+    },
     contracts: { maxPayoutApprovalThresholdMinor: e.CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR },
     currencies: {
       extraAssets: Object.fromEntries(

@@ -121,6 +121,90 @@ export async function callUpstream(
   return { status: res.status, headers: res.headers, text };
 }
 
+/**
+ * One call to `url` whose 2xx body is read as it arrives (a report file too large to hold):
+ * the same rules as callUpstream — the address policy at connect time, no redirects, 429/5xx
+ * worth retrying (UpstreamUnavailableError, with Retry-After), any other non-2xx refused
+ * (UpstreamRefusedError) — except that the body is not buffered: `chunks` yields it piece by
+ * piece, with the timeout on each wait for the server (not on the time the caller spends with
+ * what it read), and `bytes()` counts what was read. Stopping early releases the connection.
+ */
+export async function streamUpstream(
+  url: string | URL,
+  init: { headers?: Record<string, string> },
+  opts: { who: string; timeoutMs?: number },
+): Promise<{ status: number; chunks: AsyncGenerator<Uint8Array>; bytes: () => number }> {
+  const { who, timeoutMs = OUTBOUND_TIMEOUT_MS } = opts;
+  const target = new URL(url);
+  if (target.protocol !== 'https:' && target.protocol !== 'http:')
+    throw new UpstreamRefusedError(`${who}: only http(s) URLs are called`, null);
+  try {
+    checkAddress(target, who);
+  } catch (err) {
+    if (err instanceof AddressRefusedError) throw new UpstreamRefusedError(err.message, null);
+    throw err;
+  }
+  // The timeout covers connecting and the answer's head; each read below has its own.
+  const connect = new AbortController();
+  const timer = setTimeout(() => connect.abort(), timeoutMs);
+  let res: Response;
+  try {
+    res = await pinnedFetch(target, { ...init, redirect: 'manual', signal: connect.signal, dispatcher });
+  } catch (err) {
+    if (refusedAtConnect(err))
+      throw new UpstreamRefusedError(`${who} refused by the address policy: not a public address`, null);
+    throw new UpstreamUnavailableError(
+      connect.signal.aborted ? `${who} timed out after ${timeoutMs} ms` : `${who} unreachable`,
+      undefined,
+      reason(err),
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  if (res.status === 429 || res.status >= 500) {
+    await res.body?.cancel().catch(() => {});
+    throw new UpstreamUnavailableError(
+      `${who} answered ${res.status}`,
+      retryAfterMs(res.headers.get('retry-after'), Date.now()),
+    );
+  }
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => {});
+    throw new UpstreamRefusedError(
+      res.status >= 300 && res.status < 400
+        ? `${who} redirected (${res.status}); redirects are not followed`
+        : `${who} answered ${res.status}`,
+      res.status,
+    );
+  }
+  let read = 0;
+  const reader = res.body?.getReader() as ReadableStreamDefaultReader<Uint8Array> | undefined;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    if (!reader) return;
+    try {
+      for (;;) {
+        let wait: NodeJS.Timeout | undefined;
+        const next = await Promise.race([
+          reader.read(),
+          new Promise<'timeout'>((resolve) => {
+            wait = setTimeout(() => resolve('timeout'), timeoutMs);
+          }),
+        ]).catch((err: unknown) => {
+          throw new UpstreamUnavailableError(`${who} broke off its answer`, undefined, reason(err));
+        });
+        clearTimeout(wait);
+        if (next === 'timeout') throw new UpstreamUnavailableError(`${who} timed out after ${timeoutMs} ms`);
+        if (next.done) return;
+        read += next.value.byteLength;
+        yield next.value;
+      }
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+  return { status: res.status, chunks: chunks(), bytes: () => read };
+}
+
 async function readCapped(res: Response, maxBytes: number, who: string): Promise<string> {
   if (!res.body) return '';
   const declared = Number(res.headers.get('content-length'));

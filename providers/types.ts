@@ -1,7 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ConflictError } from '../domain/errors';
 import { type CurrencyRegistry, UnknownCurrencyError } from '../domain/money';
-import { callUpstream, type OutboundResponse, UpstreamRefusedError } from '../platform/outbound-http';
+import {
+  callUpstream,
+  type OutboundResponse,
+  streamUpstream,
+  UpstreamRefusedError,
+  UpstreamUnavailableError as ProviderUnavailable,
+} from '../platform/outbound-http';
 
 // One interface for every provider report format: an adapter turns a page of the provider's
 // own report into normalised rows. Adding a provider = one adapter + one line in registry.ts.
@@ -124,6 +130,29 @@ export interface ReportPage {
   };
 }
 
+/**
+ * The report as a sequence of pages from `params.cursor` on, each with the bytes of the
+ * provider's answers it was read from: streamed where the adapter streams (a CSV day is read
+ * as it arrives, in pages of `pageRows`), else one fetchPage after another. Nothing holds more
+ * than a page of rows; the caller stores each page before asking for the next.
+ */
+export async function* reportPages(
+  adapter: ProviderAdapter,
+  params: FetchPageParams,
+): AsyncGenerator<{ page: ReportPage; bytes: number }> {
+  if (adapter.pages) {
+    yield* adapter.pages(params);
+    return;
+  }
+  let cursor = params.cursor;
+  for (;;) {
+    const counted = await fetchCountedPage(adapter, { ...params, cursor });
+    yield counted;
+    cursor = counted.page.nextCursor;
+    if (cursor === null) return;
+  }
+}
+
 export interface FetchPageParams {
   baseUrl: string;
   /** Each currency's scale: a report's amounts are read in their own currency's decimals. */
@@ -136,16 +165,26 @@ export interface FetchPageParams {
   cursor: string | null;
   /** Headers every request to the provider carries: its API's credential (providers/connection.ts). */
   headers?: Record<string, string>;
+  /**
+   * Rows wanted per page (REPORT_PAGE_ROWS): formats that page by rows ask for it (the provider
+   * may serve fewer), streamed formats cut their files into pages of it.
+   */
+  pageRows?: number;
 }
 
 export interface ProviderAdapter {
   format: string;
   /** Fetches through fetchReportPage: the one client, which also counts the report's bytes. */
   fetchPage(params: FetchPageParams): Promise<ReportPage>;
+  /**
+   * Formats whose unit of download is larger than a page (a CSV file per day) stream it: pages
+   * of at most `pageRows` rows, each with a cursor to resume after it, and the bytes read for it.
+   */
+  pages?(params: FetchPageParams): AsyncGenerator<{ page: ReportPage; bytes: number }>;
 }
 
 /** A provider that cannot answer right now (5xx, 429, timeout): retry later (the one client's error). */
-export { UpstreamUnavailableError as ProviderUnavailableError } from '../platform/outbound-http';
+export const ProviderUnavailableError = ProviderUnavailable;
 
 /** The scale of a currency a report uses; an unknown one makes the report unreadable, never guessed. */
 export function reportScale(currencies: CurrencyRegistry, currency: string, where: string): number {
@@ -193,4 +232,31 @@ export function jsonBody(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A report body read as it arrives (a file too large to hold), through the one outbound client's
+ * streaming call (streamUpstream): a refusal makes the report unreadable, unavailability is left
+ * for Temporal to retry; the bytes read count toward the report's byte cap.
+ */
+export async function streamReportBody(
+  url: URL,
+  who: string,
+  headers?: Record<string, string>,
+): Promise<{ chunks: AsyncGenerator<Uint8Array>; bytes: () => number }> {
+  let res: Awaited<ReturnType<typeof streamUpstream>>;
+  try {
+    res = await streamUpstream(url, headers ? { headers } : {}, { who });
+  } catch (err) {
+    if (err instanceof UpstreamRefusedError) throw new ProviderReportError(err.message);
+    throw err;
+  }
+  const counter = answerBytes.getStore();
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of res.chunks) {
+      if (counter) counter.bytes += chunk.byteLength;
+      yield chunk;
+    }
+  }
+  return { chunks: counted(), bytes: res.bytes };
 }

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { defaultCurrencies } from '../domain/money';
 import { aggregatorTotalsAdapter } from '../providers/adapters/aggregator-totals';
 import { csvDailyAdapter } from '../providers/adapters/csv-daily';
+import { CsvRecords } from '../providers/adapters/csv-records';
 import { jsonCursorAdapter } from '../providers/adapters/json-cursor';
 import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
@@ -224,6 +225,95 @@ describe('report caps', () => {
       }
     } finally {
       for (const { at } of served) await new Promise((r) => at.server.close(r));
+    }
+  });
+});
+
+describe('csv-daily at scale', () => {
+  const tricky = [
+    'transaction_id,type,round_id,game_id,currency,amount,local_time,round_status',
+    'a1,bet,r1,"Book, of ""Sun""",EUR,10.00,2026-11-23 01:00:00,completed',
+    '',
+    'a2,win,r1,"two\nlines",EUR,1.50,2026-11-23 01:00:01,',
+    'a3,bet,r2,Jörmungandr €,EUR,2.00,2026-11-23 01:00:02,open',
+    '"a4",bet,r3,"",EUR,3.00,2026-11-23 01:00:03,completed',
+    'TOTAL,4,16.50',
+  ].join('\n');
+
+  it('reads records split anywhere (mid-field, mid-quote, mid-character) as csv-parse reads the whole', async () => {
+    const { parse } = await import('csv-parse/sync');
+    const whole: string[][] = parse(tricky, { relax_column_count: true, skip_empty_lines: true });
+    const bytes = Buffer.from(tricky);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const reader = new CsvRecords('x.csv', 1000);
+      const got = [
+        ...reader.push(bytes.subarray(0, cut)),
+        ...reader.push(bytes.subarray(cut)),
+        ...reader.end(),
+      ];
+      expect([cut, got]).toEqual([cut, whole]);
+    }
+  });
+
+  it('ends a record at CRLF as at LF', () => {
+    const reader = new CsvRecords('x.csv', 1000);
+    expect([
+      ...reader.push(Buffer.from('a,"b\r\nc"\r\nd,e\r')),
+      ...reader.push(Buffer.from('\n')),
+      ...reader.end(),
+    ]).toEqual([
+      ['a', 'b\r\nc'],
+      ['d', 'e'],
+    ]);
+  });
+
+  it('refuses an unclosed quote and an oversized record as an unreadable file', () => {
+    const open = new CsvRecords('x.csv', 1000);
+    open.push(Buffer.from('a,"never closed\n'));
+    expect(() => open.end()).toThrow(/x\.csv is not valid CSV: a quoted field is not closed/);
+    const long = new CsvRecords('x.csv', 10);
+    expect(() => long.push(Buffer.from('0123456789012345'))).toThrow(/longer than 10 characters/);
+  });
+
+  it('streams a day in pages within its file, each with a cursor that resumes after it', async () => {
+    const txs = Array.from({ length: 25 }, (_, i) => ({
+      ...tx(`s${i}`, i % 3 ? 'EUR' : 'JPY', BigInt(100 + i)),
+      occurredAtMs: window.fromMs + 3_600_000 + i * 1000,
+    }));
+    const provider = await startCsvDailyProvider({ timezone: 'UTC', transactions: txs });
+    try {
+      const read = async (cursor: string | null) => {
+        const out: { ids: string[]; cursor: string | null; check: unknown; bytes: number }[] = [];
+        for await (const { page, bytes } of csvDailyAdapter.pages!({
+          ...params(provider.url, { timezone: 'UTC' }),
+          cursor,
+          pageRows: 10,
+        })) {
+          out.push({
+            ids: page.rows.map((r) => r.txId),
+            cursor: page.nextCursor,
+            check: page.fileCheck,
+            bytes,
+          });
+        }
+        return out;
+      };
+      const all = await read(null);
+      // The file's bytes, counted once over its pages (toward the report's byte cap).
+      const file = await fetch(`${provider.url}/reports/${DAY}.csv`).then((r) => r.arrayBuffer());
+      expect(all.reduce((sum, p) => sum + p.bytes, 0)).toBe(file.byteLength);
+      expect(all.map((p) => p.ids.length)).toEqual([10, 10, 5]);
+      expect(all.flatMap((p) => p.ids)).toEqual(txs.map((t) => t.id));
+      expect(all.at(-1)!.cursor).toBeNull();
+      const sum = txs.reduce((s, t) => s + t.amountMinor * (t.currency === 'JPY' ? 100n : 1n), 0n);
+      const check = { recordCount: 25, sumMinor: sum };
+      expect(all.at(-1)!.check).toEqual({ declared: check, actual: check });
+      // Resumed after the first page: the same rows and the same file check as one reading.
+      const resumed = await read(all[0]!.cursor);
+      expect(resumed.flatMap((p) => p.ids)).toEqual(txs.slice(10).map((t) => t.id));
+      expect(resumed.at(-1)!.check).toEqual({ declared: check, actual: check });
+    } finally {
+      await provider.close();
     }
   });
 });

@@ -43,6 +43,7 @@ export async function listenSimulated(
     requests: () => number;
     setTransactions: (t: SimulatedTx[]) => void;
     setFaults: (f: Faults) => void;
+    prepare?: SimulatedProvider['prepare'];
   },
 ): Promise<SimulatedProvider> {
   await new Promise<void>((resolve) => server.listen(port ?? 0, '127.0.0.1', resolve));
@@ -53,6 +54,7 @@ export async function listenSimulated(
     },
     setTransactions: control.setTransactions,
     setFaults: control.setFaults,
+    ...(control.prepare ? { prepare: control.prepare } : {}),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -50,25 +50,87 @@ export interface SimulatedProvider {
   requests: number;
   setTransactions(txs: SimulatedTx[]): void;
   setFaults(f: Faults): void;
+  /**
+   * Builds every answer for the report window in advance (the provider's own work, kept out of
+   * a benchmark's measurement) and then lets go of the transactions: from then on the provider
+   * serves exactly those answers, until setTransactions or setFaults. `pageSize` is the page the
+   * client will ask for (json-cursor).
+   */
+  prepare?(window: { fromMs: number; toMs: number; timezone?: string }, opts?: { pageSize?: number }): void;
   close(): Promise<void>;
 }
 
+/** The page this provider serves when the client asks for none (and its default maximum). */
 const PAGE_SIZE = 500;
 
 export async function startJsonCursorProvider(
-  opts: { transactions?: SimulatedTx[]; faults?: Faults; port?: number } = {},
+  opts: {
+    transactions?: SimulatedTx[];
+    faults?: Faults;
+    port?: number;
+    /** The largest page served when the client asks for more (`limit`); PAGE_SIZE by default. */
+    maxPageSize?: number;
+  } = {},
 ): Promise<SimulatedProvider> {
   let txs = opts.transactions ?? [];
   let faults: Faults = opts.faults ?? {};
   const state = { requests: 0 };
+  const maxPageSize = opts.maxPageSize ?? PAGE_SIZE;
+  // Answers built in advance by prepare(), by window, offset and page size; forgotten when the
+  // data changes. Without prepare() every answer is built from the data as it is now.
+  let prepared = false;
+  let rowsCache = new Map<string, { rows: SimulatedTx[]; sum: bigint }>();
+  let pageCache = new Map<string, Buffer>();
 
-  const reportRows = (fromMs: number, toMs: number) =>
-    reportedRows(txs, faults, (t) => t.occurredAtMs >= fromMs && t.occurredAtMs < toMs);
+  const reportRows = (fromMs: number, toMs: number) => {
+    const key = `${fromMs}|${toMs}`;
+    let cached = rowsCache.get(key);
+    if (!cached) {
+      const rows = reportedRows(txs, faults, (t) => t.occurredAtMs >= fromMs && t.occurredAtMs < toMs);
+      cached = { rows, sum: rows.reduce((s, r) => s + r.amountMinor, 0n) };
+      if (prepared) rowsCache.set(key, cached);
+    }
+    return cached;
+  };
+
+  const pageBody = (fromMs: number, toMs: number, offset: number, size: number): Buffer => {
+    const key = `${fromMs}|${toMs}|${offset}|${size}`;
+    const cached = pageCache.get(key);
+    if (cached) return cached;
+    const { rows, sum } = reportRows(fromMs, toMs);
+    const pageRows = rows.slice(offset, offset + size);
+    const last = offset + size >= rows.length;
+    const body = Buffer.from(
+      JSON.stringify({
+        items: pageRows.map((r) => ({
+          id: r.id,
+          type: r.type,
+          round_id: r.roundId,
+          game_id: r.gameId,
+          currency: r.currency,
+          amount_minor: r.amountMinor.toString(),
+          occurred_at_ms: r.occurredAtMs,
+          ...(r.roundStatus ? { round_status: r.roundStatus } : {}),
+        })),
+        next_cursor: last ? null : String(offset + size),
+        ...(last
+          ? {
+              control: {
+                record_count: rows.length + (faults.wrongControlTotals ? 1 : 0),
+                sum_minor: (faults.wrongControlTotals ? sum + 100n : sum).toString(),
+              },
+            }
+          : {}),
+      }),
+    );
+    if (prepared) pageCache.set(key, body);
+    return body;
+  };
 
   const server: Server = createServer((req, res) => {
     state.requests++;
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      const text = JSON.stringify(body);
+      const text = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
       const cut = status === 200 && (faults.cutNext ?? 0) > 0;
       if (cut) faults.cutNext!--;
       const send = () => {
@@ -96,39 +158,34 @@ export async function startJsonCursorProvider(
     if (!Number.isSafeInteger(fromMs) || !Number.isSafeInteger(toMs))
       return reply(400, { error: 'from_ms and to_ms required' });
     const offset = Number(url.searchParams.get('cursor') ?? 0);
-    const rows = reportRows(fromMs, toMs);
-    const pageRows = rows.slice(offset, offset + PAGE_SIZE);
-    const last = offset + PAGE_SIZE >= rows.length;
-    const sum = rows.reduce((s, r) => s + r.amountMinor, 0n);
-    reply(200, {
-      items: pageRows.map((r) => ({
-        id: r.id,
-        type: r.type,
-        round_id: r.roundId,
-        game_id: r.gameId,
-        currency: r.currency,
-        amount_minor: r.amountMinor.toString(),
-        occurred_at_ms: r.occurredAtMs,
-        ...(r.roundStatus ? { round_status: r.roundStatus } : {}),
-      })),
-      next_cursor: last ? null : String(offset + PAGE_SIZE),
-      ...(last
-        ? {
-            control: {
-              record_count: rows.length + (faults.wrongControlTotals ? 1 : 0),
-              sum_minor: (faults.wrongControlTotals ? sum + 100n : sum).toString(),
-            },
-          }
-        : {}),
-    });
+    const limit = Number(url.searchParams.get('limit') ?? PAGE_SIZE);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(limit) || limit < 1)
+      return reply(400, { error: 'cursor and limit must be whole numbers' });
+    reply(200, pageBody(fromMs, toMs, offset, Math.min(limit, maxPageSize)));
   });
   return listenSimulated(server, opts.port, {
     requests: () => state.requests,
     setTransactions: (t) => {
       txs = t;
+      prepared = false;
+      rowsCache = new Map();
+      pageCache = new Map();
     },
     setFaults: (f) => {
       faults = f;
+      prepared = false;
+      rowsCache = new Map();
+      pageCache = new Map();
+    },
+    prepare: ({ fromMs, toMs }, { pageSize = PAGE_SIZE } = {}) => {
+      const size = Math.min(pageSize, maxPageSize);
+      prepared = true;
+      const { rows } = reportRows(fromMs, toMs);
+      for (let offset = 0; offset === 0 || offset < rows.length; offset += size)
+        pageBody(fromMs, toMs, offset, size);
+      // The pages are built: the rows behind them are not needed any more.
+      txs = [];
+      rowsCache = new Map();
     },
   });
 }
