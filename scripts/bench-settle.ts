@@ -128,12 +128,28 @@ async function main(): Promise<void> {
     : [];
   // BENCH_WORKER_FLAGS: V8 flags for the worker (e.g. --max-old-space-size=256), to see its live set.
   const workerFlags = (process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter(Boolean);
+  // The workflow bundle is built ahead, in its own process, as a deployment builds it at image
+  // build (WORKFLOW_BUNDLE_PATH): the worker measured is the one that runs, not webpack.
+  const bundlePath = path.join(services.workDir, 'workflow-bundle.js');
+  await new Promise<void>((resolve, reject) =>
+    spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/bundle-workflows.ts'), bundlePath], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }).once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`bundle:workflows exited ${code}`)),
+    ),
+  );
   children.push(
     spawn(
       process.execPath,
-      [...profile, ...workerFlags, '--import', 'tsx', path.join(ROOT, 'workers/main.ts')],
+      [
+        ...profile,
+        ...workerFlags,
+        ...(process.env.BENCH_WORKER_DIST
+          ? [path.join(path.resolve(process.env.BENCH_WORKER_DIST), 'workers/main.js')]
+          : ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')]),
+      ],
       {
-        env: { ...env, WORKER_METRICS_PORT: String(await freePort()) },
+        env: { ...env, WORKER_METRICS_PORT: String(await freePort()), WORKFLOW_BUNDLE_PATH: bundlePath },
         stdio: 'inherit',
       },
     ),

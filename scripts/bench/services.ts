@@ -73,6 +73,8 @@ async function clientsGone(url: string, timeoutMs = 5_000): Promise<void> {
 export interface BenchServices {
   databaseUrl: string;
   temporalAddress?: string;
+  /** A scratch directory removed by stop() (the benchmark may keep files there). */
+  workDir: string;
   stop: () => Promise<void>;
 }
 
@@ -163,6 +165,7 @@ export async function startServices(opts: { temporal: boolean }): Promise<BenchS
   }
   return {
     databaseUrl,
+    workDir,
     ...(temporalAddress ? { temporalAddress } : {}),
     stop: async () => {
       stopping = true;
