@@ -193,7 +193,22 @@ export function reportActivities({
         try {
           await reports.ensureReportPartition(db, c.periodStart);
           const timezone = await reports.partnerTimezone(db, c.partnerId);
-          const where = { ...c, runId, businessDate: (ms: number) => localDay(ms, timezone) };
+          // Business days as Postgres draws them (the authority for our side too); a row dated
+          // further from the period than the days drawn falls back to Node's zone data.
+          const days = await reports.businessDayStarts(db, c);
+          const businessDate = (ms: number): string => {
+            if (days.length < 2 || ms < days[0]!.startMs || ms >= days.at(-1)!.startMs)
+              return localDay(ms, timezone);
+            let lo = 0;
+            let hi = days.length - 1;
+            while (hi - lo > 1) {
+              const mid = (lo + hi) >> 1;
+              if (days[mid]!.startMs <= ms) lo = mid;
+              else hi = mid;
+            }
+            return days[lo]!.day;
+          };
+          const where = { ...c, runId, businessDate };
           // A retry after the last page was stored (the worker died before answering) fetches nothing.
           fetch: while (!(state.pages > 0 && state.cursor === null)) {
             const pages = reportPages(adapter, {

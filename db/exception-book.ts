@@ -146,6 +146,10 @@ export async function recordFound(db: Db, cycleId: string, ds: Discrepancy[]): P
     const ids = inserted.rows.map((r) => r.exception_id);
     if (ids.length === 0) return;
     const next = version + 1;
+    // The joins below read the cycle's report rows: hash joins over its month's partition (a
+    // partition still filling has no statistics, and a nested loop would scan the cycle's rows
+    // once per exception; the same pin as db/reports.ts transactionsForKeys).
+    await client.query('SET LOCAL enable_nestloop = off');
     await client.query(
       `INSERT INTO exception_events (cycle_id, generation, exception_id, version, event, actor, actor_name)
        SELECT $1, $5, id, $2, 'found', $3, $3 FROM unnest($4::text[]) AS id`,
@@ -158,6 +162,7 @@ export async function recordFound(db: Db, cycleId: string, ds: Discrepancy[]): P
       `UPDATE settlement_exceptions e SET report_tx_type = r.type
          FROM (SELECT DISTINCT ON (r.tx_id) r.tx_id, r.type
                  FROM provider_report_rows r
+                 JOIN settlement_cycles c ON c.id = r.cycle_id AND c.period_start = r.period_start
                  JOIN settlement_exceptions x ON x.cycle_id = r.cycle_id AND x.tx_id = r.tx_id
                 WHERE r.cycle_id = $1 AND x.generation = $3 AND x.exception_id = ANY($2::text[])
                 ORDER BY r.tx_id, r.ord) r
@@ -173,7 +178,9 @@ export async function recordFound(db: Db, cycleId: string, ds: Discrepancy[]): P
         WHERE e.cycle_id = $1 AND e.generation = $3 AND e.exception_id = ANY($2::text[])
        UNION ALL
        SELECT e.cycle_id, e.generation, e.exception_id, 'theirs', r.tx_id, min(r.ord)
-         FROM settlement_exceptions e JOIN provider_report_rows r ON r.cycle_id = e.cycle_id AND r.tx_id = e.tx_id
+         FROM settlement_exceptions e
+         JOIN settlement_cycles c ON c.id = e.cycle_id
+         JOIN provider_report_rows r ON r.cycle_id = e.cycle_id AND r.period_start = c.period_start AND r.tx_id = e.tx_id
         WHERE e.cycle_id = $1 AND e.generation = $3 AND e.exception_id = ANY($2::text[])
         GROUP BY e.cycle_id, e.generation, e.exception_id, r.tx_id
        ON CONFLICT DO NOTHING`,

@@ -24,8 +24,27 @@ export async function periodWindowMs(db: Queryable, c: CycleRef): Promise<{ from
 }
 
 /**
+ * The partner's business days around a period as Postgres draws them (its zone data is the
+ * authority, as for our side of the ledger): each day's first instant in epoch ms, from three
+ * days before the period to three after, ascending.
+ */
+export async function businessDayStarts(
+  db: Queryable,
+  c: CycleRef,
+): Promise<{ day: string; startMs: number }[]> {
+  const { rows } = await db.query<{ day: string; start_ms: string }>(
+    `SELECT d::date::text AS day,
+            (extract(epoch FROM (d::date::timestamp AT TIME ZONE p.timezone)) * 1000)::bigint::text AS start_ms
+       FROM partners p, generate_series($2::date - 3, $3::date + 4, interval '1 day') AS d
+      WHERE p.id = $1 ORDER BY d`,
+    [c.partnerId, c.periodStart, c.periodEnd],
+  );
+  return rows.map((r) => ({ day: r.day, startMs: Number(r.start_ms) }));
+}
+
+/**
  * The month's partition of provider_report_rows for a period (created on first use, with the
- * owner's rights: migration 1764000024000). Called before a fetch stores its first page.
+ * owner's rights: migration 1764000026000). Called before a fetch stores its first page.
  */
 export async function ensureReportPartition(db: Queryable, periodStart: string): Promise<void> {
   await db.query('SELECT ensure_report_rows_partition($1::date)', [periodStart]);

@@ -109,7 +109,7 @@ describe('transaction-level reconciliation of per-transaction reports', () => {
     expect((await reportPartitions(stack.db.pool)).map((p) => p.name)).toContain(
       'provider_report_rows_202611',
     );
-  });
+  }, 180_000);
 
   it('stores a page once: a repeated page (an attempt that outlived its heartbeat) writes nothing', async () => {
     const { rows } = await stack.db.pool.query<{ cycle_id: string; run_id: string; pages: number }>(

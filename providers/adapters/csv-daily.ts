@@ -198,9 +198,12 @@ async function* csvPages(params: FetchPageParams): AsyncGenerator<{ page: Report
 
 export const csvDailyAdapter: ProviderAdapter = {
   format: 'csv-daily',
-  /** One whole day's file as one page (small reports, connection checks). */
+  /**
+   * The first page of the report (a connection check reads no more): at most `pageRows` (10,000
+   * unless asked) of the day's file, with the cursor of the rest; never a whole day in memory.
+   */
   async fetchPage(params: FetchPageParams): Promise<ReportPage> {
-    const pages = csvPages({ ...params, pageRows: Number.POSITIVE_INFINITY });
+    const pages = csvPages({ ...params, pageRows: params.pageRows ?? 10_000 });
     try {
       const first = await pages.next();
       if (first.done) throw new ProviderReportError('the report has no file');
