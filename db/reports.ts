@@ -434,9 +434,26 @@ export function partitionsPastRetention(
 export async function applyReportRetention(
   db: pg.Pool,
   opts: { today: string; months: number; apply: boolean },
-): Promise<{ cutoff: string | null; kept: ReportPartition[]; past: ReportPartition[]; dropped: string[] }> {
+): Promise<{
+  cutoff: string | null;
+  kept: ReportPartition[];
+  past: ReportPartition[];
+  dropped: string[];
+  /** Past retention but kept: a cycle of that month has not finished (its rows may still be read). */
+  held: { name: string; unfinishedCycles: number }[];
+}> {
   const all = await reportPartitions(db);
-  const past = partitionsPastRetention(all, opts.today, opts.months);
+  const held: { name: string; unfinishedCycles: number }[] = [];
+  const past: ReportPartition[] = [];
+  for (const p of partitionsPastRetention(all, opts.today, opts.months)) {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM settlement_cycles
+        WHERE period_start >= $1 AND period_start < $2 AND status NOT IN ('Completed', 'Failed')`,
+      [p.from, p.to],
+    );
+    if (rows[0]!.n > 0) held.push({ name: p.name, unfinishedCycles: rows[0]!.n });
+    else past.push(p);
+  }
   const dropped: string[] = [];
   if (opts.apply)
     for (const p of past)
@@ -451,5 +468,6 @@ export async function applyReportRetention(
     kept: all.filter((p) => !gone.has(p.name)),
     past,
     dropped,
+    held,
   };
 }

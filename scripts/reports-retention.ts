@@ -35,6 +35,10 @@ async function main(): Promise<void> {
       process.stdout.write(
         `${apply ? 'DROPPED' : 'would drop'} ${p.name} (${p.from} to ${p.to}): ~${p.rowsEstimate} rows, ${mb(p.bytes)}\n`,
       );
+    for (const h of result.held)
+      process.stdout.write(
+        `held ${h.name}: past retention, but ${h.unfinishedCycles} cycle(s) of it not finished\n`,
+      );
     if (!apply && result.past.length) process.stdout.write('dry run: nothing dropped (add --apply)\n');
     process.stdout.write(
       `${JSON.stringify({
@@ -43,6 +47,7 @@ async function main(): Promise<void> {
         kept: result.kept.map((p) => p.name),
         past: result.past.map((p) => ({ name: p.name, bytes: p.bytes })),
         dropped: result.dropped,
+        held: result.held,
       })}\n`,
     );
   } finally {

@@ -1,3 +1,4 @@
+import { registerPartner } from '../db/partners';
 import type { WorkflowHandle } from '@temporalio/client';
 import {
   applyReportRetention,
@@ -191,14 +192,27 @@ describe('report retention', () => {
               ('new-cycle', '2026-11-20', 1, 't1', 'bet', 'r1', 'g1', 'EUR', 100, '2026-11-20T10:00:00Z', '2026-11-20')`,
     );
 
+    // A cycle of January 2024 that has not finished holds its month back, past retention or not.
+    await registerPartner(stack.db.pool, {
+      id: 'retention-hold',
+      name: 'retention-hold',
+      kind: 'provider',
+      timezone: 'UTC',
+      settlementCurrency: 'EUR',
+    });
+    await stack.db.pool.query(
+      `INSERT INTO settlement_cycles (id, partner_id, period_start, period_end, status)
+       VALUES ('settlement:retention-hold:2024-01-15', 'retention-hold', '2024-01-15', '2024-01-15', 'AwaitingResolution')`,
+    );
     const dry = await applyReportRetention(stack.db.pool, { today: '2026-12-06', months: 13, apply: false });
     expect(dry.cutoff).toBe('2025-11-01');
-    expect(dry.past.map((p) => p.name)).toEqual([
-      'provider_report_rows_202401',
-      'provider_report_rows_202510',
-    ]);
+    expect(dry.past.map((p) => p.name)).toEqual(['provider_report_rows_202510']);
+    expect(dry.held).toEqual([{ name: 'provider_report_rows_202401', unfinishedCycles: 1 }]);
+    await stack.db.pool.query(
+      "UPDATE settlement_cycles SET status = 'Completed' WHERE id = 'settlement:retention-hold:2024-01-15'",
+    );
     expect(dry.dropped).toEqual([]);
-    expect(dry.past[1]!.bytes).toBeGreaterThan(0);
+    expect(dry.past[0]!.bytes).toBeGreaterThan(0);
     expect((await reportPartitions(stack.db.pool)).length).toBe(4);
 
     // The application may not drop history: only the owner applies retention.
