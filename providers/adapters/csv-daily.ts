@@ -157,6 +157,9 @@ async function* csvPages(params: FetchPageParams): AsyncGenerator<{ page: Report
         if (held) {
           const n = seen++;
           if (n >= position.skip) take(held, n);
+          // Records a resumed fetch skips were counted toward the byte cap when first stored:
+          // what was read to skip them is not counted again (at most one chunk's overlap).
+          else bytesBefore = body.bytes();
         }
         held = record;
         if (rows.length >= pageRows) {
