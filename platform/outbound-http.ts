@@ -59,6 +59,20 @@ export interface OutboundResponse {
   text: string;
 }
 
+/** The URL to call, if it may be called: http(s), and an address the policy admits (else refused). */
+function allowedTarget(url: string | URL, who: string): URL {
+  const target = new URL(url);
+  if (target.protocol !== 'https:' && target.protocol !== 'http:')
+    throw new UpstreamRefusedError(`${who}: only http(s) URLs are called`, null);
+  try {
+    checkAddress(target, who);
+  } catch (err) {
+    if (err instanceof AddressRefusedError) throw new UpstreamRefusedError(err.message, null);
+    throw err;
+  }
+  return target;
+}
+
 /**
  * One call to `url`. Resolves with a 2xx answer and its body (at most `maxBytes`); throws
  * UpstreamUnavailableError or UpstreamRefusedError otherwise. `who` names the server in messages.
@@ -69,15 +83,7 @@ export async function callUpstream(
   opts: { who: string; timeoutMs?: number; maxBytes?: number },
 ): Promise<OutboundResponse> {
   const { who, timeoutMs = OUTBOUND_TIMEOUT_MS, maxBytes = OUTBOUND_MAX_RESPONSE_BYTES } = opts;
-  const target = new URL(url);
-  if (target.protocol !== 'https:' && target.protocol !== 'http:')
-    throw new UpstreamRefusedError(`${who}: only http(s) URLs are called`, null);
-  try {
-    checkAddress(target, who);
-  } catch (err) {
-    if (err instanceof AddressRefusedError) throw new UpstreamRefusedError(err.message, null);
-    throw err;
-  }
+  allowedTarget(url, who);
   const signal = AbortSignal.timeout(timeoutMs);
   let res: Response;
   try {
@@ -135,15 +141,7 @@ export async function streamUpstream(
   opts: { who: string; timeoutMs?: number },
 ): Promise<{ status: number; chunks: AsyncGenerator<Uint8Array>; bytes: () => number }> {
   const { who, timeoutMs = OUTBOUND_TIMEOUT_MS } = opts;
-  const target = new URL(url);
-  if (target.protocol !== 'https:' && target.protocol !== 'http:')
-    throw new UpstreamRefusedError(`${who}: only http(s) URLs are called`, null);
-  try {
-    checkAddress(target, who);
-  } catch (err) {
-    if (err instanceof AddressRefusedError) throw new UpstreamRefusedError(err.message, null);
-    throw err;
-  }
+  const target = allowedTarget(url, who);
   // The timeout covers connecting and the answer's head; each read below has its own.
   const connect = new AbortController();
   const timer = setTimeout(() => connect.abort(), timeoutMs);
