@@ -26,6 +26,7 @@ import {
   type SettlementStatus,
   approvalProblem,
   cyclePlanDifferences,
+  requesterMaker,
   type CyclePlan,
   type SettlementInput,
 } from '../domain/settlement';
@@ -357,15 +358,7 @@ export function settlementActivities({
           // the validator's own rule (approvalProblem), whatever the workflow held.
           const requester = await q.cycleRequester(client, c.cycleId);
           const makers = [
-            ...(requester
-              ? [
-                  {
-                    actor: requester.actor,
-                    name: requester.name,
-                    made: 'requested this payout (started the cycle)',
-                  },
-                ]
-              : []),
+            ...(requester ? [requesterMaker({ actor: requester.actor, name: requester.name })] : []),
             ...(await book.bookMakers(client, c.cycleId)),
           ];
           if (p.approvers.length < 2)

@@ -5,7 +5,6 @@ import { withTransaction } from './retry';
 import { DataError } from '../domain/errors';
 import type { Discrepancy } from '../domain/reconciliation';
 import {
-  bookMaker,
   FIRST_OPEN_EXCEPTIONS,
   type BookSummary,
   type ItemOutcome,
@@ -13,6 +12,7 @@ import {
   type PayoutMaker,
   type Resolution,
 } from '../domain/exception-book';
+import { addMaker, makerOf } from '../domain/settlement';
 
 // The exception book (see domain/exception-book.ts): the one writer of a cycle's exceptions,
 // their matches and their resolutions. Every change takes the book's row lock, raises its
@@ -311,19 +311,20 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
         apply.push(item);
         results.push({ exceptionId: item.exceptionId, outcome: 'applied' });
       }
-      const maker = bookMaker(
-        {
-          exceptionId: item.exceptionId,
-          kind: e.kind,
-          txType: e.tx_type,
-          isAggregate: e.is_aggregate,
-          differenceMinor: BigInt(e.difference_minor),
-        },
-        { resolution: item.resolution, amountMinor: item.amountMinor },
-        { actor: batch.actor, name: batch.name },
+      addMaker(
+        makers,
+        makerOf(
+          {
+            exceptionId: item.exceptionId,
+            kind: e.kind,
+            txType: e.tx_type,
+            isAggregate: e.is_aggregate,
+            differenceMinor: BigInt(e.difference_minor),
+          },
+          item.resolution,
+          { actor: batch.actor, name: batch.name },
+        ),
       );
-      if (maker && !makers.some((m) => (m.actor ?? m.name) === (maker.actor ?? maker.name)))
-        makers.push(maker);
     }
     if (apply.length > 0) {
       const next = version + 1;
@@ -461,7 +462,7 @@ export async function exceptionHistory(
 
 /**
  * The makers the book records for the current generation: whoever resolved an exception in a
- * way that moved GGR (the fee step's rule, bookMaker). What the payout step checks the
+ * way that moved GGR (the fee step's rule, makerOf). What the payout step checks the
  * approvers against, independently of what the workflow held.
  */
 export async function bookMakers(db: Queryable, cycleId: string): Promise<PayoutMaker[]> {
@@ -470,14 +471,12 @@ export async function bookMakers(db: Queryable, cycleId: string): Promise<Payout
     kind: string;
     difference_minor: string;
     resolution: Resolution;
-    amount: string | null;
     operator: string | null;
     actor: string | null;
     tx_type: string | null;
     is_aggregate: boolean;
   }>(
-    `SELECT e.exception_id, e.kind, e.difference_minor::text, e.resolution, e.resolution_amount_minor::text AS amount,
-            e.operator, e.actor, coalesce(g.type, e.report_tx_type) AS tx_type,
+    `SELECT e.exception_id, e.kind, e.difference_minor::text, e.resolution, e.operator, e.actor, coalesce(g.type, e.report_tx_type) AS tx_type,
             (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate
        FROM settlement_exceptions e
        JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
@@ -487,7 +486,7 @@ export async function bookMakers(db: Queryable, cycleId: string): Promise<Payout
     [cycleId],
   );
   return rows.flatMap((r) => {
-    const maker = bookMaker(
+    const maker = makerOf(
       {
         exceptionId: r.exception_id,
         kind: r.kind,
@@ -495,7 +494,7 @@ export async function bookMakers(db: Queryable, cycleId: string): Promise<Payout
         isAggregate: r.is_aggregate,
         differenceMinor: BigInt(r.difference_minor),
       },
-      { resolution: r.resolution, amountMinor: r.amount === null ? null : BigInt(r.amount) },
+      r.resolution,
       { actor: r.actor, name: r.operator ?? '' },
     );
     return maker ? [maker] : [];

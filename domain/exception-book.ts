@@ -2,12 +2,11 @@
 // open exceptions, the makers of the payout), the shape of a resolution message (one exception
 // or a list), and the checks a workflow can make without the book. Pure and synchronous:
 // validators run inside workflow code.
-import type { Decider } from './actors';
 import { parseAmount } from './money';
 import { invalid, type Refusal } from './refusals';
-import { resolutionBaseEffect, resolutions, type Resolution } from './settlement';
+import { resolutions, type PayoutMaker, type Resolution } from './settlement';
 
-export type { Resolution };
+export type { PayoutMaker, Resolution };
 
 /** The most resolutions one Update carries (the API splits a longer list into several). */
 export const MAX_RESOLUTIONS_PER_UPDATE = 1_000;
@@ -31,9 +30,6 @@ export interface BookSummary {
   open: number;
   firstOpen: OpenException[];
 }
-
-/** A maker of the payout: no maker may approve it (maker-checker). */
-export type PayoutMaker = Decider & { made: string };
 
 export type ItemOutcome =
   | { exceptionId: string; outcome: 'applied' }
@@ -106,36 +102,4 @@ export function resolutionMessageProblem(
     seen.add(id);
   }
   return null;
-}
-
-/**
- * Whether this resolution makes its decider a maker of the payout: it moves the period's GGR
- * (an `adjust` always does; an `accept_theirs` when the difference changes GGR), by the rule the
- * fee step applies (resolutionBaseEffect).
- */
-export function bookMaker(
-  e: {
-    exceptionId: string;
-    kind: string;
-    txType: string | null;
-    isAggregate: boolean;
-    differenceMinor: bigint;
-  },
-  r: { resolution: Resolution; amountMinor: bigint | null },
-  who: Decider,
-): PayoutMaker | null {
-  const moves =
-    r.resolution === 'adjust' ||
-    resolutionBaseEffect(e, {
-      resolution: r.resolution,
-      ...(r.amountMinor === null ? {} : { amountMinor: r.amountMinor }),
-    }) !== 0n;
-  if (!moves) return null;
-  return {
-    ...who,
-    made:
-      r.resolution === 'adjust'
-        ? `adjusted exception ${e.exceptionId}`
-        : `resolved exception ${e.exceptionId} with ${r.resolution}, which moved the GGR (and so the fee)`,
-  };
 }

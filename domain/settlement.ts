@@ -199,54 +199,79 @@ export function resolutionProblem(
   return null;
 }
 
-/**
- * Whether a resolution moves the period's GGR, and so the fee and the payout: by the one rule
- * the fee step applies (resolutionBaseEffect). An `adjust` always counts, whatever its amount.
- * An exception from before the facts were kept is judged as a bet, the case in which accepting
- * the provider's figure moves GGR by the whole difference: the safe side.
- */
-export function resolutionMovesGgr(e: SettlementException): boolean {
-  const r = e.resolution;
-  if (!r) return false;
-  if (r.resolution === 'adjust') return true;
-  return (
-    resolutionBaseEffect(
-      {
-        kind: e.kind,
-        txType: e.txType === undefined ? 'bet' : e.txType,
-        isAggregate: e.isAggregate === true,
-        differenceMinor: BigInt(e.differenceMinor),
-      },
-      { resolution: r.resolution },
-    ) !== 0n
-  );
+/** The facts of an exception the rule of a resolution's GGR effect reads. */
+export interface ExceptionFacts {
+  exceptionId: string;
+  kind: string;
+  txType: string | null;
+  isAggregate: boolean;
+  differenceMinor: bigint;
+}
+
+/** A maker of a payout: no maker may approve it (maker-checker). */
+export type PayoutMaker = Decider & { made: string };
+
+/** What the requester of a payout made: the cycle's start. */
+export const REQUESTED = 'requested this payout (started the cycle)';
+export const requesterMaker = (requestedBy: Decider): PayoutMaker => ({ ...requestedBy, made: REQUESTED });
+
+/** Adds a maker unless the same person is one already (the first thing they made is kept). */
+export function addMaker(makers: PayoutMaker[], maker: PayoutMaker | null): void {
+  if (maker && !makers.some((m) => samePerson(m, maker))) makers.push(maker);
 }
 
 /**
- * The makers of a payout: whoever requested it (started the cycle by hand) and whoever
- * resolved one of its exceptions in a way that moved GGR (resolutionMovesGgr: an `adjust`, or
- * an `accept_theirs` of a difference that changes GGR). None of them may approve it.
+ * Whether a resolution makes its decider a maker of the payout: it moves the period's GGR, and
+ * so the fee and the payout, by the one rule the fee step applies (resolutionBaseEffect). An
+ * `adjust` always counts, whatever its amount.
  */
-export function payoutMakers(
-  exceptions: SettlementException[],
-  requestedBy: Decider | null,
-): (Decider & { made: string })[] {
+export function makerOf(e: ExceptionFacts, resolution: Resolution, who: Decider): PayoutMaker | null {
+  if (resolution !== 'adjust' && resolutionBaseEffect(e, { resolution }) === 0n) return null;
+  return {
+    ...who,
+    made:
+      resolution === 'adjust'
+        ? `adjusted exception ${e.exceptionId}`
+        : `resolved exception ${e.exceptionId} with ${resolution}, which moved the GGR (and so the fee)`,
+  };
+}
+
+/**
+ * Whether a resolution recorded in workflow state moves the period's GGR (makerOf). An exception
+ * from before the facts were kept is judged as a bet, the case in which accepting the provider's
+ * figure moves GGR by the whole difference: the safe side.
+ */
+export function resolutionMovesGgr(e: SettlementException): boolean {
+  return e.resolution
+    ? makerOf(factsOf(e), e.resolution.resolution, { actor: null, name: '' }) !== null
+    : false;
+}
+
+const factsOf = (e: SettlementException): ExceptionFacts => ({
+  exceptionId: e.exceptionId,
+  kind: e.kind,
+  txType: e.txType === undefined ? 'bet' : e.txType,
+  isAggregate: e.isAggregate === true,
+  differenceMinor: BigInt(e.differenceMinor),
+});
+
+/**
+ * The makers of a payout from workflow state (the legacy cycle): whoever requested it (started
+ * the cycle by hand) and whoever resolved one of its exceptions in a way that moved GGR
+ * (makerOf). None of them may approve it.
+ */
+export function payoutMakers(exceptions: SettlementException[], requestedBy: Decider | null): PayoutMaker[] {
   return [
-    ...(requestedBy ? [{ ...requestedBy, made: 'requested this payout (started the cycle)' }] : []),
-    ...exceptions.flatMap((e) =>
-      e.resolution && resolutionMovesGgr(e)
-        ? [
-            {
-              actor: e.resolution.actor ?? null,
-              name: e.resolution.operator,
-              made:
-                e.resolution.resolution === 'adjust'
-                  ? `adjusted exception ${e.exceptionId}`
-                  : `resolved exception ${e.exceptionId} with ${e.resolution.resolution}, which moved the GGR (and so the fee)`,
-            },
-          ]
-        : [],
-    ),
+    ...(requestedBy ? [requesterMaker(requestedBy)] : []),
+    ...exceptions.flatMap((e) => {
+      const maker =
+        e.resolution &&
+        makerOf(factsOf(e), e.resolution.resolution, {
+          actor: e.resolution.actor ?? null,
+          name: e.resolution.operator,
+        });
+      return maker ? [maker] : [];
+    }),
   ];
 }
 

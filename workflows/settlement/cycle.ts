@@ -21,7 +21,10 @@ import {
 } from '../../domain/exception-book';
 import { conflict, notFound } from '../../domain/refusals';
 import {
+  addMaker,
   approvalProblem,
+  REQUESTED,
+  requesterMaker,
   operatorDuration,
   operatorTime,
   type Decider,
@@ -135,8 +138,7 @@ export class Cycle {
     this.input = plan.input;
     this.view.input = plan.input;
     this.view.requestedBy = plan.requestedBy;
-    if (plan.requestedBy)
-      this.makers.push({ ...plan.requestedBy, made: 'requested this payout (started the cycle)' });
+    if (plan.requestedBy) this.makers.push(requesterMaker(plan.requestedBy));
     upsertSearchAttributes([
       { key: PartnerId, value: plan.input.partnerId },
       { key: SettlementPeriod, value: `${plan.input.periodStart}/${plan.input.periodEnd}` },
@@ -165,8 +167,7 @@ export class Cycle {
     this.view.escalated = r.escalated;
     this.view.continuedRuns = r.runs;
     this.waitingSince = r.waitingSince;
-    for (const m of r.makers)
-      if (!this.makers.some((x) => (x.actor ?? x.name) === (m.actor ?? m.name))) this.makers.push(m);
+    for (const m of r.makers) addMaker(this.makers, m);
     this.decisions.restore(r.seals);
   }
 
@@ -229,8 +230,7 @@ export class Cycle {
           audit: { ...audit, updateId: currentUpdateInfo()!.id, single },
         });
         this.adoptBook(result.book);
-        for (const m of result.makers)
-          if (!this.makers.some((x) => (x.actor ?? x.name) === (m.actor ?? m.name))) this.makers.push(m);
+        for (const m of result.makers) addMaker(this.makers, m);
         if (this.view.status === 'AwaitingResolution' && this.open > 0)
           await this.publish('AwaitingResolution', this.awaiting());
         // The single form answers as it always did: a refusal is the Update's failure (404/409).
@@ -509,7 +509,8 @@ export class Cycle {
       remindersSent: this.view.remindersSent,
       escalated: this.view.escalated,
       waitingSince: this.waitingSince,
-      makers: this.makers.filter((m) => !m.made.startsWith('requested')),
+      // The requester comes back with the plan.
+      makers: this.makers.filter((m) => m.made !== REQUESTED),
       seals: this.decisions.snapshot(),
       runs: this.view.continuedRuns + 1,
       book: {
