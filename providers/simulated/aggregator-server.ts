@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { defaultCurrencies, formatAmount } from '../../domain/money';
 import { localDay } from '../timezone';
 import { listenSimulated, reportedRows, transportFault } from './faults';
+import { checkVolumeFaults } from './volume-faults';
 import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-server';
 
 // Format (c): an aggregator API with totals per day, game and currency, page-number
@@ -17,6 +18,7 @@ export async function startAggregatorProvider(opts: {
 }): Promise<SimulatedProvider> {
   let txs = opts.transactions ?? [];
   let faults: Faults = opts.faults ?? {};
+  checkVolumeFaults(faults);
   const state = { requests: 0 };
   const server: Server = createServer((req, res) => {
     state.requests++;

@@ -3,6 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { defaultCurrencies, formatAmount } from '../../domain/money';
 import { localDay, utcMsToLocal } from '../timezone';
 import { listenSimulated, reportedRows, transportFault } from './faults';
+import { checkVolumeFaults } from './volume-faults';
 import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-server';
 
 // Format (b): one CSV file per day in the provider's own timezone, decimal amounts, local
@@ -16,6 +17,7 @@ export async function startCsvDailyProvider(opts: {
 }): Promise<SimulatedProvider> {
   let txs = opts.transactions ?? [];
   let faults: Faults = opts.faults ?? {};
+  checkVolumeFaults(faults);
   const state = { requests: 0 };
 
   // Files built in advance by prepare(), by day; forgotten when the data changes.

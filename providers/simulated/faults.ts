@@ -1,16 +1,24 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Faults, SimulatedProvider, SimulatedTx } from './json-cursor-server';
+import { checkVolumeFaults, volumeFaultPlan } from './volume-faults';
 
-/** The rows a simulated provider reports for a window, after the injected data faults. */
+/**
+ * The rows a simulated provider reports for a window, after the injected data faults. The
+ * volume faults (volume-faults.ts) first put the provider's rows in place of ours (rounded,
+ * split, aggregated, dated later); `include` then chooses by the reported row, so a row dated
+ * past midnight falls into the next day's window.
+ */
 export function reportedRows(
   txs: SimulatedTx[],
   faults: Faults,
   include: (t: SimulatedTx) => boolean,
 ): SimulatedTx[] {
+  const plan = volumeFaultPlan(txs, faults);
+  const ours = plan ? txs.flatMap((t, i) => plan.replacements[i] ?? [t]) : txs;
   const missing = new Set(faults.missing ?? []);
   const rows: SimulatedTx[] = [];
-  for (const t of [...txs, ...(faults.extra ?? [])].sort(
+  for (const t of [...ours, ...(faults.extra ?? [])].sort(
     (a, b) => a.occurredAtMs - b.occurredAtMs || (a.id < b.id ? -1 : 1),
   )) {
     if (!include(t) || missing.has(t.id)) continue;
@@ -53,7 +61,10 @@ export async function listenSimulated(
       return control.requests();
     },
     setTransactions: control.setTransactions,
-    setFaults: control.setFaults,
+    setFaults: (f) => {
+      checkVolumeFaults(f); // refused here rather than failing every request
+      control.setFaults(f);
+    },
     ...(control.prepare ? { prepare: control.prepare } : {}),
     close: () =>
       new Promise<void>((resolve) => {

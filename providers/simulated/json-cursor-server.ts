@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { listenSimulated, reportedRows, transportFault } from './faults';
+import { checkVolumeFaults } from './volume-faults';
 
 // A real HTTP server that plays a format-(a) provider: per-transaction JSON, cursor
 // pagination, minor units, UTC epoch milliseconds, control totals on the last page. It
@@ -43,6 +44,41 @@ export interface Faults {
   /** The next N requests answer only after `slowMs` (default 12 s: past the client's timeout). */
   slowNext?: number;
   slowMs?: number;
+
+  // Volume faults (volume-faults.ts): how a provider's report differs from ours at volume with
+  // no money lost. Each is applied by reportedRows, so json-cursor and csv-daily (and the
+  // aggregator's totals) serve them; which transactions each touches is chosen by a stable
+  // hash of the transaction id (round id for aggregateRounds), about one in `everyNth`
+  // (1: all). Transactions named by missing, altered or duplicated are left out of them;
+  // volumeFaultEffects lists exactly what they did.
+
+  /**
+   * Wins the provider rounds its own way: about one win in `everyNth` (wins of 0 excepted) is
+   * reported, under its own id, `deltaMinor` minor units or less away from ours (never equal:
+   * ±1..deltaMinor, the size and sign from the hash; never below zero).
+   */
+  roundOwnWay?: { everyNth: number; deltaMinor: bigint };
+  /**
+   * Rounds just before midnight dated the next day: every transaction of ours within
+   * `withinMinutes` before the end of its business day (local midnight in `timezone`, the
+   * partner's, UTC by default) is reported `shiftMinutes` later. Windows select rows by the
+   * reported time, so with shiftMinutes ≥ withinMinutes the row leaves day D's report and
+   * appears in day D+1's. Rows aggregated by aggregateRounds are not shifted.
+   */
+  lateRoundsAfterMidnight?: { withinMinutes: number; shiftMinutes: number; timezone?: string };
+  /**
+   * Wins paid out in several rows: about one win in `everyNth` (of at least `parts` minor
+   * units) is reported as `parts` (≥ 2) rows `<id>#1` … `<id>#<parts>`, with the same round,
+   * game, currency, type and time as ours, amounts ⌊ours / parts⌋ and the remainder on the
+   * last, so they sum exactly to ours. Takes precedence over roundOwnWay.
+   */
+  splitWins?: { everyNth: number; parts: number };
+  /**
+   * Rounds reported as totals: in about one round in `everyNth`, each type with two or more
+   * of our transactions (all of one game and currency) is reported as one row
+   * `<roundId>:<type>` with their sum, at the time of the latest of them.
+   */
+  aggregateRounds?: { everyNth: number };
 }
 
 export interface SimulatedProvider {
@@ -74,6 +110,7 @@ export async function startJsonCursorProvider(
 ): Promise<SimulatedProvider> {
   let txs = opts.transactions ?? [];
   let faults: Faults = opts.faults ?? {};
+  checkVolumeFaults(faults);
   const state = { requests: 0 };
   const maxPageSize = opts.maxPageSize ?? PAGE_SIZE;
   // Answers built in advance by prepare(), by window, offset and page size; forgotten when the

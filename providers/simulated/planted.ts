@@ -57,3 +57,13 @@ export function plantDifferences(
 export const differenceKey = (
   d: PlantedDifference | { partnerId: string; txId: string | null; kind: string },
 ) => `${d.partnerId}|${d.txId ?? ''}|${d.kind}`;
+
+// The volume faults' oracle lives with them; re-exported for the tests that plant differences.
+export {
+  volumeFaultEffects,
+  type VolumeFaultEffects,
+  type RoundedWin,
+  type ShiftedTx,
+  type SplitWin,
+  type AggregatedRound,
+} from './volume-faults';
