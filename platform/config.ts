@@ -2,6 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'n
 import { z } from 'zod';
 import { DEFAULT_TOKEN_TTL_SECONDS, type OperatorTokenSettings } from './operators';
 import { LEGACY_KID, parseSecretKeys, type SecretKey } from './secrets';
+import { DEFAULT_SLA_TIERS, parseSlaTiers, type SlaTiers } from '../domain/sla';
 
 /**
  * The one place where Clearhouse reads its environment. Every process (API, worker,
@@ -230,6 +231,30 @@ export const envSchema = z
      * and unplanned starts to audit (activities/temporal-sweep.ts); 0 creates no Schedule.
      */
     TEMPORAL_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+    /**
+     * The exception work queue's SLA tiers (domain/sla.ts), JSON: per tier (critical, high,
+     * medium) the |difference| in minor units and the age in hours at or above which an open
+     * exception is in it, and how many hours after it was found it is due; `low` only a due
+     * time. Unset: DOMAIN.md's figures, i.e. {"critical":{"minAmountMinor":"100000",
+     * "minAgeHours":120,"dueHours":24},"high":{"minAmountMinor":"10000","minAgeHours":72,"dueHours":72},
+     * "medium":{"minAmountMinor":"1000","minAgeHours":24,"dueHours":120},"low":{"dueHours":168}}.
+     */
+    EXCEPTION_SLA_TIERS: z
+      .string()
+      .optional()
+      .superRefine((v, ctx) => {
+        if (v === undefined) return;
+        try {
+          parseSlaTiers(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }),
+    /**
+     * How often the worker's Schedule sweeps open exceptions past their due time and escalates
+     * them (activities/exception-queue.ts); 0 creates no Schedule.
+     */
+    EXCEPTION_SLA_SWEEP_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
     REPORT_MAX_ROWS: z.coerce
       .number()
       .int()
@@ -438,6 +463,8 @@ export interface Config {
   reports: { fetchConcurrency: number; pageRows: number; retentionMonths: number };
   /** Contract rules (CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR). */
   contracts: { maxPayoutApprovalThresholdMinor: string };
+  /** The exception work queue: SLA tiers (EXCEPTION_SLA_TIERS) and the escalation sweep's interval (0: none). */
+  exceptionQueue: { slaTiers: SlaTiers; sweepSeconds: number };
 }
 
 function checkpointSettings(e: Env): Config['checkpoints'] {
@@ -567,6 +594,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       retentionMonths: e.REPORT_RETENTION_MONTHS,
     },
     contracts: { maxPayoutApprovalThresholdMinor: e.CONTRACT_MAX_PAYOUT_APPROVAL_THRESHOLD_MINOR },
+    exceptionQueue: {
+      slaTiers: e.EXCEPTION_SLA_TIERS ? parseSlaTiers(e.EXCEPTION_SLA_TIERS) : DEFAULT_SLA_TIERS,
+      sweepSeconds: e.EXCEPTION_SLA_SWEEP_SECONDS,
+    },
     currencies: {
       extraAssets: Object.fromEntries(
         e.CURRENCY_EXTRA_ASSETS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])]),

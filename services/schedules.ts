@@ -121,3 +121,37 @@ export async function upsertTemporalSweepSchedule(
     await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, ...options }));
   }
 }
+
+/** The Schedule that escalates overdue exceptions (workflows/exception-sla-sweep.ts). */
+export const exceptionSlaSweepScheduleId = (config: Config): string =>
+  `${config.temporal.taskQueuePrefix}exception-sla-sweep`;
+
+/**
+ * Creates (or updates) the SLA sweep's Schedule: every `everySeconds`
+ * (EXCEPTION_SLA_SWEEP_SECONDS), one run at a time (overlap SKIP: a slow sweep is not doubled;
+ * the next one takes what is still due). A short catch-up window: after an outage one sweep
+ * takes everything that fell due, so missed firings need not all run.
+ */
+export async function upsertExceptionSlaSweepSchedule(
+  client: Client,
+  config: Config,
+  everySeconds: number = config.exceptionQueue.sweepSeconds,
+): Promise<void> {
+  const scheduleId = exceptionSlaSweepScheduleId(config);
+  const options = {
+    spec: { intervals: [{ every: `${everySeconds}s` as const }] },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'exceptionSlaSweep',
+      taskQueue: taskQueue(config, 'settlement'),
+      workflowId: scheduleId,
+    },
+    policies: { overlap: 'SKIP' as const, catchupWindow: '10 minutes' },
+  };
+  try {
+    await client.schedule.create({ scheduleId, ...options });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, ...options }));
+  }
+}

@@ -4,7 +4,7 @@ import { startupRoleRefusal } from '../db/roles';
 import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { connectTemporalClient, connectWhenReachable, temporalConnectOptions } from '../platform/temporal';
-import { upsertTemporalSweepSchedule } from '../services/schedules';
+import { upsertExceptionSlaSweepSchedule, upsertTemporalSweepSchedule } from '../services/schedules';
 import { createWorkers } from './create';
 
 async function main(): Promise<void> {
@@ -59,10 +59,13 @@ async function main(): Promise<void> {
       : {}),
   });
   // What happens on Temporal with no workflow code running is audited by a Schedule's sweep.
-  if (config.worker.temporalSweepSeconds > 0) {
+  // Exceptions past their SLA are escalated by another (never a timer per exception).
+  if (config.worker.temporalSweepSeconds > 0 || config.exceptionQueue.sweepSeconds > 0) {
     const client = await connectTemporalClient(config, (m) => logger.warn(m));
     try {
-      await upsertTemporalSweepSchedule(client, config, config.worker.temporalSweepSeconds);
+      if (config.worker.temporalSweepSeconds > 0)
+        await upsertTemporalSweepSchedule(client, config, config.worker.temporalSweepSeconds);
+      if (config.exceptionQueue.sweepSeconds > 0) await upsertExceptionSlaSweepSchedule(client, config);
     } finally {
       await client.connection.close();
     }

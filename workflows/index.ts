@@ -5,3 +5,4 @@ export { settlementCycleV2 } from './settlement';
 export { settlementCycle } from './legacy/settlement-cycle-v1';
 export { scheduledSettlement } from './scheduled-settlement';
 export { temporalSweep } from './temporal-sweep';
+export { exceptionSlaSweep } from './exception-sla-sweep';
