@@ -3,6 +3,8 @@ import type { Config } from '../platform/config';
 import type { CurrencyRegistry } from '../domain/money';
 import type { SecretBox } from '../platform/secrets';
 import { auditActivities } from './audit';
+import { exceptionImportActivities } from './exception-import';
+import { exceptionQueueActivities } from './exception-queue';
 import { withFailureMapping } from './failures';
 import { journalActivities } from './journal';
 import { legacySettlementActivities } from './legacy-settlement';
@@ -35,6 +37,8 @@ export function createActivities(deps: ActivityDeps) {
     ...journalActivities(deps),
     ...legacySettlementActivities(deps),
     ...temporalSweepActivities(deps),
+    ...exceptionQueueActivities(deps),
+    ...exceptionImportActivities(deps),
   });
 }
 

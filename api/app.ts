@@ -16,6 +16,8 @@ import { auditRoutes } from './routes/audit';
 import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
 import { contractRoutes } from './routes/contracts';
+import { exceptionFileRoutes } from './routes/exception-files';
+import { exceptionQueueRoutes } from './routes/exception-queue';
 import { gameRoutes } from './routes/games';
 import { ledgerRoutes } from './routes/ledger';
 import { partnerRoutes } from './routes/partners';
@@ -80,6 +82,8 @@ export function createApp(deps: ApiDeps): express.Express {
   transactionRoutes(router, registry, deps, currencies);
   ledgerRoutes(router, registry, deps, currencies);
   settlementRoutes(router, registry, deps, currencies);
+  exceptionQueueRoutes(router, registry, deps);
+  exceptionFileRoutes(router, registry, deps, currencies);
   auditRoutes(router, registry, deps);
   // Temporal's codec protocol for the CLI and Web UI (not a REST resource: not in the OpenAPI document).
   codecRoutes(router, deps);

@@ -12,7 +12,7 @@ import {
   type PayoutMaker,
   type Resolution,
 } from '../domain/exception-book';
-import { addMaker, makerOf } from '../domain/settlement';
+import { addMaker, makerOf, matchDecisions } from '../domain/settlement';
 
 // The exception book (see domain/exception-book.ts): the one writer of a cycle's exceptions,
 // their matches and their resolutions. Every change takes the book's row lock, raises its
@@ -217,7 +217,21 @@ export interface ResolutionItem {
   resolution: Resolution;
   amountMinor: bigint | null;
   reason: string;
+  /** What aggregates its journal entry (`rule:<id>`, `bulk:<id>`); absent for a person's own. */
+  group?: string;
+  /** Why a rule, the matcher or reconciliation decided (shown with the exception). */
+  evidence?: Record<string, unknown>;
+  /** The named account of a write-off decided by a rule or a bulk. */
+  writeOffAccount?: string;
 }
+
+/**
+ * Decisions of Clearhouse's own system principals (a rule version, the matcher, reconciliation
+ * marking an item expected): a resolver may reverse them until the fee is computed. A person's
+ * decision is never overwritten.
+ */
+export const isSystemDecision = (actor: string | null): boolean =>
+  actor !== null && (actor.startsWith('rule:') || actor === 'matcher' || actor === 'reconciliation');
 
 export interface ResolutionBatch {
   items: ResolutionItem[];
@@ -228,6 +242,18 @@ export interface ResolutionBatch {
   updateId: string | null;
   /** The audit event of the batch (its details gain what was applied and refused). */
   audit: AuditEvent | null;
+  /**
+   * All or nothing (a CSV import): when any item is refused, nothing of the batch is written and
+   * the answer lists every refusal with `applied` 0.
+   */
+  atomic?: boolean;
+}
+
+/** Rolls an all-or-nothing batch back when one of its items is refused. */
+export class BatchRefused extends Error {
+  constructor(readonly results: ItemOutcome[]) {
+    super('batch refused');
+  }
 }
 
 export interface BatchResult {
@@ -247,7 +273,44 @@ export interface BatchResult {
  * of the same Update (same updateId) finds its items resolved by itself and reports them applied.
  */
 export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBatch): Promise<BatchResult> {
-  const outcome = await withTransaction(db, async (client) => {
+  let outcome: { results: ItemOutcome[]; makers: PayoutMaker[] };
+  try {
+    outcome = await resolveBatch(db, cycleId, batch);
+  } catch (err) {
+    if (!(err instanceof BatchRefused)) throw err;
+    return {
+      applied: 0,
+      refused: err.results.flatMap((r) => (r.outcome === 'refused' ? [r] : [])),
+      makers: [],
+      book: await bookSummary(db, cycleId),
+    };
+  }
+  return {
+    applied: outcome.results.filter((r) => r.outcome === 'applied').length,
+    refused: outcome.results.flatMap((r) => (r.outcome === 'refused' ? [r] : [])),
+    makers: outcome.makers,
+    book: await bookSummary(db, cycleId),
+  };
+}
+
+function resolveBatch(
+  db: Db,
+  cycleId: string,
+  batch: ResolutionBatch,
+): Promise<{ results: ItemOutcome[]; makers: PayoutMaker[] }> {
+  return withTransaction(db, (client) => resolveBatchIn(client, cycleId, batch));
+}
+
+/**
+ * resolveInBook's change inside the caller's transaction (a bulk checks its set and applies it
+ * in one): throws BatchRefused for an all-or-nothing batch with a refusal.
+ */
+export async function resolveBatchIn(
+  client: pg.PoolClient,
+  cycleId: string,
+  batch: ResolutionBatch,
+): Promise<{ results: ItemOutcome[]; makers: PayoutMaker[] }> {
+  {
     const { version, generation } = await lockBook(client, cycleId);
     const ids = batch.items.map((i) => i.exceptionId);
     const { rows } = await client.query<{
@@ -274,6 +337,7 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
     const found = new Map(rows.map((r) => [r.exception_id, r]));
     const results: ItemOutcome[] = [];
     const apply: ResolutionItem[] = [];
+    const reversed: { exceptionId: string; was: string; by: string }[] = [];
     const makers: PayoutMaker[] = [];
     // An unknown id's refusal names the open ones, as the operator needs them in the UI.
     // Said once per batch (a list of unknown ids must not repeat it a thousand times).
@@ -292,7 +356,30 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
         hint = null;
         continue;
       }
-      if (e.resolution !== null) {
+      const forMatch = (matchDecisions as readonly string[]).includes(item.resolution);
+      if (forMatch !== (e.kind === 'suggested_match')) {
+        results.push({
+          exceptionId: item.exceptionId,
+          outcome: 'refused',
+          refusal: 'conflict',
+          reason: forMatch
+            ? `${item.resolution} is for a suggested_match; ${item.exceptionId} is ${e.kind}`
+            : `a suggested_match is decided with confirm_match or reject_match, not ${item.resolution}`,
+        });
+        continue;
+      }
+      const reversing =
+        e.resolution !== null &&
+        isSystemDecision(e.actor) &&
+        batch.actor !== null &&
+        !isSystemDecision(batch.actor) &&
+        e.update_id !== batch.updateId;
+      if (reversing) {
+        // A resolver undoes what a rule, the matcher or reconciliation decided (until the fee).
+        reversed.push({ exceptionId: item.exceptionId, was: e.resolution!, by: e.actor! });
+        apply.push(item);
+        results.push({ exceptionId: item.exceptionId, outcome: 'applied' });
+      } else if (e.resolution !== null) {
         // Resolved by this very Update (a retry of the activity that already committed): the same
         // id and the same decider (Update ids are unique per run only, and a UI may reuse one).
         const sameDecider = (e.actor ?? e.operator) === (batch.actor ?? batch.name);
@@ -326,14 +413,43 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
         ),
       );
     }
+    if (batch.atomic && results.some((r) => r.outcome === 'refused')) throw new BatchRefused(results);
     if (apply.length > 0) {
       const next = version + 1;
+      if (reversed.length > 0) {
+        await client.query(
+          `INSERT INTO exception_events (cycle_id, generation, exception_id, version, event, resolution, reason, actor, actor_name, update_id, details)
+           SELECT $1, $2, r.exception_id, $3, 'reversed', r.was, 'reversed by a resolver', $4, $5, $6, jsonb_build_object('decidedBy', r.by)
+             FROM unnest($7::text[], $8::text[], $9::text[]) AS r(exception_id, was, by)`,
+          [
+            cycleId,
+            generation,
+            next,
+            batch.actor ?? batch.name,
+            batch.name,
+            batch.updateId,
+            reversed.map((r) => r.exceptionId),
+            reversed.map((r) => r.was),
+            reversed.map((r) => r.by),
+          ],
+        );
+        // An expected item a person decided on is no longer awaited.
+        await client.query(
+          `UPDATE expected_items SET state = 'voided', closed_by_cycle = $1, closed_at = now()
+            WHERE cycle_id = $1 AND generation = $2 AND exception_id = ANY($3::text[]) AND state = 'expected'`,
+          [cycleId, generation, reversed.map((r) => r.exceptionId)],
+        );
+      }
+      // Each row was locked above and judged open, or a system decision being reversed.
       await client.query(
         `UPDATE settlement_exceptions e
             SET resolution = r.resolution, resolution_amount_minor = r.amount, reason = r.reason,
-                operator = $3, actor = $4, update_id = $5, resolved_version = $6, resolved_at = now()
-           FROM unnest($2::text[], $7::text[], $8::bigint[], $9::text[]) AS r(exception_id, resolution, amount, reason)
-          WHERE e.cycle_id = $1 AND e.generation = $10 AND e.exception_id = r.exception_id AND e.resolved_at IS NULL`,
+                operator = $3, actor = $4, update_id = $5, resolved_version = $6, resolved_at = now(),
+                resolution_group = r.grp, evidence = r.evidence, write_off_account = r.account,
+                expected_until = NULL
+           FROM unnest($2::text[], $7::text[], $8::bigint[], $9::text[], $11::text[], $12::jsonb[], $13::text[])
+                AS r(exception_id, resolution, amount, reason, grp, evidence, account)
+          WHERE e.cycle_id = $1 AND e.generation = $10 AND e.exception_id = r.exception_id`,
         [
           cycleId,
           apply.map((i) => i.exceptionId),
@@ -345,8 +461,12 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
           apply.map((i) => i.amountMinor?.toString() ?? null),
           apply.map((i) => i.reason),
           generation,
+          apply.map((i) => i.group ?? null),
+          apply.map((i) => (i.evidence ? JSON.stringify(i.evidence) : null)),
+          apply.map((i) => i.writeOffAccount ?? null),
         ],
       );
+      await confirmMatches(client, cycleId, generation, next, apply, batch);
       await client.query(
         `INSERT INTO exception_events (cycle_id, generation, exception_id, version, event, resolution, amount_minor, reason, actor, actor_name, update_id)
          SELECT $1, $10, r.exception_id, $2, 'resolved', r.resolution, r.amount, r.reason, $3, $4, $5
@@ -366,7 +486,7 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
       );
       await client.query(
         'UPDATE exception_books SET version = $2, open = open - $3, updated_at = now() WHERE cycle_id = $1',
-        [cycleId, next, apply.length],
+        [cycleId, next, apply.length - reversed.length],
       );
     }
     if (batch.audit)
@@ -381,13 +501,62 @@ export async function resolveInBook(db: Db, cycleId: string, batch: ResolutionBa
         },
       });
     return { results, makers };
-  });
-  return {
-    applied: outcome.results.filter((r) => r.outcome === 'applied').length,
-    refused: outcome.results.flatMap((r) => (r.outcome === 'refused' ? [r] : [])),
-    makers: outcome.makers,
-    book: await bookSummary(db, cycleId),
-  };
+  }
+}
+
+/**
+ * A suggested match decided by a person: confirmed, its group's members still open settle on
+ * our figure in the same change (the group's money is ours, split or aggregated differently by
+ * the provider), decided by the same person; rejected, they stay open for someone to decide.
+ */
+async function confirmMatches(
+  client: pg.PoolClient,
+  cycleId: string,
+  generation: number,
+  version: number,
+  applied: ResolutionItem[],
+  batch: ResolutionBatch,
+): Promise<void> {
+  const decided = applied.filter((i) => i.resolution === 'confirm_match' || i.resolution === 'reject_match');
+  if (decided.length === 0) return;
+  await client.query(
+    `UPDATE match_groups g SET state = CASE WHEN d.resolution = 'confirm_match' THEN 'confirmed' ELSE 'rejected' END
+       FROM unnest($3::text[], $4::text[]) AS d(exception_id, resolution)
+      WHERE g.cycle_id = $1 AND g.generation = $2 AND g.exception_id = d.exception_id`,
+    [cycleId, generation, decided.map((i) => i.exceptionId), decided.map((i) => i.resolution)],
+  );
+  const confirmed = decided.filter((i) => i.resolution === 'confirm_match').map((i) => i.exceptionId);
+  if (confirmed.length === 0) return;
+  const { rows } = await client.query<{ exception_id: string; group_id: string }>(
+    `UPDATE settlement_exceptions e
+        SET resolution = 'accept_ours', reason = 'matched: ' || g.group_id, operator = $4, actor = $5,
+            update_id = $6, resolved_version = $7, resolved_at = now(), evidence = g.evidence
+       FROM match_groups g JOIN match_group_members m
+            ON m.cycle_id = g.cycle_id AND m.generation = g.generation AND m.group_id = g.group_id
+      WHERE g.cycle_id = $1 AND g.generation = $2 AND g.exception_id = ANY($3::text[])
+        AND e.cycle_id = m.cycle_id AND e.generation = m.generation AND e.exception_id = m.exception_id
+        AND e.resolved_at IS NULL
+      RETURNING e.exception_id, g.group_id`,
+    [cycleId, generation, confirmed, batch.name, batch.actor, batch.updateId, version],
+  );
+  if (rows.length === 0) return;
+  await client.query(
+    `INSERT INTO exception_events (cycle_id, generation, exception_id, version, event, resolution, reason, actor, actor_name, update_id)
+     SELECT $1, $2, x, $3, 'resolved', 'accept_ours', 'matched by a confirmed suggestion', $4, $5, $6 FROM unnest($7::text[]) AS x`,
+    [
+      cycleId,
+      generation,
+      version,
+      batch.actor ?? batch.name,
+      batch.name,
+      batch.updateId,
+      rows.map((r) => r.exception_id),
+    ],
+  );
+  await client.query('UPDATE exception_books SET open = open - $2 WHERE cycle_id = $1', [
+    cycleId,
+    rows.length,
+  ]);
 }
 
 /**
@@ -422,7 +591,8 @@ export async function listExceptions(
     `SELECT e.cycle_id AS "settlementId", e.exception_id AS "exceptionId", e.kind, e.tx_id AS "txId",
             e.difference_minor::text AS "differenceMinor", e.detail, e.resolution,
             e.resolution_amount_minor::text AS "amountMinor", e.reason, e.operator, e.actor,
-            e.resolved_version AS "resolvedVersion", e.resolved_at AS "resolvedAt"
+            e.resolved_version AS "resolvedVersion", e.resolved_at AS "resolvedAt",
+            e.suggestion, e.evidence, e.resolution_group AS "resolutionGroup", e.expected_until AS "expectedUntil"
        FROM settlement_exceptions e JOIN settlement_cycles c ON c.id = e.cycle_id
        JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
       WHERE ($1::text IS NULL OR c.partner_id = $1)
@@ -453,8 +623,9 @@ export async function exceptionHistory(
 ): Promise<Record<string, unknown>[]> {
   const { rows } = await db.query<Record<string, unknown>>(
     `SELECT generation, event, version::int AS version, resolution, amount_minor::text AS "amountMinor", reason, actor,
-            actor_name AS "actorName", update_id AS "updateId", at
-       FROM exception_events WHERE cycle_id = $1 AND exception_id = $2 ORDER BY generation, version, event`,
+            actor_name AS "actorName", update_id AS "updateId", at, details,
+            assignee, assignee_name AS "assigneeName", tier
+       FROM exception_events WHERE cycle_id = $1 AND exception_id = $2 ORDER BY generation, version, at, event, seq`,
     [cycleId, exceptionId],
   );
   return rows;

@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import { deciderOf } from '../../domain/decisions';
 import {
+  importMessageProblem,
   resolutionItems,
   resolutionMessageProblem,
   type BookSummary,
@@ -41,6 +42,7 @@ import {
 } from '../search-attributes';
 import {
   approvePayout,
+  importResolutions,
   resolveException,
   settlementStatus,
   type CycleResume,
@@ -58,8 +60,6 @@ import {
   steps,
 } from './policies';
 
-/** Amounts within this many minor units are FX/rounding differences (the reconciliation's rule). */
-const ROUNDING_TOLERANCE_MINOR = '1';
 /**
  * While operators resolve, a run continues as new past this much history: resolution messages
  * (up to 1,000 items each) are what grows it, so every run stays far below Temporal's warning
@@ -109,11 +109,8 @@ export class Cycle {
 
   /** What every activity of the cycle is given: its id and plan (re-derived from Postgres). */
   get args() {
-    return {
-      cycleId: workflowInfo().workflowId,
-      ...this.input,
-      roundingToleranceMinor: ROUNDING_TOLERANCE_MINOR,
-    };
+    // Tolerances are the contract's rules, read by the activities from the version in force.
+    return { cycleId: workflowInfo().workflowId, ...this.input };
   }
   get period(): string {
     const { periodStart, periodEnd } = this.input;
@@ -209,8 +206,54 @@ export class Cycle {
     return `waiting for operators to resolve ${this.open} exception(s) (Update resolveException, one or a list of up to 1,000; first open: ${first}; all: GET /v1/exceptions?settlementId=…)${this.view.escalated ? ' — ESCALATED' : ''}; next reminder${next}, every ${every}`;
   }
 
-  /** The decisions the cycle answers: resolutions (one or a list) and payout approvals. */
+  /** What a batch of decisions did to the book, and who of it became a maker of the payout. */
+  private async adoptBatch(result: { book: BookSummary; makers: PayoutMaker[] }): Promise<void> {
+    this.adoptBook(result.book);
+    for (const m of result.makers) addMaker(this.makers, m);
+    if (this.view.status === 'AwaitingResolution' && this.open > 0)
+      await this.publish('AwaitingResolution', this.awaiting());
+  }
+
+  /** Why the book cannot take resolutions now (the step, nothing open), or null. */
+  private resolvingProblem() {
+    return this.view.status !== 'AwaitingResolution'
+      ? conflict(`exceptions can be resolved once reconciliation is done (now ${this.view.status})`)
+      : this.open === 0
+        ? conflict('no exception is open: the cycle is on its way to computing its fees')
+        : null;
+  }
+
+  /** The decisions the cycle answers: resolutions (one, a list, a CSV import, a bulk) and payout approvals. */
   listen(): void {
+    setHandler(
+      importResolutions,
+      async (message) => {
+        const { who, audit } = this.decisions.accept(message as { operator?: string });
+        this.resolutionsInRun++;
+        const result = await steps.applyResolutionImport(this.args, {
+          importId: message.importId,
+          who,
+          audit: { ...audit, updateId: currentUpdateInfo()!.id },
+        });
+        await this.adoptBatch(result);
+        return {
+          open: this.open,
+          applied: result.applied,
+          refused: result.refused.map((r) => ({ exceptionId: r.exceptionId, reason: r.reason })),
+        };
+      },
+      {
+        validator: (message) => {
+          const problem =
+            this.decisions.problem(message, 'importResolutions', 'resolver') ??
+            this.resolvingProblem() ??
+            importMessageProblem(message);
+          if (problem) refuse(problem);
+        },
+        description:
+          'Apply a CSV of resolutions stored by the API (POST /v1/settlements/{id}/exceptions/import), all or nothing, sealed by Clearhouse: {"workflowId","update":"importResolutions","importId"}',
+      },
+    );
     setHandler(
       resolveException,
       async (message) => {
@@ -229,10 +272,7 @@ export class Cycle {
           who,
           audit: { ...audit, updateId: currentUpdateInfo()!.id, single },
         });
-        this.adoptBook(result.book);
-        for (const m of result.makers) addMaker(this.makers, m);
-        if (this.view.status === 'AwaitingResolution' && this.open > 0)
-          await this.publish('AwaitingResolution', this.awaiting());
+        await this.adoptBatch(result);
         // The single form answers as it always did: a refusal is the Update's failure (404/409).
         const only = result.refused[0];
         if (single && only)
@@ -248,11 +288,8 @@ export class Cycle {
         validator: (message) => {
           const problem =
             this.decisions.problem(message, 'resolveException', 'resolver') ??
-            (this.view.status !== 'AwaitingResolution'
-              ? conflict(`exceptions can be resolved once reconciliation is done (now ${this.view.status})`)
-              : this.open === 0
-                ? conflict('no exception is open: the cycle is on its way to computing its fees')
-                : resolutionMessageProblem(message, this.input.currencyScale));
+            this.resolvingProblem() ??
+            resolutionMessageProblem(message, this.input.currencyScale);
           if (problem) refuse(problem);
         },
         description:

@@ -2,6 +2,7 @@
 export { settlementCycleV2 } from './process';
 export {
   approvePayout,
+  importResolutions,
   resolveException,
   settlementStatus,
   type CycleView,

@@ -72,6 +72,13 @@ export interface ResolveResult {
 export const resolveException = defineUpdate<ResolveResult, [Sealed<ResolveExceptionsInput>]>(
   'resolveException',
 );
+/** A CSV of resolutions stored by the API (POST /v1/settlements/{id}/exceptions/import), applied all or nothing. */
+export interface ImportResolutionsInput {
+  importId: string;
+}
+export const importResolutions = defineUpdate<ResolveResult, [Sealed<ImportResolutionsInput>]>(
+  'importResolutions',
+);
 export const approvePayout = defineUpdate<
   { approvals: number; needed: number },
   [Sealed<ApprovePayoutInput>]
