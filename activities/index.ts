@@ -3,6 +3,7 @@ import type { Config } from '../platform/config';
 import type { CurrencyRegistry } from '../domain/money';
 import type { SecretBox } from '../platform/secrets';
 import { auditActivities } from './audit';
+import { bulkActivities } from './bulk';
 import { exceptionImportActivities } from './exception-import';
 import { exceptionQueueActivities } from './exception-queue';
 import { withFailureMapping } from './failures';
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...temporalSweepActivities(deps),
     ...exceptionQueueActivities(deps),
     ...exceptionImportActivities(deps),
+    ...bulkActivities(deps),
   });
 }
 

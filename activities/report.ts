@@ -30,6 +30,7 @@ import {
 } from '../providers/types';
 import { REPORT_CAP_DEFAULTS, type Config } from '../platform/config';
 import type { CycleArgs } from './settlement';
+import { resolveBeforePeople, type AutoResolution } from './auto-resolution';
 
 // The provider's report of a cycle: fetched page by page (each page stored with where the fetch
 // stands), then reconciled against our frozen sources. Every write is keyed by the cycle id.
@@ -313,7 +314,12 @@ export function reportActivities({
     /** Totals per (day, game, currency) first; transactions only where they differ. */
     async reconcile(
       c: CycleArgs & { frozenAt: string },
-    ): Promise<{ keysCompared: number; keysDiffering: number; exceptions: SettlementException[] }> {
+    ): Promise<{
+      keysCompared: number;
+      keysDiffering: number;
+      exceptions: SettlementException[];
+      auto: AutoResolution;
+    }> {
       // The frozen sources (a no-op when the freeze froze them, as it does since they exist).
       await accruals.snapshotSources(db, c);
       const [ours, theirs] = await Promise.all([
@@ -336,10 +342,8 @@ export function reportActivities({
           } finally {
             release();
           }
-          discrepancies = reconcileTransactions(txs.ours, txs.theirs, {
-            frozenAt: c.frozenAt,
-            roundingToleranceMinor: BigInt(c.roundingToleranceMinor),
-          });
+          // Tolerances are the contract's rules (applied below), not the comparison's.
+          discrepancies = reconcileTransactions(txs.ours, txs.theirs, { frozenAt: c.frozenAt });
         }
       }
       await q.storeExceptions(db, c.cycleId, discrepancies);
@@ -362,10 +366,17 @@ export function reportActivities({
           keysDiffering: keys.length,
         },
       });
+      // Rules before people: what the contract decides, and what is still arriving (expected).
+      const auto = await resolveBeforePeople(
+        db,
+        c,
+        activityInfo().workflowExecution?.runId ?? c.cycleId,
+      );
       return {
         keysCompared: ours.length,
         keysDiffering: keys.length,
         exceptions: discrepancies.map((d) => toException(d, factsOf(d))),
+        auto,
       };
     },
   };

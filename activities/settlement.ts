@@ -4,7 +4,8 @@ import { settlementWorkflowId } from '../workflows/ids';
 import type { PoolClient } from 'pg';
 import type { Db } from '../db/pool';
 import * as book from '../db/exception-book';
-import { journalOf, storeJournal } from '../db/journals';
+import { bulkProposers } from '../db/bulk';
+import { journalOf, linkEntryExceptions, storeJournal } from '../db/journals';
 import { withTransaction } from '../db/retry';
 import { webhookOf } from '../db/partners';
 import * as q from '../db/settlement';
@@ -34,6 +35,7 @@ import type { SecretBox } from '../platform/secrets';
 import { callUpstream } from '../platform/outbound-http';
 import { workflowAuditEvent, type WorkflowAuditInput } from './audit';
 import { reportActivities } from './report';
+import type { AutoResolution } from './auto-resolution';
 import type { Config } from '../platform/config';
 import { deliverSignedWebhook, outboundFailure } from './failures';
 import { jsonBody } from '../providers/types';
@@ -44,8 +46,11 @@ import { jsonBody } from '../providers/types';
 
 export interface CycleArgs extends q.CycleRef {
   currencyScale: number;
-  /** Amounts within this many minor units are FX/rounding differences. */
-  roundingToleranceMinor: string;
+  /**
+   * Ignored: sent by workflows started before tolerances became contract rules
+   * (domain/rules.ts); kept so that their activity input still reads.
+   */
+  roundingToleranceMinor?: string;
 }
 
 /**
@@ -216,9 +221,9 @@ export function settlementActivities({
     /** Ours against theirs (activities/report.ts); what differs goes into the exception book. */
     async reconcileReport(
       c: CycleArgs & { frozenAt: string },
-    ): Promise<{ keysCompared: number; keysDiffering: number }> {
+    ): Promise<{ keysCompared: number; keysDiffering: number; auto?: AutoResolution }> {
       const r = await report.reconcile(c);
-      return { keysCompared: r.keysCompared, keysDiffering: r.keysDiffering };
+      return { keysCompared: r.keysCompared, keysDiffering: r.keysDiffering, auto: r.auto };
     },
 
     /** A report that could not be fetched at all: an exception in the book operators resolve. */
@@ -299,7 +304,21 @@ export function settlementActivities({
         await book.requireBookVersion(client, c.cycleId, decided.bookVersion);
         const { statement, fresh, settled } = await settleOnce(client, currencies, c, (records) => records);
         const journalId = settlementJournalId(c.cycleId);
-        if (settled) await storeJournal(client, settled.journal);
+        if (settled) {
+          await storeJournal(client, settled.journal);
+          await linkEntryExceptions(
+            client,
+            journalId,
+            c.cycleId,
+            settled.resolutionEffects.flatMap((e) =>
+              (e.covers ?? []).map((x) => ({
+                entryKey: `${c.cycleId}:resolution:${e.exceptionId}`,
+                exceptionId: x.exceptionId,
+                amountMinor: x.ledgerMinor,
+              })),
+            ),
+          );
+        }
         else if (!(await journalOf(client, journalId)))
           // Fees computed by the legacy workflow before it failed: it posted without a journal.
           throw new DataError(
@@ -360,6 +379,7 @@ export function settlementActivities({
           const makers = [
             ...(requester ? [requesterMaker({ actor: requester.actor, name: requester.name })] : []),
             ...(await book.bookMakers(client, c.cycleId)),
+            ...(await bulkProposers(client, c.cycleId)),
           ];
           if (p.approvers.length < 2)
             throw new DataError(

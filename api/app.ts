@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health';
 import { contractRoutes } from './routes/contracts';
 import { exceptionFileRoutes } from './routes/exception-files';
 import { exceptionQueueRoutes } from './routes/exception-queue';
+import { exceptionRuleRoutes } from './routes/exception-rules';
 import { gameRoutes } from './routes/games';
 import { ledgerRoutes } from './routes/ledger';
 import { partnerRoutes } from './routes/partners';
@@ -84,6 +85,7 @@ export function createApp(deps: ApiDeps): express.Express {
   settlementRoutes(router, registry, deps, currencies);
   exceptionQueueRoutes(router, registry, deps);
   exceptionFileRoutes(router, registry, deps, currencies);
+  exceptionRuleRoutes(router, registry, deps);
   auditRoutes(router, registry, deps);
   // Temporal's codec protocol for the CLI and Web UI (not a REST resource: not in the OpenAPI document).
   codecRoutes(router, deps);

@@ -157,7 +157,13 @@ export const statementView = z.object({
     wins: amount,
     ggrBeforeResolutions: amount,
     resolutions: z.array(
-      z.object({ exceptionId: text, resolution: z.enum(resolutions), effect: amount, posted: amount }),
+      z.object({
+        exceptionId: text,
+        resolution: z.enum(resolutions),
+        effect: amount,
+        posted: amount,
+        covers: z.number().int().optional(),
+      }),
     ),
     ggr: amount,
     bonusCost: amount,
@@ -215,5 +221,8 @@ export const statementView = z.object({
       resolution: decision.nullable(),
     }),
   ),
+  expected: z
+    .array(z.object({ exceptionId: text, txId: text.nullable(), difference: amount, until: text }))
+    .optional(),
   ledgerEntries: z.array(text),
 });

@@ -68,3 +68,11 @@ export const instantSchema = z.iso.datetime({ offset: true }).transform((v, ctx)
   }
   return new Date(ms).toISOString();
 });
+
+/** A settlement (cycle) id as the API takes it in a path: settlement:<partnerId>:<periodStart>. */
+export const settlementIdSchema = z
+  .string()
+  .regex(
+    /^settlement:[a-z0-9][a-z0-9-]{1,62}:\d{4}-\d{2}-\d{2}$/,
+    'a settlement id: settlement:<partnerId>:<periodStart>',
+  );

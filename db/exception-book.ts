@@ -625,7 +625,11 @@ export async function exceptionHistory(
     `SELECT generation, event, version::int AS version, resolution, amount_minor::text AS "amountMinor", reason, actor,
             actor_name AS "actorName", update_id AS "updateId", at, details,
             assignee, assignee_name AS "assigneeName", tier
-       FROM exception_events WHERE cycle_id = $1 AND exception_id = $2 ORDER BY generation, version, at, event, seq`,
+       FROM exception_events WHERE cycle_id = $1 AND exception_id = $2
+      -- Events of one change share its version and time: a reversal comes before what replaced it.
+      ORDER BY generation, version, at,
+               array_position(ARRAY['found', 'reversed', 'resolved', 'expected', 'arrived', 'expired', 'voided', 'assigned', 'escalated'], event),
+               seq`,
     [cycleId, exceptionId],
   );
   return rows;

@@ -119,3 +119,42 @@ export async function postJournal(
   );
   return { entryIds: results.map((r) => r.entryId), journal };
 }
+
+/**
+ * Which exceptions each aggregated entry of a journal covers, and each one's part: stored with
+ * the journal (same transaction), once. The entry key is the journal entry's.
+ */
+export async function linkEntryExceptions(
+  client: Queryable,
+  journalId: string,
+  cycleId: string,
+  links: { entryKey: string; exceptionId: string; amountMinor: bigint }[],
+): Promise<void> {
+  if (links.length === 0) return;
+  await client.query(
+    `INSERT INTO journal_entry_exceptions (journal_id, entry_key, cycle_id, generation, exception_id, amount_minor)
+     SELECT $1, l.entry_key, $2, b.generation, l.exception_id, l.amount
+       FROM unnest($3::text[], $4::text[], $5::bigint[]) AS l(entry_key, exception_id, amount)
+       JOIN exception_books b ON b.cycle_id = $2
+     ON CONFLICT DO NOTHING`,
+    [
+      journalId,
+      cycleId,
+      links.map((l) => l.entryKey),
+      links.map((l) => l.exceptionId),
+      links.map((l) => l.amountMinor.toString()),
+    ],
+  );
+}
+
+/** The exceptions behind one entry of a journal (the drill-down from a ledger entry). */
+export async function entryExceptions(
+  db: Queryable,
+  entryKey: string,
+): Promise<{ exceptionId: string; amountMinor: string }[]> {
+  const { rows } = await db.query<{ exception_id: string; amount_minor: string }>(
+    `SELECT exception_id, amount_minor::text FROM journal_entry_exceptions WHERE entry_key = $1 ORDER BY exception_id`,
+    [entryKey],
+  );
+  return rows.map((r) => ({ exceptionId: r.exception_id, amountMinor: r.amount_minor }));
+}

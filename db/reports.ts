@@ -13,7 +13,10 @@ import type { CycleRef } from './settlement';
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
 /** The period's report window [from, to) in epoch ms, from business days in the partner's timezone. */
-export async function periodWindowMs(db: Queryable, c: CycleRef): Promise<{ fromMs: number; toMs: number }> {
+export async function periodWindowMs(
+  db: Queryable,
+  c: Pick<CycleRef, 'partnerId' | 'periodStart' | 'periodEnd'>,
+): Promise<{ fromMs: number; toMs: number }> {
   const { rows } = await db.query<{ from_ms: string; to_ms: string }>(
     `SELECT (extract(epoch FROM ($2::date::timestamp AT TIME ZONE p.timezone)) * 1000)::bigint::text AS from_ms,
             (extract(epoch FROM (($3::date + 1)::timestamp AT TIME ZONE p.timezone)) * 1000)::bigint::text AS to_ms

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { InvalidTermsError, validateTerms, type FeeTerms } from './fees';
 import { ConflictError, ForbiddenError, ValidationError } from './errors';
+import { reconciliationTermsSchema, type ReconciliationTerms } from './rules';
 
 const minor = z.string().regex(/^\d{1,18}$/, 'minor units as a string of digits');
 /** A share: an exact decimal from 0 to 1 (100 %), at most 12 decimals. */
@@ -75,6 +76,10 @@ export const contractTermsSchema = z
       })
       .strict()
       .default(settlementDefaults),
+    reconciliation: reconciliationTermsSchema.prefault({}).meta({
+      description:
+        'Matching and auto-resolution rules by discrepancy kind (domain/rules.ts), the many-to-many matcher, expected items and the bulk-resolution threshold. A cycle applies the version in force for its period.',
+    }),
   })
   .strict()
   .meta({ id: 'ContractTerms' });
@@ -85,6 +90,7 @@ export type StoredContractTerms = z.output<typeof contractTermsSchema>;
 export interface ContractTerms {
   fees: FeeTerms;
   settlement: StoredContractTerms['settlement'];
+  reconciliation: ReconciliationTerms;
 }
 
 function toFeeTerms(t: StoredContractTerms): FeeTerms {
@@ -132,7 +138,7 @@ export function checkContractTerms(input: unknown, path = 'terms'): StoredContra
 /** Reads stored terms (they were checked when recorded; checked again, never cast). */
 export function readContractTerms(stored: unknown): ContractTerms {
   const t = checkContractTerms(stored);
-  return { fees: toFeeTerms(t), settlement: t.settlement };
+  return { fees: toFeeTerms(t), settlement: t.settlement, reconciliation: t.reconciliation };
 }
 
 /**

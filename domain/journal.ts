@@ -349,7 +349,7 @@ export interface SettlementFigures {
   /** Scale of the settlement currency, for the amounts the metadata shows as text. */
   scale: number;
   /** Resolutions whose entry moves something (`ledgerMinor` ≠ 0), in the statement's order. */
-  resolutionEffects: { exceptionId: string; ledgerMinor: bigint }[];
+  resolutionEffects: { exceptionId: string; ledgerMinor: bigint; covers?: unknown[] }[];
   carriedIn: { fromSettlementId: string; amountMinor: bigint }[];
   carriedOutMinor: bigint;
   /** Null when the contract levies no gaming tax. */
@@ -395,7 +395,15 @@ export function settlementJournal(cycle: JournalCycle, f: SettlementFigures): Jo
       entry(
         `resolution:${e.exceptionId}`,
         'adjustment',
-        { line: 'revenue.resolutions', exceptionId: e.exceptionId, ggrEffectMinor: e.ledgerMinor.toString() },
+        e.covers
+          ? // A rule's or a bulk's decisions in one entry: journal_entry_exceptions names each one.
+            {
+              line: 'revenue.resolutions',
+              group: e.exceptionId,
+              covers: e.covers.length,
+              ggrEffectMinor: e.ledgerMinor.toString(),
+            }
+          : { line: 'revenue.resolutions', exceptionId: e.exceptionId, ggrEffectMinor: e.ledgerMinor.toString() },
         // More GGR: game play owes the operator more; less: the reverse.
         [signed(acct('game_activity'), acct('gaming_revenue'), e.ledgerMinor)],
       ),

@@ -10,7 +10,10 @@ export type DiscrepancyKind =
   | 'duplicate'
   | 'conflicting_duplicate'
   | 'currency_mismatch'
+  /** Recorded by reconciliation before tolerances became contract rules; no longer produced. */
   | 'fx_rounding'
+  /** A many-to-many match group between the lower and upper confidence: a person confirms it. */
+  | 'suggested_match'
   | 'open_round'
   | 'late_transaction'
   | 'fee_variance'
@@ -119,8 +122,6 @@ const sameContent = (a: ReportedTx, b: ReportedTx) =>
 export interface TxReconcileOptions {
   /** When the period froze (ISO instant); ours received after it are late. */
   frozenAt: string;
-  /** Amount differences up to this many minor units are FX/rounding differences, not mismatches. */
-  roundingToleranceMinor: bigint;
 }
 
 /** Transaction-level comparison for the keys whose totals differ (or everything, if asked). */
@@ -203,18 +204,16 @@ export function reconcileTransactions(
         detail: `ours in ${o.currency}, theirs in ${t.currency}`,
       });
     } else if (t.amountMinor !== o.amountMinor) {
-      const diff = t.amountMinor - o.amountMinor;
-      const within = (diff < 0n ? -diff : diff) <= opts.roundingToleranceMinor;
+      // Every amount difference is named a mismatch here: whether it is a rounding difference
+      // within tolerance is the contract's rules' to say (domain/rules.ts), with their evidence.
       add({
-        kind: within ? 'fx_rounding' : 'amount_mismatch',
+        kind: 'amount_mismatch',
         key: keyFor(o),
         txId: o.id,
         oursMinor: o.amountMinor,
         theirsMinor: t.amountMinor,
-        differenceMinor: diff,
-        detail: within
-          ? `differs by ${diff} minor unit(s), within the rounding tolerance`
-          : `ours ${o.amountMinor}, theirs ${t.amountMinor}`,
+        differenceMinor: t.amountMinor - o.amountMinor,
+        detail: `ours ${o.amountMinor}, theirs ${t.amountMinor}`,
       });
     }
   }

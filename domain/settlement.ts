@@ -21,7 +21,18 @@ export const settlementStatuses = [
 ] as const;
 export type SettlementStatus = (typeof settlementStatuses)[number];
 
-export const resolutions = ['accept_ours', 'accept_theirs', 'adjust', 'write_off', 'carry_forward'] as const;
+export const resolutions = [
+  'accept_ours',
+  'accept_theirs',
+  'adjust',
+  'write_off',
+  'carry_forward',
+  /** For a `suggested_match` only: its group matches (every member settles on our figure), or not. */
+  'confirm_match',
+  'reject_match',
+] as const;
+/** What only a suggested match takes, and what it takes only. */
+export const matchDecisions = ['confirm_match', 'reject_match'] as const;
 export type Resolution = (typeof resolutions)[number];
 
 export interface SettlementInput {

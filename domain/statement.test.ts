@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { reconciliationTermsSchema } from './rules';
 import type { StoredContractTerms } from './contract';
 import { computeFees, emptyMonth, type FeeTerms, type MonthToDate } from './fees';
 import { gamingTaxAccount, partnerAccount, type PartnerAccountName } from './accounts';
@@ -123,6 +124,7 @@ const storedTerms = (t: GeneratedTerms) =>
     taxWithholdingRate: '0.05',
     gamingTax: t.gamingTax,
     settlement: { period: 'daily', cutoffGraceMinutes: 60, payoutApprovalThresholdMinor: '1000000' },
+    reconciliation: reconciliationTermsSchema.parse({}),
   }) satisfies StoredContractTerms;
 
 const inputs = fc

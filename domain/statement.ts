@@ -62,6 +62,17 @@ export interface ExceptionRecord {
   /** A difference of totals (an aggregator's report), already a GGR difference. */
   isAggregate: boolean;
   resolution: { resolution: Resolution; amount?: string; reason: string; operator: string } | null;
+  /**
+   * What decided it when a rule or a bulk resolution did (`rule:<id>`, `bulk:<id>`): its effect
+   * joins one journal entry per source and resolution (the link table names each exception it
+   * covers). Absent or null: a person's own decision, with its own entry.
+   */
+  group?: string | null;
+  /**
+   * Settled at our figure while the provider has not reported it yet (an expected item), until
+   * this instant; absent or null otherwise.
+   */
+  expectedUntil?: string | null;
 }
 
 export interface StatementInputs {
@@ -91,7 +102,13 @@ export interface SettledPeriod {
    * Resolutions that move this period's GGR, and what each posts to the ledger: the effect,
    * less what ingest already accrued there (a transaction received after the freeze).
    */
-  resolutionEffects: { exceptionId: string; effectMinor: bigint; ledgerMinor: bigint }[];
+  resolutionEffects: {
+    exceptionId: string;
+    effectMinor: bigint;
+    ledgerMinor: bigint;
+    /** An aggregated entry (`<group>:<resolution>` in place of an exception id): the exceptions it covers. */
+    covers?: { exceptionId: string; ledgerMinor: bigint }[];
+  }[];
   /** Resolutions deferred to the next period (in the carry out). */
   deferred: { exceptionId: string; effectMinor: bigint }[];
   carriedInMinor: bigint;
@@ -152,7 +169,14 @@ export interface Statement {
     wins: Amount;
     ggrBeforeResolutions: Amount;
     /** `effect` on this period's GGR; `posted`, what its ledger entry moves (see ledgerEntries). */
-    resolutions: { exceptionId: string; resolution: Resolution; effect: Amount; posted: Amount }[];
+    /** One line per exception, or per rule or bulk and resolution (`exceptionId` the group's key, with `covers`). */
+    resolutions: {
+      exceptionId: string;
+      resolution: Resolution;
+      effect: Amount;
+      posted: Amount;
+      covers?: number;
+    }[];
     ggr: Amount;
     bonusCost: Amount;
     jackpotContributions: Amount;
@@ -200,6 +224,11 @@ export interface Statement {
   netPayable: Amount;
   /** What rounding dropped, per step, as exact fractions of a minor unit (never lost silently). */
   rounding: { step: string; residue: string }[];
+  /**
+   * Items settled at our figure that the provider had not reported yet, each awaited until its
+   * age limit (then booked as mismatched in a later cycle). Present only when there are some.
+   */
+  expected?: { exceptionId: string; txId: string | null; difference: Amount; until: string }[];
   exceptions: {
     exceptionId: string;
     kind: string;
@@ -361,6 +390,10 @@ export function settle(inputs: StatementInputs): Settled {
   const resolutionEffects: SettledPeriod['resolutionEffects'] = [];
   const deferred: SettledPeriod['deferred'] = [];
   const applied: Statement['revenue']['resolutions'] = [];
+  const grouped = new Map<
+    string,
+    { resolution: Resolution; effect: bigint; ledger: bigint; covers: { exceptionId: string; ledgerMinor: bigint }[] }
+  >();
   const exceptions = [...inputs.exceptions].sort(byKey((e) => e.exceptionId));
   for (const e of exceptions) {
     if (!e.resolution) throw new StatementInputError(`exception ${e.exceptionId} is not resolved`);
@@ -410,6 +443,16 @@ export function settle(inputs: StatementInputs): Settled {
     }
     const ledgerMinor = effect - accrued;
     if (effect === 0n && ledgerMinor === 0n) continue;
+    if (e.group) {
+      // A rule's or a bulk's decisions: one line and one entry per source and resolution.
+      const key = `${e.group}:${e.resolution.resolution}`;
+      const g = grouped.get(key) ?? { resolution: e.resolution.resolution, effect: 0n, ledger: 0n, covers: [] };
+      g.effect += effect;
+      g.ledger += ledgerMinor;
+      g.covers.push({ exceptionId: e.exceptionId, ledgerMinor });
+      grouped.set(key, g);
+      continue;
+    }
     resolutionEffects.push({ exceptionId: e.exceptionId, effectMinor: effect, ledgerMinor });
     applied.push({
       exceptionId: e.exceptionId,
@@ -418,6 +461,32 @@ export function settle(inputs: StatementInputs): Settled {
       posted: fmt(ledgerMinor),
     });
   }
+  for (const [key, g] of [...grouped].sort(byKey(([k]) => k))) {
+    if (g.effect === 0n && g.ledger === 0n) continue;
+    resolutionEffects.push({ exceptionId: key, effectMinor: g.effect, ledgerMinor: g.ledger, covers: g.covers });
+    applied.push({
+      exceptionId: key,
+      resolution: g.resolution,
+      effect: fmt(g.effect),
+      posted: fmt(g.ledger),
+      covers: g.covers.length,
+    });
+  }
+  const expected = exceptions.flatMap((e) =>
+    e.expectedUntil
+      ? [
+          {
+            exceptionId: e.exceptionId,
+            txId: e.txId,
+            difference:
+              e.currency === null
+                ? fmt(BigInt(e.differenceMinor))
+                : formatAmount(BigInt(e.differenceMinor), scaleOf(e.currency)),
+            until: e.expectedUntil,
+          },
+        ]
+      : [],
+  );
   const adjustmentMinor = resolutionEffects.reduce((s, e) => s + e.effectMinor, 0n);
   const deferredMinor = deferred.reduce((s, e) => s + e.effectMinor, 0n);
   const carriedInMinor = inputs.carriedIn.reduce((s, c) => s + c.amountMinor, 0n);
@@ -556,6 +625,7 @@ export function settle(inputs: StatementInputs): Settled {
       detail: e.detail,
       resolution: e.resolution,
     })),
+    ...(expected.length > 0 ? { expected } : {}),
     ledgerEntries: ledgerEntryKeys(inputs.cycleId, {
       resolutionEffects: resolutionEffects.filter((e) => e.ledgerMinor !== 0n),
       gamingTaxMinor: fees.gamingTaxMinor,

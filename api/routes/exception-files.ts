@@ -26,7 +26,7 @@ import { importResolutions, type ResolveResult } from '../../workflows/settlemen
 import { authDeps, type Principal } from '../auth';
 import type { ApiDeps } from '../deps';
 import { BODY_DIGEST, mountRoute } from '../route';
-import { errorResponses, jsonResponse } from '../schemas';
+import { errorResponses, jsonResponse, settlementIdSchema } from '../schemas';
 import { sendDecision } from '../updates';
 
 // A cycle's exceptions as CSV and back. The export is read page by page (keyset) in one
@@ -34,13 +34,7 @@ import { sendDecision } from '../updates';
 // (line by line, every problem named with its line and column), stored, and applied by the
 // cycle's workflow through one Update carrying only its id, all or nothing.
 
-/** A settlement id, as api/routes/settlements.ts checks it (not exported there). */
-const cycleId = z
-  .string()
-  .regex(
-    /^settlement:[a-z0-9][a-z0-9-]{1,62}:\d{4}-\d{2}-\d{2}$/,
-    'a settlement id: settlement:<partnerId>:<periodStart>',
-  );
+const cycleId = settlementIdSchema;
 
 /** Exceptions read per query while exporting (keyset pages, one snapshot). */
 const EXPORT_PAGE = 1_000;

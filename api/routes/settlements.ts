@@ -37,18 +37,13 @@ import { SettlementStatus } from '../../workflows/search-attributes';
 import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
 import { describeWorkflow, sendDecision, UPDATE_RETRY_AFTER_S } from '../updates';
-import { errorResponses, jsonResponse } from '../schemas';
+import { errorResponses, jsonResponse, settlementIdSchema } from '../schemas';
 import { nonBlankText } from '../../domain/text';
 
 const day = z.iso.date();
 /** The most business days one backfill settles (a quarter): a typo cannot start thousands of cycles. */
 export const BACKFILL_MAX_DAYS = 92;
-const cycleId = z
-  .string()
-  .regex(
-    /^settlement:[a-z0-9][a-z0-9-]{1,62}:\d{4}-\d{2}-\d{2}$/,
-    'a settlement id: settlement:<partnerId>:<periodStart>',
-  );
+const cycleId = settlementIdSchema;
 
 const cycleSchema = z
   .object({

@@ -20,6 +20,8 @@ export async function settlingPartner(
   provider: SimulatedProvider,
   txs: SimulatedTx[],
   settlement?: { period: 'daily'; cutoffGraceMinutes: number; payoutApprovalThresholdMinor: string },
+  /** Other contract terms of the caller's (e.g. `reconciliation` rules). */
+  more: Record<string, unknown> = {},
 ): Promise<TestPartner> {
   const p = await onboardPartner(stack, { timezone: 'UTC' });
   for (let i = 0; i < txs.length; i += 1000) {
@@ -45,6 +47,7 @@ export async function settlingPartner(
       jackpots: 'exclude',
       taxWithholdingRate: '0',
       ...(settlement ? { settlement } : {}),
+      ...more,
     },
   });
   if (contract.status !== 200)

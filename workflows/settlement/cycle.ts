@@ -20,7 +20,7 @@ import {
   type BookSummary,
   type PayoutMaker,
 } from '../../domain/exception-book';
-import { conflict, notFound } from '../../domain/refusals';
+import { conflict, forbidden, invalid, notFound } from '../../domain/refusals';
 import {
   addMaker,
   approvalProblem,
@@ -32,6 +32,7 @@ import {
   type SettlementInput,
   type SettlementStatus,
 } from '../../domain/settlement';
+import { bulkPreviewProblem, bulkResolutionProblem } from '../../domain/bulk';
 import { decisionGuard } from '../decisions';
 import { refuse } from '../refuse';
 import {
@@ -43,6 +44,8 @@ import {
 import {
   approvePayout,
   importResolutions,
+  previewBulkResolution,
+  resolveInBulk,
   resolveException,
   settlementStatus,
   type CycleResume,
@@ -66,6 +69,21 @@ import {
  * limits (10,240 events, 10 MB) whatever the number of exceptions.
  */
 export const CONTINUE_AS_NEW_AT = { bytes: 2 * 1024 * 1024, events: 2_000 };
+
+/**
+ * The book's refusal of a decision (the set changed, a maker approving their own bulk, a
+ * malformed request) as the Update's own refusal, with its kind: the API answers 409, 403 or
+ * 422 with the book's words. Anything else goes on (retried or failed as it is).
+ */
+function refuseAsTheBook(err: unknown): never {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (cause instanceof ApplicationFailure) {
+    if (cause.type === 'ConflictError') refuse(conflict(cause.message));
+    if (cause.type === 'ForbiddenError') refuse(forbidden(cause.message));
+    if (cause.type === 'ValidationError') refuse(invalid(cause.message));
+  }
+  throw err;
+}
 
 /**
  * One settlement cycle's state and everything around its process: the status it publishes (the
@@ -294,6 +312,56 @@ export class Cycle {
         },
         description:
           'Resolve reconciliation exceptions, sealed by Clearhouse (API, or the UI/CLI through its codec): {"workflowId","update":"resolveException","exceptionId","resolution":"accept_ours|accept_theirs|adjust|write_off|carry_forward","amount"?,"reason"}, or {"workflowId","update":"resolveException","items":[{"exceptionId","resolution","amount"?,"reason"}, … up to 1,000]}',
+      },
+    );
+    setHandler(
+      previewBulkResolution,
+      // Read-only: the book answers through an activity (a validator cannot read Postgres).
+      async ({ filter }) => steps.previewBulkResolution(this.args, filter),
+      {
+        validator: (message) => {
+          const problem = bulkPreviewProblem(message);
+          if (problem) refuse(problem);
+        },
+        description:
+          'Preview a bulk resolution: what a filter selects now, with its count, totals and digest (nothing is written): {"workflowId","update":"previewBulkResolution","filter":{"kinds"?,"minAmountMinor"?,"maxAmountMinor"?,"gameIds"?,"currencies"?,"olderThanHours"?,"suggestion"?}}',
+      },
+    );
+    setHandler(
+      resolveInBulk,
+      async (message) => {
+        const { who, audit } = this.decisions.accept(message as { operator?: string });
+        this.resolutionsInRun++;
+        const outcome = await steps
+          .applyBulkResolution(this.args, {
+            filter: message.filter,
+            resolution: message.resolution,
+            ...(message.writeOffAccount === undefined ? {} : { writeOffAccount: message.writeOffAccount }),
+            reason: message.reason,
+            digest: message.digest,
+            who,
+            audit: { ...audit, updateId: currentUpdateInfo()!.id },
+          })
+          .catch(refuseAsTheBook);
+        if (outcome.result) await this.adoptBatch(outcome.result);
+        return {
+          bulkId: outcome.bulkId,
+          state: outcome.state,
+          count: outcome.count,
+          applied: outcome.applied,
+          open: this.open,
+        };
+      },
+      {
+        validator: (message) => {
+          const problem =
+            this.decisions.problem(message, 'resolveInBulk', 'resolver') ??
+            this.resolvingProblem() ??
+            bulkResolutionProblem(message);
+          if (problem) refuse(problem);
+        },
+        description:
+          'Resolve every open exception a previewed filter selects, with one resolution and reason, sealed by Clearhouse; refused when the set changed since the preview; above the contract threshold a second, different resolver sends the same request to apply it: {"workflowId","update":"resolveInBulk","filter":{…},"resolution":"accept_ours|accept_theirs|write_off|carry_forward","writeOffAccount"?,"reason","digest"}',
       },
     );
     setHandler(

@@ -3,6 +3,8 @@ export { settlementCycleV2 } from './process';
 export {
   approvePayout,
   importResolutions,
+  previewBulkResolution,
+  resolveInBulk,
   resolveException,
   settlementStatus,
   type CycleView,

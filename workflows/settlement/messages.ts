@@ -1,5 +1,6 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Decider } from '../../domain/actors';
+import type { BulkFilter, BulkOutcome, BulkPreview, BulkResolutionInput } from '../../domain/bulk';
 import type { Sealed } from '../../domain/decisions';
 import type { SpentNonce } from '../decisions';
 import type {
@@ -79,6 +80,10 @@ export interface ImportResolutionsInput {
 export const importResolutions = defineUpdate<ResolveResult, [Sealed<ImportResolutionsInput>]>(
   'importResolutions',
 );
+/** What a bulk resolution selects now (count, totals, digest): nothing is written. */
+export const previewBulkResolution = defineUpdate<BulkPreview, [{ filter: BulkFilter }]>('previewBulkResolution');
+/** One resolution for every open exception a previewed filter selects (refused if the set changed). */
+export const resolveInBulk = defineUpdate<BulkOutcome, [Sealed<BulkResolutionInput>]>('resolveInBulk');
 export const approvePayout = defineUpdate<
   { approvals: number; needed: number },
   [Sealed<ApprovePayoutInput>]
