@@ -312,9 +312,7 @@ export function reportActivities({
     },
 
     /** Totals per (day, game, currency) first; transactions only where they differ. */
-    async reconcile(
-      c: CycleArgs & { frozenAt: string },
-    ): Promise<{
+    async reconcile(c: CycleArgs & { frozenAt: string }): Promise<{
       keysCompared: number;
       keysDiffering: number;
       exceptions: SettlementException[];
@@ -367,11 +365,7 @@ export function reportActivities({
         },
       });
       // Rules before people: what the contract decides, and what is still arriving (expected).
-      const auto = await resolveBeforePeople(
-        db,
-        c,
-        activityInfo().workflowExecution?.runId ?? c.cycleId,
-      );
+      const auto = await resolveBeforePeople(db, c, activityInfo().workflowExecution?.runId ?? c.cycleId);
       return {
         keysCompared: ours.length,
         keysDiffering: keys.length,

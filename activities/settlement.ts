@@ -306,20 +306,23 @@ export function settlementActivities({
         const journalId = settlementJournalId(c.cycleId);
         if (settled) {
           await storeJournal(client, settled.journal);
-          await linkEntryExceptions(
-            client,
-            journalId,
-            c.cycleId,
-            settled.resolutionEffects.flatMap((e) =>
+          await linkEntryExceptions(client, journalId, c.cycleId, [
+            ...settled.resolutionEffects.flatMap((e) =>
               (e.covers ?? []).map((x) => ({
                 entryKey: `${c.cycleId}:resolution:${e.exceptionId}`,
                 exceptionId: x.exceptionId,
                 amountMinor: x.ledgerMinor,
               })),
             ),
-          );
-        }
-        else if (!(await journalOf(client, journalId)))
+            ...settled.writeOffs.flatMap((w) =>
+              w.covers.map((x) => ({
+                entryKey: `${c.cycleId}:write-off:${w.account}`,
+                exceptionId: x.exceptionId,
+                amountMinor: x.ledgerMinor,
+              })),
+            ),
+          ]);
+        } else if (!(await journalOf(client, journalId)))
           // Fees computed by the legacy workflow before it failed: it posted without a journal.
           throw new DataError(
             `${c.cycleId} was settled by the legacy workflow (no journal stored): finish it there, or void its accrual first`,

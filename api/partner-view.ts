@@ -224,5 +224,6 @@ export const statementView = z.object({
   expected: z
     .array(z.object({ exceptionId: text, txId: text.nullable(), difference: amount, until: text }))
     .optional(),
+  writtenOff: z.array(z.object({ account: text, amount, covers: z.number().int() })).optional(),
   ledgerEntries: z.array(text),
 });

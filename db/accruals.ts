@@ -232,8 +232,9 @@ export async function exceptionRecords(
     operator: string | null;
     resolution_group: string | null;
     expected_until: Date | null;
+    write_off_account: string | null;
   }>(
-    `SELECT e.exception_id, e.kind, e.tx_id, e.difference_minor::text, e.detail, e.currency, e.resolution_group, e.expected_until,
+    `SELECT e.exception_id, e.kind, e.tx_id, e.difference_minor::text, e.detail, e.currency, e.resolution_group, e.expected_until, e.write_off_account,
             CASE WHEN g.received_at > c.frozen_at THEN g.amount_minor::text END AS late_accrued_minor, coalesce(g.type, e.report_tx_type) AS tx_type,
             (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate,
             e.resolution, e.resolution_amount_minor::text AS amount, e.reason, e.operator
@@ -256,6 +257,7 @@ export async function exceptionRecords(
     isAggregate: r.is_aggregate,
     ...(r.resolution_group === null ? {} : { group: r.resolution_group }),
     ...(r.expected_until === null ? {} : { expectedUntil: r.expected_until.toISOString() }),
+    ...(r.write_off_account === null ? {} : { writeOffAccount: r.write_off_account }),
     resolution:
       r.resolution === null
         ? null

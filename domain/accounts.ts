@@ -12,6 +12,9 @@
 //   carry_forward  asset      memo: base carried to later periods (negative base, deferred
 //                             resolutions), signed; zero once later periods absorbed it
 //   carry_forward_offset equity  memo: the other side of carry_forward
+//   write_off:<name> expense  memo: differences written off to a named account (a rule's or a
+//                             bulk's write-off), in GGR terms; settled on our figure
+//   write_off_offset equity   memo: the other side of write_off:<name>
 // House, per currency:
 //   payouts_clearing asset    money on its way to partners
 //   gaming_tax_payable:<jurisdiction, e.g. mt> liability  gaming tax owed to that jurisdiction
@@ -62,5 +65,33 @@ export function gamingTaxAccount(jurisdiction: string, currency: string): Accoun
     ownerKind: 'house',
     kind: 'liability',
     currency,
+  };
+}
+
+/**
+ * A named write-off account of a partner (a contract rule's or a bulk resolution's
+ * `writeOffAccount`, e.g. rounding_differences) and its offset: memo accounts recording, in GGR
+ * terms, what was written off while the period settled on our figure.
+ */
+export function writeOffAccounts(
+  partnerId: string,
+  name: string,
+  currency: string,
+): { account: AccountSpec; offset: AccountSpec } {
+  return {
+    account: {
+      code: `partner:${partnerId}:write_off:${name}:${currency}`,
+      ownerKind: 'partner',
+      partnerId,
+      kind: 'expense',
+      currency,
+    },
+    offset: {
+      code: `partner:${partnerId}:write_off_offset:${currency}`,
+      ownerKind: 'partner',
+      partnerId,
+      kind: 'equity',
+      currency,
+    },
   };
 }

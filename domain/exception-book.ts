@@ -106,7 +106,11 @@ export function resolutionMessageProblem(
 
 /** Why an importResolutions message is malformed (it names a CSV the API stored), or null. */
 export function importMessageProblem(input: unknown): Refusal | null {
-  if (!isObject(input) || typeof input.importId !== 'string' || !/^[A-Za-z0-9:_-]{1,100}$/.test(input.importId))
+  if (
+    !isObject(input) ||
+    typeof input.importId !== 'string' ||
+    !/^[A-Za-z0-9:_-]{1,100}$/.test(input.importId)
+  )
     return invalid('send {"importId"} of a CSV stored through POST /v1/settlements/{id}/exceptions/import');
   return null;
 }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import {
   gamingTaxAccount,
+  writeOffAccounts,
   houseAccount,
   partnerAccount,
   type AccountKind,
@@ -350,6 +351,8 @@ export interface SettlementFigures {
   scale: number;
   /** Resolutions whose entry moves something (`ledgerMinor` ≠ 0), in the statement's order. */
   resolutionEffects: { exceptionId: string; ledgerMinor: bigint; covers?: unknown[] }[];
+  /** Write-offs to named accounts (memo), per account; absent in journals built before them. */
+  writeOffs?: { account: string; amountMinor: bigint; covers: unknown[] }[];
   carriedIn: { fromSettlementId: string; amountMinor: bigint }[];
   carriedOutMinor: bigint;
   /** Null when the contract levies no gaming tax. */
@@ -403,9 +406,31 @@ export function settlementJournal(cycle: JournalCycle, f: SettlementFigures): Jo
               covers: e.covers.length,
               ggrEffectMinor: e.ledgerMinor.toString(),
             }
-          : { line: 'revenue.resolutions', exceptionId: e.exceptionId, ggrEffectMinor: e.ledgerMinor.toString() },
+          : {
+              line: 'revenue.resolutions',
+              exceptionId: e.exceptionId,
+              ggrEffectMinor: e.ledgerMinor.toString(),
+            },
         // More GGR: game play owes the operator more; less: the reverse.
         [signed(acct('game_activity'), acct('gaming_revenue'), e.ledgerMinor)],
+      ),
+    );
+  }
+  // What was written off to a named account, in GGR terms: memo entries (the period settles on
+  // our figure), one per account, linked to the exceptions it covers (journal_entry_exceptions).
+  for (const w of f.writeOffs ?? []) {
+    const { account, offset } = writeOffAccounts(cycle.partnerId, w.account, cycle.currency);
+    entries.push(
+      entry(
+        `write-off:${w.account}`,
+        'adjustment',
+        {
+          line: 'writtenOff',
+          account: w.account,
+          covers: w.covers.length,
+          writtenOffMinor: w.amountMinor.toString(),
+        },
+        [signed(account, offset, w.amountMinor)],
       ),
     );
   }

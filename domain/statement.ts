@@ -73,6 +73,8 @@ export interface ExceptionRecord {
    * this instant; absent or null otherwise.
    */
   expectedUntil?: string | null;
+  /** The named account a write-off by a rule or a bulk goes to (absent: a write-off posts nothing). */
+  writeOffAccount?: string | null;
 }
 
 export interface StatementInputs {
@@ -108,6 +110,15 @@ export interface SettledPeriod {
     ledgerMinor: bigint;
     /** An aggregated entry (`<group>:<resolution>` in place of an exception id): the exceptions it covers. */
     covers?: { exceptionId: string; ledgerMinor: bigint }[];
+  }[];
+  /**
+   * Write-offs to named accounts, per account: what accepting the provider's figure would have
+   * moved GGR by (memo entries; the period settles on our figure), and the exceptions covered.
+   */
+  writeOffs: {
+    account: string;
+    amountMinor: bigint;
+    covers: { exceptionId: string; ledgerMinor: bigint }[];
   }[];
   /** Resolutions deferred to the next period (in the carry out). */
   deferred: { exceptionId: string; effectMinor: bigint }[];
@@ -229,6 +240,8 @@ export interface Statement {
    * age limit (then booked as mismatched in a later cycle). Present only when there are some.
    */
   expected?: { exceptionId: string; txId: string | null; difference: Amount; until: string }[];
+  /** Differences written off to named accounts (memo entries), per account. Present only when there are some. */
+  writtenOff?: { account: string; amount: Amount; covers: number }[];
   exceptions: {
     exceptionId: string;
     kind: string;
@@ -282,6 +295,7 @@ export function ledgerEntryKeys(
   cycleId: string,
   p: {
     resolutionEffects: { exceptionId: string }[];
+    writeOffs?: { account: string }[];
     gamingTaxMinor: bigint;
     netPayableMinor: bigint;
     taxWithheldMinor: bigint;
@@ -291,6 +305,7 @@ export function ledgerEntryKeys(
 ): string[] {
   return [
     ...p.resolutionEffects.map((e) => `${cycleId}:resolution:${e.exceptionId}`),
+    ...(p.writeOffs ?? []).map((w) => `${cycleId}:write-off:${w.account}`),
     ...(p.carriedInMinor !== 0n ? [`${cycleId}:carry-in`] : []),
     ...(p.carriedOutMinor !== 0n ? [`${cycleId}:carry-out`] : []),
     ...(p.gamingTaxMinor !== 0n ? [`${cycleId}:gaming-tax`] : []),
@@ -390,9 +405,18 @@ export function settle(inputs: StatementInputs): Settled {
   const resolutionEffects: SettledPeriod['resolutionEffects'] = [];
   const deferred: SettledPeriod['deferred'] = [];
   const applied: Statement['revenue']['resolutions'] = [];
+  const writeOffs = new Map<
+    string,
+    { amountMinor: bigint; covers: { exceptionId: string; ledgerMinor: bigint }[] }
+  >();
   const grouped = new Map<
     string,
-    { resolution: Resolution; effect: bigint; ledger: bigint; covers: { exceptionId: string; ledgerMinor: bigint }[] }
+    {
+      resolution: Resolution;
+      effect: bigint;
+      ledger: bigint;
+      covers: { exceptionId: string; ledgerMinor: bigint }[];
+    }
   >();
   const exceptions = [...inputs.exceptions].sort(byKey((e) => e.exceptionId));
   for (const e of exceptions) {
@@ -431,6 +455,15 @@ export function settle(inputs: StatementInputs): Settled {
             ),
           )
         : 0n;
+    if (e.resolution.resolution === 'write_off' && e.writeOffAccount) {
+      const written = inSettlement(resolutionBaseEffect(fact, { resolution: 'accept_theirs' }));
+      if (written !== 0n) {
+        const w = writeOffs.get(e.writeOffAccount) ?? { amountMinor: 0n, covers: [] };
+        w.amountMinor += written;
+        w.covers.push({ exceptionId: e.exceptionId, ledgerMinor: written });
+        writeOffs.set(e.writeOffAccount, w);
+      }
+    }
     let effect = 0n;
     if (e.resolution.resolution === 'carry_forward') {
       const deferredEffect = inSettlement(resolutionBaseEffect(fact, { resolution: 'accept_theirs' }));
@@ -446,7 +479,12 @@ export function settle(inputs: StatementInputs): Settled {
     if (e.group) {
       // A rule's or a bulk's decisions: one line and one entry per source and resolution.
       const key = `${e.group}:${e.resolution.resolution}`;
-      const g = grouped.get(key) ?? { resolution: e.resolution.resolution, effect: 0n, ledger: 0n, covers: [] };
+      const g = grouped.get(key) ?? {
+        resolution: e.resolution.resolution,
+        effect: 0n,
+        ledger: 0n,
+        covers: [],
+      };
       g.effect += effect;
       g.ledger += ledgerMinor;
       g.covers.push({ exceptionId: e.exceptionId, ledgerMinor });
@@ -463,7 +501,12 @@ export function settle(inputs: StatementInputs): Settled {
   }
   for (const [key, g] of [...grouped].sort(byKey(([k]) => k))) {
     if (g.effect === 0n && g.ledger === 0n) continue;
-    resolutionEffects.push({ exceptionId: key, effectMinor: g.effect, ledgerMinor: g.ledger, covers: g.covers });
+    resolutionEffects.push({
+      exceptionId: key,
+      effectMinor: g.effect,
+      ledgerMinor: g.ledger,
+      covers: g.covers,
+    });
     applied.push({
       exceptionId: key,
       resolution: g.resolution,
@@ -487,6 +530,10 @@ export function settle(inputs: StatementInputs): Settled {
         ]
       : [],
   );
+  const writtenOff = [...writeOffs]
+    .filter(([, w]) => w.amountMinor !== 0n)
+    .sort(byKey(([a]) => a))
+    .map(([account, w]) => ({ account, amountMinor: w.amountMinor, covers: w.covers }));
   const adjustmentMinor = resolutionEffects.reduce((s, e) => s + e.effectMinor, 0n);
   const deferredMinor = deferred.reduce((s, e) => s + e.effectMinor, 0n);
   const carriedInMinor = inputs.carriedIn.reduce((s, c) => s + c.amountMinor, 0n);
@@ -626,7 +673,17 @@ export function settle(inputs: StatementInputs): Settled {
       resolution: e.resolution,
     })),
     ...(expected.length > 0 ? { expected } : {}),
+    ...(writtenOff.length > 0
+      ? {
+          writtenOff: writtenOff.map((w) => ({
+            account: w.account,
+            amount: fmt(w.amountMinor),
+            covers: w.covers.length,
+          })),
+        }
+      : {}),
     ledgerEntries: ledgerEntryKeys(inputs.cycleId, {
+      writeOffs: writtenOff,
       resolutionEffects: resolutionEffects.filter((e) => e.ledgerMinor !== 0n),
       gamingTaxMinor: fees.gamingTaxMinor,
       netPayableMinor: fees.netPayableMinor,
@@ -646,6 +703,7 @@ export function settle(inputs: StatementInputs): Settled {
     {
       scale,
       resolutionEffects: resolutionEffects.filter((e) => e.ledgerMinor !== 0n),
+      writeOffs: writtenOff,
       carriedIn: inputs.carriedIn,
       carriedOutMinor: fees.carriedOutMinor,
       gamingTax: terms.gamingTax
@@ -663,7 +721,7 @@ export function settle(inputs: StatementInputs): Settled {
     throw new Error(
       `journal of ${inputs.cycleId} posts ${posted.join(', ')}; the statement lists ${listed.join(', ')}`,
     );
-  return { statement, fees, resolutionEffects, deferred, carriedInMinor, journal };
+  return { statement, fees, resolutionEffects, writeOffs: writtenOff, deferred, carriedInMinor, journal };
 }
 
 function parseFraction(r: { residue: string }): Fraction {

@@ -99,15 +99,39 @@ describe('reconciliation rules, expected items and bulk resolution', () => {
     }
   }
 
-  it('rules settle what the contract says, late rounds are expected and arrive the next day, a dry run says the same', async () => {
-    const prefix = uniqueId('rr');
+  /** A day whose planted rounding the oracle below can follow (see the first test). */
+  function plantedDay(prefix: string) {
     const txs = [...day(prefix, D1, 400), ...dayOfTransactions(`${prefix}-d2`, D2, 200)];
     const altered = `${prefix}-7`;
     const faults = faultsFor(altered);
     const fx = volumeFaultEffects(txs, faults);
     const d1Ids = new Set(txs.filter((t) => t.occurredAtMs < Date.parse(`${D2}T00:00:00Z`)).map((t) => t.id));
     const shifted = fx.shifted.filter((s) => d1Ids.has(s.txId)).map((s) => s.txId);
-    const rounded = fx.rounded.filter((r) => d1Ids.has(r.txId) && !shifted.includes(r.txId));
+    // Reconciliation compares totals per (day, game, currency) first: rounding that nets to zero
+    // within a game whose totals otherwise agree is never looked at (nor does it move money).
+    const game = new Map(txs.map((t) => [t.id, t.gameId]));
+    const net = new Map<string, bigint>();
+    for (const r of fx.rounded)
+      if (d1Ids.has(r.txId) && !shifted.includes(r.txId))
+        net.set(game.get(r.txId)!, (net.get(game.get(r.txId)!) ?? 0n) + r.deltaMinor);
+    const differing = new Set([
+      ...[...net].filter(([, d]) => d !== 0n).map(([g]) => g),
+      game.get(altered)!,
+      ...shifted.map((id) => game.get(id)!),
+    ]);
+    const rounded = fx.rounded.filter(
+      (r) => d1Ids.has(r.txId) && !shifted.includes(r.txId) && differing.has(game.get(r.txId)!),
+    );
+    return { txs, altered, faults, shifted, rounded };
+  }
+
+  it('rules settle what the contract says, late rounds are expected and arrive the next day, a dry run says the same', async () => {
+    // A day whose rounding, less the one decision reversed below, moves GGR (a zero net moves
+    // nothing and posts no entry, which the assertions on the entry need).
+    let planted = plantedDay(uniqueId('rr'));
+    while (planted.rounded.slice(1).reduce((s, r) => s + r.deltaMinor, 0n) === 0n)
+      planted = plantedDay(uniqueId('rr'));
+    const { txs, altered, faults, shifted, rounded } = planted;
     expect(shifted.length).toBeGreaterThanOrEqual(4);
     expect(rounded.length).toBeGreaterThan(10);
 
@@ -346,6 +370,130 @@ describe('reconciliation rules, expected items and bulk resolution', () => {
     const statement = (await stack.api(`/v1/settlements/${encodeURIComponent(c2)}/statement`)).body;
     expect(statement.revenue.resolutions).toEqual([
       expect.objectContaining({ exceptionId: id, resolution: 'accept_theirs', effect: '-5.02' }),
+    ]);
+  }, 180_000);
+
+  /** Rounds of two bets and a win on one game: the shapes a provider splits and aggregates. */
+  function matchedDay(prefix: string) {
+    const txs: SimulatedTx[] = Array.from({ length: 300 }, (_, i) => ({
+      id: `${prefix}-${i}`,
+      type: i % 3 === 2 ? 'win' : 'bet',
+      roundId: `${prefix}-r${Math.floor(i / 3)}`,
+      gameId: `game-${Math.floor(i / 3) % 4}`,
+      currency: 'EUR',
+      amountMinor: BigInt(100 + ((i * 37) % 900)),
+      occurredAtMs: Date.parse(`${D1}T08:00:00Z`) + i * 1000,
+    }));
+    const faults: Faults = {
+      splitWins: { everyNth: 5, parts: 2 },
+      aggregateRounds: { everyNth: 4 },
+      roundOwnWay: { everyNth: 3, deltaMinor: 2n },
+    };
+    const fx = volumeFaultEffects(txs, faults);
+    // Only games whose totals differ are compared transaction by transaction: a split keeps a
+    // game's totals, an aggregated round changes its bet count, rounding may net to zero.
+    const gameOf = new Map(txs.map((t) => [t.id, t.gameId]));
+    const splitOrAggregated = new Set([
+      ...fx.split.map((x) => x.txId),
+      ...fx.aggregated.flatMap((a) => a.txIds),
+    ]);
+    const net = new Map<string, bigint>();
+    for (const r of fx.rounded)
+      if (!splitOrAggregated.has(r.txId))
+        net.set(gameOf.get(r.txId)!, (net.get(gameOf.get(r.txId)!) ?? 0n) + r.deltaMinor);
+    const differing = new Set([
+      ...fx.aggregated.map((a) => gameOf.get(a.txIds[0]!)!),
+      ...[...net].filter(([, d]) => d !== 0n).map(([g]) => g),
+    ]);
+    const split = fx.split.find((x) => differing.has(gameOf.get(x.txId)!));
+    const rounded = fx.rounded.filter(
+      (r) => !splitOrAggregated.has(r.txId) && differing.has(gameOf.get(r.txId)!),
+    );
+    return { txs, faults, fx, split, rounded };
+  }
+
+  it('matches split wins and aggregated rounds with their evidence, and writes rounding off to a named account', async () => {
+    // A day with a split in a game the comparison looks at and rounding that does not net to zero.
+    let day = matchedDay(uniqueId('mm'));
+    while (!day.split || day.rounded.reduce((s, r) => s + r.deltaMinor, 0n) === 0n)
+      day = matchedDay(uniqueId('mm'));
+    const { txs, faults, fx, rounded } = day;
+    const split = day.split;
+    expect(fx.aggregated.length).toBeGreaterThan(3);
+    provider.setTransactions(txs);
+    provider.setFaults(faults);
+    const p = await settlingPartner(stack, provider, txs, SETTLEMENT, {
+      reconciliation: {
+        rules: [
+          {
+            id: 'small',
+            kinds: ['amount_mismatch'],
+            tolerance: { absoluteMinor: '2', percent: '0', base: 'larger', rounding: 'half_up' },
+            action: 'write_off',
+            writeOffAccount: 'rounding_differences',
+          },
+        ],
+      },
+    });
+    const c = await start(p.id, D1);
+    // No person: the matcher and the rule decide everything.
+    expect((await stack.temporal.workflow.getHandle(c).result()).status).toBe('Completed');
+    const all = new Map((await exceptions(c)).map((e) => [e.exceptionId as string, e]));
+    expect(all.get(`missing_theirs:${split.txId}`)).toMatchObject({
+      resolution: 'accept_ours',
+      actor: 'matcher',
+    });
+    for (const part of split.parts)
+      expect(all.get(`missing_ours:${part.id}`)).toMatchObject({
+        resolution: 'accept_ours',
+        actor: 'matcher',
+      });
+    const history = await stack.api(
+      `/v1/settlements/${encodeURIComponent(c)}/exceptions/${encodeURIComponent(`missing_theirs:${split.txId}`)}/history`,
+    );
+    expect(history.body.groups).toEqual([
+      expect.objectContaining({
+        shape: '1:N',
+        confidence: 100,
+        decision: 'confirmed',
+        evidence: expect.objectContaining({
+          fieldsAgreed: expect.arrayContaining(['amount', 'currency', 'time', 'reference']),
+          amountDriftMinor: '0',
+          referenceAgreement: 'split',
+        }),
+      }),
+    ]);
+    const agg = fx.aggregated[0]!;
+    expect(all.get(`missing_ours:${agg.id}`)).toMatchObject({ resolution: 'accept_ours', actor: 'matcher' });
+    for (const t of agg.txIds) expect(all.get(`missing_theirs:${t}`)).toMatchObject({ actor: 'matcher' });
+
+    // The rounding differences: written off to the named account, one memo entry for them all.
+    for (const r of rounded)
+      expect(all.get(`amount_mismatch:${r.txId}`)).toMatchObject({
+        resolution: 'write_off',
+        actor: `rule:${p.id}:v1:small`,
+      });
+    const written = rounded.reduce((s, r) => s - r.deltaMinor, 0n); // wins: GGR moves by −delta
+    const statement = (await stack.api(`/v1/settlements/${encodeURIComponent(c)}/statement`)).body;
+    expect(statement.writtenOff).toEqual([
+      { account: 'rounding_differences', amount: (Number(written) / 100).toFixed(2), covers: rounded.length },
+    ]);
+    // Settled on our figure: the write-off moves no GGR.
+    expect(statement.revenue.resolutions).toEqual([]);
+    const links = await stack.db.pool.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM journal_entry_exceptions WHERE entry_key = $1',
+      [`${c}:write-off:rounding_differences`],
+    );
+    expect(links.rows[0]!.n).toBe(String(rounded.length));
+    const balance = await stack.db.pool.query<{ code: string }>(
+      `SELECT a.code FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
+         JOIN ledger_accounts a ON a.id IN (p.debit_account_id, p.credit_account_id)
+        WHERE e.idempotency_key = $1 ORDER BY a.code`,
+      [`${c}:write-off:rounding_differences`],
+    );
+    expect(balance.rows.map((r) => r.code)).toEqual([
+      `partner:${p.id}:write_off:rounding_differences:EUR`,
+      `partner:${p.id}:write_off_offset:EUR`,
     ]);
   }, 180_000);
 });

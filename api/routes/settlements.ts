@@ -38,6 +38,7 @@ import { decodeCursor, nextCursorSchema, page, pageQuery } from '../paging';
 import { mountRoute } from '../route';
 import { describeWorkflow, sendDecision, UPDATE_RETRY_AFTER_S } from '../updates';
 import { errorResponses, jsonResponse, settlementIdSchema } from '../schemas';
+import { matchGroupsOf } from '../../db/matching';
 import { nonBlankText } from '../../domain/text';
 
 const day = z.iso.date();
@@ -650,8 +651,12 @@ export function settlementRoutes(
     params: z.object({ id: cycleId, exceptionId: z.string().min(1).max(300) }),
     responses: {
       200: jsonResponse(
-        z.object({ events: z.array(z.unknown()), matches: z.array(z.unknown()) }),
-        'Its events, oldest first, and the transactions it is about (ours by id, theirs by report row)',
+        z.object({
+          events: z.array(z.unknown()),
+          matches: z.array(z.unknown()),
+          groups: z.array(z.unknown()),
+        }),
+        'Its events, oldest first, the transactions it is about (ours by id, theirs by report row), and the match groups it belongs to (members, confidence, evidence)',
       ),
       ...errorResponses(400, 401, 403, 404),
     },
@@ -661,7 +666,11 @@ export function settlementRoutes(
         throw new NotFoundError(`no exception ${params.exceptionId} in settlement ${params.id}`);
       return {
         status: 200,
-        body: { events, matches: await exceptionMatches(deps.db, params.id, params.exceptionId) },
+        body: {
+          events,
+          matches: await exceptionMatches(deps.db, params.id, params.exceptionId),
+          groups: await matchGroupsOf(deps.db, params.id, params.exceptionId),
+        },
       };
     },
   });

@@ -181,6 +181,7 @@ export class Cycle {
     this.view.remindersSent = r.remindersSent;
     this.view.escalated = r.escalated;
     this.view.continuedRuns = r.runs;
+    this.view.beforePeople = r.beforePeople ?? null;
     this.waitingSince = r.waitingSince;
     for (const m of r.makers) addMaker(this.makers, m);
     this.decisions.restore(r.seals);
@@ -471,10 +472,14 @@ export class Cycle {
       return;
     }
     // Only the fetch's failure is an exception for operators: reconciliation's own is not.
-    await reconciling.reconcileReport.executeWithOptions(
-      { summary: 'every transaction of the period, ours against theirs' },
+    const reconciled = await reconciling.reconcileReport.executeWithOptions(
+      {
+        summary:
+          "every transaction of the period, ours against theirs; then the contract's rules and the matcher",
+      },
       [{ ...this.args, frozenAt: this.view.frozenAt! }],
     );
+    this.view.beforePeople = reconciled.auto ?? null;
   }
 
   async readBook(): Promise<void> {
@@ -618,6 +623,7 @@ export class Cycle {
       makers: this.makers.filter((m) => m.made !== REQUESTED),
       seals: this.decisions.snapshot(),
       runs: this.view.continuedRuns + 1,
+      beforePeople: this.view.beforePeople ?? null,
       book: {
         version: this.view.bookVersion,
         open: this.view.exceptionsOpen,

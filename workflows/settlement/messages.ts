@@ -1,5 +1,6 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Decider } from '../../domain/actors';
+import type { AutoResolution } from '../../activities/auto-resolution';
 import type { BulkFilter, BulkOutcome, BulkPreview, BulkResolutionInput } from '../../domain/bulk';
 import type { Sealed } from '../../domain/decisions';
 import type { SpentNonce } from '../decisions';
@@ -24,6 +25,12 @@ export interface CycleView {
   exceptions: OpenException[];
   exceptionsOpen: number;
   exceptionsTotal: number;
+  /**
+   * What was decided before people (the contract's rules by rule id, the matcher, expected items
+   * and those of earlier cycles that arrived or expired); null until reconciled, and in cycles
+   * reconciled before rules existed.
+   */
+  beforePeople?: AutoResolution | null;
   /** The exception book's version the workflow holds: the fee step refuses any other. */
   bookVersion: number;
   /** Figures shown to the operator (decimal text in the settlement currency). */
@@ -58,6 +65,7 @@ export interface CycleResume {
   runs: number;
   /** The book as the previous run last saw it (counts, version, the first open ones). */
   book: BookSummary;
+  beforePeople?: AutoResolution | null;
 }
 
 /** The cycle's input: the plan as started, and, in a continued run, where it stands. */
@@ -81,7 +89,9 @@ export const importResolutions = defineUpdate<ResolveResult, [Sealed<ImportResol
   'importResolutions',
 );
 /** What a bulk resolution selects now (count, totals, digest): nothing is written. */
-export const previewBulkResolution = defineUpdate<BulkPreview, [{ filter: BulkFilter }]>('previewBulkResolution');
+export const previewBulkResolution = defineUpdate<BulkPreview, [{ filter: BulkFilter }]>(
+  'previewBulkResolution',
+);
 /** One resolution for every open exception a previewed filter selects (refused if the set changed). */
 export const resolveInBulk = defineUpdate<BulkOutcome, [Sealed<BulkResolutionInput>]>('resolveInBulk');
 export const approvePayout = defineUpdate<
