@@ -36,6 +36,8 @@ export interface AutoResolution {
   suggested: number;
   /** Rounds and candidates the bounded search left out (never silently). */
   matchTruncated: { rounds: number; candidates: number };
+  /** The contract's review window for these decisions before the fee (minutes; 0: none). */
+  reviewMinutes: number;
 }
 
 const auditOf = (
@@ -79,11 +81,12 @@ export async function resolveBeforePeople(
     matched: 0,
     suggested: 0,
     matchTruncated: { rounds: 0, candidates: 0 },
+    reviewMinutes: terms.reviewMinutes,
   };
   out.arrived = await settleArrivals(db, c, runId);
   out.expired = await bookExpiries(db, c);
   // Many-to-many within rounds (split wins, aggregated rounds) before the rules.
-  const unmatched = await unmatchedForMatching(db, c.cycleId, terms.matching);
+  const unmatched = terms.matching.enabled ? await unmatchedForMatching(db, c.cycleId, terms.matching) : [];
   if (unmatched.length > 0) {
     const { groups, truncated } = matchWithinRounds(unmatched, terms.matching);
     const applied = await applyMatchGroups(db, c.cycleId, groups);
@@ -153,7 +156,7 @@ async function settleArrivals(
   c: { cycleId: string; partnerId: string },
   runId: string,
 ): Promise<number> {
-  const arrivals = await rulesDb.expectedArrivals(db, c.cycleId);
+  const arrivals = await rulesDb.claimArrivals(db, c.cycleId);
   if (arrivals.length === 0) return 0;
   const differing: Discrepancy[] = arrivals
     .filter((a) => a.theirsMinor !== a.oursMinor)
@@ -185,7 +188,7 @@ async function settleArrivals(
       items: arrivals.length,
     }),
   });
-  await rulesDb.closeExpected(
+  await rulesDb.recordExpectedOutcome(
     db,
     c.cycleId,
     'arrived',
@@ -208,7 +211,7 @@ async function bookExpiries(
   db: Db,
   c: { cycleId: string; partnerId: string; frozenAt: string },
 ): Promise<number> {
-  const expired = await rulesDb.expiredExpected(db, c, c.frozenAt);
+  const expired = await rulesDb.claimExpiries(db, c, c.frozenAt);
   if (expired.length === 0) return 0;
   await book.recordFound(
     db,
@@ -227,7 +230,7 @@ async function bookExpiries(
       detail: `expected since ${x.fromCycle} (settled there at our figure) and still not reported at its age limit ${x.expectedUntil}: mismatched, settled in this period`,
     })),
   );
-  await rulesDb.closeExpected(
+  await rulesDb.recordExpectedOutcome(
     db,
     c.cycleId,
     'expired',

@@ -12,7 +12,10 @@ import { bulkThresholdOf } from '../services/reconciliation-rules';
 export function bulkActivities({ db }: { db: Db }) {
   return {
     async previewBulkResolution(c: CycleArgs, filter: BulkFilter): Promise<BulkPreview> {
-      return bulk.previewBulk(db, c.cycleId, filter, await bulkThresholdOf(db, c));
+      return bulk.previewBulk(db, c.cycleId, filter, {
+        thresholdMinor: await bulkThresholdOf(db, c),
+        settlementCurrency: c.currency,
+      });
     },
 
     async applyBulkResolution(
@@ -41,6 +44,7 @@ export function bulkActivities({ db }: { db: Db }) {
         who,
         updateId: audit.updateId,
         thresholdMinor: await bulkThresholdOf(db, c),
+        settlementCurrency: c.currency,
         audit: event,
       });
     },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Db } from './pool';
 import { withTransaction } from './retry';
-import { BatchRefused, bookSummary, resolveBatchIn, type BatchResult } from './exception-book';
+import { BatchRefused, bookMakers, bookSummary, resolveBatchIn, type BatchResult } from './exception-book';
 import type { AuditEvent } from './audit';
 import {
   BULK_PREVIEW_SAMPLE,
@@ -102,11 +102,21 @@ function totalsOf(set: Selected[]): BulkPreview['totals'] {
 }
 
 /**
- * Whether a set needs a second person: Σ|difference| of any currency above the threshold (the
- * contract's, in minor units; compared per currency, since no rate is locked before the fee).
+ * Whether a set needs a second person. The threshold is the contract's, in minor units of the
+ * settlement currency: a set with any other currency always does (no rate is locked before the
+ * fee to compare it), and so does one whose Σ|difference| — with what the same person already
+ * applied alone in this cycle's book, so that one bulk split in several does not slip under it
+ * — is above the threshold.
  */
-const aboveThreshold = (totals: BulkPreview['totals'], thresholdMinor: string) =>
-  totals.some((t) => BigInt(t.absoluteMinor) > BigInt(thresholdMinor));
+function aboveThreshold(
+  totals: BulkPreview['totals'],
+  t: { thresholdMinor: string; settlementCurrency: string },
+  appliedAloneMinor = 0n,
+): boolean {
+  if (totals.some((x) => x.currency !== null && x.currency !== t.settlementCurrency)) return true;
+  const sum = totals.reduce((s, x) => s + BigInt(x.absoluteMinor), 0n) + appliedAloneMinor;
+  return sum > BigInt(t.thresholdMinor);
+}
 
 /** The book's current generation (locked for an apply); a cycle with no book has nothing open. */
 async function generationOf(db: Queryable, cycleId: string, lock: boolean): Promise<number> {
@@ -122,7 +132,7 @@ export async function previewBulk(
   db: Db,
   cycleId: string,
   filter: BulkFilter,
-  thresholdMinor: string,
+  threshold: { thresholdMinor: string; settlementCurrency: string },
 ): Promise<BulkPreview> {
   return withTransaction(db, async (client) => {
     // One snapshot for the generation and the set.
@@ -135,8 +145,8 @@ export async function previewBulk(
       totals,
       digest: digestOf(cycleId, generation, set),
       sample: set.slice(0, BULK_PREVIEW_SAMPLE).map((s) => s.exceptionId),
-      needsSecondActor: aboveThreshold(totals, thresholdMinor),
-      thresholdMinor,
+      needsSecondActor: aboveThreshold(totals, threshold),
+      thresholdMinor: threshold.thresholdMinor,
     };
   });
 }
@@ -155,6 +165,7 @@ export async function applyBulk(
     who: Decider;
     updateId: string;
     thresholdMinor: string;
+    settlementCurrency: string;
     audit: AuditEvent;
   },
 ): Promise<BulkOutcome & { result: BatchResult | null }> {
@@ -174,8 +185,18 @@ export async function applyBulk(
       bulkId,
     ]);
     const prior = existing.rows[0];
-    if (prior?.state === 'applied')
-      return { bulkId, state: 'applied' as const, count: prior.count, applied: 0, batch: null };
+    if (prior?.state === 'applied') {
+      // A retry after the apply committed: the same answer, with the book's makers (the
+      // workflow adds those it has not seen; the payout step reads them from the book anyway).
+      const makers = [...(await bookMakers(client, cycleId)), ...(await bulkProposers(client, cycleId))];
+      return {
+        bulkId,
+        state: 'applied' as const,
+        count: prior.count,
+        applied: prior.count,
+        batch: { results: [], makers },
+      };
+    }
     const set = await select(client, cycleId, m.filter, true);
     if (set.length === 0)
       throw new ConflictError(
@@ -189,8 +210,13 @@ export async function applyBulk(
         [{ path: 'digest', message: `the set now has digest ${digest}` }],
       );
     const totals = totalsOf(set);
-    const needsTwo = aboveThreshold(totals, m.thresholdMinor);
     const actorKey = m.who.actor ?? m.who.name;
+    const alone = await client.query<{ sum: string }>(
+      `SELECT coalesce(sum(total_minor), 0)::text AS sum FROM bulk_resolutions
+        WHERE cycle_id = $1 AND generation = $2 AND state = 'applied' AND approved_by IS NULL AND proposed_by = $3`,
+      [cycleId, generation, actorKey],
+    );
+    const needsTwo = aboveThreshold(totals, m, prior ? 0n : BigInt(alone.rows[0]!.sum));
     if (needsTwo && !prior) {
       await client.query(
         `INSERT INTO bulk_resolutions (bulk_id, cycle_id, generation, filter, resolution, write_off_account, reason, digest,

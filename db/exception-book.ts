@@ -75,6 +75,13 @@ export async function openBook(db: Db, cycleId: string, runId: string): Promise<
          FROM settlement_exceptions WHERE cycle_id = $1 AND generation = $2`,
       [cycleId, book.generation, next, runId, `workflow:${cycleId}`],
     );
+    // Its expected items are no longer awaited (the new run decides its own); those a later
+    // cycle already saw arrive or expire stay as they were.
+    await client.query(
+      `UPDATE expected_items SET state = 'voided', closed_by_cycle = $1, closed_at = now()
+        WHERE cycle_id = $1 AND generation = $2 AND state = 'expected'`,
+      [cycleId, book.generation],
+    );
     await client.query(
       `UPDATE exception_books SET run_id = $2, generation = generation + 1, version = $3, total = 0, open = 0,
               updated_at = now() WHERE cycle_id = $1`,
@@ -313,6 +320,26 @@ export async function resolveBatchIn(
   {
     const { version, generation } = await lockBook(client, cycleId);
     const ids = batch.items.map((i) => i.exceptionId);
+    // Expected items these exceptions stand for, locked: a later cycle claiming one (arrived,
+    // expired) waits for this change, and one it already claimed is no longer this cycle's to undo.
+    const expected = await client.query<{
+      exception_id: string;
+      state: string;
+      closed_by_cycle: string | null;
+    }>(
+      `SELECT exception_id, state, closed_by_cycle FROM expected_items
+        WHERE cycle_id = $1 AND generation = $2 AND exception_id = ANY($3::text[])
+        ORDER BY partner_id, tx_id, cycle_id FOR UPDATE`,
+      [cycleId, generation, ids],
+    );
+    const settledElsewhere = new Map(
+      expected.rows
+        .filter((x) => x.state === 'arrived' || x.state === 'expired')
+        .map((x) => [
+          x.exception_id,
+          `its counterpart ${x.state === 'arrived' ? 'arrived' : 'was booked as mismatched'} in ${x.closed_by_cycle}`,
+        ]),
+    );
     const { rows } = await client.query<{
       exception_id: string;
       kind: string;
@@ -323,8 +350,10 @@ export async function resolveBatchIn(
       update_id: string | null;
       tx_type: string | null;
       is_aggregate: boolean;
+      arrived_for: string | null;
     }>(
       `SELECT e.exception_id, e.kind, e.difference_minor::text, e.resolution, e.operator, e.actor, e.update_id,
+              e.evidence->>'arrivedFor' AS arrived_for,
               coalesce(g.type, e.report_tx_type) AS tx_type, (e.tx_id IS NULL AND e.game_id IS NOT NULL) AS is_aggregate
          FROM settlement_exceptions e
          JOIN settlement_cycles c ON c.id = e.cycle_id
@@ -374,6 +403,21 @@ export async function resolveBatchIn(
         batch.actor !== null &&
         !isSystemDecision(batch.actor) &&
         e.update_id !== batch.updateId;
+      // Settled across two cycles (an expected item and its arrival or expiry): undoing one side
+      // alone would count the transaction twice or not at all. A restatement corrects it.
+      const across = reversing
+        ? (settledElsewhere.get(item.exceptionId) ??
+          (e.arrived_for ? `it is the counterpart of an expected item settled in ${e.arrived_for}` : null))
+        : null;
+      if (across) {
+        results.push({
+          exceptionId: item.exceptionId,
+          outcome: 'refused',
+          refusal: 'conflict',
+          reason: `${item.exceptionId} cannot be reversed: ${across}`,
+        });
+        continue;
+      }
       if (reversing) {
         // A resolver undoes what a rule, the matcher or reconciliation decided (until the fee).
         reversed.push({ exceptionId: item.exceptionId, was: e.resolution!, by: e.actor! });

@@ -1,3 +1,4 @@
+import { isSystemDecision } from './exception-book';
 import type pg from 'pg';
 import type { Db } from './pool';
 import type { ImportItem } from '../domain/exception-csv';
@@ -208,6 +209,9 @@ export async function importStanding(
     if (!e) standing.unknown.push(id);
     else if (e.resolution === null) continue;
     else if (e.update_id === importUpdateId(importId) && e.decider === decider) standing.appliedByIt++;
+    // A rule's, the matcher's or reconciliation's decision: the book lets a person reverse it
+    // (db/exception-book.ts isSystemDecision), so the import may too.
+    else if (isSystemDecision(e.decider)) continue;
     else
       standing.conflicts.push({
         exceptionId: id,

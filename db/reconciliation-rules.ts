@@ -12,7 +12,9 @@ import type { RuleDecision, RuleFacts } from '../domain/rules';
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
 /** The kinds a rule may decide (domain/rules.ts ruleKinds). */
-const RULE_KINDS = ['amount_mismatch', 'missing_theirs', 'missing_ours', 'currency_mismatch'];
+const RULE_KINDS = ['amount_mismatch', 'missing_theirs', 'missing_ours'];
+/** Recorded before tolerances were rules: an amount difference within 1 minor unit (a dry run reads it as one). */
+const LEGACY_ROUNDING = 'fx_rounding';
 const DAY_MS = 86_400_000;
 
 /** One open exception as the rules and the expected-item check read it. */
@@ -26,95 +28,132 @@ export interface OpenFacts extends RuleFacts {
 const days = (a: string, b: string) => Math.round((Date.parse(a) - Date.parse(b)) / DAY_MS);
 
 /**
- * The current generation's open exceptions of the kinds rules decide, each with its counterpart:
- * for missing_theirs, the provider's row of the same id in another cycle of the partner within
- * `lagDays` of the period; for missing_ours, our own transaction of that id (dated outside the
- * period, or it would not be missing). `cycleIds` limits the read to some cycles (a dry run
- * reads several).
+ * The current generation's open exceptions of the kinds rules decide (every one, resolved or
+ * not, for a dry run: `includeResolved`), each with its counterpart: for missing_theirs, the
+ * provider's row of the same id that an earlier period of the partner (ending within `lagDays`)
+ * found missing on our side; for missing_ours, our own transaction of that id (dated outside the
+ * period, or it would not be missing) against this cycle's own report row. Earlier periods only:
+ * what a cycle reconciling in order can see, so a dry run over settled periods sees what they
+ * saw. Step by step, each by key (exceptions by cycle, report rows by their primary key, ours
+ * by partner and id): never a scan of report rows by transaction id (there is no such index,
+ * and a day may hold millions).
  */
 export async function openRuleFacts(
   db: Db,
   cycleId: string,
   opts: { lagDays: number; includeResolved?: boolean },
 ): Promise<OpenFacts[]> {
-  return withTransaction(db, async (client) => {
-    // Hash joins over the adjacent cycles' report rows (see db/reports.ts transactionsForKeys).
-    await client.query('SET LOCAL enable_nestloop = off');
-    const { rows } = await client.query<{
-      exception_id: string;
-      kind: string;
-      currency: string | null;
-      ours_minor: string | null;
-      theirs_minor: string | null;
-      difference_minor: string;
-      tx_id: string | null;
-      tx_type: string | null;
-      g_amount: string | null;
-      g_ms: string | null;
-      g_day: string | null;
-      r_amount: string | null;
-      r_ms: string | null;
-      r_day: string | null;
-      r_here: boolean | null;
-    }>(
-      `WITH cyc AS (SELECT id, partner_id, period_start, period_end FROM settlement_cycles WHERE id = $1),
-            ex AS (
-              SELECT e.* FROM settlement_exceptions e
-                JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
-               WHERE e.cycle_id = $1 AND e.kind = ANY($2::text[]) AND ($4 OR e.resolved_at IS NULL)),
-            theirs AS (
-              SELECT DISTINCT ON (r.tx_id) r.tx_id, r.cycle_id, r.amount_minor, r.occurred_at, r.business_date
-                FROM provider_report_rows r
-                JOIN settlement_cycles oc ON oc.id = r.cycle_id AND oc.period_start = r.period_start
-                CROSS JOIN cyc
-               -- The cycle's own report and earlier periods' only: what a cycle reconciling in
-               -- order can see (so a dry run over settled periods sees what they saw).
-               WHERE oc.partner_id = cyc.partner_id
-                 AND r.period_start BETWEEN cyc.period_start - $3::int AND cyc.period_start
-                 AND r.tx_id IN (SELECT tx_id FROM ex WHERE tx_id IS NOT NULL)
-               ORDER BY r.tx_id, (r.cycle_id = $1) DESC, r.ord)
-       SELECT ex.exception_id, ex.kind, ex.currency, ex.ours_minor::text, ex.theirs_minor::text,
-              ex.difference_minor::text, ex.tx_id, coalesce(g.type, ex.report_tx_type) AS tx_type,
-              g.amount_minor::text AS g_amount, (extract(epoch FROM g.occurred_at) * 1000)::bigint::text AS g_ms,
-              g.business_date::text AS g_day,
-              t.amount_minor::text AS r_amount, (extract(epoch FROM t.occurred_at) * 1000)::bigint::text AS r_ms,
-              t.business_date::text AS r_day, t.cycle_id = $1 AS r_here
-         FROM ex CROSS JOIN cyc
-         LEFT JOIN game_transactions g ON g.partner_id = cyc.partner_id AND g.tx_id = ex.tx_id
-         LEFT JOIN theirs t ON t.tx_id = ex.tx_id
-        ORDER BY ex.exception_id`,
-      [cycleId, RULE_KINDS, opts.lagDays, opts.includeResolved === true],
-    );
-    return rows.map((r): OpenFacts => {
-      const big = (v: string | null) => (v === null ? null : BigInt(v));
-      let counterpart: RuleFacts['counterpart'] = null;
-      if (r.kind === 'missing_theirs' && r.r_amount !== null && r.r_here === false && r.g_ms !== null)
-        counterpart = {
-          side: 'theirs',
-          amountMinor: BigInt(r.r_amount),
-          lagMs: Number(r.r_ms) - Number(r.g_ms),
-          businessDaysApart: days(r.r_day!, r.g_day!),
-        };
-      if (r.kind === 'missing_ours' && r.g_amount !== null && r.r_ms !== null)
-        counterpart = {
-          side: 'ours',
-          amountMinor: BigInt(r.g_amount),
-          lagMs: Number(r.g_ms) - Number(r.r_ms),
-          businessDaysApart: days(r.g_day!, r.r_day!),
-        };
-      return {
-        exceptionId: r.exception_id,
-        kind: r.kind,
-        currency: r.currency,
-        oursMinor: big(r.ours_minor),
-        theirsMinor: big(r.theirs_minor),
-        differenceMinor: BigInt(r.difference_minor),
-        counterpart,
-        txId: r.tx_id,
-        txType: r.tx_type,
-        oursAtMs: r.g_ms === null ? null : Number(r.g_ms),
+  const { rows: ex } = await db.query<{
+    exception_id: string;
+    kind: string;
+    currency: string | null;
+    ours_minor: string | null;
+    theirs_minor: string | null;
+    difference_minor: string;
+    tx_id: string | null;
+    report_tx_type: string | null;
+    partner_id: string;
+  }>(
+    `SELECT e.exception_id, e.kind, e.currency, e.ours_minor::text, e.theirs_minor::text,
+            e.difference_minor::text, e.tx_id, e.report_tx_type, c.partner_id
+       FROM settlement_exceptions e
+       JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
+       JOIN settlement_cycles c ON c.id = e.cycle_id
+      WHERE e.cycle_id = $1 AND (e.kind = ANY($2::text[]) OR ($3 AND e.kind = $4)) AND ($3 OR e.resolved_at IS NULL)
+      ORDER BY e.exception_id`,
+    [cycleId, RULE_KINDS, opts.includeResolved === true, LEGACY_ROUNDING],
+  );
+  if (ex.length === 0) return [];
+  const partnerId = ex[0]!.partner_id;
+  const txIds = [...new Set(ex.flatMap((e) => (e.tx_id === null ? [] : [e.tx_id])))];
+  // This cycle and the partner's earlier periods that end within the lag.
+  const { rows: near } = await db.query<{ id: string }>(
+    `SELECT o.id FROM settlement_cycles o JOIN settlement_cycles c ON c.id = $1
+      WHERE o.partner_id = c.partner_id AND o.period_start <= c.period_start AND o.period_end >= c.period_start - $2::int`,
+    [cycleId, opts.lagDays],
+  );
+  // The provider's rows those cycles found missing on our side, by id: exception → report row.
+  const { rows: found } = await db.query<{
+    tx_id: string;
+    cycle_id: string;
+    ord: number;
+    period_start: string;
+  }>(
+    `SELECT o.tx_id, o.cycle_id, m.report_ord AS ord, c.period_start::text
+       FROM settlement_exceptions o
+       JOIN exception_books ob ON ob.cycle_id = o.cycle_id AND ob.generation = o.generation
+       JOIN settlement_cycles c ON c.id = o.cycle_id
+       JOIN exception_matches m ON m.cycle_id = o.cycle_id AND m.generation = o.generation
+                               AND m.exception_id = o.exception_id AND m.side = 'theirs'
+      WHERE o.cycle_id = ANY($1::text[]) AND o.kind = 'missing_ours' AND o.tx_id = ANY($2::text[])
+        AND m.report_ord IS NOT NULL`,
+    [near.map((n) => n.id), txIds],
+  );
+  const { rows: theirRows } = await db.query<{
+    cycle_id: string;
+    tx_id: string;
+    amount_minor: string;
+    at_ms: string;
+    business_date: string;
+  }>(
+    `SELECT r.cycle_id, r.tx_id, r.amount_minor::text, (extract(epoch FROM r.occurred_at) * 1000)::bigint::text AS at_ms,
+            r.business_date::text
+       FROM unnest($1::text[], $2::int[], $3::date[]) AS k(cycle_id, ord, period_start)
+       JOIN provider_report_rows r ON r.cycle_id = k.cycle_id AND r.ord = k.ord AND r.period_start = k.period_start`,
+    [found.map((f) => f.cycle_id), found.map((f) => f.ord), found.map((f) => f.period_start)],
+  );
+  const { rows: ours } = await db.query<{
+    tx_id: string;
+    type: string;
+    amount_minor: string;
+    at_ms: string;
+    business_date: string;
+  }>(
+    `SELECT tx_id, type, amount_minor::text, (extract(epoch FROM occurred_at) * 1000)::bigint::text AS at_ms,
+            business_date::text
+       FROM game_transactions WHERE partner_id = $1 AND tx_id = ANY($2::text[])`,
+    [partnerId, txIds],
+  );
+  const ourById = new Map(ours.map((o) => [o.tx_id, o]));
+  const here = new Map<string, (typeof theirRows)[number]>();
+  const elsewhere = new Map<string, (typeof theirRows)[number]>();
+  for (const r of theirRows) {
+    if (r.cycle_id === cycleId) here.set(r.tx_id, r);
+    else if (!elsewhere.has(r.tx_id) || r.cycle_id > elsewhere.get(r.tx_id)!.cycle_id)
+      elsewhere.set(r.tx_id, r);
+  }
+  const big = (v: string | null) => (v === null ? null : BigInt(v));
+  return ex.map((e): OpenFacts => {
+    const g = e.tx_id === null ? undefined : ourById.get(e.tx_id);
+    let counterpart: RuleFacts['counterpart'] = null;
+    const theirsElsewhere = e.tx_id === null ? undefined : elsewhere.get(e.tx_id);
+    const theirsHere = e.tx_id === null ? undefined : here.get(e.tx_id);
+    if (e.kind === 'missing_theirs' && theirsElsewhere && g)
+      counterpart = {
+        side: 'theirs',
+        amountMinor: BigInt(theirsElsewhere.amount_minor),
+        lagMs: Number(theirsElsewhere.at_ms) - Number(g.at_ms),
+        businessDaysApart: days(theirsElsewhere.business_date, g.business_date),
       };
-    });
+    if (e.kind === 'missing_ours' && g && theirsHere)
+      counterpart = {
+        side: 'ours',
+        amountMinor: BigInt(g.amount_minor),
+        lagMs: Number(g.at_ms) - Number(theirsHere.at_ms),
+        businessDaysApart: days(g.business_date, theirsHere.business_date),
+      };
+    return {
+      exceptionId: e.exception_id,
+      kind: e.kind === LEGACY_ROUNDING ? 'amount_mismatch' : e.kind,
+      currency: e.currency,
+      oursMinor: big(e.ours_minor),
+      theirsMinor: big(e.theirs_minor),
+      differenceMinor: BigInt(e.difference_minor),
+      counterpart,
+      txId: e.tx_id,
+      txType: g?.type ?? e.report_tx_type,
+      oursAtMs: g ? Number(g.at_ms) : null,
+    };
   });
 }
 
@@ -171,6 +210,32 @@ export async function markExpected(
     );
     const { version, generation } = book.rows[0]!;
     const next = Number(version) + 1;
+    // The items first: a transaction of this cycle a later cycle already saw arrive or expire
+    // (an earlier run's) is not expected again — its exception stays open for a person.
+    const claimed = await client.query<{ exception_id: string }>(
+      `INSERT INTO expected_items (partner_id, tx_id, cycle_id, generation, exception_id, tx_type, currency, ours_minor, occurred_at, expected_until)
+       SELECT $1, i.tx_id, $2, $3, i.exception_id, i.tx_type, i.currency, i.ours, to_timestamp(i.at / 1000.0), $4
+         FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
+              AS i(tx_id, exception_id, tx_type, currency, ours, at)
+       ON CONFLICT (partner_id, tx_id, cycle_id) DO UPDATE
+          SET generation = EXCLUDED.generation, exception_id = EXCLUDED.exception_id, tx_type = EXCLUDED.tx_type,
+              currency = EXCLUDED.currency, ours_minor = EXCLUDED.ours_minor, occurred_at = EXCLUDED.occurred_at,
+              expected_until = EXCLUDED.expected_until, state = 'expected', closed_by_cycle = NULL, closed_at = NULL
+        WHERE expected_items.state = 'voided' OR (expected_items.state = 'expected' AND expected_items.generation = EXCLUDED.generation)
+       RETURNING exception_id`,
+      [
+        c.partnerId,
+        c.cycleId,
+        generation,
+        expectedUntil,
+        items.map((i) => i.txId),
+        items.map((i) => i.exceptionId),
+        items.map((i) => i.txType),
+        items.map((i) => i.currency),
+        items.map((i) => i.oursMinor.toString()),
+        items.map((i) => i.occurredAtMs),
+      ],
+    );
     const { rows } = await client.query<{ exception_id: string }>(
       `UPDATE settlement_exceptions e
           SET resolution = 'accept_ours', reason = $4, operator = 'reconciliation', actor = 'reconciliation',
@@ -180,7 +245,7 @@ export async function markExpected(
       [
         c.cycleId,
         generation,
-        items.map((i) => i.exceptionId),
+        claimed.rows.map((r) => r.exception_id),
         reason,
         `expected:${c.cycleId}:g${generation}`,
         next,
@@ -197,25 +262,6 @@ export async function markExpected(
       [c.cycleId, generation, next, reason, expectedUntil, mine.map((i) => i.exceptionId)],
     );
     await client.query(
-      `INSERT INTO expected_items (partner_id, tx_id, cycle_id, generation, exception_id, tx_type, currency, ours_minor, occurred_at, expected_until)
-       SELECT $1, i.tx_id, $2, $3, i.exception_id, i.tx_type, i.currency, i.ours, to_timestamp(i.at / 1000.0), $4
-         FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
-              AS i(tx_id, exception_id, tx_type, currency, ours, at)
-       ON CONFLICT DO NOTHING`,
-      [
-        c.partnerId,
-        c.cycleId,
-        generation,
-        expectedUntil,
-        mine.map((i) => i.txId),
-        mine.map((i) => i.exceptionId),
-        mine.map((i) => i.txType),
-        mine.map((i) => i.currency),
-        mine.map((i) => i.oursMinor.toString()),
-        mine.map((i) => i.occurredAtMs),
-      ],
-    );
-    await client.query(
       'UPDATE exception_books SET version = $2, open = open - $3, updated_at = now() WHERE cycle_id = $1',
       [c.cycleId, next, mine.length],
     );
@@ -224,13 +270,16 @@ export async function markExpected(
 }
 
 /**
- * Expected items of earlier cycles of the partner that this cycle's report answers: the
- * provider now reports the transaction (an open missing_ours here). Same amount: nothing more
- * to settle (the earlier cycle settled it at our figure). Another amount: the difference is a
- * new amount_mismatch in this cycle (the open period), referencing the earlier one.
+ * Claims the expected items of the partner's earlier periods that this cycle's report answers
+ * (the provider now reports the transaction: an open missing_ours here): each becomes `arrived`,
+ * closed by this cycle, in one transaction under the items' row locks — two cycles reconciling
+ * at once cannot both take one, and a resolver reversing it in its own cycle waits for (and then
+ * sees) the claim. Only items of their cycle's current run, from periods that ended before this
+ * one starts. A retry gets back what it claimed. Same amount: nothing more to settle (the earlier
+ * cycle settled it at our figure); another amount: the difference belongs to this period.
  */
-export async function expectedArrivals(
-  db: Queryable,
+export async function claimArrivals(
+  db: Db,
   cycleId: string,
 ): Promise<
   {
@@ -246,49 +295,67 @@ export async function expectedArrivals(
     currency: string | null;
   }[]
 > {
-  const { rows } = await db.query<{
-    exception_id: string;
-    tx_id: string;
-    from_cycle: string;
-    from_exception: string;
-    from_generation: number;
-    ours_minor: string;
-    theirs_minor: string;
-    business_date: string | null;
-    game_id: string | null;
-    currency: string | null;
-  }>(
-    `SELECT e.exception_id, e.tx_id, x.cycle_id AS from_cycle, x.exception_id AS from_exception,
-            x.generation AS from_generation, x.ours_minor::text, e.theirs_minor::text,
-            e.business_date::text, e.game_id, e.currency
-       FROM settlement_exceptions e
-       JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
-       JOIN settlement_cycles c ON c.id = e.cycle_id
-       JOIN expected_items x ON x.partner_id = c.partner_id AND x.tx_id = e.tx_id AND x.state = 'expected'
-      WHERE e.cycle_id = $1 AND e.kind = 'missing_ours' AND e.resolved_at IS NULL AND x.cycle_id <> $1
-      ORDER BY e.exception_id`,
-    [cycleId],
-  );
-  return rows.map((r) => ({
-    exceptionId: r.exception_id,
-    txId: r.tx_id,
-    fromCycle: r.from_cycle,
-    fromException: r.from_exception,
-    fromGeneration: r.from_generation,
-    oursMinor: BigInt(r.ours_minor),
-    theirsMinor: BigInt(r.theirs_minor),
-    businessDate: r.business_date,
-    gameId: r.game_id,
-    currency: r.currency,
-  }));
+  return withTransaction(db, async (client) => {
+    const { rows } = await client.query<{
+      exception_id: string;
+      tx_id: string;
+      from_cycle: string;
+      from_exception: string;
+      from_generation: number;
+      ours_minor: string;
+      theirs_minor: string;
+      business_date: string | null;
+      game_id: string | null;
+      currency: string | null;
+    }>(
+      `SELECT e.exception_id, e.tx_id, x.cycle_id AS from_cycle, x.exception_id AS from_exception,
+              x.generation AS from_generation, x.ours_minor::text, e.theirs_minor::text,
+              e.business_date::text, e.game_id, e.currency
+         FROM settlement_exceptions e
+         JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
+         JOIN settlement_cycles c ON c.id = e.cycle_id
+         JOIN expected_items x ON x.partner_id = c.partner_id AND x.tx_id = e.tx_id
+         JOIN exception_books xb ON xb.cycle_id = x.cycle_id AND xb.generation = x.generation
+         JOIN settlement_cycles xc ON xc.id = x.cycle_id
+        WHERE e.cycle_id = $1 AND e.kind = 'missing_ours' AND e.resolved_at IS NULL
+          AND x.cycle_id <> $1 AND xc.period_end < c.period_start
+          AND (x.state = 'expected' OR (x.state = 'arrived' AND x.closed_by_cycle = $1))
+        ORDER BY x.partner_id, x.tx_id, x.cycle_id
+        FOR UPDATE OF x`,
+      [cycleId],
+    );
+    if (rows.length === 0) return [];
+    await client.query(
+      `UPDATE expected_items x SET state = 'arrived', closed_by_cycle = $1, closed_at = coalesce(x.closed_at, now())
+         FROM unnest($2::text[], $3::text[]) AS i(cycle_id, tx_id)
+         JOIN settlement_cycles c ON c.id = $1
+        WHERE x.partner_id = c.partner_id AND x.cycle_id = i.cycle_id AND x.tx_id = i.tx_id`,
+      [cycleId, rows.map((r) => r.from_cycle), rows.map((r) => r.tx_id)],
+    );
+    return rows.map((r) => ({
+      exceptionId: r.exception_id,
+      txId: r.tx_id,
+      fromCycle: r.from_cycle,
+      fromException: r.from_exception,
+      fromGeneration: r.from_generation,
+      oursMinor: BigInt(r.ours_minor),
+      theirsMinor: BigInt(r.theirs_minor),
+      businessDate: r.business_date,
+      gameId: r.game_id,
+      currency: r.currency,
+    }));
+  });
 }
 
 /**
- * Expected items of the partner's earlier cycles whose age limit passed before `asOf` without
- * their counterpart: each becomes a mismatched missing_theirs in this cycle (the open period).
+ * Claims the expected items of the partner's earlier periods whose age limit passed before
+ * `asOf` without their counterpart: each becomes `expired`, closed by this cycle, to be booked
+ * here as mismatched (this cycle's period is the open one). One claim per item, under its row
+ * lock; current runs only; periods that ended before this one starts. A retry gets back what
+ * it claimed.
  */
-export async function expiredExpected(
-  db: Queryable,
+export async function claimExpiries(
+  db: Db,
   c: { cycleId: string; partnerId: string },
   asOf: string,
 ): Promise<
@@ -304,66 +371,63 @@ export async function expiredExpected(
     expectedUntil: string;
   }[]
 > {
-  const { rows } = await db.query<{
-    tx_id: string;
-    cycle_id: string;
-    exception_id: string;
-    generation: number;
-    ours_minor: string;
-    currency: string;
-    business_date: string | null;
-    game_id: string | null;
-    expected_until: Date;
-  }>(
-    `SELECT x.tx_id, x.cycle_id, x.exception_id, x.generation, x.ours_minor::text, x.currency,
-            g.business_date::text, g.game_id, x.expected_until
-       FROM expected_items x
-       LEFT JOIN game_transactions g ON g.partner_id = x.partner_id AND g.tx_id = x.tx_id
-      WHERE x.partner_id = $1 AND x.state = 'expected' AND x.expected_until < $3 AND x.cycle_id <> $2
-      ORDER BY x.tx_id, x.cycle_id`,
-    [c.partnerId, c.cycleId, asOf],
-  );
-  return rows.map((r) => ({
-    txId: r.tx_id,
-    fromCycle: r.cycle_id,
-    fromException: r.exception_id,
-    fromGeneration: r.generation,
-    oursMinor: BigInt(r.ours_minor),
-    currency: r.currency,
-    businessDate: r.business_date,
-    gameId: r.game_id,
-    expectedUntil: r.expected_until.toISOString(),
-  }));
+  return withTransaction(db, async (client) => {
+    const { rows } = await client.query<{
+      tx_id: string;
+      cycle_id: string;
+      exception_id: string;
+      generation: number;
+      ours_minor: string;
+      currency: string;
+      business_date: string | null;
+      game_id: string | null;
+      expected_until: Date;
+    }>(
+      `SELECT x.tx_id, x.cycle_id, x.exception_id, x.generation, x.ours_minor::text, x.currency,
+              g.business_date::text, g.game_id, x.expected_until
+         FROM expected_items x
+         JOIN exception_books xb ON xb.cycle_id = x.cycle_id AND xb.generation = x.generation
+         JOIN settlement_cycles xc ON xc.id = x.cycle_id
+         JOIN settlement_cycles me ON me.id = $2
+         LEFT JOIN game_transactions g ON g.partner_id = x.partner_id AND g.tx_id = x.tx_id
+        WHERE x.partner_id = $1 AND x.cycle_id <> $2 AND xc.period_end < me.period_start
+          AND ((x.state = 'expected' AND x.expected_until < $3) OR (x.state = 'expired' AND x.closed_by_cycle = $2))
+        ORDER BY x.partner_id, x.tx_id, x.cycle_id
+        FOR UPDATE OF x`,
+      [c.partnerId, c.cycleId, asOf],
+    );
+    if (rows.length === 0) return [];
+    await client.query(
+      `UPDATE expected_items x SET state = 'expired', closed_by_cycle = $2, closed_at = coalesce(x.closed_at, now())
+         FROM unnest($3::text[], $4::text[]) AS i(cycle_id, tx_id)
+        WHERE x.partner_id = $1 AND x.cycle_id = i.cycle_id AND x.tx_id = i.tx_id`,
+      [c.partnerId, c.cycleId, rows.map((r) => r.cycle_id), rows.map((r) => r.tx_id)],
+    );
+    return rows.map((r) => ({
+      txId: r.tx_id,
+      fromCycle: r.cycle_id,
+      fromException: r.exception_id,
+      fromGeneration: r.generation,
+      oursMinor: BigInt(r.ours_minor),
+      currency: r.currency,
+      businessDate: r.business_date,
+      gameId: r.game_id,
+      expectedUntil: r.expected_until.toISOString(),
+    }));
+  });
 }
 
 /**
- * Closes expected items (arrived, or expired into a later cycle's mismatch), with an event on
- * the earlier cycle's exception saying which cycle saw it. Only items still expected change.
+ * What became of expected items (arrived, expired), as an event on each earlier cycle's
+ * exception naming the cycle that saw it. Idempotent.
  */
-export async function closeExpected(
+export async function recordExpectedOutcome(
   db: Queryable,
   closedBy: string,
-  state: 'arrived' | 'expired',
-  items: { fromCycle: string; fromException: string; fromGeneration: number; txId: string; note: string }[],
+  event: 'arrived' | 'expired',
+  items: { fromCycle: string; fromException: string; fromGeneration: number; note: string }[],
 ): Promise<void> {
   if (items.length === 0) return;
-  const { rows } = await db.query<{
-    cycle_id: string;
-    generation: number;
-    exception_id: string;
-    note: string;
-  }>(
-    `WITH closed AS (
-       UPDATE expected_items x SET state = $2, closed_by_cycle = $1, closed_at = now()
-         FROM unnest($3::text[], $4::text[]) AS i(cycle_id, tx_id)
-        WHERE x.cycle_id = i.cycle_id AND x.tx_id = i.tx_id AND x.state = 'expected'
-        RETURNING x.cycle_id, x.generation, x.exception_id, x.tx_id)
-     SELECT c.cycle_id, c.generation, c.exception_id, i.note
-       FROM closed c JOIN unnest($3::text[], $4::text[], $5::text[]) AS i(cycle_id, tx_id, note)
-         ON i.cycle_id = c.cycle_id AND i.tx_id = c.tx_id`,
-    [closedBy, state, items.map((i) => i.fromCycle), items.map((i) => i.txId), items.map((i) => i.note)],
-  );
-  if (rows.length === 0) return;
   await db.query(
     `INSERT INTO exception_events (cycle_id, generation, exception_id, version, event, reason, actor, actor_name, details)
      SELECT i.cycle_id, i.generation, i.exception_id, b.version, $1, i.note, 'reconciliation', 'reconciliation',
@@ -372,12 +436,12 @@ export async function closeExpected(
        JOIN exception_books b ON b.cycle_id = i.cycle_id
      ON CONFLICT DO NOTHING`,
     [
-      state,
+      event,
       closedBy,
-      rows.map((r) => r.cycle_id),
-      rows.map((r) => r.generation),
-      rows.map((r) => r.exception_id),
-      rows.map((r) => r.note),
+      items.map((i) => i.fromCycle),
+      items.map((i) => i.fromGeneration),
+      items.map((i) => i.fromException),
+      items.map((i) => i.note),
     ],
   );
 }

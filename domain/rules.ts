@@ -19,7 +19,11 @@ const int = (field: string, min: number, max: number) => {
   return z.int({ error }).min(min, error).max(max, error);
 };
 
-export const ruleKinds = ['amount_mismatch', 'missing_theirs', 'missing_ours', 'currency_mismatch'] as const;
+/**
+ * What a rule may decide. Not currency_mismatch: ours and theirs are in two currencies and no
+ * rate is locked before the fee, so no tolerance can compare them (a person decides).
+ */
+export const ruleKinds = ['amount_mismatch', 'missing_theirs', 'missing_ours'] as const;
 export type RuleKind = (typeof ruleKinds)[number];
 export const ruleActions = ['accept_ours', 'accept_theirs', 'write_off', 'carry_forward', 'propose'] as const;
 export type RuleAction = (typeof ruleActions)[number];
@@ -85,7 +89,7 @@ function checkRule(r: Rule, i: number, ctx: z.RefinementCtx): void {
   if (!r.dateLag && missing.length > 0)
     at('dateLag', `${name}: missing_theirs / missing_ours need a dateLag`);
   if (!r.tolerance && r.kinds.some((k) => !MISSING.includes(k)))
-    at('tolerance', `${name}: amount_mismatch / currency_mismatch need a tolerance`);
+    at('tolerance', `${name}: amount_mismatch needs a tolerance`);
   if (r.action === 'write_off' && r.writeOffAccount === undefined)
     at('writeOffAccount', `${name}.writeOffAccount is required when the action is write_off`);
   if (r.action !== 'write_off' && r.writeOffAccount !== undefined)
@@ -109,6 +113,11 @@ export const reconciliationTermsSchema = z
           })
           .strict()
           .prefault({}),
+        /**
+         * Off unless the contract turns it on (a contract version approved by two people): a
+         * contract written before the matcher existed settles as it did.
+         */
+        enabled: z.boolean().default(false),
         autoConfirmAt: int('matching.autoConfirmAt', 1, 100).default(90),
         suggestAt: int('matching.suggestAt', 0, 100).default(60),
         windowMinutes: int('matching.windowMinutes', 1, 1440).default(60),
@@ -120,13 +129,19 @@ export const reconciliationTermsSchema = z
     expected: z
       .object({
         /** 0: a missing counterpart is never "expected" (still arriving), always an exception. */
-        withinMinutesOfCutoff: int('expected.withinMinutesOfCutoff', 0, 1440).default(30),
+        withinMinutesOfCutoff: int('expected.withinMinutesOfCutoff', 0, 1440).default(0),
         ageLimitHours: int('expected.ageLimitHours', 1, 720).default(72),
       })
       .strict()
       .prefault({}),
     /** A bulk resolution whose total |difference| is above this needs a second actor. */
     bulkApprovalThresholdMinor: minor.default('1000000'),
+    /**
+     * Minutes the cycle waits, when rules or the matcher decided something, for a resolver to
+     * review and reverse those decisions before the fee is computed (0: it goes straight on
+     * when nothing is left for people).
+     */
+    reviewMinutes: int('reviewMinutes', 0, 7 * 24 * 60).default(0),
   })
   .strict()
   .superRefine((t, ctx) => {

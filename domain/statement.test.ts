@@ -612,3 +612,46 @@ describe('the settlement journal', () => {
     });
   });
 });
+
+describe('decisions of a rule or a bulk, aggregated', () => {
+  /** Each account's balance (debits − credits) over a journal's postings. */
+  const balances = (j: Journal): Map<string, bigint> => {
+    const out = new Map<string, bigint>();
+    for (const e of j.entries)
+      for (const p of e.postings) {
+        out.set(p.debit.code, (out.get(p.debit.code) ?? 0n) + p.amountMinor);
+        out.set(p.credit.code, (out.get(p.credit.code) ?? 0n) - p.amountMinor);
+      }
+    for (const [k, v] of out) if (v === 0n) out.delete(k);
+    return out;
+  };
+
+  it('leave every account with the same balance and the statement with the same figures as resolving one by one', () => {
+    fc.assert(
+      fc.property(inputs, fc.constantFrom('bulk:b1', 'rule:rounding'), (input, group) => {
+        const one = settle(input);
+        // What a bulk can decide (never an `adjust`, which needs an amount per exception).
+        const grouped = settle({
+          ...input,
+          exceptions: input.exceptions.map((e) =>
+            e.resolution?.resolution === 'adjust' ? e : { ...e, group },
+          ),
+        });
+        for (const figure of ['grossFee', 'taxWithheld', 'netPayable'] as const)
+          expect(grouped.statement[figure]).toBe(one.statement[figure]);
+        expect(grouped.statement.revenue.ggr).toBe(one.statement.revenue.ggr);
+        expect(grouped.statement.base).toEqual(one.statement.base);
+        expect(balances(grouped.journal)).toEqual(balances(one.journal));
+        // One line (and one entry) per source and resolution: its amount is the sum of the parts
+        // the link table records, each an exception that moves money on its own.
+        const moved = new Map(one.resolutionEffects.map((r) => [r.exceptionId, r.ledgerMinor]));
+        for (const r of grouped.resolutionEffects.filter((x) => x.covers)) {
+          expect(r.exceptionId.startsWith(`${group}:`)).toBe(true);
+          expect(r.covers!.reduce((sum, c) => sum + c.ledgerMinor, 0n)).toBe(r.ledgerMinor);
+          for (const c of r.covers!) expect(moved.get(c.exceptionId) ?? 0n).toBe(c.ledgerMinor);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -68,6 +68,7 @@ describe('exceptions at volume', () => {
       { period: 'daily', cutoffGraceMinutes: 0, payoutApprovalThresholdMinor: '100000000' },
       {
         reconciliation: {
+          matching: { enabled: true },
           rules: [
             {
               id: 'rounding',

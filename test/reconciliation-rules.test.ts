@@ -140,7 +140,7 @@ describe('reconciliation rules, expected items and bulk resolution', () => {
     provider.setTransactions(txs);
     provider.setFaults(faults);
     const plain = await settlingPartner(stack, provider, txs, SETTLEMENT, {
-      reconciliation: { bulkApprovalThresholdMinor: '50000' },
+      reconciliation: { bulkApprovalThresholdMinor: '50000', expected: RULES.expected },
     });
     const ruled = await settlingPartner(stack, provider, txs, SETTLEMENT, { reconciliation: RULES });
 
@@ -333,44 +333,85 @@ describe('reconciliation rules, expected items and bulk resolution', () => {
     expect(audit.body.events ?? []).toEqual([]);
   }, 300_000);
 
-  it("an expected item past its age limit is mismatched in the partner's next cycle", async () => {
+  it('an expected item that arrives with another amount is settled in the later period; one past its age limit is mismatched there; neither side can be undone alone', async () => {
     const prefix = uniqueId('ex');
     const txs = day(prefix, D1, 20);
     const never = `${prefix}-late-2`;
+    const other = txs.find((t) => t.id === `${prefix}-late-3`)!;
     provider.setTransactions(txs);
-    provider.setFaults({ missing: [never] });
+    // One late bet the provider never reports; another it reports the next day, 7 minor units more.
+    provider.setFaults({ missing: [never, other.id] });
     const p = await settlingPartner(stack, provider, txs, SETTLEMENT, { reconciliation: RULES });
     const c1 = await start(p.id, D1);
     expect((await stack.temporal.workflow.getHandle(c1).result()).status).toBe('Completed');
-    // Its age limit passes (made so here rather than waiting 48 hours).
-    await stack.db.pool.query(
-      `UPDATE expected_items SET expected_until = now() - interval '1 minute' WHERE partner_id = $1`,
-      [p.id],
-    );
+    const s1 = (await stack.api(`/v1/settlements/${encodeURIComponent(c1)}/statement`)).body;
+    expect(s1.expected.map((e: any) => e.txId).sort()).toEqual([never, other.id].sort());
+    // Both were expected until 48 hours after D1's cut-off, long past by the time D2 reconciles
+    // here; the one the provider reports on D2 arrives first (an arrival is claimed before expiries).
+    provider.setFaults({
+      missing: [never],
+      extra: [{ ...other, amountMinor: other.amountMinor + 7n, occurredAtMs: Date.parse(`${D2}T00:10:00Z`) }],
+    });
     const c2 = await start(p.id, D2);
     const view = await waitFor(c2, ['AwaitingResolution']);
-    const id = `missing_theirs:${never}:expected-in:${c1}`;
-    expect(view.exceptions.map((e) => e.exceptionId)).toEqual([id]);
-    expect(view.exceptions[0]!.differenceMinor).toBe('-502');
+    const expired = `missing_theirs:${never}:expected-in:${c1}`;
+    const differs = `amount_mismatch:${other.id}:after:${c1}`;
+    expect(view.exceptions.map((e) => [e.exceptionId, e.differenceMinor])).toEqual([
+      [differs, '7'],
+      [expired, '-502'],
+    ]);
     const states = await stack.db.pool.query(
-      `SELECT state, closed_by_cycle FROM expected_items WHERE partner_id = $1`,
+      `SELECT tx_id, state, closed_by_cycle FROM expected_items WHERE partner_id = $1 ORDER BY tx_id`,
       [p.id],
     );
-    expect(states.rows).toEqual([{ state: 'expired', closed_by_cycle: c2 }]);
-    // Accepting the provider's word removes the bet from this (open) period's GGR.
-    const res = await stack.api(
-      `/v1/settlements/${encodeURIComponent(c2)}/exceptions/${encodeURIComponent(id)}/resolution`,
-      {
-        body: { resolution: 'accept_theirs', reason: 'never reported: the bet did not happen on their side' },
-        token: await stack.tokenFor('ana', 'resolver'),
-      },
+    expect(states.rows).toEqual(
+      [
+        { tx_id: never, state: 'expired', closed_by_cycle: c2 },
+        { tx_id: other.id, state: 'arrived', closed_by_cycle: c2 },
+      ].sort((a, b) => (a.tx_id < b.tx_id ? -1 : 1)),
     );
-    expect(res.status).toBe(200);
+    // The arrival (settled at our figure in c1, accept_ours here) cannot be reversed alone.
+    const ana = await stack.tokenFor('ana', 'resolver');
+    const base = `/v1/settlements/${encodeURIComponent(c2)}/exceptions`;
+    const undo = await stack.api(`${base}/${encodeURIComponent(`missing_ours:${other.id}`)}/resolution`, {
+      body: { resolution: 'accept_theirs', reason: 'try' },
+      token: ana,
+    });
+    expect(undo.status).toBe(409);
+    expect(undo.body.error.message).toMatch(
+      /cannot be reversed: it is the counterpart of an expected item settled in/,
+    );
+    // Accepting the provider's word: the bet leaves this (open) period's GGR; the other gains 7.
+    const res = await stack.api(`${base}/resolutions`, {
+      body: {
+        items: [
+          {
+            exceptionId: expired,
+            resolution: 'accept_theirs',
+            reason: 'never reported: no bet on their side',
+          },
+          {
+            exceptionId: differs,
+            resolution: 'accept_theirs',
+            reason: 'the provider settled the round at 7 more',
+          },
+        ],
+      },
+      token: ana,
+    });
+    expect(res.body).toMatchObject({ applied: 2, refused: [], open: 0 });
     expect((await stack.temporal.workflow.getHandle(c2).result()).status).toBe('Completed');
     const statement = (await stack.api(`/v1/settlements/${encodeURIComponent(c2)}/statement`)).body;
     expect(statement.revenue.resolutions).toEqual([
-      expect.objectContaining({ exceptionId: id, resolution: 'accept_theirs', effect: '-5.02' }),
+      expect.objectContaining({ exceptionId: differs, resolution: 'accept_theirs', effect: '0.07' }),
+      expect.objectContaining({ exceptionId: expired, resolution: 'accept_theirs', effect: '-5.02' }),
     ]);
+    // Both days together count each late bet once: ours in c1, the provider's corrections in c2.
+    expect(s1.revenue.ggr).toBe(
+      (
+        Number(txs.reduce((sum, t) => sum + (t.type === 'bet' ? t.amountMinor : -t.amountMinor), 0n)) / 100
+      ).toFixed(2),
+    );
   }, 180_000);
 
   /** Rounds of two bets and a win on one game: the shapes a provider splits and aggregates. */
@@ -412,10 +453,14 @@ describe('reconciliation rules, expected items and bulk resolution', () => {
     return { txs, faults, fx, split, rounded };
   }
 
-  it('matches split wins and aggregated rounds with their evidence, and writes rounding off to a named account', async () => {
+  it('matches split wins and aggregated rounds with their evidence, writes rounding off to a named account, and holds a review window', async () => {
     // A day with a split in a game the comparison looks at and rounding that does not net to zero.
     let day = matchedDay(uniqueId('mm'));
-    while (!day.split || day.rounded.reduce((s, r) => s + r.deltaMinor, 0n) === 0n)
+    while (
+      !day.split ||
+      day.rounded.length < 2 ||
+      day.rounded.slice(1).reduce((s, r) => s + r.deltaMinor, 0n) === 0n
+    )
       day = matchedDay(uniqueId('mm'));
     const { txs, faults, fx, rounded } = day;
     const split = day.split;
@@ -424,6 +469,9 @@ describe('reconciliation rules, expected items and bulk resolution', () => {
     provider.setFaults(faults);
     const p = await settlingPartner(stack, provider, txs, SETTLEMENT, {
       reconciliation: {
+        matching: { enabled: true },
+        // A minute in which a resolver may reverse what was decided before people.
+        reviewMinutes: 1,
         rules: [
           {
             id: 'small',
@@ -436,9 +484,29 @@ describe('reconciliation rules, expected items and bulk resolution', () => {
       },
     });
     const c = await start(p.id, D1);
-    // No person: the matcher and the rule decide everything.
+    // Nothing is left for people: the matcher and the rule decided everything, and the cycle
+    // waits out the contract's review window, in which a resolver reverses one write-off.
+    const review = await waitFor(c, ['AwaitingResolution']);
+    expect(review.exceptionsOpen).toBe(0);
+    expect(review.beforePeople).toMatchObject({
+      reviewMinutes: 1,
+      resolvedByRule: { small: rounded.length },
+    });
+    const reversed = await stack.api(
+      `/v1/settlements/${encodeURIComponent(c)}/exceptions/${encodeURIComponent(`amount_mismatch:${rounded[0]!.txId}`)}/resolution`,
+      {
+        body: { resolution: 'accept_ours', reason: 'checked: ours is right' },
+        token: await stack.tokenFor('ana', 'resolver'),
+      },
+    );
+    expect(reversed.status).toBe(200);
     expect((await stack.temporal.workflow.getHandle(c).result()).status).toBe('Completed');
     const all = new Map((await exceptions(c)).map((e) => [e.exceptionId as string, e]));
+    expect(all.get(`amount_mismatch:${rounded[0]!.txId}`)).toMatchObject({
+      resolution: 'accept_ours',
+      actor: 'clearhouse#ana',
+    });
+    const kept = rounded.slice(1);
     expect(all.get(`missing_theirs:${split.txId}`)).toMatchObject({
       resolution: 'accept_ours',
       actor: 'matcher',
@@ -468,15 +536,15 @@ describe('reconciliation rules, expected items and bulk resolution', () => {
     for (const t of agg.txIds) expect(all.get(`missing_theirs:${t}`)).toMatchObject({ actor: 'matcher' });
 
     // The rounding differences: written off to the named account, one memo entry for them all.
-    for (const r of rounded)
+    for (const r of kept)
       expect(all.get(`amount_mismatch:${r.txId}`)).toMatchObject({
         resolution: 'write_off',
         actor: `rule:${p.id}:v1:small`,
       });
-    const written = rounded.reduce((s, r) => s - r.deltaMinor, 0n); // wins: GGR moves by −delta
+    const written = kept.reduce((s, r) => s - r.deltaMinor, 0n); // wins: GGR moves by −delta
     const statement = (await stack.api(`/v1/settlements/${encodeURIComponent(c)}/statement`)).body;
     expect(statement.writtenOff).toEqual([
-      { account: 'rounding_differences', amount: (Number(written) / 100).toFixed(2), covers: rounded.length },
+      { account: 'rounding_differences', amount: (Number(written) / 100).toFixed(2), covers: kept.length },
     ]);
     // Settled on our figure: the write-off moves no GGR.
     expect(statement.revenue.resolutions).toEqual([]);
@@ -484,7 +552,7 @@ describe('reconciliation rules, expected items and bulk resolution', () => {
       'SELECT count(*)::text AS n FROM journal_entry_exceptions WHERE entry_key = $1',
       [`${c}:write-off:rounding_differences`],
     );
-    expect(links.rows[0]!.n).toBe(String(rounded.length));
+    expect(links.rows[0]!.n).toBe(String(kept.length));
     const balance = await stack.db.pool.query<{ code: string }>(
       `SELECT a.code FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
          JOIN ledger_accounts a ON a.id IN (p.debit_account_id, p.credit_account_id)

@@ -3,8 +3,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { bulkThresholdOf, planRules } from '../../services/reconciliation-rules';
 import { previewBulk } from '../../db/bulk';
-import { contractVersion } from '../../db/accruals';
-import { getPartner } from '../../db/partners';
+import { contractVersionOf, getPartner } from '../../db/partners';
 import { settledCycles } from '../../db/reconciliation-rules';
 import { bulkFilterSchema, bulkResolutionSchema, type BulkOutcome } from '../../domain/bulk';
 import { checkContractTerms } from '../../domain/contract';
@@ -111,12 +110,12 @@ export function exceptionRuleRoutes(router: Router, registry: OpenAPIRegistry, d
           );
         terms = parsed.data;
       } else {
-        const stored = await contractVersion(deps.db, params.partnerId, body.contractVersion!).catch(
-          () => null,
-        );
+        const stored = await contractVersionOf(deps.db, params.partnerId, body.contractVersion!);
         if (!stored)
-          throw new NotFoundError(`no contract version ${body.contractVersion} for ${params.partnerId}`);
-        terms = checkContractTerms(stored).reconciliation;
+          throw new NotFoundError(`no contract version ${body.contractVersion} for ${params.partnerId}`, [
+            { path: 'contractVersion', message: 'no such version' },
+          ]);
+        terms = checkContractTerms(stored.terms).reconciliation;
       }
       const cycles = await settledCycles(deps.db, params.partnerId, body.periods);
       const all: Parameters<typeof summarizeDecisions>[0] = [];
@@ -175,8 +174,16 @@ export function exceptionRuleRoutes(router: Router, registry: OpenAPIRegistry, d
       const periodStart = params.id.split(':')[2]!;
       if (!(await describeWorkflow(deps.temporal, params.id)))
         throw new NotFoundError(`settlement ${params.id} not found`);
+      const partner = await getPartner(deps.db, partnerId);
+      if (!partner) throw new NotFoundError(`settlement ${params.id} not found`);
       const threshold = await bulkThresholdOf(deps.db, { partnerId, periodStart });
-      return { status: 200, body: await previewBulk(deps.db, params.id, body.filter, threshold) };
+      return {
+        status: 200,
+        body: await previewBulk(deps.db, params.id, body.filter, {
+          thresholdMinor: threshold,
+          settlementCurrency: partner.settlementCurrency,
+        }),
+      };
     },
   });
 

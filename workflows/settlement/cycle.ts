@@ -101,6 +101,8 @@ export class Cycle {
   private continuedFrom: string | null = null;
   /** Resolution messages this run accepted. */
   private resolutionsInRun = 0;
+  /** In the contract's review window of the decisions made before people. */
+  private reviewing = false;
 
   constructor(given: SettlementInput) {
     this.input = given;
@@ -237,9 +239,33 @@ export class Cycle {
   private resolvingProblem() {
     return this.view.status !== 'AwaitingResolution'
       ? conflict(`exceptions can be resolved once reconciliation is done (now ${this.view.status})`)
-      : this.open === 0
+      : this.open === 0 && !this.reviewing
         ? conflict('no exception is open: the cycle is on its way to computing its fees')
         : null;
+  }
+
+  /**
+   * When the contract gives one (reconciliation.reviewMinutes) and rules, the matcher or
+   * expected items decided something with nothing left for people, a durable window in which a
+   * resolver may still reverse those decisions before the fee is computed.
+   */
+  private async reviewDecisionsBeforePeople(): Promise<void> {
+    const b = this.view.beforePeople;
+    if (!b || b.reviewMinutes === 0 || this.open > 0) return;
+    const decided =
+      Object.values(b.resolvedByRule).reduce((n, x) => n + x, 0) + b.matched + b.expected + b.arrived;
+    if (decided === 0) return;
+    const untilMs = this.decisions.knownTime() + b.reviewMinutes * 60_000;
+    this.reviewing = true;
+    await this.publish(
+      'AwaitingResolution',
+      `rules, the matcher and expected items decided ${decided} exception(s): a resolver may reverse any of them (resolve it again) until ${this.at(untilMs)}; then the fee`,
+    );
+    await sleep(b.reviewMinutes * 60_000, {
+      summary: `review of the ${decided} decisions made before people`,
+    });
+    this.decisions.learn(untilMs);
+    this.reviewing = false;
   }
 
   /** The decisions the cycle answers: resolutions (one, a list, a CSV import, a bulk) and payout approvals. */
@@ -318,7 +344,11 @@ export class Cycle {
     setHandler(
       previewBulkResolution,
       // Read-only: the book answers through an activity (a validator cannot read Postgres).
-      async ({ filter }) => steps.previewBulkResolution(this.args, filter),
+      async ({ filter }) => {
+        // A preview's Update and activity grow the history like a decision: counted toward continuing as new.
+        this.resolutionsInRun++;
+        return steps.previewBulkResolution(this.args, filter);
+      },
       {
         validator: (message) => {
           const problem = bulkPreviewProblem(message);
@@ -563,6 +593,7 @@ export class Cycle {
    * Past CONTINUE_AS_NEW_AT of history the run continues as new, carrying where it stands.
    */
   async waitForResolutions(): Promise<void> {
+    await this.reviewDecisionsBeforePeople();
     if (this.open > 0) {
       if (this.waitingSince === null) {
         this.waitingSince = Date.parse(
