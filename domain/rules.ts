@@ -42,7 +42,7 @@ export type RuleTolerance = z.output<typeof toleranceSchema>;
 export const ruleSchema = z
   .object({
     id: z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a rule id such as rounding or late-report'),
-    kinds: z.array(z.enum(ruleKinds)).min(1, 'at least one kind'),
+    kinds: z.array(z.enum(ruleKinds)).min(1, 'at least one kind').meta({ uniqueItems: true }),
     currencies: z.array(z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR')).optional(),
     tolerance: toleranceSchema.optional(),
     dateLag: z
@@ -60,7 +60,36 @@ export const ruleSchema = z
       .regex(/^[a-z][a-z0-9_]{0,39}$/, 'an account name such as fx_rounding')
       .optional(),
   })
-  .strict();
+  .strict()
+  // What checkRule enforces, stated in the published schema too (the parse keeps its messages
+  // naming the field): an amount rule has a tolerance and no lag, a missing rule a lag; a
+  // write-off names its account, nothing else does; each kind listed once.
+  .meta({
+    allOf: [
+      {
+        anyOf: [
+          {
+            properties: { kinds: { items: { const: 'amount_mismatch' } } },
+            required: ['tolerance'],
+            not: { required: ['dateLag'] },
+          },
+          {
+            properties: { kinds: { items: { enum: ['missing_theirs', 'missing_ours'] } } },
+            required: ['dateLag'],
+          },
+        ],
+      },
+      {
+        anyOf: [
+          { properties: { action: { const: 'write_off' } }, required: ['writeOffAccount'] },
+          {
+            properties: { action: { enum: ruleActions.filter((a) => a !== 'write_off') } },
+            not: { required: ['writeOffAccount'] },
+          },
+        ],
+      },
+    ],
+  });
 export type Rule = z.output<typeof ruleSchema>;
 export type RuleJson = z.input<typeof ruleSchema>;
 

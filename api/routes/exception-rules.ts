@@ -7,7 +7,7 @@ import { contractVersionOf, getPartner } from '../../db/partners';
 import { settledCycles } from '../../db/reconciliation-rules';
 import { bulkFilterSchema, bulkResolutionSchema, type BulkOutcome } from '../../domain/bulk';
 import { checkContractTerms } from '../../domain/contract';
-import { NotFoundError, ValidationError } from '../../domain/errors';
+import { NotFoundError } from '../../domain/errors';
 import { reconciliationTermsSchema, summarizeDecisions, type ReconciliationTerms } from '../../domain/rules';
 import { resolveInBulk } from '../../workflows/settlement';
 import { authDeps } from '../auth';
@@ -59,12 +59,20 @@ export function exceptionRuleRoutes(router: Router, registry: OpenAPIRegistry, d
     audit: false,
     params: z.object({ partnerId: partnerIdSchema }),
     body: z
-      .object({
-        reconciliation: z.unknown().optional(),
-        contractVersion: z.number().int().min(1).optional(),
-        periods: z.number().int().min(1).max(MAX_DRY_RUN_PERIODS).default(7),
-      })
-      .strict()
+      .union([
+        z
+          .object({
+            reconciliation: reconciliationTermsSchema,
+            periods: z.number().int().min(1).max(MAX_DRY_RUN_PERIODS).default(7),
+          })
+          .strict(),
+        z
+          .object({
+            contractVersion: z.number().int().min(1),
+            periods: z.number().int().min(1).max(MAX_DRY_RUN_PERIODS).default(7),
+          })
+          .strict(),
+      ])
       .meta({ id: 'RulesDryRun' }),
     bodyExample: {
       reconciliation: {
@@ -93,24 +101,10 @@ export function exceptionRuleRoutes(router: Router, registry: OpenAPIRegistry, d
     handler: async ({ params, body }) => {
       if (!(await getPartner(deps.db, params.partnerId)))
         throw new NotFoundError(`partner ${params.partnerId} not found`);
-      if ((body.reconciliation === undefined) === (body.contractVersion === undefined))
-        throw new ValidationError('send either reconciliation (rules to try) or contractVersion', [
-          { path: 'reconciliation', message: 'one of reconciliation or contractVersion is required' },
-        ]);
       let terms: ReconciliationTerms;
-      if (body.reconciliation !== undefined) {
-        const parsed = reconciliationTermsSchema.safeParse(body.reconciliation);
-        if (!parsed.success)
-          throw new ValidationError(
-            'invalid reconciliation rules',
-            parsed.error.issues.map((i) => ({
-              path: ['reconciliation', ...i.path.map(String)].join('.'),
-              message: i.message,
-            })),
-          );
-        terms = parsed.data;
-      } else {
-        const stored = await contractVersionOf(deps.db, params.partnerId, body.contractVersion!);
+      if ('reconciliation' in body) terms = body.reconciliation;
+      else {
+        const stored = await contractVersionOf(deps.db, params.partnerId, body.contractVersion);
         if (!stored)
           throw new NotFoundError(`no contract version ${body.contractVersion} for ${params.partnerId}`, [
             { path: 'contractVersion', message: 'no such version' },

@@ -84,6 +84,30 @@ def _tiers(terms) -> None:
             tier["upToMinor"] = None if i == len(tiers) - 1 else str((i + 1) * 100_000)
 
 
+def _reconciliation(recon) -> None:
+    """A contract's reconciliation block (domain/rules.ts): rule ids unique in the list, the
+    matcher's weights adding up to 100 (a stated weight plus the defaults may not), and its
+    lower threshold not above its upper one."""
+    if not isinstance(recon, dict):
+        return
+    rules = recon.get("rules")
+    if isinstance(rules, list):
+        seen = set()
+        for i, rule in enumerate(rules):
+            if isinstance(rule, dict) and isinstance(rule.get("id"), str):
+                if rule["id"] in seen:
+                    rule["id"] = f"r{i}"[:40]
+                seen.add(rule["id"])
+    matching = recon.get("matching")
+    if isinstance(matching, dict):
+        if "weights" in matching:
+            matching["weights"] = {"amount": 40, "currency": 30, "time": 20, "reference": 10}
+        # JSON integers may come as 8.0: compare them as numbers.
+        upper, lower = matching.get("autoConfirmAt", 90), matching.get("suggestAt", 60)
+        if isinstance(upper, (int, float)) and isinstance(lower, (int, float)) and lower > upper:
+            matching["suggestAt"] = upper
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs) -> None:
     # Every phase's requests pass here (generation hooks miss some, e.g. the coverage phase's
@@ -115,6 +139,10 @@ def before_call(context, case, kwargs) -> None:
     elif re.fullmatch(r"/v1/partners/\{partnerId\}/contracts/\{version\}", path) and body is not None:
         _tiers(body.get("terms"))
         _threshold(body.get("terms"))
+        if isinstance(body.get("terms"), dict):
+            _reconciliation(body["terms"].get("reconciliation"))
+    elif path == "/v1/partners/{partnerId}/reconciliation-rules/dry-run" and body is not None:
+        _reconciliation(body.get("reconciliation"))
     elif path == "/v1/partners/{partnerId}/games" and method == "put" and body is not None:
         # A game is listed once per request (its category would be ambiguous otherwise).
         seen = set()
@@ -127,3 +155,5 @@ def before_call(context, case, kwargs) -> None:
         if isinstance(contract, dict):
             _tiers(contract.get("terms"))
             _threshold(contract.get("terms"))
+            if isinstance(contract.get("terms"), dict):
+                _reconciliation(contract["terms"].get("reconciliation"))
