@@ -1,11 +1,11 @@
 import type { Db } from '../db/pool';
-import { parseAmount, type CurrencyRegistry } from '../domain/money';
+import type { CurrencyRegistry } from '../domain/money';
 import { resolveInBook, type BatchResult } from '../db/exception-book';
 import { importOf, importUpdateId } from '../db/exception-imports';
 import type { Decider } from '../domain/actors';
-import { NotFoundError, ValidationError } from '../domain/errors';
+import { NotFoundError } from '../domain/errors';
 import { workflowAuditEvent, type WorkflowAuditInput } from './audit';
-import type { CycleArgs } from './settlement';
+import { bookItems, type CycleArgs } from './settlement';
 
 /** A stored CSV import of resolutions, applied to the book in one transaction, all or nothing. */
 export function exceptionImportActivities({ db }: { db: Db; currencies?: CurrencyRegistry }) {
@@ -29,18 +29,8 @@ export function exceptionImportActivities({ db }: { db: Db; currencies?: Currenc
       // Scoped to the cycle: an import of another cycle is not found here.
       const stored = await importOf(db, c.cycleId, m.importId);
       if (!stored) throw new NotFoundError(`no import ${m.importId} for ${c.cycleId}`);
-      const items = stored.items.map((i) => {
-        const amount =
-          i.amount === undefined ? null : parseAmount(i.amount, c.currencyScale, { allowNegative: true });
-        // Checked in the settlement currency when the API stored it: a mismatch is a data error.
-        if (amount && !amount.ok) throw new ValidationError(`amount of ${i.exceptionId}: ${amount.message}`);
-        return {
-          exceptionId: i.exceptionId,
-          resolution: i.resolution,
-          amountMinor: amount ? amount.minor : null,
-          reason: i.reason.trim(),
-        };
-      });
+      // Checked in the settlement currency when the API stored it.
+      const items = bookItems(stored.items, c.currencyScale);
       const audit = await workflowAuditEvent({
         ...m.audit,
         action: 'settlement.importResolutions',

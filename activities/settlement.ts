@@ -122,6 +122,33 @@ export async function settleOnce(
   return { statement: settled.statement, fresh: true, settled };
 }
 
+/**
+ * Resolutions as sent (amounts as decimal text in the settlement currency) as the book takes
+ * them. The workflow's validator, or the API for an import, checked them: a bad amount here is
+ * a ValidationError (non-retryable).
+ */
+export function bookItems(
+  items: {
+    exceptionId: string;
+    resolution: ResolutionInput['resolution'];
+    amount?: string;
+    reason: string;
+  }[],
+  currencyScale: number,
+): book.ResolutionItem[] {
+  return items.map((i) => {
+    const amount =
+      i.amount === undefined ? null : parseAmount(i.amount, currencyScale, { allowNegative: true });
+    if (amount && !amount.ok) throw new ValidationError(`amount of ${i.exceptionId}: ${amount.message}`);
+    return {
+      exceptionId: i.exceptionId,
+      resolution: i.resolution,
+      amountMinor: amount ? amount.minor : null,
+      reason: i.reason.trim(),
+    };
+  });
+}
+
 /** The net payable the stored statement states, in minor units (its one figure read back). */
 function netPayableMinor(statement: Statement, scale: number): bigint {
   const net = parseAmount(statement.netPayable, scale, { allowNegative: true });
@@ -250,17 +277,7 @@ export function settlementActivities({
         audit: Omit<WorkflowAuditInput, 'action' | 'target' | 'role'> & { updateId: string; single: boolean };
       },
     ): Promise<book.BatchResult> {
-      const items = m.items.map((i) => {
-        const amount =
-          i.amount === undefined ? null : parseAmount(i.amount, c.currencyScale, { allowNegative: true });
-        if (amount && !amount.ok) throw new ValidationError(`amount of ${i.exceptionId}: ${amount.message}`);
-        return {
-          exceptionId: i.exceptionId,
-          resolution: i.resolution,
-          amountMinor: amount ? amount.minor : null,
-          reason: i.reason.trim(),
-        };
-      });
+      const items = bookItems(m.items, c.currencyScale);
       const { single, ...auditInput } = m.audit;
       const audit = await workflowAuditEvent({
         ...auditInput,

@@ -235,6 +235,15 @@ export class Cycle {
       await this.publish('AwaitingResolution', this.awaiting());
   }
 
+  /** A resolution message's answer: what it applied and refused, and what stays open. */
+  private answer(result: { applied: number; refused: { exceptionId: string; reason: string }[] }) {
+    return {
+      open: this.open,
+      applied: result.applied,
+      refused: result.refused.map((r) => ({ exceptionId: r.exceptionId, reason: r.reason })),
+    };
+  }
+
   /** Why the book cannot take resolutions now (the step, nothing open), or null. */
   private resolvingProblem() {
     return this.view.status !== 'AwaitingResolution'
@@ -281,11 +290,7 @@ export class Cycle {
           audit: { ...audit, updateId: currentUpdateInfo()!.id },
         });
         await this.adoptBatch(result);
-        return {
-          open: this.open,
-          applied: result.applied,
-          refused: result.refused.map((r) => ({ exceptionId: r.exceptionId, reason: r.reason })),
-        };
+        return this.answer(result);
       },
       {
         validator: (message) => {
@@ -322,11 +327,7 @@ export class Cycle {
         const only = result.refused[0];
         if (single && only)
           refuse(only.refusal === 'not_found' ? notFound(only.reason) : conflict(only.reason));
-        return {
-          open: this.open,
-          applied: result.applied,
-          refused: result.refused.map((r) => ({ exceptionId: r.exceptionId, reason: r.reason })),
-        };
+        return this.answer(result);
       },
       {
         // What the workflow can know: its step, the message's shape, the seal. The book says the rest.
