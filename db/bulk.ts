@@ -213,10 +213,13 @@ export async function applyBulk(
     const actorKey = m.who.actor ?? m.who.name;
     const alone = await client.query<{ sum: string }>(
       `SELECT coalesce(sum(total_minor), 0)::text AS sum FROM bulk_resolutions
-        WHERE cycle_id = $1 AND generation = $2 AND state = 'applied' AND approved_by IS NULL AND proposed_by = $3`,
-      [cycleId, generation, actorKey],
+        WHERE cycle_id = $1 AND generation = $2 AND state = 'applied' AND approved_by IS NULL AND proposed_by = $3
+          AND bulk_id <> $4`,
+      [cycleId, generation, actorKey, bulkId],
     );
-    const needsTwo = aboveThreshold(totals, m, prior ? 0n : BigInt(alone.rows[0]!.sum));
+    // A bulk recorded as awaiting approval waits for another person, whatever the sums say now.
+    const needsTwo =
+      prior?.state === 'awaiting_approval' || aboveThreshold(totals, m, BigInt(alone.rows[0]!.sum));
     if (needsTwo && !prior) {
       await client.query(
         `INSERT INTO bulk_resolutions (bulk_id, cycle_id, generation, filter, resolution, write_off_account, reason, digest,

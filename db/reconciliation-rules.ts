@@ -91,12 +91,13 @@ export async function openRuleFacts(
   );
   const { rows: theirRows } = await db.query<{
     cycle_id: string;
+    period_start: string;
     tx_id: string;
     amount_minor: string;
     at_ms: string;
     business_date: string;
   }>(
-    `SELECT r.cycle_id, r.tx_id, r.amount_minor::text, (extract(epoch FROM r.occurred_at) * 1000)::bigint::text AS at_ms,
+    `SELECT r.cycle_id, r.period_start::text, r.tx_id, r.amount_minor::text, (extract(epoch FROM r.occurred_at) * 1000)::bigint::text AS at_ms,
             r.business_date::text
        FROM unnest($1::text[], $2::int[], $3::date[]) AS k(cycle_id, ord, period_start)
        JOIN provider_report_rows r ON r.cycle_id = k.cycle_id AND r.ord = k.ord AND r.period_start = k.period_start`,
@@ -119,7 +120,8 @@ export async function openRuleFacts(
   const elsewhere = new Map<string, (typeof theirRows)[number]>();
   for (const r of theirRows) {
     if (r.cycle_id === cycleId) here.set(r.tx_id, r);
-    else if (!elsewhere.has(r.tx_id) || r.cycle_id > elsewhere.get(r.tx_id)!.cycle_id)
+    // The latest earlier period's row, by its period (not its id's spelling).
+    else if (!elsewhere.has(r.tx_id) || r.period_start > elsewhere.get(r.tx_id)!.period_start)
       elsewhere.set(r.tx_id, r);
   }
   const big = (v: string | null) => (v === null ? null : BigInt(v));
@@ -317,9 +319,11 @@ export async function claimArrivals(
          JOIN expected_items x ON x.partner_id = c.partner_id AND x.tx_id = e.tx_id
          JOIN exception_books xb ON xb.cycle_id = x.cycle_id AND xb.generation = x.generation
          JOIN settlement_cycles xc ON xc.id = x.cycle_id
-        WHERE e.cycle_id = $1 AND e.kind = 'missing_ours' AND e.resolved_at IS NULL
-          AND x.cycle_id <> $1 AND xc.period_end < c.period_start
-          AND (x.state = 'expected' OR (x.state = 'arrived' AND x.closed_by_cycle = $1))
+        WHERE e.cycle_id = $1 AND e.kind = 'missing_ours' AND x.cycle_id <> $1 AND xc.period_end < c.period_start
+          AND ((x.state = 'expected' AND e.resolved_at IS NULL)
+               -- A retry: what this cycle claimed, open or already settled as its arrival.
+               OR (x.state = 'arrived' AND x.closed_by_cycle = $1
+                   AND (e.resolved_at IS NULL OR e.update_id LIKE 'arrivals:%')))
         ORDER BY x.partner_id, x.tx_id, x.cycle_id
         FOR UPDATE OF x`,
       [cycleId],

@@ -59,21 +59,29 @@ export function exceptionRuleRoutes(router: Router, registry: OpenAPIRegistry, d
     audit: false,
     params: z.object({ partnerId: partnerIdSchema }),
     body: z
-      .union([
-        z
-          .object({
-            reconciliation: reconciliationTermsSchema,
-            periods: z.number().int().min(1).max(MAX_DRY_RUN_PERIODS).default(7),
-          })
-          .strict(),
-        z
-          .object({
-            contractVersion: z.number().int().min(1),
-            periods: z.number().int().min(1).max(MAX_DRY_RUN_PERIODS).default(7),
-          })
-          .strict(),
-      ])
-      .meta({ id: 'RulesDryRun' }),
+      .object({
+        reconciliation: reconciliationTermsSchema.optional(),
+        contractVersion: z.number().int().min(1).max(100_000).optional(),
+        periods: z.number().int().min(1).max(MAX_DRY_RUN_PERIODS).default(7),
+      })
+      .strict()
+      // Exactly one of the two (the published schema says so too): errors inside the rules keep
+      // naming their field, as a union of two objects would not.
+      .superRefine((b, ctx) => {
+        if ((b.reconciliation === undefined) === (b.contractVersion === undefined))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['reconciliation'],
+            message: 'send either reconciliation (rules to try) or contractVersion, not both',
+          });
+      })
+      .meta({
+        id: 'RulesDryRun',
+        oneOf: [
+          { required: ['reconciliation'], not: { required: ['contractVersion'] } },
+          { required: ['contractVersion'], not: { required: ['reconciliation'] } },
+        ],
+      }),
     bodyExample: {
       reconciliation: {
         rules: [
@@ -102,9 +110,9 @@ export function exceptionRuleRoutes(router: Router, registry: OpenAPIRegistry, d
       if (!(await getPartner(deps.db, params.partnerId)))
         throw new NotFoundError(`partner ${params.partnerId} not found`);
       let terms: ReconciliationTerms;
-      if ('reconciliation' in body) terms = body.reconciliation;
+      if (body.reconciliation) terms = body.reconciliation;
       else {
-        const stored = await contractVersionOf(deps.db, params.partnerId, body.contractVersion);
+        const stored = await contractVersionOf(deps.db, params.partnerId, body.contractVersion!);
         if (!stored)
           throw new NotFoundError(`no contract version ${body.contractVersion} for ${params.partnerId}`, [
             { path: 'contractVersion', message: 'no such version' },

@@ -57,6 +57,9 @@ CREATE TABLE expected_items (
   CHECK ((state = 'expected') = (closed_at IS NULL))
 );
 CREATE INDEX expected_items_open ON expected_items (partner_id, expected_until) WHERE state = 'expected';
+-- Each resolution batch locks the items its exceptions stand for; a retried expiry reads back its own claims.
+CREATE INDEX expected_items_exception ON expected_items (cycle_id, generation, exception_id);
+CREATE INDEX expected_items_closed_by ON expected_items (closed_by_cycle) WHERE state = 'expired';
 
 -- A bulk resolution: the filter, the one resolution, what the preview matched (count, total,
 -- digest), who proposed it and, above the contract's threshold, who approved it (maker-checker).

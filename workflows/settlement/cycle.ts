@@ -260,11 +260,15 @@ export class Cycle {
    */
   private async reviewDecisionsBeforePeople(): Promise<void> {
     const b = this.view.beforePeople;
-    if (!b || b.reviewMinutes === 0 || this.open > 0) return;
-    const decided =
-      Object.values(b.resolvedByRule).reduce((n, x) => n + x, 0) + b.matched + b.expected + b.arrived;
+    if (!b || !(b.reviewMinutes > 0) || this.open > 0) return;
+    // Arrivals are not counted: they cannot be reversed alone.
+    const decided = Object.values(b.resolvedByRule).reduce((n, x) => n + x, 0) + b.matched + b.expected;
     if (decided === 0) return;
-    const untilMs = this.decisions.knownTime() + b.reviewMinutes * 60_000;
+    const fromMs = Date.parse(
+      await steps.now.executeWithOptions({ summary: 'the time the review window starts' }, []),
+    );
+    this.decisions.learn(fromMs);
+    const untilMs = fromMs + b.reviewMinutes * 60_000;
     this.reviewing = true;
     await this.publish(
       'AwaitingResolution',
