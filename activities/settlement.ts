@@ -1,4 +1,4 @@
-import { activityInfo, Context } from '@temporalio/activity';
+import { activityInfo, Context, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { settlementWorkflowId } from '../workflows/ids';
 import type { PoolClient } from 'pg';
@@ -43,6 +43,9 @@ import { jsonBody } from '../providers/types';
 // Activities of the settlement cycle. Each one may run more than once (Temporal retries,
 // worker crashes): every write is keyed by the cycle id, so a repeat changes nothing.
 // Values crossing into workflow history are strings, never bigint or float.
+
+/** How often a reconciliation says it is alive (the policy's heartbeat timeout is 30 s). */
+const RECONCILE_HEARTBEAT_MS = 5_000;
 
 export interface CycleArgs extends q.CycleRef {
   currencyScale: number;
@@ -249,8 +252,15 @@ export function settlementActivities({
     async reconcileReport(
       c: CycleArgs & { frozenAt: string },
     ): Promise<{ keysCompared: number; keysDiffering: number; auto?: AutoResolution }> {
-      const r = await report.reconcile(c);
-      return { keysCompared: r.keysCompared, keysDiffering: r.keysDiffering, auto: r.auto };
+      // Alive while Postgres works (the heartbeat timeout notices a worker that died).
+      heartbeat();
+      const alive = setInterval(() => heartbeat(), RECONCILE_HEARTBEAT_MS);
+      try {
+        const r = await report.reconcile(c);
+        return { keysCompared: r.keysCompared, keysDiffering: r.keysDiffering, auto: r.auto };
+      } finally {
+        clearInterval(alive);
+      }
     },
 
     /** A report that could not be fetched at all: an exception in the book operators resolve. */

@@ -37,9 +37,15 @@ export const fetching = (maximumAttempts: number) =>
   });
 export const DEFAULT_REPORT_FETCH_ATTEMPTS = 8;
 
-/** Reconciling a whole report is set-based in Postgres, but may take a while at scale. */
+/**
+ * Reconciling a whole report is set-based in Postgres, but may take a while at scale (then the
+ * rules, the matcher and expected items): it heartbeats, so a worker that dies in the middle is
+ * noticed within the heartbeat timeout and another runs it again (every step is idempotent),
+ * not after the 20 minutes a start-to-close timeout alone would wait.
+ */
 export const reconciling = proxyActivities<Activities>({
   startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: {
     initialInterval: '1 second',
     maximumInterval: '1 minute',
