@@ -196,7 +196,6 @@ async function settleArrivals(
       fromCycle: a.fromCycle,
       fromException: a.fromException,
       fromGeneration: a.fromGeneration,
-      txId: a.txId,
       note:
         a.theirsMinor === a.oursMinor
           ? `arrived in ${c.cycleId}'s report with the same amount`
@@ -238,7 +237,6 @@ async function bookExpiries(
       fromCycle: x.fromCycle,
       fromException: x.fromException,
       fromGeneration: x.fromGeneration,
-      txId: x.txId,
       note: `not reported by its age limit ${x.expectedUntil}: mismatched in ${c.cycleId}`,
     })),
   );

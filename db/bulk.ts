@@ -13,7 +13,7 @@ import {
   type BulkResolutionInput,
 } from '../domain/bulk';
 import { ConflictError, ForbiddenError, ValidationError } from '../domain/errors';
-import { samePerson, type Decider } from '../domain/actors';
+import { recordedDecider, samePerson, type Decider } from '../domain/actors';
 import type { PayoutMaker } from '../domain/settlement';
 
 // Bulk resolutions (domain/bulk.ts): the set a filter selects in a cycle's book, its preview
@@ -211,6 +211,20 @@ export async function applyBulk(
       );
     const totals = totalsOf(set);
     const actorKey = m.who.actor ?? m.who.name;
+    const row = (reason: string): BulkRow => ({
+      bulkId,
+      cycleId,
+      generation,
+      filter: m.filter,
+      resolution: m.resolution,
+      writeOffAccount: m.writeOffAccount ?? null,
+      reason,
+      digest,
+      count: set.length,
+      totalMinor: totals.reduce((sum, t) => sum + BigInt(t.absoluteMinor), 0n),
+      actor: actorKey,
+      name: m.who.name,
+    });
     const alone = await client.query<{ sum: string }>(
       `SELECT coalesce(sum(total_minor), 0)::text AS sum FROM bulk_resolutions
         WHERE cycle_id = $1 AND generation = $2 AND state = 'applied' AND approved_by IS NULL AND proposed_by = $3
@@ -221,34 +235,13 @@ export async function applyBulk(
     const needsTwo =
       prior?.state === 'awaiting_approval' || aboveThreshold(totals, m, BigInt(alone.rows[0]!.sum));
     if (needsTwo && !prior) {
-      await client.query(
-        `INSERT INTO bulk_resolutions (bulk_id, cycle_id, generation, filter, resolution, write_off_account, reason, digest,
-                                       count, total_minor, proposed_by, proposed_name, state)
-         VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, 'awaiting_approval')`,
-        [
-          bulkId,
-          cycleId,
-          generation,
-          JSON.stringify(m.filter),
-          m.resolution,
-          m.writeOffAccount ?? null,
-          m.reason,
-          digest,
-          set.length,
-          totals.reduce((s, t) => s + BigInt(t.absoluteMinor), 0n).toString(),
-          actorKey,
-          m.who.name,
-        ],
-      );
+      await recordBulk(client, row(m.reason), null);
       return { bulkId, state: 'awaiting_approval' as const, count: set.length, applied: 0, batch: null };
     }
     if (
       needsTwo &&
       prior &&
-      samePerson(
-        { actor: prior.proposed_by.includes('#') ? prior.proposed_by : null, name: prior.proposed_name },
-        m.who,
-      )
+      samePerson({ ...recordedDecider(prior.proposed_by), name: prior.proposed_name }, m.who)
     )
       throw new ForbiddenError(
         `${m.who.name} proposed this bulk resolution: a second, different person must approve it (maker-checker)`,
@@ -283,27 +276,7 @@ export async function applyBulk(
       'SELECT version::text FROM exception_books WHERE cycle_id = $1',
       [cycleId],
     );
-    await client.query(
-      `INSERT INTO bulk_resolutions (bulk_id, cycle_id, generation, filter, resolution, write_off_account, reason, digest,
-                                     count, total_minor, proposed_by, proposed_name, state, applied_version)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, 'applied', $13)
-       ON CONFLICT (bulk_id) DO UPDATE SET state = 'applied', approved_by = $11, approved_name = $12, applied_version = $13`,
-      [
-        bulkId,
-        cycleId,
-        generation,
-        JSON.stringify(m.filter),
-        m.resolution,
-        m.writeOffAccount ?? null,
-        reason,
-        digest,
-        set.length,
-        totals.reduce((s, t) => s + BigInt(t.absoluteMinor), 0n).toString(),
-        actorKey,
-        m.who.name,
-        version.rows[0]!.version,
-      ],
-    );
+    await recordBulk(client, row(reason), version.rows[0]!.version);
     // Whoever proposed a bulk the approver applied made its decisions as much as the approver.
     if (prior && m.resolution === 'accept_theirs' && batch.makers.length > 0)
       batch.makers.push(proposerMaker(bulkId, prior.proposed_by, prior.proposed_name));
@@ -353,7 +326,52 @@ export async function bulkProposers(db: Queryable, cycleId: string): Promise<Pay
 }
 
 const proposerMaker = (bulkId: string, actor: string, name: string): PayoutMaker => ({
-  actor: actor.includes('#') ? actor : null,
+  ...recordedDecider(actor),
   name,
   made: `proposed bulk resolution ${bulkId} (accept_theirs), which can move the GGR`,
 });
+
+interface BulkRow {
+  bulkId: string;
+  cycleId: string;
+  generation: number;
+  filter: BulkFilter;
+  resolution: string;
+  writeOffAccount: string | null;
+  reason: string;
+  digest: string;
+  count: number;
+  totalMinor: bigint;
+  /** Who sent this request: the proposer of a new bulk, the approver of one awaiting approval. */
+  actor: string;
+  name: string;
+}
+
+/**
+ * The one writer of bulk_resolutions: a bulk awaiting a second person (no applied version), or
+ * applied — by its proposer alone, or by the approver of one recorded before.
+ */
+async function recordBulk(client: pg.PoolClient, r: BulkRow, appliedVersion: string | null): Promise<void> {
+  await client.query(
+    `INSERT INTO bulk_resolutions (bulk_id, cycle_id, generation, filter, resolution, write_off_account, reason, digest,
+                                   count, total_minor, proposed_by, proposed_name, state, applied_version)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     ON CONFLICT (bulk_id) DO UPDATE SET state = 'applied', approved_by = $11, approved_name = $12, applied_version = $14`,
+    [
+      r.bulkId,
+      r.cycleId,
+      r.generation,
+      JSON.stringify(r.filter),
+      r.resolution,
+      r.writeOffAccount,
+      r.reason,
+      r.digest,
+      r.count,
+      r.totalMinor.toString(),
+      r.actor,
+      r.name,
+      appliedVersion === null ? 'awaiting_approval' : 'applied',
+      appliedVersion,
+    ],
+  );
+}

@@ -173,7 +173,8 @@ export async function recordMatchGroups(
           accepted.map((g) => JSON.stringify(g.evidence)),
         ],
       );
-      const rows = members.filter((m) => accepted.some((g) => g.groupId === m.groupId));
+      const kept = new Set(accepted.map((g) => g.groupId));
+      const rows = members.filter((m) => kept.has(m.groupId));
       await client.query(
         `INSERT INTO match_group_members (cycle_id, generation, group_id, exception_id, side)
          SELECT $1, $2, m.group_id, m.exception_id, m.side

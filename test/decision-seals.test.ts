@@ -3,7 +3,6 @@ import {
   type WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { execFile } from 'node:child_process';
 import { planCycle, recordCyclePlan } from '../db/settlement';
 import { createCurrencyRegistry } from '../domain/money';
 import { taskQueue } from '../platform/temporal';
@@ -13,6 +12,7 @@ import { approvePayout, settlementStatus, type settlementCycleV2 } from '../work
 import { sealed } from './support/decisions';
 import { dayOfTransactions, settlingPartner, TEST_REQUESTER } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
+import { temporalUpdate } from './support/temporal-cli';
 
 // Issue 16's acceptance for decisions sent straight to Temporal: the real Temporal CLI without a
 // seal is refused with a readable message; through Clearhouse's codec with a token it is
@@ -54,26 +54,7 @@ describe('decisions carry a verified identity on every path', () => {
     throw new Error(`${h.workflowId} never waited for approval: ${(await h.query(settlementStatus)).status}`);
   }
 
-  // Asynchronous: the workers run in this process, and must answer while the CLI waits.
-  const temporalCli = (args: string[]) =>
-    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        cli,
-        [
-          'workflow',
-          'update',
-          'execute',
-          '--address',
-          stack.env.TEMPORAL_ADDRESS!,
-          '--namespace',
-          'default',
-          ...args,
-        ],
-        { encoding: 'utf8', timeout: 60_000 },
-        (err, stdout, stderr) =>
-          resolve({ status: err ? ((err.code as number | undefined) ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const temporalCli = (args: string[]) => temporalUpdate(cli, stack, args);
 
   it('with the Temporal CLI: no seal is refused, a seal from the codec is accepted, one person is one subject', async () => {
     const h = await awaitingApproval('cli');

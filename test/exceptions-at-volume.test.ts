@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { startJsonCursorProvider, type SimulatedProvider } from '../providers/simulated/json-cursor-server';
 import { volumeFaultEffects } from '../providers/simulated/volume-faults';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.mjs';
@@ -6,6 +5,7 @@ import { settlementStatus, type CycleView } from '../workflows/settlement';
 import { uniqueId } from './support/env';
 import { dayOfTransactions, settlingPartner } from './support/settlement';
 import { startStack, type Stack } from './support/stack';
+import { temporalUpdate } from './support/temporal-cli';
 
 // A cycle with 5,000 exceptions on the real Temporal server: the contract's tolerance rule
 // clears the rounding differences, the matcher the split wins, and one bulk resolution sent
@@ -25,26 +25,7 @@ describe('exceptions at volume', () => {
     await stack.close();
   });
 
-  // Asynchronous: the workers run in this process, and must answer while the CLI waits.
-  const temporalCli = (args: string[]) =>
-    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        cli,
-        [
-          'workflow',
-          'update',
-          'execute',
-          '--address',
-          stack.env.TEMPORAL_ADDRESS!,
-          '--namespace',
-          'default',
-          ...args,
-        ],
-        { encoding: 'utf8', timeout: 120_000 },
-        (err, stdout, stderr) =>
-          resolve({ status: err ? ((err.code as number | undefined) ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const temporalCli = (args: string[]) => temporalUpdate(cli, stack, args, 120_000);
 
   it('rules and the matcher clear most of 5,000 exceptions, one bulk resolution from the Temporal CLI the rest', async () => {
     const DAY = '2026-11-24';
