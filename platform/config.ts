@@ -255,6 +255,42 @@ export const envSchema = z
      * them (activities/exception-queue.ts); 0 creates no Schedule.
      */
     EXCEPTION_SLA_SWEEP_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+    /**
+     * Watching the money (activities/watch.ts): how often the worker's Schedule scans for
+     * anomalies (0 creates no Schedule), and the production thresholds. DOMAIN.md's figures:
+     * RTP |z| > 3 over a rolling window of days; volume robust |z| > 4 against the same hour of
+     * week over the trailing weeks; big wins above an amount of the settlement currency AND a
+     * multiple of the round's bets (40,000 and 350×, per partner overridable).
+     */
+    WATCH_SCAN_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+    WATCH_RTP_Z: z.coerce.number().min(1).max(20).default(3),
+    WATCH_RTP_WINDOW_DAYS: z.coerce.number().int().min(1).max(400).default(7),
+    WATCH_RTP_MIN_SPINS: z.coerce.number().int().min(100).max(1_000_000_000).default(10_000),
+    WATCH_VOLUME_Z: z.coerce.number().min(1).max(20).default(4),
+    WATCH_VOLUME_WEEKS: z.coerce.number().int().min(2).max(52).default(4),
+    WATCH_BIG_WIN_AMOUNT: z
+      .string()
+      .regex(/^\d{1,15}(\.\d{1,8})?$/, 'a decimal amount of the settlement currency, e.g. 40000')
+      .default('40000'),
+    WATCH_BIG_WIN_MULTIPLE: z
+      .string()
+      .regex(/^\d{1,9}(\.\d{1,4})?$/, "a decimal multiple of the round's bets, e.g. 350")
+      .default('350'),
+    /** Fractions: rollbacks per bet and duplicates per received transaction that raise an alert. */
+    WATCH_ROLLBACK_RATE: z.coerce.number().gt(0).max(1).default(0.05),
+    WATCH_DUPLICATE_RATE: z.coerce.number().gt(0).max(1).default(0.02),
+    /** Transactions received this long after they occurred (or dated ahead) in the last hour. */
+    WATCH_STALE_COUNT: z.coerce.number().int().min(1).default(100),
+    /** A locked FX rate that moved more than this many percent from the previous lock. */
+    WATCH_FX_MOVE_PERCENT: z
+      .string()
+      .regex(/^\d{1,3}(\.\d{1,4})?$/, 'a percentage, e.g. 5')
+      .default('5'),
+    /** A provider report still not fetched this many minutes after its cycle's cut-off and grace. */
+    WATCH_REPORT_LATE_MINUTES: z.coerce.number().int().min(1).max(100_000).default(120),
+    /** Where alerts are POSTed, signed (Clearhouse-Signature, platform/webhooks.ts); unset: nowhere. */
+    OPS_WEBHOOK_URL: z.url().optional(),
+    OPS_WEBHOOK_SECRET: z.string().min(16).optional(),
     REPORT_MAX_ROWS: z.coerce
       .number()
       .int()
@@ -465,6 +501,22 @@ export interface Config {
   contracts: { maxPayoutApprovalThresholdMinor: string };
   /** The exception work queue: SLA tiers (EXCEPTION_SLA_TIERS) and the escalation sweep's interval (0: none). */
   exceptionQueue: { slaTiers: SlaTiers; sweepSeconds: number };
+  /** Anomaly detection's Schedule and thresholds (WATCH_*), and the operations webhook. */
+  watch: WatchSettings;
+}
+
+export interface WatchSettings {
+  scanSeconds: number;
+  rtp: { z: number; windowDays: number; minSpins: number };
+  volume: { z: number; weeks: number };
+  /** Production defaults for every partner without its own (partner_watch_settings). */
+  bigWin: { amount: string; multiple: string };
+  rollbackRate: number;
+  duplicateRate: number;
+  staleCount: number;
+  fxMovePercent: string;
+  reportLateMinutes: number;
+  opsWebhook: { url: string; secret: string } | null;
 }
 
 function checkpointSettings(e: Env): Config['checkpoints'] {
@@ -597,6 +649,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     exceptionQueue: {
       slaTiers: e.EXCEPTION_SLA_TIERS ? parseSlaTiers(e.EXCEPTION_SLA_TIERS) : DEFAULT_SLA_TIERS,
       sweepSeconds: e.EXCEPTION_SLA_SWEEP_SECONDS,
+    },
+    watch: {
+      scanSeconds: e.WATCH_SCAN_SECONDS,
+      rtp: { z: e.WATCH_RTP_Z, windowDays: e.WATCH_RTP_WINDOW_DAYS, minSpins: e.WATCH_RTP_MIN_SPINS },
+      volume: { z: e.WATCH_VOLUME_Z, weeks: e.WATCH_VOLUME_WEEKS },
+      bigWin: { amount: e.WATCH_BIG_WIN_AMOUNT, multiple: e.WATCH_BIG_WIN_MULTIPLE },
+      rollbackRate: e.WATCH_ROLLBACK_RATE,
+      duplicateRate: e.WATCH_DUPLICATE_RATE,
+      staleCount: e.WATCH_STALE_COUNT,
+      fxMovePercent: e.WATCH_FX_MOVE_PERCENT,
+      reportLateMinutes: e.WATCH_REPORT_LATE_MINUTES,
+      opsWebhook:
+        e.OPS_WEBHOOK_URL && e.OPS_WEBHOOK_SECRET
+          ? { url: e.OPS_WEBHOOK_URL, secret: e.OPS_WEBHOOK_SECRET }
+          : null,
     },
     currencies: {
       extraAssets: Object.fromEntries(
