@@ -11,7 +11,13 @@ import { rateLimits } from './rate-limits';
 import { documentTextRule } from './text-rule';
 import { methodNotAllowed } from './route';
 import { createRegistry, generateOpenApi } from './openapi';
+import { alertRoutes } from './routes/alerts';
 import { applicationRoutes } from './routes/applications';
+import { catalogueRoutes } from './routes/catalogue';
+import { insightRoutes } from './routes/insights';
+import { partnerUserRoutes } from './routes/partner-users';
+import { consoleRoutes } from './console';
+import { consoleSessionRoutes } from './console-session';
 import { auditRoutes } from './routes/audit';
 import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
@@ -87,6 +93,12 @@ export function createApp(deps: ApiDeps): express.Express {
   exceptionFileRoutes(router, registry, deps, currencies);
   exceptionRuleRoutes(router, registry, deps);
   auditRoutes(router, registry, deps);
+  insightRoutes(router, registry, deps);
+  catalogueRoutes(router, registry, deps);
+  alertRoutes(router, registry, deps);
+  partnerUserRoutes(router, registry, deps);
+  // The console's sign-in (HTML forms, not REST resources: not in the OpenAPI document).
+  consoleSessionRoutes(router, deps);
   // Temporal's codec protocol for the CLI and Web UI (not a REST resource: not in the OpenAPI document).
   codecRoutes(router, deps);
   app.use(router);
@@ -98,6 +110,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(spec);
   });
+  consoleRoutes(app, deps);
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(spec, { customSiteTitle: 'Clearhouse API' }));
   const metricsToken = deps.config.api.metricsToken;
   app.get('/metrics', async (req, res, next) => {
