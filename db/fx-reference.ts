@@ -1,0 +1,81 @@
+import type pg from 'pg';
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+// Reference FX rates per day: the FX service's rate, fetched by the watch scan (activities/
+// watch.ts) and kept, the first of each day winning, so that every indicative figure of a day
+// converts at one rate the console can show with its source and time. A cycle's own locked
+// rates (settlement_fx_rates) replace them once it locks.
+
+export interface ReferenceRate {
+  from: string;
+  to: string;
+  day: string;
+  /** An exact decimal string. */
+  rate: string;
+  source: string;
+  asOf: string;
+}
+
+/** Keeps a day's rate; the first one stored for the day stays (a retried scan changes nothing). */
+export async function storeReferenceRate(db: Queryable, r: ReferenceRate): Promise<void> {
+  await db.query(
+    `INSERT INTO fx_reference_rates (from_ccy, to_ccy, day, rate, source, as_of)
+     VALUES ($1, $2, $3, $4::numeric, $5, $6) ON CONFLICT DO NOTHING`,
+    [r.from, r.to, r.day, r.rate, r.source, r.asOf],
+  );
+}
+
+/**
+ * The rate of each pair for a day: that day's, else the latest before it (labelled by its own
+ * day, so a reader sees how old it is). Pairs with no rate at all are absent.
+ */
+export async function referenceRates(
+  db: Queryable,
+  pairs: { from: string; to: string }[],
+  day: string,
+): Promise<Map<string, ReferenceRate>> {
+  const wanted = pairs.filter((p) => p.from !== p.to);
+  if (wanted.length === 0) return new Map();
+  const { rows } = await db.query<{
+    from_ccy: string;
+    to_ccy: string;
+    day: string;
+    rate: string;
+    source: string;
+    as_of: Date;
+  }>(
+    `SELECT r.from_ccy, r.to_ccy, r.day::text, r.rate::text, r.source, r.as_of
+       FROM unnest($1::text[], $2::text[]) AS p(from_ccy, to_ccy)
+       CROSS JOIN LATERAL (SELECT * FROM fx_reference_rates f
+                            WHERE f.from_ccy = p.from_ccy AND f.to_ccy = p.to_ccy AND f.day <= $3::date
+                            ORDER BY f.day DESC LIMIT 1) r`,
+    [wanted.map((p) => p.from), wanted.map((p) => p.to), day],
+  );
+  return new Map(
+    rows.map((r) => [
+      pairKey(r.from_ccy, r.to_ccy),
+      {
+        from: r.from_ccy,
+        to: r.to_ccy,
+        day: r.day,
+        rate: r.rate,
+        source: r.source,
+        asOf: r.as_of.toISOString(),
+      },
+    ]),
+  );
+}
+
+export const pairKey = (from: string, to: string): string => `${from}/${to}`;
+
+/** The currency pairs activity was seen in since a day, against each partner's settlement currency. */
+export async function activePairs(db: Queryable, sinceDay: string): Promise<{ from: string; to: string }[]> {
+  const { rows } = await db.query<{ from_ccy: string; to_ccy: string }>(
+    `SELECT DISTINCT p.currency AS from_ccy, pt.settlement_currency AS to_ccy
+       FROM positions p JOIN partners pt ON pt.id = p.partner_id
+      WHERE p.business_date >= $1::date AND p.currency <> pt.settlement_currency`,
+    [sinceDay],
+  );
+  return rows.map((r) => ({ from: r.from_ccy, to: r.to_ccy }));
+}
