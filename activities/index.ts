@@ -14,6 +14,7 @@ import { partnerActivities } from './partners';
 import { reportActivities } from './report';
 import { settlementActivities } from './settlement';
 import { temporalSweepActivities } from './temporal-sweep';
+import { watchActivities } from './watch';
 
 export interface ActivityDeps {
   db: Db;
@@ -41,6 +42,7 @@ export function createActivities(deps: ActivityDeps) {
     ...exceptionQueueActivities(deps),
     ...exceptionImportActivities(deps),
     ...bulkActivities(deps),
+    ...watchActivities(deps),
   });
 }
 

@@ -31,6 +31,7 @@ import {
 import { REPORT_CAP_DEFAULTS, type Config } from '../platform/config';
 import type { CycleArgs } from './settlement';
 import { resolveBeforePeople, type AutoResolution } from './auto-resolution';
+import { recordWatchExceptions } from './watch-gate';
 
 // The provider's report of a cycle: fetched page by page (each page stored with where the fetch
 // stands), then reconciled against our frozen sources. Every write is keyed by the cycle id.
@@ -366,6 +367,8 @@ export function reportActivities({
       });
       // Rules before people: what the contract decides, and what is still arriving (expected).
       const auto = await resolveBeforePeople(db, c, activityInfo().workflowExecution?.runId ?? c.cycleId);
+      // Then what the watch holds for a person: big wins and volume spikes of the period.
+      await recordWatchExceptions(db, c, currencies);
       return {
         keysCompared: ours.length,
         keysDiffering: keys.length,

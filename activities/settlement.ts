@@ -38,6 +38,7 @@ import { reportActivities } from './report';
 import type { AutoResolution } from './auto-resolution';
 import type { Config } from '../platform/config';
 import { deliverSignedWebhook, outboundFailure } from './failures';
+import { recordWatchExceptions } from './watch-gate';
 import { jsonBody } from '../providers/types';
 
 // Activities of the settlement cycle. Each one may run more than once (Temporal retries,
@@ -267,6 +268,8 @@ export function settlementActivities({
     async reportUnavailable(c: CycleArgs, reason: string): Promise<void> {
       await book.openBook(db, c.cycleId, activityInfo().workflowExecution?.runId ?? c.cycleId);
       await report.recordReportUnavailable(c, reason);
+      // The watch's holds gate the payout with or without a report.
+      await recordWatchExceptions(db, c, currencies);
     },
 
     /** The exception book's version and counts, with the first open exceptions. */

@@ -46,6 +46,11 @@ export async function ingestBatch(
   db: pg.Pool,
   partnerId: string,
   batch: NormalizedBatch,
+  /**
+   * What else the batch's own transaction records once its rows are stored (not on a replay):
+   * the big wins held for review (db/held-wins.ts), so a stored win and its hold are one fact.
+   */
+  afterStore?: (client: pg.PoolClient) => Promise<void>,
 ): Promise<IngestResponse> {
   const requestHash = batchRequestHash(batch);
   let result: { replayOf?: IngestResponse | null; requestHash?: string } & Partial<IngestResponse>;
@@ -72,7 +77,9 @@ export async function ingestBatch(
           pgTextArray(batch.reasons),
         ],
       );
-      return rows[0]!.r;
+      const r = rows[0]!.r;
+      if (r.replayOf === undefined && afterStore) await afterStore(client);
+      return r;
     });
   } catch (err) {
     const state = sqlState(err);

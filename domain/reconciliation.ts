@@ -19,7 +19,11 @@ export type DiscrepancyKind =
   | 'fee_variance'
   | 'control_total_mismatch'
   /** The provider's report could not be fetched after every retry (a persistent fault). */
-  | 'report_unavailable';
+  | 'report_unavailable'
+  /** A win held for review at ingest (above the amount and the multiple of its round's bets). */
+  | 'big_win'
+  /** A volume spike of the partner in the period: extra checks before payout. */
+  | 'volume_anomaly';
 
 export interface AggregateKey {
   businessDate: string;

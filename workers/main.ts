@@ -5,6 +5,7 @@ import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { connectTemporalClient, connectWhenReachable, temporalConnectOptions } from '../platform/temporal';
 import { upsertExceptionSlaSweepSchedule, upsertTemporalSweepSchedule } from '../services/schedules';
+import { upsertWatchScanSchedule } from '../activities/watch';
 import { createWorkers } from './create';
 
 async function main(): Promise<void> {
@@ -59,13 +60,19 @@ async function main(): Promise<void> {
       : {}),
   });
   // What happens on Temporal with no workflow code running is audited by a Schedule's sweep.
-  // Exceptions past their SLA are escalated by another (never a timer per exception).
-  if (config.worker.temporalSweepSeconds > 0 || config.exceptionQueue.sweepSeconds > 0) {
+  // Exceptions past their SLA are escalated by another (never a timer per exception), and the
+  // money is watched by a third (anomaly alerts, never a workflow per transaction).
+  if (
+    config.worker.temporalSweepSeconds > 0 ||
+    config.exceptionQueue.sweepSeconds > 0 ||
+    config.watch.scanSeconds > 0
+  ) {
     const client = await connectTemporalClient(config, (m) => logger.warn(m));
     try {
       if (config.worker.temporalSweepSeconds > 0)
         await upsertTemporalSweepSchedule(client, config, config.worker.temporalSweepSeconds);
       if (config.exceptionQueue.sweepSeconds > 0) await upsertExceptionSlaSweepSchedule(client, config);
+      if (config.watch.scanSeconds > 0) await upsertWatchScanSchedule(client, config);
     } finally {
       await client.connection.close();
     }

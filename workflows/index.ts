@@ -6,3 +6,4 @@ export { settlementCycle } from './legacy/settlement-cycle-v1';
 export { scheduledSettlement } from './scheduled-settlement';
 export { temporalSweep } from './temporal-sweep';
 export { exceptionSlaSweep } from './exception-sla-sweep';
+export { watchScan } from './watch-scan';

@@ -1,7 +1,10 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Router } from 'express';
 import { z } from 'zod';
+import type { PoolClient } from 'pg';
+import { holdBigWins } from '../../db/held-wins';
 import { ingestBatch } from '../../db/ingest';
+import { effectiveBigWinSettings } from '../../db/watch';
 import { positionCounters, readPositions, readTransaction } from '../../db/positions';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { formatAmount, type CurrencyRegistry } from '../../domain/money';
@@ -126,6 +129,11 @@ export function transactionRoutes(
   currencies: CurrencyRegistry,
 ): void {
   const auth = authDeps(deps.db, deps.config.api);
+  // Each partner's big-win limits, read at most every 30 s per partner: a change of its watch
+  // settings (or of the defaults) applies to batches from then on.
+  const bigWinLimits = ttlCache(30_000, (partnerId: string) =>
+    effectiveBigWinSettings(deps.db, deps.config, partnerId, currencies),
+  );
 
   mountRoute(router, registry, auth, {
     method: 'post',
@@ -200,7 +208,34 @@ export function transactionRoutes(
           })),
         );
       }
-      return { status: 200, body: await ingestBatch(deps.db, partnerId, normalized.batch) };
+      const batch = normalized.batch;
+      const wins = batch.types.flatMap((type, i) =>
+        type === 'win'
+          ? [
+              {
+                txId: batch.ids[i]!,
+                currency: batch.currencies[i]!,
+                amountMinor: BigInt(batch.amountsMinor[i]!),
+              },
+            ]
+          : [],
+      );
+      // Big wins are held in the batch's own transaction (db/held-wins.ts).
+      const hold =
+        wins.length === 0
+          ? undefined
+          : async (client: PoolClient) => {
+              const limits = await bigWinLimits.get(partnerId);
+              await holdBigWins(
+                client,
+                partnerId,
+                wins,
+                limits,
+                currencies,
+                new Date().toISOString().slice(0, 10),
+              );
+            };
+      return { status: 200, body: await ingestBatch(deps.db, partnerId, batch, hold) };
     },
   });
 
@@ -330,4 +365,23 @@ export function transactionRoutes(
       body: await positionsOf(visiblePartner(principal, params.partnerId), query),
     }),
   });
+}
+
+/** A value per key, computed at most once per `ttlMs` (a failed computation is not kept). */
+function ttlCache<T>(
+  ttlMs: number,
+  compute: (key: string) => Promise<T>,
+): { get: (key: string) => Promise<T> } {
+  const entries = new Map<string, { at: number; value: Promise<T> }>();
+  return {
+    get(key) {
+      const now = Date.now();
+      const hit = entries.get(key);
+      if (hit && now - hit.at < ttlMs) return hit.value;
+      const value = compute(key);
+      entries.set(key, { at: now, value });
+      value.catch(() => entries.delete(key));
+      return value;
+    },
+  };
 }
