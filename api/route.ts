@@ -1,5 +1,3 @@
-import { actorKey } from '../domain/actors';
-import { operatorActor } from '../platform/operators';
 import { type OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { createHash, randomUUID } from 'node:crypto';
@@ -11,7 +9,15 @@ import {
   ValidationError,
 } from '../domain/errors';
 import { appendAudit } from '../db/audit';
-import { authenticate, type AuthDeps, type AuthRequirement, type Principal } from './auth';
+import {
+  authenticate,
+  CONSOLE_COOKIE,
+  principalActor,
+  principalRoles,
+  type AuthDeps,
+  type AuthRequirement,
+  type Principal,
+} from './auth';
 import { zodDetails } from './errors';
 import { errorResponses } from './schemas';
 import { checkBodyText, checkRequestLineText } from './text-rule';
@@ -61,9 +67,17 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
    */
   partnerView?: z.ZodType;
   /**
+   * Partner users (people signed in to the console) read what their partner reads; a partner
+   * user holding this role may also call this route, whatever operator role `auth` names and
+   * though it is not a GET (its admin users manage the partner's own users). Not a partner's
+   * API key. The handler scopes such a caller to its own partner; partnerView applies.
+   */
+  partnerUserRole?: 'admin';
+  /**
    * Every successful call of a route that is not a GET is recorded in the audit trail (who,
    * role, action, target, request id, digest of the request body). `false` for a route that
-   * changes nothing (a dry run).
+   * changes nothing (a dry run), or one that records its own event with `auditEvent` (its
+   * caller is known only from its body, as when an invitation is accepted).
    */
   audit?: false;
   params?: P;
@@ -121,7 +135,8 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
   deps: AuthDeps,
   spec: RouteSpec<P, Q, B>,
 ): void {
-  const partnerMayCall = spec.auth === 'partner' || spec.auth === 'any';
+  const partnerMayCall = spec.auth === 'partner' || spec.auth === 'any' || spec.partnerUserRole !== undefined;
+  if (spec.partnerUserRole !== undefined) documentConsoleSession(registry);
   if (partnerMayCall && !spec.partnerView)
     throw new Error(
       `${spec.method.toUpperCase()} ${spec.path}: a route partners may call needs a partnerView`,
@@ -133,7 +148,7 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
     summary: spec.summary,
     ...(spec.description ? { description: spec.description } : {}),
     tags: spec.tags,
-    security: securityOf(spec.auth),
+    security: securityOf(spec.auth, spec.partnerUserRole),
     'x-required-role': spec.auth,
     request: {
       ...(spec.params ? { params: spec.params } : {}),
@@ -173,7 +188,12 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
 
   router[spec.method](expressPath, async (req, res, next) => {
     try {
-      const principal = await authenticate(deps, req, spec.auth);
+      const principal = await authenticate(
+        deps,
+        req,
+        spec.auth,
+        spec.partnerUserRole ? { partnerUserRole: spec.partnerUserRole } : {},
+      );
       checkRequestLineText(req.params, req.query);
       const params = parseOr(spec.params ?? empty, req.params, 'params', BadRequestError);
       const query = parseOr(spec.query ?? empty, req.query, 'query', BadRequestError);
@@ -266,47 +286,82 @@ function standardResponses(spec: {
 }
 /**
  * OpenAPI security per requirement: a partner's API key, an operator's bearer token with the
- * role named as its scope (OpenAPI 3.1 allows role names for any scheme), or either.
+ * role named as its scope (OpenAPI 3.1 allows role names for any scheme), or either; and the
+ * console's session for an operation partner users may call beyond reading (partnerUserRole).
  */
-function securityOf(auth: AuthRequirement): Record<string, string[]>[] {
+function securityOf(auth: AuthRequirement, partnerUserRole?: 'admin'): Record<string, string[]>[] {
   if (auth === 'none') return [];
   if (auth === 'partner') return [{ partnerApiKey: [] }];
   if (auth === 'any') return [{ partnerApiKey: [] }, { operatorToken: ['viewer'] }];
-  return [{ operatorToken: [auth] }];
+  return [
+    { operatorToken: [auth] },
+    ...(partnerUserRole ? [{ consoleSession: [`partner-user:${partnerUserRole}`] }] : []),
+  ];
+}
+
+/** The console's session cookie as a security scheme, for the operations partner users may call besides operators. */
+const documented = new WeakSet<OpenAPIRegistry>();
+function documentConsoleSession(registry: OpenAPIRegistry): void {
+  if (documented.has(registry)) return;
+  documented.add(registry);
+  registry.registerComponent('securitySchemes', 'consoleSession', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: CONSOLE_COOKIE,
+    description:
+      "The console's session (signed in at /console/sign-in): an operator's token, or a partner user's session. It " +
+      'authenticates every operation its holder may call when no Authorization header is sent; a write with it also ' +
+      'needs the header `X-Clearhouse-Console: 1` (and, from a browser, Sec-Fetch-Site: same-origin). Listed on the ' +
+      'operations a partner user may call besides reading, with the partner-user role they need as the scope.',
+  });
 }
 
 /** The request's body digest, computed from its raw bytes while express.json read them. */
 export const BODY_DIGEST = 'clearhouse.bodyDigest';
 
-async function auditCall(
+function auditCall(
   deps: AuthDeps,
   req: Request,
   spec: { method: string; path: string },
   principal: Principal,
   status: number,
 ): Promise<void> {
+  return auditEvent(deps, req, {
+    action: `${spec.method.toUpperCase()} ${spec.path}`,
+    target: req.path,
+    principal,
+    status,
+    digest: (req.res?.locals[BODY_DIGEST] as string | undefined) ?? null,
+  });
+}
+
+/**
+ * One call in the audit trail: who (principalActor: an operator's actor key, `partner:<id>`
+ * for the API key, `partner:<id>#user:<login>` for a partner's person), with which roles,
+ * what, on what, the request id and the digest of what was sent.
+ */
+export async function auditEvent(
+  deps: Pick<AuthDeps, 'db'>,
+  req: Request,
+  event: { action: string; target: string; principal: Principal; status: number; digest: string | null },
+): Promise<void> {
+  const { principal } = event;
   const requestId = typeof req.id === 'string' ? req.id : JSON.stringify(req.id);
   await appendAudit(deps.db, {
     // Each call is recorded (a caller-chosen request id must not merge two calls into one).
     idempotencyKey: `api:${randomUUID()}`,
-    actor:
-      principal.kind === 'operator'
-        ? actorKey(operatorActor(principal))
-        : principal.kind === 'partner'
-          ? `partner:${principal.partnerId}`
-          : 'anonymous',
-    role:
-      principal.kind === 'operator'
-        ? principal.roles.join(' ')
-        : principal.kind === 'partner'
-          ? 'partner'
-          : 'none',
-    action: `${spec.method.toUpperCase()} ${spec.path}`,
-    target: req.path,
+    actor: principalActor(principal),
+    role: principalRoles(principal),
+    action: event.action,
+    target: event.target,
     source: 'api',
     requestId,
-    afterDigest: (req.res?.locals[BODY_DIGEST] as string | undefined) ?? null,
-    details: { status, ...(principal.kind === 'operator' ? { via: principal.via } : {}) },
+    afterDigest: event.digest,
+    details: {
+      status: event.status,
+      ...(principal.kind === 'operator' ? { via: principal.via } : {}),
+      ...(principal.kind === 'partner' && principal.user ? { via: 'console' } : {}),
+    },
   });
 }
 

@@ -4,14 +4,11 @@ import { z } from 'zod';
 import { actorKey } from '../../domain/actors';
 import { SEALED_DECISION_ENCODING, type SealSource } from '../../domain/decisions';
 import { sealDecision, verifyKeysFrom, verifySealed } from '../../platform/decision-seal';
-import {
-  mintOperatorToken,
-  operatorActor,
-  type OperatorIdentity,
-  type OperatorRole,
-} from '../../platform/operators';
+import { mintOperatorToken, operatorActor, type OperatorIdentity } from '../../platform/operators';
 import { DEV_DEFAULTS } from '../../platform/config';
+import { DEMO_PEOPLE, isLoopback } from '../../platform/demo-people';
 import { authDeps, verifyOperatorToken } from '../auth';
+import { escapeHtml } from '../html';
 import type { ApiDeps } from '../deps';
 import { sealingKeyOf } from '../updates';
 
@@ -54,12 +51,6 @@ function cookie(req: Request, name: string): string | null {
 function problem(res: Response, status: number, code: string, message: string): void {
   res.status(status).json({ error: { code, message, details: [] } });
 }
-
-/** The demo people `npm run dev` can sign in as (development issuer only). */
-const DEMO_PEOPLE: { name: string; roles: OperatorRole[] }[] = [
-  { name: 'ana', roles: ['viewer', 'resolver', 'approver'] },
-  { name: 'bo', roles: ['viewer', 'resolver', 'approver'] },
-];
 
 export function codecRoutes(router: Router, deps: ApiDeps): void {
   const auth = authDeps(deps.db, deps.config.api);
@@ -250,9 +241,6 @@ function forwardedPrefix(req: Request): string {
   return /^(\/[A-Za-z0-9_-]+)*$/.test(prefix) ? prefix : '';
 }
 
-const isLoopback = (address: string | undefined): boolean =>
-  address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
-
 /** A payload that names a decision's target: JSON with "workflowId" and "update" (its name). */
 function decisionIn(
   p: WirePayload,
@@ -269,9 +257,6 @@ function decisionIn(
   if (typeof workflowId !== 'string' || typeof update !== 'string') return null;
   return { workflowId, decision: update, fields };
 }
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function signInPage(dev: boolean): string {
   const demo = dev
