@@ -6,6 +6,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && cp -r db/migrations dist/db/ && cp platform/search-attributes.json dist/platform/ \
+ && cp -r console dist/console \
  && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

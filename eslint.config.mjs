@@ -52,6 +52,44 @@ export default tseslint.config(
     },
   },
   {
+    // The console (console/**): plain ES modules that run in the browser, served as files.
+    files: ['console/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        history: 'readonly',
+        navigator: 'readonly',
+        fetch: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
+        Blob: 'readonly',
+        HTMLElement: 'readonly',
+        Element: 'readonly',
+        Node: 'readonly',
+        Event: 'readonly',
+        CustomEvent: 'readonly',
+        AbortController: 'readonly',
+        FormData: 'readonly',
+        Intl: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        requestAnimationFrame: 'readonly',
+        ResizeObserver: 'readonly',
+        matchMedia: 'readonly',
+        getComputedStyle: 'readonly',
+        // The vendor scripts index.html loads before the modules (uPlot, Chart.js).
+        uPlot: 'readonly',
+        Chart: 'readonly',
+      },
+    },
+  },
+  {
     // Tests read JSON response bodies; typing each one would add noise, not safety.
     files: ['test/**/*.ts'],
     rules: {
