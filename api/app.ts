@@ -46,7 +46,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(helmet({ contentSecurityPolicy: false }));
   app.set('query parser', 'simple');
 
-  const metrics = createMetrics();
+  const metrics = createMetrics({ db: deps.db });
   app.use(metrics.middleware);
   app.use(
     pinoHttp({
@@ -64,7 +64,8 @@ export function createApp(deps: ApiDeps): express.Express {
         req: (req: { id: unknown; method: string; url: string }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          // An invitation's token travels in its link (GET /console/invitation?token=…): masked.
+          url: req.url.replace(/([?&]token=)[^&]*/gi, '$1…'),
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },

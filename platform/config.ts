@@ -339,6 +339,13 @@ export const envSchema = z
       .default('USDC:6,USDT:6'),
   })
   .superRefine((env, ctx) => {
+    // An operations webhook is signed: its URL and its secret come together.
+    if ((env.OPS_WEBHOOK_URL === undefined) !== (env.OPS_WEBHOOK_SECRET === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.OPS_WEBHOOK_URL === undefined ? 'OPS_WEBHOOK_URL' : 'OPS_WEBHOOK_SECRET'],
+        message: 'OPS_WEBHOOK_URL and OPS_WEBHOOK_SECRET are set together (alerts are POSTed signed)',
+      });
     if (env.CHECKPOINT_SIGNING_KEY) {
       try {
         parseCheckpointSigningKey(env.CHECKPOINT_SIGNING_KEY);

@@ -3,7 +3,11 @@ import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startDueDiligenceService } from '../providers/simulated/due-diligence-server';
 import { startFxServer } from '../providers/simulated/fx-server';
 import { generateDay } from '../providers/simulated/generator';
-import { startJsonCursorProvider, type Faults } from '../providers/simulated/json-cursor-server';
+import {
+  startJsonCursorProvider,
+  type Faults,
+  type SimulatedTx,
+} from '../providers/simulated/json-cursor-server';
 import { devPort } from './lib/net.mjs';
 
 // The simulated provider report servers of `npm run dev` (and the FX reference-rates service,
@@ -49,13 +53,46 @@ export const demoProviders: {
   },
 ];
 
+/**
+ * A demo partner's day as both sides have it: the generated day, and for aurora-live a planted
+ * big win (a 100.00 GBP bet, a 42,000.00 GBP win: 420×, above 40,000 GBP and 350×), held for
+ * review at ingest and an exception of that day's cycle (README, "Watching the money").
+ */
+export function demoDay(partnerId: string, day: string, count: number, currency: string): SimulatedTx[] {
+  const txs = generateDay(partnerId, day, count, currency);
+  if (partnerId !== 'aurora-live') return txs;
+  const at = Date.parse(`${day}T20:15:00Z`);
+  const roundId = `${partnerId}-${day}-big-round`;
+  return [
+    ...txs,
+    {
+      id: `${partnerId}-${day}-big-bet`,
+      type: 'bet',
+      roundId,
+      gameId: 'game-6',
+      currency,
+      amountMinor: 10_000n,
+      occurredAtMs: at,
+    },
+    {
+      id: `${partnerId}-${day}-big-win`,
+      type: 'win',
+      roundId,
+      gameId: 'game-6',
+      currency,
+      amountMinor: 4_200_000n,
+      occurredAtMs: at + 4_000,
+    },
+  ];
+}
+
 async function main(): Promise<void> {
   const day = process.env.DEMO_DAY;
   if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error('DEMO_DAY=YYYY-MM-DD is required');
   const servers = await Promise.all(
     demoProviders.map(async (p) => {
       const common = {
-        transactions: generateDay(p.partnerId, day, DEMO_TX_PER_PARTNER, p.currency),
+        transactions: demoDay(p.partnerId, day, DEMO_TX_PER_PARTNER, p.currency),
         faults: p.faults(day),
         port: p.port,
       };

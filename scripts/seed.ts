@@ -5,9 +5,10 @@ import type { NewPartner } from '../domain/partner';
 import { loadConfigOrExit } from '../platform/config';
 import { mintOperatorToken } from '../platform/operators';
 import { connectTemporalClient } from '../platform/temporal';
-import { generateDay, toIngestItem } from '../providers/simulated/generator';
+import { toIngestItem } from '../providers/simulated/generator';
 import { settlementScheduleId } from '../services/schedules';
-import { DEMO_TX_PER_PARTNER, demoProviders } from './providers-server';
+import { DEMO_TX_PER_PARTNER, demoDay, demoProviders } from './providers-server';
+import { seedWatch, watchPartners } from './seed-watch';
 
 /**
  * Seeds demo data through the public API (the same path a real operator takes), so it is
@@ -188,7 +189,7 @@ async function main(): Promise<void> {
   };
 
   const statuses = new Map<string, 'active' | 'suspended' | null>();
-  for (const partner of demoPartners) statuses.set(partner.id, await onboard(partner));
+  for (const partner of [...demoPartners, ...watchPartners]) statuses.set(partner.id, await onboard(partner));
 
   // One application left for an operator to decide in the Temporal UI or the API: high risk
   // (an expired licence and a possible sanctions match), so it needs two different approvers.
@@ -228,6 +229,23 @@ async function main(): Promise<void> {
   } finally {
     await temporal?.connection.close();
   }
+  // The watch's demo: weeks of baseline and the planted anomalies (scripts/seed-watch.ts).
+  await seedWatch(
+    async (method, route, body, token) => {
+      const answer = await call(method, route, body, token === undefined ? operatorToken : token);
+      return { status: answer.status, body: answer.body as Record<string, unknown> | null };
+    },
+    Object.fromEntries(
+      watchPartners
+        .filter((p) => statuses.get(p.id) === 'active')
+        .map((p) => [p.id, credentials[p.id] ?? '']),
+    ),
+    (name, secret) => {
+      credentials[name] = secret;
+      saveCredentials();
+    },
+    say,
+  );
 
   /**
    * The demo day of one onboarded partner: its reference data, then the day's transactions
@@ -276,7 +294,7 @@ async function main(): Promise<void> {
       return;
     }
     // The demo day, pushed through the API in deterministic batches (replays are no-ops).
-    const txs = generateDay(id, day, DEMO_TX_PER_PARTNER, provider.currency);
+    const txs = demoDay(id, day, DEMO_TX_PER_PARTNER, provider.currency);
     const key = credentials[id];
     const noKey = `its ${day} transactions not pushed, no cycle started (a key: POST /v1/partners/${id}/api-keys, into ${CREDENTIALS_FILE})`;
     if (!key) return say(id, `no API key in ${CREDENTIALS_FILE}: ${noKey}`);

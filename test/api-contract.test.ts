@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { BACKFILL_MAX_DAYS } from '../api/routes/settlements';
+import { MAX_HOURLY_DAYS, MAX_REVENUE_DAYS_ALL_PARTNERS } from '../api/routes/insights';
 import { MAX_POSITION_DAYS } from '../api/routes/transactions';
 import { createCurrencyRegistry, type CurrencyRegistry } from '../domain/money';
 import { schemathesisCommand } from '../scripts/lib/schemathesis.mjs';
@@ -94,6 +95,8 @@ async function schemathesis(credential: string, label: string): Promise<Run> {
         PYTHONPATH: [st.env.PYTHONPATH, HOOKS_DIR].join(path.delimiter),
         SCHEMATHESIS_HOOKS: 'clearhouse_hooks',
         CLEARHOUSE_BACKFILL_MAX_DAYS: String(BACKFILL_MAX_DAYS),
+        CLEARHOUSE_MAX_REVENUE_DAYS: String(MAX_REVENUE_DAYS_ALL_PARTNERS),
+        CLEARHOUSE_MAX_HOURLY_DAYS: String(MAX_HOURLY_DAYS),
         CLEARHOUSE_MAX_POSITION_DAYS: String(MAX_POSITION_DAYS),
         CLEARHOUSE_THRESHOLD_CEILING: stack.config.contracts.maxPayoutApprovalThresholdMinor,
         CLEARHOUSE_CURRENCY_SCALES: JSON.stringify(

@@ -69,10 +69,32 @@ describe("npm run dev's seed over the state operators left the demo partners in"
     expect(first).toMatchObject({ code: 0 });
     for (const id of ['nova-slots', 'aurora-live', 'orbit-hub']) {
       expect(first.lines).toContain(`${id}: onboarded`);
-      expect(first.lines).toContain(`${id}: 400 transactions on ${DAY}, settlement:${id}:${DAY} started`);
+      // aurora-live's day holds the planted big-win round (two more transactions).
+      const count = id === 'aurora-live' ? 402 : 400;
+      expect(first.lines).toContain(
+        `${id}: ${count} transactions on ${DAY}, settlement:${id}:${DAY} started`,
+      );
     }
     const keys = JSON.parse(readFileSync(path.join(dataDir, 'demo-credentials.json'), 'utf8'));
-    expect(Object.keys(keys).sort()).toEqual(['aurora-live', 'nova-slots', 'orbit-hub']);
+    expect(Object.keys(keys).sort()).toEqual([
+      'aurora-live',
+      'lumen-games',
+      'nova-slots',
+      'nova-slots console user finance@nova-slots.example',
+      'orbit-hub',
+      'pulse-bingo',
+    ]);
+    // The watch's demo: its partners' baseline, then the planted anomalies (README).
+    for (const id of ['lumen-games', 'pulse-bingo']) {
+      expect(first.lines).toContain(`${id}: onboarded`);
+      expect(
+        first.lines.some(
+          (l: string) => l.startsWith(`${id}: `) && l.endsWith('baseline transactions over 4 weeks'),
+        ),
+      ).toBe(true);
+    }
+    const held = await stack.db.pool.query(`SELECT tx_id FROM held_wins WHERE partner_id = 'aurora-live'`);
+    expect(held.rows.map((r) => r.tx_id)).toEqual([`aurora-live-${DAY}-big-win`]);
     const connection = await stack.api('/v1/partners/nova-slots/provider-connection');
     expect(connection.body.baseUrl).toBe(`http://127.0.0.1:${ports.NOVA_SLOTS_PORT}`);
   }, 120_000);

@@ -1,3 +1,4 @@
+import { raiseAlert } from '../db/alerts';
 import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { Router } from 'express';
 import { z } from 'zod';
@@ -35,6 +36,7 @@ let provider: SimulatedProvider;
 let partner: TestPartner;
 let cycleId: string;
 let txId: string;
+let exceptionId: string;
 
 async function until<T>(what: string, read: () => Promise<T | null>): Promise<T> {
   for (let i = 0; i < 600; i++) {
@@ -74,6 +76,7 @@ beforeAll(async () => {
       : null;
   });
   expect(open.length).toBe(2);
+  exceptionId = open[0]!.exceptionId;
   const resolver = await as(RESOLVER, 'resolver');
   for (const e of open) {
     const done = await stack.api(`${path}/exceptions/${encodeURIComponent(e.exceptionId)}/resolution`, {
@@ -116,11 +119,37 @@ it('answers every GET a partner may call without an operator name or an operator
   };
   const account = (await stack.api('/v1/ledger/accounts', { token: partner.apiKey })).body.accounts[0]
     .code as string;
-  const values: Record<string, string> = { partnerId: partner.id, code: account };
+  // An operational alert of the partner's, acknowledged by a named operator with a note.
+  const alert = await raiseAlert(stack.db.pool, {
+    kind: 'late_report',
+    dedupKey: `late_report:${cycleId}:pv`,
+    partnerId: partner.id,
+    subject: `cycle:${cycleId}`,
+    severity: 'warning',
+    disclosure: 'operational',
+    title: 'the provider report is late',
+    evidence: { explanation: 'no report 125 minutes after the grace', minutesLate: 125, query: 'SELECT 1' },
+    windowStart: null,
+    windowEnd: null,
+  });
+  const ack = await stack.api(`/v1/alerts/${alert.id}/acknowledgement`, {
+    token: await stack.tokenFor(RESOLVER, 'resolver'),
+    body: { note: `${RESOLVER} called the provider` },
+  });
+  expect(ack.status).toBe(200);
+  const values: Record<string, string> = {
+    partnerId: partner.id,
+    code: account,
+    exceptionId,
+    alertId: alert.id,
+  };
   const query: Record<string, string> = {
     '/v1/positions': `from=${DAY}&to=${DAY}`,
     '/v1/partners/{partnerId}/positions': `from=${DAY}&to=${DAY}`,
     '/v1/ledger/accounts/{code}/balance': `asOfDate=${DAY}`,
+    '/v1/insights/revenue': `date=${DAY}&groupBy=game`,
+    '/v1/insights/revenue/hourly': `from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`,
+    '/v1/partners/{partnerId}/transactions': `date=${DAY}`,
   };
   const walked: string[] = [];
   for (const [template, operations] of Object.entries(spec.paths)) {

@@ -26,6 +26,10 @@ MAX_MINOR = 2**63 - 1
 MAX_POSITION_DAYS = int(os.environ["CLEARHOUSE_MAX_POSITION_DAYS"])
 # POST …/settlement-schedule/backfill: at most this many days (api/routes/settlements.ts).
 BACKFILL_MAX_DAYS = int(os.environ["CLEARHOUSE_BACKFILL_MAX_DAYS"])
+# GET /v1/insights/revenue: the shortest of its range limits (api/routes/insights.ts).
+MAX_REVENUE_DAYS = int(os.environ["CLEARHOUSE_MAX_REVENUE_DAYS"])
+# GET /v1/insights/revenue/hourly: at most this many days (api/routes/insights.ts).
+MAX_HOURLY_DAYS = int(os.environ["CLEARHOUSE_MAX_HOURLY_DAYS"])
 
 
 def _positive(case) -> bool:
@@ -47,6 +51,13 @@ def _ordered_range(container: dict, start: str, end: str, max_days: int) -> None
         return
     if b < a or (b - a).days >= max_days:
         container[end] = container[start]
+
+
+def _instant(value):
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _amount(value: str, currency: str) -> str:
@@ -125,6 +136,20 @@ def before_call(context, case, kwargs) -> None:
 
     if method == "get" and path.endswith("/positions") and query is not None:
         _ordered_range(query, "from", "to", MAX_POSITION_DAYS)
+    elif method == "get" and path == "/v1/insights/revenue" and query is not None:
+        # One day (`date`) or a range (`from` and `to`), never both; groupBy=game names a partner.
+        if "from" in query or "to" in query or "date" not in query:
+            query.pop("date", None)
+            query.setdefault("from", query.get("to", "2026-11-23"))
+            query.setdefault("to", query["from"])
+            _ordered_range(query, "from", "to", MAX_REVENUE_DAYS)
+        if query.get("groupBy") == "game" and "partnerId" not in query:
+            query["groupBy"] = "day"
+    elif method == "get" and path == "/v1/insights/revenue/hourly" and query is not None:
+        # `to` not before `from`, at most MAX_HOURLY_DAYS later (the same instant always is).
+        a, b = _instant(query.get("from")), _instant(query.get("to"))
+        if a is None or b is None or b < a or b - a > dt.timedelta(days=MAX_HOURLY_DAYS):
+            query["to"] = query.get("from")
     elif path.endswith("/settlement-schedule/backfill") and body is not None:
         _ordered_range(body, "from", "to", BACKFILL_MAX_DAYS)
     elif path == "/v1/settlements" and method == "post" and body is not None and "periodEnd" in body:
@@ -150,6 +175,23 @@ def before_call(context, case, kwargs) -> None:
         if isinstance(games, list) and games:
             kept = [g for g in games if not (isinstance(g, dict) and (g.get("gameId") in seen or seen.add(g.get("gameId"))))]
             body["games"] = kept
+    elif path == "/v1/canonical-games/{id}" and method == "put" and body is not None:
+        # The jackpot contribution is part of the theoretical RTP: it is below it.
+        try:
+            if float(body.get("jackpotContributionRate", "0")) >= float(body.get("theoreticalRtp", "1")):
+                body["jackpotContributionRate"] = "0"
+        except (TypeError, ValueError):
+            pass
+    elif path == "/v1/partners/{partnerId}/game-mappings" and method == "put" and body is not None:
+        # One mapping per game; a canonical id must exist in the catalogue, so the fuzzer unmaps.
+        seen = set()
+        mappings = body.get("mappings")
+        if isinstance(mappings, list) and mappings:
+            kept = [m for m in mappings if not (isinstance(m, dict) and (m.get("gameId") in seen or seen.add(m.get("gameId"))))]
+            for m in kept:
+                if isinstance(m, dict):
+                    m["canonicalId"] = None
+            body["mappings"] = kept
     elif path == "/v1/partner-applications" and method == "post" and body is not None:
         contract = body.get("contract")
         if isinstance(contract, dict):
