@@ -95,6 +95,9 @@ const dayStart = (day: string) => `${day}T00:00:00.000Z`;
 const dayEnd = (day: string) => new Date(Date.parse(dayStart(day)) + 86_400_000).toISOString();
 const hourEnd = (hour: string) => new Date(Date.parse(hour) + 3_600_000).toISOString();
 
+/** How long after an hour ends its count is taken as final (late batches arrive within it). */
+const VOLUME_SETTLE_MS = 10 * 60_000;
+
 export function watchActivities(deps: {
   db: Db;
   config?: Config;
@@ -182,7 +185,10 @@ export function watchActivities(deps: {
       };
       const found: Finding[] = [];
       const hour = Math.floor(now.getTime() / 3_600_000);
-      for (const p of await hourlyVolume(db, now, v.weeks)) {
+      // Hours are judged once their late batches have had time to arrive: the hour "in
+      // progress" is the one 10 minutes ago, so a batch a few minutes late never reads as a drop
+      // (a spike in the first minutes of an hour shows at minute 10).
+      for (const p of await hourlyVolume(db, new Date(now.getTime() - VOLUME_SETTLE_MS), v.weeks)) {
         // The partner's own week-to-week spread, pooled over its 168 buckets (once an hour): a
         // bucket's three or four weeks alone make the robust z alarm on ordinary hours.
         let spread = spreads.get(p.partnerId);

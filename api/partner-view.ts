@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { asPartnerSees } from '../domain/reconciliation';
 import { resolutions } from '../domain/settlement';
 
 // What a partner reads, as allow-lists: every partner-facing route declares one
@@ -24,14 +25,16 @@ const decision = z.object({
 });
 
 /** An exception inside a cycle's live view. */
-const cycleException = z.object({
-  exceptionId: text,
-  kind: text,
-  txId: text.nullable(),
-  differenceMinor: text,
-  detail: text,
-  resolution: decision.optional(),
-});
+const cycleException = z
+  .object({
+    exceptionId: text,
+    kind: text,
+    txId: text.nullable(),
+    differenceMinor: text,
+    detail: text,
+    resolution: decision.optional(),
+  })
+  .transform(asPartnerSees);
 
 /** The fee figures of a cycle (its list row, its live view). */
 const feeFigures = z.object({
@@ -95,18 +98,22 @@ export const cycleList = z.object({
 /** GET /v1/exceptions: one row per exception, with its decision. */
 export const exceptionList = z.object({
   exceptions: z.array(
-    z.object({
-      settlementId: text,
-      exceptionId: text,
-      kind: text,
-      txId: text.nullable(),
-      differenceMinor: text,
-      detail: text,
-      resolution: z.enum(resolutions).nullable(),
-      reason: text.nullable(),
-      operator: z.unknown().transform((v) => (v === null || v === undefined ? null : OPERATIONS)),
-      resolvedAt: z.unknown().transform((v) => (v instanceof Date ? v.toISOString() : (v as string | null))),
-    }),
+    z
+      .object({
+        settlementId: text,
+        exceptionId: text,
+        kind: text,
+        txId: text.nullable(),
+        differenceMinor: text,
+        detail: text,
+        resolution: z.enum(resolutions).nullable(),
+        reason: text.nullable(),
+        operator: z.unknown().transform((v) => (v === null || v === undefined ? null : OPERATIONS)),
+        resolvedAt: z
+          .unknown()
+          .transform((v) => (v instanceof Date ? v.toISOString() : (v as string | null))),
+      })
+      .transform(asPartnerSees),
   ),
   nextCursor: text.nullable(),
 });
@@ -211,15 +218,17 @@ export const statementView = z.object({
   netPayable: amount,
   rounding: z.array(z.object({ step: text, residue: text })),
   exceptions: z.array(
-    z.object({
-      exceptionId: text,
-      kind: text,
-      txId: text.nullable(),
-      currency: text.nullable(),
-      difference: amount,
-      detail: text,
-      resolution: decision.nullable(),
-    }),
+    z
+      .object({
+        exceptionId: text,
+        kind: text,
+        txId: text.nullable(),
+        currency: text.nullable(),
+        difference: amount,
+        detail: text,
+        resolution: decision.nullable(),
+      })
+      .transform(asPartnerSees),
   ),
   expected: z
     .array(z.object({ exceptionId: text, txId: text.nullable(), difference: amount, until: text }))

@@ -15,7 +15,14 @@ const WINDOW_MS = 60_000;
 function credentialOf(req: { get(name: string): string | undefined }): string | null {
   const header = req.get('authorization');
   const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-  return m?.[1] ?? req.get('x-api-key') ?? null;
+  // The console's session cookie is a credential too (api/console-session.ts): one browser
+  // session is limited like one token.
+  return m?.[1] ?? req.get('x-api-key') ?? consoleSession(req.get('cookie'));
+}
+
+function consoleSession(cookies: string | undefined): string | null {
+  const m = cookies ? /(?:^|;\s*)clearhouse_console=([^;]+)/.exec(cookies) : null;
+  return m?.[1] ?? null;
 }
 
 /**

@@ -72,9 +72,11 @@ export const pairKey = (from: string, to: string): string => `${from}/${to}`;
 /** The currency pairs activity was seen in since a day, against each partner's settlement currency. */
 export async function activePairs(db: Queryable, sinceDay: string): Promise<{ from: string; to: string }[]> {
   const { rows } = await db.query<{ from_ccy: string; to_ccy: string }>(
-    `SELECT DISTINCT p.currency AS from_ccy, pt.settlement_currency AS to_ccy
-       FROM positions p JOIN partners pt ON pt.id = p.partner_id
-      WHERE p.business_date >= $1::date AND p.currency <> pt.settlement_currency`,
+    // Per partner, through the hourly activity's key (partner, hour): never all of history.
+    `SELECT DISTINCT a.currency AS from_ccy, pt.settlement_currency AS to_ccy
+       FROM partners pt
+       JOIN LATERAL (SELECT DISTINCT currency FROM activity_hours h
+                      WHERE h.partner_id = pt.id AND h.hour >= $1::date) a ON a.currency <> pt.settlement_currency`,
     [sinceDay],
   );
   return rows.map((r) => ({ from: r.from_ccy, to: r.to_ccy }));

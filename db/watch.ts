@@ -844,6 +844,10 @@ const LATE_WIN_SQL = `
     JOIN settlement_cycles c ON c.partner_id = h.partner_id AND c.status = 'Completed'
                             AND h.business_date BETWEEN c.period_start AND c.period_end
    WHERE h.cycle_id IS DISTINCT FROM c.id AND ($1::text IS NULL OR (h.partner_id = $1 AND h.tx_id = $2))
+     -- Reviewed: an operator acknowledged its alert (with a note); it then clears.
+     AND NOT EXISTS (SELECT 1 FROM alerts a
+                      WHERE a.dedup_key = 'big_win_after_payout:' || h.partner_id || ':' || h.tx_id
+                        AND a.acknowledged_at IS NOT NULL)
    ORDER BY h.partner_id, h.tx_id`;
 
 /** Held wins whose business day belongs to a cycle already Completed without them (found after payout). */

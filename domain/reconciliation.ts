@@ -55,6 +55,21 @@ export interface OurTx extends ReportedTx {
   receivedAt: string;
 }
 
+/**
+ * Exceptions the watch opens (a held big win, a volume spike) carry integrity signals: a partner
+ * reads only that its payout waits for a review, never the kind, figures or alert behind it
+ * (api/partner-view.ts applies this to every exception a partner can read).
+ */
+export const REVIEW_HOLD_KINDS: ReadonlySet<string> = new Set(['big_win', 'volume_anomaly']);
+export const REVIEW_HOLD_FOR_PARTNERS = {
+  kind: 'review_hold',
+  detail: 'held for a review before payout',
+} as const;
+
+export function asPartnerSees<T extends { kind: string; detail: string }>(e: T): T {
+  return REVIEW_HOLD_KINDS.has(e.kind) ? { ...e, ...REVIEW_HOLD_FOR_PARTNERS } : e;
+}
+
 export interface Discrepancy {
   /** Deterministic: kind plus the transaction id or the aggregate key. */
   id: string;

@@ -177,26 +177,29 @@ export async function seedWatch(
       continue;
     }
     const until = partner.id === 'pulse-bingo' ? lastComplete - 3 * HOUR : lastComplete;
-    let pushed = 0;
-    // Batches of six-hour blocks aligned to the clock, named by their first hour and how many
-    // hours they hold: the same block is the same batch (a replay); a block that has grown since
-    // is a new batch whose earlier transactions are acknowledged as duplicates.
+    // One batch per hour, named by its hour: running the seed again replays the same batches
+    // (no-ops, no duplicates counted) and adds only the hours since. Eight in flight.
     const first = lastComplete - WEEKS * 7 * 24 * HOUR;
-    for (let block = Math.floor(first / (6 * HOUR)) * 6 * HOUR; block <= until; block += 6 * HOUR) {
-      const hours: number[] = [];
-      for (let h = Math.max(block, first); h < block + 6 * HOUR && h <= until; h += HOUR) hours.push(h);
-      if (hours.length === 0) continue;
-      const transactions = hours.flatMap((h) => hourOfPlay(partner.id, h));
-      const answer = await call(
-        'POST',
-        '/v1/transactions',
-        { batchId: `watch-${partner.id}-${hours[0]}-${hours.length}h`, transactions },
-        key,
-      );
-      if (answer.status !== 200)
-        throw new Error(`watch demo ingest for ${partner.id}: HTTP ${answer.status}`);
-      pushed += transactions.length;
-    }
+    const hours: number[] = [];
+    for (let h = first; h <= until; h += HOUR) hours.push(h);
+    let pushed = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < hours.length) {
+        const h = hours[next++]!;
+        const transactions = hourOfPlay(partner.id, h);
+        const answer = await call(
+          'POST',
+          '/v1/transactions',
+          { batchId: `watch-${partner.id}-${h}`, transactions },
+          key,
+        );
+        if (answer.status !== 200)
+          throw new Error(`watch demo ingest for ${partner.id}: HTTP ${answer.status}`);
+        pushed += transactions.length;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
     say(partner.id, `${pushed} baseline transactions over ${WEEKS} weeks`);
   }
 

@@ -113,6 +113,21 @@ describe('the watch gates the payout: big wins held at ingest, volume spikes', (
       (await stack.db.pool.query('SELECT cycle_id FROM held_wins WHERE partner_id = $1', [p.id])).rows[0]
         .cycle_id,
     ).toBe(id);
+    // The partner reads that its payout waits for a review, never the integrity signal behind it.
+    const seen = await stack.api(`/v1/exceptions?settlementId=${encodeURIComponent(id)}&status=open`, {
+      token: p.apiKey,
+    });
+    expect(seen.body.exceptions).toEqual([
+      expect.objectContaining({ kind: 'review_hold', detail: 'held for a review before payout' }),
+    ]);
+    const detail = await stack.api(
+      `/v1/settlements/${encodeURIComponent(id)}/exceptions/big_win%3Abig-win/detail`,
+      {
+        token: p.apiKey,
+      },
+    );
+    expect(detail.status).toBe(200);
+    expect(JSON.stringify(detail.body)).not.toMatch(/450\.00|big win|multiple/i);
 
     // A person releases it after review; the cycle goes on to its fee and completes.
     const resolved = await stack.api(

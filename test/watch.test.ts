@@ -537,8 +537,8 @@ describe('reference rates', () => {
     try {
       const p = await partner('fx');
       await stack.db.pool.query(
-        `INSERT INTO positions (partner_id, business_date, currency, game_id, stripe, bet_count) VALUES ($1, $2, 'USD', 'g', 0, 1)`,
-        [p.id, TODAY],
+        `INSERT INTO activity_hours (partner_id, hour, currency, stripe, tx_count) VALUES ($1, date_trunc('hour', $2::timestamptz), 'USD', 0, 1)`,
+        [p.id, NOW],
       );
       const watch = watchActivities({
         db: stack.db.appPool,

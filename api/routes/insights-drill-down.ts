@@ -1,3 +1,4 @@
+import { asPartnerSees } from '../../domain/reconciliation';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Router } from 'express';
 import { z } from 'zod';
@@ -232,10 +233,12 @@ const exceptionDetailResponse = z
 
 /** What a partner reads of an exception: no operator, actor, assignee, evidence; decisions by role. */
 const exceptionDetailPartnerView = z.object({
-  exception: z.object({
-    ...exceptionCore,
-    resolution: decisionSchema.extend({ by: z.unknown().transform(() => OPERATIONS) }).nullable(),
-  }),
+  exception: z
+    .object({
+      ...exceptionCore,
+      resolution: decisionSchema.extend({ by: z.unknown().transform(() => OPERATIONS) }).nullable(),
+    })
+    .transform(asPartnerSees),
   ours: txSchema.nullable(),
   theirs: z.array(reportRowSchema),
   theirsAggregate: z.object({ betCount: z.string(), bets: amount, wins: amount }).nullable(),

@@ -210,7 +210,7 @@ export function transactionRoutes(
       }
       const batch = normalized.batch;
       const wins = batch.types.flatMap((type, i) =>
-        type === 'win'
+        type === 'win' || type === 'bonus_win'
           ? [
               {
                 txId: batch.ids[i]!,
@@ -220,21 +220,21 @@ export function transactionRoutes(
             ]
           : [],
       );
-      // Big wins are held in the batch's own transaction (db/held-wins.ts).
+      // Big wins are held in the batch's own transaction (db/held-wins.ts); the partner's limits
+      // are read before it begins, so the transaction never waits for a second connection.
+      const limits = wins.length === 0 ? null : await bigWinLimits.get(partnerId);
       const hold =
-        wins.length === 0
+        limits === null
           ? undefined
-          : async (client: PoolClient) => {
-              const limits = await bigWinLimits.get(partnerId);
-              await holdBigWins(
+          : (client: PoolClient) =>
+              holdBigWins(
                 client,
                 partnerId,
                 wins,
                 limits,
                 currencies,
                 new Date().toISOString().slice(0, 10),
-              );
-            };
+              ).then(() => undefined);
       return { status: 200, body: await ingestBatch(deps.db, partnerId, batch, hold) };
     },
   });
@@ -380,7 +380,10 @@ function ttlCache<T>(
       if (hit && now - hit.at < ttlMs) return hit.value;
       const value = compute(key);
       entries.set(key, { at: now, value });
-      value.catch(() => entries.delete(key));
+      // A failure is not kept (unless a newer computation has replaced it since).
+      value.catch(() => {
+        if (entries.get(key)?.value === value) entries.delete(key);
+      });
       return value;
     },
   };

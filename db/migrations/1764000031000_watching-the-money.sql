@@ -35,8 +35,17 @@ ALTER TABLE ingest_batches
 CREATE INDEX ingest_batches_received ON ingest_batches USING brin (received_at);
 
 -- Drill-down (partner → day → game → rounds → transactions) and a round's history (the evidence
--- of a big win) without scanning a partner's rows.
-CREATE INDEX game_transactions_day_game ON game_transactions (partner_id, business_date, game_id, round_id, tx_id);
+-- of a big win) without scanning a partner's rows. Migrations run in one transaction, so this
+-- build blocks ingest while it reads the table: on a large live database build it first by hand,
+-- without blocking (CREATE INDEX CONCURRENTLY game_transactions_day_game ON game_transactions
+-- (partner_id, business_date, game_id, round_id, tx_id)), and this statement then skips it.
+CREATE INDEX IF NOT EXISTS game_transactions_day_game ON game_transactions (partner_id, business_date, game_id, round_id, tx_id);
+
+-- What the console's overview and the watch scan ask every few seconds, keyed rather than
+-- scanned as history grows: cycles not finished, alerts still active, recent FX locks.
+CREATE INDEX settlement_cycles_unfinished ON settlement_cycles (updated_at) WHERE status NOT IN ('Completed', 'Failed');
+CREATE INDEX settlement_fx_rates_locked ON settlement_fx_rates (locked_at);
+CREATE INDEX exception_books_updated ON exception_books (updated_at);
 
 -- The canonical game catalogue: one identity per game across partners, with its maths-sheet
 -- figures, versioned (a new version never rewrites an old one; detection uses the latest).
@@ -153,6 +162,7 @@ CREATE UNIQUE INDEX alerts_one_active ON alerts (dedup_key) WHERE state = 'activ
 CREATE INDEX alerts_partner ON alerts (partner_id, first_seen DESC);
 CREATE INDEX alerts_recent ON alerts (first_seen DESC, id DESC);
 CREATE INDEX alerts_unnotified ON alerts (id) WHERE notified_at IS NULL;
+CREATE INDEX alerts_active ON alerts (id) WHERE state = 'active';
 
 -- Partner users: people of a partner who sign in to the console (never with the API key).
 -- Invited by an operator or the partner's admin user; they set their own password with the
@@ -392,7 +402,224 @@ BEGIN
   RETURN v_response;
 END $$;
 
+-- What ingest now keeps, for the data stored before this migration (one pass over the rows; a
+-- position's stripe is its batch's, as ingest_batch chooses it): Σb² per position, the hourly
+-- activity, each batch's counts. Without it the RTP test would read Σb² = 0 for earlier days.
+UPDATE positions p SET bet_sq_minor = s.sq
+  FROM (SELECT partner_id, business_date, currency, game_id, (abs(hashtext(batch_id)) % 4)::smallint AS stripe,
+               sum(amount_minor::numeric * amount_minor) AS sq
+          FROM game_transactions WHERE type = 'bet' GROUP BY 1, 2, 3, 4, 5) s
+ WHERE p.partner_id = s.partner_id AND p.business_date = s.business_date AND p.currency = s.currency
+   AND p.game_id = s.game_id AND p.stripe = s.stripe;
+INSERT INTO activity_hours (partner_id, hour, currency, stripe, tx_count, bet_count, bet_minor, win_minor, ggr_minor)
+SELECT partner_id, date_trunc('hour', occurred_at), currency, (abs(hashtext(batch_id)) % 4)::smallint, count(*),
+       count(*) FILTER (WHERE type = 'bet'), coalesce(sum(amount_minor) FILTER (WHERE type = 'bet'), 0),
+       coalesce(sum(amount_minor) FILTER (WHERE type = 'win'), 0), sum(ggr_effect(type, ref_type, amount_minor))
+  FROM game_transactions GROUP BY 1, 2, 3, 4;
+UPDATE ingest_batches SET received_count = (response->>'received')::integer,
+       accepted_count = (response->>'accepted')::integer, stale_count = 0
+ WHERE response IS NOT NULL;
+
 -- Down Migration
+-- The function as it was (db/migrations/1764000002000_ingest.sql), before what it no longer writes goes.
+CREATE OR REPLACE FUNCTION ingest_batch(
+  p_partner_id     text,
+  p_batch_id       text,
+  p_request_hash   bytea,
+  p_received       integer,
+  t_ids            text[],
+  t_types          text[],
+  t_rounds         text[],
+  t_players        text[],
+  t_games          text[],
+  t_amounts        bigint[],
+  t_currencies     text[],
+  t_occurred       timestamptz[],
+  t_refs           text[],
+  t_ref_types      text[],  -- for a rollback whose original is in this batch: that original's type
+  t_reasons        text[]
+) RETURNS jsonb LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  v_tz text;
+  v_stripe smallint := (abs(hashtext(p_batch_id)) % 4)::smallint;
+  v_prev ingest_batches%ROWTYPE;
+  v_inserted text[];
+  v_skipped text[];
+  v_conflicts text[];
+  v_orphans integer;
+  v_resolved integer := 0;
+  v_response jsonb;
+  v_ledger jsonb := '[]'::jsonb;
+  acc record;
+  v_partner_acct bigint;
+  v_house_acct bigint;
+  e_keys text[] := '{}'; e_dates date[] := '{}'; e_kinds text[] := '{}'; e_refs text[] := '{}';
+  e_meta jsonb[] := '{}'; e_rev bigint[] := '{}';
+  p_idx integer[] := '{}'; p_deb bigint[] := '{}'; p_cred bigint[] := '{}'; p_cur text[] := '{}'; p_amt bigint[] := '{}';
+BEGIN
+  SELECT timezone INTO v_tz FROM partners WHERE id = p_partner_id AND status = 'active';
+  IF v_tz IS NULL THEN
+    RAISE EXCEPTION 'partner % is not active', p_partner_id USING ERRCODE = 'CH403';
+  END IF;
+
+  -- Claim the batch id first: a concurrent request with the same id waits here for us.
+  INSERT INTO ingest_batches (partner_id, batch_id, request_hash) VALUES (p_partner_id, p_batch_id, p_request_hash)
+  ON CONFLICT DO NOTHING;
+  IF NOT FOUND THEN
+    SELECT * INTO v_prev FROM ingest_batches WHERE partner_id = p_partner_id AND batch_id = p_batch_id;
+    RETURN jsonb_build_object('replayOf', v_prev.response, 'requestHash', encode(v_prev.request_hash, 'hex'));
+  END IF;
+
+  WITH input AS (
+    SELECT * FROM unnest(t_ids, t_types, t_rounds, t_players, t_games, t_amounts, t_currencies, t_occurred, t_refs, t_ref_types, t_reasons)
+             AS i(tx_id, type, round_id, player_id, game_id, amount_minor, currency, occurred_at, ref_id, ref_type, reason)
+  ), ins AS (
+    INSERT INTO game_transactions (partner_id, tx_id, type, round_id, player_id, game_id, amount_minor, currency,
+                                   occurred_at, business_date, ref_id, ref_type, reason, batch_id)
+    SELECT p_partner_id, i.tx_id, i.type, i.round_id, i.player_id, i.game_id, i.amount_minor, i.currency,
+           i.occurred_at, (i.occurred_at AT TIME ZONE v_tz)::date, i.ref_id,
+           -- The cancelled transaction's type: found in this batch by the caller, else one
+           -- index probe (rollbacks only).
+           CASE WHEN i.type = 'rollback' THEN
+             coalesce(i.ref_type, (SELECT e.type FROM game_transactions e WHERE e.partner_id = p_partner_id AND e.tx_id = i.ref_id))
+           END, i.reason, p_batch_id
+      FROM input i
+    ON CONFLICT (partner_id, tx_id) DO NOTHING
+    RETURNING tx_id, type, ref_type, amount_minor, currency, business_date, game_id
+  ), pos AS (
+    INSERT INTO positions AS p (partner_id, business_date, currency, game_id, stripe, tx_count,
+      bet_count, bet_minor, win_count, win_minor, rollback_bet_count, rollback_bet_minor,
+      rollback_win_count, rollback_win_minor, rollback_other_count, rollback_other_minor,
+      orphan_rollback_count, orphan_rollback_minor, jackpot_contribution_count, jackpot_contribution_minor,
+      jackpot_win_count, jackpot_win_minor, bonus_bet_count, bonus_bet_minor, bonus_win_count, bonus_win_minor,
+      adjustment_count, adjustment_minor)
+    SELECT p_partner_id, business_date, currency, game_id, v_stripe, count(*),
+      count(*) FILTER (WHERE type = 'bet'), coalesce(sum(amount_minor) FILTER (WHERE type = 'bet'), 0),
+      count(*) FILTER (WHERE type = 'win'), coalesce(sum(amount_minor) FILTER (WHERE type = 'win'), 0),
+      count(*) FILTER (WHERE type = 'rollback' AND ref_type = 'bet'), coalesce(sum(amount_minor) FILTER (WHERE type = 'rollback' AND ref_type = 'bet'), 0),
+      count(*) FILTER (WHERE type = 'rollback' AND ref_type = 'win'), coalesce(sum(amount_minor) FILTER (WHERE type = 'rollback' AND ref_type = 'win'), 0),
+      count(*) FILTER (WHERE type = 'rollback' AND ref_type NOT IN ('bet', 'win')), coalesce(sum(amount_minor) FILTER (WHERE type = 'rollback' AND ref_type NOT IN ('bet', 'win')), 0),
+      count(*) FILTER (WHERE type = 'rollback' AND ref_type IS NULL), coalesce(sum(amount_minor) FILTER (WHERE type = 'rollback' AND ref_type IS NULL), 0),
+      count(*) FILTER (WHERE type = 'jackpot_contribution'), coalesce(sum(amount_minor) FILTER (WHERE type = 'jackpot_contribution'), 0),
+      count(*) FILTER (WHERE type = 'jackpot_win'), coalesce(sum(amount_minor) FILTER (WHERE type = 'jackpot_win'), 0),
+      count(*) FILTER (WHERE type = 'bonus_bet'), coalesce(sum(amount_minor) FILTER (WHERE type = 'bonus_bet'), 0),
+      count(*) FILTER (WHERE type = 'bonus_win'), coalesce(sum(amount_minor) FILTER (WHERE type = 'bonus_win'), 0),
+      count(*) FILTER (WHERE type = 'adjustment'), coalesce(sum(amount_minor) FILTER (WHERE type = 'adjustment'), 0)
+    FROM ins
+    GROUP BY business_date, currency, game_id
+    ORDER BY business_date, currency, game_id  -- one lock order for every writer
+    ON CONFLICT (partner_id, business_date, currency, game_id, stripe) DO UPDATE SET
+      tx_count = p.tx_count + excluded.tx_count,
+      bet_count = p.bet_count + excluded.bet_count, bet_minor = p.bet_minor + excluded.bet_minor,
+      win_count = p.win_count + excluded.win_count, win_minor = p.win_minor + excluded.win_minor,
+      rollback_bet_count = p.rollback_bet_count + excluded.rollback_bet_count, rollback_bet_minor = p.rollback_bet_minor + excluded.rollback_bet_minor,
+      rollback_win_count = p.rollback_win_count + excluded.rollback_win_count, rollback_win_minor = p.rollback_win_minor + excluded.rollback_win_minor,
+      rollback_other_count = p.rollback_other_count + excluded.rollback_other_count, rollback_other_minor = p.rollback_other_minor + excluded.rollback_other_minor,
+      orphan_rollback_count = p.orphan_rollback_count + excluded.orphan_rollback_count, orphan_rollback_minor = p.orphan_rollback_minor + excluded.orphan_rollback_minor,
+      jackpot_contribution_count = p.jackpot_contribution_count + excluded.jackpot_contribution_count, jackpot_contribution_minor = p.jackpot_contribution_minor + excluded.jackpot_contribution_minor,
+      jackpot_win_count = p.jackpot_win_count + excluded.jackpot_win_count, jackpot_win_minor = p.jackpot_win_minor + excluded.jackpot_win_minor,
+      bonus_bet_count = p.bonus_bet_count + excluded.bonus_bet_count, bonus_bet_minor = p.bonus_bet_minor + excluded.bonus_bet_minor,
+      bonus_win_count = p.bonus_win_count + excluded.bonus_win_count, bonus_win_minor = p.bonus_win_minor + excluded.bonus_win_minor,
+      adjustment_count = p.adjustment_count + excluded.adjustment_count, adjustment_minor = p.adjustment_minor + excluded.adjustment_minor,
+      updated_at = now()
+  ), ggr AS (
+    SELECT currency, business_date, sum(ggr_effect(type, ref_type, amount_minor)) AS delta FROM ins GROUP BY currency, business_date
+  )
+  SELECT (SELECT array_agg(tx_id) FROM ins),
+         (SELECT count(*) FROM ins WHERE type = 'rollback' AND ref_type IS NULL),
+         (SELECT jsonb_agg(jsonb_build_object('currency', currency, 'date', business_date, 'delta', delta::text)) FROM ggr WHERE delta <> 0),
+         (SELECT array_agg(tx_id) FROM input WHERE tx_id NOT IN (SELECT tx_id FROM ins))
+    INTO v_inserted, v_orphans, v_ledger, v_skipped;
+
+  -- Ids that were not inserted already exist: identical content is a duplicate, anything
+  -- else a conflict that a human must see, and the whole batch is refused.
+  IF v_skipped IS NOT NULL THEN
+  SELECT array_agg(i.tx_id ORDER BY i.tx_id) INTO v_conflicts
+    FROM unnest(t_ids, t_types, t_rounds, t_players, t_games, t_amounts, t_currencies, t_occurred, t_refs, t_reasons)
+         AS i(tx_id, type, round_id, player_id, game_id, amount_minor, currency, occurred_at, ref_id, reason)
+    JOIN game_transactions g ON g.partner_id = p_partner_id AND g.tx_id = i.tx_id
+   WHERE i.tx_id = ANY (v_skipped)
+     AND (g.type, g.round_id, g.player_id, g.game_id, g.amount_minor, g.currency, g.occurred_at, g.ref_id, g.reason)
+         IS DISTINCT FROM (i.type, i.round_id, i.player_id, i.game_id, i.amount_minor, i.currency, i.occurred_at, i.ref_id, i.reason);
+  END IF;
+  IF v_conflicts IS NOT NULL THEN
+    RAISE EXCEPTION 'conflicting duplicates' USING ERRCODE = 'CH409', DETAIL = array_to_string(v_conflicts, ',');
+  END IF;
+
+  -- Earlier orphan rollbacks whose original arrived in this batch: resolve them, and move
+  -- their amounts from the orphan bucket to the right rollback bucket of their own day.
+  IF v_inserted IS NOT NULL AND EXISTS (SELECT 1 FROM game_transactions WHERE partner_id = p_partner_id AND type = 'rollback' AND ref_type IS NULL) THEN
+    WITH resolved AS (
+      UPDATE game_transactions r SET ref_type = o.type
+        FROM game_transactions o
+       WHERE r.partner_id = p_partner_id AND r.type = 'rollback' AND r.ref_type IS NULL
+         AND o.partner_id = p_partner_id AND o.tx_id = r.ref_id AND o.tx_id = ANY (v_inserted)
+      RETURNING r.*
+    ), moved AS (
+      UPDATE positions p SET
+        orphan_rollback_count = p.orphan_rollback_count - m.n, orphan_rollback_minor = p.orphan_rollback_minor - m.amount,
+        rollback_bet_count = p.rollback_bet_count + m.n_bet, rollback_bet_minor = p.rollback_bet_minor + m.bet,
+        rollback_win_count = p.rollback_win_count + m.n_win, rollback_win_minor = p.rollback_win_minor + m.win,
+        rollback_other_count = p.rollback_other_count + (m.n - m.n_bet - m.n_win), rollback_other_minor = p.rollback_other_minor + (m.amount - m.bet - m.win),
+        updated_at = now()
+      FROM (SELECT r.business_date, r.currency, r.game_id, (abs(hashtext(r.batch_id)) % 4)::smallint AS stripe,
+                   count(*) AS n, sum(r.amount_minor) AS amount,
+                   count(*) FILTER (WHERE r.ref_type = 'bet') AS n_bet, coalesce(sum(r.amount_minor) FILTER (WHERE r.ref_type = 'bet'), 0) AS bet,
+                   count(*) FILTER (WHERE r.ref_type = 'win') AS n_win, coalesce(sum(r.amount_minor) FILTER (WHERE r.ref_type = 'win'), 0) AS win
+              FROM resolved r GROUP BY 1, 2, 3, 4) m
+      WHERE p.partner_id = p_partner_id AND p.business_date = m.business_date AND p.currency = m.currency
+        AND p.game_id = m.game_id AND p.stripe = m.stripe
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM resolved),
+           coalesce(v_ledger, '[]'::jsonb) || coalesce((SELECT jsonb_agg(jsonb_build_object('currency', currency, 'date', business_date, 'delta', delta::text))
+                      FROM (SELECT currency, business_date, sum(ggr_effect(type, ref_type, amount_minor)) AS delta
+                              FROM resolved GROUP BY 1, 2) d WHERE delta <> 0), '[]'::jsonb)
+      INTO v_resolved, v_ledger;
+  END IF;
+
+  -- Accrue GGR in the ledger: one balanced entry per batch, currency and business day.
+  FOR acc IN SELECT x->>'currency' AS currency, (x->>'date')::date AS day, sum((x->>'delta')::bigint) AS delta
+             FROM jsonb_array_elements(coalesce(v_ledger, '[]'::jsonb)) x GROUP BY 1, 2 ORDER BY 1, 2 LOOP
+    CONTINUE WHEN acc.delta = 0;
+    v_partner_acct := ledger_account_id('partner:' || p_partner_id || ':game_activity:' || acc.currency, 'partner', p_partner_id, 'asset', acc.currency);
+    -- The operator's gaming revenue is booked per partner: the house total is their sum, and
+    -- batches of different partners never wait for each other's account locks.
+    v_house_acct := ledger_account_id('partner:' || p_partner_id || ':gaming_revenue:' || acc.currency, 'partner', p_partner_id, 'revenue', acc.currency);
+    e_keys := e_keys || ('ingest:' || p_partner_id || ':' || p_batch_id || ':' || acc.currency || ':' || acc.day);
+    e_dates := e_dates || acc.day;
+    e_kinds := e_kinds || 'ingest_batch'::text;
+    e_refs := e_refs || (p_partner_id || '/' || p_batch_id);
+    e_meta := e_meta || jsonb_build_object('partnerId', p_partner_id, 'batchId', p_batch_id, 'ggrMinor', acc.delta::text);
+    e_rev := e_rev || NULL::bigint;
+    p_idx := p_idx || cardinality(e_keys);
+    p_deb := p_deb || CASE WHEN acc.delta > 0 THEN v_partner_acct ELSE v_house_acct END;
+    p_cred := p_cred || CASE WHEN acc.delta > 0 THEN v_house_acct ELSE v_partner_acct END;
+    p_cur := p_cur || acc.currency;
+    p_amt := p_amt || abs(acc.delta)::bigint;
+  END LOOP;
+  IF cardinality(e_keys) > 0 THEN
+    PERFORM ledger_post((abs(hashtext(p_partner_id || p_batch_id)) % 64)::smallint,
+                        e_keys, e_dates, e_kinds, e_refs, e_meta, e_rev, p_idx, p_deb, p_cred, p_cur, p_amt);
+  END IF;
+
+  v_response := jsonb_build_object(
+    'batchId', p_batch_id,
+    'received', p_received,
+    'accepted', coalesce(cardinality(v_inserted), 0),
+    'duplicates', p_received - coalesce(cardinality(v_inserted), 0),
+    'orphanRollbacks', v_orphans,
+    'resolvedOrphanRollbacks', v_resolved,
+    'ledgerEntries', cardinality(e_keys));
+  UPDATE ingest_batches SET response = v_response WHERE partner_id = p_partner_id AND batch_id = p_batch_id;
+  RETURN v_response;
+END $$;
+
+DROP INDEX alerts_active;
+DROP INDEX exception_books_updated;
+DROP INDEX settlement_fx_rates_locked;
+DROP INDEX settlement_cycles_unfinished;
 DROP TABLE partner_users;
 DROP TABLE alerts;
 DROP TABLE held_wins;
