@@ -10,8 +10,8 @@ type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 // round's bets. Runs inside the batch's own database transaction (db/ingest.ts), so a stored win
 // and its hold are one fact: no crash between them lets a big win through unseen.
 //
-// Cost on the hot path: nothing for a batch without wins; for one with wins, one query for the
-// day's reference rates (only when a win is in another currency than the settlement currency),
+// Cost on the hot path: nothing for a batch without wins; for one with wins, a comparison per win
+// (the partner's limits and the reference rates come from a cache the API refreshes every 30 s),
 // and one indexed query for the rounds of the wins above the absolute amount (rare by design).
 //
 // Conversion: at the day's reference rate (fx_reference_rates), floor (a win is held only when
@@ -57,19 +57,11 @@ export async function holdBigWins(
   wins: { txId: string; currency: string; amountMinor: bigint }[],
   limits: BigWinLimits,
   currencies: CurrencyRegistry,
-  today: string,
+  /** The reference rates of the wins' currencies into the settlement currency (bigWinRates). */
+  rates: ReadonlyMap<string, ReferenceRate>,
 ): Promise<number> {
   if (wins.length === 0) return 0;
   const sScale = currencies.requireScale(limits.settlementCurrency);
-  const foreign = [...new Set(wins.map((w) => w.currency))].filter((c) => c !== limits.settlementCurrency);
-  const rates =
-    foreign.length === 0
-      ? new Map<string, ReferenceRate>()
-      : await referenceRates(
-          db,
-          foreign.map((from) => ({ from, to: limits.settlementCurrency })),
-          today,
-        );
   const inSettlement = (minor: bigint, currency: string): { minor: bigint; rate: string | null } => {
     if (currency === limits.settlementCurrency) return { minor, rate: null };
     const cScale = currencies.requireScale(currency);
@@ -157,6 +149,27 @@ export async function holdBigWins(
     held += rowCount ?? 0;
   }
   return held;
+}
+
+/**
+ * The latest reference rates of the wins' other currencies into the settlement currency, read
+ * before the batch's transaction (through a short cache in the API: one read a minute per pair,
+ * not one per batch).
+ */
+export async function bigWinRates(
+  db: Queryable,
+  currencies: string[],
+  settlementCurrency: string,
+  today: string,
+): Promise<Map<string, ReferenceRate>> {
+  const foreign = [...new Set(currencies)].filter((c) => c !== settlementCurrency);
+  return foreign.length === 0
+    ? new Map()
+    : referenceRates(
+        db,
+        foreign.map((from) => ({ from, to: settlementCurrency })),
+        today,
+      );
 }
 
 /** Held wins of a partner's business days (a cycle's period) not yet recorded in a book. */

@@ -158,11 +158,15 @@ export function forecastRoutes(
         }
       }
 
+      // Net payables exist only for days whose cycle has settled: the forecast stands on the last
+      // of them, and the days after it are projected, never counted as nothing.
+      const lastSettled = daily ? history.map((h) => h.date).sort().pop() : undefined;
+      const standsOn = lastSettled !== undefined && lastSettled < asOf ? lastSettled : asOf;
       const fmt = (m: bigint) => formatAmount(m, scale);
       let forecast: Forecast | null = null;
       let unavailable: string | null = null;
       try {
-        forecast = forecastMonth(history, month, asOf, FORECAST_WEEKS);
+        forecast = forecastMonth(history, month, standsOn, FORECAST_WEEKS);
       } catch (err) {
         if (!(err instanceof RangeError)) throw err;
         unavailable = err.message;
@@ -176,7 +180,7 @@ export function forecastRoutes(
           basis: daily ? ('net_payable' as const) : ('ggr' as const),
           currency: partner.settlementCurrency,
           month,
-          asOf,
+          asOf: standsOn,
           forecast: forecast
             ? {
                 monthToDate: fmt(forecast.monthToDateMinor),

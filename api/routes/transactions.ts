@@ -2,7 +2,8 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { PoolClient } from 'pg';
-import { holdBigWins } from '../../db/held-wins';
+import { bigWinRates, holdBigWins } from '../../db/held-wins';
+import type { ReferenceRate } from '../../db/fx-reference';
 import { ingestBatch } from '../../db/ingest';
 import { effectiveBigWinSettings } from '../../db/watch';
 import { positionCounters, readPositions, readTransaction } from '../../db/positions';
@@ -134,6 +135,11 @@ export function transactionRoutes(
   const bigWinLimits = ttlCache(30_000, (partnerId: string) =>
     effectiveBigWinSettings(deps.db, deps.config, partnerId, currencies),
   );
+  // The latest reference rate of a pair (`FROM/TO`), read at most every 30 s.
+  const referenceRateCache = ttlCache(30_000, (pair: string) => {
+    const [from, to] = pair.split('/') as [string, string];
+    return bigWinRates(deps.db, [from], to, new Date().toISOString().slice(0, 10));
+  });
 
   mountRoute(router, registry, auth, {
     method: 'post',
@@ -223,18 +229,19 @@ export function transactionRoutes(
       // Big wins are held in the batch's own transaction (db/held-wins.ts); the partner's limits
       // are read before it begins, so the transaction never waits for a second connection.
       const limits = wins.length === 0 ? null : await bigWinLimits.get(partnerId);
+      const rates = new Map<string, ReferenceRate>();
+      if (limits)
+        for (const currency of new Set(wins.map((w) => w.currency)))
+          if (currency !== limits.settlementCurrency)
+            for (const [pair, rate] of await referenceRateCache.get(
+              `${currency}/${limits.settlementCurrency}`,
+            ))
+              rates.set(pair, rate);
       const hold =
         limits === null
           ? undefined
           : (client: PoolClient) =>
-              holdBigWins(
-                client,
-                partnerId,
-                wins,
-                limits,
-                currencies,
-                new Date().toISOString().slice(0, 10),
-              ).then(() => undefined);
+              holdBigWins(client, partnerId, wins, limits, currencies, rates).then(() => undefined);
       return { status: 200, body: await ingestBatch(deps.db, partnerId, batch, hold) };
     },
   });

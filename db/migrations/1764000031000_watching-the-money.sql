@@ -34,12 +34,16 @@ ALTER TABLE ingest_batches
 -- Batches are appended in time order: a BRIN index finds the last hour's for almost nothing.
 CREATE INDEX ingest_batches_received ON ingest_batches USING brin (received_at);
 
--- Drill-down (partner → day → game → rounds → transactions) and a round's history (the evidence
--- of a big win) without scanning a partner's rows. Migrations run in one transaction, so this
--- build blocks ingest while it reads the table: on a large live database build it first by hand,
--- without blocking (CREATE INDEX CONCURRENTLY game_transactions_day_game ON game_transactions
--- (partner_id, business_date, game_id, round_id, tx_id)), and this statement then skips it.
-CREATE INDEX IF NOT EXISTS game_transactions_day_game ON game_transactions (partner_id, business_date, game_id, round_id, tx_id);
+-- Drill-down (partner → day → game → transactions) and a round's history (the evidence of a big
+-- win) without scanning a partner's rows: a page or a round reads one day's game. Only the day
+-- and the game are keyed: with round and transaction ids too (random text), every insert landed
+-- on a random leaf and ingest through the API fell by 45 % (bench:ingest, BENCHMARKS.md); these
+-- three columns keep equal keys together (btree deduplication) for about 10 %. Migrations run in
+-- one transaction, so this build blocks ingest while it reads the table: on a large live
+-- database build it first by hand, without blocking (CREATE INDEX CONCURRENTLY
+-- game_transactions_day_game ON game_transactions (partner_id, business_date, game_id)), and
+-- this statement then skips it.
+CREATE INDEX IF NOT EXISTS game_transactions_day_game ON game_transactions (partner_id, business_date, game_id);
 
 -- What the console's overview and the watch scan ask every few seconds, keyed rather than
 -- scanned as history grows: cycles not finished, alerts still active, recent FX locks.
