@@ -160,7 +160,12 @@ export function forecastRoutes(
 
       // Net payables exist only for days whose cycle has settled: the forecast stands on the last
       // of them, and the days after it are projected, never counted as nothing.
-      const lastSettled = daily ? history.map((h) => h.date).sort().pop() : undefined;
+      const lastSettled = daily
+        ? history
+            .map((h) => h.date)
+            .sort()
+            .pop()
+        : undefined;
       const standsOn = lastSettled !== undefined && lastSettled < asOf ? lastSettled : asOf;
       const fmt = (m: bigint) => formatAmount(m, scale);
       let forecast: Forecast | null = null;

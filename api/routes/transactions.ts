@@ -215,17 +215,24 @@ export function transactionRoutes(
         );
       }
       const batch = normalized.batch;
-      const wins = batch.types.flatMap((type, i) =>
-        type === 'win' || type === 'bonus_win'
-          ? [
-              {
-                txId: batch.ids[i]!,
-                currency: batch.currencies[i]!,
-                amountMinor: BigInt(batch.amountsMinor[i]!),
-              },
-            ]
-          : [],
-      );
+      const wins: { txId: string; roundId: string; currency: string; amountMinor: bigint }[] = [];
+      const batchBets = new Map<string, bigint>();
+      const rolledBack = new Set<string>();
+      batch.types.forEach((type, i) => {
+        if (type === 'win' || type === 'bonus_win')
+          wins.push({
+            txId: batch.ids[i]!,
+            roundId: batch.rounds[i]!,
+            currency: batch.currencies[i]!,
+            amountMinor: BigInt(batch.amountsMinor[i]!),
+          });
+        else if (type === 'bet' || type === 'bonus_bet') {
+          const key = `${batch.rounds[i]!}\u0000${batch.currencies[i]!}`;
+          batchBets.set(key, (batchBets.get(key) ?? 0n) + BigInt(batch.amountsMinor[i]!));
+        } else if (type === 'rollback') rolledBack.add(`${batch.rounds[i]!}\u0000${batch.currencies[i]!}`);
+      });
+      // A round with a rollback in the batch is not cleared by the batch's bets: it is looked up.
+      for (const key of rolledBack) batchBets.delete(key);
       // Big wins are held in the batch's own transaction (db/held-wins.ts); the partner's limits
       // are read before it begins, so the transaction never waits for a second connection.
       const limits = wins.length === 0 ? null : await bigWinLimits.get(partnerId);
@@ -241,7 +248,9 @@ export function transactionRoutes(
         limits === null
           ? undefined
           : (client: PoolClient) =>
-              holdBigWins(client, partnerId, wins, limits, currencies, rates).then(() => undefined);
+              holdBigWins(client, partnerId, wins, batchBets, limits, currencies, rates).then(
+                () => undefined,
+              );
       return { status: 200, body: await ingestBatch(deps.db, partnerId, batch, hold) };
     },
   });
