@@ -35,9 +35,26 @@ export async function referenceRates(
   pairs: { from: string; to: string }[],
   day: string,
 ): Promise<Map<string, ReferenceRate>> {
-  const wanted = pairs.filter((p) => p.from !== p.to);
-  if (wanted.length === 0) return new Map();
+  const byDay = await referenceRatesByDay(
+    db,
+    pairs.map((p) => ({ ...p, day })),
+  );
+  return new Map([...byDay.values()].map((r) => [pairKey(r.from, r.to), r]));
+}
+
+/**
+ * The reference rate of each pair for each day asked: that day's, else the latest before it,
+ * labelled with its own day. `from|to|day asked` → rate; pairs with no rate on or before the day
+ * are absent. One primary-key probe per (pair, day) asked.
+ */
+export async function referenceRatesByDay(
+  db: Queryable,
+  wanted: { from: string; to: string; day: string }[],
+): Promise<Map<string, ReferenceRate>> {
+  const asked = wanted.filter((w) => w.from !== w.to);
+  if (asked.length === 0) return new Map();
   const { rows } = await db.query<{
+    want_day: string;
     from_ccy: string;
     to_ccy: string;
     day: string;
@@ -45,16 +62,16 @@ export async function referenceRates(
     source: string;
     as_of: Date;
   }>(
-    `SELECT r.from_ccy, r.to_ccy, r.day::text, r.rate::text, r.source, r.as_of
-       FROM unnest($1::text[], $2::text[]) AS p(from_ccy, to_ccy)
+    `SELECT w.day::text AS want_day, r.from_ccy, r.to_ccy, r.day::text, r.rate::text, r.source, r.as_of
+       FROM unnest($1::text[], $2::text[], $3::date[]) AS w(from_ccy, to_ccy, day)
        CROSS JOIN LATERAL (SELECT * FROM fx_reference_rates f
-                            WHERE f.from_ccy = p.from_ccy AND f.to_ccy = p.to_ccy AND f.day <= $3::date
+                            WHERE f.from_ccy = w.from_ccy AND f.to_ccy = w.to_ccy AND f.day <= w.day
                             ORDER BY f.day DESC LIMIT 1) r`,
-    [wanted.map((p) => p.from), wanted.map((p) => p.to), day],
+    [asked.map((w) => w.from), asked.map((w) => w.to), asked.map((w) => w.day)],
   );
   return new Map(
     rows.map((r) => [
-      pairKey(r.from_ccy, r.to_ccy),
+      `${r.from_ccy}|${r.to_ccy}|${r.want_day}`,
       {
         from: r.from_ccy,
         to: r.to_ccy,

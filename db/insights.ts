@@ -159,47 +159,8 @@ export async function lockedRatesByDay(
   );
 }
 
-/**
- * The reference rate (fx_reference_rates, db/fx-reference.ts) of each pair for each day: that
- * day's, else the latest before it, labelled with its own day. `from|to|day` → rate; pairs with
- * no rate on or before the day are absent. One primary-key probe per (pair, day) asked.
- */
-export async function referenceRatesByDay(
-  db: Queryable,
-  wanted: { from: string; to: string; day: string }[],
-): Promise<Map<string, RateOfDay>> {
-  const asked = wanted.filter((w) => w.from !== w.to);
-  if (asked.length === 0) return new Map();
-  const { rows } = await db.query<{
-    want_day: string;
-    from_ccy: string;
-    to_ccy: string;
-    day: string;
-    rate: string;
-    source: string;
-    as_of: Date;
-  }>(
-    `SELECT w.day::text AS want_day, r.from_ccy, r.to_ccy, r.day::text, r.rate::text, r.source, r.as_of
-       FROM unnest($1::text[], $2::text[], $3::date[]) AS w(from_ccy, to_ccy, day)
-       CROSS JOIN LATERAL (SELECT * FROM fx_reference_rates f
-                            WHERE f.from_ccy = w.from_ccy AND f.to_ccy = w.to_ccy AND f.day <= w.day
-                            ORDER BY f.day DESC LIMIT 1) r`,
-    [asked.map((w) => w.from), asked.map((w) => w.to), asked.map((w) => w.day)],
-  );
-  return new Map(
-    rows.map((r) => [
-      `${r.from_ccy}|${r.to_ccy}|${r.want_day}`,
-      {
-        from: r.from_ccy,
-        to: r.to_ccy,
-        day: r.day,
-        rate: r.rate,
-        source: r.source,
-        asOf: r.as_of.toISOString(),
-      },
-    ]),
-  );
-}
+/** The reference rates of each pair for each day: one reader, db/fx-reference.ts. */
+export { referenceRatesByDay } from './fx-reference';
 
 export interface HourRow {
   partnerId: string;

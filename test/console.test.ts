@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { raiseAlert } from '../db/alerts';
@@ -467,6 +467,7 @@ describe('the console (real browser)', () => {
       throw err;
     } finally {
       // The accessibility findings of every page, for the record (empty when all pass).
+      mkdirSync(ARTIFACTS_DIR, { recursive: true });
       writeFileSync(path.join(ARTIFACTS_DIR, 'console-axe.json'), JSON.stringify(axeReport, null, 2));
       await context.close();
     }

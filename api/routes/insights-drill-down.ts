@@ -1,3 +1,4 @@
+import { transactionSchema } from './transactions';
 import { asPartnerSees } from '../../domain/reconciliation';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Router } from 'express';
@@ -44,26 +45,7 @@ const SYSTEM_SHOWN = new Set(['reconciliation', 'matcher']);
 /** The history a partner reads: what happened to the money, not who worked on it (assignment, escalation). */
 const PARTNER_EVENTS = new Set(['found', 'resolved', 'reversed', 'expected', 'arrived', 'expired', 'voided']);
 
-const txSchema = z
-  .object({
-    id: z.string(),
-    type: z.string(),
-    roundId: z.string(),
-    playerId: z.string(),
-    gameId: z.string(),
-    amount,
-    currency: z.string(),
-    occurredAt: z.string(),
-    businessDate: z.string().meta({ description: "In the partner's timezone." }),
-    refId: z.string().nullable(),
-    orphan: z.boolean().meta({ description: 'A rollback whose original has not arrived.' }),
-    reason: z.string().nullable(),
-    batchId: z.string(),
-    receivedAt: z.string(),
-  })
-  .meta({
-    description: 'A stored transaction (the shape of GET /v1/partners/{partnerId}/transactions/{id}).',
-  });
+const txSchema = transactionSchema;
 
 const txListResponse = z
   .object({

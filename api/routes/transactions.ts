@@ -50,7 +50,8 @@ const ingestResultSchema = z
   })
   .meta({ id: 'IngestResult' });
 
-const transactionSchema = z
+/** A stored transaction as the API answers it (reused by the drill-down lists: one shape). */
+export const transactionSchema = z
   .object({
     id: z.string(),
     type: z.string(),
