@@ -34,7 +34,12 @@ describe("npm run dev's seed over the state operators left the demo partners in"
   });
 
   beforeAll(async () => {
-    for (const variable of SIMULATORS) ports[variable] = String(await freePort());
+    // Each simulator its own port (the kernel may hand the same free port out twice).
+    for (const variable of SIMULATORS) {
+      let port = String(await freePort());
+      while (Object.values(ports).includes(port)) port = String(await freePort());
+      ports[variable] = port;
+    }
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'clearhouse-seed-'));
     stack = await startStack({ overrides: { FX_RATES_URL: `http://127.0.0.1:${ports.FX_PORT}` } });
     providers = spawn(process.execPath, ['--import', 'tsx', 'scripts/providers-server.ts'], {

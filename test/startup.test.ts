@@ -73,7 +73,14 @@ async function run(
 /** Every port `npm run dev` binds moved to a free one: the tests run beside a developer's dev stack. */
 async function devPorts(): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
-  for (const { variable } of DEV_PORTS) env[variable] = String(await freePort());
+  // The kernel may hand the same free port out twice in a row: each variable gets its own.
+  const taken = new Set<number>();
+  for (const { variable } of DEV_PORTS) {
+    let port = await freePort();
+    while (taken.has(port)) port = await freePort();
+    taken.add(port);
+    env[variable] = String(port);
+  }
   return env;
 }
 
