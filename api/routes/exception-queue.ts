@@ -35,7 +35,10 @@ const minorUnits = z
   .regex(/^\d{1,18}$/, 'minor units as digits')
   .transform((v) => BigInt(v));
 /** A person's actor key (domain/actors.ts): `issuer#subject`. */
-const ACTOR_KEY = /^[^\s#]{1,300}#\S{1,300}$/;
+// No control characters (NUL among them) on either side: the published pattern says what the
+// text rule refuses, so a string the pattern admits is one the API stores.
+// eslint-disable-next-line no-control-regex -- the control characters are what it refuses
+const ACTOR_KEY = /^[^\s#\x00-\x1f\x7f]{1,300}#[^\s\x00-\x1f\x7f]{1,300}$/;
 
 const tiersDoc = SLA_TIERS.join(', ');
 
