@@ -9,6 +9,7 @@ import { toIngestItem } from '../providers/simulated/generator';
 import { settlementScheduleId } from '../services/schedules';
 import { DEMO_TX_PER_PARTNER, demoDay, demoProviders } from './providers-server';
 import { seedWatch, watchPartners } from './seed-watch';
+import { watchScanScheduleId } from '../activities/watch';
 
 /**
  * Seeds demo data through the public API (the same path a real operator takes), so it is
@@ -246,6 +247,17 @@ async function main(): Promise<void> {
     },
     say,
   );
+  // The watch looks at what was just planted now, not at its next minute: a newcomer sees the
+  // alerts as soon as dev is ready. (No Schedule, e.g. WATCH_SCAN_SECONDS=0: nothing to trigger.)
+  const client = await connectTemporalClient(config);
+  try {
+    await client.schedule.getHandle(watchScanScheduleId(config)).trigger();
+    say('watch', 'scan started (alerts on the console within seconds)');
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  } finally {
+    await client.connection.close();
+  }
 
   /**
    * The demo day of one onboarded partner: its reference data, then the day's transactions
