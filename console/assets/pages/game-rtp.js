@@ -2,7 +2,7 @@
 // window across partners and per partner, and its observed RTP per business day against the
 // theoretical value with the confidence band (the chart regulators' live RTP monitoring asks for).
 import { facts, section, problem, epoch } from '../lib/ui.js';
-import { rtpOf, gamesOf } from './games.js';
+import { rtpOf, gamesOf, rtpTestColumns } from './games.js';
 
 const enc = encodeURIComponent;
 
@@ -91,28 +91,7 @@ export async function render(ctx) {
           { key: 'spins', label: 'Spins', numeric: true, render: (g) => fmt.int(g.spins) },
           { key: 'bets', label: 'Bets', numeric: true, render: (g) => fmt.money(g.bets, g.currency) },
           { key: 'wins', label: 'Wins', numeric: true, render: (g) => fmt.money(g.wins, g.currency) },
-          {
-            key: 'observed',
-            label: 'Observed RTP',
-            numeric: true,
-            render: (g) => fmt.pct(rtpOf(g).observed, 2),
-            csv: (g) => rtpOf(g).observed,
-          },
-          {
-            key: 'band',
-            label: 'Band',
-            numeric: true,
-            render: (g) =>
-              rtpOf(g).low === null ? '—' : `${fmt.pct(rtpOf(g).low, 2)} – ${fmt.pct(rtpOf(g).high, 2)}`,
-            csv: (g) => `${rtpOf(g).low} - ${rtpOf(g).high}`,
-          },
-          {
-            key: 'z',
-            label: 'z',
-            numeric: true,
-            render: (g) => fmt.num(rtpOf(g).z, 2),
-            csv: (g) => rtpOf(g).z,
-          },
+          ...rtpTestColumns(fmt),
           {
             key: 'explanation',
             label: 'Reading',

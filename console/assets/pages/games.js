@@ -25,6 +25,28 @@ export function rtpOf(row) {
   };
 }
 
+/** The RTP test's columns (observed, theoretical when asked, band, z): one definition for both pages. */
+export function rtpTestColumns(fmt, { withExpected = false } = {}) {
+  const pct = (key) => ({
+    numeric: true,
+    render: (g) => fmt.pct(rtpOf(g)[key], 2),
+    csv: (g) => rtpOf(g)[key],
+  });
+  return [
+    { key: 'observed', label: 'Observed RTP', ...pct('observed') },
+    ...(withExpected ? [{ key: 'expected', label: 'Theoretical RTP', ...pct('expected') }] : []),
+    {
+      key: 'band',
+      label: 'Band',
+      numeric: true,
+      render: (g) =>
+        rtpOf(g).low === null ? '—' : `${fmt.pct(rtpOf(g).low, 2)} – ${fmt.pct(rtpOf(g).high, 2)}`,
+      csv: (g) => `${rtpOf(g).low} - ${rtpOf(g).high}`,
+    },
+    { key: 'z', label: 'z', numeric: true, render: (g) => fmt.num(rtpOf(g).z, 2), csv: (g) => rtpOf(g).z },
+  ];
+}
+
 function num(v) {
   if (v === undefined || v === null || v === '') return null;
   const n = Number(v);
@@ -136,35 +158,7 @@ export async function render(ctx) {
           },
           { key: 'currency', label: 'Currency' },
           { key: 'spins', label: 'Spins', numeric: true, render: (g) => fmt.int(g.spins) },
-          {
-            key: 'observed',
-            label: 'Observed RTP',
-            numeric: true,
-            render: (g) => fmt.pct(rtpOf(g).observed, 2),
-            csv: (g) => rtpOf(g).observed,
-          },
-          {
-            key: 'expected',
-            label: 'Theoretical RTP',
-            numeric: true,
-            render: (g) => fmt.pct(rtpOf(g).expected, 2),
-            csv: (g) => rtpOf(g).expected,
-          },
-          {
-            key: 'band',
-            label: 'Band',
-            numeric: true,
-            render: (g) =>
-              rtpOf(g).low === null ? '—' : `${fmt.pct(rtpOf(g).low, 2)} – ${fmt.pct(rtpOf(g).high, 2)}`,
-            csv: (g) => `${rtpOf(g).low} - ${rtpOf(g).high}`,
-          },
-          {
-            key: 'z',
-            label: 'z',
-            numeric: true,
-            render: (g) => fmt.num(rtpOf(g).z, 2),
-            csv: (g) => rtpOf(g).z,
-          },
+          ...rtpTestColumns(fmt, { withExpected: true }),
           {
             key: 'meaningful',
             label: 'Test',
