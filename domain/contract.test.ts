@@ -73,6 +73,9 @@ describe('contract cadence rules', () => {
       period: 'daily',
       cutoffGraceMinutes: 60,
       payoutApprovalThresholdMinor: '1000000',
+      minimumPayoutMinor: '0',
+      acknowledgementDays: 14,
+      paymentTermsDays: 30,
     });
   });
 });

@@ -3,7 +3,12 @@
 import { z } from 'zod';
 import { InvalidTermsError, validateTerms, type FeeTerms } from './fees';
 import { ConflictError, ForbiddenError, ValidationError } from './errors';
-import { reconciliationTermsSchema, type ReconciliationTerms } from './rules';
+import {
+  reconciliationTermsSchema,
+  toleranceSchema,
+  type ReconciliationTerms,
+  type RuleTolerance,
+} from './rules';
 
 const minor = z.string().regex(/^\d{1,18}$/, 'minor units as a string of digits');
 /** A share: an exact decimal from 0 to 1 (100 %), at most 12 decimals. */
@@ -26,11 +31,23 @@ export type SettlementCadence = (typeof cadences)[number];
 
 export const DEFAULT_GRACE_MINUTES = 60;
 export const DEFAULT_PAYOUT_THRESHOLD_MINOR = '1000000';
+/** Days a partner has to acknowledge or dispute an issued statement; silence after them is acceptance. */
+export const DEFAULT_ACKNOWLEDGEMENT_DAYS = 14;
+/** Days after approval by which a payout is confirmed paid; later it is overdue. */
+export const DEFAULT_PAYMENT_TERMS_DAYS = 30;
 
 const settlementDefaults = {
   period: 'daily' as SettlementCadence,
   cutoffGraceMinutes: DEFAULT_GRACE_MINUTES,
   payoutApprovalThresholdMinor: DEFAULT_PAYOUT_THRESHOLD_MINOR,
+  minimumPayoutMinor: '0',
+  acknowledgementDays: DEFAULT_ACKNOWLEDGEMENT_DAYS,
+  paymentTermsDays: DEFAULT_PAYMENT_TERMS_DAYS,
+};
+
+/** A partner's invoice line may differ from our statement's by this much before it is a fee_variance. */
+const invoiceDefaults: { tolerance: RuleTolerance } = {
+  tolerance: { absoluteMinor: '100', percent: '0', base: 'larger', rounding: 'half_up' },
 };
 
 /** The contract terms as sent and stored (amounts as digit strings). */
@@ -73,9 +90,35 @@ export const contractTermsSchema = z
           .max(7 * 24 * 60)
           .default(settlementDefaults.cutoffGraceMinutes),
         payoutApprovalThresholdMinor: minor.default(settlementDefaults.payoutApprovalThresholdMinor),
+        minimumPayoutMinor: minor.default(settlementDefaults.minimumPayoutMinor).meta({
+          description:
+            'A net payable below it is not paid: it rolls to the next period (across a month close too) and the statement says so',
+        }),
+        acknowledgementDays: z
+          .number()
+          .int()
+          .min(1)
+          .max(90)
+          .default(settlementDefaults.acknowledgementDays)
+          .meta({ description: 'Days to acknowledge or dispute an issued statement; silence is acceptance' }),
+        paymentTermsDays: z
+          .number()
+          .int()
+          .min(0)
+          .max(365)
+          .default(settlementDefaults.paymentTermsDays)
+          .meta({ description: 'Days after approval by which a payout is confirmed; later it is overdue' }),
       })
       .strict()
       .default(settlementDefaults),
+    invoices: z
+      .object({ tolerance: toleranceSchema.default(invoiceDefaults.tolerance) })
+      .strict()
+      .default(invoiceDefaults)
+      .meta({
+        description:
+          "How far a partner's invoice line may differ from the statement's before it is a fee_variance exception",
+      }),
     reconciliation: reconciliationTermsSchema.prefault({}).meta({
       description:
         'Matching and auto-resolution rules by discrepancy kind (domain/rules.ts), the many-to-many matcher, expected items and the bulk-resolution threshold. A cycle applies the version in force for its period.',
@@ -91,6 +134,7 @@ export interface ContractTerms {
   fees: FeeTerms;
   settlement: StoredContractTerms['settlement'];
   reconciliation: ReconciliationTerms;
+  invoices: StoredContractTerms['invoices'];
 }
 
 function toFeeTerms(t: StoredContractTerms): FeeTerms {
@@ -138,7 +182,12 @@ export function checkContractTerms(input: unknown, path = 'terms'): StoredContra
 /** Reads stored terms (they were checked when recorded; checked again, never cast). */
 export function readContractTerms(stored: unknown): ContractTerms {
   const t = checkContractTerms(stored);
-  return { fees: toFeeTerms(t), settlement: t.settlement, reconciliation: t.reconciliation };
+  return {
+    fees: toFeeTerms(t),
+    settlement: t.settlement,
+    reconciliation: t.reconciliation,
+    invoices: t.invoices,
+  };
 }
 
 /**

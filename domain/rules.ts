@@ -29,7 +29,7 @@ export const ruleActions = ['accept_ours', 'accept_theirs', 'write_off', 'carry_
 export type RuleAction = (typeof ruleActions)[number];
 const MISSING: readonly string[] = ['missing_theirs', 'missing_ours'];
 
-const toleranceSchema = z
+export const toleranceSchema = z
   .object({
     absoluteMinor: minor.default('0'),
     percent: percent.default('0'),

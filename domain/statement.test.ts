@@ -123,8 +123,16 @@ const storedTerms = (t: GeneratedTerms) =>
     jackpots: t.jackpots,
     taxWithholdingRate: '0.05',
     gamingTax: t.gamingTax,
-    settlement: { period: 'daily', cutoffGraceMinutes: 60, payoutApprovalThresholdMinor: '1000000' },
+    settlement: {
+      period: 'daily',
+      cutoffGraceMinutes: 60,
+      payoutApprovalThresholdMinor: '1000000',
+      minimumPayoutMinor: '0',
+      acknowledgementDays: 14,
+      paymentTermsDays: 30,
+    },
     reconciliation: reconciliationTermsSchema.parse({}),
+    invoices: { tolerance: { absoluteMinor: '100', percent: '0', base: 'larger', rounding: 'half_up' } },
   }) satisfies StoredContractTerms;
 
 const inputs = fc
