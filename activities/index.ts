@@ -15,6 +15,11 @@ import { reportActivities } from './report';
 import { settlementActivities } from './settlement';
 import { temporalSweepActivities } from './temporal-sweep';
 import { watchActivities } from './watch';
+import { periodActivities } from './periods';
+import { invoiceActivities } from './invoices';
+import { disputeActivities } from './disputes';
+import { payoutActivities } from './payouts';
+import { restatementActivities } from './restatements';
 
 export interface ActivityDeps {
   db: Db;
@@ -43,6 +48,11 @@ export function createActivities(deps: ActivityDeps) {
     ...exceptionImportActivities(deps),
     ...bulkActivities(deps),
     ...watchActivities(deps),
+    ...periodActivities(deps),
+    ...invoiceActivities(deps),
+    ...disputeActivities(deps),
+    ...payoutActivities(deps),
+    ...restatementActivities(deps),
   });
 }
 

@@ -16,6 +16,11 @@ import { applicationRoutes } from './routes/applications';
 import { catalogueRoutes } from './routes/catalogue';
 import { insightRoutes } from './routes/insights';
 import { partnerUserRoutes } from './routes/partner-users';
+import { periodRoutes } from './routes/periods';
+import { invoiceRoutes } from './routes/invoices';
+import { disputeRoutes } from './routes/disputes';
+import { payoutRoutes } from './routes/payouts';
+import { restatementRoutes } from './routes/restatements';
 import { consoleRoutes } from './console';
 import { consoleSessionRoutes } from './console-session';
 import { auditRoutes } from './routes/audit';
@@ -98,6 +103,11 @@ export function createApp(deps: ApiDeps): express.Express {
   catalogueRoutes(router, registry, deps);
   alertRoutes(router, registry, deps);
   partnerUserRoutes(router, registry, deps);
+  periodRoutes(router, registry, deps);
+  invoiceRoutes(router, registry, deps);
+  disputeRoutes(router, registry, deps);
+  payoutRoutes(router, registry, deps);
+  restatementRoutes(router, registry, deps);
   // The console's sign-in (HTML forms, not REST resources: not in the OpenAPI document).
   consoleSessionRoutes(router, deps);
   // Temporal's codec protocol for the CLI and Web UI (not a REST resource: not in the OpenAPI document).

@@ -809,3 +809,47 @@ export function statementCsv(s: Statement): string {
     { quoted_match: /[\r\n]/ },
   );
 }
+
+// ---- Line keys: how invoices and disputes name a statement's lines --------------------------
+
+/**
+ * The keys a partner's invoice and dispute name a statement's fee lines by: the tier fee (all
+ * its bands), the category fee (all categories), the minimum-guarantee top-up, the fixed fee,
+ * and a restatement's adjustments. The statement lists bands and categories one by one; an
+ * invoice states them as the partner's own documents do, one amount per key.
+ */
+export const statementLineKeys = [
+  'tier_fee',
+  'category_fee',
+  'minimum_guarantee_top_up',
+  'fixed_fee',
+  'adjustment',
+] as const;
+export type StatementLineKey = (typeof statementLineKeys)[number];
+
+const LINE_KEY_OF: Record<string, StatementLineKey> = {
+  tier: 'tier_fee',
+  category: 'category_fee',
+  minimum_guarantee_top_up: 'minimum_guarantee_top_up',
+  fixed_fee: 'fixed_fee',
+  adjustment: 'adjustment',
+};
+
+/** A statement's fee lines summed per line key (minor units of its currency; absent keys are 0). */
+export function statementLineTotals(
+  s: Pick<Statement, 'lines'>,
+  scale: number,
+): Record<StatementLineKey, bigint> {
+  const totals = Object.fromEntries(statementLineKeys.map((k) => [k, 0n])) as Record<
+    StatementLineKey,
+    bigint
+  >;
+  for (const l of s.lines) {
+    const key = LINE_KEY_OF[l.code];
+    if (!key) throw new StatementInputError(`statement line code ${l.code} has no line key`);
+    const a = parseAmount(l.amount, scale, { allowNegative: true });
+    if (!a.ok) throw new StatementInputError(`statement line ${l.code}: ${a.message}`);
+    totals[key] += a.minor;
+  }
+  return totals;
+}

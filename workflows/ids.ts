@@ -5,3 +5,10 @@ export const settlementWorkflowId = (partnerId: string, periodStart: string): st
   `settlement:${partnerId}:${periodStart}`;
 /** The prefix of the Update ids the API sends: any other Update came from the Temporal UI or CLI. */
 export const API_UPDATE_PREFIX = 'api:';
+/** One close per partner and month (YYYY-MM): a second start of the same close is refused as a duplicate. */
+export const periodCloseWorkflowId = (partnerId: string, month: string): string =>
+  `period-close:${partnerId}:${month}`;
+/** A dispute's durable process, named as the issue's API names it. */
+export const disputeWorkflowId = (disputeId: string): string => `dispute:${disputeId}`;
+/** A restatement's durable process. */
+export const restatementWorkflowId = (restatementId: string): string => `restatement:${restatementId}`;

@@ -7,3 +7,6 @@ export { scheduledSettlement } from './scheduled-settlement';
 export { temporalSweep } from './temporal-sweep';
 export { exceptionSlaSweep } from './exception-sla-sweep';
 export { watchScan } from './watch-scan';
+export { periodClose } from './period-close';
+export { settlementDispute } from './dispute';
+export { settlementRestatement } from './restatement';

@@ -1,0 +1,7 @@
+import type { ActivityDeps } from './index';
+
+// Placeholder wired into createActivities; replaced by the work of issue 20.
+export function invoiceActivities(deps: ActivityDeps) {
+  void deps;
+  return {};
+}
