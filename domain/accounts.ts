@@ -41,7 +41,14 @@ const PARTNER_ACCOUNTS = {
 } as const satisfies Record<string, AccountKind>;
 export type PartnerAccountName = keyof typeof PARTNER_ACCOUNTS;
 
-const HOUSE_ACCOUNTS = { payouts_clearing: 'asset' } as const satisfies Record<string, AccountKind>;
+const HOUSE_ACCOUNTS = {
+  // Approved payouts awaiting their transfer (fees payable → here, at approval).
+  payouts_clearing: 'asset',
+  // Sent to the bank with a payment reference, not yet confirmed by a bank statement.
+  payouts_in_transit: 'asset',
+  // The operator's settlement bank account, as its statements (camt.053) confirm it.
+  bank: 'asset',
+} as const satisfies Record<string, AccountKind>;
 export type HouseAccountName = keyof typeof HOUSE_ACCOUNTS;
 
 export function partnerAccount(partnerId: string, name: PartnerAccountName, currency: string): AccountSpec {
