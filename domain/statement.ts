@@ -254,6 +254,11 @@ export interface Statement {
   }[];
   /** Idempotency keys of the ledger entries this statement posts (GET /v1/ledger/entries?key=). */
   ledgerEntries: string[];
+  /**
+   * Present on a version after the first: which restatement made it, the version it replaces
+   * (with that one's digest) and why. Version 1 never has it (its bytes are the fee step's).
+   */
+  restatement?: { version: number; previousDigest: string; restatementId: string; reason: string };
 }
 
 export class StatementInputError extends Error {}
