@@ -304,7 +304,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 /** A stored version's bytes as settle() renders them (its restatement note set aside). */
 function withoutRestatement(text: string): string {
   const { restatement: _r, ...rest } = JSON.parse(text) as Statement;
-  return renderStatement(rest as Statement);
+  return renderStatement(rest);
 }
 
 /** An entry of the delta: its own key, dated in the open period, naming what it restates. */
