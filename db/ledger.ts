@@ -143,6 +143,14 @@ function postingFailure(err: unknown): unknown {
     );
   }
   if (e.code === 'CH422') return new ValidationError(e.message ?? 'invalid entries');
+  // A posting dated inside a partner's closing or closed period (1764000033000_periods.sql).
+  if (e.code === 'CH423')
+    return new ConflictError(e.message ?? 'period closed', [
+      {
+        path: 'effectiveDate',
+        message: 'inside a closed period: date it with db/periods.ts openPostingDate',
+      },
+    ]);
   return err;
 }
 
