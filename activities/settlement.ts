@@ -16,10 +16,13 @@ import { defaultCurrencies, parseAmount, parseDecimal, type CurrencyRegistry } f
 import {
   renderStatement,
   settle,
+  withPayout,
   type ExceptionRecord,
   type Statement,
   type StatementInputs,
 } from '../domain/statement';
+import { claimPayableCarries, recordPayableCarry } from '../db/payable-carries';
+import { storeStatementVersion } from '../db/statement-versions';
 import { payoutJournal, settlementJournalId } from '../domain/journal';
 import type { BookSummary, ResolutionInput } from '../domain/exception-book';
 import type { Decider } from '../domain/actors';
@@ -69,6 +72,8 @@ export async function settleOnce(
   currencies: CurrencyRegistry,
   c: CycleArgs,
   decide: (records: ExceptionRecord[]) => ExceptionRecord[],
+  /** The journal the caller stores with the statement (version 1's); none for the legacy workflow. */
+  journalId: string | null = null,
 ): Promise<{ statement: Statement; fresh: boolean; settled: ReturnType<typeof settle> | null }> {
   await accruals.lockPartnerMoney(client, c.partnerId);
   const done = await accruals.accrualOf(client, c.cycleId);
@@ -100,6 +105,22 @@ export async function settleOnce(
     monthToDate,
   };
   const settled = settle(inputs);
+  // What is paid: the net payable with what is brought forward, against the minimum payout.
+  const broughtForward = (await claimPayableCarries(client, c)).map((b) => ({
+    id: b.id,
+    kind: b.sourceKind,
+    ref: b.sourceRef,
+    amountMinor: b.amountMinor,
+    note: b.note,
+  }));
+  const minimumPayoutMinor = BigInt(contract.terms.settlement.minimumPayoutMinor);
+  const { statement } = withPayout(
+    settled.statement,
+    settled.fees.netPayableMinor,
+    { minimumPayoutMinor, broughtForward },
+    c.currencyScale,
+  );
+  const statementText = renderStatement(statement);
   await accruals.insertAccrual(client, {
     cycle: c,
     month,
@@ -120,10 +141,28 @@ export async function settleOnce(
       lateAccrued: Object.fromEntries(
         exceptions.flatMap((e) => (e.lateAccruedMinor === null ? [] : [[e.exceptionId, e.lateAccruedMinor]])),
       ),
+      ...(statement.payout
+        ? {
+            payout: {
+              minimumPayoutMinor: minimumPayoutMinor.toString(),
+              broughtForward: broughtForward.map((b) => ({ ...b, amountMinor: b.amountMinor.toString() })),
+            },
+          }
+        : {}),
     },
-    statementText: renderStatement(settled.statement),
+    statementText,
   });
-  return { statement: settled.statement, fresh: true, settled };
+  // Version 1 of the statement: restatements add the next ones (statement_versions).
+  await storeStatementVersion(client, {
+    cycleId: c.cycleId,
+    version: 1,
+    text: statementText,
+    journalId,
+    contractVersion: contract.version,
+    adjustments: [],
+    restatementId: null,
+  });
+  return { statement, fresh: true, settled };
 }
 
 /**
@@ -172,7 +211,32 @@ async function payoutNeedsApproval(
   const terms = readContractTerms(
     await accruals.contractVersion(client, c.partnerId, statement.contractVersion),
   );
-  return netPayableMinor(statement, c.currencyScale) > BigInt(terms.settlement.payoutApprovalThresholdMinor);
+  return toPayMinor(statement, c.currencyScale) > BigInt(terms.settlement.payoutApprovalThresholdMinor);
+}
+
+/**
+ * What the payout pays: the payout section's amount when the statement has one (a minimum
+ * payout, amounts brought forward), else the net payable when positive (withPayout's rule).
+ */
+function toPayMinor(statement: Statement, scale: number): bigint {
+  if (statement.payout) {
+    const pay = parseAmount(statement.payout.toPay, scale);
+    if (!pay.ok) throw new Error(`statement of ${statement.settlementId}: to pay ${statement.payout.toPay}`);
+    return pay.minor;
+  }
+  const net = netPayableMinor(statement, scale);
+  return net > 0n ? net : 0n;
+}
+
+/** What the statement rolls to the next one (its payout section's), 0 without one. */
+function rolledMinor(statement: Statement, scale: number): bigint {
+  if (!statement.payout) return 0n;
+  const r = parseAmount(statement.payout.rolledToNextStatement, scale, { allowNegative: true });
+  if (!r.ok)
+    throw new Error(
+      `statement of ${statement.settlementId}: rolled ${statement.payout.rolledToNextStatement}`,
+    );
+  return r.minor;
 }
 
 export function settlementActivities({
@@ -332,8 +396,14 @@ export function settlementActivities({
     }> {
       return withTransaction(db, async (client) => {
         await book.requireBookVersion(client, c.cycleId, decided.bookVersion);
-        const { statement, fresh, settled } = await settleOnce(client, currencies, c, (records) => records);
         const journalId = settlementJournalId(c.cycleId);
+        const { statement, fresh, settled } = await settleOnce(
+          client,
+          currencies,
+          c,
+          (records) => records,
+          journalId,
+        );
         if (settled) {
           await storeJournal(client, settled.journal);
           await linkEntryExceptions(client, journalId, c.cycleId, [
@@ -403,7 +473,19 @@ export function settlementActivities({
         const done = await accruals.accrualOf(client, c.cycleId);
         if (!done) throw new NotFoundError(`no statement for ${c.cycleId}: fees are computed first`);
         const statement = JSON.parse(done.statementText) as Statement;
-        const net = netPayableMinor(statement, c.currencyScale);
+        // A payable below the minimum (or owed by the partner) rolls to the next statement.
+        const rolled = rolledMinor(statement, c.currencyScale);
+        if (rolled !== 0n)
+          await recordPayableCarry(client, {
+            id: `${c.cycleId}:rolled`,
+            partnerId: c.partnerId,
+            currency: c.currency,
+            amountMinor: rolled,
+            sourceKind: 'below_minimum',
+            sourceRef: c.cycleId,
+            note: statement.payout?.note ?? '',
+          });
+        const net = toPayMinor(statement, c.currencyScale);
         if (net <= 0n) return { journalId: null };
         if (await payoutNeedsApproval(client, c, statement)) {
           // Maker-checker again, from Postgres: the plan's requester and the book's makers, by

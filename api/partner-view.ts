@@ -235,4 +235,19 @@ export const statementView = z.object({
     .optional(),
   writtenOff: z.array(z.object({ account: text, amount, covers: z.number().int() })).optional(),
   ledgerEntries: z.array(text),
+  // A later version's restatement, and the payout section (minimum payout, brought forward).
+  restatement: z
+    .object({ version: z.number().int(), previousDigest: text, restatementId: text, reason: text })
+    .optional(),
+  payout: z
+    .object({
+      netPayable: amount,
+      broughtForward: z.array(z.object({ id: text, kind: text, ref: text, amount, note: z.string() })),
+      payable: amount,
+      minimumPayout: amount,
+      toPay: amount,
+      rolledToNextStatement: amount,
+      note: text,
+    })
+    .optional(),
 });

@@ -83,6 +83,11 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   params?: P;
   query?: Q;
   body?: B;
+  /**
+   * A body that is not JSON (a camt.053 XML document, a CSV file): documented here as required
+   * with its media type; the handler reads and checks it itself (no JSON reader runs).
+   */
+  rawBody?: { contentType: string; description: string; example?: string };
   /** Optional hot-path validator: returns the body when it is plainly valid, else null (then the schema decides). */
   fastBody?: (raw: unknown) => z.infer<B> | null;
   bodyExample?: unknown;
@@ -165,7 +170,20 @@ export function mountRoute<P extends AnyObject, Q extends AnyObject, B extends z
               },
             },
           }
-        : {}),
+        : spec.rawBody
+          ? {
+              body: {
+                required: true,
+                description: spec.rawBody.description,
+                content: {
+                  [spec.rawBody.contentType]: {
+                    schema: z.string(),
+                    ...(spec.rawBody.example === undefined ? {} : { example: spec.rawBody.example }),
+                  },
+                },
+              },
+            }
+          : {}),
     },
     responses: { ...standardResponses(spec), ...spec.responses },
   });

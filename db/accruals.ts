@@ -5,7 +5,7 @@ import type { FeeResult, MonthToDate } from '../domain/fees';
 import { formatAmount, type CurrencyRegistry } from '../domain/money';
 import type { Resolution } from '../domain/settlement';
 import type { AggregateRow } from '../domain/reconciliation';
-import type { ExceptionRecord, SourceRow, StatementInputs } from '../domain/statement';
+import type { ExceptionRecord, PayoutInputs, SourceRow, StatementInputs } from '../domain/statement';
 import { lockedRates, type CycleRef } from './settlement';
 import { aggregateRow, type AggregateSqlRow } from './reports';
 
@@ -154,6 +154,11 @@ export interface FrozenAccrualInputs {
   carriedIn: { fromSettlementId: string; amountMinor: string }[];
   /** Exceptions whose transaction arrived after the freeze, with our amount, as the fee step saw them. */
   lateAccrued?: Record<string, string>;
+  /** The payout section's inputs (domain/statement.ts withPayout), when the statement has one. */
+  payout?: {
+    minimumPayoutMinor: string;
+    broughtForward: { id: string; kind: string; ref: string; amountMinor: string; note: string }[];
+  };
 }
 
 export interface AccrualRow {
@@ -242,7 +247,7 @@ export async function exceptionRecords(
        JOIN settlement_cycles c ON c.id = e.cycle_id
        JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
        LEFT JOIN game_transactions g ON g.partner_id = c.partner_id AND g.tx_id = e.tx_id
-      WHERE e.cycle_id = $1 ORDER BY e.exception_id`,
+      WHERE e.cycle_id = $1 AND e.kind <> 'fee_variance' ORDER BY e.exception_id`,
     [cycleId],
   );
   return rows.map((r) => ({
@@ -293,7 +298,7 @@ export async function frozenStatementInputs(
   db: Queryable,
   currencies: CurrencyRegistry,
   cycleId: string,
-): Promise<{ inputs: StatementInputs; storedText: string } | null> {
+): Promise<{ inputs: StatementInputs; storedText: string; payout: PayoutInputs | null } | null> {
   const { rows } = await db.query<{
     partner_id: string;
     period_start: string;
@@ -324,6 +329,12 @@ export async function frozenStatementInputs(
   ]);
   return {
     storedText: row.statement_text,
+    payout: f.payout
+      ? {
+          minimumPayoutMinor: BigInt(f.payout.minimumPayoutMinor),
+          broughtForward: f.payout.broughtForward.map((b) => ({ ...b, amountMinor: BigInt(b.amountMinor) })),
+        }
+      : null,
     inputs: {
       ...cycle,
       currencyScale: f.currencyScale,
@@ -403,7 +414,7 @@ export async function sourceCurrencies(db: Queryable, cycleId: string): Promise<
     `SELECT currency FROM settlement_sources WHERE cycle_id = $1
      UNION SELECT e.currency FROM settlement_exceptions e
              JOIN exception_books b ON b.cycle_id = e.cycle_id AND b.generation = e.generation
-            WHERE e.cycle_id = $1 AND e.currency IS NOT NULL
+            WHERE e.cycle_id = $1 AND e.currency IS NOT NULL AND e.kind <> 'fee_variance'
      ORDER BY currency`,
     [cycleId],
   );

@@ -300,6 +300,8 @@ export interface StoredContractVersion {
   proposedAt: string;
   approvedBy: ContractActor | null;
   approvedAt: string | null;
+  /** Reaches back into settled periods on purpose (they change only through a restatement). */
+  retroactive: boolean;
 }
 
 interface ContractRow {
@@ -315,10 +317,11 @@ interface ContractRow {
   approved_by_name: string | null;
   created_at: Date;
   approved_at: Date | null;
+  retroactive: boolean;
 }
 
 const CONTRACT_COLUMNS = `partner_id, version, effective_from::text AS effective_from, terms, status, approved_through,
-  proposed_by, proposed_by_name, approved_by, approved_by_name, created_at, approved_at`;
+  proposed_by, proposed_by_name, approved_by, approved_by_name, created_at, approved_at, retroactive`;
 
 function toContractVersion(r: ContractRow): StoredContractVersion {
   const actor = (key: string | null, name: string | null) =>
@@ -334,6 +337,7 @@ function toContractVersion(r: ContractRow): StoredContractVersion {
     proposedAt: r.created_at.toISOString(),
     approvedBy: actor(r.approved_by, r.approved_by_name),
     approvedAt: r.approved_at?.toISOString() ?? null,
+    retroactive: r.retroactive,
   };
 }
 
@@ -344,19 +348,35 @@ function toContractVersion(r: ContractRow): StoredContractVersion {
  */
 export async function proposeContractVersion(
   db: Queryable,
-  c: { partnerId: string; version: number; effectiveFrom: string; terms: unknown; proposedBy: ContractActor },
+  c: {
+    partnerId: string;
+    version: number;
+    effectiveFrom: string;
+    terms: unknown;
+    proposedBy: ContractActor;
+    retroactive?: boolean;
+  },
 ): Promise<{ outcome: 'stored' | 'same' | 'conflict'; contract: StoredContractVersion | null }> {
+  const retroactive = c.retroactive ?? false;
   const { rows } = await db.query<ContractRow>(
-    `INSERT INTO partner_contracts (partner_id, version, effective_from, terms, proposed_by, proposed_by_name)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO partner_contracts (partner_id, version, effective_from, terms, proposed_by, proposed_by_name, retroactive)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT DO NOTHING RETURNING ${CONTRACT_COLUMNS}`,
-    [c.partnerId, c.version, c.effectiveFrom, JSON.stringify(c.terms), c.proposedBy.key, c.proposedBy.name],
+    [
+      c.partnerId,
+      c.version,
+      c.effectiveFrom,
+      JSON.stringify(c.terms),
+      c.proposedBy.key,
+      c.proposedBy.name,
+      retroactive,
+    ],
   );
   if (rows[0]) return { outcome: 'stored', contract: toContractVersion(rows[0]) };
   const { rows: same } = await db.query<ContractRow & { same: boolean }>(
-    `SELECT ${CONTRACT_COLUMNS}, effective_from = $3 AND terms = $4::jsonb AS same FROM partner_contracts
-      WHERE partner_id = $1 AND version = $2`,
-    [c.partnerId, c.version, c.effectiveFrom, JSON.stringify(c.terms)],
+    `SELECT ${CONTRACT_COLUMNS}, effective_from = $3 AND terms = $4::jsonb AND retroactive = $5 AS same
+       FROM partner_contracts WHERE partner_id = $1 AND version = $2`,
+    [c.partnerId, c.version, c.effectiveFrom, JSON.stringify(c.terms), retroactive],
   );
   const stored = same[0];
   return stored?.same

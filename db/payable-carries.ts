@@ -13,6 +13,7 @@ export const payableCarryKinds = [
   'payout_partly_paid',
   'overpaid',
   'restatement',
+  'dispute_released',
 ] as const;
 export type PayableCarryKind = (typeof payableCarryKinds)[number];
 

@@ -19,8 +19,16 @@ export interface StatementVersion {
   journalId: string | null;
   contractVersion: number;
   adjustments: RestatementAdjustment[];
+  /** What a later version took from the periods before it; null for version 1. */
+  overrides: StoredOverrides | null;
   restatementId: string | null;
   createdAt: string;
+}
+
+/** A version's month-to-date and carries claimed, as stored (amounts as digit strings). */
+export interface StoredOverrides {
+  monthToDate: Record<string, string | boolean>;
+  carriedIn: { fromSettlementId: string; amountMinor: string }[];
 }
 
 interface Row {
@@ -31,12 +39,13 @@ interface Row {
   journal_id: string | null;
   contract_version: number;
   adjustments: RestatementAdjustment[];
+  overrides: StoredOverrides | null;
   restatement_id: string | null;
   created_at: Date;
 }
 
 const COLUMNS =
-  'cycle_id, version, statement_text, digest, journal_id, contract_version, adjustments, restatement_id, created_at';
+  'cycle_id, version, statement_text, digest, journal_id, contract_version, adjustments, overrides, restatement_id, created_at';
 
 const fromRow = (r: Row): StatementVersion => ({
   cycleId: r.cycle_id,
@@ -47,6 +56,7 @@ const fromRow = (r: Row): StatementVersion => ({
   journalId: r.journal_id,
   contractVersion: r.contract_version,
   adjustments: r.adjustments,
+  overrides: r.overrides,
   restatementId: r.restatement_id,
   createdAt: r.created_at.toISOString(),
 });
@@ -61,13 +71,14 @@ export async function storeStatementVersion(
     journalId: string | null;
     contractVersion: number;
     adjustments: RestatementAdjustment[];
+    overrides?: StoredOverrides | null;
     restatementId: string | null;
   },
 ): Promise<{ digest: string }> {
   const digest = statementDigest(v.text);
   await q.query(
-    `INSERT INTO statement_versions (cycle_id, version, statement_text, digest, journal_id, contract_version, adjustments, restatement_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+    `INSERT INTO statement_versions (cycle_id, version, statement_text, digest, journal_id, contract_version, adjustments, overrides, restatement_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)
      ON CONFLICT (cycle_id, version) DO NOTHING`,
     [
       v.cycleId,
@@ -77,6 +88,7 @@ export async function storeStatementVersion(
       v.journalId,
       v.contractVersion,
       JSON.stringify(v.adjustments),
+      v.overrides ? JSON.stringify(v.overrides) : null,
       v.restatementId,
     ],
   );

@@ -258,7 +258,8 @@ export function restateChain(
     const after = settleVersion(inputs, adjustments);
     const changed = after.text !== before.text;
     const toVersion = changed ? p.latest.version + 1 : null;
-    const final = changed
+    const paid = (JSON.parse(p.latest.text) as Statement).payout;
+    const restatedAs = changed
       ? settleVersion(inputs, adjustments, {
           version: toVersion!,
           previousDigest: sha256(p.latest.text),
@@ -266,6 +267,15 @@ export function restateChain(
           reason: change.note,
         })
       : after;
+    // What the statement paid stays as it was; the difference is brought forward.
+    const final: SettledVersion =
+      changed && paid
+        ? {
+            ...restatedAs,
+            statement: { ...restatedAs.statement, payout: paid },
+            text: renderStatement({ ...restatedAs.statement, payout: paid }),
+          }
+        : restatedAs;
     // What later periods of the month now start from.
     const s = mtdShift.get(p.inputs.month) ?? {
       taxBaseMinor: 0n,
@@ -301,9 +311,12 @@ export function restateChain(
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** A stored version's bytes as settle() renders them (its restatement note set aside). */
+/**
+ * A stored version's bytes as settleVersion renders them: its restatement note and its payout
+ * section (what that statement paid, a fact a later version keeps as it was) set aside.
+ */
 function withoutRestatement(text: string): string {
-  const { restatement: _r, ...rest } = JSON.parse(text) as Statement;
+  const { restatement: _r, payout: _p, ...rest } = JSON.parse(text) as Statement;
   return renderStatement(rest);
 }
 

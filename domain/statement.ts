@@ -259,6 +259,19 @@ export interface Statement {
    * (with that one's digest) and why. Version 1 never has it (its bytes are the fee step's).
    */
   restatement?: { version: number; previousDigest: string; restatementId: string; reason: string };
+  /**
+   * Present when the contract has a minimum payout or something is brought forward: what is
+   * payable, what is paid, what rolls to the next statement (see withPayout).
+   */
+  payout?: {
+    netPayable: Amount;
+    broughtForward: { id: string; kind: string; ref: string; amount: Amount; note: string }[];
+    payable: Amount;
+    minimumPayout: Amount;
+    toPay: Amount;
+    rolledToNextStatement: Amount;
+    note: string;
+  };
 }
 
 export class StatementInputError extends Error {}
@@ -857,4 +870,65 @@ export function statementLineTotals(
     totals[key] += a.minor;
   }
   return totals;
+}
+
+// ---- The payout a statement leads to: minimum payout and what is brought forward ------------
+
+/** What a statement's payout section is computed from (frozen with the fee step). */
+export interface PayoutInputs {
+  /** The contract's minimum payout (0: none). */
+  minimumPayoutMinor: bigint;
+  /** Amounts owed to (+) or by (−) the partner from before, claimed by this statement. */
+  broughtForward: { id: string; kind: string; ref: string; amountMinor: bigint; note: string }[];
+}
+
+/**
+ * The statement with its payout section, and what to pay. What is payable is the net payable
+ * plus what is brought forward; it is paid when it is positive and at least the contract's
+ * minimum payout, otherwise it rolls, whole, to the next statement (`rolledMinor`, recorded as
+ * a payable carry). The approval threshold applies to what is paid. Without a minimum and with
+ * nothing brought forward the statement is as it always was (no section): a net payable of
+ * zero or less pays nothing.
+ */
+export function withPayout(
+  statement: Statement,
+  netPayableMinor: bigint,
+  p: PayoutInputs,
+  scale: number,
+): { statement: Statement; toPayMinor: bigint; rolledMinor: bigint } {
+  if (p.minimumPayoutMinor === 0n && p.broughtForward.length === 0)
+    return { statement, toPayMinor: netPayableMinor > 0n ? netPayableMinor : 0n, rolledMinor: 0n };
+  const fmt = (m: bigint) => formatAmount(m, scale);
+  const payable = p.broughtForward.reduce((s, b) => s + b.amountMinor, netPayableMinor);
+  const pays = payable > 0n && payable >= p.minimumPayoutMinor;
+  const toPayMinor = pays ? payable : 0n;
+  const rolledMinor = pays ? 0n : payable;
+  return {
+    statement: {
+      ...statement,
+      payout: {
+        netPayable: fmt(netPayableMinor),
+        broughtForward: p.broughtForward.map((b) => ({
+          id: b.id,
+          kind: b.kind,
+          ref: b.ref,
+          amount: fmt(b.amountMinor),
+          note: b.note,
+        })),
+        payable: fmt(payable),
+        minimumPayout: fmt(p.minimumPayoutMinor),
+        toPay: fmt(toPayMinor),
+        rolledToNextStatement: fmt(rolledMinor),
+        note: pays
+          ? 'paid in full'
+          : payable > 0n
+            ? `below the minimum payout of ${fmt(p.minimumPayoutMinor)}: rolls to the next statement`
+            : payable === 0n
+              ? 'nothing to pay'
+              : 'owed by the partner: carried to the next statement',
+      },
+    },
+    toPayMinor,
+    rolledMinor,
+  };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { frozenStatementInputs } from '../db/accruals';
 import type { Db } from '../db/pool';
 import type { CurrencyRegistry } from '../domain/money';
-import { renderStatement, settlePeriod } from '../domain/statement';
+import { renderStatement, settlePeriod, withPayout } from '../domain/statement';
 
 // Statements as a service for the API and the command line (one code path for both).
 
@@ -24,7 +24,17 @@ export async function recomputeStatement(
 } | null> {
   const frozen = await frozenStatementInputs(db, currencies, cycleId);
   if (!frozen) return null;
-  const recomputedText = renderStatement(settlePeriod(frozen.inputs).statement);
+  const settled = settlePeriod(frozen.inputs);
+  const recomputedText = renderStatement(
+    frozen.payout
+      ? withPayout(
+          settled.statement,
+          settled.fees.netPayableMinor,
+          frozen.payout,
+          frozen.inputs.currencyScale,
+        ).statement
+      : settled.statement,
+  );
   return {
     identical: recomputedText === frozen.storedText,
     storedSha256: sha256(frozen.storedText),

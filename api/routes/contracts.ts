@@ -61,6 +61,9 @@ const contractView = z
     proposedAt: z.string(),
     approvedBy: actorView.nullable(),
     approvedAt: z.string().nullable(),
+    retroactive: z.boolean().meta({
+      description: 'Reaches back into settled periods on purpose: they change only through a restatement',
+    }),
     terms: contractTermsSchema,
   })
   .meta({ id: 'ContractVersionState' });
@@ -76,6 +79,7 @@ function shown(c: StoredContractVersion): z.input<typeof contractView> {
     proposedAt: c.proposedAt,
     approvedBy: c.approvedBy,
     approvedAt: c.approvedAt,
+    retroactive: c.retroactive,
     terms: c.terms as z.input<typeof contractTermsSchema>,
   };
 }
@@ -138,7 +142,14 @@ export function contractRoutes(router: Router, registry: OpenAPIRegistry, deps: 
     auth: 'admin',
     params,
     body: z
-      .object({ effectiveFrom: z.iso.date(), terms: contractTermsSchema })
+      .object({
+        effectiveFrom: z.iso.date(),
+        terms: contractTermsSchema,
+        retroactive: z.boolean().default(false).meta({
+          description:
+            'An amendment that reaches back into periods already frozen or settled: their statements stay as issued and change only through a restatement (POST /v1/restatements, reason contract_version); without it such an effectiveFrom is a 409',
+        }),
+      })
       .strict()
       .meta({ id: 'ContractVersion' }),
     bodyExample: {
@@ -178,13 +189,14 @@ export function contractRoutes(router: Router, registry: OpenAPIRegistry, deps: 
         // A retry of a stored version is answered as it stands, before any other check.
         const frozen = await frozenPeriodFrom(client, params.partnerId, body.effectiveFrom);
         const existing = await contractVersionOf(client, params.partnerId, params.version);
-        if (!existing) checkNotBackdated(body.effectiveFrom, frozen);
+        if (!existing && !body.retroactive) checkNotBackdated(body.effectiveFrom, frozen);
         const proposed = await proposeContractVersion(client, {
           partnerId: params.partnerId,
           version: params.version,
           effectiveFrom: body.effectiveFrom,
           terms,
           proposedBy: { key: maker.key, name: maker.name },
+          retroactive: body.retroactive,
         });
         if (proposed.outcome === 'stored')
           await audit(client, {
@@ -236,7 +248,8 @@ export function contractRoutes(router: Router, registry: OpenAPIRegistry, deps: 
         const problem = contractApprovalProblem(c.proposedBy, checker);
         if (problem) throw problem;
         checkPayoutThresholdCeiling(checkContractTerms(c.terms), ceiling);
-        checkNotBackdated(c.effectiveFrom, frozen && frozen.periodEnd >= c.effectiveFrom ? frozen : null);
+        if (!c.retroactive)
+          checkNotBackdated(c.effectiveFrom, frozen && frozen.periodEnd >= c.effectiveFrom ? frozen : null);
         const r = await approveContractVersion(client, {
           partnerId: params.partnerId,
           version: params.version,

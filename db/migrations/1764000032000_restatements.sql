@@ -14,6 +14,9 @@ CREATE TABLE statement_versions (
   journal_id        text,
   contract_version  integer NOT NULL,
   adjustments       jsonb NOT NULL DEFAULT '[]',
+  -- What a later version took from the periods before it (month-to-date, carries claimed);
+  -- null for version 1, whose inputs are the accrual's.
+  overrides         jsonb,
   restatement_id    text,
   created_at        timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (cycle_id, version),
@@ -27,6 +30,7 @@ BEGIN
 END $$;
 CREATE TRIGGER statement_versions_append_only BEFORE UPDATE OR DELETE ON statement_versions
   FOR EACH ROW EXECUTE FUNCTION statement_versions_append_only();
+REVOKE UPDATE, DELETE, TRUNCATE ON statement_versions FROM clearhouse_app;
 
 INSERT INTO statement_versions (cycle_id, version, statement_text, digest, journal_id, contract_version, created_at)
 SELECT a.cycle_id, 1, a.statement_text, encode(sha256(convert_to(a.statement_text, 'UTF8')), 'hex'),
@@ -68,7 +72,7 @@ CREATE TABLE payable_carries (
   currency      text NOT NULL CHECK (currency ~ '^[A-Z][A-Z0-9]{2,9}$'),
   amount_minor  bigint NOT NULL CHECK (amount_minor <> 0),
   source_kind   text NOT NULL
-                CHECK (source_kind IN ('below_minimum', 'payout_failed', 'payout_partly_paid', 'overpaid', 'restatement')),
+                CHECK (source_kind IN ('below_minimum', 'payout_failed', 'payout_partly_paid', 'overpaid', 'restatement', 'dispute_released')),
   source_ref    text NOT NULL,
   note          text NOT NULL DEFAULT '',
   created_at    timestamptz NOT NULL DEFAULT now(),
@@ -77,7 +81,12 @@ CREATE TABLE payable_carries (
 );
 CREATE INDEX payable_carries_unclaimed ON payable_carries (partner_id, currency) WHERE claimed_by IS NULL;
 
+-- A contract version may reach back into settled periods only when it says so: those periods
+-- keep their statements and change only through a restatement (reason contract_version).
+ALTER TABLE partner_contracts ADD COLUMN retroactive boolean NOT NULL DEFAULT false;
+
 -- Down Migration
+ALTER TABLE partner_contracts DROP COLUMN retroactive;
 DROP TABLE payable_carries;
 DROP TABLE restatements;
 DROP TABLE statement_versions;
