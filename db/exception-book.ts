@@ -202,6 +202,68 @@ export async function recordFound(db: Db, cycleId: string, ds: Discrepancy[]): P
   return bookSummary(db, cycleId);
 }
 
+/** An exception found after a cycle's reconciliation by another process: no transaction, no game. */
+export interface FoundLater {
+  id: string;
+  kind: string;
+  /** The currency its amounts are in (the queue's SLA tiers and amounts read it). */
+  currency: string;
+  oursMinor: bigint | null;
+  theirsMinor: bigint | null;
+  differenceMinor: bigint;
+  detail: string;
+}
+
+/**
+ * Records exceptions another process found about a cycle after its reconciliation (issue 20: a
+ * partner invoice's fee_variance lines, db/invoices.ts) in the cycle's current generation, by
+ * recordFound's rules: under the book's lock, once each (an id the book holds is left as it is),
+ * one version for the change, a `found` event per new exception by `actor`. Returns the ids it
+ * added (none when all were there: the version stays).
+ */
+export async function recordFoundLater(
+  db: Db,
+  cycleId: string,
+  found: FoundLater[],
+  actor: string,
+): Promise<string[]> {
+  return withTransaction(db, async (client) => {
+    const { version, generation } = await lockBook(client, cycleId);
+    if (found.length === 0) return [];
+    const inserted = await client.query<{ exception_id: string }>(
+      `INSERT INTO settlement_exceptions (cycle_id, generation, exception_id, kind, currency, ours_minor, theirs_minor, difference_minor, detail)
+       SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])
+       ON CONFLICT (cycle_id, generation, exception_id) DO NOTHING
+       RETURNING exception_id`,
+      [
+        cycleId,
+        generation,
+        found.map((f) => f.id),
+        found.map((f) => f.kind),
+        found.map((f) => f.currency),
+        found.map((f) => f.oursMinor?.toString() ?? null),
+        found.map((f) => f.theirsMinor?.toString() ?? null),
+        found.map((f) => f.differenceMinor.toString()),
+        found.map((f) => f.detail),
+      ],
+    );
+    const ids = inserted.rows.map((r) => r.exception_id).sort();
+    if (ids.length === 0) return [];
+    const next = version + 1;
+    await client.query(
+      `INSERT INTO exception_events (cycle_id, generation, exception_id, version, event, actor, actor_name)
+       SELECT $1, $2, id, $3, 'found', $4, $4 FROM unnest($5::text[]) AS id`,
+      [cycleId, generation, next, actor, ids],
+    );
+    await client.query(
+      `UPDATE exception_books SET version = $2, total = total + $3, open = open + $3, updated_at = now()
+        WHERE cycle_id = $1`,
+      [cycleId, next, ids.length],
+    );
+    return ids;
+  });
+}
+
 /** The open exceptions an unknown id's refusal lists (the first ten; where to find the rest). */
 async function openHint(db: Queryable, cycleId: string, generation: number): Promise<string> {
   const { rows } = await db.query<{ exception_id: string; open: number }>(

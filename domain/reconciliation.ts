@@ -2,6 +2,9 @@
 // (business date, game, currency), then transaction by transaction where totals differ, and
 // name every discrepancy as DOMAIN.md does. Pure and deterministic: the same inputs give
 // the same discrepancies with the same ids, so a replayed workflow step finds its exceptions.
+import { formatAmount } from './money';
+import { thresholdMinor, type RuleTolerance } from './rules';
+import { statementLineKeys, type StatementLineKey } from './statement';
 
 export type DiscrepancyKind =
   | 'missing_ours'
@@ -293,24 +296,63 @@ export function controlTotalsDiscrepancy(actual: ControlTotals, declared: Contro
   };
 }
 
-/** Their invoice against our computed fee. */
-export function feeVariance(
-  ourFeeMinor: bigint,
-  invoicedMinor: bigint,
-  toleranceMinor: bigint,
-): Discrepancy | null {
-  const diff = invoicedMinor - ourFeeMinor;
-  if ((diff < 0n ? -diff : diff) <= toleranceMinor) return null;
-  return {
-    id: 'fee_variance:invoice',
-    kind: 'fee_variance',
-    key: null,
-    txId: null,
-    oursMinor: ourFeeMinor,
-    theirsMinor: invoicedMinor,
-    differenceMinor: diff,
-    detail: `invoiced ${invoicedMinor}, computed ${ourFeeMinor}`,
-  };
+/** One line of a partner's invoice compared with our statements, beyond the contract's tolerance. */
+export interface FeeVariance extends Discrepancy {
+  kind: 'fee_variance';
+  /** The statement line key (domain/statement.ts statementLineKeys). */
+  line: StatementLineKey;
+  /** The invoice's currency (that of the statements compared). */
+  currency: string;
+  oursMinor: bigint;
+  theirsMinor: bigint;
+  /** The largest |theirs − ours| the tolerance admits for this line (domain/rules.ts thresholdMinor). */
+  thresholdMinor: bigint;
+}
+
+export interface FeeVarianceInput {
+  invoiceId: string;
+  currency: string;
+  /** The currency's scale (how the detail writes the amounts). */
+  scale: number;
+  /** Our totals per line key over the statements of the invoice's period (absent keys are 0). */
+  ours: Partial<Record<StatementLineKey, bigint>>;
+  /** The invoice's amount per line key (a key it does not state is 0 on its side). */
+  theirs: Partial<Record<StatementLineKey, bigint>>;
+  /** The contract's `invoices.tolerance`, of the version in force at the invoice period's start. */
+  tolerance: RuleTolerance;
+}
+
+/**
+ * A partner's invoice against our statements, line by line: one fee_variance per line key whose
+ * |theirs − ours| is above the threshold the contract's tolerance gives for that line (the larger
+ * of its absolute amount and its percentage of the stated base, rounded by its mode). A line only
+ * one side states counts 0 on the other. Ids are deterministic (`fee_variance:<invoiceId>:<line>`):
+ * comparing again finds the same exceptions. Sorted in statement line order.
+ */
+export function feeVariance(input: FeeVarianceInput): FeeVariance[] {
+  const out: FeeVariance[] = [];
+  const fmt = (minor: bigint) => formatAmount(minor, input.scale);
+  for (const line of statementLineKeys) {
+    const ours = input.ours[line] ?? 0n;
+    const theirs = input.theirs[line] ?? 0n;
+    const diff = theirs - ours;
+    const limit = thresholdMinor(input.tolerance, ours, theirs);
+    if ((diff < 0n ? -diff : diff) <= limit) continue;
+    out.push({
+      id: `fee_variance:${input.invoiceId}:${line}`,
+      kind: 'fee_variance',
+      key: null,
+      txId: null,
+      line,
+      currency: input.currency,
+      oursMinor: ours,
+      theirsMinor: theirs,
+      differenceMinor: diff,
+      thresholdMinor: limit,
+      detail: `invoice ${input.invoiceId}, ${line}: invoiced ${fmt(theirs)}, our statements ${fmt(ours)}, difference ${fmt(diff)} ${input.currency} (tolerance ${fmt(limit)})`,
+    });
+  }
+  return out;
 }
 
 function describeTotals(t: AggregateRow | undefined): string {
