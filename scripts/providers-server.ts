@@ -1,6 +1,7 @@
 import { startAggregatorProvider } from '../providers/simulated/aggregator-server';
 import { startCsvDailyProvider } from '../providers/simulated/csv-daily-server';
 import { startDueDiligenceService } from '../providers/simulated/due-diligence-server';
+import { startBankServer } from '../providers/simulated/bank-server';
 import { startFxServer } from '../providers/simulated/fx-server';
 import { generateDay } from '../providers/simulated/generator';
 import {
@@ -117,6 +118,11 @@ async function main(): Promise<void> {
     const dd = await startDueDiligenceService({ port: devPort('DUE_DILIGENCE_PORT') });
     process.stdout.write(`company registry and sanctions screening at ${dd.url}\n`);
     others.push(dd);
+  }
+  if (!process.argv.includes('--no-bank')) {
+    const bank = await startBankServer({ port: devPort('BANK_PORT') });
+    process.stdout.write(`simulated bank at ${bank.url}/camt053?date=YYYY-MM-DD (POST /payments, /faults)\n`);
+    others.push(bank);
   }
   const stop = () =>
     void Promise.all([...servers, ...others].map((s) => s.close())).then(() => process.exit(0));

@@ -17,7 +17,14 @@ import { startStack, type Stack } from './support/stack';
 const ROOT = path.join(__dirname, '..');
 const DAY = '2026-11-10';
 const NEXT_DAY = '2026-11-12';
-const SIMULATORS = ['NOVA_SLOTS_PORT', 'AURORA_LIVE_PORT', 'ORBIT_HUB_PORT', 'FX_PORT', 'DUE_DILIGENCE_PORT'];
+const SIMULATORS = [
+  'NOVA_SLOTS_PORT',
+  'AURORA_LIVE_PORT',
+  'ORBIT_HUB_PORT',
+  'FX_PORT',
+  'DUE_DILIGENCE_PORT',
+  'BANK_PORT',
+];
 
 describe("npm run dev's seed over the state operators left the demo partners in", () => {
   let stack: Stack;

@@ -151,8 +151,9 @@ describe('settlementCycle workflow', () => {
     );
     expect(await ledgerEntries(h.workflowId)).toEqual([`${h.workflowId}:fees`, `${h.workflowId}:payout`]);
     expect(result.notification).toBe('sent');
-    expect(calls).toBe(2); // refused once, retried with backoff
-    expect(received).toEqual([
+    expect(calls).toBe(3); // statement.issued refused once, retried; then settlement.completed
+    expect(received.map((r) => r.body.type)).toEqual(['statement.issued', 'settlement.completed']);
+    expect(received.slice(1)).toEqual([
       {
         verified: true,
         body: expect.objectContaining({

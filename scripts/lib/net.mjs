@@ -30,6 +30,7 @@ export const DEV_PORTS = [
     what: 'the simulated registry and sanctions service',
     unless: 'DUE_DILIGENCE_URL',
   },
+  { variable: 'BANK_PORT', port: 4400, what: 'the simulated bank (camt.053 statements)' },
 ];
 
 /** The port `variable` sets in `env`, or its default; a value that is not a port throws, naming it. */

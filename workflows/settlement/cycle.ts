@@ -48,6 +48,7 @@ import {
   resolveInBulk,
   resolveException,
   settlementStatus,
+  type CycleIssue,
   type CycleResume,
   type CycleStart,
   type CycleView,
@@ -553,6 +554,44 @@ export class Cycle {
       await steps.postJournal.executeWithOptions({ summary: `payout journal, ${this.net}` }, [
         payout.journalId,
       ]);
+  }
+
+  /**
+   * The statement issued: recorded with its digest and acknowledgement deadline (Postgres), then
+   * the signed webhook `statement.issued`, delivered while the cycle goes on (the caller awaits
+   * `delivered` before its own completion webhook). A partner that never answers undoes nothing.
+   */
+  async issueStatement(): Promise<{ delivered: Promise<void> }> {
+    const issued = await steps.issueStatement.executeWithOptions(
+      { summary: 'statement issued: digest and acknowledgement deadline' },
+      [this.args],
+    );
+    const statement: CycleIssue = (this.view.statement = { ...issued, webhook: 'pending' });
+    const delivered = notifying.deliverStatementIssued
+      .executeWithOptions({ summary: `signed webhook statement.issued v${issued.version}` }, [
+        this.args,
+        issued,
+      ])
+      .then(
+        (r) => {
+          statement.webhook = r;
+        },
+        async (err: unknown) => {
+          if (!(err instanceof ActivityFailure)) throw err;
+          statement.webhook = 'failed';
+          log.warn('statement.issued webhook failed after retries', { error: err.message });
+          await steps.statementIssueUndelivered(this.args, issued.version);
+        },
+      );
+    return { delivered };
+  }
+
+  /** The payout's record (approved, held by disputes, due date), from its posted journal. */
+  async recordPayout(): Promise<void> {
+    this.view.payout = await steps.recordCyclePayout.executeWithOptions(
+      { summary: 'payout approved: amount, held by open disputes, due date' },
+      [this.args],
+    );
   }
 
   /** A signed webhook, retried with backoff; a partner that never answers undoes nothing. */

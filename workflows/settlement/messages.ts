@@ -45,6 +45,19 @@ export interface CycleView {
   continuedRuns: number;
   notification: 'pending' | 'sent' | 'no-webhook' | 'failed';
   fxRates: { from: string; to: string; rate: string; source: string; asOf: string }[];
+  /** The statement as issued to the partner (cycles started before statements were issued: absent). */
+  statement?: CycleIssue;
+  /** The payout as recorded once paid out (absent before, or when nothing was paid). */
+  payout?: { amount: string; held: string; dueDate: string } | null;
+}
+
+/** A statement version issued: its digest and the acknowledgement deadline; the webhook's fate. */
+export interface CycleIssue {
+  version: number;
+  digest: string;
+  issuedAt: string;
+  acknowledgeBy: string;
+  webhook: 'pending' | 'sent' | 'no-webhook' | 'failed';
 }
 
 /**

@@ -1,7 +1,11 @@
-import { allHandlersFinished, condition } from '@temporalio/workflow';
+import { allHandlersFinished, condition, patched } from '@temporalio/workflow';
 import { Cycle } from './cycle';
 import type { CycleStart, CycleView } from './messages';
 import { steps } from './policies';
+
+/** Patches (replay-safe additions; histories recorded before them take the old path). */
+export const STATEMENT_ISSUED = 'statement-issued-before-approval';
+export const PAYOUT_RECORDED = 'payout-recorded';
 
 /**
  * One partner's settlement day (or week, or month), as finance runs it: cut-off, freeze, fetch
@@ -46,13 +50,20 @@ export async function settlementCycleV2({ resume, ...given }: CycleStart): Promi
     ]);
     await steps.publishStatement(cycle.args);
 
+    // 7b. Issue it to the partner (digest, acknowledgement deadline; signed webhook delivered
+    // meanwhile): before approval, so that a dispute raised now holds its amount from the payout.
+    const issued = patched(STATEMENT_ISSUED) ? await cycle.issueStatement() : null;
+
     // 8. Above the contract's threshold, two different operators (neither a maker) approve.
     if (settled.needsApproval) await cycle.waitForApprovals();
 
-    // 9. Pay: the payout's journal, its amount from Postgres.
+    // 9. Pay: the payout's journal, its amount from Postgres; then the payout's record (approved,
+    // due date), which the operator's API and the bank statements take on from there.
     await cycle.payOut();
+    if (patched(PAYOUT_RECORDED)) await cycle.recordPayout();
 
-    // 10. Tell the partner.
+    // 10. Tell the partner (after the statement's own webhook).
+    await issued?.delivered;
     await cycle.notify(settled.notification);
     await cycle.publish('Completed', `paid ${cycle.net}`);
   } catch (err) {
