@@ -82,6 +82,11 @@ async function schemathesis(credential: string, label: string): Promise<Run> {
     reportDir,
     '--output-truncate',
     'true',
+    // A camt.053 bank statement is XML: no JSON Schema says which strings are one, so the
+    // fuzzer's "valid" bodies are not, and its rejections would be findings. The route's
+    // contract (415, 422 naming where, idempotent import) is tested in test/payouts.test.ts.
+    '--exclude-path',
+    '/v1/bank-statements',
     // By hand, to look closer: e.g. SCHEMATHESIS_ARGS='--include-path /v1/transactions --phases fuzzing'.
     ...(process.env.SCHEMATHESIS_ARGS?.split(' ').filter(Boolean) ?? []),
   ];
@@ -140,7 +145,9 @@ async function expectClean(run: Run, security: 'partnerApiKey' | 'operatorToken'
     throw new Error(`Schemathesis failed (exit ${run.code}):\n${run.output.slice(-20_000)}`);
   const operations = /Selected: (\d+)\/(\d+)\s+Tested: (\d+)/.exec(run.output);
   expect(operations).not.toBeNull();
-  expect(operations![3]).toBe(operations![2]);
+  // Every selected operation tested; the only one not selected is the XML bank statement (above).
+  expect(operations![3]).toBe(operations![1]);
+  if (!process.env.SCHEMATHESIS_ARGS) expect(Number(operations![2]) - Number(operations![1])).toBe(1);
   const cases = /(\d+) generated, (\d+) passed/.exec(run.output);
   expect(cases).not.toBeNull();
   expect(cases![2]).toBe(cases![1]);

@@ -185,10 +185,13 @@ describe('onboarding to a first settlement, through the API and the Temporal CLI
     expect(await trail(`target=${encodeURIComponent(`onboarding:${id}`)}`)).toEqual([
       'temporal-cli clearhouse#ana onboarding.decideApplication',
     ]);
+    // Newest first: the payout recorded, paid, approved by two; the statement issued once posted.
     expect(await trail(`target=${encodeURIComponent(cycleId)}`)).toEqual([
+      `workflow workflow:${cycleId} payout.approved`,
       `workflow workflow:${cycleId} settlement.payout`,
       'api clearhouse#carla settlement.approvePayout',
       'api clearhouse#ana settlement.approvePayout',
+      `workflow workflow:${cycleId} statement.issued`,
       `workflow workflow:${cycleId} settlement.post`,
     ]);
     expect(await trail(`actor=${encodeURIComponent(`partner:${id}`)}`)).toEqual([

@@ -37,6 +37,9 @@ let partner: TestPartner;
 let cycleId: string;
 let txId: string;
 let exceptionId: string;
+let invoiceId: string;
+let disputeId: string;
+let restatementId: string;
 
 async function until<T>(what: string, read: () => Promise<T | null>): Promise<T> {
   for (let i = 0; i < 600; i++) {
@@ -96,6 +99,47 @@ beforeAll(async () => {
     expect(approved.status).toBe(200);
   }
   await until('completion', async () => ((await stack.api(path)).body?.status === 'Completed' ? true : null));
+
+  // What follows a statement, each decided by a named operator: an invoice that agrees with it,
+  // a dispute rejected by the resolver, a restatement the resolver asked for.
+  const statement = (await stack.api(`${path}/statement`)).body as {
+    lines: { code: string; amount: string }[];
+  };
+  const tier = statement.lines.find((l) => l.code === 'tier')!.amount;
+  const invoice = await stack.api(`/v1/partners/${partner.id}/invoices`, {
+    token: partner.apiKey,
+    body: {
+      reference: 'PV-1',
+      period: { start: DAY, end: DAY },
+      currency: 'EUR',
+      lines: [{ line: 'tier_fee', amount: tier }],
+    },
+  });
+  expect(invoice.status).toBe(201);
+  invoiceId = invoice.body.invoiceId as string;
+  const dispute = await stack.api(`${path}/disputes`, {
+    token: partner.apiKey,
+    body: { line: 'fixed_fee', amountClaimed: '1.00', reason: 'pv', evidence: [], reference: 'pv-1' },
+  });
+  expect(dispute.status).toBe(201);
+  disputeId = dispute.body.id as string;
+  const decided = await stack.api(`/v1/disputes/${disputeId}/decision`, {
+    token: resolver,
+    body: { outcome: 'reject', reason: 'the contract has no fixed fee to dispute' },
+  });
+  expect(decided.status).toBe(200);
+  const restated = await stack.api('/v1/restatements', {
+    token: resolver,
+    body: {
+      settlementId: cycleId,
+      reason: { kind: 'manual', line: 'tier_fee', amount: '-1.00', reference: 'pv-credit', note: 'goodwill' },
+    },
+  });
+  expect(restated.status).toBe(202);
+  restatementId = restated.body.restatementId as string;
+  await until('the restatement computed', async () =>
+    (await stack.api(`/v1/restatements/${restatementId}`)).body?.state === 'awaiting_approval' ? true : null,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -142,6 +186,11 @@ it('answers every GET a partner may call without an operator name or an operator
     code: account,
     exceptionId,
     alertId: alert.id,
+    month: '2026-11',
+    cycleId,
+    invoiceId,
+    disputeId,
+    version: '1',
   };
   const query: Record<string, string> = {
     '/v1/positions': `from=${DAY}&to=${DAY}`,
@@ -156,7 +205,14 @@ it('answers every GET a partner may call without an operator name or an operator
     const get = operations.get;
     if (!get?.security?.some((s) => 'partnerApiKey' in s)) continue;
     const url = template.replace(/\{(\w+)\}/g, (_m, name: string) => {
-      const value = name === 'id' ? (template.startsWith('/v1/settlements') ? cycleId : txId) : values[name];
+      const value =
+        name === 'id'
+          ? template.startsWith('/v1/settlements')
+            ? cycleId
+            : template.startsWith('/v1/restatements')
+              ? restatementId
+              : txId
+          : values[name];
       if (value === undefined) throw new Error(`${template}: this test does not know a value for {${name}}`);
       return encodeURIComponent(value);
     });

@@ -123,9 +123,9 @@ def _reconciliation(recon) -> None:
 def before_call(context, case, kwargs) -> None:
     # Every phase's requests pass here (generation hooks miss some, e.g. the coverage phase's
     # minimal bodies); Schemathesis revalidates a case a before_call hook changed.
+    path, method = case.operation.path, case.operation.method.lower()
     if not _positive(case):
         return
-    path, method = case.operation.path, case.operation.method.lower()
     query = case.query if isinstance(case.query, dict) else None
     body = case.body if isinstance(case.body, dict) else None
 
@@ -150,6 +150,24 @@ def before_call(context, case, kwargs) -> None:
         a, b = _instant(query.get("from")), _instant(query.get("to"))
         if a is None or b is None or b < a or b - a > dt.timedelta(days=MAX_HOURLY_DAYS):
             query["to"] = query.get("from")
+    elif path == "/v1/partners/{partnerId}/invoices" and method == "post" and body is not None:
+        # In the partner's settlement currency (the test's partner settles in EUR); a calendar
+        # date from 1970, the end on or after the start, within a quarter; one line per key.
+        body["currency"] = "EUR"
+        period = body.get("period")
+        if isinstance(period, dict):
+            for k in ("start", "end"):
+                d = _date(period.get(k))
+                if d is None or d.year < 1970:
+                    period[k] = "2026-11-01"
+            _ordered_range(period, "start", "end", 92)
+        lines = body.get("lines")
+        if isinstance(lines, list):
+            seen = set()
+            body["lines"] = [l for l in lines if not (isinstance(l, dict) and (l.get("line") in seen or seen.add(l.get("line"))))]
+            for l in body["lines"]:
+                if isinstance(l, dict) and "amount" in l:
+                    l["amount"] = _amount(l["amount"], body.get("currency"))
     elif path.endswith("/settlement-schedule/backfill") and body is not None:
         _ordered_range(body, "from", "to", BACKFILL_MAX_DAYS)
     elif path == "/v1/settlements" and method == "post" and body is not None and "periodEnd" in body:
