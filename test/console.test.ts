@@ -346,6 +346,31 @@ describe('the console (real browser)', () => {
       await page.getByRole('link', { name: 'book-of-sun', exact: true }).first().click();
       await arrived(page, 'Book of Sun', 'game RTP');
 
+      // 6b. After the statement: periods (none closed yet: the empty list, then A's month by its
+      // address), restatements, disputes and payouts, each with its empty state.
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Periods' }).click();
+      await arrived(page, 'Accounting periods', 'periods');
+      await visible(page.getByText('No period matches', { exact: false }));
+      const month = yesterday.slice(0, 7);
+      await page.getByLabel('Partner of the month').fill(a.id);
+      await page.getByLabel('Month (YYYY-MM)').fill(month);
+      await page.getByRole('button', { name: 'Open the month' }).click();
+      await arrived(page, `Period ${month} of ${a.id}`, 'period');
+      const period = await stack.api(`/v1/periods/${a.id}/${month}`);
+      expect(period.status).toBe(200);
+      await visible(page.getByRole('heading', { level: 2, name: 'Period report' }));
+      for (const c of period.body.report.currencies as { currency: string }[])
+        await visible(page.locator('caption', { hasText: `${c.currency}: opening, movements by kind` }));
+      for (const [link, heading, empty, name] of [
+        ['Restatements', 'Restatements', 'No restatement matches.', 'restatements'],
+        ['Disputes', 'Disputes', 'No dispute waits for a decision.', 'disputes'],
+        ['Payouts', 'Payouts', null, 'payouts'],
+      ] as const) {
+        await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link }).click();
+        await arrived(page, heading, name);
+        if (empty) await visible(page.getByText(empty));
+      }
+
       // 7. Signed out.
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.waitForURL(/\/console\/sign-in/, { timeout: WAIT_MS });
@@ -436,6 +461,12 @@ describe('the console (real browser)', () => {
       await nav.getByRole('link', { name: 'Exceptions' }).click();
       await arrived(page, 'Exceptions', 'exceptions (partner user)');
       await onlyItsOwn('exceptions');
+
+      await nav.getByRole('link', { name: 'Disputes' }).click();
+      await arrived(page, 'Disputes', 'disputes (partner user)');
+      expect(await page.getByRole('columnheader', { name: 'Partner', exact: true }).count()).toBe(0);
+      expect(await page.getByLabel('Partner id').count()).toBe(0);
+      await onlyItsOwn('disputes');
 
       await nav.getByRole('link', { name: 'Alerts' }).click();
       await arrived(page, 'Alerts', 'alerts (partner user)');

@@ -29,6 +29,12 @@ const ROUTES = [
   { pattern: '/ledger/accounts/:code', module: 'account', operatorOnly: true },
   { pattern: '/ledger/entries/:id', module: 'entry', operatorOnly: true },
   { pattern: '/audit', module: 'audit', operatorOnly: true },
+  { pattern: '/periods', module: 'periods' },
+  { pattern: '/periods/:partnerId/:month', module: 'period' },
+  { pattern: '/payouts', module: 'payouts' },
+  { pattern: '/disputes', module: 'disputes' },
+  { pattern: '/restatements', module: 'restatements' },
+  { pattern: '/restatements/:id', module: 'restatement' },
 ];
 
 // Paths under /console that are not the single-page app (served by the API itself).
@@ -79,6 +85,10 @@ function navItems() {
     ['/console/cycles', 'Cycles'],
     ['/console/exceptions', 'Exceptions'],
     ['/console/alerts', 'Alerts'],
+    ['/console/periods', 'Periods'],
+    ['/console/payouts', 'Payouts'],
+    ['/console/disputes', 'Disputes'],
+    ['/console/restatements', 'Restatements'],
   ];
   if (me && me.kind === 'partner' && me.partnerId) {
     items[1] = [`/console/partners/${encodeURIComponent(me.partnerId)}`, 'Figures'];
