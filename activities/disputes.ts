@@ -3,15 +3,12 @@ import { appendAudit } from '../db/audit';
 import {
   applyDisputeChange,
   disputeFacts,
-  disputeHoldMinor,
   getDispute,
+  releaseDisputeHold,
   setDisputeRestatement,
   type DisputeChangeRecord,
 } from '../db/disputes';
 import { webhookOf } from '../db/partners';
-import { recordPayableCarry } from '../db/payable-carries';
-import { payoutOfCycle } from '../db/payouts';
-import type { PoolClient } from 'pg';
 import { withTransaction } from '../db/retry';
 import { requestRestatement } from '../services/restatements';
 import type { DisputeFacts } from '../domain/disputes';
@@ -30,29 +27,6 @@ export type DisputeEventType =
   | 'dispute.expired';
 
 const DECIDED: readonly string[] = ['accepted', 'partly_accepted', 'rejected', 'expired'];
-
-/**
- * Once no dispute of its cycle is undecided, what the cycle's payout held back for them is
- * released, whole, to the partner's next statement (a payable carry, once). Whatever the
- * outcome: an accepted dispute's restatement carries its own delta (which takes the held part
- * back), a rejected or expired one leaves the statement as issued and the held part is owed.
- */
-async function releaseHold(client: PoolClient, disputeId: string): Promise<void> {
-  const d = await getDispute(client, disputeId);
-  if (!d) return;
-  if ((await disputeHoldMinor(client, d.settlementId)) !== 0n) return;
-  const payout = await payoutOfCycle(client, d.settlementId);
-  if (!payout || payout.heldMinor === 0n) return;
-  await recordPayableCarry(client, {
-    id: `${d.settlementId}:hold-released`,
-    partnerId: d.partnerId,
-    currency: d.currency,
-    amountMinor: payout.heldMinor,
-    sourceKind: 'dispute_released',
-    sourceRef: d.settlementId,
-    note: `held from the payout of ${d.settlementId} while disputed; its disputes are decided`,
-  });
-}
 
 export function disputeActivities({ db, secrets, config }: ActivityDeps) {
   return {
@@ -80,7 +54,10 @@ export function disputeActivities({ db, secrets, config }: ActivityDeps) {
         if (r.conflict)
           throw new ConflictError(`dispute ${c.disputeId} is ${r.conflict}: ${c.kind} cannot be recorded`);
         if (r.applied && event) await appendAudit(client, event);
-        if (r.applied && c.to !== null && DECIDED.includes(c.to)) await releaseHold(client, c.disputeId);
+        if (r.applied && c.to !== null && DECIDED.includes(c.to)) {
+          const d = await getDispute(client, c.disputeId);
+          if (d) await releaseDisputeHold(client, d.settlementId);
+        }
         return { applied: r.applied };
       });
     },

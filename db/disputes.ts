@@ -1,5 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { ConflictError } from '../domain/errors';
+import { journalOf } from './journals';
+import { recordPayableCarry } from './payable-carries';
 import type { DisputeFacts, DisputeState } from '../domain/disputes';
 import type { StatementLineKey } from '../domain/statement';
 
@@ -30,12 +33,17 @@ export async function latestPublishedStatement(
   q: Queryable,
   cycleId: string,
   partnerId: string,
-): Promise<{ version: number; text: string } | null> {
-  const { rows } = await q.query<{ version: number; text: string }>(
-    `SELECT COALESCE(v.version, 1) AS version, COALESCE(v.statement_text, a.statement_text) AS text
+): Promise<{ version: number; text: string; adjustments: { line: string; amountMinor: string }[] } | null> {
+  const { rows } = await q.query<{
+    version: number;
+    text: string;
+    adjustments: { line: string; amountMinor: string }[];
+  }>(
+    `SELECT COALESCE(v.version, 1) AS version, COALESCE(v.statement_text, a.statement_text) AS text,
+            COALESCE(v.adjustments, '[]'::jsonb) AS adjustments
        FROM settlement_cycles c
        JOIN settlement_accruals a ON a.cycle_id = c.id
-       LEFT JOIN LATERAL (SELECT version, statement_text FROM statement_versions
+       LEFT JOIN LATERAL (SELECT version, statement_text, adjustments FROM statement_versions
                            WHERE cycle_id = c.id ORDER BY version DESC LIMIT 1) v ON true
       WHERE c.id = $1 AND c.partner_id = $2 AND c.statement_published_at IS NOT NULL`,
     [cycleId, partnerId],
@@ -167,8 +175,9 @@ export async function createDispute(
   d: NewDispute,
 ): Promise<{ dispute: StoredDispute; created: boolean } | { conflict: StoredDispute }> {
   // The dispute and the first event of its history, in one statement.
-  const inserted = await q.query<Row>(
-    `WITH d AS (
+  const inserted = await q
+    .query<Row>(
+      `WITH d AS (
        INSERT INTO disputes (id, partner_id, cycle_id, reference, content_digest, statement_version, currency,
                              currency_scale, line, stated_minor, claimed_minor, reason, evidence, deadline, created_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb,
@@ -183,24 +192,33 @@ export async function createDispute(
          FROM d
      )
      SELECT * FROM d`,
-    [
-      d.id,
-      d.partnerId,
-      d.cycleId,
-      d.reference,
-      d.contentDigest,
-      d.statementVersion,
-      d.currency,
-      d.scale,
-      d.line,
-      d.statedMinor.toString(),
-      d.claimedMinor.toString(),
-      d.reason,
-      JSON.stringify(d.evidence),
-      d.slaMs,
-      d.createdBy,
-    ],
-  );
+      [
+        d.id,
+        d.partnerId,
+        d.cycleId,
+        d.reference,
+        d.contentDigest,
+        d.statementVersion,
+        d.currency,
+        d.scale,
+        d.line,
+        d.statedMinor.toString(),
+        d.claimedMinor.toString(),
+        d.reason,
+        JSON.stringify(d.evidence),
+        d.slaMs,
+        d.createdBy,
+      ],
+    )
+    .catch((err: unknown) => {
+      // One undecided dispute per line (disputes_one_open_per_line): the next waits for its decision.
+      if ((err as { constraint?: string }).constraint === 'disputes_one_open_per_line')
+        throw new ConflictError(
+          `${d.cycleId} has an undecided dispute of its ${d.line} already: a second one waits for its decision`,
+          [{ path: 'line', message: 'an undecided dispute of this line exists' }],
+        );
+      throw err;
+    });
   if (inserted.rows[0]) return { dispute: fromRow(inserted.rows[0]), created: true };
   const { rows } = await q.query<Row>('SELECT * FROM disputes WHERE partner_id = $1 AND reference = $2', [
     d.partnerId,
@@ -438,4 +456,53 @@ export async function cycleOfPartner(q: Queryable, cycleId: string, partnerId: s
     partnerId,
   ]);
   return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Whether what a cycle's payout held back for its disputes may be released: none of them is
+ * undecided, and every accepted one's restatement has ended (posted, or rejected, failed or
+ * empty) — so that the release and the restatement's own delta reach the same statement.
+ */
+export async function disputeHoldSettled(q: Queryable, cycleId: string): Promise<boolean> {
+  const { rows } = await q.query<{ settled: boolean }>(
+    `SELECT NOT EXISTS (
+       SELECT 1 FROM disputes d LEFT JOIN restatements r ON r.id = d.restatement_id
+        WHERE d.cycle_id = $1
+          AND (d.state IN ('open', 'waiting_for_evidence')
+               OR (d.state IN ('accepted', 'partly_accepted')
+                   AND (r.id IS NULL OR r.state NOT IN ('posted', 'rejected', 'failed', 'empty'))))) AS settled`,
+    [cycleId],
+  );
+  return rows[0]!.settled;
+}
+
+/**
+ * Releases, whole and once, what the cycle's payout held back for its disputes (its posted
+ * `<cycle>:payout-held` journal) to the partner's next statement, once disputeHoldSettled: a
+ * rejected or expired dispute leaves the statement as issued and the held part is owed; an
+ * accepted one's restatement, posted by then, carries its own delta (which takes the held part
+ * back) to the same statement.
+ */
+export async function releaseDisputeHold(q: Queryable, cycleId: string): Promise<void> {
+  if (!(await disputeHoldSettled(q, cycleId))) return;
+  const held = await journalOf(q, `${cycleId}:payout-held`);
+  const amountMinor = (held?.entries ?? []).reduce(
+    (sum, e) => sum + e.postings.reduce((t, p) => t + p.amountMinor, 0n),
+    0n,
+  );
+  const currency = held?.entries[0]?.postings[0]?.currency;
+  if (amountMinor === 0n || currency === undefined) return;
+  const { rows } = await q.query<{ partner_id: string }>(
+    'SELECT partner_id FROM settlement_cycles WHERE id = $1',
+    [cycleId],
+  );
+  await recordPayableCarry(q, {
+    id: `${cycleId}:hold-released`,
+    partnerId: rows[0]!.partner_id,
+    currency,
+    amountMinor,
+    sourceKind: 'dispute_released',
+    sourceRef: cycleId,
+    note: `held from the payout of ${cycleId} while disputed; its disputes are decided`,
+  });
 }

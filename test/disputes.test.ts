@@ -174,6 +174,18 @@ it('opens a dispute on a line of its published statement, idempotently by refere
     statedAmount: tierFee,
     amountClaimed: sent.amountClaimed,
   });
+  // One undecided dispute per line: another reference on the same line waits for this one.
+  const second = await stack.api(disputesOf(cycleId), {
+    body: body({ reference: 'second-on-the-line' }),
+    token: partner.apiKey,
+  });
+  expect(second.status).toBe(409);
+  expect(JSON.stringify(second.body)).toMatch(/undecided dispute of its tier_fee/);
+  const rejected = await stack.api(`/v1/disputes/${first.body.id}/decision`, {
+    body: { outcome: 'reject', reason: 'the statement stands' },
+    token: resolver,
+  });
+  expect(rejected.status).toBe(200);
 });
 
 it("refuses bad input naming the field, another partner's cycle (404), and a claim equal to the statement", async () => {

@@ -486,6 +486,44 @@ describe('a dispute raised before approval', () => {
       // What is held stays owed: in the partner's fees payable, not on its way out.
       const payable = await getAccount(stack.db.pool, `partner:${p2.id}:fees_payable:EUR`);
       expect(payable!.balanceMinor).toBe(-100n);
+      // The dispute accepted in full: the hold is released only with its restatement's delta,
+      // so the two land on the same next statement and cancel out (nothing paid that was not owed).
+      const decided = await stack.api(`/v1/disputes/${dispute.body.id}/decision`, {
+        token: await stack.tokenFor('jo-resolver', 'resolver'),
+        body: { outcome: 'accept', reason: 'the tier rate is lower indeed' },
+      });
+      expect(decided.status).toBe(200);
+      const carries = async () =>
+        (
+          await stack.db.pool.query<{ id: string; amount: string; kind: string }>(
+            'SELECT id, amount_minor::text AS amount, source_kind AS kind FROM payable_carries WHERE partner_id = $1 ORDER BY kind',
+            [p2.id],
+          )
+        ).rows;
+      let restatementId = '';
+      for (let i = 0; i < 300 && !restatementId; i++) {
+        const list = await stack.api(`/v1/restatements?partnerId=${p2.id}&state=awaiting_approval`);
+        restatementId = (list.body.restatements as { id: string }[])[0]?.id ?? '';
+        if (!restatementId) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(restatementId).not.toBe('');
+      expect(await carries()).toEqual([]);
+      for (const name of ['kai-approver', 'lea-approver'])
+        expect(
+          (
+            await stack.api(`/v1/restatements/${restatementId}/approvals`, {
+              token: await stack.tokenFor(name, 'approver'),
+              body: {},
+            })
+          ).status,
+        ).toBe(200);
+      for (let i = 0; i < 300 && (await carries()).length < 2; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(await carries()).toEqual([
+        { id: `${h.workflowId}:hold-released`, amount: '100', kind: 'dispute_released' },
+        { id: restatementId, amount: '-100', kind: 'restatement' },
+      ]);
+      expect((await getAccount(stack.db.pool, `partner:${p2.id}:fees_payable:EUR`))!.balanceMinor).toBe(0n);
       for (const [, diff] of await trialBalance(stack.db.pool)) expect(diff).toBe(0n);
       expect((await verifyLedger(stack.db.pool)).ok).toBe(true);
     } finally {

@@ -33,7 +33,8 @@ import {
 } from '../../domain/disputes';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { createCurrencyRegistry, formatAmount, MAX_AMOUNT_CHARS, parseAmount } from '../../domain/money';
-import { statementLineKeys, statementLineTotals, type Statement } from '../../domain/statement';
+import { statementLineKeys, type Statement } from '../../domain/statement';
+import { ourLineTotals } from '../../domain/invoices';
 import { nonBlankText } from '../../domain/text';
 import type { Config } from '../../platform/config';
 import { sealDecision } from '../../platform/decision-seal';
@@ -352,7 +353,11 @@ export function disputeRoutes(router: Router, registry: OpenAPIRegistry, deps: A
         throw new ValidationError(`amountClaimed ${claimed.message}`, [
           { path: 'amountClaimed', message: claimed.message },
         ]);
-      const stated = statementLineTotals({ lines: parsed.lines }, scale)[body.line];
+      // A restatement's fee adjustment counts on the line it corrected (one rule: domain/invoices.ts).
+      const stated = ourLineTotals(
+        [{ statement: { lines: parsed.lines }, adjustments: statement.adjustments }],
+        scale,
+      )[body.line];
       if (claimed.minor === stated)
         throw new ValidationError(
           `amountClaimed equals the statement's ${body.line} (${formatAmount(stated, scale)}): nothing to dispute`,

@@ -46,6 +46,8 @@ CREATE TABLE disputes (
 -- Operators' queue (open disputes, oldest first) and the payout's hold per cycle.
 CREATE INDEX disputes_undecided ON disputes (created_at) WHERE state IN ('open', 'waiting_for_evidence');
 CREATE INDEX disputes_cycle ON disputes (cycle_id) WHERE state IN ('open', 'waiting_for_evidence');
+-- One undecided dispute per statement line: a second waits for the first's decision (409).
+CREATE UNIQUE INDEX disputes_one_open_per_line ON disputes (cycle_id, line) WHERE state IN ('open', 'waiting_for_evidence');
 CREATE INDEX disputes_partner ON disputes (partner_id, created_at);
 
 -- A dispute's history, append-only: one row per change, keyed so that a retried activity
