@@ -14,7 +14,9 @@ import { defaultCurrencies, formatAmount } from '../domain/money';
 import { lineDelta, restatementJournal } from '../domain/restatement';
 import { computeChain, type ComputedChain } from '../services/restatements';
 import { periodClosedFailure } from '../db/periods';
+import { heartbeat } from '@temporalio/activity';
 import { deliverSignedWebhook } from './failures';
+import { releaseDisputeHold } from '../db/disputes';
 import type { ActivityDeps } from './index';
 
 // The restatement workflow's steps. Each may run more than once (retries, a worker killed in
@@ -34,6 +36,17 @@ export interface RestatementStep {
 }
 
 const deltaJournalId = (id: string) => `${id}:delta`;
+
+/** Runs `work` saying it is alive every 5 s (the workflow's heartbeat timeout is 20 s). */
+async function alive<T>(work: () => Promise<T>): Promise<T> {
+  heartbeat();
+  const beat = setInterval(() => heartbeat(), 5_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(beat);
+  }
+}
 
 function describe(c: ComputedChain): RestatementComputed {
   const fmt = (m: bigint) => formatAmount(m, c.currencyScale);
@@ -93,131 +106,152 @@ export function restatementActivities({ db, currencies = defaultCurrencies, secr
     };
   };
 
-  return {
-    /**
-     * Recomputes the chain with the change and stores the delta journal (not posted): the
-     * approvers see it line by line (GET /v1/restatements/{id}). An empty delta ends here.
-     */
-    async computeRestatement(id: string): Promise<RestatementStep> {
-      const r = await load(id);
-      if (r.state !== 'requested' && r.state !== 'awaiting_approval')
-        return step(r, r.state === 'posted' || r.state === 'empty' ? r.state : 'rejected', r.computed);
-      const computed = await computeChain(db, currencies, r);
-      const described = describe(computed);
-      if (computed.result.delta.length === 0) {
-        await setRestatement(db, id, { state: 'empty', computed: described });
-        return step(r, 'empty', described);
-      }
+  /**
+   * Recomputes the chain with the change and stores the delta journal (not posted): the
+   * approvers see it line by line (GET /v1/restatements/{id}). An empty delta ends here.
+   */
+  const compute = async (id: string): Promise<RestatementStep> => {
+    const r = await load(id);
+    if (r.state !== 'requested' && r.state !== 'awaiting_approval')
+      return step(r, r.state === 'posted' || r.state === 'empty' ? r.state : 'rejected', r.computed);
+    const computed = await computeChain(db, currencies, r);
+    const described = describe(computed);
+    if (computed.result.delta.length === 0) {
       await withTransaction(db, async (client) => {
-        await storeJournal(client, restatementJournal(id, computed.result.delta));
-        await setRestatement(client, id, { state: 'awaiting_approval', computed: described });
+        await setRestatement(client, id, { state: 'empty', computed: described });
+        if (r.reason.kind === 'dispute') await releaseDisputeHold(client, r.settlementId);
       });
-      return step(r, 'awaiting_approval', described);
+      return step(r, 'empty', described);
+    }
+    await withTransaction(db, async (client) => {
+      await storeJournal(client, restatementJournal(id, computed.result.delta));
+      await setRestatement(client, id, { state: 'awaiting_approval', computed: described });
+    });
+    return step(r, 'awaiting_approval', described);
+  };
+
+  /**
+   * Posts the approved delta, once: under the partner's money lock, the chain is computed
+   * again and must give the journal that was approved (else something was restated or
+   * settled since: ConflictError, nothing written). Then, in one transaction: each changed
+   * period's new statement version and its whole journal (stored, never posted), the month's
+   * figures for later periods, the delta journal posted, what the partner is owed on top as a
+   * payable carry for its next statement, and the audit event.
+   */
+  const post = async (id: string, approvers: Decider[]): Promise<RestatementStep> => {
+    return withTransaction(db, async (client) => {
+      const r = await load(id);
+      await accruals.lockPartnerMoney(client, r.partnerId);
+      const again = await restatementOf(client, id);
+      if (again?.state === 'posted') return step(r, 'posted', again.computed);
+      const approved = await journalOf(client, deltaJournalId(id));
+      if (!approved) throw new ConflictError(`restatement ${id} has no approved delta`);
+      // Dated as approved: the day the delta was computed for (refused if it has closed since).
+      const computed = await computeChain(client, currencies, r, {
+        postingDate: again?.computed?.postingDate ?? r.computed?.postingDate,
+      });
+      const journal = restatementJournal(id, computed.result.delta);
+      if (journalDigest(journal) !== approved.digest)
+        throw new ConflictError(
+          `restatement ${id}: the periods changed since its delta was approved (another restatement, a settled period, or a close); request it again`,
+        );
+      for (const [i, p] of computed.result.periods.entries()) {
+        if (p.toVersion === null) continue;
+        const versionJournal = { ...p.after.journal, id: `${p.cycleId}:settlement:v${p.toVersion}` };
+        await storeJournal(client, versionJournal);
+        await storeStatementVersion(client, {
+          cycleId: p.cycleId,
+          version: p.toVersion,
+          text: p.after.text,
+          journalId: versionJournal.id,
+          contractVersion: p.overrides.contract.version,
+          adjustments: p.overrides.adjustments,
+          overrides: {
+            monthToDate: frozenMonth(p.overrides.monthToDate),
+            carriedIn: p.overrides.carriedIn.map((c) => ({
+              fromSettlementId: c.fromSettlementId,
+              amountMinor: c.amountMinor.toString(),
+            })),
+          },
+          restatementId: id,
+        });
+        await restateAccrual(client, p.cycleId, {
+          ...p.after.settled.fees.accrual,
+          carriedOutMinor: p.after.settled.fees.carriedOutMinor,
+        });
+        void i;
+      }
+      try {
+        await postJournal(client, journal.id);
+      } catch (err) {
+        throw periodClosedFailure(err);
+      }
+      const net = computed.result.periods.reduce((s, p) => s + p.netPayableDeltaMinor, 0n);
+      await recordPayableCarry(client, {
+        id,
+        partnerId: r.partnerId,
+        currency: computed.currency,
+        amountMinor: net,
+        sourceKind: 'restatement',
+        sourceRef: r.settlementId,
+        note: `restatement ${id} of ${r.settlementId}: ${r.reason.note}`,
+      });
+      const described = describe(computed);
+      await setRestatement(client, id, {
+        state: 'posted',
+        computed: described,
+        deltaJournalId: journal.id,
+        approvals: approvers.map((a) => ({
+          actor: a.actor ?? a.name,
+          name: a.name,
+          at: new Date().toISOString(),
+        })),
+      });
+      // An accepted dispute's hold is released with its delta (the same next statement).
+      if (r.reason.kind === 'dispute') await releaseDisputeHold(client, r.settlementId);
+      await appendAudit(client, {
+        idempotencyKey: `restatement:${id}:posted`,
+        actor: `workflow:restatement:${id}`,
+        role: 'workflow',
+        action: 'restatement.post',
+        target: r.settlementId,
+        source: 'workflow',
+        workflowId: `restatement:${id}`,
+        details: {
+          restatementId: id,
+          approvers: approvers.map((a) => a.name),
+          entries: journal.entries.length,
+          netPayableDelta: described.netPayableDelta,
+          versions: described.periods
+            .filter((p) => p.toVersion !== null)
+            .map((p) => `${p.settlementId} v${p.toVersion}`),
+        },
+      });
+      return step(r, 'posted', described);
+    });
+  };
+
+  return {
+    /** Recomputes the chain and stores its delta (see compute), saying it is alive while it works. */
+    async computeRestatement(id: string): Promise<RestatementStep> {
+      return alive(() => compute(id));
     },
 
-    /**
-     * Posts the approved delta, once: under the partner's money lock, the chain is computed
-     * again and must give the journal that was approved (else something was restated or
-     * settled since: ConflictError, nothing written). Then, in one transaction: each changed
-     * period's new statement version and its whole journal (stored, never posted), the month's
-     * figures for later periods, the delta journal posted, what the partner is owed on top as a
-     * payable carry for its next statement, and the audit event.
-     */
+    /** Posts the approved delta once (see post), saying it is alive while it waits for the lock and works. */
     async postRestatement(id: string, approvers: Decider[]): Promise<RestatementStep> {
-      return withTransaction(db, async (client) => {
-        const r = await load(id);
-        await accruals.lockPartnerMoney(client, r.partnerId);
-        const again = await restatementOf(client, id);
-        if (again?.state === 'posted') return step(r, 'posted', again.computed);
-        const approved = await journalOf(client, deltaJournalId(id));
-        if (!approved) throw new ConflictError(`restatement ${id} has no approved delta`);
-        const computed = await computeChain(client, currencies, r);
-        const journal = restatementJournal(id, computed.result.delta);
-        if (journalDigest(journal) !== approved.digest)
-          throw new ConflictError(
-            `restatement ${id}: the periods changed since its delta was approved (another restatement, a settled period, or a close); request it again`,
-          );
-        for (const [i, p] of computed.result.periods.entries()) {
-          if (p.toVersion === null) continue;
-          const versionJournal = { ...p.after.journal, id: `${p.cycleId}:settlement:v${p.toVersion}` };
-          await storeJournal(client, versionJournal);
-          await storeStatementVersion(client, {
-            cycleId: p.cycleId,
-            version: p.toVersion,
-            text: p.after.text,
-            journalId: versionJournal.id,
-            contractVersion: p.overrides.contract.version,
-            adjustments: p.overrides.adjustments,
-            overrides: {
-              monthToDate: frozenMonth(p.overrides.monthToDate),
-              carriedIn: p.overrides.carriedIn.map((c) => ({
-                fromSettlementId: c.fromSettlementId,
-                amountMinor: c.amountMinor.toString(),
-              })),
-            },
-            restatementId: id,
-          });
-          await restateAccrual(client, p.cycleId, {
-            ...p.after.settled.fees.accrual,
-            carriedOutMinor: p.after.settled.fees.carriedOutMinor,
-          });
-          void i;
-        }
-        try {
-          await postJournal(client, journal.id);
-        } catch (err) {
-          throw periodClosedFailure(err);
-        }
-        const net = computed.result.periods.reduce((s, p) => s + p.netPayableDeltaMinor, 0n);
-        await recordPayableCarry(client, {
-          id,
-          partnerId: r.partnerId,
-          currency: computed.currency,
-          amountMinor: net,
-          sourceKind: 'restatement',
-          sourceRef: r.settlementId,
-          note: `restatement ${id} of ${r.settlementId}: ${r.reason.note}`,
-        });
-        const described = describe(computed);
-        await setRestatement(client, id, {
-          state: 'posted',
-          computed: described,
-          deltaJournalId: journal.id,
-          approvals: approvers.map((a) => ({
-            actor: a.actor ?? a.name,
-            name: a.name,
-            at: new Date().toISOString(),
-          })),
-        });
-        await appendAudit(client, {
-          idempotencyKey: `restatement:${id}:posted`,
-          actor: `workflow:restatement:${id}`,
-          role: 'workflow',
-          action: 'restatement.post',
-          target: r.settlementId,
-          source: 'workflow',
-          workflowId: `restatement:${id}`,
-          details: {
-            restatementId: id,
-            approvers: approvers.map((a) => a.name),
-            entries: journal.entries.length,
-            netPayableDelta: described.netPayableDelta,
-            versions: described.periods
-              .filter((p) => p.toVersion !== null)
-              .map((p) => `${p.settlementId} v${p.toVersion}`),
-          },
-        });
-        return step(r, 'posted', described);
-      });
+      return alive(() => post(id, approvers));
     },
 
     /** A rejection, recorded with who rejected it and why; nothing is posted. */
     async rejectRestatement(id: string, by: Decider, reason: string): Promise<RestatementStep> {
       const r = await load(id);
       if (r.state === 'posted') throw new ConflictError(`restatement ${id} is posted already`);
-      await setRestatement(db, id, {
-        state: 'rejected',
-        rejectedBy: { actor: by.actor ?? by.name, name: by.name, reason, at: new Date().toISOString() },
+      await withTransaction(db, async (client) => {
+        await setRestatement(client, id, {
+          state: 'rejected',
+          rejectedBy: { actor: by.actor ?? by.name, name: by.name, reason, at: new Date().toISOString() },
+        });
+        if (r.reason.kind === 'dispute') await releaseDisputeHold(client, r.settlementId);
       });
       return step(r, 'rejected', r.computed);
     },
@@ -226,7 +260,10 @@ export function restatementActivities({ db, currencies = defaultCurrencies, secr
     async failRestatement(id: string, detail: string): Promise<void> {
       const r = await load(id);
       if (r.state === 'posted') return;
-      await setRestatement(db, id, { state: 'failed', detail: detail.slice(0, 2000) });
+      await withTransaction(db, async (client) => {
+        await setRestatement(client, id, { state: 'failed', detail: detail.slice(0, 2000) });
+        if (r.reason.kind === 'dispute') await releaseDisputeHold(client, r.settlementId);
+      });
     },
 
     /** Tells the partner: a signed webhook with the new versions and their digests. */

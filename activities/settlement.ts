@@ -105,15 +105,17 @@ export async function settleOnce(
     monthToDate,
   };
   const settled = settle(inputs);
-  // What is paid: the net payable with what is brought forward, against the minimum payout.
-  const broughtForward = (await claimPayableCarries(client, c)).map((b) => ({
+  // What is paid: the net payable with what is brought forward, against the minimum payout. A
+  // legacy (v1) cycle, still draining, pays its own net as it always did: it claims nothing.
+  const legacy = journalId === null;
+  const broughtForward = (legacy ? [] : await claimPayableCarries(client, c)).map((b) => ({
     id: b.id,
     kind: b.sourceKind,
     ref: b.sourceRef,
     amountMinor: b.amountMinor,
     note: b.note,
   }));
-  const minimumPayoutMinor = BigInt(contract.terms.settlement.minimumPayoutMinor);
+  const minimumPayoutMinor = legacy ? 0n : BigInt(contract.terms.settlement.minimumPayoutMinor);
   const { statement } = withPayout(
     settled.statement,
     settled.fees.netPayableMinor,

@@ -240,6 +240,12 @@ export function restateChain(
         reason: change.note,
         restatementId,
       });
+    // A contract version restates with the version in force now for each period; the restated
+    // period's must be the one named (an unknown, unapproved or later version restates nothing).
+    if (i === 0 && change.kind === 'contract_version' && p.contractNow.version !== change.contractVersion)
+      throw new StatementInputError(
+        `contract version ${change.contractVersion} is not the one in force for ${p.inputs.periodStart} (${p.contractNow.version} is): approve it with an effectiveFrom on or before the period (retroactive) first`,
+      );
     const contract = change.kind === 'contract_version' ? p.contractNow : p.inputs.contract;
     const shift = mtdShift.get(p.inputs.month);
     const monthToDate: MonthToDate = { ...p.inputs.monthToDate };

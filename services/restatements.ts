@@ -6,7 +6,9 @@ import { appendAudit } from '../db/audit';
 import { contractVersion, frozenStatementInputs } from '../db/accruals';
 import type { Db } from '../db/pool';
 import { openPostingDate } from '../db/periods';
-import { chainFrom, insertRestatement, type Restatement } from '../db/restatements';
+import { businessDayNow } from '../db/payouts';
+import { chainFrom, insertRestatement, setRestatement, type Restatement } from '../db/restatements';
+import { withTransaction } from '../db/retry';
 import { contractInForce } from '../db/settlement';
 import { latestStatement } from '../db/statement-versions';
 import { ConflictError, DataError, NotFoundError } from '../domain/errors';
@@ -27,6 +29,12 @@ import { restatementWorkflowId } from '../workflows/ids';
 // path), and the chain a restatement recomputes, loaded from Postgres for its workflow's steps.
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+/**
+ * A period of the chain still running (its fee computed, its payout not yet made): the
+ * restatement waits for it (retried by its workflow's policy), it is not refused.
+ */
+export class ChainNotSettled extends Error {}
 
 /** A restatement recomputes at most this many periods (the restated one and those after it). */
 export const MAX_CHAIN = 400;
@@ -59,24 +67,31 @@ export async function requestRestatement(
   if (!latest || latest.statement.partnerId !== req.partnerId)
     throw new NotFoundError(`settlement ${req.cycleId} of ${req.partnerId} has no statement to restate`);
   const id = restatementIdOf(req.partnerId, req.changeKey);
-  const { restatement, created } = await insertRestatement(deps.db, {
-    id,
-    partnerId: req.partnerId,
-    settlementId: req.cycleId,
-    changeKey: req.changeKey,
-    reason: req.reason,
-    requestedBy: req.requestedBy,
-  });
-  if (created)
-    await appendAudit(deps.db, {
-      idempotencyKey: `restatement:${id}:request`,
-      actor: req.requestedBy.actor,
-      role: 'restatement',
-      action: 'restatement.request',
-      target: req.cycleId,
-      source: 'api',
-      details: { restatementId: id, reason: req.reason, changeKey: req.changeKey },
+  // Recorded with its audit event, or not at all; a change whose restatement failed (a period
+  // that closed under it, statements that moved) is requested again by asking again.
+  const { restatement, created } = await withTransaction(deps.db, async (client) => {
+    const r = await insertRestatement(client, {
+      id,
+      partnerId: req.partnerId,
+      settlementId: req.cycleId,
+      changeKey: req.changeKey,
+      reason: req.reason,
+      requestedBy: req.requestedBy,
     });
+    const again = !r.created && r.restatement.state === 'failed';
+    if (again) await setRestatement(client, id, { state: 'requested' });
+    if (r.created || again)
+      await appendAudit(client, {
+        idempotencyKey: `restatement:${id}:request:${r.created ? 0 : r.restatement.updatedAt}`,
+        actor: req.requestedBy.actor,
+        role: 'restatement',
+        action: 'restatement.request',
+        target: req.cycleId,
+        source: 'api',
+        details: { restatementId: id, reason: req.reason, changeKey: req.changeKey, again },
+      });
+    return { restatement: r.restatement, created: r.created || again };
+  });
   const workflowId = restatementWorkflowId(restatement.id);
   try {
     await deps.temporal.workflow.start('settlementRestatement', {
@@ -121,6 +136,7 @@ export async function computeChain(
   q: Queryable,
   currencies: CurrencyRegistry,
   r: Restatement,
+  opts: { postingDate?: string } = {},
 ): Promise<ComputedChain> {
   const cycles = await chainFrom(q, r.settlementId, MAX_CHAIN + 1);
   if (cycles.length === 0) throw new NotFoundError(`settlement ${r.settlementId} has no statement`);
@@ -130,7 +146,7 @@ export async function computeChain(
     );
   const running = cycles.filter((c) => c.status !== 'Completed');
   if (running.length > 0)
-    throw new ConflictError(
+    throw new ChainNotSettled(
       `every period a restatement recomputes must be settled and paid first: ${running
         .slice(0, 5)
         .map((c) => `${c.cycleId} (${c.status})`)
@@ -169,11 +185,16 @@ export async function computeChain(
       contractNow: { version: now.version, terms: now.stored },
     });
   }
-  const { rows } = await q.query<{ today: string }>(
-    `SELECT (now() AT TIME ZONE timezone)::date::text AS today FROM partners WHERE id = $1`,
-    [r.partnerId],
-  );
-  const postingDate = await openPostingDate(q, r.partnerId, rows[0]!.today);
+  // Dated today in the partner's timezone (or the first open day after a closed month) — or,
+  // when posting, on the day the approved delta was computed for, while that day is still open.
+  let postingDate: string;
+  if (opts.postingDate) {
+    postingDate = opts.postingDate;
+    if ((await openPostingDate(q, r.partnerId, postingDate)) !== postingDate)
+      throw new ConflictError(
+        `restatement ${r.id}: ${postingDate}, the day its approved delta is dated on, has closed since; request it again`,
+      );
+  } else postingDate = await businessDayNow(q, r.partnerId);
   try {
     return {
       result: restateChain(periods, r.reason, r.id, postingDate),

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { listRestatements, restatementOf, restatementStates, type Restatement } from '../../db/restatements';
 import { latestStatement, statementVersion, statementVersions } from '../../db/statement-versions';
 import { actorKey } from '../../domain/actors';
-import { NotFoundError, ValidationError } from '../../domain/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
+import { contractInForce } from '../../db/settlement';
 import { createCurrencyRegistry, parseAmount } from '../../domain/money';
 import { partnerIdSchema } from '../../domain/partner';
 import type { RestatementReason } from '../../domain/restatement';
@@ -186,6 +187,12 @@ export function restatementRoutes(router: Router, registry: OpenAPIRegistry, dep
       let reason: RestatementReason;
       let changeKey: string;
       if (r.kind === 'contract_version') {
+        const inForce = await contractInForce(deps.db, s.partnerId, s.period.start);
+        if (inForce?.version !== r.contractVersion)
+          throw new ConflictError(
+            `contract version ${r.contractVersion} is not the one in force for ${s.period.start} (${inForce?.version ?? 'none'} is): approve it, retroactive, with an effectiveFrom on or before the period first`,
+            [{ path: 'body.reason.contractVersion', message: 'not the version in force for the period' }],
+          );
         reason = { kind: 'contract_version', contractVersion: r.contractVersion, note: r.note };
         changeKey = `contract-version:${r.contractVersion}:${body.settlementId}`;
       } else if (r.kind === 'provider_correction') {

@@ -27,9 +27,15 @@ import {
   type RestatementView,
 } from './messages';
 
-/** Postgres steps: retried until they succeed, except what no retry can fix. */
+/**
+ * Postgres steps: retried until they succeed, except what no retry can fix. Computing and
+ * posting say they are alive every few seconds (a chain may take a while, a post waits for the
+ * partner's money lock): a worker that dies in the middle is noticed within the heartbeat
+ * timeout and another runs the step again, which posts the delta once (one transaction).
+ */
 const steps = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: {
     initialInterval: '1 second',
     maximumInterval: '1 minute',
