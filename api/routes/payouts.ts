@@ -19,9 +19,11 @@ import {
   type StatementIssue,
 } from '../../db/payouts';
 import { withTransaction } from '../../db/retry';
+import { listAudit } from '../../db/audit';
 import { parseCamt053 } from '../../domain/camt053';
 import {
   ConflictError,
+  ForbiddenError,
   NotFoundError,
   UnsupportedMediaTypeError,
   ValidationError,
@@ -534,8 +536,21 @@ export function payoutRoutes(router: Router, registry: OpenAPIRegistry, deps: Ap
         ...errorResponses(400, 401, 403, 404, 409, 422),
       },
       handler: async ({ params, principal, body: b }) => {
+        // Maker-checker on the bank's facts too: one who approved the payout does not record
+        // what became of it (compared by verified subject, from the audit trail of approvals).
+        const by = principalActor(principal);
+        const approvers = await listAudit(
+          deps.db,
+          { target: params.cycleId, action: 'settlement.approvePayout' },
+          null,
+          10,
+        );
+        if (approvers.some((e) => e.actor === by))
+          throw new ForbiddenError(
+            `you approved the payout of ${params.cycleId}: another resolver records what the bank did with it`,
+          );
         const { payout } = await withTransaction(deps.db, (client) =>
-          run(client, params.cycleId, principalActor(principal), b as never),
+          run(client, params.cycleId, by, b as never),
         );
         return { status: 200, body: payoutView(payout) };
       },

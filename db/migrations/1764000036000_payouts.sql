@@ -110,7 +110,14 @@ CREATE INDEX bank_statement_lines_exceptions ON bank_statement_lines (imported_a
 REVOKE UPDATE, DELETE, TRUNCATE ON bank_statements FROM clearhouse_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON bank_statement_lines FROM clearhouse_app;
 
+-- What follows a statement is history: the application adds and moves it forward, never
+-- deletes it (issue 20's tables; statement versions are append-only in their own migration).
+REVOKE DELETE, TRUNCATE ON payable_carries, restatements, accounting_periods, partner_invoices, invoice_comparisons,
+  disputes, statement_issues, payouts, bank_statements, bank_statement_lines FROM clearhouse_app;
+
 -- Down Migration
+GRANT DELETE, TRUNCATE ON payable_carries, restatements, accounting_periods, partner_invoices, invoice_comparisons,
+  disputes TO clearhouse_app;
 DROP TABLE bank_statement_lines;
 DROP TABLE bank_statements;
 DROP TABLE payouts;
