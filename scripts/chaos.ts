@@ -22,6 +22,16 @@ import { bundleWorkflows } from '../workers/create';
 import { freePort } from './lib/net.mjs';
 import { ensureDatabase, withDatabase } from './lib/postgres.mjs';
 import type { Faults } from '../providers/simulated/json-cursor-server';
+import {
+  afterPlan,
+  afterSettlement,
+  deltaInLedger,
+  latestVersions,
+  restatementRetries,
+  unalias,
+  type AfterResult,
+  type HoldPosting,
+} from './chaos/after';
 import { ProductProcess, startPostgres, startTemporal } from './chaos/services';
 import {
   BATCH,
@@ -42,12 +52,19 @@ import {
 // database and Temporal each time. First fault-free (the reference), then with faults: the
 // worker and the API SIGKILLed at random points, Postgres restarted during ingest, the Temporal
 // server restarted in the middle of the cycles, providers answering 5xx, 429, too slowly, or
-// cutting pages off. Then every workflow must have completed, the ledger balance and its hash
-// chains verify, no posting be made twice, no acknowledged transaction be lost, and every
-// statement be byte-identical to the reference's. Prints the figures; the last line is one
-// JSON object. Exit code 0 when every check holds. That object's statementsDigest and
-// postingsDigest fingerprint the reference run's money (see moneyDigests): the same seed must
-// give the same digests on any version of the code that does not change money.
+// cutting pages off. Once the cycles have completed, each run closes a month, restates a few
+// cycles (a manual tier-fee credit, and a dispute decided accept_in_part, which requests its
+// own restatement), approves each restatement with two approvers and waits for it to be posted;
+// the faulty run SIGKILLs the worker while they compute and post (scripts/chaos/after.ts).
+// Then every workflow must have completed and every restatement be posted, the ledger balance
+// and its hash chains verify, no posting be made twice (each restatement's delta entries in the
+// ledger exactly once, as its stored delta journal has them), no acknowledged transaction be
+// lost, and every statement (and each restated cycle's latest version) be byte-identical to the
+// reference's. Prints the figures; the last line is one JSON object. Exit code 0 when every
+// check holds. That object's statementsDigest and postingsDigest fingerprint the reference
+// run's settlement money (see moneyDigests), taken before the restatements (their delta is
+// dated today): the same seed must give the same digests on any version of the code that does
+// not change money.
 
 const { values: args } = parseArgs({
   options: {
@@ -58,6 +75,13 @@ const { values: args } = parseArgs({
     tx: { type: 'string' },
     'worker-kills': { type: 'string' },
     'api-kills': { type: 'string' },
+    /** Worker kills at random moments while restatements compute and post (after the cycles). */
+    'restatement-kills': { type: 'string' },
+    /**
+     * Skips the kill of the worker inside a restatement's posting transaction (it costs the
+     * activity's 5-minute start-to-close timeout before the retry).
+     */
+    'no-held-kill': { type: 'boolean', default: false },
     fuzz: { type: 'string' },
     /** Writes the canonical text the digests are taken over (reference run) to this file. */
     'digest-dump': { type: 'string' },
@@ -72,6 +96,7 @@ const opts = {
   txPerDay: Number(args.tx ?? (short ? 400 : 1500)),
   workerKills: Number(args['worker-kills'] ?? (short ? 4 : 100)),
   apiKills: Number(args['api-kills'] ?? (short ? 2 : 15)),
+  restatementKills: Number(args['restatement-kills'] ?? (short ? 2 : 4)),
   /** API fuzz requests per operation (test/api-fuzz.test.ts); 0 skips it (the short version: npm test runs it anyway). */
   fuzzPerOperation: Number(args.fuzz ?? (short ? 0 : 300)),
 };
@@ -102,6 +127,16 @@ interface RunResult {
   statementsDigest: string;
   postingsDigest: string;
   canonical: string;
+  /** After the cycles: the month closed, the restatements and disputes (scripts/chaos/after.ts). */
+  after: AfterResult;
+  /** Each restated cycle's latest statement version (number and bytes), by settlement id. */
+  restated: Map<string, string>;
+  delta: Awaited<ReturnType<typeof deltaInLedger>>;
+  restatementKills: number;
+  heldKill: string;
+  /** What the kills did to the restatement workflows (retried activities, workflow tasks). */
+  retries: Awaited<ReturnType<typeof restatementRetries>>;
+  afterSeconds: number;
   seconds: number;
 }
 
@@ -317,9 +352,79 @@ async function runOnce(
   done = true;
   await Promise.all(monkeys);
 
-  // 4. What the database holds.
   const db = createPool({ db: { url: dbUrl, poolMax: 4 } });
   try {
+    // The settlement's money, before anything restates it (the digests RELIABILITY.md records).
+    const digests = await moneyDigests(db, [...cycles.keys()]);
+
+    // 4. After the cycles: a month closed, restatements and a dispute decided in part, the
+    // worker SIGKILLed (faulty run) while restatements compute and post.
+    const afterStarted = Date.now();
+    let restatementKills = 0;
+    const planned = { computing: 0, posting: 0 };
+    const kills: Promise<void>[] = [];
+    // One kill inside a posting transaction, for certain: the runner holds the partner's money
+    // lock while the last approval goes in, so postRestatement waits on it in its transaction;
+    // the worker is killed then, and the lock let go. Its retry (after the activity's
+    // start-to-close timeout) must post the delta once.
+    let heldKill: 'none' | 'in the posting transaction' | 'missed' = 'none';
+    const holdPosting: HoldPosting | undefined =
+      faulty && !args['no-held-kill']
+        ? async (partnerId) => {
+            if (heldKill !== 'none') return null;
+            heldKill = 'missed';
+            const lockKey = `clearhouse:accrual:${partnerId}`;
+            const c = await db.connect();
+            await c.query(`SELECT pg_advisory_lock(hashtext($1))`, [lockKey]);
+            return async (approved) => {
+              try {
+                for (let until = Date.now() + 60_000; approved && Date.now() < until;) {
+                  const { rows } = await c.query<{ n: number }>(
+                    `SELECT count(*)::int AS n FROM pg_stat_activity
+                      WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE '%pg_advisory_xact_lock%'`,
+                  );
+                  if (rows[0]!.n > 0) {
+                    await worker.killAndRestart();
+                    restatementKills++;
+                    heldKill = 'in the posting transaction';
+                    break;
+                  }
+                  await sleep(50);
+                }
+              } finally {
+                await c.query(`SELECT pg_advisory_unlock(hashtext($1))`, [lockKey]);
+                c.release();
+              }
+            };
+          }
+        : undefined;
+    const after = await afterSettlement(client, afterPlan(p), {
+      seed,
+      tokens,
+      partnerKeys: keys,
+      deadlineMs: 15 * 60_000,
+      holdPosting,
+      onStep: (step) => {
+        const quota =
+          step === 'computing' ? Math.ceil(opts.restatementKills / 2) : Math.floor(opts.restatementKills / 2);
+        if (!faulty || planned[step] >= quota) return;
+        planned[step]++;
+        kills.push(
+          sleep(step === 'computing' ? between(50, 800) : between(20, 400))
+            .then(() => worker.killAndRestart())
+            .then(() => void restatementKills++),
+        );
+      },
+    });
+    await Promise.all(kills);
+    const afterSeconds = (Date.now() - afterStarted) / 1000;
+    say(
+      `${kind}: ${after.restatements.filter((r) => r.state === 'posted').length}/${after.restatements.length} restatements posted, ` +
+        `${after.disputes.length} dispute(s), ${after.periods.filter((x) => x.state === 'closed').length}/${after.periods.length} month(s) closed, ` +
+        `${restatementKills} worker kills among them, one held: ${heldKill} (${afterSeconds.toFixed(1)} s; ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
+
+    // 5. What the database holds.
     const ledger = await verifyLedger(db);
     const audit = await verifyAudit(db);
     const trial = await trialBalance(db);
@@ -330,14 +435,18 @@ async function runOnce(
       lost += (await missingTransactions(db, partner.id, ids)).length;
       extraStored += (await storedTransactionCount(db, partner.id)) - ids.length;
     }
-    const digests = await moneyDigests(db, [...cycles.keys()]);
+    // Keys and codes with the ids that differ between runs for the same change named stably.
+    const stable = <V>(m: Map<string, V>) =>
+      new Map([...m].map(([k, v]) => [unalias(k, after.aliases), v] as const));
+    const postings = stable(await ledgerPostings(db));
+    for (const [k, v] of postings) postings.set(k, unalias(v, after.aliases));
     const result: RunResult = {
       ...digests,
       statements: stmts,
       cycles,
       onboardings,
-      postings: await ledgerPostings(db),
-      balances: await accountBalances(db),
+      postings,
+      balances: stable(await accountBalances(db)),
       ledgerOk: ledger.ok,
       auditOk: audit.ok,
       balanced: [...trial.values()].every((d) => d === 0n),
@@ -351,6 +460,23 @@ async function runOnce(
       providerFaults,
       retried: client.retried,
       unexpectedExits: [...api.unexpectedExits, ...worker.unexpectedExits],
+      after,
+      restated: await latestVersions(
+        db,
+        after.restatements.map((r) => r.settlementId),
+        after.aliases,
+      ),
+      delta: await deltaInLedger(
+        db,
+        after.restatements.map((r) => r.id),
+      ),
+      restatementKills,
+      heldKill,
+      retries: await restatementRetries(
+        temporal.address,
+        after.restatements.map((r) => r.id),
+      ),
+      afterSeconds,
       seconds: (Date.now() - started) / 1000,
     };
     return result;
@@ -441,6 +567,36 @@ async function main(): Promise<void> {
     if (balancesDiffering.length)
       say(`account balances that differ: ${balancesDiffering.slice(0, 10).join(', ')}`);
     for (const [id, s] of chaos.cycles) if (s !== 'Completed') say(`cycle ${id} ended ${s}`);
+    // After the cycles: every restatement posted, its delta in the ledger exactly once, the
+    // restated statements' latest versions byte-identical to the reference's.
+    const restatedDiffering = [...new Set([...reference.restated.keys(), ...chaos.restated.keys()])].filter(
+      (id) => reference.restated.get(id) !== chaos.restated.get(id),
+    );
+    for (const run of [reference, chaos]) {
+      const name = run === chaos ? 'chaos' : 'reference';
+      for (const r of run.after.restatements)
+        if (r.state !== 'posted')
+          say(`${name}: restatement ${r.id} (${r.label}) ended ${r.state}: ${r.detail ?? ''}`);
+      for (const line of run.delta.mismatched)
+        say(`${name}: restatement delta not in the ledger once: ${line}`);
+      for (const x of run.after.periods)
+        if (x.state !== 'closed')
+          say(`${name}: period ${x.partnerId} ${x.month} ended ${x.state}: ${JSON.stringify(x.blockers)}`);
+    }
+    for (const id of restatedDiffering)
+      say(
+        `restated statement ${id} differs: ${(reference.restated.get(id) ?? 'missing').slice(0, 300)} vs ${(chaos.restated.get(id) ?? 'missing').slice(0, 300)}`,
+      );
+    const allPosted = (r: RunResult) =>
+      r.after.restatements.length > 0 && r.after.restatements.every((x) => x.state === 'posted');
+    const allClosed = (r: RunResult) => r.after.periods.every((x) => x.state === 'closed');
+    say(
+      `after the cycles: reference ${reference.afterSeconds.toFixed(1)} s, chaos ${chaos.afterSeconds.toFixed(1)} s; ` +
+        `restatements ${chaos.after.restatements.map((r) => `${r.label} ${r.state}`).join(', ')}; ` +
+        `delta entries: journals ${chaos.delta.journalEntries}, ledger ${chaos.delta.ledgerEntries}; ` +
+        `in the chaos run's restatement workflows, activities retried: ${chaos.retries.activityRetries.join(', ') || 'none'}, ` +
+        `workflow tasks timed out or failed: ${chaos.retries.workflowTaskRetries}`,
+    );
     for (const line of chaos.unexpectedExits) say(`unexpected exit: ${line}`);
     const summary = {
       seed,
@@ -460,6 +616,21 @@ async function main(): Promise<void> {
       hashChainsVerified: chaos.ledgerOk && chaos.auditOk,
       statementsIdentical: differing.length === 0 && chaos.statements.size === reference.statements.size,
       statements: chaos.statements.size,
+      restatements: chaos.after.restatements.length,
+      restatementsPosted: chaos.after.restatements.filter((r) => r.state === 'posted').length,
+      restatementKills: chaos.restatementKills,
+      restatementKilledInPosting: chaos.heldKill === 'in the posting transaction',
+      restatementActivityRetries: chaos.retries.activityRetries.length,
+      restatementWorkflowTaskRetries: chaos.retries.workflowTaskRetries,
+      restatementDeltaEntries: chaos.delta.ledgerEntries,
+      restatementDeltaJournalEntries: chaos.delta.journalEntries,
+      restatementDeltaMismatches: chaos.delta.mismatched.length + reference.delta.mismatched.length,
+      restatedStatementsIdentical:
+        restatedDiffering.length === 0 &&
+        chaos.restated.size === new Set(chaos.after.restatements.map((r) => r.settlementId)).size,
+      disputes: chaos.after.disputes.length,
+      disputesPartlyAccepted: chaos.after.disputes.filter((d) => d.state === 'partly_accepted').length,
+      periodsClosed: chaos.after.periods.filter((x) => x.state === 'closed').length,
       acknowledged: chaos.acknowledged,
       lostAcknowledged: chaos.lost,
       storedUnacknowledged: chaos.extraStored,
@@ -479,6 +650,13 @@ async function main(): Promise<void> {
       summary.hashChainsVerified &&
       summary.statementsIdentical &&
       summary.lostAcknowledged === 0 &&
+      allPosted(reference) &&
+      allPosted(chaos) &&
+      allClosed(reference) &&
+      allClosed(chaos) &&
+      summary.restatementDeltaMismatches === 0 &&
+      summary.restatedStatementsIdentical &&
+      summary.restatementsPosted === reference.after.restatements.length &&
       (fuzz.fuzz5xx ?? 0) === 0;
     say(JSON.stringify(summary));
     process.exitCode = ok ? 0 : 2;

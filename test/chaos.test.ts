@@ -5,6 +5,8 @@ import path from 'node:path';
 // fault-free and then with the worker and the API SIGKILLed, Postgres and the Temporal server
 // restarted, and providers answering 5xx, 429, too slowly or cutting pages off. It owns its
 // Postgres and Temporal (it restarts them), so it runs beside the suite's shared services.
+// It also restates cycles after they complete and kills the worker inside a posting transaction,
+// whose retry waits out the activity's 5-minute start-to-close timeout: hence the longer limit.
 const root = path.join(__dirname, '..');
 
 describe('npm run chaos --short', () => {
@@ -46,9 +48,20 @@ describe('npm run chaos --short', () => {
       lostAcknowledged: 0,
       storedUnacknowledged: 0,
       unexpectedExits: 0,
+      // After the cycles: a month closed, restatements (a manual one and a dispute's) posted
+      // through worker kills, each delta in the ledger once, the restated statements identical.
+      restatementsPosted: summary.restatements,
+      restatementDeltaMismatches: 0,
+      restatedStatementsIdentical: true,
+      disputesPartlyAccepted: 1,
+      periodsClosed: 1,
+      // The worker SIGKILLed inside a posting transaction: the retry posts the delta once.
+      restatementKilledInPosting: true,
     });
+    expect(summary.restatements).toBeGreaterThanOrEqual(2);
+    expect(summary.restatementDeltaEntries).toBe(summary.restatementDeltaJournalEntries);
     expect(summary.workflowsTotal).toBe(4); // 2 onboardings, 2 cycles
     expect(summary.acknowledged).toBe(800);
     expect(code).toBe(0);
-  }, 600_000);
+  }, 900_000);
 });
