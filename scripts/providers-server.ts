@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     process.stdout.write(`company registry and sanctions screening at ${dd.url}\n`);
     others.push(dd);
   }
+  // The bank starts last: its line is the last one once every server listens (test/dev-seed.test.ts).
   if (!process.argv.includes('--no-bank')) {
     const bank = await startBankServer({ port: devPort('BANK_PORT') });
     process.stdout.write(`simulated bank at ${bank.url}/camt053?date=YYYY-MM-DD (POST /payments, /faults)\n`);

@@ -58,7 +58,7 @@ describe("npm run dev's seed over the state operators left the demo partners in"
     await new Promise<void>((resolve, reject) => {
       providers.once('exit', (code) => reject(new Error(`providers-server exited (${code})`)));
       readline.createInterface({ input: providers.stdout! }).on('line', (line) => {
-        if (line.startsWith('company registry and sanctions screening at')) resolve();
+        if (line.startsWith('simulated bank at')) resolve();
       });
     });
   });
