@@ -10,7 +10,7 @@ import {
   setIssueWebhook,
 } from '../db/payouts';
 import { withTransaction } from '../db/retry';
-import { latestStatement, statementDigest } from '../db/statement-versions';
+import { latestStatement } from '../db/statement-versions';
 import { readContractTerms } from '../domain/contract';
 import { DataError, NotFoundError } from '../domain/errors';
 import { payoutJournalId } from '../domain/journal';
@@ -36,20 +36,16 @@ export interface IssuedStatement {
   acknowledgeBy: string;
 }
 
-/** The latest statement version of a cycle and its digest (version 1 is the fee step's own). */
+/**
+ * The latest statement version of a cycle and its digest: version 1 is stored with the fee step
+ * (and was backfilled for earlier cycles by 1764000032000_restatements.sql).
+ */
 async function latestOf(
   db: Parameters<typeof latestStatement>[0],
   cycleId: string,
 ): Promise<{ version: number; statement: Statement; digest: string } | null> {
   const v = await latestStatement(db, cycleId);
-  if (v) return { version: v.version, statement: v.statement, digest: v.digest };
-  const done = await accruals.accrualOf(db, cycleId);
-  if (!done) return null;
-  return {
-    version: 1,
-    statement: JSON.parse(done.statementText) as Statement,
-    digest: statementDigest(done.statementText),
-  };
+  return v ? { version: v.version, statement: v.statement, digest: v.digest } : null;
 }
 
 export function payoutActivities({ db, secrets }: ActivityDeps) {

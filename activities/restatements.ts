@@ -155,7 +155,7 @@ export function restatementActivities({ db, currencies = defaultCurrencies, secr
         throw new ConflictError(
           `restatement ${id}: the periods changed since its delta was approved (another restatement, a settled period, or a close); request it again`,
         );
-      for (const [i, p] of computed.result.periods.entries()) {
+      for (const p of computed.result.periods) {
         if (p.toVersion === null) continue;
         const versionJournal = { ...p.after.journal, id: `${p.cycleId}:settlement:v${p.toVersion}` };
         await storeJournal(client, versionJournal);
@@ -179,7 +179,6 @@ export function restatementActivities({ db, currencies = defaultCurrencies, secr
           ...p.after.settled.fees.accrual,
           carriedOutMinor: p.after.settled.fees.carriedOutMinor,
         });
-        void i;
       }
       try {
         await postJournal(client, journal.id);

@@ -39,11 +39,9 @@ export async function latestPublishedStatement(
     text: string;
     adjustments: { line: string; amountMinor: string }[];
   }>(
-    `SELECT COALESCE(v.version, 1) AS version, COALESCE(v.statement_text, a.statement_text) AS text,
-            COALESCE(v.adjustments, '[]'::jsonb) AS adjustments
+    `SELECT v.version, v.statement_text AS text, v.adjustments
        FROM settlement_cycles c
-       JOIN settlement_accruals a ON a.cycle_id = c.id
-       LEFT JOIN LATERAL (SELECT version, statement_text, adjustments FROM statement_versions
+       JOIN LATERAL (SELECT version, statement_text, adjustments FROM statement_versions
                            WHERE cycle_id = c.id ORDER BY version DESC LIMIT 1) v ON true
       WHERE c.id = $1 AND c.partner_id = $2 AND c.statement_published_at IS NOT NULL`,
     [cycleId, partnerId],

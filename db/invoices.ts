@@ -203,12 +203,11 @@ export async function statementsInPeriod(
     text: string;
     adjustments: { line: string; amountMinor: string }[] | null;
   }>(
-    `SELECT c.id, c.period_start::text, c.period_end::text, v.version,
-            coalesce(v.statement_text, a.statement_text) AS text, v.adjustments
+    `SELECT c.id, c.period_start::text, c.period_end::text, v.version, v.statement_text AS text, v.adjustments
        FROM settlement_cycles c
        JOIN settlement_accruals a ON a.cycle_id = c.id
-       LEFT JOIN LATERAL (SELECT version, statement_text, adjustments FROM statement_versions s
-                           WHERE s.cycle_id = c.id ORDER BY version DESC LIMIT 1) v ON true
+       JOIN LATERAL (SELECT version, statement_text, adjustments FROM statement_versions s
+                      WHERE s.cycle_id = c.id ORDER BY version DESC LIMIT 1) v ON true
       WHERE c.partner_id = $1 AND a.currency = $2 AND c.period_end BETWEEN $3 AND $4
       ORDER BY c.period_end, c.id`,
     [partnerId, currency, start, end],

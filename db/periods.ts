@@ -658,8 +658,7 @@ export async function periodPack(
   const cycles = await cyclesOfMonth(q, partnerId, month);
   const cycleIds = cycles.map((c) => c.id);
 
-  // Every version of every statement; a cycle with none stored in statement_versions yet
-  // shows its fee step's statement (settlement_accruals.statement_text) as version 1.
+  // Every version of every statement (version 1 is stored with the fee step).
   const { rows: statements } = await q.query<{
     cycle_id: string;
     version: number;
@@ -670,11 +669,6 @@ export async function periodPack(
   }>(
     `SELECT cycle_id, version, digest, restatement_id, created_at, statement_text
        FROM statement_versions WHERE cycle_id = ANY($1::text[])
-     UNION ALL
-     SELECT a.cycle_id, 1, encode(sha256(convert_to(a.statement_text, 'UTF8')), 'hex'), NULL, a.computed_at, a.statement_text
-       FROM settlement_accruals a
-      WHERE a.cycle_id = ANY($1::text[]) AND a.statement_text IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM statement_versions v WHERE v.cycle_id = a.cycle_id)
      ORDER BY 1, 2`,
     [cycleIds],
   );

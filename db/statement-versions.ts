@@ -1,14 +1,11 @@
 import type pg from 'pg';
-import { createHash } from 'node:crypto';
-import type { Statement } from '../domain/statement';
+import { statementDigest, type Statement } from '../domain/statement';
 import type { RestatementAdjustment } from '../domain/restatement';
 
 // Statement versions (1764000032000_restatements.sql): version 1 is the cycle's own statement,
 // stored with its fee step; each restatement adds the next. Never edited (a trigger refuses).
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
-
-export const statementDigest = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export interface StatementVersion {
   cycleId: string;

@@ -3,7 +3,6 @@
 // carries) recomputed in the same pass, and what to post: only the difference of each
 // period's journal between its latest version and the new one. No I/O, no clock: the
 // restatement's activity loads the chain and stores what this returns.
-import { createHash } from 'node:crypto';
 import type { StoredContractTerms } from './contract';
 import type { MonthToDate } from './fees';
 import { diffJournals, type Journal, type JournalEntry, type JsonValue } from './journal';
@@ -12,6 +11,7 @@ import { formatAmount } from './money';
 import {
   renderStatement,
   settle,
+  statementDigest,
   statementLineKeys,
   StatementInputError,
   type Settled,
@@ -268,7 +268,7 @@ export function restateChain(
     const restatedAs = changed
       ? settleVersion(inputs, adjustments, {
           version: toVersion!,
-          previousDigest: sha256(p.latest.text),
+          previousDigest: statementDigest(p.latest.text),
           restatementId,
           reason: change.note,
         })
@@ -314,8 +314,6 @@ export function restateChain(
   }
   return { restatementId, periods, delta };
 }
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /**
  * A stored version's bytes as settleVersion renders them: its restatement note and its payout

@@ -13,6 +13,7 @@ import {
   type PeriodTotals,
 } from './fees';
 import { stringify } from 'csv-stringify/sync';
+import { createHash } from 'node:crypto';
 import { convert, formatAmount, parseAmount, parseDecimal, type Fraction } from './money';
 import { resolutionBaseEffect, type Resolution } from './settlement';
 import { settlementJournal, type Journal } from './journal';
@@ -745,6 +746,11 @@ export function settle(inputs: StatementInputs): Settled {
 function parseFraction(r: { residue: string }): Fraction {
   const [num, den] = r.residue.split('/') as [string, string];
   return { num: BigInt(num), den: BigInt(den) };
+}
+
+/** The sha256 (hex) of a statement's bytes: the digest its versions, issue and acknowledgement name. */
+export function statementDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** The statement's bytes: what is stored, served and compared by a dry run. */

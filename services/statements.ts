@@ -1,12 +1,9 @@
-import { createHash } from 'node:crypto';
 import { frozenStatementInputs } from '../db/accruals';
 import type { Db } from '../db/pool';
 import type { CurrencyRegistry } from '../domain/money';
-import { renderStatement, settlePeriod, withPayout } from '../domain/statement';
+import { renderStatement, settlePeriod, statementDigest, withPayout } from '../domain/statement';
 
 // Statements as a service for the API and the command line (one code path for both).
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /**
  * Dry run: recomputes a settled period's statement from its frozen inputs and compares the
@@ -37,8 +34,8 @@ export async function recomputeStatement(
   );
   return {
     identical: recomputedText === frozen.storedText,
-    storedSha256: sha256(frozen.storedText),
-    recomputedSha256: sha256(recomputedText),
+    storedSha256: statementDigest(frozen.storedText),
+    recomputedSha256: statementDigest(recomputedText),
     recomputedText,
   };
 }
