@@ -125,7 +125,9 @@ export function restatementActivities({ db, currencies = defaultCurrencies, secr
     }
     await withTransaction(db, async (client) => {
       await storeJournal(client, restatementJournal(id, computed.result.delta));
-      await setRestatement(client, id, { state: 'awaiting_approval', computed: described });
+      // Awaiting approval once its workflow waits for it (awaitingApproval): not before, so that an
+      // approval sent on reading the row is never refused as too early.
+      await setRestatement(client, id, { state: 'requested', computed: described });
     });
     return step(r, 'awaiting_approval', described);
   };
@@ -239,6 +241,12 @@ export function restatementActivities({ db, currencies = defaultCurrencies, secr
     /** Posts the approved delta once (see post), saying it is alive while it waits for the lock and works. */
     async postRestatement(id: string, approvers: Decider[]): Promise<RestatementStep> {
       return alive(() => post(id, approvers));
+    },
+
+    /** The restatement awaits its approvals: its workflow waits for them from now. */
+    async awaitingApproval(id: string): Promise<void> {
+      const r = await load(id);
+      if (r.state === 'requested') await setRestatement(db, id, { state: 'awaiting_approval' });
     },
 
     /** A rejection, recorded with who rejected it and why; nothing is posted. */

@@ -6,6 +6,7 @@ import { startJsonCursorProvider, type SimulatedProvider } from '../providers/si
 import { dayOfTransactions, settlingPartner, startPlannedCycle } from './support/settlement';
 import { recordContract, type TestPartner } from './support/partners';
 import { startStack, type Stack } from './support/stack';
+import { temporalUpdate } from './support/temporal-cli';
 
 const run = promisify(execFile);
 
@@ -78,6 +79,9 @@ describe('after the statement, through the API and the Temporal CLI only', () =>
       const r = await stack.api(`/v1/periods/${p.id}/2026-11`, { token: bo });
       return r.body.state === 'closed' ? r.body : null;
     });
+    // The period reads closed once its transaction commits; the workflow then compares invoices
+    // and completes: `temporal workflow result` waits for that.
+    await cli(['workflow', 'result', '--workflow-id', close.body.workflowId as string]);
     const described = await cli(['workflow', 'describe', '--workflow-id', close.body.workflowId as string]);
     expect(described).toMatch(/Status\s+COMPLETED/);
     const accounts = period.report.currencies[0].accounts as {
@@ -155,22 +159,28 @@ describe('after the statement, through the API and the Temporal CLI only', () =>
     expect(
       (await stack.api(`/v1/restatements/${fromDispute.id}/approvals`, { body: {}, token: bo })).status,
     ).toBe(200);
-    const approveFromCli = (token: string, id: string) =>
-      cli([
-        'workflow',
-        'update',
-        'execute',
-        '--codec-endpoint',
-        `${stack.baseUrl}/codec`,
-        '--codec-auth',
-        `Bearer ${token}`,
-        '--workflow-id',
-        `restatement:${id}`,
-        '--name',
-        'approveRestatement',
-        '--input',
-        JSON.stringify({ workflowId: `restatement:${id}`, update: 'approveRestatement', comment: 'checked' }),
-      ]);
+    // As an operator types it, through Clearhouse's codec (test/support/temporal-cli.ts).
+    const approveFromCli = async (token: string, id: string) =>
+      expect(
+        (
+          await temporalUpdate(temporalCli, stack, [
+            '--codec-endpoint',
+            `${stack.baseUrl}/codec`,
+            '--codec-auth',
+            `Bearer ${token}`,
+            '--workflow-id',
+            `restatement:${id}`,
+            '--name',
+            'approveRestatement',
+            '--input',
+            JSON.stringify({
+              workflowId: `restatement:${id}`,
+              update: 'approveRestatement',
+              comment: 'checked',
+            }),
+          ])
+        ).status,
+      ).toBe(0);
     await approveFromCli(carla, fromDispute.id);
     await until('the dispute delta posted', async () =>
       (await stack.api(`/v1/restatements/${fromDispute.id}`, { token: bo })).body.state === 'posted'

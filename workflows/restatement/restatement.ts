@@ -181,6 +181,8 @@ export class Restatement {
       'AwaitingApproval',
       `${this.view.step!.summary} — waiting for ${RESTATEMENT_APPROVALS} approvers other than ${this.requester?.name ?? 'the requester'} (Update approveRestatement or rejectRestatement)`,
     );
+    // The API and the console read it awaiting approval only now, when the Updates are accepted.
+    await steps.awaitingApproval(this.input.restatementId);
     await this.decisions.waitWithClock(
       () => this.view.rejectedBy !== null || this.view.approvals.length >= RESTATEMENT_APPROVALS,
     );
